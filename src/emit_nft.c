@@ -1,0 +1,158 @@
+/* IR → nft syntax. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "emit.h"
+
+static const char *l4_name(unsigned char proto) { return proto_name(proto); }
+
+static void put_port_range(struct strbuf *out, const struct port_range *p)
+{
+	if (p->first == p->last)
+		strbuf_printf(out, "%u", p->first);
+	else
+		strbuf_printf(out, "%u-%u", p->first, p->last);
+}
+
+static void put_elements_ports(struct strbuf *out, const struct port_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		strbuf_puts(out, i == 0 ? "" : (i % 16 == 0 ? ",\n\t\t\t     " : ", "));
+		put_port_range(out, &s->ranges[i]);
+	}
+}
+
+static void put_elements_addrs(struct strbuf *out, const struct addr_set *s)
+{
+	char buf[64];
+
+	for (size_t i = 0; i < s->n; i++) {
+		cidr_format(&s->cidrs[i], buf, sizeof(buf));
+		strbuf_puts(out, i == 0 ? "" : (i % 8 == 0 ? ",\n\t\t\t     " : ", "));
+		strbuf_puts(out, buf);
+	}
+}
+
+static void put_addr_match(struct strbuf *out, const struct ruleset *rs, enum field f, int set)
+{
+	const struct addr_set *s;
+	char buf[64];
+
+	if (f == FIELD_NONE || set < 0)
+		return;
+	s = &rs->addr_sets[set];
+	strbuf_printf(out, "%s %s ", s->family == FAMILY_IPV4 ? "ip" : "ip6", f == FIELD_SOURCE ? "saddr" : "daddr");
+	if (addr_set_is_inline(s)) {
+		cidr_format(&s->cidrs[0], buf, sizeof(buf));
+		strbuf_printf(out, "%s ", buf);
+	} else {
+		strbuf_printf(out, "@%s ", s->name);
+	}
+}
+
+static void put_rule(struct strbuf *out, const struct ruleset *rs, const struct rule *r)
+{
+	char comment[128];
+
+	strbuf_puts(out, "\t\t");
+	/* an address match already pins the family; otherwise say it when only one is wanted */
+	if (r->family != FAMILY_BOTH && r->peer_set < 0 && r->local_set < 0)
+		strbuf_printf(out, "meta nfproto %s ", family_name(r->family));
+	if (r->has_ifname)
+		strbuf_printf(out, "%s \"%s%s\" ", r->hook == HOOK_PREROUTING ? "iifname" : "oifname", r->ifname.name,
+			      r->ifname.wildcard ? "*" : "");
+	put_addr_match(out, rs, r->peer_field, r->peer_set);
+	put_addr_match(out, rs, r->local_field, r->local_set);
+	if (r->port_set >= 0) {
+		const struct port_set *ps = &rs->port_sets[r->port_set];
+		strbuf_printf(out, "%s %s ", l4_name(r->proto), r->port_field == FIELD_SOURCE ? "sport" : "dport");
+		if (port_set_is_inline(ps)) {
+			put_port_range(out, &ps->ranges[0]);
+			strbuf_putc(out, ' ');
+		} else {
+			strbuf_printf(out, "@%s ", ps->name);
+		}
+	} else if (r->proto) {
+		strbuf_printf(out, "meta l4proto %s ", l4_name(r->proto));
+	}
+	rule_comment(rs, r, comment, sizeof(comment));
+	strbuf_printf(out, "counter %s comment \"%s\"\n", r->verdict == VERDICT_NOTRACK ? "notrack" : "return", comment);
+}
+
+static void put_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)
+{
+	strbuf_printf(out, "\tchain %s {\n", hook_name(h));
+	strbuf_printf(out, "\t\ttype filter hook %s priority raw; policy accept;\n", hook_name(h));
+	for (size_t i = 0; i < rs->n_rules; i++)
+		if (rs->rules[i].hook == h)
+			put_rule(out, rs, &rs->rules[i]);
+	strbuf_puts(out, "\t}\n");
+}
+
+static const char *chain_family_name(enum chain_family f)
+{
+	return f == CHAIN_FAMILY_IP ? "ip" : f == CHAIN_FAMILY_IP6 ? "ip6" : "inet";
+}
+
+int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
+{
+	bool first = true;
+
+	strbuf_printf(out, "#!/usr/sbin/nft -f\n# notrackctl: replaces table inet %s in one transaction\n", rs->table);
+	/* create-then-delete makes the delete valid whether or not the table exists */
+	strbuf_printf(out, "table inet %s\ndelete table inet %s\n\n", rs->table, rs->table);
+	strbuf_printf(out, "table inet %s {\n", rs->table);
+	for (size_t i = 0; i < rs->n_port_sets; i++) {
+		const struct port_set *s = &rs->port_sets[i];
+		if (port_set_is_inline(s))
+			continue;
+		strbuf_printf(out, "%s\tset %s {\n\t\ttype inet_service\n\t\tflags interval\n\t\telements = { ",
+			      first ? "" : "\n", s->name);
+		put_elements_ports(out, s);
+		strbuf_puts(out, " }\n\t}\n");
+		first = false;
+	}
+	for (size_t i = 0; i < rs->n_addr_sets; i++) {
+		const struct addr_set *s = &rs->addr_sets[i];
+		if (addr_set_is_inline(s))
+			continue;
+		strbuf_printf(out, "%s\tset %s {\n\t\ttype %s\n\t\tflags interval\n\t\telements = { ", first ? "" : "\n",
+			      s->name, s->family == FAMILY_IPV4 ? "ipv4_addr" : "ipv6_addr");
+		put_elements_addrs(out, s);
+		strbuf_puts(out, " }\n\t}\n");
+		first = false;
+	}
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		if (!first)
+			strbuf_putc(out, '\n');
+		put_chain(out, rs, h);
+		first = false;
+	}
+	strbuf_puts(out, "}\n");
+
+	switch (rs->accept_mode) {
+	case UNTRACKED_ACCEPT_AUTO:
+		strbuf_printf(out,
+			      "\n# untracked_accept \"auto\": decided at apply time from the live ruleset.\n"
+			      "# notrackctl inserts, at position 0 of every base chain of type filter on the\n"
+			      "# input, forward and output hooks in every table it does not own:\n"
+			      "#   ct state untracked counter accept comment \"%s\"\n"
+			      "# (in iptables-nft tables, encoded as -m conntrack --ctstate UNTRACKED -j ACCEPT)\n",
+			      rs->table);
+		break;
+	case UNTRACKED_ACCEPT_NONE:
+		strbuf_puts(out, "\n# untracked_accept \"none\": no accept rule is inserted; untracked packets meet\n"
+				 "# the filter chains as they are.\n");
+		break;
+	case UNTRACKED_ACCEPT_LIST:
+		strbuf_puts(out, "\n# untracked_accept: inserted first in these chains of other tables\n");
+		for (size_t i = 0; i < rs->n_accept_chains; i++) {
+			const struct chain_ref *c = &rs->accept_chains[i];
+			strbuf_printf(out, "insert rule %s %s %s ct state untracked counter accept comment \"%s\"\n",
+				      chain_family_name(c->family), c->table, c->chain, rs->table);
+		}
+		break;
+	}
+	return out->oom ? -ENOMEM : 0;
+}

@@ -1,0 +1,338 @@
+#include "jsonpos.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSONPOS_MAX_TRACKED_DEPTH 64
+
+struct cursor {
+	const char *text;
+	size_t len;
+	size_t pos;
+};
+
+static void skip_ws(struct cursor *c)
+{
+	while (c->pos < c->len && strchr(" \t\r\n", c->text[c->pos]) && c->text[c->pos])
+		c->pos++;
+}
+
+static bool at(struct cursor *c, char ch) { return c->pos < c->len && c->text[c->pos] == ch; }
+
+/* Skips a string starting at its opening quote; leaves pos after the closing quote. */
+static void skip_string(struct cursor *c)
+{
+	c->pos++;
+	while (c->pos < c->len && c->text[c->pos] != '"') {
+		if (c->text[c->pos] == '\\')
+			c->pos++;
+		c->pos++;
+	}
+	if (c->pos < c->len)
+		c->pos++;
+}
+
+/* Skips any value; the text was already validated, so brackets balance. */
+static void skip_value(struct cursor *c)
+{
+	size_t depth = 0;
+
+	skip_ws(c);
+	do {
+		if (c->pos >= c->len)
+			return;
+		char ch = c->text[c->pos];
+		if (ch == '"') {
+			skip_string(c);
+		} else if (ch == '[' || ch == '{') {
+			depth++;
+			c->pos++;
+		} else if (ch == ']' || ch == '}') {
+			if (depth == 0)
+				return;
+			depth--;
+			c->pos++;
+		} else if (depth == 0 && (ch == ',' || ch == ':')) {
+			return;
+		} else {
+			c->pos++;
+		}
+		if (depth > 0)
+			continue;
+		/* a scalar at depth 0 ends at a delimiter */
+		while (c->pos < c->len && !strchr(",]} \t\r\n", c->text[c->pos]))
+			c->pos++;
+		return;
+	} while (1);
+}
+
+/* Compares the JSON string at pos (opening quote) with a key, decoding the
+ * simple escapes that can appear in policy keys. */
+static bool string_equals(struct cursor *c, const char *key)
+{
+	size_t p = c->pos + 1;
+	size_t k = 0;
+
+	while (p < c->len && c->text[p] != '"') {
+		char ch = c->text[p];
+		if (ch == '\\' && p + 1 < c->len) {
+			p++;
+			switch (c->text[p]) {
+			case 'n': ch = '\n'; break;
+			case 't': ch = '\t'; break;
+			case 'r': ch = '\r'; break;
+			case 'b': ch = '\b'; break;
+			case 'f': ch = '\f'; break;
+			case 'u': return false; /* never a valid policy key */
+			default: ch = c->text[p]; break;
+			}
+		}
+		if (key[k] != ch)
+			return false;
+		k++;
+		p++;
+	}
+	return key[k] == '\0';
+}
+
+struct component {
+	bool is_index;
+	size_t index;
+	char key[128];
+};
+
+/* Parses the next path component after "$"; returns false at the end. */
+static bool next_component(const char **p, struct component *out)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	if (*s == '.') {
+		s++;
+		while (*s && *s != '.' && *s != '[' && n + 1 < sizeof(out->key))
+			out->key[n++] = *s++;
+		out->key[n] = '\0';
+		out->is_index = false;
+	} else if (s[0] == '[' && s[1] == '"') {
+		s += 2;
+		while (*s && !(s[0] == '"' && s[1] == ']') && n + 1 < sizeof(out->key)) {
+			if (*s == '\\' && s[1])
+				s++;
+			out->key[n++] = *s++;
+		}
+		out->key[n] = '\0';
+		if (*s)
+			s += 2;
+		out->is_index = false;
+	} else if (*s == '[') {
+		out->index = strtoul(s + 1, (char **)&s, 10);
+		if (*s == ']')
+			s++;
+		out->is_index = true;
+	} else {
+		return false;
+	}
+	*p = s;
+	return true;
+}
+
+void jsonpos_line_col(const char *text, size_t len, size_t offset, unsigned *line, unsigned *col)
+{
+	unsigned l = 1, cl = 1;
+
+	if (offset > len)
+		offset = len;
+	for (size_t i = 0; i < offset; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		if (ch == '\n') {
+			l++;
+			cl = 1;
+		} else if ((ch & 0xC0) != 0x80) {
+			cl++;
+		}
+	}
+	*line = l;
+	*col = cl;
+}
+
+int jsonpos_find(const char *text, size_t len, const char *path, unsigned *line, unsigned *col)
+{
+	struct cursor c = { text, len, 0 };
+	struct component comp;
+	const char *p = path;
+	size_t found = 0;
+	int r = 0;
+
+	skip_ws(&c);
+	found = c.pos;
+	if (*p == '$')
+		p++;
+	while (next_component(&p, &comp)) {
+		bool hit = false;
+
+		skip_ws(&c);
+		if (!comp.is_index && at(&c, '{')) {
+			c.pos++;
+			for (;;) {
+				skip_ws(&c);
+				if (!at(&c, '"'))
+					break;
+				size_t key_pos = c.pos;
+				bool match = string_equals(&c, comp.key);
+				skip_string(&c);
+				skip_ws(&c);
+				if (at(&c, ':'))
+					c.pos++;
+				if (match) {
+					found = key_pos;
+					hit = true;
+					break;
+				}
+				skip_value(&c);
+				skip_ws(&c);
+				if (!at(&c, ','))
+					break;
+				c.pos++;
+			}
+		} else if (comp.is_index && at(&c, '[')) {
+			c.pos++;
+			for (size_t i = 0;; i++) {
+				skip_ws(&c);
+				if (at(&c, ']') || c.pos >= c.len)
+					break;
+				if (i == comp.index) {
+					found = c.pos;
+					hit = true;
+					break;
+				}
+				skip_value(&c);
+				skip_ws(&c);
+				if (!at(&c, ','))
+					break;
+				c.pos++;
+			}
+		}
+		if (!hit) {
+			r = -ENOENT;
+			break;
+		}
+	}
+	jsonpos_line_col(text, len, found, line, col);
+	return r;
+}
+
+static bool is_identifier(const char *key)
+{
+	if (!*key || isdigit((unsigned char)*key))
+		return false;
+	for (const char *s = key; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return false;
+	return true;
+}
+
+void jsonpos_append_key(char *path, size_t path_size, const char *key)
+{
+	size_t n = strlen(path);
+
+	if (n >= path_size)
+		return;
+	if (is_identifier(key)) {
+		snprintf(path + n, path_size - n, ".%s", key);
+		return;
+	}
+	snprintf(path + n, path_size - n, "[\"");
+	n = strlen(path);
+	for (const char *s = key; *s && n + 4 < path_size; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			path[n++] = '\\';
+		path[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+	}
+	path[n] = '\0';
+	snprintf(path + n, path_size - n, "\"]");
+}
+
+void jsonpos_append_index(char *path, size_t path_size, size_t index)
+{
+	size_t n = strlen(path);
+
+	if (n < path_size)
+		snprintf(path + n, path_size - n, "[%zu]", index);
+}
+
+struct frame {
+	bool is_object;
+	bool have_key;
+	size_t index;
+	char key[64];
+};
+
+void jsonpos_path_at(const char *text, size_t len, size_t offset, char *path, size_t path_size)
+{
+	struct frame stack[JSONPOS_MAX_TRACKED_DEPTH];
+	size_t depth = 0, untracked = 0;
+	bool expect_key = false;
+
+	if (offset > len)
+		offset = len;
+	for (size_t i = 0; i < offset; i++) {
+		char ch = text[i];
+		struct frame *top = depth ? &stack[depth - 1] : NULL;
+
+		if (ch == '"') {
+			size_t start = i + 1, end = start;
+			while (end < len && text[end] != '"') {
+				if (text[end] == '\\')
+					end++;
+				end++;
+			}
+			if (top && !untracked && top->is_object && expect_key) {
+				size_t n = end - start < sizeof(top->key) - 1 ? end - start : sizeof(top->key) - 1;
+				if (end > len)
+					n = 0;
+				memcpy(top->key, text + start, n);
+				top->key[n] = '\0';
+				top->have_key = true;
+				expect_key = false;
+			}
+			i = end < offset ? end : offset;
+		} else if (ch == '{' || ch == '[') {
+			if (depth < JSONPOS_MAX_TRACKED_DEPTH && !untracked) {
+				stack[depth].is_object = ch == '{';
+				stack[depth].have_key = false;
+				stack[depth].index = 0;
+				depth++;
+				expect_key = ch == '{';
+			} else {
+				untracked++;
+			}
+		} else if (ch == '}' || ch == ']') {
+			if (untracked)
+				untracked--;
+			else if (depth)
+				depth--;
+			expect_key = false;
+		} else if (ch == ',' && top && !untracked) {
+			if (top->is_object) {
+				top->have_key = false;
+				expect_key = true;
+			} else {
+				top->index++;
+			}
+		}
+	}
+	snprintf(path, path_size, "$");
+	for (size_t d = 0; d < depth; d++) {
+		if (stack[d].is_object) {
+			if (stack[d].have_key)
+				jsonpos_append_key(path, path_size, stack[d].key);
+		} else {
+			jsonpos_append_index(path, path_size, stack[d].index);
+		}
+	}
+}

@@ -1,0 +1,105 @@
+/*
+ * The rule IR: what the compiler produces and every emitter consumes.  It is
+ * backend-neutral: a rule says which hook it runs on, what it matches and
+ * whether it returns early (keep tracked) or notracks.  Ports and addresses
+ * live in sets shared between rules, so a service's port list is stored once
+ * and referenced as dport on the way in and sport on the way out.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy.h"
+
+#define RULESET_NAME_MAX 32
+#define RULESET_DEFAULT_TABLE "notrackctl"
+
+enum hook {
+	HOOK_PREROUTING,
+	HOOK_OUTPUT,
+};
+
+enum verdict {
+	VERDICT_RETURN,  /* keep_tracked: leave our chain, conntrack sees the packet */
+	VERDICT_NOTRACK, /* attach the untracked template: conntrack skips the packet */
+};
+
+enum field {
+	FIELD_NONE,
+	FIELD_SOURCE,
+	FIELD_DEST,
+};
+
+struct port_set {
+	char name[RULESET_NAME_MAX];
+	struct port_range *ranges; /* disjoint, ascending, adjacent ranges merged */
+	size_t n;
+};
+
+struct addr_set {
+	char name[RULESET_NAME_MAX];
+	unsigned family; /* FAMILY_IPV4 or FAMILY_IPV6 */
+	struct cidr *cidrs; /* disjoint, ascending */
+	size_t n;
+};
+
+/* A set with one element is written inline; the kernel then needs no set object. */
+static inline bool port_set_is_inline(const struct port_set *s) { return s->n == 1; }
+static inline bool addr_set_is_inline(const struct addr_set *s) { return s->n == 1; }
+
+struct rule {
+	enum hook hook;
+	enum verdict verdict;
+	unsigned family; /* FAMILY_BOTH: no family match needed */
+	bool has_ifname; /* iifname on prerouting, oifname on output */
+	struct ifname ifname;
+	unsigned char proto; /* IPPROTO_*, 0 = any */
+	enum field port_field;
+	int port_set; /* index into port_sets, -1 = none */
+	enum field peer_field;
+	int peer_set; /* index into addr_sets, -1 = none */
+	enum field local_field;
+	int local_set;
+	char origin[POLICY_PATH_MAX]; /* policy entry this rule comes from */
+};
+
+struct ruleset {
+	char table[RULESET_NAME_MAX]; /* nft table name, also the ownership tag */
+	unsigned families;
+	struct port_set *port_sets;
+	size_t n_port_sets;
+	struct addr_set *addr_sets;
+	size_t n_addr_sets;
+	struct rule *rules;
+	size_t n_rules;
+	enum untracked_accept_mode accept_mode;
+	struct chain_ref *accept_chains;
+	size_t n_accept_chains;
+	char **exposure; /* plain-words lines: what bypasses stateful filtering */
+	size_t n_exposure;
+	char **kept; /* plain-words lines: what stays tracked and why */
+	size_t n_kept;
+};
+
+/* Host facts the compiler may consult for warnings; NULL callbacks skip them. */
+struct compile_host {
+	bool (*interface_exists)(const struct ifname *ifn, void *ctx);
+	void *ctx;
+};
+
+struct compile_options {
+	const char *table; /* NULL: RULESET_DEFAULT_TABLE */
+	const struct compile_host *host;
+};
+
+/* Pure: no sockets, no files.  Warnings go to d->warnings. */
+int compile_policy(const struct policy *pol, const struct compile_options *opt, struct ruleset *out, struct diag *d);
+void ruleset_free(struct ruleset *rs);
+
+/* The comment every rule we own carries: "<table>" for untracked accepts and
+ * "<table> <origin without $.>" for rules in our own chains. */
+void rule_comment(const struct ruleset *rs, const struct rule *r, char *buf, size_t size);
+
+const char *hook_name(enum hook h);
+/* Checks a table name from the environment or command line. */
+bool ruleset_valid_table_name(const char *name);
