@@ -70,30 +70,79 @@ static void skip_value(struct cursor *c)
 	} while (1);
 }
 
-/* Compares the JSON string at pos (opening quote) with a key, decoding the
- * simple escapes that can appear in policy keys. */
+/* Reads the 4 hex digits of a \u escape; -1 if they are not all there. */
+static long hex4(const char *s, size_t avail)
+{
+	long v = 0;
+
+	if (avail < 4)
+		return -1;
+	for (size_t i = 0; i < 4; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 16 + (isdigit((unsigned char)s[i]) ? s[i] - '0' : tolower((unsigned char)s[i]) - 'a' + 10);
+	}
+	return v;
+}
+
+/* Decodes the \u escape at text[p] (just past the backslash), a surrogate
+ * pair included, as UTF-8 into out.  Returns the byte count and advances *p to
+ * its last character; 0 if it is malformed or a NUL. */
+static size_t decode_u_escape(const struct cursor *c, size_t *p, char out[4])
+{
+	static const unsigned char lead[5] = { 0, 0, 0xC0, 0xE0, 0xF0 }; /* by UTF-8 length */
+	long cp = hex4(c->text + *p + 1, c->len - *p - 1), lo;
+	size_t n;
+
+	if (cp <= 0) /* \u0000 can never equal a key */
+		return 0;
+	*p += 4;
+	if (cp >= 0xD800 && cp < 0xDC00) {
+		if (*p + 2 >= c->len || c->text[*p + 1] != '\\' || c->text[*p + 2] != 'u')
+			return 0;
+		lo = hex4(c->text + *p + 3, c->len - *p - 3);
+		if (lo < 0xDC00 || lo >= 0xE000)
+			return 0;
+		cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+		*p += 6;
+	}
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	n = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+	for (size_t i = n - 1; i > 0; i--, cp >>= 6)
+		out[i] = (char)(0x80 | (cp & 0x3F));
+	out[0] = (char)(lead[n] | cp);
+	return n;
+}
+
+/* Compares the JSON string at pos (opening quote) with a key, decoding escapes:
+ * an unknown key written with \u escapes must still be found. */
 static bool string_equals(struct cursor *c, const char *key)
 {
 	size_t p = c->pos + 1;
 	size_t k = 0;
 
 	while (p < c->len && c->text[p] != '"') {
-		char ch = c->text[p];
-		if (ch == '\\' && p + 1 < c->len) {
+		char buf[4] = { c->text[p] };
+		size_t n = 1;
+
+		if (buf[0] == '\\' && p + 1 < c->len) {
 			p++;
 			switch (c->text[p]) {
-			case 'n': ch = '\n'; break;
-			case 't': ch = '\t'; break;
-			case 'r': ch = '\r'; break;
-			case 'b': ch = '\b'; break;
-			case 'f': ch = '\f'; break;
-			case 'u': return false; /* never a valid policy key */
-			default: ch = c->text[p]; break;
+			case 'n': buf[0] = '\n'; break;
+			case 't': buf[0] = '\t'; break;
+			case 'r': buf[0] = '\r'; break;
+			case 'b': buf[0] = '\b'; break;
+			case 'f': buf[0] = '\f'; break;
+			case 'u': n = decode_u_escape(c, &p, buf); break;
+			default: buf[0] = c->text[p]; break;
 			}
 		}
-		if (key[k] != ch)
+		if (n == 0 || strncmp(key + k, buf, n) != 0)
 			return false;
-		k++;
+		k += n;
 		p++;
 	}
 	return key[k] == '\0';
@@ -120,6 +169,14 @@ static bool next_component(const char **p, struct component *out)
 	} else if (s[0] == '[' && s[1] == '"') {
 		s += 2;
 		while (*s && !(s[0] == '"' && s[1] == ']') && n + 1 < sizeof(out->key)) {
+			/* jsonpos_append_key writes control characters as \u00XX */
+			long ctl = s[0] == '\\' && s[1] == 'u' ? hex4(s + 2, strnlen(s + 2, 4)) : -1;
+
+			if (ctl > 0 && ctl < 0x80) {
+				out->key[n++] = (char)ctl;
+				s += 6;
+				continue;
+			}
 			if (*s == '\\' && s[1])
 				s++;
 			out->key[n++] = *s++;
@@ -138,6 +195,28 @@ static bool next_component(const char **p, struct component *out)
 	}
 	*p = s;
 	return true;
+}
+
+size_t jsonpos_token_start(const char *text, size_t len, size_t end)
+{
+	struct cursor c = { text, len, 0 };
+	size_t start = 0;
+
+	if (end > len)
+		end = len;
+	while (c.pos < end) {
+		char ch = text[c.pos];
+
+		start = c.pos;
+		if (ch == '"')
+			skip_string(&c);
+		else if (strchr("{}[]:, \t\r\n", ch))
+			c.pos++;
+		else
+			while (c.pos < len && !strchr("{}[]:,\" \t\r\n", text[c.pos]))
+				c.pos++;
+	}
+	return start;
 }
 
 void jsonpos_line_col(const char *text, size_t len, size_t offset, unsigned *line, unsigned *col)
@@ -247,11 +326,15 @@ void jsonpos_append_key(char *path, size_t path_size, const char *key)
 	}
 	snprintf(path + n, path_size - n, "[\"");
 	n = strlen(path);
-	for (const char *s = key; *s && n + 4 < path_size; s++) {
+	for (const char *s = key; *s && n + 9 < path_size; s++) {
 		unsigned char ch = (unsigned char)*s;
+		if (ch < 0x20 || ch == 0x7f) {
+			n += (size_t)snprintf(path + n, path_size - n, "\\u%04x", ch);
+			continue;
+		}
 		if (ch == '"' || ch == '\\')
 			path[n++] = '\\';
-		path[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+		path[n++] = (char)ch;
 	}
 	path[n] = '\0';
 	snprintf(path + n, path_size - n, "\"]");
@@ -334,5 +417,10 @@ void jsonpos_path_at(const char *text, size_t len, size_t offset, char *path, si
 		} else {
 			jsonpos_append_index(path, path_size, stack[d].index);
 		}
+	}
+	/* deeper than we track: say so rather than name a shallower value */
+	if (untracked) {
+		size_t n = strlen(path);
+		snprintf(path + n, path_size - n, "...");
 	}
 }

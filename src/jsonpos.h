@@ -15,9 +15,15 @@ int jsonpos_find(const char *text, size_t len, const char *path, unsigned *line,
 /* Path of the container (and member key, if one was read) at byte offset. */
 void jsonpos_path_at(const char *text, size_t len, size_t offset, char *path, size_t path_size);
 
+/* Start of the token whose last byte is at end - 1: a string, a bare word or
+ * number (valid or not), or one punctuation character.  For a string left
+ * open at the end of the text, its opening quote. */
+size_t jsonpos_token_start(const char *text, size_t len, size_t end);
+
 /* Line and column of a byte offset; columns count characters, not bytes. */
 void jsonpos_line_col(const char *text, size_t len, size_t offset, unsigned *line, unsigned *col);
 
-/* Appends ".key" or "[\"key\"]" to path, whichever is valid. */
+/* Appends ".key" or "[\"key\"]" to path, whichever is valid; in the bracket
+ * form '"' and '\\' are escaped and control characters written as \u00XX. */
 void jsonpos_append_key(char *path, size_t path_size, const char *key);
 void jsonpos_append_index(char *path, size_t path_size, size_t index);
