@@ -170,6 +170,15 @@ static const char *json_type_name(const json_t *v)
 	return "a value";
 }
 
+/* Messages quote what the admin wrote; a control character in a key or value
+ * must neither split the one-line error nor reach the terminal. */
+static void scrub_controls(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static int fail(struct parser *p, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct parser *p, const char *path, const char *fmt, ...)
 {
@@ -179,6 +188,7 @@ static int fail(struct parser *p, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	scrub_controls(msg);
 	return diag_fail(p->d, DIAG_POLICY, EINVAL, path, "%s", msg);
 }
 
@@ -335,8 +345,13 @@ static int parse_port(struct parser *p, const char *path, json_t *v, struct port
 			return fail(p, path, "port range \"%s\" is reversed; write \"%u-%u\"", s, out->last, out->first);
 		return 0;
 	}
-	if (json_is_real(v))
-		return fail(p, path, "port %g is not a whole number", json_real_value(v));
+	if (json_is_real(v)) {
+		double x = json_real_value(v);
+		/* 80.0 and 8e1 are whole, but %g would print them as "80" */
+		if (x > -1e15 && x < 1e15 && x == (double)(long long)x)
+			return fail(p, path, "port %g is written as a real number; write it as an integer", x);
+		return fail(p, path, "port %g is not a whole number", x);
+	}
 	return type_error(p, path, "a port number or a \"first-last\" range string", v);
 }
 
@@ -596,12 +611,9 @@ static int parse_ifname(struct parser *p, const char *path, json_t *v, struct if
 	return 0;
 }
 
-static int cmp_ifname(const void *a, const void *b)
+static bool same_ifname(const struct ifname *x, const struct ifname *y)
 {
-	const struct ifname *x = a, *y = b;
-	int r = strcmp(x->name, y->name);
-
-	return r ? r : (int)x->wildcard - (int)y->wildcard;
+	return x->wildcard == y->wildcard && !strcmp(x->name, y->name);
 }
 
 static int parse_ifnames(struct parser *p, const char *path, json_t *arr, struct ifname **out, size_t *n_out)
@@ -620,12 +632,12 @@ static int parse_ifnames(struct parser *p, const char *path, json_t *arr, struct
 		if (r < 0)
 			return r;
 		for (size_t j = 0; j < i; j++) {
-			if (cmp_ifname(&(*out)[i], &(*out)[j]) == 0)
+			if (same_ifname(&(*out)[i], &(*out)[j]))
 				return fail(p, ep, "duplicate interface \"%s\" (already at [%zu])",
 					    json_string_value(json_array_get(arr, i)), j);
 		}
 	}
-	qsort(*out, n, sizeof(**out), cmp_ifname);
+	/* not sorted: later stages name interfaces by their index in the file */
 	return 0;
 }
 
@@ -686,13 +698,27 @@ static bool same_cidrs(const struct cidr *a, size_t na, const struct cidr *b, si
 	return na == nb && (!na || !memcmp(a, b, na * sizeof(*a)));
 }
 
+/* Interface lists are in file order and free of duplicates: compare as sets. */
+static bool same_ifnames(const struct ifname *a, size_t na, const struct ifname *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		bool found = false;
+		for (size_t j = 0; j < nb && !found; j++)
+			found = same_ifname(&a[i], &b[j]);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 static bool same_selector(const struct selector *a, const struct selector *b)
 {
 	return a->proto == b->proto && a->role == b->role && same_ports(a, b) &&
 	       same_cidrs(a->peers, a->n_peers, b->peers, b->n_peers) &&
 	       same_cidrs(a->addresses, a->n_addresses, b->addresses, b->n_addresses) &&
-	       a->n_interfaces == b->n_interfaces &&
-	       (!a->n_interfaces || !memcmp(a->interfaces, b->interfaces, a->n_interfaces * sizeof(*a->interfaces)));
+	       same_ifnames(a->interfaces, a->n_interfaces, b->interfaces, b->n_interfaces);
 }
 
 static int parse_selector(struct parser *p, const char *path, json_t *obj, enum selector_kind kind,
@@ -742,7 +768,8 @@ static int parse_selector(struct parser *p, const char *path, json_t *obj, enum 
 		return fail(p, path, "missing required key \"proto\" (tcp, udp, sctp or dccp)");
 	}
 
-	r = get_nonempty_array(p, path, obj, "ports", &arr, NULL);
+	r = get_nonempty_array(p, path, obj, "ports", &arr,
+			       kind == SELECTOR_KEEP ? "leave \"ports\" out to match any port" : "list at least one port");
 	if (r < 0)
 		return r;
 	if (arr) {
@@ -1057,6 +1084,27 @@ static int parse_notrack(struct parser *p, json_t *root, struct policy *pol)
 				   &pol->n_upstreams);
 }
 
+/* jansson reports the offset just past the offending token (or the end of the
+ * file), and its columns point at the token's last character.  The path is
+ * taken there, so it names the member being read; the line and column are
+ * those of the token's first character, where an editor should jump. */
+static int syntax_error(const struct policy_source *src, const json_error_t *jerr, struct diag *d)
+{
+	size_t end = jerr->position > 0 ? (size_t)jerr->position : 0, off = end;
+	const char *eof = strstr(jerr->text, "near end of file");
+	char path[DIAG_PATH_MAX];
+	int r;
+
+	/* with no token to quote, jansson says "near end of file": point past the last byte */
+	if (!eof || eof[strlen("near end of file")] != '\0')
+		off = jsonpos_token_start(src->text, src->len, end);
+	jsonpos_path_at(src->text, src->len, end, path, sizeof(path));
+	r = diag_fail(d, DIAG_POLICY, EINVAL, path, "invalid JSON: %s", jerr->text);
+	scrub_controls(d->msg);
+	jsonpos_line_col(src->text, src->len, off, &d->line, &d->col);
+	return r;
+}
+
 int policy_parse(const struct policy_source *src, struct policy *pol, struct diag *d)
 {
 	static const char *const keys[] = { "version",      "name",      "description",      "families",
@@ -1072,22 +1120,16 @@ int policy_parse(const struct policy_source *src, struct policy *pol, struct dia
 		return diag_fail(d, DIAG_POLICY, EINVAL, "$", "file is empty; a policy is a JSON object");
 	if (memchr(src->text, '\0', src->len)) {
 		size_t off = (size_t)((const char *)memchr(src->text, '\0', src->len) - src->text);
-		jsonpos_line_col(src->text, src->len, off, &d->line, &d->col);
-		jsonpos_path_at(src->text, src->len, off, d->path, sizeof(d->path));
-		return diag_fail(d, DIAG_POLICY, EINVAL, d->path, "invalid JSON: NUL byte in the file (is this a binary file?)");
-	}
-	root = json_loadb(src->text, src->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
 		char path[DIAG_PATH_MAX];
-		size_t off = jerr.position > 0 ? (size_t)jerr.position : 0;
 
-		/* jansson reports the offset just past the offending token */
 		jsonpos_path_at(src->text, src->len, off, path, sizeof(path));
-		r = diag_fail(d, DIAG_POLICY, EINVAL, path, "invalid JSON: %s", jerr.text);
-		d->line = jerr.line > 0 ? (unsigned)jerr.line : 1;
-		d->col = jerr.column > 0 ? (unsigned)jerr.column : 1;
+		r = diag_fail(d, DIAG_POLICY, EINVAL, path, "invalid JSON: NUL byte in the file (is this a binary file?)");
+		jsonpos_line_col(src->text, src->len, off, &d->line, &d->col);
 		return r;
 	}
+	root = json_loadb(src->text, src->len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return syntax_error(src, &jerr, d);
 	r = need_object(&p, "$", root);
 	if (r < 0)
 		goto out;
