@@ -117,12 +117,13 @@ static size_t decode_u_escape(const struct cursor *c, size_t *p, char out[4])
 	return n;
 }
 
-/* Compares the JSON string at pos (opening quote) with a key, decoding escapes:
- * an unknown key written with \u escapes must still be found. */
-static bool string_equals(struct cursor *c, const char *key)
+/* Decodes the JSON string whose opening quote is at text[pos] into out,
+ * cut to fit and always terminated.  Returns false if it was cut or holds an
+ * escape that cannot be part of a key. */
+static bool decode_string(const struct cursor *c, size_t pos, char *out, size_t size)
 {
-	size_t p = c->pos + 1;
-	size_t k = 0;
+	size_t p = pos + 1, k = 0;
+	bool ok = true;
 
 	while (p < c->len && c->text[p] != '"') {
 		char buf[4] = { c->text[p] };
@@ -140,12 +141,16 @@ static bool string_equals(struct cursor *c, const char *key)
 			default: buf[0] = c->text[p]; break;
 			}
 		}
-		if (n == 0 || strncmp(key + k, buf, n) != 0)
-			return false;
+		if (n == 0 || k + n >= size) {
+			ok = false;
+			break;
+		}
+		memcpy(out + k, buf, n);
 		k += n;
 		p++;
 	}
-	return key[k] == '\0';
+	out[k] = '\0';
+	return ok;
 }
 
 struct component {
@@ -261,7 +266,8 @@ int jsonpos_find(const char *text, size_t len, const char *path, unsigned *line,
 				if (!at(&c, '"'))
 					break;
 				size_t key_pos = c.pos;
-				bool match = string_equals(&c, comp.key);
+				char key[sizeof(comp.key) + 1];
+				bool match = decode_string(&c, c.pos, key, sizeof(key)) && !strcmp(key, comp.key);
 				skip_string(&c);
 				skip_ws(&c);
 				if (at(&c, ':'))
@@ -368,22 +374,15 @@ void jsonpos_path_at(const char *text, size_t len, size_t offset, char *path, si
 		struct frame *top = depth ? &stack[depth - 1] : NULL;
 
 		if (ch == '"') {
-			size_t start = i + 1, end = start;
-			while (end < len && text[end] != '"') {
-				if (text[end] == '\\')
-					end++;
-				end++;
-			}
+			struct cursor c = { text, len, i };
+
 			if (top && !untracked && top->is_object && expect_key) {
-				size_t n = end - start < sizeof(top->key) - 1 ? end - start : sizeof(top->key) - 1;
-				if (end > len)
-					n = 0;
-				memcpy(top->key, text + start, n);
-				top->key[n] = '\0';
+				decode_string(&c, i, top->key, sizeof(top->key));
 				top->have_key = true;
 				expect_key = false;
 			}
-			i = end < offset ? end : offset;
+			skip_string(&c);
+			i = c.pos - 1 < offset ? c.pos - 1 : offset;
 		} else if (ch == '{' || ch == '[') {
 			if (depth < JSONPOS_MAX_TRACKED_DEPTH && !untracked) {
 				stack[depth].is_object = ch == '{';
