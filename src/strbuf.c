@@ -100,10 +100,12 @@ char *strbuf_take(struct strbuf *sb)
 		strbuf_free(sb);
 		return NULL;
 	}
-	if (!sb->data && strbuf_reserve(sb, 0) < 0)
-		return NULL;
-	if (!sb->data)
-		return NULL;
+	if (!sb->data) {
+		/* never written to: hand over an empty string */
+		if (strbuf_reserve(sb, 0) < 0)
+			return NULL;
+		sb->data[0] = '\0';
+	}
 	p = sb->data;
 	strbuf_init(sb);
 	return p;
