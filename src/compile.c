@@ -75,7 +75,8 @@ static int add_port_set(struct compiler *c, const char *prefix, const struct sel
 		return oom(c);
 	ps = &c->rs->port_sets[c->rs->n_port_sets];
 	memset(ps, 0, sizeof(*ps));
-	snprintf(ps->name, sizeof(ps->name), "%s_ports", prefix);
+	/* prefixes are short ("svc12"); the bound is for -Wformat-truncation */
+	snprintf(ps->name, sizeof(ps->name), "%.*s_ports", (int)sizeof(ps->name) - 7, prefix);
 	ps->ranges = malloc(s->n_ports * sizeof(*ps->ranges));
 	if (!ps->ranges)
 		return oom(c);
@@ -488,7 +489,7 @@ static int warn_missing_selector_interfaces(struct compiler *c, const struct com
 static void whole_interface_selector(struct selector *s, const char *path, struct ifname *ifn)
 {
 	memset(s, 0, sizeof(*s));
-	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(s->path, sizeof(s->path), "%.*s", (int)sizeof(s->path) - 1, path);
 	s->role = ROLE_ANY;
 	s->interfaces = ifn;
 	s->n_interfaces = 1;

@@ -732,7 +732,8 @@ static int parse_selector(struct parser *p, const char *path, json_t *obj, enum 
 	json_t *v, *arr;
 	int r;
 
-	snprintf(sel->path, sizeof(sel->path), "%s", path);
+	/* entry paths are short ("$.notrack.upstreams[12]"); say so for -Wformat-truncation */
+	snprintf(sel->path, sizeof(sel->path), "%.*s", (int)sizeof(sel->path) - 1, path);
 	r = need_object(p, path, obj);
 	if (r < 0)
 		return r;
@@ -898,7 +899,7 @@ static int parse_chain_ref(struct parser *p, const char *path, json_t *obj, stru
 	char kp[DIAG_PATH_MAX];
 	int r;
 
-	snprintf(out->path, sizeof(out->path), "%s", path);
+	snprintf(out->path, sizeof(out->path), "%.*s", (int)sizeof(out->path) - 1, path);
 	r = need_object(p, path, obj);
 	if (r < 0)
 		return r;
