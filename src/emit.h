@@ -10,6 +10,9 @@
  * untracked-accept insertions (or explains that "auto" is decided at apply time). */
 int emit_nft_text(const struct ruleset *rs, struct strbuf *out);
 
+/* One rule in nft syntax, without indentation or newline. */
+void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf *out);
+
 /* iptables-restore --noflush input for one family (FAMILY_IPV4 or FAMILY_IPV6). */
 int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf *out);
 

@@ -51,11 +51,10 @@ static void put_addr_match(struct strbuf *out, const struct ruleset *rs, enum fi
 	}
 }
 
-static void put_rule(struct strbuf *out, const struct ruleset *rs, const struct rule *r)
+void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf *out)
 {
 	char comment[128];
 
-	strbuf_puts(out, "\t\t");
 	/* an address match already pins the family; otherwise say it when only one is wanted */
 	if (r->family != FAMILY_BOTH && r->peer_set < 0 && r->local_set < 0)
 		strbuf_printf(out, "meta nfproto %s ", family_name(r->family));
@@ -77,7 +76,7 @@ static void put_rule(struct strbuf *out, const struct ruleset *rs, const struct 
 		strbuf_printf(out, "meta l4proto %s ", l4_name(r->proto));
 	}
 	rule_comment(rs, r, comment, sizeof(comment));
-	strbuf_printf(out, "counter %s comment \"%s\"\n", r->verdict == VERDICT_NOTRACK ? "notrack" : "return", comment);
+	strbuf_printf(out, "counter %s comment \"%s\"", r->verdict == VERDICT_NOTRACK ? "notrack" : "return", comment);
 }
 
 static void put_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)
@@ -85,8 +84,11 @@ static void put_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)
 	strbuf_printf(out, "\tchain %s {\n", hook_name(h));
 	strbuf_printf(out, "\t\ttype filter hook %s priority raw; policy accept;\n", hook_name(h));
 	for (size_t i = 0; i < rs->n_rules; i++)
-		if (rs->rules[i].hook == h)
-			put_rule(out, rs, &rs->rules[i]);
+		if (rs->rules[i].hook == h) {
+			strbuf_puts(out, "\t\t");
+			emit_nft_rule(rs, &rs->rules[i], out);
+			strbuf_putc(out, '\n');
+		}
 	strbuf_puts(out, "\t}\n");
 }
 

@@ -1,0 +1,43 @@
+/*
+ * What the transaction needs from a backend: read the live state and plan a
+ * change toward a compiled ruleset, then commit that plan as one kernel
+ * transaction.  The transaction code (txn.c) is shared; backends differ only
+ * in how they read and write the kernel.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+#include "ruleset.h"
+
+struct backend;
+
+struct plan {
+	bool changed;
+	char **diff; /* human lines: "+ ...", "- ...", "~ ..." */
+	size_t n_diff;
+	uint64_t generation_before; /* the kernel's ruleset generation the plan was made against */
+	void *priv;                 /* backend-specific: the batch to send */
+};
+
+struct backend_ops {
+	const char *name;
+	int (*open)(struct backend **out, const char *table, struct diag *d);
+	void (*close)(struct backend *b);
+	/* Reads the kernel and plans the change to `desired`; NULL desired means
+	 * remove everything we own.  Warnings go to d->warnings. */
+	int (*plan)(struct backend *b, const struct ruleset *desired, struct plan *out, struct diag *d);
+	/* One transaction.  -ERESTART: someone changed the ruleset since plan(),
+	 * nothing was applied, plan again. */
+	int (*commit)(struct backend *b, struct plan *p, struct diag *d);
+	void (*plan_free)(struct plan *p);
+	/* The kernel's current ruleset generation. */
+	int (*generation)(struct backend *b, uint64_t *out, struct diag *d);
+};
+
+extern const struct backend_ops nft_backend_ops;
+
+/* helpers shared by backends */
+int plan_add_diff(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void plan_free_diff(struct plan *p);

@@ -1,0 +1,945 @@
+/*
+ * The nftables backend.  Our rules live in one table, inet <table>, which we
+ * replace as a whole; the only objects we place elsewhere are the tagged
+ * untracked-accept rules at the head of other tables' filter chains, because
+ * an accept in our own table would not save a packet from a drop in theirs.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "emit.h"
+#include "nft_build.h"
+#include "nft_transport.h"
+
+#define NFT_TABLE_F_OWNER_FLAG 0x2 /* NFT_TABLE_F_OWNER: only the owning process may change the table */
+#define DUMP_RETRIES 5
+
+struct backend {
+	struct nft_sock sock;
+	char table[RULESET_NAME_MAX];
+};
+
+/* ------------------------------------------------------------------ */
+/* the live ruleset                                                     */
+
+struct live_table {
+	uint32_t family;
+	char name[256];
+	uint32_t flags;
+	bool xtables; /* managed by iptables-nft */
+};
+
+struct live_chain {
+	uint32_t family;
+	char table[256];
+	char name[256];
+	bool base;
+	uint32_t hooknum;
+	int32_t prio;
+	uint32_t policy;
+	char type[32];
+};
+
+struct live_rule {
+	struct nftnl_rule *r;
+	uint32_t family;
+	const char *table, *chain;
+	uint64_t handle;
+	size_t position; /* index within its chain */
+	bool ours;       /* an untracked accept we inserted (tag comment) */
+	bool xt;         /* uses an iptables compat expression */
+};
+
+struct live {
+	uint32_t genid;
+	struct live_table *tables;
+	size_t n_tables;
+	struct live_chain *chains;
+	size_t n_chains;
+	struct live_rule *rules;
+	size_t n_rules;
+	struct nftnl_set **sets; /* sets of our table, with elements */
+	size_t n_sets;
+	bool have_table;
+};
+
+static void live_free(struct live *l)
+{
+	for (size_t i = 0; i < l->n_rules; i++)
+		nftnl_rule_free(l->rules[i].r);
+	for (size_t i = 0; i < l->n_sets; i++)
+		nftnl_set_free(l->sets[i]);
+	free(l->tables);
+	free(l->chains);
+	free(l->rules);
+	free(l->sets);
+	memset(l, 0, sizeof(*l));
+}
+
+static void *grow(void *p, size_t n, size_t size)
+{
+	/* grows by doubling when n reaches a power of two */
+	if (n && (n & (n - 1)))
+		return p;
+	return realloc(p, (n ? n * 2 : 8) * size);
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct live *l = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct live_table *lt;
+	void *p;
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) < 0)
+		goto err;
+	p = grow(l->tables, l->n_tables, sizeof(*l->tables));
+	if (!p)
+		goto err;
+	l->tables = p;
+	lt = &l->tables[l->n_tables++];
+	memset(lt, 0, sizeof(*lt));
+	lt->family = nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY);
+	snprintf(lt->name, sizeof(lt->name), "%s", nftnl_table_get_str(t, NFTNL_TABLE_NAME));
+	lt->flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+err:
+	nftnl_table_free(t);
+	return MNL_CB_ERROR;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct live *l = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct live_chain *lc;
+	void *p;
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto err;
+	p = grow(l->chains, l->n_chains, sizeof(*l->chains));
+	if (!p)
+		goto err;
+	l->chains = p;
+	lc = &l->chains[l->n_chains++];
+	memset(lc, 0, sizeof(*lc));
+	lc->family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
+	snprintf(lc->table, sizeof(lc->table), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
+	snprintf(lc->name, sizeof(lc->name), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	lc->base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
+	if (lc->base) {
+		lc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+		lc->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+		lc->policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)
+								       : NF_ACCEPT;
+		if (nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE))
+			snprintf(lc->type, sizeof(lc->type), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE));
+	}
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+err:
+	nftnl_chain_free(c);
+	return MNL_CB_ERROR;
+}
+
+static int xt_expr_cb(struct nftnl_expr *e, void *data)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (name && (!strcmp(name, "match") || !strcmp(name, "target")))
+		*(bool *)data = true;
+	return 0;
+}
+
+struct rule_dump {
+	struct live *l;
+	const char *tag;
+};
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_dump *rd = data;
+	struct live *l = rd->l;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct live_rule *lr;
+	char comment[NFT_USERDATA_MAXLEN];
+	void *p;
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		nftnl_rule_free(r);
+		return MNL_CB_ERROR;
+	}
+	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
+	if (!p) {
+		nftnl_rule_free(r);
+		return MNL_CB_ERROR;
+	}
+	l->rules = p;
+	lr = &l->rules[l->n_rules++];
+	memset(lr, 0, sizeof(*lr));
+	lr->r = r;
+	lr->family = nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+	lr->table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+	lr->chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	lr->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+	const char *c = nft_rule_comment(r, comment, sizeof(comment));
+	lr->ours = c && strcmp(c, rd->tag) == 0;
+	nftnl_expr_foreach(r, xt_expr_cb, &lr->xt);
+	return MNL_CB_OK;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct live *l = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	void *p;
+
+	if (!s)
+		return MNL_CB_ERROR;
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	/* anonymous sets belong to a rule and are compared through it */
+	if (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS) {
+		nftnl_set_free(s);
+		return MNL_CB_OK;
+	}
+	p = grow(l->sets, l->n_sets, sizeof(*l->sets));
+	if (!p) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	l->sets = p;
+	l->sets[l->n_sets++] = s;
+	return MNL_CB_OK;
+}
+
+static int setelem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+static int dump_kind(struct backend *b, uint16_t type, uint16_t family, mnl_cb_t cb, void *data,
+		     void (*filter)(struct nlmsghdr *, void *), void *filter_data, struct diag *d)
+{
+	char buf[4096];
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, family, NLM_F_DUMP, 0);
+
+	if (filter)
+		filter(nlh, filter_data);
+	return nft_dump(&b->sock, nlh, cb, data, d);
+}
+
+static void set_filter(struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, data);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+}
+
+static void setelem_filter(struct nlmsghdr *nlh, void *data)
+{
+	nftnl_set_elems_nlmsg_build_payload(nlh, data);
+}
+
+static bool is_our_table(const struct backend *b, uint32_t family, const char *name)
+{
+	return family == NFPROTO_INET && strcmp(name, b->table) == 0;
+}
+
+static int read_once(struct backend *b, struct live *l, struct diag *d)
+{
+	struct rule_dump rd = { .l = l, .tag = b->table };
+	uint32_t genid_after;
+	int r;
+
+	r = nft_get_genid(&b->sock, &l->genid, d);
+	if (r == 0)
+		r = dump_kind(b, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, table_cb, l, NULL, NULL, d);
+	if (r == 0)
+		r = dump_kind(b, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, chain_cb, l, NULL, NULL, d);
+	if (r == 0)
+		r = dump_kind(b, NFT_MSG_GETRULE, NFPROTO_UNSPEC, rule_cb, &rd, NULL, NULL, d);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l->n_tables; i++)
+		l->have_table |= is_our_table(b, l->tables[i].family, l->tables[i].name);
+	if (l->have_table) {
+		r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_INET, set_cb, l, set_filter, b->table, d);
+		for (size_t i = 0; r == 0 && i < l->n_sets; i++)
+			r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_cb, l->sets[i], setelem_filter,
+				      l->sets[i], d);
+		if (r < 0)
+			return r;
+	}
+	/* positions, and which tables iptables-nft manages */
+	for (size_t i = 0; i < l->n_rules; i++) {
+		struct live_rule *lr = &l->rules[i], *prev = i ? &l->rules[i - 1] : NULL;
+		/* the kernel dumps table by table, chain by chain, rules in order */
+		if (prev && prev->family == lr->family && !strcmp(prev->table, lr->table) &&
+		    !strcmp(prev->chain, lr->chain))
+			lr->position = prev->position + 1;
+		if (!lr->xt)
+			continue;
+		for (size_t t = 0; t < l->n_tables; t++)
+			if (l->tables[t].family == lr->family && !strcmp(l->tables[t].name, lr->table))
+				l->tables[t].xtables = true;
+	}
+	/* a dump is not atomic across object kinds: make sure nothing moved meanwhile */
+	r = nft_get_genid(&b->sock, &genid_after, d);
+	if (r < 0)
+		return r;
+	return genid_after == l->genid ? 0 : -EINTR;
+}
+
+static int read_live(struct backend *b, struct live *l, struct diag *d)
+{
+	int r = -EINTR;
+
+	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
+		live_free(l);
+		r = read_once(b, l, d);
+	}
+	if (r == -EINTR)
+		return diag_fail(d, DIAG_KERNEL, EAGAIN, NULL,
+				 "the ruleset kept changing while it was being read (%d attempts); try again",
+				 DUMP_RETRIES);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* planning                                                             */
+
+struct accept_target {
+	uint32_t family;
+	char table[256];
+	char chain[256];
+	bool xtables;
+};
+
+struct nft_plan {
+	struct live live;
+	struct nft_desired desired;
+	bool have_desired;
+	bool delete_table, create_table;
+	struct live_rule **accept_deletes;
+	size_t n_accept_deletes;
+	struct accept_target *accept_inserts;
+	size_t n_accept_inserts;
+	char tag[RULESET_NAME_MAX];
+};
+
+int plan_add_diff(struct plan *p, const char *fmt, ...)
+{
+	char **lines = realloc(p->diff, (p->n_diff + 1) * sizeof(*lines));
+	va_list ap;
+	int n;
+
+	if (!lines)
+		return -ENOMEM;
+	p->diff = lines;
+	va_start(ap, fmt);
+	n = vasprintf(&lines[p->n_diff], fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	p->n_diff++;
+	return 0;
+}
+
+void plan_free_diff(struct plan *p)
+{
+	for (size_t i = 0; i < p->n_diff; i++)
+		free(p->diff[i]);
+	free(p->diff);
+	p->diff = NULL;
+	p->n_diff = 0;
+}
+
+static const char *family_str(uint32_t f)
+{
+	switch (f) {
+	case NFPROTO_INET: return "inet";
+	case NFPROTO_IPV4: return "ip";
+	case NFPROTO_IPV6: return "ip6";
+	case NFPROTO_ARP: return "arp";
+	case NFPROTO_BRIDGE: return "bridge";
+	case NFPROTO_NETDEV: return "netdev";
+	default: return "unknown";
+	}
+}
+
+static const char *hook_str(uint32_t h)
+{
+	static const char *const names[] = { "prerouting", "input", "forward", "output", "postrouting" };
+	return h < 5 ? names[h] : "ingress";
+}
+
+static int chain_canon(const struct live_chain *c, struct strbuf *out)
+{
+	return strbuf_printf(out, "chain %s type %s hook %s prio %d policy %u\n", c->name, c->type,
+			     hook_str(c->hooknum), c->prio, c->policy);
+}
+
+static int desired_chain_canon(const struct nftnl_chain *c, struct strbuf *out)
+{
+	return strbuf_printf(out, "chain %s type %s hook %s prio %d policy %u\n",
+			     nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE),
+			     hook_str(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM)),
+			     nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY));
+}
+
+static const struct nftnl_set *find_set(struct nftnl_set *const *sets, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(nftnl_set_get_str(sets[i], NFTNL_SET_NAME), name))
+			return sets[i];
+	return NULL;
+}
+
+static bool live_rule_in_our_table(const struct backend *b, const struct live_rule *lr)
+{
+	return is_our_table(b, lr->family, lr->table);
+}
+
+/* Compares our table with what we want, object by object, and says how it
+ * differs.  Returns 1 if it differs, 0 if not. */
+static int diff_table(struct backend *b, struct nft_plan *np, const struct ruleset *rs, struct plan *p)
+{
+	struct live *l = &np->live;
+	struct nft_desired *dd = &np->desired;
+	_cleanup_strbuf_ struct strbuf want, have;
+	bool differs = false;
+	int r = 0;
+
+	strbuf_init(&want);
+	strbuf_init(&have);
+	/* chains */
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME);
+		const struct live_chain *lc = NULL;
+		for (size_t j = 0; j < l->n_chains; j++)
+			if (is_our_table(b, l->chains[j].family, l->chains[j].table) && !strcmp(l->chains[j].name, name))
+				lc = &l->chains[j];
+		strbuf_reset(&want);
+		strbuf_reset(&have);
+		desired_chain_canon(dd->chains[i], &want);
+		if (lc)
+			chain_canon(lc, &have);
+		if (!lc || strcmp(want.data, have.data)) {
+			differs = true;
+			r |= plan_add_diff(p, "%c chain %s", lc ? '~' : '+', name);
+		}
+	}
+	for (size_t j = 0; j < l->n_chains; j++) {
+		const struct live_chain *lc = &l->chains[j];
+		if (is_our_table(b, lc->family, lc->table) && strcmp(lc->name, "prerouting") && strcmp(lc->name, "output")) {
+			differs = true;
+			r |= plan_add_diff(p, "- chain %s", lc->name);
+		}
+	}
+	/* sets */
+	for (size_t i = 0; i < dd->n_sets; i++) {
+		const char *name = nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME);
+		const struct nftnl_set *ls = find_set(l->sets, l->n_sets, name);
+		strbuf_reset(&want);
+		strbuf_reset(&have);
+		nft_set_canon(dd->sets[i], &want);
+		if (ls)
+			nft_set_canon(ls, &have);
+		if (!ls || strcmp(want.data, have.data)) {
+			differs = true;
+			r |= plan_add_diff(p, "%c set %s", ls ? '~' : '+', name);
+		}
+	}
+	for (size_t i = 0; i < l->n_sets; i++) {
+		const char *name = nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME);
+		if (!find_set(dd->sets, dd->n_sets, name)) {
+			differs = true;
+			r |= plan_add_diff(p, "- set %s", name);
+		}
+	}
+	/* rules, chain by chain, in order */
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		const char *chain = hook_name(h);
+		size_t li = 0;
+		struct live_rule **lrules = calloc(l->n_rules + 1, sizeof(*lrules));
+		size_t n_l = 0;
+		bool *matched;
+
+		if (!lrules)
+			return -ENOMEM;
+		for (size_t j = 0; j < l->n_rules; j++)
+			if (live_rule_in_our_table(b, &l->rules[j]) && !strcmp(l->rules[j].chain, chain))
+				lrules[n_l++] = &l->rules[j];
+		matched = calloc(n_l + 1, sizeof(*matched));
+		if (!matched) {
+			free(lrules);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < dd->n_rules; i++) {
+			if (dd->ir_rules[i]->hook != h)
+				continue;
+			strbuf_reset(&want);
+			nft_rule_canon(dd->rules[i], &want);
+			bool found = false;
+			/* the next live rule in order; anything else is a difference */
+			if (li < n_l) {
+				strbuf_reset(&have);
+				nft_rule_canon(lrules[li]->r, &have);
+				if (!strcmp(want.data, have.data)) {
+					matched[li++] = true;
+					found = true;
+				}
+			}
+			if (!found) {
+				_cleanup_strbuf_ struct strbuf text;
+				strbuf_init(&text);
+				emit_nft_rule(rs, dd->ir_rules[i], &text);
+				differs = true;
+				r |= plan_add_diff(p, "+ rule %s: %s", chain, text.data ? text.data : "");
+			}
+		}
+		for (size_t j = 0; j < n_l; j++) {
+			char comment[NFT_USERDATA_MAXLEN];
+			if (matched[j])
+				continue;
+			differs = true;
+			r |= plan_add_diff(p, "- rule %s: handle %llu comment \"%s\"", chain,
+					   (unsigned long long)lrules[j]->handle,
+					   nft_rule_comment(lrules[j]->r, comment, sizeof(comment)) ?: "");
+		}
+		free(matched);
+		free(lrules);
+	}
+	if (r < 0 || want.oom || have.oom)
+		return -ENOMEM;
+	return differs ? 1 : 0;
+}
+
+static int add_target(struct nft_plan *np, struct accept_target **targets, size_t *n, uint32_t family,
+		      const char *table, const char *chain)
+{
+	struct accept_target *t = realloc(*targets, (*n + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	*targets = t;
+	t = &t[(*n)++];
+	memset(t, 0, sizeof(*t));
+	t->family = family;
+	snprintf(t->table, sizeof(t->table), "%s", table);
+	snprintf(t->chain, sizeof(t->chain), "%s", chain);
+	for (size_t i = 0; i < np->live.n_tables; i++)
+		if (np->live.tables[i].family == family && !strcmp(np->live.tables[i].name, table))
+			t->xtables = np->live.tables[i].xtables;
+	return 0;
+}
+
+/* Where the untracked accept must sit: every filter chain on the input,
+ * forward and output hooks of tables we do not own ("auto"), or the chains
+ * the policy names. */
+static int accept_targets(struct backend *b, struct nft_plan *np, const struct ruleset *rs,
+			  struct accept_target **targets, size_t *n, struct diag *d)
+{
+	const struct live *l = &np->live;
+	int r = 0;
+
+	if (!rs)
+		return 0;
+	if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
+		for (size_t i = 0; r == 0 && i < rs->n_accept_chains; i++) {
+			const struct chain_ref *c = &rs->accept_chains[i];
+			uint32_t f = c->family == CHAIN_FAMILY_IP    ? NFPROTO_IPV4
+				     : c->family == CHAIN_FAMILY_IP6 ? NFPROTO_IPV6
+								     : NFPROTO_INET;
+			r = add_target(np, targets, n, f, c->table, c->chain);
+		}
+		return r;
+	}
+	if (rs->accept_mode != UNTRACKED_ACCEPT_AUTO)
+		return 0;
+	for (size_t i = 0; r == 0 && i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i];
+		if (!c->base || strcmp(c->type, "filter") || is_our_table(b, c->family, c->table))
+			continue;
+		if (c->family != NFPROTO_INET && c->family != NFPROTO_IPV4 && c->family != NFPROTO_IPV6)
+			continue;
+		if (c->hooknum != NF_INET_LOCAL_IN && c->hooknum != NF_INET_FORWARD && c->hooknum != NF_INET_LOCAL_OUT)
+			continue;
+		bool owned = false;
+		for (size_t t = 0; t < l->n_tables; t++)
+			if (l->tables[t].family == c->family && !strcmp(l->tables[t].name, c->table))
+				owned = l->tables[t].flags & NFT_TABLE_F_OWNER_FLAG;
+		if (owned) {
+			/* e.g. firewalld: only the owning process may change the table */
+			r = diag_warn(d, "$.untracked_accept",
+				      "table %s %s is owned by another process; cannot insert the untracked accept into "
+				      "chain %s: untracked packets may be dropped there",
+				      family_str(c->family), c->table, c->name);
+			continue;
+		}
+		r = add_target(np, targets, n, c->family, c->table, c->name);
+	}
+	return r;
+}
+
+static int push_delete(struct nft_plan *np, struct live_rule *lr)
+{
+	struct live_rule **p = realloc(np->accept_deletes, (np->n_accept_deletes + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	np->accept_deletes = p;
+	p[np->n_accept_deletes++] = lr;
+	return 0;
+}
+
+static int plan_accepts(struct backend *b, struct nft_plan *np, const struct ruleset *rs, struct plan *p,
+			struct diag *d)
+{
+	struct accept_target *targets = NULL;
+	size_t n_targets = 0;
+	struct live *l = &np->live;
+	int r;
+
+	r = accept_targets(b, np, rs, &targets, &n_targets, d);
+	for (size_t t = 0; r == 0 && t < n_targets; t++) {
+		struct accept_target *tg = &targets[t];
+		struct nftnl_rule *want = nft_build_accept_rule((int)tg->family, tg->table, tg->chain, np->tag, tg->xtables);
+		_cleanup_strbuf_ struct strbuf wc, hc;
+		size_t ours = 0;
+		bool in_sync = false;
+
+		strbuf_init(&wc);
+		strbuf_init(&hc);
+		if (!want)
+			return -ENOMEM;
+		nft_rule_canon(want, &wc);
+		nftnl_rule_free(want);
+		for (size_t i = 0; i < l->n_rules; i++) {
+			struct live_rule *lr = &l->rules[i];
+			if (!lr->ours || lr->family != tg->family || strcmp(lr->table, tg->table) ||
+			    strcmp(lr->chain, tg->chain))
+				continue;
+			ours++;
+			strbuf_reset(&hc);
+			nft_rule_canon(lr->r, &hc);
+			in_sync = lr->position == 0 && !strcmp(hc.data, wc.data);
+		}
+		if (ours == 1 && in_sync)
+			continue;
+		/* not there, not first any more, or doubled: put exactly one back at the head */
+		for (size_t i = 0; r == 0 && i < l->n_rules; i++) {
+			struct live_rule *lr = &l->rules[i];
+			if (lr->ours && lr->family == tg->family && !strcmp(lr->table, tg->table) &&
+			    !strcmp(lr->chain, tg->chain))
+				r = push_delete(np, lr);
+		}
+		struct accept_target *ins = realloc(np->accept_inserts, (np->n_accept_inserts + 1) * sizeof(*ins));
+		if (!ins)
+			r = -ENOMEM;
+		if (r < 0)
+			break;
+		np->accept_inserts = ins;
+		ins[np->n_accept_inserts++] = *tg;
+		r = plan_add_diff(p, "%c untracked accept at the head of %s %s %s%s", ours ? '~' : '+',
+				  family_str(tg->family), tg->table, tg->chain,
+				  tg->xtables ? " (iptables-nft encoding)" : "");
+	}
+	/* ours in chains that are no longer targets */
+	for (size_t i = 0; r == 0 && i < l->n_rules; i++) {
+		struct live_rule *lr = &l->rules[i];
+		bool target = false;
+		if (!lr->ours || live_rule_in_our_table(b, lr))
+			continue;
+		for (size_t t = 0; t < n_targets; t++)
+			target |= targets[t].family == lr->family && !strcmp(targets[t].table, lr->table) &&
+				  !strcmp(targets[t].chain, lr->chain);
+		if (target)
+			continue;
+		r = push_delete(np, lr);
+		if (r == 0)
+			r = plan_add_diff(p, "- untracked accept in %s %s %s (handle %llu)", family_str(lr->family),
+					  lr->table, lr->chain, (unsigned long long)lr->handle);
+	}
+	free(targets);
+	return r;
+}
+
+static void nft_plan_free(struct plan *p)
+{
+	struct nft_plan *np = p->priv;
+
+	if (np) {
+		live_free(&np->live);
+		if (np->have_desired)
+			nft_desired_free(&np->desired);
+		free(np->accept_deletes);
+		free(np->accept_inserts);
+		free(np);
+	}
+	plan_free_diff(p);
+	memset(p, 0, sizeof(*p));
+}
+
+static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p, struct diag *d)
+{
+	struct nft_plan *np = calloc(1, sizeof(*np));
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if (!np)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	p->priv = np;
+	snprintf(np->tag, sizeof(np->tag), "%s", b->table);
+	r = read_live(b, &np->live, d);
+	if (r < 0)
+		goto fail;
+	p->generation_before = np->live.genid;
+	if (rs) {
+		r = nft_build_desired(rs, &np->desired);
+		if (r < 0)
+			goto oom;
+		np->have_desired = true;
+	}
+	if (rs && !np->live.have_table) {
+		np->create_table = true;
+		r = plan_add_diff(p, "+ table inet %s: %zu rules, %zu sets", b->table, np->desired.n_rules,
+				  np->desired.n_sets);
+	} else if (!rs && np->live.have_table) {
+		np->delete_table = true;
+		r = plan_add_diff(p, "- table inet %s", b->table);
+	} else if (rs) {
+		r = diff_table(b, np, rs, p);
+		if (r > 0) {
+			np->delete_table = np->create_table = true;
+			r = 0;
+		}
+	}
+	if (r < 0)
+		goto oom;
+	r = plan_accepts(b, np, rs, p, d);
+	if (r < 0)
+		goto oom;
+	p->changed = np->create_table || np->delete_table || np->n_accept_deletes || np->n_accept_inserts;
+	return 0;
+oom:
+	r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+fail:
+	nft_plan_free(p);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* committing                                                           */
+
+#define MSG_ROOM (128 * 1024)
+#define ELEMS_PER_MSG 1024
+
+static int put_object(struct nft_batch *bt, uint16_t type, uint16_t family, uint16_t flags, const char *label,
+		      void (*build)(struct nlmsghdr *, const void *), const void *obj)
+{
+	char *buf = nft_batch_reserve(bt, MSG_ROOM);
+	struct nlmsghdr *nlh;
+
+	if (!buf)
+		return -ENOMEM;
+	nlh = nftnl_nlmsg_build_hdr(buf, type, family, flags, nft_batch_next_seq(bt));
+	build(nlh, obj);
+	return nft_batch_commit_msg(bt, label);
+}
+
+static void build_table(struct nlmsghdr *nlh, const void *o) { nftnl_table_nlmsg_build_payload(nlh, o); }
+static void build_chain(struct nlmsghdr *nlh, const void *o) { nftnl_chain_nlmsg_build_payload(nlh, o); }
+static void build_set(struct nlmsghdr *nlh, const void *o) { nftnl_set_nlmsg_build_payload(nlh, (void *)o); }
+static void build_rule(struct nlmsghdr *nlh, const void *o) { nftnl_rule_nlmsg_build_payload(nlh, (void *)o); }
+
+/* Elements go in messages of ELEMS_PER_MSG, so no single message outgrows a
+ * page-sized kernel allocation however large the set is. */
+static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	struct nftnl_set_elem *e = it ? nftnl_set_elems_iter_next(it) : NULL;
+	char label[300];
+	int r = 0;
+
+	if (!it)
+		return -ENOMEM;
+	snprintf(label, sizeof(label), "the elements of set %s", nftnl_set_get_str(s, NFTNL_SET_NAME));
+	while (e && r == 0) {
+		char *buf = nft_batch_reserve(bt, MSG_ROOM);
+		struct nlmsghdr *nlh;
+		struct nlattr *list;
+		int i = 0;
+
+		if (!buf) {
+			r = -ENOMEM;
+			break;
+		}
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE,
+					    nft_batch_next_seq(bt));
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nftnl_set_get_str(s, NFTNL_SET_TABLE));
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(s, NFTNL_SET_NAME));
+		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
+		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+		for (; e && i < ELEMS_PER_MSG; e = nftnl_set_elems_iter_next(it))
+			nftnl_set_elem_nlmsg_build(nlh, e, ++i);
+		mnl_attr_nest_end(nlh, list);
+		r = nft_batch_commit_msg(bt, label);
+	}
+	nftnl_set_elems_iter_destroy(it);
+	return r;
+}
+
+static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch *bt)
+{
+	struct nft_desired *dd = &np->desired;
+	char label[600];
+	int r = 0;
+
+	/* our accepts first: deleting by handle must see the chain as it was read */
+	for (size_t i = 0; r == 0 && i < np->n_accept_deletes; i++) {
+		struct live_rule *lr = np->accept_deletes[i];
+		struct nftnl_rule *del = nftnl_rule_alloc();
+		if (!del)
+			return -ENOMEM;
+		nftnl_rule_set_u32(del, NFTNL_RULE_FAMILY, lr->family);
+		nftnl_rule_set_str(del, NFTNL_RULE_TABLE, lr->table);
+		nftnl_rule_set_str(del, NFTNL_RULE_CHAIN, lr->chain);
+		nftnl_rule_set_u64(del, NFTNL_RULE_HANDLE, lr->handle);
+		snprintf(label, sizeof(label), "deleting our untracked accept in %s %s %s", family_str(lr->family),
+			 lr->table, lr->chain);
+		r = put_object(bt, NFT_MSG_DELRULE, (uint16_t)lr->family, 0, label, build_rule, del);
+		nftnl_rule_free(del);
+	}
+	if (r == 0 && np->delete_table) {
+		struct nftnl_table *t = nftnl_table_alloc();
+		if (!t)
+			return -ENOMEM;
+		nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
+		snprintf(label, sizeof(label), "deleting table inet %s", b->table);
+		r = put_object(bt, NFT_MSG_DELTABLE, NFPROTO_INET, 0, label, build_table, t);
+		nftnl_table_free(t);
+	}
+	if (r == 0 && np->create_table) {
+		snprintf(label, sizeof(label), "table inet %s", b->table);
+		r = put_object(bt, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE, label, build_table, dd->table);
+		for (size_t i = 0; r == 0 && i < dd->n_sets; i++) {
+			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME));
+			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, dd->sets[i]);
+			if (r == 0)
+				r = put_set_elems(bt, dd->sets[i]);
+		}
+		for (size_t i = 0; r == 0 && i < 2; i++) {
+			snprintf(label, sizeof(label), "chain %s", nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME));
+			r = put_object(bt, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE, label, build_chain,
+				       dd->chains[i]);
+		}
+		for (size_t i = 0; r == 0 && i < dd->n_rules; i++) {
+			snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[i]->hook),
+				 dd->ir_rules[i]->origin);
+			r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND, label, build_rule,
+				       dd->rules[i]);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < np->n_accept_inserts; i++) {
+		struct accept_target *t = &np->accept_inserts[i];
+		struct nftnl_rule *acc = nft_build_accept_rule((int)t->family, t->table, t->chain, np->tag, t->xtables);
+		if (!acc)
+			return -ENOMEM;
+		snprintf(label, sizeof(label), "the untracked accept for %s %s %s", family_str(t->family), t->table,
+			 t->chain);
+		/* no NLM_F_APPEND and no position: the kernel inserts at the head */
+		r = put_object(bt, NFT_MSG_NEWRULE, (uint16_t)t->family, NLM_F_CREATE, label, build_rule, acc);
+		nftnl_rule_free(acc);
+	}
+	return r;
+}
+
+static int nft_commit(struct backend *b, struct plan *p, struct diag *d)
+{
+	struct nft_plan *np = p->priv;
+	struct nft_batch bt;
+	int r;
+
+	r = nft_batch_init(&bt, &b->sock, np->live.genid);
+	if (r == 0)
+		r = build_batch(b, np, &bt);
+	if (r < 0) {
+		nft_batch_free(&bt);
+		return diag_fail(d, DIAG_SYSTEM, -r, NULL, "cannot build the batch: %s", strerror(-r));
+	}
+	r = nft_batch_send(&b->sock, &bt, d);
+	nft_batch_free(&bt);
+	return r;
+}
+
+static int nft_generation(struct backend *b, uint64_t *out, struct diag *d)
+{
+	uint32_t genid;
+	int r = nft_get_genid(&b->sock, &genid, d);
+
+	if (r == 0)
+		*out = genid;
+	return r;
+}
+
+static int nft_open(struct backend **out, const char *table, struct diag *d)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+	int r;
+
+	if (!b)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	snprintf(b->table, sizeof(b->table), "%s", table);
+	r = nft_sock_open(&b->sock, d);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+static void nft_close(struct backend *b)
+{
+	if (!b)
+		return;
+	nft_sock_close(&b->sock);
+	free(b);
+}
+
+const struct backend_ops nft_backend_ops = {
+	.name = "nft",
+	.open = nft_open,
+	.close = nft_close,
+	.plan = nft_plan,
+	.commit = nft_commit,
+	.plan_free = nft_plan_free,
+	.generation = nft_generation,
+};

@@ -1,0 +1,591 @@
+#include "nft_build.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_conntrack.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+
+/* nft's datatype ids (src/datatype.h in nftables), stored in the set so that
+ * `nft list` prints the elements as ports and addresses */
+enum {
+	NFT_TYPE_IPADDR = 7,
+	NFT_TYPE_IP6ADDR = 8,
+	NFT_TYPE_INET_SERVICE = 13,
+};
+
+/* offsets of the fields we match, relative to the header's start */
+enum {
+	IPV4_SADDR_OFFSET = 12,
+	IPV4_DADDR_OFFSET = 16,
+	IPV6_SADDR_OFFSET = 8,
+	IPV6_DADDR_OFFSET = 24,
+	L4_SPORT_OFFSET = 0, /* tcp, udp, sctp and dccp all start with sport, dport */
+	L4_DPORT_OFFSET = 2,
+};
+
+static void add(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	if (e)
+		nftnl_rule_add_expr(r, e);
+}
+
+static struct nftnl_expr *meta_load(uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	return e;
+}
+
+static struct nftnl_expr *cmp(uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	return e;
+}
+
+static struct nftnl_expr *payload_load(uint32_t base, uint32_t offset, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	return e;
+}
+
+static struct nftnl_expr *bitwise_mask(const void *mask, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	static const uint8_t zero[16];
+
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	return e;
+}
+
+static struct nftnl_expr *lookup(const char *set, uint32_t set_id)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+	return e;
+}
+
+static struct nftnl_expr *verdict(int v)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	if (!e)
+		return NULL;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)v);
+	return e;
+}
+
+static void add_u8_meta_match(struct nftnl_rule *r, uint32_t key, uint8_t value)
+{
+	add(r, meta_load(key));
+	add(r, cmp(NFT_CMP_EQ, &value, 1));
+}
+
+static void add_ifname(struct nftnl_rule *r, enum hook h, const struct ifname *ifn)
+{
+	char name[IFNAMSIZ] = { 0 };
+
+	snprintf(name, sizeof(name), "%s", ifn->name);
+	add(r, meta_load(h == HOOK_PREROUTING ? NFT_META_IIFNAME : NFT_META_OIFNAME));
+	/* a wildcard compares only the prefix; an exact name includes the NUL padding */
+	add(r, cmp(NFT_CMP_EQ, name, ifn->wildcard ? (uint32_t)strlen(name) : IFNAMSIZ));
+}
+
+static void add_addr_match(struct nftnl_rule *r, const struct addr_set *s, enum field f, uint32_t set_id,
+			   bool check_family)
+{
+	bool v4 = s->family == FAMILY_IPV4;
+	uint32_t len = v4 ? 4 : 16;
+	uint32_t off = v4 ? (f == FIELD_SOURCE ? IPV4_SADDR_OFFSET : IPV4_DADDR_OFFSET)
+			  : (f == FIELD_SOURCE ? IPV6_SADDR_OFFSET : IPV6_DADDR_OFFSET);
+
+	/* in an inet table the network header is only known after the family check */
+	if (check_family)
+		add_u8_meta_match(r, NFT_META_NFPROTO, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	if (!addr_set_is_inline(s)) {
+		add(r, payload_load(NFT_PAYLOAD_NETWORK_HEADER, off, len));
+		add(r, lookup(s->name, set_id));
+		return;
+	}
+	const struct cidr *c = &s->cidrs[0];
+	if (c->prefix == 0)
+		return; /* 0.0.0.0/0 or ::/0: the family check is the whole match */
+	/* like nft: load only the bytes the prefix covers, mask a partial last byte */
+	uint32_t bytes = (c->prefix + 7u) / 8u;
+	add(r, payload_load(NFT_PAYLOAD_NETWORK_HEADER, off, bytes));
+	if (c->prefix % 8) {
+		uint8_t mask[16] = { 0 };
+		for (unsigned b = 0; b < c->prefix; b++)
+			mask[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+		add(r, bitwise_mask(mask, bytes));
+	}
+	add(r, cmp(NFT_CMP_EQ, c->addr, bytes));
+}
+
+static void add_port_match(struct nftnl_rule *r, const struct port_set *s, enum field f, uint8_t proto,
+			   uint32_t set_id)
+{
+	add_u8_meta_match(r, NFT_META_L4PROTO, proto);
+	add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, f == FIELD_SOURCE ? L4_SPORT_OFFSET : L4_DPORT_OFFSET, 2));
+	if (!port_set_is_inline(s)) {
+		add(r, lookup(s->name, set_id));
+		return;
+	}
+	uint16_t first = htons(s->ranges[0].first), last = htons(s->ranges[0].last);
+	if (first == last) {
+		add(r, cmp(NFT_CMP_EQ, &first, 2));
+		return;
+	}
+	struct nftnl_expr *e = nftnl_expr_alloc("range");
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
+	nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &first, 2);
+	nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &last, 2);
+	add(r, e);
+}
+
+static int set_comment(struct nftnl_rule *r, const char *comment)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+
+	if (!ud)
+		return -ENOMEM;
+	if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment)) {
+		nftnl_udata_buf_free(ud);
+		return -ENOMEM;
+	}
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+	return 0;
+}
+
+/* Set ids tie lookups to sets created in the same batch; any unique number works. */
+static uint32_t port_set_id(size_t i) { return (uint32_t)(1 + i); }
+static uint32_t addr_set_id(size_t i) { return (uint32_t)(0x10000 + i); }
+
+static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule *ir)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	char comment[128];
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, rs->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, hook_name(ir->hook));
+	if (ir->family != FAMILY_BOTH && ir->peer_set < 0 && ir->local_set < 0)
+		add_u8_meta_match(r, NFT_META_NFPROTO, ir->family == FAMILY_IPV4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	if (ir->has_ifname)
+		add_ifname(r, ir->hook, &ir->ifname);
+	/* peers and local addresses of one rule always share a family: check it once */
+	if (ir->peer_set >= 0)
+		add_addr_match(r, &rs->addr_sets[ir->peer_set], ir->peer_field, addr_set_id((size_t)ir->peer_set),
+			       true);
+	if (ir->local_set >= 0)
+		add_addr_match(r, &rs->addr_sets[ir->local_set], ir->local_field,
+			       addr_set_id((size_t)ir->local_set), ir->peer_set < 0);
+	if (ir->port_set >= 0)
+		add_port_match(r, &rs->port_sets[ir->port_set], ir->port_field, ir->proto,
+			       port_set_id((size_t)ir->port_set));
+	else if (ir->proto)
+		add_u8_meta_match(r, NFT_META_L4PROTO, ir->proto);
+	add(r, nftnl_expr_alloc("counter"));
+	if (ir->verdict == VERDICT_NOTRACK)
+		add(r, nftnl_expr_alloc("notrack"));
+	else
+		add(r, verdict(NFT_RETURN));
+	rule_comment(rs, ir, comment, sizeof(comment));
+	if (set_comment(r, comment) < 0)
+		goto fail;
+	return r;
+fail:
+	nftnl_rule_free(r);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* sets                                                                 */
+
+static int add_elem(struct nftnl_set *s, const void *key, uint32_t len, bool end)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	if (end)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	nftnl_set_elem_add(s, e);
+	return 0;
+}
+
+/*
+ * Interval sets hold boundaries, not ranges: a start element where a matching
+ * interval begins and an INTERVAL_END element one past its last value.  Like
+ * nft, we open with an end element at zero so the gap below the first range
+ * is explicit, and leave out the end of a range that reaches the maximum.
+ */
+static int add_port_elems(struct nftnl_set *s, const struct port_set *ps)
+{
+	uint16_t zero = 0;
+	int r = 0;
+
+	if (ps->ranges[0].first != 0)
+		r = add_elem(s, &zero, 2, true);
+	for (size_t i = 0; r == 0 && i < ps->n; i++) {
+		uint16_t first = htons(ps->ranges[i].first), after = htons((uint16_t)(ps->ranges[i].last + 1));
+		r = add_elem(s, &first, 2, false);
+		if (r == 0 && ps->ranges[i].last != 65535)
+			r = add_elem(s, &after, 2, true);
+	}
+	return r;
+}
+
+/* Adds one to a big-endian number; returns true on overflow. */
+static bool be_increment(uint8_t *v, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (++v[i] != 0)
+			return false;
+	return true;
+}
+
+static int add_addr_elems(struct nftnl_set *s, const struct addr_set *as)
+{
+	uint32_t len = as->family == FAMILY_IPV4 ? 4 : 16;
+	static const uint8_t zero[16];
+	int r = 0;
+
+	if (memcmp(as->cidrs[0].addr, zero, len) != 0)
+		r = add_elem(s, zero, len, true);
+	for (size_t i = 0; r == 0 && i < as->n; i++) {
+		const struct cidr *c = &as->cidrs[i];
+		uint8_t last[16];
+		memcpy(last, c->addr, sizeof(last));
+		for (unsigned b = c->prefix; b < len * 8; b++)
+			last[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+		r = add_elem(s, c->addr, len, false);
+		if (r == 0 && !be_increment(last, len))
+			r = add_elem(s, last, len, true);
+	}
+	return r;
+}
+
+static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type,
+				 uint32_t len)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, rs->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, type);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, len);
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+
+static struct nftnl_chain *build_chain(const struct ruleset *rs, enum hook h)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		return NULL;
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, rs->table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, hook_name(h));
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, h == HOOK_PREROUTING ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_OUT);
+	/* raw priority: before conntrack (-200) looks at the packet */
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -300);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	return c;
+}
+
+int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->table = nftnl_table_alloc();
+	if (!d->table)
+		goto oom;
+	nftnl_table_set_u32(d->table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(d->table, NFTNL_TABLE_NAME, rs->table);
+
+	d->sets = calloc(rs->n_port_sets + rs->n_addr_sets + 1, sizeof(*d->sets));
+	if (!d->sets)
+		goto oom;
+	for (size_t i = 0; i < rs->n_port_sets; i++) {
+		const struct port_set *ps = &rs->port_sets[i];
+		if (port_set_is_inline(ps))
+			continue;
+		struct nftnl_set *s = new_set(rs, ps->name, port_set_id(i), NFT_TYPE_INET_SERVICE, 2);
+		if (!s)
+			goto oom;
+		d->sets[d->n_sets++] = s;
+		if (add_port_elems(s, ps) < 0)
+			goto oom;
+	}
+	for (size_t i = 0; i < rs->n_addr_sets; i++) {
+		const struct addr_set *as = &rs->addr_sets[i];
+		bool v4 = as->family == FAMILY_IPV4;
+		if (addr_set_is_inline(as))
+			continue;
+		struct nftnl_set *s = new_set(rs, as->name, addr_set_id(i), v4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR,
+					      v4 ? 4 : 16);
+		if (!s)
+			goto oom;
+		d->sets[d->n_sets++] = s;
+		if (add_addr_elems(s, as) < 0)
+			goto oom;
+	}
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		d->chains[h] = build_chain(rs, h);
+		if (!d->chains[h])
+			goto oom;
+	}
+	d->rules = calloc(rs->n_rules + 1, sizeof(*d->rules));
+	d->ir_rules = calloc(rs->n_rules + 1, sizeof(*d->ir_rules));
+	if (!d->rules || !d->ir_rules)
+		goto oom;
+	/* grouped by chain, each chain's rules in IR order */
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		for (size_t i = 0; i < rs->n_rules; i++) {
+			if (rs->rules[i].hook != h)
+				continue;
+			d->rules[d->n_rules] = build_rule(rs, &rs->rules[i]);
+			if (!d->rules[d->n_rules])
+				goto oom;
+			d->ir_rules[d->n_rules++] = &rs->rules[i];
+		}
+	}
+	return 0;
+oom:
+	nft_desired_free(d);
+	return -ENOMEM;
+}
+
+void nft_desired_free(struct nft_desired *d)
+{
+	if (d->table)
+		nftnl_table_free(d->table);
+	for (size_t i = 0; i < d->n_sets; i++)
+		nftnl_set_free(d->sets[i]);
+	for (size_t i = 0; i < 2; i++)
+		if (d->chains[i])
+			nftnl_chain_free(d->chains[i]);
+	for (size_t i = 0; i < d->n_rules; i++)
+		nftnl_rule_free(d->rules[i]);
+	free(d->sets);
+	free(d->rules);
+	free(d->ir_rules);
+	memset(d, 0, sizeof(*d));
+}
+
+struct nftnl_rule *nft_build_accept_rule(int family, const char *table, const char *chain, const char *tag,
+					 bool xtables_compat)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)family);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	if (xtables_compat) {
+		/* iptables-nft stores "-m conntrack --ctstate UNTRACKED" as an xt
+		 * match that the kernel runs through xt_conntrack; a native ct
+		 * expression here would make iptables-nft-save give up on the table */
+		struct xt_conntrack_mtinfo3 info;
+		struct nftnl_expr *m = nftnl_expr_alloc("match");
+		memset(&info, 0, sizeof(info));
+		info.match_flags = XT_CONNTRACK_STATE;
+		info.state_mask = XT_CONNTRACK_STATE_UNTRACKED;
+		if (m) {
+			nftnl_expr_set_str(m, NFTNL_EXPR_MT_NAME, "conntrack");
+			nftnl_expr_set_u32(m, NFTNL_EXPR_MT_REV, 3);
+			nftnl_expr_set(m, NFTNL_EXPR_MT_INFO, &info, sizeof(info));
+		}
+		add(r, m);
+	} else {
+		uint32_t mask = NFT_CT_STATE_UNTRACKED, zero = 0;
+		struct nftnl_expr *ct = nftnl_expr_alloc("ct");
+		if (ct) {
+			nftnl_expr_set_u32(ct, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+			nftnl_expr_set_u32(ct, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+		}
+		add(r, ct);
+		add(r, bitwise_mask(&mask, 4));
+		add(r, cmp(NFT_CMP_NEQ, &zero, 4));
+	}
+	add(r, nftnl_expr_alloc("counter"));
+	add(r, verdict(NF_ACCEPT));
+	if (set_comment(r, tag) < 0) {
+		nftnl_rule_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* canonical forms                                                      */
+
+static int canon_expr_cb(struct nftnl_expr *e, void *data)
+{
+	struct strbuf *out = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	char buf[512];
+
+	/* counter values change with traffic; whether a counter is there does not */
+	if (name && strcmp(name, "counter") == 0) {
+		strbuf_puts(out, "[counter]");
+		return 0;
+	}
+	if (name && strcmp(name, "lookup") == 0) {
+		/* the set id only links a batch's objects; the kernel does not keep it */
+		strbuf_printf(out, "[lookup %s sreg %u flags %u]", nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET),
+			      nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG),
+			      nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS)
+									      : 0);
+		return 0;
+	}
+	nftnl_expr_snprintf(buf, sizeof(buf), e, NFTNL_OUTPUT_DEFAULT, 0);
+	strbuf_printf(out, "[%s %s]", name ? name : "?", buf);
+	return 0;
+}
+
+const char *nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t size)
+{
+	const struct nftnl_udata *attr;
+	struct nftnl_udata_buf *ud;
+	const void *data;
+	uint32_t len;
+
+	if (!nftnl_rule_is_set(r, NFTNL_RULE_USERDATA))
+		return NULL;
+	data = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+	ud = nftnl_udata_buf_alloc(len);
+	if (!ud)
+		return NULL;
+	nftnl_udata_buf_put(ud, data, len);
+	buf[0] = '\0';
+	nftnl_udata_for_each(ud, attr) {
+		if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && nftnl_udata_len(attr) > 0) {
+			size_t n = nftnl_udata_len(attr) < size ? nftnl_udata_len(attr) : size;
+			memcpy(buf, nftnl_udata_get(attr), n);
+			buf[n - 1] = '\0';
+		}
+	}
+	nftnl_udata_buf_free(ud);
+	return buf[0] ? buf : NULL;
+}
+
+int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out)
+{
+	char comment[NFT_USERDATA_MAXLEN];
+
+	nftnl_expr_foreach((struct nftnl_rule *)r, canon_expr_cb, out);
+	strbuf_printf(out, " comment=%s", nft_rule_comment(r, comment, sizeof(comment)) ?: "");
+	return out->oom ? -ENOMEM : 0;
+}
+
+struct elem_list {
+	char **items;
+	size_t n, cap;
+	int oom;
+};
+
+static int canon_elem_cb(struct nftnl_set_elem *e, void *data)
+{
+	struct elem_list *l = data;
+	const uint8_t *key;
+	uint32_t len, flags = 0;
+	char hex[80];
+	size_t n = 0;
+
+	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+		flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+	for (uint32_t i = 0; key && i < len && n + 3 < sizeof(hex); i++)
+		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%02x", key[i]);
+	snprintf(hex + n, sizeof(hex) - n, "/%u", flags & NFT_SET_ELEM_INTERVAL_END);
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char **p = realloc(l->items, cap * sizeof(*p));
+		if (!p) {
+			l->oom = 1;
+			return -1;
+		}
+		l->items = p;
+		l->cap = cap;
+	}
+	l->items[l->n] = strdup(hex);
+	if (!l->items[l->n]) {
+		l->oom = 1;
+		return -1;
+	}
+	l->n++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
+{
+	struct elem_list l = { 0 };
+
+	strbuf_printf(out, "set %s type %u len %u flags %u:", nftnl_set_get_str(s, NFTNL_SET_NAME),
+		      nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
+		      nftnl_set_get_u32(s, NFTNL_SET_FLAGS));
+	nftnl_set_elem_foreach((struct nftnl_set *)s, canon_elem_cb, &l);
+	qsort(l.items, l.n, sizeof(*l.items), cmp_str);
+	for (size_t i = 0; i < l.n; i++) {
+		strbuf_printf(out, " %s", l.items[i]);
+		free(l.items[i]);
+	}
+	free(l.items);
+	return l.oom || out->oom ? -ENOMEM : 0;
+}

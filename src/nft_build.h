@@ -1,0 +1,44 @@
+/*
+ * IR → libnftnl objects: the table, its sets with their elements, the two
+ * raw-priority base chains and their rules, and the untracked-accept rule
+ * for other tables' chains.  Pure: nothing here talks to the kernel.
+ */
+#pragma once
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <stdbool.h>
+
+#include "ruleset.h"
+#include "strbuf.h"
+
+/* NF_CT_STATE_UNTRACKED_BIT in the kernel's ct state bitmask */
+#define NFT_CT_STATE_UNTRACKED 0x40u
+
+struct nft_desired {
+	struct nftnl_table *table;
+	struct nftnl_set **sets; /* named sets, elements attached */
+	size_t n_sets;
+	struct nftnl_chain *chains[2]; /* indexed by enum hook */
+	struct nftnl_rule **rules;     /* in IR order; chain attribute says which */
+	const struct rule **ir_rules;  /* the IR rule each one came from */
+	size_t n_rules;
+};
+
+int nft_build_desired(const struct ruleset *rs, struct nft_desired *out);
+void nft_desired_free(struct nft_desired *d);
+
+/* "ct state untracked counter accept" tagged with comment `tag`.  When the
+ * chain belongs to iptables-nft, the match is encoded as iptables-nft itself
+ * encodes "-m conntrack --ctstate UNTRACKED", or iptables-nft-save breaks. */
+struct nftnl_rule *nft_build_accept_rule(int family, const char *table, const char *chain, const char *tag,
+					 bool xtables_compat);
+
+/* Canonical text of a rule's expressions with counter values left out, so a
+ * rule read back from the kernel compares equal to the one we built. */
+int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out);
+/* Canonical text of a set: name, type, flags and sorted elements. */
+int nft_set_canon(const struct nftnl_set *s, struct strbuf *out);
+/* The comment in a rule's userdata, or NULL. */
+const char *nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t size);

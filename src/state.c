@@ -1,0 +1,414 @@
+#include "state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATE_FORMAT 1
+#define STATE_FILE_MAX (64u * 1024 * 1024)
+
+void digest_text(const char *text, size_t len, char out[24])
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)text[i];
+		h *= 0x100000001b3ull;
+	}
+	snprintf(out, 24, "%016" PRIx64, h);
+}
+
+static int sys_fail(struct diag *d, int err, const char *path, const char *what)
+{
+	enum diag_kind kind = (err == EACCES || err == EPERM) ? DIAG_PERMISSION : DIAG_STATE;
+
+	diag_set_file(d, path);
+	return diag_fail(d, kind, err, NULL, "%s: %s", what, strerror(err));
+}
+
+/* A directory or file others can write to lets them decide what we apply. */
+static int check_owner_mode(const struct stat *s, const char *path, struct diag *d)
+{
+	if (s->st_uid != 0 && s->st_uid != geteuid()) {
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_PERMISSION, EPERM, NULL, "owned by uid %u, not by root or by us; refusing it",
+				 (unsigned)s->st_uid);
+	}
+	if (s->st_mode & (S_IWGRP | S_IWOTH)) {
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_PERMISSION, EPERM, NULL,
+				 "writable by group or others (mode %04o); refusing it: chmod go-w", s->st_mode & 07777);
+	}
+	return 0;
+}
+
+static int ensure_dir(const char *path, struct diag *d)
+{
+	struct stat s;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return sys_fail(d, errno, path, "cannot create the state directory");
+	if (lstat(path, &s) < 0)
+		return sys_fail(d, errno, path, "cannot read the state directory");
+	if (!S_ISDIR(s.st_mode)) {
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_STATE, ENOTDIR, NULL, "is not a directory (a symlink is refused too)");
+	}
+	return check_owner_mode(&s, path, d);
+}
+
+int state_open(struct state *st, const char *dir, struct diag *d)
+{
+	char gen[4200];
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->lock_fd = -1;
+	if (strlen(dir) >= sizeof(st->dir) - 64)
+		return diag_fail(d, DIAG_USAGE, ENAMETOOLONG, NULL, "state directory path is too long");
+	snprintf(st->dir, sizeof(st->dir), "%s", dir);
+	r = ensure_dir(st->dir, d);
+	if (r < 0)
+		return r;
+	snprintf(gen, sizeof(gen), "%s/gen", st->dir);
+	return ensure_dir(gen, d);
+}
+
+void state_close(struct state *st)
+{
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* releases the flock */
+	st->lock_fd = -1;
+}
+
+int state_lock(struct state *st, int timeout_ms, struct diag *d)
+{
+	char path[4200];
+	int waited = 0;
+
+	snprintf(path, sizeof(path), "%s/lock", st->dir);
+	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (st->lock_fd < 0)
+		return sys_fail(d, errno, path, "cannot open the lock file");
+	for (;;) {
+		if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return sys_fail(d, errno, path, "cannot lock");
+		if (waited >= timeout_ms) {
+			diag_set_file(d, path);
+			return diag_fail(d, DIAG_LOCK, ETIMEDOUT, NULL,
+					 "another notrackctl holds this lock; gave up after %d ms", timeout_ms);
+		}
+		usleep(20 * 1000);
+		waited += 20;
+	}
+}
+
+/* temp file, fsync, rename, fsync of the directory: a crash leaves either
+ * the old file or the new one, never a torn one */
+static int write_atomic(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+{
+	char path[4200], tmp[4300];
+	int fd, dfd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return sys_fail(d, errno, tmp, "cannot create");
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = sys_fail(d, errno, tmp, "cannot write");
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		r = sys_fail(d, errno, tmp, "cannot fsync");
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = sys_fail(d, errno, tmp, "cannot close");
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		r = sys_fail(d, errno, path, "cannot rename into place");
+		goto fail;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		r = sys_fail(d, errno, dir, "cannot fsync the directory");
+		if (dfd >= 0)
+			close(dfd);
+		return r;
+	}
+	close(dfd);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return r;
+}
+
+static int read_small(const char *path, char **out, size_t *len, struct diag *d)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat s;
+	char *buf;
+	size_t off = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : sys_fail(d, errno, path, "cannot open");
+	if (fstat(fd, &s) < 0 || !S_ISREG(s.st_mode) || (uint64_t)s.st_size > STATE_FILE_MAX) {
+		close(fd);
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "not a regular state file of sane size");
+	}
+	int r = check_owner_mode(&s, path, d);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	buf = malloc((size_t)s.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	while (off < (size_t)s.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)s.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*out = buf;
+	*len = off;
+	return 0;
+}
+
+int state_current(struct state *st, uint64_t *number, struct diag *d)
+{
+	char path[4200], *text, *end;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/current", st->dir);
+	r = read_small(path, &text, &len, d);
+	if (r == -ENOENT) {
+		*number = 0;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	errno = 0;
+	*number = strtoull(text, &end, 10);
+	if (errno || end == text || (*end && *end != '\n')) {
+		free(text);
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "damaged: expected a generation number");
+	}
+	free(text);
+	return 0;
+}
+
+int state_set_current(struct state *st, uint64_t number, struct diag *d)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%" PRIu64 "\n", number);
+	return write_atomic(st->dir, "current", text, strlen(text), d);
+}
+
+static int parse_gen_name(const char *name, uint64_t *n)
+{
+	char *end;
+
+	if (name[0] < '0' || name[0] > '9')
+		return -EINVAL;
+	*n = strtoull(name, &end, 10);
+	return strcmp(end, ".json") == 0 ? 0 : -EINVAL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int state_list(struct state *st, uint64_t **numbers, size_t *n, struct diag *d)
+{
+	char path[4200];
+	struct dirent *e;
+	DIR *dir;
+
+	*numbers = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/gen", st->dir);
+	dir = opendir(path);
+	if (!dir)
+		return sys_fail(d, errno, path, "cannot list generations");
+	while ((e = readdir(dir))) {
+		uint64_t num, *p;
+		if (parse_gen_name(e->d_name, &num) < 0)
+			continue;
+		p = realloc(*numbers, (*n + 1) * sizeof(*p));
+		if (!p) {
+			closedir(dir);
+			return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		}
+		*numbers = p;
+		p[(*n)++] = num;
+	}
+	closedir(dir);
+	qsort(*numbers, *n, sizeof(**numbers), cmp_u64);
+	return 0;
+}
+
+int state_last(struct state *st, uint64_t *number, struct diag *d)
+{
+	uint64_t *nums;
+	size_t n;
+	int r = state_list(st, &nums, &n, d);
+
+	if (r < 0)
+		return r;
+	*number = n ? nums[n - 1] : 0;
+	free(nums);
+	return 0;
+}
+
+void generation_free(struct generation *g)
+{
+	free(g->policy_file);
+	free(g->policy);
+	free(g->compiled);
+	memset(g, 0, sizeof(*g));
+}
+
+static json_t *generation_body(const struct generation *g)
+{
+	return json_pack("{s:i,s:I,s:I,s:s,s:s,s:s,s:I,s:s?,s:s?,s:s,s:I,s:s?}", "format", STATE_FORMAT,
+			 "generation", (json_int_t)g->number, "parent", (json_int_t)g->parent, "action", g->action,
+			 "backend", g->backend, "table", g->table, "time", (json_int_t)g->time, "policy_file",
+			 g->policy_file, "policy", g->policy, "policy_digest", g->policy_digest, "kernel_generation",
+			 (json_int_t)g->kernel_generation, "compiled", g->compiled);
+}
+
+int state_save(struct state *st, const struct generation *g, struct diag *d)
+{
+	json_t *body = generation_body(g);
+	char name[64], dir[4200], digest[24], *text, *out;
+	int r;
+
+	if (!body)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	/* the checksum covers the body as serialised with sorted keys, so a
+	 * damaged or hand-edited file is detected before it can steer a rollback */
+	text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+	if (!text) {
+		json_decref(body);
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	digest_text(text, strlen(text), digest);
+	free(text);
+	json_object_set_new(body, "checksum", json_string(digest));
+	out = json_dumps(body, JSON_SORT_KEYS | JSON_INDENT(2));
+	json_decref(body);
+	if (!out)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	snprintf(name, sizeof(name), "%" PRIu64 ".json", g->number);
+	snprintf(dir, sizeof(dir), "%s/gen", st->dir);
+	r = write_atomic(dir, name, out, strlen(out), d);
+	free(out);
+	return r;
+}
+
+static char *dup_opt(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+int state_load(struct state *st, uint64_t number, struct generation *g, struct diag *d)
+{
+	char path[4200], digest[24], *text = NULL, *canon = NULL;
+	json_error_t jerr;
+	json_t *root = NULL, *sum;
+	size_t len;
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	snprintf(path, sizeof(path), "%s/gen/%" PRIu64 ".json", st->dir, number);
+	r = read_small(path, &text, &len, d);
+	if (r == -ENOENT) {
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_STATE, ENOENT, NULL, "generation %" PRIu64 " does not exist", number);
+	}
+	if (r < 0)
+		return r;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	diag_set_file(d, path);
+	if (!root || !json_is_object(root)) {
+		r = diag_fail(d, DIAG_STATE, EINVAL, NULL, "damaged state file (line %d: %s); left for the admin",
+			      jerr.line, root ? "not an object" : jerr.text);
+		goto out;
+	}
+	sum = json_incref(json_object_get(root, "checksum"));
+	json_object_del(root, "checksum");
+	canon = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
+	if (canon)
+		digest_text(canon, strlen(canon), digest);
+	if (!canon || !json_is_string(sum) || strcmp(json_string_value(sum), digest)) {
+		json_decref(sum);
+		r = diag_fail(d, DIAG_STATE, EBADMSG, NULL,
+			      "checksum mismatch: the file is damaged or was edited; left for the admin");
+		goto out;
+	}
+	json_decref(sum);
+	json_int_t fmt = 0, num = 0, parent = 0, tm = 0, kgen = 0;
+	const char *action = NULL, *backend = NULL, *table = NULL, *pdig = NULL;
+	if (json_unpack_ex(root, &jerr, 0, "{s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:s,s:I}", "format", &fmt, "generation", &num,
+			   "parent", &parent, "action", &action, "backend", &backend, "table", &table, "time", &tm,
+			   "policy_digest", &pdig, "kernel_generation", &kgen) < 0 ||
+	    fmt != STATE_FORMAT || (uint64_t)num != number) {
+		r = diag_fail(d, DIAG_STATE, EINVAL, NULL, "unexpected content (%s); left for the admin",
+			      fmt != STATE_FORMAT ? "unknown format" : jerr.text);
+		goto out;
+	}
+	g->number = (uint64_t)num;
+	g->parent = (uint64_t)parent;
+	g->time = tm;
+	g->kernel_generation = (uint64_t)kgen;
+	snprintf(g->action, sizeof(g->action), "%s", action);
+	snprintf(g->backend, sizeof(g->backend), "%s", backend);
+	snprintf(g->table, sizeof(g->table), "%s", table);
+	snprintf(g->policy_digest, sizeof(g->policy_digest), "%s", pdig);
+	g->policy_file = dup_opt(root, "policy_file");
+	g->policy = dup_opt(root, "policy");
+	g->compiled = dup_opt(root, "compiled");
+	d->file[0] = '\0';
+out:
+	free(canon);
+	json_decref(root);
+	return r;
+}

@@ -1,0 +1,54 @@
+/*
+ * The state directory: one file per generation plus a pointer to the current
+ * one, written atomically, serialised by an flock.  Layout:
+ *   DIR/lock            flock(2) target for every run that may write
+ *   DIR/current         the current generation number
+ *   DIR/gen/N.json      generation N: policy, compiled rules, metadata
+ * Generation 0 is "nothing of ours in the kernel" and has no file.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+#define STATE_DEFAULT_DIR "/var/lib/notrackctl"
+
+struct state {
+	char dir[4096];
+	int lock_fd;
+};
+
+struct generation {
+	uint64_t number;
+	uint64_t parent;
+	char action[16];       /* apply, remove */
+	char backend[16];
+	char table[32];
+	int64_t time;          /* seconds since the epoch */
+	char *policy_file;     /* where the policy came from; NULL for remove */
+	char *policy;          /* the policy text; NULL for remove */
+	char policy_digest[24];
+	uint64_t kernel_generation; /* ruleset generation id after the commit */
+	char *compiled;        /* the nft text of what was applied, for people */
+};
+
+/* Creates the directory (0700) if needed and refuses one that others could
+ * write to.  Does not lock. */
+int state_open(struct state *st, const char *dir, struct diag *d);
+void state_close(struct state *st);
+/* Takes the exclusive lock, waiting at most timeout_ms. */
+int state_lock(struct state *st, int timeout_ms, struct diag *d);
+
+int state_current(struct state *st, uint64_t *number, struct diag *d);
+int state_set_current(struct state *st, uint64_t number, struct diag *d);
+/* The highest generation number on disk (0 if none). */
+int state_last(struct state *st, uint64_t *number, struct diag *d);
+int state_load(struct state *st, uint64_t number, struct generation *g, struct diag *d);
+int state_save(struct state *st, const struct generation *g, struct diag *d);
+/* Lists generation numbers in ascending order. */
+int state_list(struct state *st, uint64_t **numbers, size_t *n, struct diag *d);
+void generation_free(struct generation *g);
+
+/* FNV-1a 64-bit: detects a changed policy or a damaged file; not a security hash. */
+void digest_text(const char *text, size_t len, char out[24]);

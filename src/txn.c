@@ -1,0 +1,70 @@
+#include "txn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void txn_result_free(struct txn_result *res)
+{
+	for (size_t i = 0; i < res->n_diff; i++)
+		free(res->diff[i]);
+	free(res->diff);
+	memset(res, 0, sizeof(*res));
+}
+
+int txn_run(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired, bool check_only,
+	    struct txn_result *res, struct diag *d)
+{
+	struct plan p;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	for (;;) {
+		r = ops->plan(b, desired, &p, d);
+		if (r < 0)
+			return r;
+		/* hand the description over; the plan keeps its batch */
+		res->changed = p.changed;
+		res->diff = p.diff;
+		res->n_diff = p.n_diff;
+		res->kernel_generation = p.generation_before;
+		p.diff = NULL;
+		p.n_diff = 0;
+		if (!p.changed || check_only) {
+			ops->plan_free(&p);
+			return 0;
+		}
+		r = ops->commit(b, &p, d);
+		ops->plan_free(&p);
+		if (r != -ERESTART)
+			break;
+		/* Someone committed between our read and our batch: the kernel
+		 * refused the whole batch.  Read again and re-plan on top of it. */
+		if (++res->restarts > TXN_MAX_RESTARTS)
+			return diag_fail(d, DIAG_KERNEL, EAGAIN, NULL,
+					 "the ruleset changed under us %d times in a row; nothing was applied, try again",
+					 TXN_MAX_RESTARTS);
+		for (size_t i = 0; i < res->n_diff; i++)
+			free(res->diff[i]);
+		free(res->diff);
+		res->diff = NULL;
+		res->n_diff = 0;
+	}
+	if (r < 0)
+		return r;
+
+	/* Verify by reading back: planning again must find nothing to do. */
+	r = ops->plan(b, desired, &p, d);
+	if (r < 0)
+		return r;
+	if (p.changed) {
+		r = diag_fail(d, DIAG_KERNEL, EIO, NULL,
+			      "verification failed: after the commit the live ruleset still differs (%s)",
+			      p.n_diff ? p.diff[0] : "no detail");
+		ops->plan_free(&p);
+		return r;
+	}
+	res->kernel_generation = p.generation_before;
+	ops->plan_free(&p);
+	return 0;
+}

@@ -1,0 +1,22 @@
+/*
+ * The transaction, shared by every backend: read the live state, plan, commit
+ * in one kernel transaction, retry when someone else committed in between,
+ * then read back and verify that what is live is what we asked for.
+ */
+#pragma once
+#include "backend.h"
+
+#define TXN_MAX_RESTARTS 5
+
+struct txn_result {
+	bool changed;
+	char **diff;
+	size_t n_diff;
+	unsigned restarts;          /* plans redone because the ruleset moved */
+	uint64_t kernel_generation; /* after the commit (or as read, if unchanged) */
+};
+
+/* desired NULL: remove everything we own.  check_only: plan and report, send nothing. */
+int txn_run(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired, bool check_only,
+	    struct txn_result *res, struct diag *d);
+void txn_result_free(struct txn_result *res);
