@@ -1,0 +1,380 @@
+/*
+ * The commands that change the kernel or read its history: apply, diff,
+ * rollback, remove and generations.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_common.h"
+#include "exit_codes.h"
+#include "ops.h"
+#include "state.h"
+
+/* ------------------------------------------------------------------ */
+/* kernel-facing commands                                               */
+
+static json_t *lines_json(char **lines, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(lines[i]));
+	return a;
+}
+
+/* One JSON document with the fields automation relies on; see README "JSON output". */
+static void print_json(const struct global_options *g, const char *backend, const struct op_result *res,
+		       const struct diag *d, int failed)
+{
+	json_t *o = json_object(), *w = json_array();
+	char *text;
+
+	json_object_set_new(o, "changed", json_boolean(!failed && res->txn.changed));
+	json_object_set_new(o, "generation", json_integer((json_int_t)res->generation_to));
+	json_object_set_new(o, "previous_generation", json_integer((json_int_t)res->generation_from));
+	json_object_set_new(o, "backend", json_string(backend));
+	json_object_set_new(o, "table", json_string(g->table ? g->table : RULESET_DEFAULT_TABLE));
+	json_object_set_new(o, "diff", lines_json(res->txn.diff, res->txn.n_diff));
+	json_object_set_new(o, "exposure", lines_json(res->rs.exposure, res->rs.n_exposure));
+	for (size_t i = 0; i < d->n_warnings; i++)
+		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
+						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
+						   (json_int_t)d->warnings[i].col));
+	json_object_set_new(o, "warnings", w);
+	if (failed)
+		json_object_set_new(o, "error",
+				    json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I}", "code", cli_exit_code(d), "kind",
+					      cli_diag_kind_name(d->kind), "message", d->msg, "file", d->file, "path",
+					      d->path, "line", (json_int_t)d->line, "col", (json_int_t)d->col));
+	else
+		json_object_set_new(o, "error", json_null());
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(o);
+}
+
+static int resolve_backend(const struct global_options *g, const struct backend_ops **ops)
+{
+	if (!g->backend || !strcmp(g->backend, "auto") || !strcmp(g->backend, "nft")) {
+		*ops = &nft_backend_ops;
+		return 0;
+	}
+	return -1;
+}
+
+static void fill_config(const struct global_options *g, const struct backend_ops *ops, struct op_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->table = g->table;
+	cfg->state_dir = g->state_dir ? g->state_dir : getenv("NOTRACKCTL_STATE_DIR");
+	if (cfg->state_dir && !*cfg->state_dir)
+		cfg->state_dir = NULL;
+	cfg->backend = ops;
+	cfg->lock_timeout_ms = g->lock_timeout_ms;
+	cfg->host_checks = true;
+}
+
+static void print_diff_lines(FILE *f, const struct op_result *res)
+{
+	for (size_t i = 0; i < res->txn.n_diff; i++)
+		fprintf(f, "  %s\n", res->txn.diff[i]);
+}
+
+/* Prints the outcome of a kernel-facing operation and returns the exit code. */
+static int report(const char *command, const struct global_options *g, const struct op_config *cfg,
+		  struct op_result *res, struct diag *d, int r, bool check)
+{
+	int code = r < 0 ? cli_exit_code(d) : EXIT_OK;
+
+	if (r < 0)
+		cli_print_error(d);
+	else if (check && res->txn.changed)
+		code = EXIT_CHANGES;
+	if (g->json) {
+		print_json(g, cfg->backend->name, res, d, r < 0);
+	} else if (r == 0) {
+		if (!res->txn.changed)
+			printf("unchanged (generation %" PRIu64 ")\n", res->generation_to);
+		else if (check)
+			printf("would change:\n");
+		else if (!strcmp(command, "rollback"))
+			printf("rolled back: generation %" PRIu64 " -> %" PRIu64 "\n", res->generation_from,
+			       res->generation_to);
+		else
+			printf("changed: generation %" PRIu64 " -> %" PRIu64 "\n", res->generation_from,
+			       res->generation_to);
+		if (res->txn.changed && !g->quiet)
+			print_diff_lines(stdout, res);
+		if (!res->txn.changed && !strcmp(command, "rollback"))
+			printf("current generation is now %" PRIu64 "\n", res->generation_to);
+	}
+	if (r == 0 || d->n_warnings)
+		cli_print_warnings(d);
+	return code;
+}
+
+static const char apply_help[] = "Usage: notrackctl apply [OPTIONS] POLICY\n"
+				 "\n"
+				 "Compile POLICY and make the kernel match it in one transaction. Prints\n"
+				 "'unchanged' when the kernel already matches (nothing is sent), or\n"
+				 "'changed' with the difference. Every change is recorded as a new\n"
+				 "generation in the state directory.\n"
+				 "\n"
+				 "Options:\n"
+				 "      --check           report what would change and change nothing\n"
+				 "                        (exit 1 when something would change)\n";
+
+static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
+				"\n"
+				"Show what 'apply POLICY' would change. Exits 0 when nothing would\n"
+				"change and 1 when something would, like diff(1).\n"
+				"\n"
+				"Options:\n";
+
+static int run_apply(int argc, char **argv, struct global_options *g, bool diff_mode)
+{
+	static const struct option opts[] = {
+	    {"check", no_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    COMMON_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = diff_mode ? "diff" : "apply";
+	const struct backend_ops *ops;
+	struct policy_source src = {0};
+	struct op_result res = {0};
+	struct op_config cfg;
+	bool check = diff_mode;
+	struct diag d;
+	int c, r, code;
+
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		int k = cli_parse_common(c, optarg, g);
+		if (k < 0)
+			return cli_usage_error(cmd, "bad value '%s'", optarg);
+		if (k)
+			continue;
+		switch (c) {
+		case 'c':
+			if (diff_mode)
+				return cli_usage_error(cmd, "%s", "invalid option");
+			check = true;
+			break;
+		case 'h': printf("%s%s", diff_mode ? diff_help : apply_help, cli_common_help); return EXIT_OK;
+		default: return cli_usage_error(cmd, "%s", "invalid option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(cmd, "%s", optind == argc ? "missing POLICY" : "too many arguments");
+	if (resolve_backend(g, &ops) < 0)
+		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
+	fill_config(g, ops, &cfg);
+	cfg.check_only = check;
+	diag_init(&d);
+	r = policy_source_read(&src, argv[optind], &d);
+	if (r == 0)
+		r = op_apply(&cfg, &src, &res, &d);
+	code = report(cmd, g, &cfg, &res, &d, r, check);
+	if (r == 0 && !g->quiet && !g->json && res.txn.changed && !check && res.rs.n_exposure)
+		cli_print_exposure(&res.rs, src.file);
+	op_result_free(&res);
+	policy_source_free(&src);
+	diag_free(&d);
+	return code;
+}
+
+int cmd_apply(int argc, char **argv, struct global_options *g)
+{
+	return run_apply(argc, argv, g, false);
+}
+int cmd_diff(int argc, char **argv, struct global_options *g)
+{
+	return run_apply(argc, argv, g, true);
+}
+
+static const char rollback_help[] = "Usage: notrackctl rollback [OPTIONS]\n"
+				    "\n"
+				    "Return the kernel to the previous generation (the one the current\n"
+				    "generation was applied on top of), in one transaction. Rolling back\n"
+				    "past the first generation removes everything notrackctl owns. Rules\n"
+				    "notrackctl does not own are never touched.\n"
+				    "\n"
+				    "Options:\n"
+				    "      --to N            go to generation N (0: nothing of ours)\n"
+				    "      --check           report what would change and change nothing\n";
+
+static const char remove_help[] = "Usage: notrackctl remove [OPTIONS]\n"
+				  "\n"
+				  "Remove everything notrackctl owns from the kernel: its table and the\n"
+				  "untracked-accept rules it inserted. Recorded as a generation, so\n"
+				  "'rollback' brings the rules back.\n"
+				  "\n"
+				  "Options:\n"
+				  "      --check           report what would change and change nothing\n";
+
+static int run_rollback_remove(int argc, char **argv, struct global_options *g, bool remove)
+{
+	static const struct option opts[] = {
+	    {"to", required_argument, NULL, 't'},
+	    {"check", no_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    COMMON_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = remove ? "remove" : "rollback";
+	const struct backend_ops *ops;
+	struct op_result res = {0};
+	struct op_config cfg;
+	bool check = false, has_to = false;
+	uint64_t to = 0;
+	struct diag d;
+	int c, r, code;
+
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		int k = cli_parse_common(c, optarg, g);
+		char *end;
+		if (k < 0)
+			return cli_usage_error(cmd, "bad value '%s'", optarg);
+		if (k)
+			continue;
+		switch (c) {
+		case 't':
+			if (remove)
+				return cli_usage_error(cmd, "%s", "invalid option");
+			errno = 0;
+			to = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-')
+				return cli_usage_error(cmd, "--to takes a generation number, not '%s'", optarg);
+			has_to = true;
+			break;
+		case 'c': check = true; break;
+		case 'h': printf("%s%s", remove ? remove_help : rollback_help, cli_common_help); return EXIT_OK;
+		default: return cli_usage_error(cmd, "%s", "invalid option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error(cmd, "%s", "too many arguments");
+	if (resolve_backend(g, &ops) < 0)
+		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
+	fill_config(g, ops, &cfg);
+	cfg.check_only = check;
+	diag_init(&d);
+	r = remove ? op_remove(&cfg, &res, &d) : op_rollback(&cfg, has_to, to, &res, &d);
+	code = report(cmd, g, &cfg, &res, &d, r, check);
+	op_result_free(&res);
+	diag_free(&d);
+	return code;
+}
+
+int cmd_rollback(int argc, char **argv, struct global_options *g)
+{
+	return run_rollback_remove(argc, argv, g, false);
+}
+int cmd_remove(int argc, char **argv, struct global_options *g)
+{
+	return run_rollback_remove(argc, argv, g, true);
+}
+
+static const char generations_help[] = "Usage: notrackctl generations [OPTIONS]\n"
+				       "\n"
+				       "List the recorded generations, oldest first; '*' marks the current one.\n"
+				       "\n"
+				       "Options:\n";
+
+int cmd_generations(int argc, char **argv, struct global_options *g)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    COMMON_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	struct state st;
+	uint64_t *nums = NULL, current = 0;
+	size_t n = 0;
+	struct diag d;
+	json_t *arr = NULL;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		int k = cli_parse_common(c, optarg, g);
+		if (k < 0)
+			return cli_usage_error("generations", "bad value '%s'", optarg);
+		if (k)
+			continue;
+		if (c == 'h') {
+			printf("%s%s", generations_help, cli_common_help);
+			return EXIT_OK;
+		}
+		return cli_usage_error("generations", "%s", "invalid option");
+	}
+	if (optind != argc)
+		return cli_usage_error("generations", "%s", "too many arguments");
+	diag_init(&d);
+	const char *dir = g->state_dir ? g->state_dir : getenv("NOTRACKCTL_STATE_DIR");
+	r = state_open(&st, dir && *dir ? dir : STATE_DEFAULT_DIR, &d);
+	if (r == 0)
+		r = state_current(&st, &current, &d);
+	if (r == 0)
+		r = state_list(&st, &nums, &n, &d);
+	if (r < 0) {
+		cli_print_error(&d);
+		diag_free(&d);
+		return cli_exit_code(&d);
+	}
+	if (g->json)
+		arr = json_array();
+	else
+		printf("%-3s %-6s %-6s %-8s %-20s %-16s %s\n", "", "GEN", "PARENT", "ACTION", "TIME (UTC)", "DIGEST",
+		       "POLICY");
+	for (size_t i = 0; i < n; i++) {
+		struct generation gen;
+		struct diag gd;
+		char when[32] = "?";
+		diag_init(&gd);
+		if (state_load(&st, nums[i], &gen, &gd) < 0) {
+			fprintf(stderr, "notrackctl: generation %" PRIu64 ": %s\n", nums[i], gd.msg);
+			diag_free(&gd);
+			continue;
+		}
+		time_t t = (time_t)gen.time;
+		struct tm tm;
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		if (arr)
+			json_array_append_new(arr, json_pack("{s:I,s:I,s:b,s:s,s:s,s:s,s:s?,s:s,s:I}", "generation",
+							     (json_int_t)gen.number, "parent", (json_int_t)gen.parent,
+							     "current", gen.number == current, "action", gen.action,
+							     "backend", gen.backend, "time", when, "policy_file",
+							     gen.policy_file, "policy_digest", gen.policy_digest,
+							     "kernel_generation", (json_int_t)gen.kernel_generation));
+		else
+			printf("%-3s %-6" PRIu64 " %-6" PRIu64 " %-8s %-20s %-16s %s\n",
+			       gen.number == current ? "*" : "", gen.number, gen.parent, gen.action, when,
+			       gen.policy_digest, gen.policy_file ? gen.policy_file : "-");
+		generation_free(&gen);
+		diag_free(&gd);
+	}
+	if (arr) {
+		json_t *o = json_pack("{s:I,s:o}", "current", (json_int_t)current, "generations", arr);
+		char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (text)
+			puts(text);
+		free(text);
+		json_decref(o);
+	} else if (current == 0) {
+		printf("current generation: 0 (nothing of ours applied)\n");
+	}
+	free(nums);
+	state_close(&st);
+	diag_free(&d);
+	return EXIT_OK;
+}

@@ -1,0 +1,61 @@
+/*
+ * What the command files share: the global options, the options every
+ * kernel-facing command takes, and the one way errors, warnings and the
+ * exposure summary are printed.  Only the CLI decides exit codes.
+ */
+#pragma once
+#include <stdbool.h>
+#include <getopt.h>
+
+#include "diag.h"
+#include "ruleset.h"
+
+struct global_options {
+	bool quiet;
+	bool json;
+	const char *table;
+	const char *state_dir;
+	const char *backend;
+	int lock_timeout_ms;
+};
+
+/* Options every kernel-facing command takes; their short codes are above 0x100
+ * so they never clash with a command's own letters. */
+enum {
+	OPT_JSON = 0x100,
+	OPT_STATE_DIR,
+	OPT_BACKEND,
+	OPT_LOCK_TIMEOUT,
+	OPT_TABLE,
+};
+#define COMMON_OPTIONS                                                                                                 \
+	{"json", no_argument, NULL, OPT_JSON}, {"state-dir", required_argument, NULL, OPT_STATE_DIR},                  \
+	    {"backend", required_argument, NULL, OPT_BACKEND},                                                         \
+	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},                                               \
+	    {"table", required_argument, NULL, OPT_TABLE},                                                             \
+	{                                                                                                              \
+		"quiet", no_argument, NULL, 'q'                                                                        \
+	}
+
+extern const char cli_common_help[];
+
+/* Returns 1 if the option was a common one, 0 if not, or -1 for a bad value. */
+int cli_parse_common(int c, const char *arg, struct global_options *g);
+int cli_exit_code(const struct diag *d);
+/* One line: "FILE:LINE:COL: PATH: message" when the place is known. */
+void cli_print_error(const struct diag *d);
+void cli_print_warnings(const struct diag *d);
+/* Prints "notrackctl CMD: <fmt with arg>" and a hint; returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+/* The rule counts, the exposure summary and what stays tracked, on stderr. */
+void cli_print_exposure(const struct ruleset *rs, const char *file);
+/* The stable name of an error kind in --json output. */
+const char *cli_diag_kind_name(enum diag_kind k);
+
+/* One function per command: argv[0] is the command name. */
+int cmd_compile(int argc, char **argv, struct global_options *g);
+int cmd_apply(int argc, char **argv, struct global_options *g);
+int cmd_diff(int argc, char **argv, struct global_options *g);
+int cmd_rollback(int argc, char **argv, struct global_options *g);
+int cmd_remove(int argc, char **argv, struct global_options *g);
+int cmd_generations(int argc, char **argv, struct global_options *g);
