@@ -18,7 +18,7 @@ struct plan {
 	char **diff; /* human lines: "+ ...", "- ...", "~ ..." */
 	size_t n_diff;
 	uint64_t generation_before; /* the kernel's ruleset generation the plan was made against */
-	void *priv;                 /* backend-specific: the batch to send */
+	void *priv;		    /* backend-specific: the batch to send */
 };
 
 struct backend_ops {

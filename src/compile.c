@@ -25,23 +25,26 @@ struct compiler {
 	size_t cap_rules, cap_port_sets, cap_addr_sets;
 };
 
-#define GROW(arr, n, cap)                                                                  \
-	({                                                                                 \
-		int _r = 0;                                                                \
-		if ((n) == (cap)) {                                                        \
-			size_t _nc = (cap) ? (cap) * 2 : 16;                               \
-			void *_p = realloc((arr), _nc * sizeof(*(arr)));                   \
-			if (_p) {                                                          \
-				(arr) = _p;                                                \
-				(cap) = _nc;                                               \
-			} else {                                                           \
-				_r = -ENOMEM;                                              \
-			}                                                                  \
-		}                                                                          \
-		_r;                                                                        \
+#define GROW(arr, n, cap)                                                                                              \
+	({                                                                                                             \
+		int _r = 0;                                                                                            \
+		if ((n) == (cap)) {                                                                                    \
+			size_t _nc = (cap) ? (cap)*2 : 16;                                                             \
+			void *_p = realloc((arr), _nc * sizeof(*(arr)));                                               \
+			if (_p) {                                                                                      \
+				(arr) = _p;                                                                            \
+				(cap) = _nc;                                                                           \
+			} else {                                                                                       \
+				_r = -ENOMEM;                                                                          \
+			}                                                                                              \
+		}                                                                                                      \
+		_r;                                                                                                    \
 	})
 
-const char *hook_name(enum hook h) { return h == HOOK_PREROUTING ? "prerouting" : "output"; }
+const char *hook_name(enum hook h)
+{
+	return h == HOOK_PREROUTING ? "prerouting" : "output";
+}
 
 bool ruleset_valid_table_name(const char *name)
 {
@@ -65,7 +68,10 @@ void rule_comment(const struct ruleset *rs, const struct rule *r, char *buf, siz
 	snprintf(buf, size, "%s %s", rs->table, origin);
 }
 
-static int oom(struct compiler *c) { return diag_fail(c->d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory"); }
+static int oom(struct compiler *c)
+{
+	return diag_fail(c->d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+}
 
 static int add_port_set(struct compiler *c, const char *prefix, const struct selector *s, int *index)
 {
@@ -87,8 +93,8 @@ static int add_port_set(struct compiler *c, const char *prefix, const struct sel
 }
 
 /* Adds the addresses of one family as a set; *index stays -1 if there are none. */
-static int add_addr_set(struct compiler *c, const char *prefix, const char *what, const struct cidr *cidrs,
-			size_t n, unsigned family, int *index)
+static int add_addr_set(struct compiler *c, const char *prefix, const char *what, const struct cidr *cidrs, size_t n,
+			unsigned family, int *index)
 {
 	struct addr_set *as;
 	size_t count = 0;
@@ -127,8 +133,8 @@ static int add_rule(struct compiler *c, const struct rule *r)
 static int compile_selector_hook(struct compiler *c, const struct selector *s, enum verdict v, enum hook h,
 				 int port_set, const int peer_sets[2], const int local_sets[2])
 {
-	static const unsigned families[2] = { FAMILY_IPV4, FAMILY_IPV6 };
-	static const enum role roles[2] = { ROLE_SERVICE, ROLE_UPSTREAM };
+	static const unsigned families[2] = {FAMILY_IPV4, FAMILY_IPV6};
+	static const enum role roles[2] = {ROLE_SERVICE, ROLE_UPSTREAM};
 	bool incoming = h == HOOK_PREROUTING;
 
 	for (size_t ri = 0; ri < 2; ri++) {
@@ -145,13 +151,13 @@ static int compile_selector_hook(struct compiler *c, const struct selector *s, e
 		}
 		for (size_t fi = 0; fi < 3; fi++) {
 			struct rule r = {
-				.hook = h,
-				.verdict = v,
-				.proto = s->proto,
-				.port_field = port_field,
-				.port_set = port_set,
-				.peer_set = -1,
-				.local_set = -1,
+			    .hook = h,
+			    .verdict = v,
+			    .proto = s->proto,
+			    .port_field = port_field,
+			    .port_set = port_set,
+			    .peer_set = -1,
+			    .local_set = -1,
 			};
 			bool addressed = s->n_peers || s->n_addresses;
 
@@ -252,7 +258,8 @@ static void describe_cidrs(struct strbuf *sb, const struct cidr *c, size_t n)
 static void describe_ifnames(struct strbuf *sb, const struct ifname *ifs, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		strbuf_printf(sb, "%s%s%s", i ? (i + 1 == n ? " or " : ", ") : "", ifs[i].name, ifs[i].wildcard ? "+" : "");
+		strbuf_printf(sb, "%s%s%s", i ? (i + 1 == n ? " or " : ", ") : "", ifs[i].name,
+			      ifs[i].wildcard ? "+" : "");
 }
 
 static void describe_selector(struct strbuf *sb, const struct selector *s, enum role kind)
@@ -278,7 +285,9 @@ static void describe_selector(struct strbuf *sb, const struct selector *s, enum 
 		describe_cidrs(sb, s->addresses, s->n_addresses);
 	}
 	if (s->n_peers) {
-		strbuf_puts(sb, kind == ROLE_UPSTREAM ? " at " : kind == ROLE_SERVICE ? " for clients in " : " with peers ");
+		strbuf_puts(sb, kind == ROLE_UPSTREAM  ? " at "
+				: kind == ROLE_SERVICE ? " for clients in "
+						       : " with peers ");
 		describe_cidrs(sb, s->peers, s->n_peers);
 	}
 	if (s->n_interfaces) {
@@ -312,7 +321,10 @@ enum overlap {
 	OVERLAP_FULL,
 };
 
-static enum overlap combine(enum overlap a, enum overlap b) { return a < b ? a : b; }
+static enum overlap combine(enum overlap a, enum overlap b)
+{
+	return a < b ? a : b;
+}
 
 /* True when both selectors constrain the same dimension and the constraints
  * meet: "port 22 is a service and kept tracked".  An overlap that exists only
@@ -495,8 +507,8 @@ static void whole_interface_selector(struct selector *s, const char *path, struc
 	s->n_interfaces = 1;
 }
 
-static int compile_list(struct compiler *c, const struct selector *list, size_t n, const char *prefix,
-			enum verdict v, enum role kind)
+static int compile_list(struct compiler *c, const struct selector *list, size_t n, const char *prefix, enum verdict v,
+			enum role kind)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct selector *s = &list[i];
@@ -527,10 +539,10 @@ static int compile_list(struct compiler *c, const struct selector *list, size_t 
 
 int compile_policy(const struct policy *pol, const struct compile_options *opt, struct ruleset *rs, struct diag *d)
 {
-	struct compiler c = { .pol = pol, .rs = rs, .d = d };
+	struct compiler c = {.pol = pol, .rs = rs, .d = d};
 	const struct compile_host *host = opt ? opt->host : NULL;
 	const char *table = opt && opt->table ? opt->table : RULESET_DEFAULT_TABLE;
-	struct ifname lo = { .name = "lo" };
+	struct ifname lo = {.name = "lo"};
 	struct selector whole;
 	char path[DIAG_PATH_MAX];
 	int r;
@@ -573,11 +585,11 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		whole_interface_selector(&whole, "$.notrack.loopback", &lo);
 		r = check_overlaps(&c, &whole, "loopback");
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, -1, (int[]){ -1, -1 },
-						  (int[]){ -1, -1 });
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, -1, (int[]){-1, -1},
+						  (int[]){-1, -1});
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, -1, (int[]){ -1, -1 },
-						  (int[]){ -1, -1 });
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, -1, (int[]){-1, -1},
+						  (int[]){-1, -1});
 		if (r < 0)
 			goto fail;
 		_cleanup_strbuf_ struct strbuf sb;
@@ -592,17 +604,18 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		snprintf(path, sizeof(path), "$.notrack.interfaces[%zu]", i);
 		whole_interface_selector(&whole, path, &ifn);
 		if (pol->loopback && !ifn.wildcard && !strcmp(ifn.name, "lo")) {
-			r = diag_fail(d, DIAG_POLICY, EINVAL, path,
-				      "interface \"lo\" is already notracked by $.notrack.loopback; remove one of them");
+			r = diag_fail(
+			    d, DIAG_POLICY, EINVAL, path,
+			    "interface \"lo\" is already notracked by $.notrack.loopback; remove one of them");
 			goto fail;
 		}
 		r = check_overlaps(&c, &whole, "interface");
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, -1, (int[]){ -1, -1 },
-						  (int[]){ -1, -1 });
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, -1, (int[]){-1, -1},
+						  (int[]){-1, -1});
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, -1, (int[]){ -1, -1 },
-						  (int[]){ -1, -1 });
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, -1, (int[]){-1, -1},
+						  (int[]){-1, -1});
 		if (r < 0)
 			goto fail;
 		_cleanup_strbuf_ struct strbuf sb;

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void diag_init(struct diag *d) { memset(d, 0, sizeof(*d)); }
+void diag_init(struct diag *d)
+{
+	memset(d, 0, sizeof(*d));
+}
 
 void diag_free(struct diag *d)
 {

@@ -101,7 +101,7 @@ static bool chain_in_family(enum chain_family cf, unsigned family)
 
 int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf *out)
 {
-	static const char *const builtin[] = { "PREROUTING", "OUTPUT" };
+	static const char *const builtin[] = {"PREROUTING", "OUTPUT"};
 	const char *tool = family == FAMILY_IPV4 ? "iptables" : "ip6tables";
 	char chains[2][RULESET_NAME_MAX + 8];
 
@@ -133,8 +133,9 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 	case UNTRACKED_ACCEPT_AUTO:
 		strbuf_puts(out, "*filter\n");
 		for (size_t i = 0; i < 3; i++)
-			strbuf_printf(out, "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT\n",
-				      (const char *[]){ "INPUT", "FORWARD", "OUTPUT" }[i], rs->table);
+			strbuf_printf(
+			    out, "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT\n",
+			    (const char *[]){"INPUT", "FORWARD", "OUTPUT"}[i], rs->table);
 		strbuf_puts(out, "COMMIT\n");
 		break;
 	case UNTRACKED_ACCEPT_NONE:
@@ -156,10 +157,11 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 			for (size_t j = i; j < rs->n_accept_chains; j++) {
 				const struct chain_ref *cj = &rs->accept_chains[j];
 				if (chain_in_family(cj->family, family) && !strcmp(cj->table, c->table))
-					strbuf_printf(out,
-						      "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" "
-						      "-j ACCEPT\n",
-						      cj->chain, rs->table);
+					strbuf_printf(
+					    out,
+					    "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" "
+					    "-j ACCEPT\n",
+					    cj->chain, rs->table);
 			}
 			strbuf_puts(out, "COMMIT\n");
 		}

@@ -5,7 +5,10 @@
 
 #include "emit.h"
 
-static const char *field_name(enum field f) { return f == FIELD_SOURCE ? "source" : "destination"; }
+static const char *field_name(enum field f)
+{
+	return f == FIELD_SOURCE ? "source" : "destination";
+}
 
 static json_t *ports_json(const struct port_set *s)
 {
@@ -130,15 +133,16 @@ int emit_json(const struct ruleset *rs, const struct diag *d, struct strbuf *out
 	json_object_set_new(root, "rules", rules);
 	rules = NULL;
 
-	json_object_set_new(ua, "mode", json_string(rs->accept_mode == UNTRACKED_ACCEPT_AUTO   ? "auto"
-						    : rs->accept_mode == UNTRACKED_ACCEPT_NONE ? "none"
-											       : "list"));
+	json_object_set_new(ua, "mode",
+			    json_string(rs->accept_mode == UNTRACKED_ACCEPT_AUTO   ? "auto"
+					: rs->accept_mode == UNTRACKED_ACCEPT_NONE ? "none"
+										   : "list"));
 	if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
 		json_t *chains = json_array();
 		for (size_t i = 0; i < rs->n_accept_chains; i++) {
 			const struct chain_ref *c = &rs->accept_chains[i];
 			json_array_append_new(chains, json_pack("{s:s,s:s,s:s}", "family",
-								c->family == CHAIN_FAMILY_IP    ? "ip"
+								c->family == CHAIN_FAMILY_IP	? "ip"
 								: c->family == CHAIN_FAMILY_IP6 ? "ip6"
 												: "inet",
 								"table", c->table, "chain", c->chain));

@@ -5,7 +5,10 @@
 
 #include "emit.h"
 
-static const char *l4_name(unsigned char proto) { return proto_name(proto); }
+static const char *l4_name(unsigned char proto)
+{
+	return proto_name(proto);
+}
 
 static void put_port_range(struct strbuf *out, const struct port_range *p)
 {
@@ -119,8 +122,8 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		const struct addr_set *s = &rs->addr_sets[i];
 		if (addr_set_is_inline(s))
 			continue;
-		strbuf_printf(out, "%s\tset %s {\n\t\ttype %s\n\t\tflags interval\n\t\telements = { ", first ? "" : "\n",
-			      s->name, s->family == FAMILY_IPV4 ? "ipv4_addr" : "ipv6_addr");
+		strbuf_printf(out, "%s\tset %s {\n\t\ttype %s\n\t\tflags interval\n\t\telements = { ",
+			      first ? "" : "\n", s->name, s->family == FAMILY_IPV4 ? "ipv4_addr" : "ipv6_addr");
 		put_elements_addrs(out, s);
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;

@@ -21,7 +21,10 @@ static void skip_ws(struct cursor *c)
 		c->pos++;
 }
 
-static bool at(struct cursor *c, char ch) { return c->pos < c->len && c->text[c->pos] == ch; }
+static bool at(struct cursor *c, char ch)
+{
+	return c->pos < c->len && c->text[c->pos] == ch;
+}
 
 /* Skips a string starting at its opening quote; leaves pos after the closing quote. */
 static void skip_string(struct cursor *c)
@@ -90,7 +93,7 @@ static long hex4(const char *s, size_t avail)
  * its last character; 0 if it is malformed or a NUL. */
 static size_t decode_u_escape(const struct cursor *c, size_t *p, char out[4])
 {
-	static const unsigned char lead[5] = { 0, 0, 0xC0, 0xE0, 0xF0 }; /* by UTF-8 length */
+	static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0}; /* by UTF-8 length */
 	long cp = hex4(c->text + *p + 1, c->len - *p - 1), lo;
 	size_t n;
 
@@ -126,7 +129,7 @@ static bool decode_string(const struct cursor *c, size_t pos, char *out, size_t 
 	bool ok = true;
 
 	while (p < c->len && c->text[p] != '"') {
-		char buf[4] = { c->text[p] };
+		char buf[4] = {c->text[p]};
 		size_t n = 1;
 
 		if (buf[0] == '\\' && p + 1 < c->len) {
@@ -204,7 +207,7 @@ static bool next_component(const char **p, struct component *out)
 
 size_t jsonpos_token_start(const char *text, size_t len, size_t end)
 {
-	struct cursor c = { text, len, 0 };
+	struct cursor c = {text, len, 0};
 	size_t start = 0;
 
 	if (end > len)
@@ -245,7 +248,7 @@ void jsonpos_line_col(const char *text, size_t len, size_t offset, unsigned *lin
 
 int jsonpos_find(const char *text, size_t len, const char *path, unsigned *line, unsigned *col)
 {
-	struct cursor c = { text, len, 0 };
+	struct cursor c = {text, len, 0};
 	struct component comp;
 	const char *p = path;
 	size_t found = 0;
@@ -374,7 +377,7 @@ void jsonpos_path_at(const char *text, size_t len, size_t offset, char *path, si
 		struct frame *top = depth ? &stack[depth - 1] : NULL;
 
 		if (ch == '"') {
-			struct cursor c = { text, len, i };
+			struct cursor c = {text, len, i};
 
 			if (top && !untracked && top->is_object && expect_key) {
 				decode_string(&c, i, top->key, sizeof(top->key));

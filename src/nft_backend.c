@@ -59,8 +59,8 @@ struct live_rule {
 	const char *table, *chain;
 	uint64_t handle;
 	size_t position; /* index within its chain */
-	bool ours;       /* an untracked accept we inserted (tag comment) */
-	bool xt;         /* uses an iptables compat expression */
+	bool ours;	 /* an untracked accept we inserted (tag comment) */
+	bool xt;	 /* uses an iptables compat expression */
 };
 
 struct live {
@@ -148,8 +148,8 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	if (lc->base) {
 		lc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
 		lc->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
-		lc->policy = nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY)
-								       : NF_ACCEPT;
+		lc->policy =
+		    nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
 		if (nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE))
 			snprintf(lc->type, sizeof(lc->type), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE));
 	}
@@ -272,7 +272,7 @@ static bool is_our_table(const struct backend *b, uint32_t family, const char *n
 
 static int read_once(struct backend *b, struct live *l, struct diag *d)
 {
-	struct rule_dump rd = { .l = l, .tag = b->table };
+	struct rule_dump rd = {.l = l, .tag = b->table};
 	uint32_t genid_after;
 	int r;
 
@@ -394,7 +394,7 @@ static const char *family_str(uint32_t f)
 
 static const char *hook_str(uint32_t h)
 {
-	static const char *const names[] = { "prerouting", "input", "forward", "output", "postrouting" };
+	static const char *const names[] = {"prerouting", "input", "forward", "output", "postrouting"};
 	return h < 5 ? names[h] : "ingress";
 }
 
@@ -442,7 +442,8 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		const char *name = nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME);
 		const struct live_chain *lc = NULL;
 		for (size_t j = 0; j < l->n_chains; j++)
-			if (is_our_table(b, l->chains[j].family, l->chains[j].table) && !strcmp(l->chains[j].name, name))
+			if (is_our_table(b, l->chains[j].family, l->chains[j].table) &&
+			    !strcmp(l->chains[j].name, name))
 				lc = &l->chains[j];
 		strbuf_reset(&want);
 		strbuf_reset(&have);
@@ -456,7 +457,8 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 	}
 	for (size_t j = 0; j < l->n_chains; j++) {
 		const struct live_chain *lc = &l->chains[j];
-		if (is_our_table(b, lc->family, lc->table) && strcmp(lc->name, "prerouting") && strcmp(lc->name, "output")) {
+		if (is_our_table(b, lc->family, lc->table) && strcmp(lc->name, "prerouting") &&
+		    strcmp(lc->name, "output")) {
 			differs = true;
 			r |= plan_add_diff(p, "- chain %s", lc->name);
 		}
@@ -596,10 +598,11 @@ static int accept_targets(struct backend *b, struct nft_plan *np, const struct r
 				owned = l->tables[t].flags & NFT_TABLE_F_OWNER_FLAG;
 		if (owned) {
 			/* e.g. firewalld: only the owning process may change the table */
-			r = diag_warn(d, "$.untracked_accept",
-				      "table %s %s is owned by another process; cannot insert the untracked accept into "
-				      "chain %s: untracked packets may be dropped there",
-				      family_str(c->family), c->table, c->name);
+			r = diag_warn(
+			    d, "$.untracked_accept",
+			    "table %s %s is owned by another process; cannot insert the untracked accept into "
+			    "chain %s: untracked packets may be dropped there",
+			    family_str(c->family), c->table, c->name);
 			continue;
 		}
 		r = add_target(np, targets, n, c->family, c->table, c->name);
@@ -629,7 +632,8 @@ static int plan_accepts(struct backend *b, struct nft_plan *np, const struct rul
 	r = accept_targets(b, np, rs, &targets, &n_targets, d);
 	for (size_t t = 0; r == 0 && t < n_targets; t++) {
 		struct accept_target *tg = &targets[t];
-		struct nftnl_rule *want = nft_build_accept_rule((int)tg->family, tg->table, tg->chain, np->tag, tg->xtables);
+		struct nftnl_rule *want =
+		    nft_build_accept_rule((int)tg->family, tg->table, tg->chain, np->tag, tg->xtables);
 		_cleanup_strbuf_ struct strbuf wc, hc;
 		size_t ours = 0;
 		bool in_sync = false;
@@ -773,10 +777,22 @@ static int put_object(struct nft_batch *bt, uint16_t type, uint16_t family, uint
 	return nft_batch_commit_msg(bt, label);
 }
 
-static void build_table(struct nlmsghdr *nlh, const void *o) { nftnl_table_nlmsg_build_payload(nlh, o); }
-static void build_chain(struct nlmsghdr *nlh, const void *o) { nftnl_chain_nlmsg_build_payload(nlh, o); }
-static void build_set(struct nlmsghdr *nlh, const void *o) { nftnl_set_nlmsg_build_payload(nlh, (void *)o); }
-static void build_rule(struct nlmsghdr *nlh, const void *o) { nftnl_rule_nlmsg_build_payload(nlh, (void *)o); }
+static void build_table(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_table_nlmsg_build_payload(nlh, o);
+}
+static void build_chain(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_chain_nlmsg_build_payload(nlh, o);
+}
+static void build_set(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_set_nlmsg_build_payload(nlh, (void *)o);
+}
+static void build_rule(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_rule_nlmsg_build_payload(nlh, (void *)o);
+}
 
 /* Elements go in messages of ELEMS_PER_MSG, so no single message outgrows a
  * page-sized kernel allocation however large the set is. */
@@ -800,8 +816,8 @@ static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
 			r = -ENOMEM;
 			break;
 		}
-		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE,
-					    nft_batch_next_seq(bt));
+		nlh =
+		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE, nft_batch_next_seq(bt));
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nftnl_set_get_str(s, NFTNL_SET_TABLE));
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(s, NFTNL_SET_NAME));
 		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
@@ -856,15 +872,16 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 				r = put_set_elems(bt, dd->sets[i]);
 		}
 		for (size_t i = 0; r == 0 && i < 2; i++) {
-			snprintf(label, sizeof(label), "chain %s", nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME));
+			snprintf(label, sizeof(label), "chain %s",
+				 nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME));
 			r = put_object(bt, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE, label, build_chain,
 				       dd->chains[i]);
 		}
 		for (size_t i = 0; r == 0 && i < dd->n_rules; i++) {
 			snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[i]->hook),
 				 dd->ir_rules[i]->origin);
-			r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND, label, build_rule,
-				       dd->rules[i]);
+			r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND, label,
+				       build_rule, dd->rules[i]);
 		}
 	}
 	for (size_t i = 0; r == 0 && i < np->n_accept_inserts; i++) {
@@ -935,11 +952,11 @@ static void nft_close(struct backend *b)
 }
 
 const struct backend_ops nft_backend_ops = {
-	.name = "nft",
-	.open = nft_open,
-	.close = nft_close,
-	.plan = nft_plan,
-	.commit = nft_commit,
-	.plan_free = nft_plan_free,
-	.generation = nft_generation,
+    .name = "nft",
+    .open = nft_open,
+    .close = nft_close,
+    .plan = nft_plan,
+    .commit = nft_commit,
+    .plan_free = nft_plan_free,
+    .generation = nft_generation,
 };

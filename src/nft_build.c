@@ -120,7 +120,7 @@ static void add_u8_meta_match(struct nftnl_rule *r, uint32_t key, uint8_t value)
 
 static void add_ifname(struct nftnl_rule *r, enum hook h, const struct ifname *ifn)
 {
-	char name[IFNAMSIZ] = { 0 };
+	char name[IFNAMSIZ] = {0};
 
 	snprintf(name, sizeof(name), "%s", ifn->name);
 	add(r, meta_load(h == HOOK_PREROUTING ? NFT_META_IIFNAME : NFT_META_OIFNAME));
@@ -151,7 +151,7 @@ static void add_addr_match(struct nftnl_rule *r, const struct addr_set *s, enum 
 	uint32_t bytes = (c->prefix + 7u) / 8u;
 	add(r, payload_load(NFT_PAYLOAD_NETWORK_HEADER, off, bytes));
 	if (c->prefix % 8) {
-		uint8_t mask[16] = { 0 };
+		uint8_t mask[16] = {0};
 		for (unsigned b = 0; b < c->prefix; b++)
 			mask[b / 8] |= (uint8_t)(0x80 >> (b % 8));
 		add(r, bitwise_mask(mask, bytes));
@@ -159,8 +159,7 @@ static void add_addr_match(struct nftnl_rule *r, const struct addr_set *s, enum 
 	add(r, cmp(NFT_CMP_EQ, c->addr, bytes));
 }
 
-static void add_port_match(struct nftnl_rule *r, const struct port_set *s, enum field f, uint8_t proto,
-			   uint32_t set_id)
+static void add_port_match(struct nftnl_rule *r, const struct port_set *s, enum field f, uint8_t proto, uint32_t set_id)
 {
 	add_u8_meta_match(r, NFT_META_L4PROTO, proto);
 	add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, f == FIELD_SOURCE ? L4_SPORT_OFFSET : L4_DPORT_OFFSET, 2));
@@ -199,8 +198,14 @@ static int set_comment(struct nftnl_rule *r, const char *comment)
 }
 
 /* Set ids tie lookups to sets created in the same batch; any unique number works. */
-static uint32_t port_set_id(size_t i) { return (uint32_t)(1 + i); }
-static uint32_t addr_set_id(size_t i) { return (uint32_t)(0x10000 + i); }
+static uint32_t port_set_id(size_t i)
+{
+	return (uint32_t)(1 + i);
+}
+static uint32_t addr_set_id(size_t i)
+{
+	return (uint32_t)(0x10000 + i);
+}
 
 static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule *ir)
 {
@@ -221,8 +226,8 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 		add_addr_match(r, &rs->addr_sets[ir->peer_set], ir->peer_field, addr_set_id((size_t)ir->peer_set),
 			       true);
 	if (ir->local_set >= 0)
-		add_addr_match(r, &rs->addr_sets[ir->local_set], ir->local_field,
-			       addr_set_id((size_t)ir->local_set), ir->peer_set < 0);
+		add_addr_match(r, &rs->addr_sets[ir->local_set], ir->local_field, addr_set_id((size_t)ir->local_set),
+			       ir->peer_set < 0);
 	if (ir->port_set >= 0)
 		add_port_match(r, &rs->port_sets[ir->port_set], ir->port_field, ir->proto,
 			       port_set_id((size_t)ir->port_set));
@@ -310,8 +315,7 @@ static int add_addr_elems(struct nftnl_set *s, const struct addr_set *as)
 	return r;
 }
 
-static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type,
-				 uint32_t len)
+static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type, uint32_t len)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 
@@ -374,8 +378,8 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		bool v4 = as->family == FAMILY_IPV4;
 		if (addr_set_is_inline(as))
 			continue;
-		struct nftnl_set *s = new_set(rs, as->name, addr_set_id(i), v4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR,
-					      v4 ? 4 : 16);
+		struct nftnl_set *s =
+		    new_set(rs, as->name, addr_set_id(i), v4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR, v4 ? 4 : 16);
 		if (!s)
 			goto oom;
 		d->sets[d->n_sets++] = s;
@@ -486,10 +490,10 @@ static int canon_expr_cb(struct nftnl_expr *e, void *data)
 	}
 	if (name && strcmp(name, "lookup") == 0) {
 		/* the set id only links a batch's objects; the kernel does not keep it */
-		strbuf_printf(out, "[lookup %s sreg %u flags %u]", nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET),
-			      nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG),
-			      nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS)
-									      : 0);
+		strbuf_printf(
+		    out, "[lookup %s sreg %u flags %u]", nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET),
+		    nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG),
+		    nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) : 0);
 		return 0;
 	}
 	nftnl_expr_snprintf(buf, sizeof(buf), e, NFTNL_OUTPUT_DEFAULT, 0);
@@ -512,7 +516,8 @@ const char *nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t size)
 		return NULL;
 	nftnl_udata_buf_put(ud, data, len);
 	buf[0] = '\0';
-	nftnl_udata_for_each(ud, attr) {
+	nftnl_udata_for_each(ud, attr)
+	{
 		if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT && nftnl_udata_len(attr) > 0) {
 			size_t n = nftnl_udata_len(attr) < size ? nftnl_udata_len(attr) : size;
 			memcpy(buf, nftnl_udata_get(attr), n);
@@ -571,11 +576,14 @@ static int canon_elem_cb(struct nftnl_set_elem *e, void *data)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
 {
-	struct elem_list l = { 0 };
+	struct elem_list l = {0};
 
 	strbuf_printf(out, "set %s type %u len %u flags %u:", nftnl_set_get_str(s, NFTNL_SET_NAME),
 		      nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),

@@ -20,8 +20,8 @@
 #endif
 
 struct nl_ops nl_ops = {
-	.sendmsg = sendmsg,
-	.recv = recv,
+    .sendmsg = sendmsg,
+    .recv = recv,
 };
 
 static int errno_diag(struct diag *d, int err, const char *what)
@@ -206,7 +206,10 @@ char *nft_batch_reserve(struct nft_batch *b, size_t room)
 	return b->buf + b->len;
 }
 
-uint32_t nft_batch_next_seq(struct nft_batch *b) { return b->first_seq + 1 + b->n_msgs; }
+uint32_t nft_batch_next_seq(struct nft_batch *b)
+{
+	return b->first_seq + 1 + b->n_msgs;
+}
 
 int nft_batch_commit_msg(struct nft_batch *b, const char *label)
 {
@@ -297,11 +300,11 @@ static const char *describe_error(int err)
 
 int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 {
-	struct ack_state st = { .b = b };
+	struct ack_state st = {.b = b};
 	size_t bufsize = 65536;
 	char *rbuf = NULL;
 	int fd = mnl_socket_get_fd(s->nl), r = 0;
-	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+	struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
 
 	put_batch_marker(b, NFNL_MSG_BATCH_END, b->first_seq + 1 + b->n_msgs, NULL);
 	if (b->oom)
@@ -315,8 +318,8 @@ int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 
-	struct iovec iov = { .iov_base = b->buf, .iov_len = b->len };
-	struct msghdr msg = { .msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = &iov, .msg_iovlen = 1 };
+	struct iovec iov = {.iov_base = b->buf, .iov_len = b->len};
+	struct msghdr msg = {.msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t sent;
 	do {
 		sent = nl_ops.sendmsg(fd, &msg, 0);
@@ -354,8 +357,8 @@ int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 			goto out;
 		}
 		r = diag_fail(d, st.first_error == EPERM ? DIAG_PERMISSION : DIAG_KERNEL, st.first_error, NULL,
-			      "the kernel refused %s: %s%s%s; nothing was applied", label, describe_error(st.first_error),
-			      st.ext_msg[0] ? " - " : "", st.ext_msg);
+			      "the kernel refused %s: %s%s%s; nothing was applied", label,
+			      describe_error(st.first_error), st.ext_msg[0] ? " - " : "", st.ext_msg);
 	}
 out:
 	free(rbuf);

@@ -44,7 +44,7 @@ struct nft_batch {
 	size_t len, cap;
 	uint32_t first_seq;
 	uint32_t n_msgs; /* object messages, not counting begin/end */
-	char **labels;   /* per object message: what it creates or deletes */
+	char **labels;	 /* per object message: what it creates or deletes */
 	int oom;
 };
 

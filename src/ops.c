@@ -12,7 +12,10 @@
 
 #define DEFAULT_LOCK_TIMEOUT_MS 30000
 
-static const char *cfg_table(const struct op_config *cfg) { return cfg->table ? cfg->table : RULESET_DEFAULT_TABLE; }
+static const char *cfg_table(const struct op_config *cfg)
+{
+	return cfg->table ? cfg->table : RULESET_DEFAULT_TABLE;
+}
 
 static bool host_interface_exists(const struct ifname *ifn, void *ctx)
 {
@@ -31,11 +34,10 @@ static bool host_interface_exists(const struct ifname *ifn, void *ctx)
 	return found;
 }
 
-int op_compile(const struct policy_source *src, const char *table, bool host_checks, struct ruleset *rs,
-	       struct diag *d)
+int op_compile(const struct policy_source *src, const char *table, bool host_checks, struct ruleset *rs, struct diag *d)
 {
-	static const struct compile_host host = { .interface_exists = host_interface_exists };
-	struct compile_options opt = { .table = table, .host = host_checks ? &host : NULL };
+	static const struct compile_host host = {.interface_exists = host_interface_exists};
+	struct compile_options opt = {.table = table, .host = host_checks ? &host : NULL};
 	struct policy pol;
 	int r;
 
@@ -89,10 +91,10 @@ static void session_close(const struct op_config *cfg, struct session *s)
 }
 
 /* Records what is now live as a new generation and makes it current. */
-static int record(const struct op_config *cfg, struct session *s, const char *action,
-		  const struct policy_source *src, const struct ruleset *rs, struct op_result *res, struct diag *d)
+static int record(const struct op_config *cfg, struct session *s, const char *action, const struct policy_source *src,
+		  const struct ruleset *rs, struct op_result *res, struct diag *d)
 {
-	struct generation g = { 0 };
+	struct generation g = {0};
 	struct strbuf text;
 	uint64_t last;
 	int r;
@@ -167,8 +169,8 @@ int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d
 
 int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op_result *res, struct diag *d)
 {
-	struct generation cur = { 0 }, target = { 0 };
-	struct policy_source src = { 0 };
+	struct generation cur = {0}, target = {0};
+	struct policy_source src = {0};
 	struct session s;
 	int r;
 

@@ -11,12 +11,12 @@
 #include "txn.h"
 
 struct op_config {
-	const char *table;      /* NULL: RULESET_DEFAULT_TABLE */
-	const char *state_dir;  /* NULL: STATE_DEFAULT_DIR */
+	const char *table;     /* NULL: RULESET_DEFAULT_TABLE */
+	const char *state_dir; /* NULL: STATE_DEFAULT_DIR */
 	const struct backend_ops *backend;
 	int lock_timeout_ms;
-	bool check_only;        /* plan and report; change nothing, record nothing */
-	bool host_checks;       /* warn about interfaces missing on this host */
+	bool check_only;  /* plan and report; change nothing, record nothing */
+	bool host_checks; /* warn about interfaces missing on this host */
 };
 
 struct op_result {

@@ -236,7 +236,8 @@ static int check_keys(struct parser *p, const char *path, json_t *obj, const cha
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		const char *best = NULL;
 		size_t best_dist = 3;
 		bool ok = false;
@@ -342,7 +343,8 @@ static int parse_port(struct parser *p, const char *path, json_t *v, struct port
 		if (r < 0)
 			return r;
 		if (out->first > out->last)
-			return fail(p, path, "port range \"%s\" is reversed; write \"%u-%u\"", s, out->last, out->first);
+			return fail(p, path, "port range \"%s\" is reversed; write \"%u-%u\"", s, out->last,
+				    out->first);
 		return 0;
 	}
 	if (json_is_real(v)) {
@@ -488,7 +490,7 @@ static int parse_cidr(struct parser *p, const char *path, json_t *v, const char 
 			struct cidr net = *out;
 			char fixed[INET6_ADDRSTRLEN + 8];
 			for (unsigned b = out->prefix; b < full; b++)
-				net.addr[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+				net.addr[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
 			cidr_format(&net, fixed, sizeof(fixed));
 			if (!strchr(fixed, '/'))
 				snprintf(fixed + strlen(fixed), sizeof(fixed) - strlen(fixed), "/%u", net.prefix);
@@ -593,10 +595,11 @@ static int parse_ifname(struct parser *p, const char *path, json_t *v, struct if
 			    len > 20 ? "..." : "", len, POLICY_IFNAME_MAX);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c == '/' || c == ':' || c == '"' || c == '\'' || c == '\\' || c == '`' || isspace(c) ||
-		    c < 0x20 || c == 0x7f)
-			return fail(p, path, "interface name \"%s\" contains a character Linux or the firewall refuses "
-					     "(/, :, quotes, backslash, whitespace or control)",
+		if (c == '/' || c == ':' || c == '"' || c == '\'' || c == '\\' || c == '`' || isspace(c) || c < 0x20 ||
+		    c == 0x7f)
+			return fail(p, path,
+				    "interface name \"%s\" contains a character Linux or the firewall refuses "
+				    "(/, :, quotes, backslash, whitespace or control)",
 				    s);
 		if (c == '+' && i != len - 1)
 			return fail(p, path, "interface name \"%s\": '+' is a wildcard and may only come last", s);
@@ -650,10 +653,10 @@ static int parse_proto(struct parser *p, const char *path, json_t *v, uint8_t *o
 		const char *name;
 		uint8_t proto;
 	} protos[] = {
-		{ "tcp", IPPROTO_TCP },
-		{ "udp", IPPROTO_UDP },
-		{ "sctp", IPPROTO_SCTP },
-		{ "dccp", IPPROTO_DCCP },
+	    {"tcp", IPPROTO_TCP},
+	    {"udp", IPPROTO_UDP},
+	    {"sctp", IPPROTO_SCTP},
+	    {"dccp", IPPROTO_DCCP},
 	};
 
 	if (!json_is_string(v))
@@ -724,10 +727,10 @@ static bool same_selector(const struct selector *a, const struct selector *b)
 static int parse_selector(struct parser *p, const char *path, json_t *obj, enum selector_kind kind,
 			  struct selector *sel)
 {
-	static const char *const notrack_keys[] = { "proto", "ports", "peers", "addresses", "interfaces", "comment",
-						    NULL };
-	static const char *const keep_keys[] = { "reason",     "proto",      "ports", "peers", "addresses",
-						 "interfaces", "role", "comment", NULL };
+	static const char *const notrack_keys[] = {"proto",	 "ports",   "peers", "addresses",
+						   "interfaces", "comment", NULL};
+	static const char *const keep_keys[] = {"reason",     "proto", "ports",	  "peers", "addresses",
+						"interfaces", "role",  "comment", NULL};
 	char kp[DIAG_PATH_MAX];
 	json_t *v, *arr;
 	int r;
@@ -770,7 +773,8 @@ static int parse_selector(struct parser *p, const char *path, json_t *obj, enum 
 	}
 
 	r = get_nonempty_array(p, path, obj, "ports", &arr,
-			       kind == SELECTOR_KEEP ? "leave \"ports\" out to match any port" : "list at least one port");
+			       kind == SELECTOR_KEEP ? "leave \"ports\" out to match any port"
+						     : "list at least one port");
 	if (r < 0)
 		return r;
 	if (arr) {
@@ -894,8 +898,8 @@ static bool valid_nft_name(const char *s, size_t len)
 
 static int parse_chain_ref(struct parser *p, const char *path, json_t *obj, struct chain_ref *out)
 {
-	static const char *const keys[] = { "family", "table", "chain", NULL };
-	static const char *const fields[] = { "family", "table", "chain" };
+	static const char *const keys[] = {"family", "table", "chain", NULL};
+	static const char *const fields[] = {"family", "table", "chain"};
 	char kp[DIAG_PATH_MAX];
 	int r;
 
@@ -928,9 +932,10 @@ static int parse_chain_ref(struct parser *p, const char *path, json_t *obj, stru
 			continue;
 		}
 		if (!valid_nft_name(s, json_string_length(v)))
-			return fail(p, kp,
-				    "\"%.64s\" is not a valid %s name (letters, digits, '_', '-', '.'; at most 63 bytes)",
-				    s, fields[i]);
+			return fail(
+			    p, kp,
+			    "\"%.64s\" is not a valid %s name (letters, digits, '_', '-', '.'; at most 63 bytes)", s,
+			    fields[i]);
 		snprintf(i == 1 ? out->table : out->chain, sizeof(out->table), "%s", s);
 	}
 	return 0;
@@ -1019,7 +1024,8 @@ static int parse_header(struct parser *p, json_t *root, struct policy *pol)
 	json_t *v = json_object_get(root, "version");
 
 	if (!v)
-		return fail(p, "$", "missing required key \"version\" (this notrackctl reads version %d)", POLICY_VERSION);
+		return fail(p, "$", "missing required key \"version\" (this notrackctl reads version %d)",
+			    POLICY_VERSION);
 	if (!json_is_integer(v))
 		return type_error(p, "$.version", "the integer 1", v);
 	if (json_integer_value(v) != POLICY_VERSION)
@@ -1037,7 +1043,8 @@ static int parse_header(struct parser *p, json_t *root, struct policy *pol)
 			return fail(p, "$.name", "name must be 1 to %d bytes", POLICY_NAME_MAX);
 		for (const char *c = s; *c; c++)
 			if (!isalnum((unsigned char)*c) && !strchr("._-", *c))
-				return fail(p, "$.name", "name \"%s\" may hold only letters, digits, '.', '_' and '-'", s);
+				return fail(p, "$.name", "name \"%s\" may hold only letters, digits, '.', '_' and '-'",
+					    s);
 		snprintf(pol->name, sizeof(pol->name), "%s", s);
 	}
 	v = json_object_get(root, "description");
@@ -1045,14 +1052,15 @@ static int parse_header(struct parser *p, json_t *root, struct policy *pol)
 		if (!json_is_string(v))
 			return type_error(p, "$.description", "a string", v);
 		if (json_string_length(v) > 1024)
-			return fail(p, "$.description", "description is %zu bytes; at most 1024", json_string_length(v));
+			return fail(p, "$.description", "description is %zu bytes; at most 1024",
+				    json_string_length(v));
 	}
 	return 0;
 }
 
 static int parse_notrack(struct parser *p, json_t *root, struct policy *pol)
 {
-	static const char *const keys[] = { "loopback", "interfaces", "services", "upstreams", NULL };
+	static const char *const keys[] = {"loopback", "interfaces", "services", "upstreams", NULL};
 	json_t *nt = json_object_get(root, "notrack"), *v, *arr;
 	int r;
 
@@ -1108,9 +1116,9 @@ static int syntax_error(const struct policy_source *src, const json_error_t *jer
 
 int policy_parse(const struct policy_source *src, struct policy *pol, struct diag *d)
 {
-	static const char *const keys[] = { "version",      "name",      "description",      "families",
-					    "notrack",      "keep_tracked", "untracked_accept", NULL };
-	struct parser p = { .d = d };
+	static const char *const keys[] = {"version", "name",	      "description",	  "families",
+					   "notrack", "keep_tracked", "untracked_accept", NULL};
+	struct parser p = {.d = d};
 	json_error_t jerr;
 	json_t *root;
 	int r;
@@ -1124,7 +1132,8 @@ int policy_parse(const struct policy_source *src, struct policy *pol, struct dia
 		char path[DIAG_PATH_MAX];
 
 		jsonpos_path_at(src->text, src->len, off, path, sizeof(path));
-		r = diag_fail(d, DIAG_POLICY, EINVAL, path, "invalid JSON: NUL byte in the file (is this a binary file?)");
+		r = diag_fail(d, DIAG_POLICY, EINVAL, path,
+			      "invalid JSON: NUL byte in the file (is this a binary file?)");
 		jsonpos_line_col(src->text, src->len, off, &d->line, &d->col);
 		return r;
 	}

@@ -39,7 +39,7 @@ struct ifname {
 
 /* Which side of a connection a port or peer describes. */
 enum role {
-	ROLE_SERVICE = 1 << 0,  /* this host serves: remote → local port */
+	ROLE_SERVICE = 1 << 0,	/* this host serves: remote → local port */
 	ROLE_UPSTREAM = 1 << 1, /* this host connects out: local → remote port */
 	ROLE_ANY = ROLE_SERVICE | ROLE_UPSTREAM,
 };
@@ -55,7 +55,7 @@ enum keep_reason {
  */
 struct selector {
 	char path[POLICY_PATH_MAX]; /* e.g. "$.notrack.services[1]" */
-	uint8_t proto;              /* IPPROTO_*, 0 = any (keep_tracked without proto) */
+	uint8_t proto;		    /* IPPROTO_*, 0 = any (keep_tracked without proto) */
 	enum role role;
 	enum keep_reason reason; /* keep_tracked only */
 	struct port_range *ports;

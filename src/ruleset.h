@@ -20,7 +20,7 @@ enum hook {
 };
 
 enum verdict {
-	VERDICT_RETURN,  /* keep_tracked: leave our chain, conntrack sees the packet */
+	VERDICT_RETURN,	 /* keep_tracked: leave our chain, conntrack sees the packet */
 	VERDICT_NOTRACK, /* attach the untracked template: conntrack skips the packet */
 };
 
@@ -38,14 +38,20 @@ struct port_set {
 
 struct addr_set {
 	char name[RULESET_NAME_MAX];
-	unsigned family; /* FAMILY_IPV4 or FAMILY_IPV6 */
+	unsigned family;    /* FAMILY_IPV4 or FAMILY_IPV6 */
 	struct cidr *cidrs; /* disjoint, ascending */
 	size_t n;
 };
 
 /* A set with one element is written inline; the kernel then needs no set object. */
-static inline bool port_set_is_inline(const struct port_set *s) { return s->n == 1; }
-static inline bool addr_set_is_inline(const struct addr_set *s) { return s->n == 1; }
+static inline bool port_set_is_inline(const struct port_set *s)
+{
+	return s->n == 1;
+}
+static inline bool addr_set_is_inline(const struct addr_set *s)
+{
+	return s->n == 1;
+}
 
 struct rule {
 	enum hook hook;

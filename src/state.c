@@ -46,7 +46,8 @@ static int check_owner_mode(const struct stat *s, const char *path, struct diag 
 	if (s->st_mode & (S_IWGRP | S_IWOTH)) {
 		diag_set_file(d, path);
 		return diag_fail(d, DIAG_PERMISSION, EPERM, NULL,
-				 "writable by group or others (mode %04o); refusing it: chmod go-w", s->st_mode & 07777);
+				 "writable by group or others (mode %04o); refusing it: chmod go-w",
+				 s->st_mode & 07777);
 	}
 	return 0;
 }
@@ -306,10 +307,10 @@ void generation_free(struct generation *g)
 
 static json_t *generation_body(const struct generation *g)
 {
-	return json_pack("{s:i,s:I,s:I,s:s,s:s,s:s,s:I,s:s?,s:s?,s:s,s:I,s:s?}", "format", STATE_FORMAT,
-			 "generation", (json_int_t)g->number, "parent", (json_int_t)g->parent, "action", g->action,
-			 "backend", g->backend, "table", g->table, "time", (json_int_t)g->time, "policy_file",
-			 g->policy_file, "policy", g->policy, "policy_digest", g->policy_digest, "kernel_generation",
+	return json_pack("{s:i,s:I,s:I,s:s,s:s,s:s,s:I,s:s?,s:s?,s:s,s:I,s:s?}", "format", STATE_FORMAT, "generation",
+			 (json_int_t)g->number, "parent", (json_int_t)g->parent, "action", g->action, "backend",
+			 g->backend, "table", g->table, "time", (json_int_t)g->time, "policy_file", g->policy_file,
+			 "policy", g->policy, "policy_digest", g->policy_digest, "kernel_generation",
 			 (json_int_t)g->kernel_generation, "compiled", g->compiled);
 }
 

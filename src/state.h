@@ -22,15 +22,15 @@ struct state {
 struct generation {
 	uint64_t number;
 	uint64_t parent;
-	char action[16];       /* apply, remove */
+	char action[16]; /* apply, remove */
 	char backend[16];
 	char table[32];
-	int64_t time;          /* seconds since the epoch */
-	char *policy_file;     /* where the policy came from; NULL for remove */
-	char *policy;          /* the policy text; NULL for remove */
+	int64_t time;	   /* seconds since the epoch */
+	char *policy_file; /* where the policy came from; NULL for remove */
+	char *policy;	   /* the policy text; NULL for remove */
 	char policy_digest[24];
 	uint64_t kernel_generation; /* ruleset generation id after the commit */
-	char *compiled;        /* the nft text of what was applied, for people */
+	char *compiled;		    /* the nft text of what was applied, for people */
 };
 
 /* Creates the directory (0700) if needed and refuses one that others could

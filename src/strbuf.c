@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void strbuf_init(struct strbuf *sb) { memset(sb, 0, sizeof(*sb)); }
+void strbuf_init(struct strbuf *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+}
 
 void strbuf_free(struct strbuf *sb)
 {
@@ -59,9 +62,15 @@ int strbuf_putn(struct strbuf *sb, const char *s, size_t n)
 	return 0;
 }
 
-int strbuf_puts(struct strbuf *sb, const char *s) { return strbuf_putn(sb, s, strlen(s)); }
+int strbuf_puts(struct strbuf *sb, const char *s)
+{
+	return strbuf_putn(sb, s, strlen(s));
+}
 
-int strbuf_putc(struct strbuf *sb, char c) { return strbuf_putn(sb, &c, 1); }
+int strbuf_putc(struct strbuf *sb, char c)
+{
+	return strbuf_putn(sb, &c, 1);
+}
 
 int strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 {

@@ -21,5 +21,8 @@ int strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__
 /* Returns the text and hands ownership to the caller; the buffer is left empty. */
 char *strbuf_take(struct strbuf *sb);
 
-static inline void strbuf_cleanup(struct strbuf *sb) { strbuf_free(sb); }
+static inline void strbuf_cleanup(struct strbuf *sb)
+{
+	strbuf_free(sb);
+}
 #define _cleanup_strbuf_ __attribute__((cleanup(strbuf_cleanup)))

@@ -41,9 +41,10 @@ int txn_run(const struct backend_ops *ops, struct backend *b, const struct rules
 		/* Someone committed between our read and our batch: the kernel
 		 * refused the whole batch.  Read again and re-plan on top of it. */
 		if (++res->restarts > TXN_MAX_RESTARTS)
-			return diag_fail(d, DIAG_KERNEL, EAGAIN, NULL,
-					 "the ruleset changed under us %d times in a row; nothing was applied, try again",
-					 TXN_MAX_RESTARTS);
+			return diag_fail(
+			    d, DIAG_KERNEL, EAGAIN, NULL,
+			    "the ruleset changed under us %d times in a row; nothing was applied, try again",
+			    TXN_MAX_RESTARTS);
 		for (size_t i = 0; i < res->n_diff; i++)
 			free(res->diff[i]);
 		free(res->diff);

@@ -12,7 +12,7 @@ struct txn_result {
 	bool changed;
 	char **diff;
 	size_t n_diff;
-	unsigned restarts;          /* plans redone because the ruleset moved */
+	unsigned restarts;	    /* plans redone because the ruleset moved */
 	uint64_t kernel_generation; /* after the commit (or as read, if unchanged) */
 };
 

@@ -49,7 +49,10 @@ char *tl_read_file(const char *path, size_t *len)
 	return buf;
 }
 
-static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 size_t tl_list_cases(const char *dir, const char *suffix, char ***names)
 {
@@ -99,7 +102,7 @@ int tl_run_cases(const char *group, const char *dir, size_t min_cases, void (*fn
 	tests = calloc(n, sizeof(*tests));
 	assert_non_null(tests);
 	for (size_t i = 0; i < n; i++)
-		tests[i] = (struct CMUnitTest){ .name = names[i], .test_func = fn, .initial_state = names[i] };
+		tests[i] = (struct CMUnitTest){.name = names[i], .test_func = fn, .initial_state = names[i]};
 	failed = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
 	free(tests);
 	tl_free_names(names);

@@ -81,29 +81,33 @@ static const struct rule *nth_rule(const struct ruleset *rs, enum hook h, size_t
 /* ------------------------------------------------------------------ */
 /* directions                                                          */
 
-static const char service_and_upstream[] = "{\n"
-					   "  \"version\": 1,\n"
-					   "  \"families\": [\"ipv4\"],\n"
-					   "  \"notrack\": {\n"
-					   "    \"services\": [{ \"proto\": \"tcp\", \"ports\": [443],\n"
-					   "                   \"peers\": [\"192.0.2.0/24\"], \"addresses\": [\"198.51.100.1\"],\n"
-					   "                   \"interfaces\": [\"eth0\"] }],\n"
-					   "    \"upstreams\": [{ \"proto\": \"udp\", \"ports\": [53], \"peers\": [\"10.96.0.10\"] }]\n"
-					   "  }\n"
-					   "}\n";
+static const char service_and_upstream[] =
+    "{\n"
+    "  \"version\": 1,\n"
+    "  \"families\": [\"ipv4\"],\n"
+    "  \"notrack\": {\n"
+    "    \"services\": [{ \"proto\": \"tcp\", \"ports\": [443],\n"
+    "                   \"peers\": [\"192.0.2.0/24\"], \"addresses\": [\"198.51.100.1\"],\n"
+    "                   \"interfaces\": [\"eth0\"] }],\n"
+    "    \"upstreams\": [{ \"proto\": \"udp\", \"ports\": [53], \"peers\": [\"10.96.0.10\"] }]\n"
+    "  }\n"
+    "}\n";
 
 /* Which packet field each match of a rule looks at, per hook. */
 static const struct {
 	const char *origin;
 	enum field port, peer, local; /* on prerouting; output is the mirror image */
 } directions[] = {
-	/* a client sends to our port on our address; our reply goes the other way */
-	{ "$.notrack.services[0]", FIELD_DEST, FIELD_SOURCE, FIELD_DEST },
-	/* the upstream answers from its port; what we send goes to it */
-	{ "$.notrack.upstreams[0]", FIELD_SOURCE, FIELD_SOURCE, FIELD_NONE },
+    /* a client sends to our port on our address; our reply goes the other way */
+    {"$.notrack.services[0]", FIELD_DEST, FIELD_SOURCE, FIELD_DEST},
+    /* the upstream answers from its port; what we send goes to it */
+    {"$.notrack.upstreams[0]", FIELD_SOURCE, FIELD_SOURCE, FIELD_NONE},
 };
 
-static enum field mirror(enum field f) { return f == FIELD_NONE ? FIELD_NONE : f == FIELD_DEST ? FIELD_SOURCE : FIELD_DEST; }
+static enum field mirror(enum field f)
+{
+	return f == FIELD_NONE ? FIELD_NONE : f == FIELD_DEST ? FIELD_SOURCE : FIELD_DEST;
+}
 
 static void test_directions(void **state)
 {
@@ -131,13 +135,14 @@ static void test_directions(void **state)
 
 static void test_keep_tracked_comes_first(void **state)
 {
-	struct compiled *c = *state = compile_ok("{\"version\": 1,"
-						 " \"notrack\": {\"loopback\": true,"
-						 "   \"services\": [{\"proto\": \"tcp\", \"ports\": [22, 80]}]},"
-						 " \"keep_tracked\": [{\"reason\": \"nat\", \"interfaces\": [\"docker0\"]},"
-						 "   {\"reason\": \"state\", \"proto\": \"tcp\", \"ports\": [22],"
-						 "    \"role\": \"service\"}]}",
-						 NULL);
+	struct compiled *c = *state =
+	    compile_ok("{\"version\": 1,"
+		       " \"notrack\": {\"loopback\": true,"
+		       "   \"services\": [{\"proto\": \"tcp\", \"ports\": [22, 80]}]},"
+		       " \"keep_tracked\": [{\"reason\": \"nat\", \"interfaces\": [\"docker0\"]},"
+		       "   {\"reason\": \"state\", \"proto\": \"tcp\", \"ports\": [22],"
+		       "    \"role\": \"service\"}]}",
+		       NULL);
 
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
 		assert_int_equal(tl_count_rules(&c->rs, h), 4);
@@ -200,10 +205,10 @@ static void test_large_port_list_is_one_rule_per_direction(void **state)
 
 static void test_adjacent_ports_and_ranges_merge(void **state)
 {
-	struct compiled *c = *state = compile_ok(
-		"{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"udp\","
-		" \"ports\": [82, 80, \"83-90\", 81, 92, \"93-95\", 65535, \"65530-65534\"]}]}}",
-		NULL);
+	struct compiled *c = *state =
+	    compile_ok("{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"udp\","
+		       " \"ports\": [82, 80, \"83-90\", 81, 92, \"93-95\", 65535, \"65530-65534\"]}]}}",
+		       NULL);
 	const struct port_set *ps = &c->rs.port_sets[0];
 
 	assert_int_equal(ps->n, 3);
@@ -222,29 +227,30 @@ static void test_adjacent_ports_and_ranges_merge(void **state)
 static void test_exposure_lines(void **state)
 {
 	struct compiled *c = *state = compile_ok(
-		"{\"version\": 1, \"notrack\": {\"loopback\": true, \"interfaces\": [\"eth1\", \"veth+\"],"
-		" \"services\": [{\"proto\": \"tcp\", \"ports\": [80, 443], \"interfaces\": [\"eth0\", \"eth2\", \"bond0\"]},"
-		"   {\"proto\": \"udp\", \"ports\": [53], \"addresses\": [\"169.254.20.10\"],"
-		"    \"peers\": [\"10.0.0.0/8\", \"fd00::/8\"]}],"
-		" \"upstreams\": [{\"proto\": \"tcp\", \"ports\": [5432], \"addresses\": [\"10.2.0.1\"],"
-		"   \"peers\": [\"10.2.0.5\", \"10.3.0.0/24\", \"10.4.0.0/24\", \"10.5.0.0/24\", \"10.6.0.0/24\","
-		"   \"10.7.0.0/24\"]}]},"
-		" \"keep_tracked\": [{\"reason\": \"nat\", \"interfaces\": [\"docker0\"]},"
-		"   {\"reason\": \"state\", \"proto\": \"udp\", \"interfaces\": [\"eth9\"]},"
-		"   {\"reason\": \"state\", \"proto\": \"tcp\", \"ports\": [22], \"peers\": [\"192.0.2.0/24\"]}]}",
-		NULL);
+	    "{\"version\": 1, \"notrack\": {\"loopback\": true, \"interfaces\": [\"eth1\", \"veth+\"],"
+	    " \"services\": [{\"proto\": \"tcp\", \"ports\": [80, 443], \"interfaces\": [\"eth0\", \"eth2\", "
+	    "\"bond0\"]},"
+	    "   {\"proto\": \"udp\", \"ports\": [53], \"addresses\": [\"169.254.20.10\"],"
+	    "    \"peers\": [\"10.0.0.0/8\", \"fd00::/8\"]}],"
+	    " \"upstreams\": [{\"proto\": \"tcp\", \"ports\": [5432], \"addresses\": [\"10.2.0.1\"],"
+	    "   \"peers\": [\"10.2.0.5\", \"10.3.0.0/24\", \"10.4.0.0/24\", \"10.5.0.0/24\", \"10.6.0.0/24\","
+	    "   \"10.7.0.0/24\"]}]},"
+	    " \"keep_tracked\": [{\"reason\": \"nat\", \"interfaces\": [\"docker0\"]},"
+	    "   {\"reason\": \"state\", \"proto\": \"udp\", \"interfaces\": [\"eth9\"]},"
+	    "   {\"reason\": \"state\", \"proto\": \"tcp\", \"ports\": [22], \"peers\": [\"192.0.2.0/24\"]}]}",
+	    NULL);
 	static const char *const exposure[] = {
-		"all traffic on lo (loopback)",
-		"all traffic on eth1",
-		"all traffic on every interface named veth*",
-		"tcp/80,443 served by this host on eth0, eth2 or bond0",
-		"udp/53 served by this host at 169.254.20.10 for clients in 10.0.0.0/8, fd00::/8",
-		"tcp/5432 to upstreams from local 10.2.0.1 at 10.2.0.5, 10.3.0.0/24, 10.4.0.0/24, 10.5.0.0/24 and 2 more",
+	    "all traffic on lo (loopback)",
+	    "all traffic on eth1",
+	    "all traffic on every interface named veth*",
+	    "tcp/80,443 served by this host on eth0, eth2 or bond0",
+	    "udp/53 served by this host at 169.254.20.10 for clients in 10.0.0.0/8, fd00::/8",
+	    "tcp/5432 to upstreams from local 10.2.0.1 at 10.2.0.5, 10.3.0.0/24, 10.4.0.0/24, 10.5.0.0/24 and 2 more",
 	};
 	static const char *const kept[] = {
-		"all traffic on docker0 (nat)",
-		"all udp on eth9 (state)",
-		"tcp/22 with peers 192.0.2.0/24 (state)",
+	    "all traffic on docker0 (nat)",
+	    "all udp on eth9 (state)",
+	    "tcp/22 with peers 192.0.2.0/24 (state)",
 	};
 
 	assert_int_equal(c->rs.n_exposure, sizeof(exposure) / sizeof(exposure[0]));
@@ -323,24 +329,25 @@ static bool fake_interface_exists(const struct ifname *ifn, void *ctx)
 
 static void test_warning_missing_interfaces(void **state)
 {
-	static const char *const present[] = { "eth0", "eth1", "docker", NULL };
-	struct fake_host fake = { .present = present };
-	struct compile_host host = { .interface_exists = fake_interface_exists, .ctx = &fake };
-	struct compile_options opt = { .host = &host };
-	struct compiled *c = *state = compile_ok("{\n"
-						 "  \"version\": 1,\n"
-						 "  \"notrack\": {\n"
-						 "    \"interfaces\": [\"eth1\", \"wg0\"],\n"
-						 "    \"services\": [\n"
-						 "      { \"proto\": \"tcp\", \"ports\": [80],\n"
-						 "        \"interfaces\": [\"eth0\", \"bond0\"] }\n"
-						 "    ]\n"
-						 "  },\n"
-						 "  \"keep_tracked\": [\n"
-						 "    { \"reason\": \"nat\", \"interfaces\": [\"docker+\", \"docker0\"] }\n"
-						 "  ]\n"
-						 "}\n",
-						 &opt);
+	static const char *const present[] = {"eth0", "eth1", "docker", NULL};
+	struct fake_host fake = {.present = present};
+	struct compile_host host = {.interface_exists = fake_interface_exists, .ctx = &fake};
+	struct compile_options opt = {.host = &host};
+	struct compiled *c = *state =
+	    compile_ok("{\n"
+		       "  \"version\": 1,\n"
+		       "  \"notrack\": {\n"
+		       "    \"interfaces\": [\"eth1\", \"wg0\"],\n"
+		       "    \"services\": [\n"
+		       "      { \"proto\": \"tcp\", \"ports\": [80],\n"
+		       "        \"interfaces\": [\"eth0\", \"bond0\"] }\n"
+		       "    ]\n"
+		       "  },\n"
+		       "  \"keep_tracked\": [\n"
+		       "    { \"reason\": \"nat\", \"interfaces\": [\"docker+\", \"docker0\"] }\n"
+		       "  ]\n"
+		       "}\n",
+		       &opt);
 	const struct diag *d = &c->d;
 
 	/* every interface named anywhere is asked about once */
@@ -370,7 +377,7 @@ static void test_warning_notracks_nothing(void **state)
 
 static void test_table_name_option(void **state)
 {
-	struct compile_options opt = { .table = "nt_test" };
+	struct compile_options opt = {.table = "nt_test"};
 	struct compiled *c = *state = compile_ok("{\"version\": 1, \"notrack\": {\"loopback\": true}}", &opt);
 	char comment[128], chain[64];
 
@@ -383,12 +390,12 @@ static void test_table_name_option(void **state)
 
 static void test_bad_table_name_is_a_usage_error(void **state)
 {
-	static const char *const bad[] = { "", "Upper", "9lives", "has-dash", "notrack", "untracked",
-					   "a_name_that_is_far_too_long", NULL };
+	static const char *const bad[] = {
+	    "", "Upper", "9lives", "has-dash", "notrack", "untracked", "a_name_that_is_far_too_long", NULL};
 	struct compiled *c;
 
 	for (const char *const *name = bad; *name; name++) {
-		struct compile_options opt = { .table = *name };
+		struct compile_options opt = {.table = *name};
 		c = compile_text("{\"version\": 1, \"notrack\": {\"loopback\": true}}", &opt);
 		assert_int_equal(c->r, -EINVAL);
 		assert_int_equal(c->d.kind, DIAG_USAGE);
@@ -400,18 +407,18 @@ static void test_bad_table_name_is_a_usage_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_directions, teardown),
-		cmocka_unit_test_teardown(test_keep_tracked_comes_first, teardown),
-		cmocka_unit_test_teardown(test_keep_role_any_both_fields, teardown),
-		cmocka_unit_test_teardown(test_large_port_list_is_one_rule_per_direction, teardown),
-		cmocka_unit_test_teardown(test_adjacent_ports_and_ranges_merge, teardown),
-		cmocka_unit_test_teardown(test_exposure_lines, teardown),
-		cmocka_unit_test_teardown(test_warning_port_served_and_kept, teardown),
-		cmocka_unit_test_teardown(test_no_warning_for_carve_out, teardown),
-		cmocka_unit_test_teardown(test_warning_missing_interfaces, teardown),
-		cmocka_unit_test_teardown(test_warning_notracks_nothing, teardown),
-		cmocka_unit_test_teardown(test_table_name_option, teardown),
-		cmocka_unit_test_teardown(test_bad_table_name_is_a_usage_error, teardown),
+	    cmocka_unit_test_teardown(test_directions, teardown),
+	    cmocka_unit_test_teardown(test_keep_tracked_comes_first, teardown),
+	    cmocka_unit_test_teardown(test_keep_role_any_both_fields, teardown),
+	    cmocka_unit_test_teardown(test_large_port_list_is_one_rule_per_direction, teardown),
+	    cmocka_unit_test_teardown(test_adjacent_ports_and_ranges_merge, teardown),
+	    cmocka_unit_test_teardown(test_exposure_lines, teardown),
+	    cmocka_unit_test_teardown(test_warning_port_served_and_kept, teardown),
+	    cmocka_unit_test_teardown(test_no_warning_for_carve_out, teardown),
+	    cmocka_unit_test_teardown(test_warning_missing_interfaces, teardown),
+	    cmocka_unit_test_teardown(test_warning_notracks_nothing, teardown),
+	    cmocka_unit_test_teardown(test_table_name_option, teardown),
+	    cmocka_unit_test_teardown(test_bad_table_name_is_a_usage_error, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

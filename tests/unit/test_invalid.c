@@ -194,9 +194,9 @@ static void test_pipe_over_limit_stops_reading(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest limits[] = {
-		cmocka_unit_test(test_file_at_limit_is_read),
-		cmocka_unit_test(test_file_over_limit),
-		cmocka_unit_test(test_pipe_over_limit_stops_reading),
+	    cmocka_unit_test(test_file_at_limit_is_read),
+	    cmocka_unit_test(test_file_over_limit),
+	    cmocka_unit_test(test_pipe_over_limit_stops_reading),
 	};
 	int failed;
 

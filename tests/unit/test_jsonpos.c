@@ -13,17 +13,18 @@
 
 #include "jsonpos.h"
 
-static const char doc[] = "{\n"
-			  "  \"version\": 1,\n"
-			  "  \"notrack\": {\n"
-			  "    \"services\": [\n"
-			  "      { \"proto\": \"tcp\", \"ports\": [80, \"8000-8099\", 443] },\n"
-			  "      { \"proto\": \"udp\", \"ports\": [53], \"peers\": [\"10.0.0.0/8\"] }\n"
-			  "    ]\n"
-			  "  },\n"
-			  "  \"we\\\"ird\": {\"a\\\\b\": [1], \"x.y\": 2, \"t\\tab\": 3, \"\\u00e9t\\u00E9\": 4, \"\\ud83d\\ude00\": 5},\n"
-			  "  \"caf\xc3\xa9\": {\"na\xc3\xafve\": [true, {\"k\": null}]}\n"
-			  "}\n";
+static const char doc[] =
+    "{\n"
+    "  \"version\": 1,\n"
+    "  \"notrack\": {\n"
+    "    \"services\": [\n"
+    "      { \"proto\": \"tcp\", \"ports\": [80, \"8000-8099\", 443] },\n"
+    "      { \"proto\": \"udp\", \"ports\": [53], \"peers\": [\"10.0.0.0/8\"] }\n"
+    "    ]\n"
+    "  },\n"
+    "  \"we\\\"ird\": {\"a\\\\b\": [1], \"x.y\": 2, \"t\\tab\": 3, \"\\u00e9t\\u00E9\": 4, \"\\ud83d\\ude00\": 5},\n"
+    "  \"caf\xc3\xa9\": {\"na\xc3\xafve\": [true, {\"k\": null}]}\n"
+    "}\n";
 
 struct find_case {
 	const char *path;
@@ -45,17 +46,17 @@ static void check_find(const char *text, const struct find_case *cases, size_t n
 static void test_find_members_and_elements(void **state)
 {
 	static const struct find_case cases[] = {
-		{ "$", 0, 1, 1 },
-		{ "$.version", 0, 2, 3 },
-		{ "$.notrack", 0, 3, 3 },
-		{ "$.notrack.services", 0, 4, 5 },
-		{ "$.notrack.services[0]", 0, 5, 7 },
-		{ "$.notrack.services[0].proto", 0, 5, 9 },
-		{ "$.notrack.services[0].ports[0]", 0, 5, 35 },
-		{ "$.notrack.services[0].ports[1]", 0, 5, 39 },
-		{ "$.notrack.services[0].ports[2]", 0, 5, 52 },
-		{ "$.notrack.services[1]", 0, 6, 7 },
-		{ "$.notrack.services[1].peers[0]", 0, 6, 50 },
+	    {"$", 0, 1, 1},
+	    {"$.version", 0, 2, 3},
+	    {"$.notrack", 0, 3, 3},
+	    {"$.notrack.services", 0, 4, 5},
+	    {"$.notrack.services[0]", 0, 5, 7},
+	    {"$.notrack.services[0].proto", 0, 5, 9},
+	    {"$.notrack.services[0].ports[0]", 0, 5, 35},
+	    {"$.notrack.services[0].ports[1]", 0, 5, 39},
+	    {"$.notrack.services[0].ports[2]", 0, 5, 52},
+	    {"$.notrack.services[1]", 0, 6, 7},
+	    {"$.notrack.services[1].peers[0]", 0, 6, 50},
 	};
 
 	(void)state;
@@ -66,11 +67,11 @@ static void test_find_members_and_elements(void **state)
 static void test_find_missing(void **state)
 {
 	static const struct find_case cases[] = {
-		{ "$.nothing", -ENOENT, 1, 1 },
-		{ "$.notrack.services[2]", -ENOENT, 4, 5 },
-		{ "$.notrack.services[0].peers", -ENOENT, 5, 7 },
-		{ "$.notrack.services[0].ports[3]", -ENOENT, 5, 25 },
-		{ "$.version[0]", -ENOENT, 2, 3 },
+	    {"$.nothing", -ENOENT, 1, 1},
+	    {"$.notrack.services[2]", -ENOENT, 4, 5},
+	    {"$.notrack.services[0].peers", -ENOENT, 5, 7},
+	    {"$.notrack.services[0].ports[3]", -ENOENT, 5, 25},
+	    {"$.version[0]", -ENOENT, 2, 3},
 	};
 
 	(void)state;
@@ -82,14 +83,14 @@ static void test_find_missing(void **state)
 static void test_find_escaped_keys(void **state)
 {
 	static const struct find_case cases[] = {
-		{ "$[\"we\\\"ird\"]", 0, 9, 3 },
-		{ "$[\"we\\\"ird\"][\"a\\\\b\"][0]", 0, 9, 24 },
-		{ "$[\"we\\\"ird\"][\"x.y\"]", 0, 9, 28 },
-		{ "$[\"we\\\"ird\"][\"t\\u0009ab\"]", 0, 9, 38 },
-		{ "$[\"we\\\"ird\"][\"\xc3\xa9t\xc3\xa9\"]", 0, 9, 50 },
-		{ "$[\"we\\\"ird\"][\"\xf0\x9f\x98\x80\"]", 0, 9, 70 },
-		{ "$[\"caf\xc3\xa9\"]", 0, 10, 3 },
-		{ "$[\"caf\xc3\xa9\"][\"na\xc3\xafve\"][1].k", 0, 10, 29 },
+	    {"$[\"we\\\"ird\"]", 0, 9, 3},
+	    {"$[\"we\\\"ird\"][\"a\\\\b\"][0]", 0, 9, 24},
+	    {"$[\"we\\\"ird\"][\"x.y\"]", 0, 9, 28},
+	    {"$[\"we\\\"ird\"][\"t\\u0009ab\"]", 0, 9, 38},
+	    {"$[\"we\\\"ird\"][\"\xc3\xa9t\xc3\xa9\"]", 0, 9, 50},
+	    {"$[\"we\\\"ird\"][\"\xf0\x9f\x98\x80\"]", 0, 9, 70},
+	    {"$[\"caf\xc3\xa9\"]", 0, 10, 3},
+	    {"$[\"caf\xc3\xa9\"][\"na\xc3\xafve\"][1].k", 0, 10, 29},
 	};
 	char path[128] = "$";
 
@@ -130,16 +131,16 @@ struct path_at_case {
 static void test_path_at(void **state)
 {
 	static const struct path_at_case cases[] = {
-		{ "{\"a\": 1}", "{", "$" },
-		{ "{\"a\": 1}", "1", "$.a" },
-		{ "{\"a\": [1, 2, 3]}", "3", "$.a[2]" },
-		{ "{\"a\": {\"b\": [true, {\"c\": x}]}}", "x", "$.a.b[1].c" },
-		{ "{\"a\": 1, \"b\": 2}", "2", "$.b" },
-		{ "{\"a\": 1, }", "}", "$" },
-		{ "{\"a\": [1], \"b\": [2, {\"k\": 3}, 4]}", "4", "$.b[2]" },
-		{ "{\"k[]\": {\"q\\\"\": 0}}", "0", "$[\"k[]\"][\"q\\\"\"]" },
-		{ "{\"\\u00e9\\n\": [0, 1]}", "1", "$[\"\xc3\xa9\\u000a\"][1]" },
-		{ "{\"s\": \"a,b]}\", \"t\": 1}", "1", "$.t" },
+	    {"{\"a\": 1}", "{", "$"},
+	    {"{\"a\": 1}", "1", "$.a"},
+	    {"{\"a\": [1, 2, 3]}", "3", "$.a[2]"},
+	    {"{\"a\": {\"b\": [true, {\"c\": x}]}}", "x", "$.a.b[1].c"},
+	    {"{\"a\": 1, \"b\": 2}", "2", "$.b"},
+	    {"{\"a\": 1, }", "}", "$"},
+	    {"{\"a\": [1], \"b\": [2, {\"k\": 3}, 4]}", "4", "$.b[2]"},
+	    {"{\"k[]\": {\"q\\\"\": 0}}", "0", "$[\"k[]\"][\"q\\\"\"]"},
+	    {"{\"\\u00e9\\n\": [0, 1]}", "1", "$[\"\xc3\xa9\\u000a\"][1]"},
+	    {"{\"s\": \"a,b]}\", \"t\": 1}", "1", "$.t"},
 	};
 
 	(void)state;
@@ -170,14 +171,14 @@ static void test_token_start(void **state)
 
 	(void)state;
 	assert_int_equal(jsonpos_token_start(text, len, 0), 0);
-	assert_int_equal(jsonpos_token_start(text, len, 1), 0);          /* '{' */
-	assert_int_equal(jsonpos_token_start(text, len, 6), 1);          /* "key" */
-	assert_int_equal(jsonpos_token_start(text, len, 11), 8);         /* tru */
-	assert_int_equal(jsonpos_token_start(text, len, 19), 13);        /* "s\"q" */
-	assert_int_equal(jsonpos_token_start(text, len, 20), 19);        /* ':' */
-	assert_int_equal(jsonpos_token_start(text, len, 26), 21);        /* 12345 */
-	assert_int_equal(jsonpos_token_start(text, len, len), 29);       /* the string left open */
-	assert_int_equal(jsonpos_token_start(text, len, len + 10), 29);  /* clamped */
+	assert_int_equal(jsonpos_token_start(text, len, 1), 0);		/* '{' */
+	assert_int_equal(jsonpos_token_start(text, len, 6), 1);		/* "key" */
+	assert_int_equal(jsonpos_token_start(text, len, 11), 8);	/* tru */
+	assert_int_equal(jsonpos_token_start(text, len, 19), 13);	/* "s\"q" */
+	assert_int_equal(jsonpos_token_start(text, len, 20), 19);	/* ':' */
+	assert_int_equal(jsonpos_token_start(text, len, 26), 21);	/* 12345 */
+	assert_int_equal(jsonpos_token_start(text, len, len), 29);	/* the string left open */
+	assert_int_equal(jsonpos_token_start(text, len, len + 10), 29); /* clamped */
 }
 
 static void test_append_key_and_index(void **state)
@@ -185,16 +186,16 @@ static void test_append_key_and_index(void **state)
 	static const struct {
 		const char *key, *want;
 	} cases[] = {
-		{ "ports", "$.ports" },
-		{ "keep_tracked", "$.keep_tracked" },
-		{ "x-y", "$.x-y" },
-		{ "9lives", "$[\"9lives\"]" },
-		{ "", "$[\"\"]" },
-		{ "a.b", "$[\"a.b\"]" },
-		{ "q\"uote", "$[\"q\\\"uote\"]" },
-		{ "back\\slash", "$[\"back\\\\slash\"]" },
-		{ "new\nline\x1b", "$[\"new\\u000aline\\u001b\"]" },
-		{ "caf\xc3\xa9", "$[\"caf\xc3\xa9\"]" },
+	    {"ports", "$.ports"},
+	    {"keep_tracked", "$.keep_tracked"},
+	    {"x-y", "$.x-y"},
+	    {"9lives", "$[\"9lives\"]"},
+	    {"", "$[\"\"]"},
+	    {"a.b", "$[\"a.b\"]"},
+	    {"q\"uote", "$[\"q\\\"uote\"]"},
+	    {"back\\slash", "$[\"back\\\\slash\"]"},
+	    {"new\nline\x1b", "$[\"new\\u000aline\\u001b\"]"},
+	    {"caf\xc3\xa9", "$[\"caf\xc3\xa9\"]"},
 	};
 	char path[64];
 
@@ -218,14 +219,14 @@ static void test_append_key_and_index(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_find_members_and_elements),
-		cmocka_unit_test(test_find_missing),
-		cmocka_unit_test(test_find_escaped_keys),
-		cmocka_unit_test(test_line_col_counts_characters),
-		cmocka_unit_test(test_path_at),
-		cmocka_unit_test(test_path_at_too_deep),
-		cmocka_unit_test(test_token_start),
-		cmocka_unit_test(test_append_key_and_index),
+	    cmocka_unit_test(test_find_members_and_elements),
+	    cmocka_unit_test(test_find_missing),
+	    cmocka_unit_test(test_find_escaped_keys),
+	    cmocka_unit_test(test_line_col_counts_characters),
+	    cmocka_unit_test(test_path_at),
+	    cmocka_unit_test(test_path_at_too_deep),
+	    cmocka_unit_test(test_token_start),
+	    cmocka_unit_test(test_append_key_and_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,7 @@ static void test_empty(void **state)
 	strbuf_init(&sb);
 	assert_null(sb.data);
 	assert_int_equal(sb.len, 0);
-	strbuf_reset(&sb); /* fine on an empty buffer */
+	strbuf_reset(&sb);    /* fine on an empty buffer */
 	s = strbuf_take(&sb); /* an empty string, not NULL */
 	assert_non_null(s);
 	assert_string_equal(s, "");
@@ -129,12 +129,9 @@ static void test_impossible_size(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_appends_grow_and_terminate),
-		cmocka_unit_test(test_printf),
-		cmocka_unit_test(test_take_hands_over),
-		cmocka_unit_test(test_oom_is_sticky),
-		cmocka_unit_test(test_impossible_size),
+	    cmocka_unit_test(test_empty),	  cmocka_unit_test(test_appends_grow_and_terminate),
+	    cmocka_unit_test(test_printf),	  cmocka_unit_test(test_take_hands_over),
+	    cmocka_unit_test(test_oom_is_sticky), cmocka_unit_test(test_impossible_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,10 +44,10 @@ static int emit_ipt6(const struct ruleset *rs, const struct diag *d, struct strb
 }
 
 static const struct emitter emitters[] = {
-	{ ".nft", emit_nft },
-	{ ".ipt4", emit_ipt4 },
-	{ ".ipt6", emit_ipt6 },
-	{ ".ir.json", emit_json },
+    {".nft", emit_nft},
+    {".ipt4", emit_ipt4},
+    {".ipt6", emit_ipt6},
+    {".ir.json", emit_json},
 };
 
 static void test_valid_case(void **state)
