@@ -9,7 +9,9 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "owned.h"
 #include "ruleset.h"
+#include "strbuf.h"
 
 struct backend;
 
@@ -34,6 +36,11 @@ struct backend_ops {
 	void (*plan_free)(struct plan *p);
 	/* The kernel's current ruleset generation. */
 	int (*generation)(struct backend *b, uint64_t *out, struct diag *d);
+	/* Everything we own now, in kernel order, with counters. */
+	int (*owned)(struct backend *b, struct owned_list *out, struct diag *d);
+	/* The text form of a compiled ruleset for this backend, kept in each
+	 * generation so a person can read what was applied. */
+	int (*render)(const struct ruleset *rs, struct strbuf *out);
 };
 
 extern const struct backend_ops nft_backend_ops;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "digest.h"
 #include "emit.h"
 #include "nft_build.h"
 #include "nft_transport.h"
@@ -351,33 +352,6 @@ struct nft_plan {
 	size_t n_accept_inserts;
 	char tag[RULESET_NAME_MAX];
 };
-
-int plan_add_diff(struct plan *p, const char *fmt, ...)
-{
-	char **lines = realloc(p->diff, (p->n_diff + 1) * sizeof(*lines));
-	va_list ap;
-	int n;
-
-	if (!lines)
-		return -ENOMEM;
-	p->diff = lines;
-	va_start(ap, fmt);
-	n = vasprintf(&lines[p->n_diff], fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	p->n_diff++;
-	return 0;
-}
-
-void plan_free_diff(struct plan *p)
-{
-	for (size_t i = 0; i < p->n_diff; i++)
-		free(p->diff[i]);
-	free(p->diff);
-	p->diff = NULL;
-	p->n_diff = 0;
-}
 
 static const char *family_str(uint32_t f)
 {
@@ -926,6 +900,75 @@ static int nft_generation(struct backend *b, uint64_t *out, struct diag *d)
 	return r;
 }
 
+static int counter_cb(struct nftnl_expr *e, void *data)
+{
+	struct owned_object *o = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (name && !strcmp(name, "counter")) {
+		o->has_counter = true;
+		o->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		o->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+	}
+	return 0;
+}
+
+static int nft_owned(struct backend *b, struct owned_list *out, struct diag *d)
+{
+	_cleanup_strbuf_ struct strbuf canon;
+	struct live l = {0};
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	strbuf_init(&canon);
+	r = read_live(b, &l, d);
+	if (r < 0)
+		goto out;
+	/* the digest covers our chains, sets and rules in kernel order, and the
+	 * accepts we placed elsewhere, without counters or handles */
+	for (size_t i = 0; i < l.n_chains; i++)
+		if (is_our_table(b, l.chains[i].family, l.chains[i].table))
+			chain_canon(&l.chains[i], &canon);
+	for (size_t i = 0; i < l.n_sets; i++) {
+		nft_set_canon(l.sets[i], &canon);
+		strbuf_putc(&canon, '\n');
+	}
+	for (size_t i = 0; i < l.n_rules; i++) {
+		struct live_rule *lr = &l.rules[i];
+		bool mine = live_rule_in_our_table(b, lr);
+		struct owned_object *o;
+
+		if (!mine && !lr->ours)
+			continue;
+		o = owned_list_add(out);
+		if (!o) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+		o->kind = mine ? OWNED_RULE : OWNED_ACCEPT;
+		snprintf(o->family, sizeof(o->family), "%s", family_str(lr->family));
+		snprintf(o->table, sizeof(o->table), "%s", lr->table);
+		snprintf(o->chain, sizeof(o->chain), "%s", lr->chain);
+		o->handle = lr->handle;
+		nft_rule_comment(lr->r, o->comment, sizeof(o->comment));
+		nftnl_expr_foreach(lr->r, counter_cb, o);
+		strbuf_printf(&canon, "%s %s %s %s ", o->family, o->table, o->chain,
+			      o->kind == OWNED_ACCEPT && lr->position ? "not-first" : "");
+		nft_rule_canon(lr->r, &canon);
+		strbuf_putc(&canon, '\n');
+	}
+	if (canon.oom) {
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	digest_text(canon.data ? canon.data : "", canon.len, out->digest);
+out:
+	if (r < 0)
+		owned_list_free(out);
+	live_free(&l);
+	return r;
+}
+
 static int nft_open(struct backend **out, const char *table, struct diag *d)
 {
 	struct backend *b = calloc(1, sizeof(*b));
@@ -959,4 +1002,6 @@ const struct backend_ops nft_backend_ops = {
     .commit = nft_commit,
     .plan_free = nft_plan_free,
     .generation = nft_generation,
+    .owned = nft_owned,
+    .render = emit_nft_text,
 };

@@ -104,7 +104,7 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 		return r;
 	strbuf_init(&text);
 	if (rs)
-		emit_nft_text(rs, &text);
+		cfg->backend->render(rs, &text);
 	g.number = (last > res->generation_from ? last : res->generation_from) + 1;
 	g.parent = res->generation_from;
 	snprintf(g.action, sizeof(g.action), "%s", action);
@@ -119,7 +119,10 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 		snprintf(g.policy_digest, sizeof(g.policy_digest), "none");
 	g.kernel_generation = res->txn.kernel_generation;
 	g.compiled = text.data;
-	r = state_save(&s->st, &g, d);
+	r = cfg->backend->owned(s->b, &g.owned, d);
+	if (r == 0)
+		r = state_save(&s->st, &g, d);
+	owned_list_free(&g.owned);
 	strbuf_free(&text);
 	if (r == 0)
 		r = state_set_current(&s->st, g.number, d);

@@ -1,5 +1,7 @@
 #include "state.h"
 
+#include "digest.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,17 +17,6 @@
 
 #define STATE_FORMAT 1
 #define STATE_FILE_MAX (64u * 1024 * 1024)
-
-void digest_text(const char *text, size_t len, char out[24])
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)text[i];
-		h *= 0x100000001b3ull;
-	}
-	snprintf(out, 24, "%016" PRIx64, h);
-}
 
 static int sys_fail(struct diag *d, int err, const char *path, const char *what)
 {
@@ -302,16 +293,72 @@ void generation_free(struct generation *g)
 	free(g->policy_file);
 	free(g->policy);
 	free(g->compiled);
+	owned_list_free(&g->owned);
 	memset(g, 0, sizeof(*g));
+}
+
+static const char *owned_kind_name(enum owned_kind k)
+{
+	return k == OWNED_ACCEPT ? "accept" : "rule";
+}
+
+static json_t *owned_json(const struct owned_list *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < l->n; i++) {
+		const struct owned_object *o = &l->v[i];
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "kind", owned_kind_name(o->kind),
+						   "family", o->family, "table", o->table, "chain", o->chain, "handle",
+						   (json_int_t)o->handle, "comment", o->comment));
+	}
+	return json_pack("{s:s,s:o}", "digest", l->digest, "objects", a);
+}
+
+/* Strict: a generation whose owned list cannot be read is not used at all. */
+static int owned_from_json(json_t *v, struct owned_list *l)
+{
+	json_t *objs = json_object_get(v, "objects"), *o;
+	const char *digest;
+	size_t i;
+
+	if (!json_is_object(v) || !json_is_array(objs) || json_unpack(v, "{s:s}", "digest", &digest) < 0 ||
+	    strlen(digest) >= sizeof(l->digest))
+		return -EINVAL;
+	snprintf(l->digest, sizeof(l->digest), "%s", digest);
+	json_array_foreach(objs, i, o)
+	{
+		const char *kind, *family, *table, *chain, *comment;
+		json_int_t handle;
+		struct owned_object *ob;
+
+		if (json_unpack(o, "{s:s,s:s,s:s,s:s,s:I,s:s}", "kind", &kind, "family", &family, "table", &table,
+				"chain", &chain, "handle", &handle, "comment", &comment) < 0)
+			return -EINVAL;
+		ob = owned_list_add(l);
+		if (!ob)
+			return -ENOMEM;
+		ob->kind = strcmp(kind, "accept") ? OWNED_RULE : OWNED_ACCEPT;
+		snprintf(ob->family, sizeof(ob->family), "%s", family);
+		snprintf(ob->table, sizeof(ob->table), "%s", table);
+		snprintf(ob->chain, sizeof(ob->chain), "%s", chain);
+		snprintf(ob->comment, sizeof(ob->comment), "%s", comment);
+		ob->handle = (uint64_t)handle;
+	}
+	return 0;
 }
 
 static json_t *generation_body(const struct generation *g)
 {
-	return json_pack("{s:i,s:I,s:I,s:s,s:s,s:s,s:I,s:s?,s:s?,s:s,s:I,s:s?}", "format", STATE_FORMAT, "generation",
-			 (json_int_t)g->number, "parent", (json_int_t)g->parent, "action", g->action, "backend",
-			 g->backend, "table", g->table, "time", (json_int_t)g->time, "policy_file", g->policy_file,
-			 "policy", g->policy, "policy_digest", g->policy_digest, "kernel_generation",
-			 (json_int_t)g->kernel_generation, "compiled", g->compiled);
+	json_t *body = json_pack("{s:i,s:I,s:I,s:s,s:s,s:s,s:I,s:s?,s:s?,s:s,s:I,s:s?}", "format", STATE_FORMAT,
+				 "generation", (json_int_t)g->number, "parent", (json_int_t)g->parent, "action",
+				 g->action, "backend", g->backend, "table", g->table, "time", (json_int_t)g->time,
+				 "policy_file", g->policy_file, "policy", g->policy, "policy_digest", g->policy_digest,
+				 "kernel_generation", (json_int_t)g->kernel_generation, "compiled", g->compiled);
+
+	if (body)
+		json_object_set_new(body, "owned", owned_json(&g->owned));
+	return body;
 }
 
 int state_save(struct state *st, const struct generation *g, struct diag *d)
@@ -407,8 +454,14 @@ int state_load(struct state *st, uint64_t number, struct generation *g, struct d
 	g->policy_file = dup_opt(root, "policy_file");
 	g->policy = dup_opt(root, "policy");
 	g->compiled = dup_opt(root, "compiled");
+	if (owned_from_json(json_object_get(root, "owned"), &g->owned) < 0) {
+		r = diag_fail(d, DIAG_STATE, EINVAL, NULL, "unexpected content (owned objects); left for the admin");
+		goto out;
+	}
 	d->file[0] = '\0';
 out:
+	if (r < 0)
+		generation_free(g);
 	free(canon);
 	json_decref(root);
 	return r;

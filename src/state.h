@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "digest.h"
+#include "owned.h"
 
 #define STATE_DEFAULT_DIR "/var/lib/notrackctl"
 
@@ -30,7 +32,10 @@ struct generation {
 	char *policy;	   /* the policy text; NULL for remove */
 	char policy_digest[24];
 	uint64_t kernel_generation; /* ruleset generation id after the commit */
-	char *compiled;		    /* the nft text of what was applied, for people */
+	char *compiled;		    /* the backend's text of what was applied, for people */
+	/* what we owned in the kernel right after the commit: the accepts'
+	 * chains and handles, and the digest a later rollback compares with */
+	struct owned_list owned;
 };
 
 /* Creates the directory (0700) if needed and refuses one that others could
@@ -49,6 +54,3 @@ int state_save(struct state *st, const struct generation *g, struct diag *d);
 /* Lists generation numbers in ascending order. */
 int state_list(struct state *st, uint64_t **numbers, size_t *n, struct diag *d);
 void generation_free(struct generation *g);
-
-/* FNV-1a 64-bit: detects a changed policy or a damaged file; not a security hash. */
-void digest_text(const char *text, size_t len, char out[24]);

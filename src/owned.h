@@ -1,0 +1,37 @@
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * One object notrackctl owns in the kernel, as read back from it: a rule in
+ * our own table or chains, or an untracked accept we inserted into someone
+ * else's chain.  The counters say how much traffic it let bypass conntrack.
+ */
+enum owned_kind {
+	OWNED_RULE,   /* a return or notrack rule in our own table / chains */
+	OWNED_ACCEPT, /* an untracked accept at the head of a foreign filter chain */
+};
+
+struct owned_object {
+	enum owned_kind kind;
+	char family[8]; /* nft: inet, ip, ip6; iptables: ipv4, ipv6 */
+	char table[64];
+	char chain[64];
+	uint64_t handle; /* nft rule handle; iptables rule number (1-based) */
+	char comment[128];
+	bool has_counter;
+	uint64_t packets, bytes;
+};
+
+struct owned_list {
+	struct owned_object *v;
+	size_t n;
+	/* Digest of everything we own with counters and handles left out: it
+	 * changes only when our objects do, whoever changed them. */
+	char digest[24];
+};
+
+void owned_list_free(struct owned_list *l);
+/* Appends a zeroed object and returns it, or NULL when out of memory. */
+struct owned_object *owned_list_add(struct owned_list *l);
