@@ -339,6 +339,7 @@ struct accept_target {
 	char table[256];
 	char chain[256];
 	bool xtables;
+	char origin[POLICY_PATH_MAX]; /* the policy entry that named the chain, "" for auto */
 };
 
 struct nft_plan {
@@ -553,6 +554,8 @@ static int accept_targets(struct backend *b, struct nft_plan *np, const struct r
 				     : c->family == CHAIN_FAMILY_IP6 ? NFPROTO_IPV6
 								     : NFPROTO_INET;
 			r = add_target(np, targets, n, f, c->table, c->chain);
+			if (r == 0)
+				snprintf((*targets)[*n - 1].origin, sizeof((*targets)[*n - 1].origin), "%s", c->path);
 		}
 		return r;
 	}
@@ -808,7 +811,7 @@ static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
 static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch *bt)
 {
 	struct nft_desired *dd = &np->desired;
-	char label[600];
+	char label[800];
 	int r = 0;
 
 	/* our accepts first: deleting by handle must see the chain as it was read */
@@ -863,8 +866,8 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 		struct nftnl_rule *acc = nft_build_accept_rule((int)t->family, t->table, t->chain, np->tag, t->xtables);
 		if (!acc)
 			return -ENOMEM;
-		snprintf(label, sizeof(label), "the untracked accept for %s %s %s", family_str(t->family), t->table,
-			 t->chain);
+		snprintf(label, sizeof(label), "the untracked accept for %s %s %s%s%s%s", family_str(t->family),
+			 t->table, t->chain, t->origin[0] ? " (" : "", t->origin, t->origin[0] ? ")" : "");
 		/* no NLM_F_APPEND and no position: the kernel inserts at the head */
 		r = put_object(bt, NFT_MSG_NEWRULE, (uint16_t)t->family, NLM_F_CREATE, label, build_rule, acc);
 		nftnl_rule_free(acc);

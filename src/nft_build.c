@@ -443,16 +443,21 @@ struct nftnl_rule *nft_build_accept_rule(int family, const char *table, const ch
 		/* iptables-nft stores "-m conntrack --ctstate UNTRACKED" as an xt
 		 * match that the kernel runs through xt_conntrack; a native ct
 		 * expression here would make iptables-nft-save give up on the table */
-		struct xt_conntrack_mtinfo3 info;
+		struct xt_conntrack_mtinfo3 *info = calloc(1, sizeof(*info));
 		struct nftnl_expr *m = nftnl_expr_alloc("match");
-		memset(&info, 0, sizeof(info));
-		info.match_flags = XT_CONNTRACK_STATE;
-		info.state_mask = XT_CONNTRACK_STATE_UNTRACKED;
-		if (m) {
-			nftnl_expr_set_str(m, NFTNL_EXPR_MT_NAME, "conntrack");
-			nftnl_expr_set_u32(m, NFTNL_EXPR_MT_REV, 3);
-			nftnl_expr_set(m, NFTNL_EXPR_MT_INFO, &info, sizeof(info));
+		if (!info || !m) {
+			free(info);
+			if (m)
+				nftnl_expr_free(m);
+			nftnl_rule_free(r);
+			return NULL;
 		}
+		info->match_flags = XT_CONNTRACK_STATE;
+		info->state_mask = XT_CONNTRACK_STATE_UNTRACKED;
+		nftnl_expr_set_str(m, NFTNL_EXPR_MT_NAME, "conntrack");
+		nftnl_expr_set_u32(m, NFTNL_EXPR_MT_REV, 3);
+		/* libnftnl keeps this pointer and frees it with the expression */
+		nftnl_expr_set(m, NFTNL_EXPR_MT_INFO, info, sizeof(*info));
 		add(r, m);
 	} else {
 		uint32_t mask = NFT_CT_STATE_UNTRACKED, zero = 0;
