@@ -234,10 +234,11 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 	else if (ir->proto)
 		add_u8_meta_match(r, NFT_META_L4PROTO, ir->proto);
 	add(r, nftnl_expr_alloc("counter"));
+	/* notrack only attaches the untracked template; the return ends our
+	 * chain so later rules neither see nor count the packet again */
 	if (ir->verdict == VERDICT_NOTRACK)
 		add(r, nftnl_expr_alloc("notrack"));
-	else
-		add(r, verdict(NFT_RETURN));
+	add(r, verdict(NFT_RETURN));
 	rule_comment(rs, ir, comment, sizeof(comment));
 	if (set_comment(r, comment) < 0)
 		goto fail;

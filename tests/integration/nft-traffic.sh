@@ -32,6 +32,10 @@ conntrack -L 2>/dev/null | grep -q . && fail "conntrack -L lists entries after a
 nft list chain inet notrackctl prerouting >"$work/chain"
 packets=$(grep 'notrack.loopback' "$work/chain" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 assert_ge "${packets:-0}" 1000 "packets counted by the loopback notrack rule"
+# The first matching rule takes the packet: the service rule after the
+# loopback rule never sees loopback traffic, so no packet is counted twice.
+packets=$(grep 'notrack.services' "$work/chain" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+assert_eq "$packets" 0 "packets counted by the service rule behind the loopback rule"
 packets=$(nft list chain inet filter input | sed -n 's/.*ct state untracked counter packets \([0-9]*\).*/\1/p')
 assert_ge "${packets:-0}" 1000 "packets let through by the untracked accept"
 
