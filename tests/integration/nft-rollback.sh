@@ -115,6 +115,17 @@ assert_same_snapshot before five
 run 9 ntc rollback
 assert_contains "$work/err" "nothing to roll back" "a rollback past the first generation"
 
+# An accept of ours that someone else deleted (firewalld reloading its
+# table does that) is reported, and rollback carries on.
+run 0 ntc apply "$src/policies/nginx.json"
+handle=$(nft -a list chain inet filter input | sed -n 's/.*comment "notrackctl" # handle \([0-9]*\)$/\1/p')
+[ -n "$handle" ] || fail "no accept of ours in inet filter input"
+nft delete rule inet filter input handle "$handle"
+run 0 ntc rollback
+assert_contains "$work/err" "our untracked accept in inet filter input (handle $handle) is gone" "rollback after a foreign delete"
+snapshot vanished
+assert_same_snapshot before vanished
+
 # remove takes away everything we own, and rollback brings it back.
 run 0 ntc apply "$src/policies/nginx.json"
 snapshot reapplied
