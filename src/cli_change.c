@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli_common.h"
 #include "exit_codes.h"
@@ -45,6 +47,17 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	/* how often the ruleset moved between our read and our commit */
 	json_object_set_new(o, "restarts", json_integer((json_int_t)res->txn.restarts));
 	json_object_set_new(o, "exposure", lines_json(res->rs.exposure, res->rs.n_exposure));
+	if (res->has_pending)
+		json_object_set_new(o, "confirm",
+				    json_pack("{s:s,s:I,s:I,s:I,s:s,s:s}", "token", res->pending.token, "generation",
+					      (json_int_t)res->pending.generation, "rollback_to",
+					      (json_int_t)res->pending.rollback_to, "deadline",
+					      (json_int_t)res->pending.deadline, "timer", res->pending.timer,
+					      "timer_id", res->pending.timer_id));
+	else
+		json_object_set_new(o, "confirm", json_null());
+	json_object_set_new(o, "cancelled_confirmation", json_boolean(res->cancelled_pending));
+	json_object_set_new(o, "foreign_changes", json_boolean(res->foreign_changes));
 	for (size_t i = 0; i < d->n_warnings; i++)
 		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
 						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
@@ -91,6 +104,25 @@ static void print_diff_lines(FILE *f, const struct op_result *res)
 		fprintf(f, "  %s\n", res->txn.diff[i]);
 }
 
+static void print_notes(const struct op_result *res)
+{
+	char when[32] = "?";
+	time_t t = (time_t)res->pending.deadline;
+	struct tm tm;
+
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (res->has_pending)
+		printf("awaiting confirmation: run 'notrackctl confirm %s' before %s, or generation %" PRIu64
+		       " rolls back to %" PRIu64 " by itself (timer: %s %s)\n",
+		       res->pending.token, when, res->pending.generation, res->pending.rollback_to, res->pending.timer,
+		       res->pending.timer_id);
+	if (res->cancelled_pending)
+		printf("the pending confirmation of generation %" PRIu64 " is over\n", res->pending.generation);
+	if (res->foreign_changes)
+		printf("note: others changed their own rules since that generation; those stay as they are now\n");
+}
+
 /* Prints the outcome of a kernel-facing operation and returns the exit code. */
 static int report(const char *command, const struct global_options *g, const struct op_config *cfg,
 		  struct op_result *res, struct diag *d, int r, bool check)
@@ -118,6 +150,7 @@ static int report(const char *command, const struct global_options *g, const str
 			print_diff_lines(stdout, res);
 		if (!res->txn.changed && !strcmp(command, "rollback"))
 			printf("current generation is now %" PRIu64 "\n", res->generation_to);
+		print_notes(res);
 	}
 	if (r == 0 || d->n_warnings)
 		cli_print_warnings(d);
@@ -133,7 +166,10 @@ static const char apply_help[] = "Usage: notrackctl apply [OPTIONS] POLICY\n"
 				 "\n"
 				 "Options:\n"
 				 "      --check           report what would change and change nothing\n"
-				 "                        (exit 1 when something would change)\n";
+				 "                        (exit 1 when something would change)\n"
+				 "      --confirm S       roll back by itself after S seconds unless\n"
+				 "                        'notrackctl confirm' runs first; the timer\n"
+				 "                        survives the terminal and the SSH session\n";
 
 static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
 				"\n"
@@ -142,15 +178,55 @@ static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
 				"\n"
 				"Options:\n";
 
+/*
+ * What the confirmation timer runs at the deadline: this very binary, with
+ * the same table, backend and state directory, by absolute paths, since the
+ * timer runs from / and, under systemd, with another environment.
+ */
+static int expire_command(const struct global_options *g, struct op_config *cfg, struct diag *d)
+{
+	static char exe[4096], dir[4096];
+	static const char *argv[16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t i = 0;
+
+	if (n <= 0)
+		return diag_fail(d, DIAG_SYSTEM, errno, NULL, "cannot find my own executable: %s", strerror(errno));
+	exe[n] = '\0';
+	if (!realpath(cfg->state_dir ? cfg->state_dir : STATE_DEFAULT_DIR, dir)) {
+		/* not created yet: state_open() will make it, relative to here */
+		if (!getcwd(dir, sizeof(dir) / 2))
+			return diag_fail(d, DIAG_SYSTEM, errno, NULL, "cannot resolve the state directory");
+		if (cfg->state_dir && cfg->state_dir[0] != '/')
+			snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", cfg->state_dir);
+		else
+			snprintf(dir, sizeof(dir), "%s", cfg->state_dir ? cfg->state_dir : STATE_DEFAULT_DIR);
+	}
+	argv[i++] = exe;
+	argv[i++] = "--table";
+	argv[i++] = g->table ? g->table : RULESET_DEFAULT_TABLE;
+	argv[i++] = "confirm-expire";
+	argv[i++] = "--state-dir";
+	argv[i++] = dir;
+	argv[i++] = "--backend";
+	argv[i++] = cfg->backend->name;
+	argv[i] = NULL;
+	cfg->expire_argv = argv;
+	return 0;
+}
+
 static int run_apply(int argc, char **argv, struct global_options *g, bool diff_mode)
 {
 	static const struct option opts[] = {
 	    {"check", no_argument, NULL, 'c'},
+	    {"confirm", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = diff_mode ? "diff" : "apply";
+	long confirm = 0;
+	char *end;
 	const struct backend_ops *ops;
 	struct policy_source src = {0};
 	struct op_result res = {0};
@@ -171,6 +247,12 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 				return cli_usage_error(cmd, "%s", "invalid option");
 			check = true;
 			break;
+		case 'C':
+			confirm = strtol(optarg, &end, 10);
+			if (diff_mode || *end || !*optarg || confirm < 1 || confirm > 86400)
+				return cli_usage_error(cmd, "--confirm takes seconds from 1 to 86400, not '%s'",
+						       optarg);
+			break;
 		case 'h': printf("%s%s", diff_mode ? diff_help : apply_help, cli_common_help); return EXIT_OK;
 		default: return cli_usage_error(cmd, "%s", "invalid option");
 		}
@@ -181,8 +263,14 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
 	fill_config(g, ops, &cfg);
 	cfg.check_only = check;
+	cfg.confirm_seconds = (int)confirm;
 	diag_init(&d);
-	r = policy_source_read(&src, argv[optind], &d);
+	if (confirm && !check)
+		r = expire_command(g, &cfg, &d);
+	else
+		r = 0;
+	if (r == 0)
+		r = policy_source_read(&src, argv[optind], &d);
 	if (r == 0)
 		r = op_apply(&cfg, &src, &res, &d);
 	code = report(cmd, g, &cfg, &res, &d, r, check);
@@ -212,7 +300,9 @@ static const char rollback_help[] = "Usage: notrackctl rollback [OPTIONS]\n"
 				    "\n"
 				    "Options:\n"
 				    "      --to N            go to generation N (0: nothing of ours)\n"
-				    "      --check           report what would change and change nothing\n";
+				    "      --check           report what would change and change nothing\n"
+				    "      --force           roll back even if someone else changed\n"
+				    "                        notrackctl's own rules since (exit 11 without)\n";
 
 static const char remove_help[] = "Usage: notrackctl remove [OPTIONS]\n"
 				  "\n"
@@ -228,6 +318,7 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	static const struct option opts[] = {
 	    {"to", required_argument, NULL, 't'},
 	    {"check", no_argument, NULL, 'c'},
+	    {"force", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -236,7 +327,7 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	const struct backend_ops *ops;
 	struct op_result res = {0};
 	struct op_config cfg;
-	bool check = false, has_to = false;
+	bool check = false, has_to = false, force = false;
 	uint64_t to = 0;
 	struct diag d;
 	int c, r, code;
@@ -259,6 +350,11 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 			has_to = true;
 			break;
 		case 'c': check = true; break;
+		case 'f':
+			if (remove)
+				return cli_usage_error(cmd, "%s", "invalid option");
+			force = true;
+			break;
 		case 'h': printf("%s%s", remove ? remove_help : rollback_help, cli_common_help); return EXIT_OK;
 		default: return cli_usage_error(cmd, "%s", "invalid option");
 		}
@@ -269,6 +365,7 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
 	fill_config(g, ops, &cfg);
 	cfg.check_only = check;
+	cfg.force = force;
 	diag_init(&d);
 	r = remove ? op_remove(&cfg, &res, &d) : op_rollback(&cfg, has_to, to, &res, &d);
 	code = report(cmd, g, &cfg, &res, &d, r, check);
@@ -379,4 +476,94 @@ int cmd_generations(int argc, char **argv, struct global_options *g)
 	state_close(&st);
 	diag_free(&d);
 	return EXIT_OK;
+}
+
+/* The timer runs with no terminal: its outcome goes to syslog. */
+static void audit_expire(const char *token, const struct op_result *res, const struct diag *d, int r)
+{
+	openlog("notrackctl", LOG_PID, LOG_DAEMON);
+	if (r < 0)
+		syslog(LOG_ERR, "confirm timer %s: automatic rollback FAILED: %s", token, d->msg);
+	else if (res->nothing_pending)
+		syslog(LOG_INFO, "confirm timer %s: confirmed in time, nothing to do", token);
+	else
+		syslog(LOG_WARNING,
+		       "confirm timer %s: not confirmed in time, rolled back from generation %" PRIu64 " to %" PRIu64,
+		       token, res->generation_from, res->generation_to);
+	closelog();
+}
+
+static const char confirm_help[] = "Usage: notrackctl confirm [OPTIONS] [TOKEN]\n"
+				   "\n"
+				   "Keep the generation that 'apply --confirm' put in place, and stop its\n"
+				   "timer. With TOKEN, only if it is the pending one. With nothing pending\n"
+				   "(already confirmed, rolled back, or an unchanged apply), says so and\n"
+				   "exits 0, so automation can always run it after apply --confirm.\n"
+				   "\n"
+				   "Options:\n";
+
+static int run_confirm(int argc, char **argv, struct global_options *g, bool expire)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    COMMON_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = expire ? "confirm-expire" : "confirm";
+	const struct backend_ops *ops;
+	struct op_result res = {0};
+	struct op_config cfg;
+	const char *token = NULL;
+	struct diag d;
+	int c, r, code;
+
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		int k = cli_parse_common(c, optarg, g);
+		if (k < 0)
+			return cli_usage_error(cmd, "bad value '%s'", optarg);
+		if (k)
+			continue;
+		if (c == 'h') {
+			printf("%s%s", confirm_help, cli_common_help);
+			return EXIT_OK;
+		}
+		return cli_usage_error(cmd, "%s", "invalid option");
+	}
+	if (argc - optind > 1 || (expire && argc - optind != 1))
+		return cli_usage_error(cmd, "%s", "expected one TOKEN");
+	if (optind < argc)
+		token = argv[optind];
+	if (resolve_backend(g, &ops) < 0)
+		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
+	fill_config(g, ops, &cfg);
+	/* the timer waits as long as it takes for a run that holds the lock */
+	if (expire && !cfg.lock_timeout_ms)
+		cfg.lock_timeout_ms = 10 * 60 * 1000;
+	diag_init(&d);
+	r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
+	if (expire)
+		audit_expire(token, &res, &d, r);
+	if (r < 0 || g->json) {
+		code = report(cmd, g, &cfg, &res, &d, r, false);
+	} else {
+		code = EXIT_OK;
+		if (res.nothing_pending)
+			printf("nothing awaits confirmation\n");
+		else if (expire)
+			printf("not confirmed in time: rolled back to generation %" PRIu64 "\n", res.generation_to);
+		else
+			printf("confirmed: generation %" PRIu64 " stays\n", res.pending.generation);
+	}
+	op_result_free(&res);
+	diag_free(&d);
+	return code;
+}
+
+int cmd_confirm(int argc, char **argv, struct global_options *g)
+{
+	return run_confirm(argc, argv, g, false);
+}
+int cmd_confirm_expire(int argc, char **argv, struct global_options *g)
+{
+	return run_confirm(argc, argv, g, true);
 }
