@@ -181,6 +181,7 @@ static const struct command commands[] = {
     {"rollback", cmd_rollback, "return to the previous (or --to N) generation"},
     {"remove", cmd_remove, "remove everything notrackctl owns from the kernel"},
     {"generations", cmd_generations, "list the recorded generations"},
+    {"restore", cmd_restore, "make the kernel hold the current generation again (at boot)"},
     {"confirm", cmd_confirm, "keep what 'apply --confirm' applied, and stop its timer"},
     /* internal, run by the timer of apply --confirm: not listed */
     {"confirm-expire", cmd_confirm_expire, NULL},

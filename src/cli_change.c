@@ -143,6 +143,8 @@ static int report(const char *command, const struct global_options *g, const str
 		else if (!strcmp(command, "rollback"))
 			printf("rolled back: generation %" PRIu64 " -> %" PRIu64 "\n", res->generation_from,
 			       res->generation_to);
+		else if (!strcmp(command, "restore"))
+			printf("restored generation %" PRIu64 "\n", res->generation_to);
 		else
 			printf("changed: generation %" PRIu64 " -> %" PRIu64 "\n", res->generation_from,
 			       res->generation_to);
@@ -313,7 +315,24 @@ static const char remove_help[] = "Usage: notrackctl remove [OPTIONS]\n"
 				  "Options:\n"
 				  "      --check           report what would change and change nothing\n";
 
-static int run_rollback_remove(int argc, char **argv, struct global_options *g, bool remove)
+enum undo_kind {
+	UNDO_ROLLBACK,
+	UNDO_REMOVE,
+	UNDO_RESTORE,
+};
+
+static const char restore_help[] = "Usage: notrackctl restore [OPTIONS]\n"
+				   "\n"
+				   "Make the kernel hold the current generation again, e.g. at boot\n"
+				   "(notrackctl-restore.service). Records no new generation. An apply\n"
+				   "that was never confirmed (apply --confirm) is not restored: its\n"
+				   "predecessor is, as its timer would have done. Fails, changing\n"
+				   "nothing, when the state directory cannot be read in full.\n"
+				   "\n"
+				   "Options:\n"
+				   "      --check           report what would change and change nothing\n";
+
+static int run_undo(int argc, char **argv, struct global_options *g, enum undo_kind kind)
 {
 	static const struct option opts[] = {
 	    {"to", required_argument, NULL, 't'},
@@ -323,7 +342,9 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	const char *cmd = remove ? "remove" : "rollback";
+	static const char *const names[] = {"rollback", "remove", "restore"};
+	static const char *const helps[] = {rollback_help, remove_help, restore_help};
+	const char *cmd = names[kind];
 	const struct backend_ops *ops;
 	struct op_result res = {0};
 	struct op_config cfg;
@@ -341,7 +362,7 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 			continue;
 		switch (c) {
 		case 't':
-			if (remove)
+			if (kind != UNDO_ROLLBACK)
 				return cli_usage_error(cmd, "%s", "invalid option");
 			errno = 0;
 			to = strtoull(optarg, &end, 10);
@@ -351,11 +372,11 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 			break;
 		case 'c': check = true; break;
 		case 'f':
-			if (remove)
+			if (kind != UNDO_ROLLBACK)
 				return cli_usage_error(cmd, "%s", "invalid option");
 			force = true;
 			break;
-		case 'h': printf("%s%s", remove ? remove_help : rollback_help, cli_common_help); return EXIT_OK;
+		case 'h': printf("%s%s", helps[kind], cli_common_help); return EXIT_OK;
 		default: return cli_usage_error(cmd, "%s", "invalid option");
 		}
 	}
@@ -367,7 +388,12 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	cfg.check_only = check;
 	cfg.force = force;
 	diag_init(&d);
-	r = remove ? op_remove(&cfg, &res, &d) : op_rollback(&cfg, has_to, to, &res, &d);
+	if (kind == UNDO_REMOVE)
+		r = op_remove(&cfg, &res, &d);
+	else if (kind == UNDO_RESTORE)
+		r = op_restore(&cfg, &res, &d);
+	else
+		r = op_rollback(&cfg, has_to, to, &res, &d);
 	code = report(cmd, g, &cfg, &res, &d, r, check);
 	op_result_free(&res);
 	diag_free(&d);
@@ -376,11 +402,15 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 
 int cmd_rollback(int argc, char **argv, struct global_options *g)
 {
-	return run_rollback_remove(argc, argv, g, false);
+	return run_undo(argc, argv, g, UNDO_ROLLBACK);
 }
 int cmd_remove(int argc, char **argv, struct global_options *g)
 {
-	return run_rollback_remove(argc, argv, g, true);
+	return run_undo(argc, argv, g, UNDO_REMOVE);
+}
+int cmd_restore(int argc, char **argv, struct global_options *g)
+{
+	return run_undo(argc, argv, g, UNDO_RESTORE);
 }
 
 static const char generations_help[] = "Usage: notrackctl generations [OPTIONS]\n"

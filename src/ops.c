@@ -356,6 +356,38 @@ static int check_untouched(const struct op_config *cfg, struct session *s, const
 	return r;
 }
 
+/*
+ * Loads generation `to` and compiles its recorded policy again, exactly as
+ * it was applied, into res->rs.  Refuses a generation of another backend
+ * or table: restoring it here would create objects nobody asked for.
+ */
+static int load_generation_rules(const struct op_config *cfg, struct session *s, uint64_t to, struct generation *target,
+				 struct policy_source *src, struct op_result *res, struct diag *d)
+{
+	char name[64];
+	int r = state_load(&s->st, to, target, d);
+
+	if (r < 0)
+		return r;
+	if (strcmp(target->backend, cfg->backend->name))
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL,
+				 "generation %" PRIu64 " was applied with the %s backend, not %s; use --backend %s", to,
+				 target->backend, cfg->backend->name, target->backend);
+	if (strcmp(target->table, cfg_table(cfg)))
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "generation %" PRIu64 " was applied to table %s, not %s",
+				 to, target->table, cfg_table(cfg));
+	if (!target->policy)
+		return 0; /* a "remove" generation: nothing of ours */
+	snprintf(name, sizeof(name), "generation %" PRIu64, to);
+	src->file = strdup(name);
+	if (!src->file)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	src->text = target->policy;
+	src->len = strlen(target->policy);
+	target->policy = NULL;
+	return op_compile(src, cfg_table(cfg), false, &res->rs, d);
+}
+
 int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op_result *res, struct diag *d)
 {
 	struct generation cur = {0}, target = {0};
@@ -385,38 +417,9 @@ int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op
 			goto out;
 	}
 	if (to != 0) {
-		char name[64];
-		r = state_load(&s.st, to, &target, d);
+		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
 		if (r < 0)
 			goto out;
-		if (strcmp(target.backend, cfg->backend->name)) {
-			r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
-				      "generation %" PRIu64
-				      " was applied with the %s backend, not %s; use --backend %s",
-				      to, target.backend, cfg->backend->name, target.backend);
-			goto out;
-		}
-		if (strcmp(target.table, cfg_table(cfg))) {
-			r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
-				      "generation %" PRIu64 " was applied to table %s, not %s", to, target.table,
-				      cfg_table(cfg));
-			goto out;
-		}
-		if (target.policy) {
-			/* the recorded policy is compiled again exactly as it was applied */
-			snprintf(name, sizeof(name), "generation %" PRIu64, to);
-			src.file = strdup(name);
-			src.text = target.policy;
-			src.len = strlen(target.policy);
-			target.policy = NULL;
-			if (!src.file) {
-				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-				goto out;
-			}
-			r = op_compile(&src, cfg_table(cfg), false, &res->rs, d);
-			if (r < 0)
-				goto out;
-		}
 	}
 	if (res->generation_from != 0) {
 		r = check_untouched(cfg, &s, &cur, res, d);
@@ -528,4 +531,50 @@ int op_confirm_expire(const struct op_config *cfg, const char *token, struct op_
 	/* the rollback takes the lock again, checks that our objects are as
 	 * generation p.generation left them, and clears the pending file */
 	return op_rollback(cfg, true, p.rollback_to, res, d);
+}
+
+int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *d)
+{
+	struct generation target = {0};
+	struct policy_source src = {0};
+	struct pending p;
+	struct session s;
+	uint64_t to;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = session_open(cfg, !cfg->check_only, &s, d);
+	if (r == 0)
+		r = state_current(&s.st, &res->generation_from, d);
+	if (r < 0)
+		goto out;
+	to = res->generation_from;
+	/* A change that was never confirmed must not come back with a reboot:
+	 * its timer died with the old boot, so do what it would have done. */
+	r = state_pending_read(&s.st, &p, d);
+	if (r == 0 && p.generation == to) {
+		r = diag_warn(d, "",
+			      "generation %" PRIu64
+			      " was never confirmed before the restart; restoring generation %" PRIu64
+			      " instead, as its timer would have",
+			      p.generation, p.rollback_to);
+		to = p.rollback_to;
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	if (r == 0 && to != 0)
+		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
+	if (r == 0)
+		r = txn_run(cfg->backend, s.b, to && res->rs.table[0] ? &res->rs : NULL, cfg->check_only, &res->txn, d);
+	if (r == 0 && !cfg->check_only && to != res->generation_from)
+		r = state_set_current(&s.st, to, d);
+	if (r == 0 && !cfg->check_only)
+		r = cancel_pending(&s, res, d);
+	if (r == 0)
+		res->generation_to = to;
+out:
+	generation_free(&target);
+	policy_source_free(&src);
+	session_close(cfg, &s);
+	return r;
 }
