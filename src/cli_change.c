@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cli_common.h"
 #include "exit_codes.h"
 #include "ops.h"
@@ -129,6 +129,9 @@ static int report(const char *command, const struct global_options *g, const str
 {
 	int code = r < 0 ? cli_exit_code(d) : EXIT_OK;
 
+	/* a run that could have changed the kernel leaves an audit line */
+	if (!check && strcmp(command, "diff"))
+		audit_log(command, cfg->backend->name, g->table ? g->table : RULESET_DEFAULT_TABLE, res, r, d);
 	if (r < 0)
 		cli_print_error(d);
 	else if (check && res->txn.changed)
@@ -508,21 +511,6 @@ int cmd_generations(int argc, char **argv, struct global_options *g)
 	return EXIT_OK;
 }
 
-/* The timer runs with no terminal: its outcome goes to syslog. */
-static void audit_expire(const char *token, const struct op_result *res, const struct diag *d, int r)
-{
-	openlog("notrackctl", LOG_PID, LOG_DAEMON);
-	if (r < 0)
-		syslog(LOG_ERR, "confirm timer %s: automatic rollback FAILED: %s", token, d->msg);
-	else if (res->nothing_pending)
-		syslog(LOG_INFO, "confirm timer %s: confirmed in time, nothing to do", token);
-	else
-		syslog(LOG_WARNING,
-		       "confirm timer %s: not confirmed in time, rolled back from generation %" PRIu64 " to %" PRIu64,
-		       token, res->generation_from, res->generation_to);
-	closelog();
-}
-
 static const char confirm_help[] = "Usage: notrackctl confirm [OPTIONS] [TOKEN]\n"
 				   "\n"
 				   "Keep the generation that 'apply --confirm' put in place, and stop its\n"
@@ -571,11 +559,10 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 		cfg.lock_timeout_ms = 10 * 60 * 1000;
 	diag_init(&d);
 	r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
-	if (expire)
-		audit_expire(token, &res, &d, r);
 	if (r < 0 || g->json) {
 		code = report(cmd, g, &cfg, &res, &d, r, false);
 	} else {
+		audit_log(cmd, cfg.backend->name, g->table ? g->table : RULESET_DEFAULT_TABLE, &res, r, &d);
 		code = EXIT_OK;
 		if (res.nothing_pending)
 			printf("nothing awaits confirmation\n");

@@ -236,6 +236,7 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	int r;
 
 	memset(res, 0, sizeof(*res));
+	digest_text(src->text, src->len, res->policy_digest);
 	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
 	if (r < 0)
 		return r;
@@ -376,6 +377,7 @@ static int load_generation_rules(const struct op_config *cfg, struct session *s,
 	if (strcmp(target->table, cfg_table(cfg)))
 		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "generation %" PRIu64 " was applied to table %s, not %s",
 				 to, target->table, cfg_table(cfg));
+	snprintf(res->policy_digest, sizeof(res->policy_digest), "%s", target->policy_digest);
 	if (!target->policy)
 		return 0; /* a "remove" generation: nothing of ours */
 	snprintf(name, sizeof(name), "generation %" PRIu64, to);

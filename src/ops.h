@@ -33,6 +33,8 @@ struct op_result {
 	bool cancelled_pending; /* rollback / remove / confirm ended a pending confirmation */
 	bool foreign_changes;	/* others changed the ruleset since the current generation */
 	bool nothing_pending;	/* confirm: there was nothing to confirm */
+	/* digest of the policy now in force ("none" when nothing of ours is) */
+	char policy_digest[DIGEST_SIZE];
 };
 
 int op_apply(const struct op_config *cfg, const struct policy_source *src, struct op_result *res, struct diag *d);
