@@ -200,21 +200,21 @@ static void print_main_help(FILE *f)
 			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
-		"Global options:\n"
-		"      --table NAME  nft table and ownership tag (default notrackctl,\n"
-		"                    or $NOTRACKCTL_TABLE)\n"
-		"  -h, --help        show this help; 'notrackctl COMMAND --help' for a command\n"
-		"  -V, --version     print the version\n"
+		"Options (before the command, or after it):\n"
+		"%s"
+		"  -V, --version         print the version\n"
 		"\n%s",
-		exit_code_help);
+		cli_common_help, exit_code_help);
 }
 
 int cli_main(int argc, char **argv)
 {
+	/* the options every command takes are accepted before the command too:
+	 * `notrackctl --json --state-dir D status` */
 	static const struct option opts[] = {
-	    {"table", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct global_options g = {.table = getenv("NOTRACKCTL_TABLE")};
@@ -222,9 +222,13 @@ int cli_main(int argc, char **argv)
 
 	if (g.table && !*g.table)
 		g.table = NULL;
-	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+qhV", opts, NULL)) != -1) {
+		int k = cli_parse_common(c, optarg, &g);
+		if (k < 0)
+			return cli_usage_error(NULL, "bad value '%s'", optarg);
+		if (k)
+			continue;
 		switch (c) {
-		case 't': g.table = optarg; break;
 		case 'h': print_main_help(stdout); return EXIT_OK;
 		case 'V': printf("notrackctl %s\n", NOTRACKCTL_VERSION); return EXIT_OK;
 		default: return cli_usage_error(NULL, "%s", "invalid option");
