@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli_common.h"
+#include "trust.h"
 #include "exit_codes.h"
 #include "policy.h"
 
@@ -43,6 +44,9 @@ const char cli_common_help[] = "      --json            print one JSON document 
 			       "      --backend NAME    nft (default)\n"
 			       "      --lock-timeout S  wait at most S seconds for another run (default 30)\n"
 			       "      --table NAME      table and ownership tag (default notrackctl)\n"
+			       "      --insecure-permissions\n"
+			       "                        accept a policy or state that others could\n"
+			       "                        have written (warns instead of refusing)\n"
 			       "  -q, --quiet           print less\n"
 			       "  -h, --help            show this help\n";
 
@@ -57,6 +61,7 @@ int cli_parse_common(int c, const char *arg, struct global_options *g)
 	case OPT_STATE_DIR: g->state_dir = arg; return 1;
 	case OPT_BACKEND: g->backend = arg; return 1;
 	case OPT_TABLE: g->table = arg; return 1;
+	case OPT_INSECURE: trust_set_insecure(true); return 1;
 	case 'q': g->quiet = true; return 1;
 	case OPT_LOCK_TIMEOUT:
 		v = strtol(arg, &end, 10);

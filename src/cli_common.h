@@ -28,12 +28,13 @@ enum {
 	OPT_BACKEND,
 	OPT_LOCK_TIMEOUT,
 	OPT_TABLE,
+	OPT_INSECURE,
 };
 #define COMMON_OPTIONS                                                                                                 \
 	{"json", no_argument, NULL, OPT_JSON}, {"state-dir", required_argument, NULL, OPT_STATE_DIR},                  \
 	    {"backend", required_argument, NULL, OPT_BACKEND},                                                         \
 	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},                                               \
-	    {"table", required_argument, NULL, OPT_TABLE},                                                             \
+	    {"table", required_argument, NULL, OPT_TABLE}, {"insecure-permissions", no_argument, NULL, OPT_INSECURE},  \
 	{                                                                                                              \
 		"quiet", no_argument, NULL, 'q'                                                                        \
 	}
