@@ -59,3 +59,7 @@ int cmd_diff(int argc, char **argv, struct global_options *g);
 int cmd_rollback(int argc, char **argv, struct global_options *g);
 int cmd_remove(int argc, char **argv, struct global_options *g);
 int cmd_generations(int argc, char **argv, struct global_options *g);
+/* cli_diag.c: read-only diagnostics */
+int cmd_status(int argc, char **argv, struct global_options *g);
+int cmd_top(int argc, char **argv, struct global_options *g);
+int cmd_advise(int argc, char **argv, struct global_options *g);
