@@ -17,6 +17,7 @@ enum tri {
 struct flow {
 	enum hook hook;
 	const char *ifname; /* iif at prerouting, oif at output; NULL: unknown */
+	bool not_lo;	    /* unknown, but certainly not lo */
 	unsigned family;    /* FAMILY_IPV4 or FAMILY_IPV6 */
 	const struct ct_entry *e;
 };
@@ -59,6 +60,9 @@ static void flow_of(const struct cov_host *h, const struct ct_entry *e, struct f
 		f->hook = HOOK_PREROUTING;
 		f->ifname = dst_if;
 	}
+	/* lo carries only what this host sends to itself: a packet to a remote
+	 * address leaves elsewhere, one from a remote source came in elsewhere */
+	f->not_lo = !f->ifname;
 }
 
 static bool port_in(const struct port_set *s, uint16_t port)
@@ -124,7 +128,7 @@ static enum tri match(const struct ruleset *rs, const struct rule *r, const stru
 	/* the interface last: any other mismatch decides the rule anyway */
 	if (r->has_ifname) {
 		if (!f->ifname)
-			return TRI_UNKNOWN;
+			return f->not_lo && !r->ifname.wildcard && !strcmp(r->ifname.name, "lo") ? TRI_NO : TRI_UNKNOWN;
 		if (!ifname_matches(&r->ifname, f->ifname))
 			return TRI_NO;
 	}

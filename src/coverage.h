@@ -18,7 +18,8 @@
  *     host that accepts packets for one interface's address on another
  *     breaks it;
  *   - otherwise the interface is unknown (a forwarded packet, or one sent to
- *     a remote address: that needs a route lookup).  A rule that names an
+ *     a remote address: that needs a route lookup), but it is not lo, which
+ *     carries only what the host sends to itself.  A rule that names another
  *     interface then cannot be decided, and neither can the entry unless
  *     every outcome agrees.
  */
