@@ -12,6 +12,7 @@ struct topk_slot {
 	uint32_t error;
 	uint32_t next; /* next slot in the hash chain, index + 1 */
 	uint32_t pos;  /* position in the heap */
+	uint32_t hash; /* of key: compared before the key, and finds the chain again */
 };
 
 int topk_init(struct topk *t, size_t capacity)
@@ -100,7 +101,7 @@ static void heap_up(struct topk *t, size_t i)
 
 static void chain_unlink(struct topk *t, uint32_t slot)
 {
-	uint32_t *link = &t->buckets[hash_key(t, t->slots[slot].key) & (t->n_buckets - 1)];
+	uint32_t *link = &t->buckets[t->slots[slot].hash & (t->n_buckets - 1)];
 
 	while (*link && *link != slot + 1)
 		link = &t->slots[*link - 1].next;
@@ -111,15 +112,16 @@ static void chain_unlink(struct topk *t, uint32_t slot)
 void topk_add(struct topk *t, const void *key, size_t len)
 {
 	uint8_t k[TOPK_KEY_SIZE] = {0};
-	uint32_t *head, i;
+	uint32_t *head, i, h;
 	struct topk_slot *s;
 
 	memcpy(k, key, len < TOPK_KEY_SIZE ? len : TOPK_KEY_SIZE);
 	t->total++;
-	head = &t->buckets[hash_key(t, k) & (t->n_buckets - 1)];
+	h = (uint32_t)hash_key(t, k);
+	head = &t->buckets[h & (t->n_buckets - 1)];
 	for (i = *head; i; i = t->slots[i - 1].next) {
 		s = &t->slots[i - 1];
-		if (!memcmp(s->key, k, TOPK_KEY_SIZE)) {
+		if (s->hash == h && !memcmp(s->key, k, TOPK_KEY_SIZE)) {
 			s->count++;
 			heap_down(t, s->pos);
 			return;
@@ -147,6 +149,7 @@ void topk_add(struct topk *t, const void *key, size_t len)
 		heap_down(t, 0);
 		t->overflowed = true;
 	}
+	s->hash = h;
 	s->next = *head;
 	*head = i + 1;
 }

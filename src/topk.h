@@ -12,7 +12,7 @@
  *   - every key whose real count exceeds total / capacity is in the table;
  *   - a reported count c with error e means the real count is in [c - e, c].
  * The smallest count is found with a min-heap over the counters, so an update
- * costs O(log capacity).  Memory: 36 bytes per counter, 4 in the heap and 8
+ * costs O(log capacity).  Memory: 40 bytes per counter, 4 in the heap and 8
  * to 16 in the hash buckets (at most half full), allocated once by topk_init.
  */
 #pragma once
