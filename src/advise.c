@@ -265,6 +265,29 @@ int advise_render_hashsize(uint64_t buckets, const char *prefix, struct strbuf *
 	return out->oom ? -ENOMEM : 0;
 }
 
+#define COMMENT_WIDTH 96
+
+/* Writes text as "# " comment lines, wrapped at word boundaries. */
+static void put_comment(struct strbuf *out, const char *text)
+{
+	while (*text) {
+		size_t len = strlen(text), cut = len;
+		if (len > COMMENT_WIDTH - 2) {
+			cut = COMMENT_WIDTH - 2;
+			while (cut > 0 && text[cut] != ' ')
+				cut--;
+			if (!cut)
+				cut = COMMENT_WIDTH - 2; /* one long word: cut it */
+		}
+		strbuf_puts(out, "# ");
+		strbuf_putn(out, text, cut);
+		strbuf_putc(out, '\n');
+		text += cut;
+		while (*text == ' ')
+			text++;
+	}
+}
+
 int advise_render_sysctl(const struct advise_sizes *s, uint64_t objsize, const struct advise_timeout_item *items,
 			 size_t n, const char *when, struct strbuf *out)
 {
@@ -298,8 +321,13 @@ int advise_render_sysctl(const struct advise_sizes *s, uint64_t objsize, const s
 		const struct advise_timeout_item *it = &items[i];
 		if (!it->change)
 			continue;
-		strbuf_printf(out, "\n# %.0f%% of entries; default %" PRIu64 " s: %s.\n# Risk: %s.\n",
-			      it->share_percent, advise_timeout_default(it->which), it->why_default, it->risk);
+		char text[1024];
+		snprintf(text, sizeof(text), "%.0f%% of entries; default %" PRIu64 " s: %s.", it->share_percent,
+			 advise_timeout_default(it->which), it->why_default);
+		strbuf_putc(out, '\n');
+		put_comment(out, text);
+		snprintf(text, sizeof(text), "Risk: %s.", it->risk);
+		put_comment(out, text);
 		strbuf_printf(out, "net.netfilter.%s = %" PRIu64 "\n", advise_timeout_sysctl(it->which),
 			      it->recommended);
 	}

@@ -82,7 +82,8 @@ static json_t *json_percent(double p)
 
 static void print_json_doc(json_t *o)
 {
-	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	/* percentages are rounded to one decimal: six digits print them as written */
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 
 	if (text)
 		puts(text);
@@ -655,7 +656,7 @@ static json_t *top_json(const struct top_report *rep, size_t n_top, const struct
 				    json_pack("{s:b,s:o}", "exact", ct_agg_top_exact(a, k), "rows", list));
 	}
 	free(rows);
-	json_object_set_new(tops, "counters", json_integer(CT_AGG_TOP_CAPACITY));
+	json_object_set_new(tops, "capacity", json_integer(CT_AGG_TOP_CAPACITY));
 	json_object_set_new(o, "top", tops);
 	json_object_set_new(o, "coverage",
 			    json_pack("{s:o,s:o}", "current", slots[0] ? coverage_json(slots[0]) : json_null(),
