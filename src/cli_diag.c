@@ -164,11 +164,11 @@ static void print_table_use(const struct table_use *t)
 		printf("  buckets      %s  (entries are %.1f%% of buckets)\n", num(t->buckets, a),
 		       t->health.buckets_percent);
 	if (t->has_counters) {
-		printf("  drop         %s\n", num(t->counters.drop, a));
-		printf("  early_drop   %s\n", num(t->counters.early_drop, a));
-		printf("  insert_failed %s\n", num(t->counters.insert_failed, a));
-		printf("  chaintoolong %s\n", num(t->counters.chaintoolong, a));
-		printf("  (counters summed over %u CPUs, from %s; count from %s)\n", t->counters.cpus,
+		char c[32], e[32];
+		printf("  counters     drop %s  early_drop %s  insert_failed %s  chaintoolong %s\n",
+		       num(t->counters.drop, a), num(t->counters.early_drop, b), num(t->counters.insert_failed, c),
+		       num(t->counters.chaintoolong, e));
+		printf("               (summed over %u CPUs, from %s; count from %s)\n", t->counters.cpus,
 		       t->counters_source, t->count_source);
 	} else {
 		printf("  counters     unavailable\n");
