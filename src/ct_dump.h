@@ -4,6 +4,11 @@
  * reads the per-CPU and global statistics.  Nothing is kept between entries:
  * the caller aggregates as the dump goes.  The diagnostics reach it through
  * struct ct_ops, so tests can feed them entries without a kernel.
+ *
+ * A dump is not a snapshot: the kernel walks its hash table bucket by bucket
+ * while entries come and go, so an entry created or removed meanwhile may or
+ * may not be seen.  On a busy table the total can differ slightly from the
+ * count read just before.
  */
 #pragma once
 #include <stdbool.h>
