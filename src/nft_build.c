@@ -543,29 +543,28 @@ int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out)
 	return out->oom ? -ENOMEM : 0;
 }
 
+/* Elements as fixed-size text records in one array: a set of 10,000 ports
+ * has 20,000 boundary elements, and a string each was most of the cost. */
+#define ELEM_TEXT_MAX 80
+
 struct elem_list {
-	char **items;
+	char (*items)[ELEM_TEXT_MAX];
 	size_t n, cap;
 	int oom;
 };
 
 static int canon_elem_cb(struct nftnl_set_elem *e, void *data)
 {
+	static const char digits[] = "0123456789abcdef";
 	struct elem_list *l = data;
 	const uint8_t *key;
 	uint32_t len, flags = 0;
-	char hex[80];
+	char *hex;
 	size_t n = 0;
 
-	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
-		flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
-	for (uint32_t i = 0; key && i < len && n + 3 < sizeof(hex); i++)
-		n += (size_t)snprintf(hex + n, sizeof(hex) - n, "%02x", key[i]);
-	snprintf(hex + n, sizeof(hex) - n, "/%u", flags & NFT_SET_ELEM_INTERVAL_END);
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
-		char **p = realloc(l->items, cap * sizeof(*p));
+		char(*p)[ELEM_TEXT_MAX] = realloc(l->items, cap * sizeof(*p));
 		if (!p) {
 			l->oom = 1;
 			return -1;
@@ -573,18 +572,23 @@ static int canon_elem_cb(struct nftnl_set_elem *e, void *data)
 		l->items = p;
 		l->cap = cap;
 	}
-	l->items[l->n] = strdup(hex);
-	if (!l->items[l->n]) {
-		l->oom = 1;
-		return -1;
+	hex = l->items[l->n];
+	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+		flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+	/* two hex digits a byte while they fit, then "/<interval end bit>" */
+	for (uint32_t i = 0; key && i < len && n + 3 < ELEM_TEXT_MAX; i++) {
+		hex[n++] = digits[key[i] >> 4];
+		hex[n++] = digits[key[i] & 0xf];
 	}
+	snprintf(hex + n, ELEM_TEXT_MAX - n, "/%u", flags & NFT_SET_ELEM_INTERVAL_END);
 	l->n++;
 	return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(a, b);
 }
 
 int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
@@ -595,10 +599,11 @@ int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
 		      nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
 		      nftnl_set_get_u32(s, NFTNL_SET_FLAGS));
 	nftnl_set_elem_foreach((struct nftnl_set *)s, canon_elem_cb, &l);
-	qsort(l.items, l.n, sizeof(*l.items), cmp_str);
+	if (l.n)
+		qsort(l.items, l.n, sizeof(*l.items), cmp_str);
 	for (size_t i = 0; i < l.n; i++) {
-		strbuf_printf(out, " %s", l.items[i]);
-		free(l.items[i]);
+		strbuf_putc(out, ' ');
+		strbuf_puts(out, l.items[i]);
 	}
 	free(l.items);
 	return l.oom || out->oom ? -ENOMEM : 0;
