@@ -29,11 +29,6 @@
 #define NFT_TABLE_F_OWNER_FLAG 0x2 /* NFT_TABLE_F_OWNER: only the owning process may change the table */
 #define DUMP_RETRIES 5
 
-struct backend {
-	struct nft_sock sock;
-	char table[RULESET_NAME_MAX];
-};
-
 /* ------------------------------------------------------------------ */
 /* the live ruleset                                                     */
 
@@ -76,6 +71,17 @@ struct live {
 	struct nftnl_set **sets; /* sets of our table, with elements */
 	size_t n_sets;
 	bool have_table;
+};
+
+struct backend {
+	struct nft_sock sock;
+	char table[RULESET_NAME_MAX];
+	/* The last complete read of the ruleset, kept for the next read in this
+	 * run: if the generation id has not moved, nothing has changed, and the
+	 * verification, the record of what we own and the next plan all see the
+	 * same ruleset without dumping 10,000 set elements again. */
+	struct live cache;
+	bool cached;
 };
 
 static void live_free(struct live *l)
@@ -317,10 +323,36 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 	return genid_after == l->genid ? 0 : -EINTR;
 }
 
+/* Hands a complete read over to the backend's cache (see struct backend). */
+static void live_keep(struct backend *b, struct live *l)
+{
+	if (b->cached)
+		live_free(&b->cache);
+	b->cache = *l;
+	b->cached = true;
+	memset(l, 0, sizeof(*l));
+}
+
 static int read_live(struct backend *b, struct live *l, struct diag *d)
 {
 	int r = -EINTR;
 
+	live_free(l);
+	if (b->cached) {
+		uint32_t genid;
+		r = nft_get_genid(&b->sock, &genid, d);
+		if (r < 0)
+			return r;
+		if (genid == b->cache.genid) {
+			*l = b->cache;
+			memset(&b->cache, 0, sizeof(b->cache));
+			b->cached = false;
+			return 0;
+		}
+		live_free(&b->cache);
+		b->cached = false;
+		r = -EINTR;
+	}
 	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
 		live_free(l);
 		r = read_once(b, l, d);
@@ -344,6 +376,7 @@ struct accept_target {
 };
 
 struct nft_plan {
+	struct backend *b;
 	struct live live;
 	struct nft_desired desired;
 	bool have_desired;
@@ -353,6 +386,7 @@ struct nft_plan {
 	struct accept_target *accept_inserts;
 	size_t n_accept_inserts;
 	char tag[RULESET_NAME_MAX];
+	bool live_complete; /* live is a whole, consistent read: worth keeping */
 };
 
 static const char *family_str(uint32_t f)
@@ -704,6 +738,8 @@ static void nft_plan_free(struct plan *p)
 	struct nft_plan *np = p->priv;
 
 	if (np) {
+		if (np->live_complete)
+			live_keep(np->b, &np->live);
 		live_free(&np->live);
 		if (np->have_desired)
 			nft_desired_free(&np->desired);
@@ -725,9 +761,11 @@ static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	p->priv = np;
 	snprintf(np->tag, sizeof(np->tag), "%s", b->table);
+	np->b = b;
 	r = read_live(b, &np->live, d);
 	if (r < 0)
 		goto fail;
+	np->live_complete = true;
 	p->generation_before = np->live.genid;
 	if (rs) {
 		r = nft_build_desired(rs, &np->desired);
@@ -1000,6 +1038,8 @@ static int nft_owned(struct backend *b, struct owned_list *out, struct diag *d)
 out:
 	if (r < 0)
 		owned_list_free(out);
+	else
+		live_keep(b, &l);
 	live_free(&l);
 	return r;
 }
@@ -1025,6 +1065,8 @@ static void nft_close(struct backend *b)
 {
 	if (!b)
 		return;
+	if (b->cached)
+		live_free(&b->cache);
 	nft_sock_close(&b->sock);
 	free(b);
 }
