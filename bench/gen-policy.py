@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Writes a benchmark policy: one tcp service entry with PORTS random ports
+(1024-65535, seeded, so every run and every tool gets the same ones) for
+PEERS random IPv4 peers in 10.0.0.0/8, IPv4 only, untracked_accept "none"
+so that `notrackctl apply` and `nft -f` on the compiled text do the same.
+
+Random ports are not contiguous on purpose; where two happen to be adjacent
+the compiler merges them into a range, as it must.
+
+  gen-policy.py PORTS PEERS [SEED]
+"""
+import json
+import random
+import sys
+
+
+def main():
+    ports, peers = int(sys.argv[1]), int(sys.argv[2])
+    rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 7)
+    chosen = sorted(rng.sample(range(1024, 65536), ports))
+    nets = sorted(rng.sample(range(1, 1 << 24), peers))
+    policy = {
+        "version": 1,
+        "name": "bench-%d-ports" % ports,
+        "families": ["ipv4"],
+        "notrack": {
+            "services": [
+                {
+                    "proto": "tcp",
+                    "ports": chosen,
+                    "peers": ["10.%d.%d.%d" % (n >> 16, (n >> 8) & 255, n & 255) for n in nets],
+                }
+            ]
+        },
+        "untracked_accept": "none",
+    }
+    json.dump(policy, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
