@@ -1079,6 +1079,7 @@ const struct backend_ops nft_backend_ops = {
     .commit = nft_commit,
     .plan_free = nft_plan_free,
     .generation = nft_generation,
+    .exact_generation = true,
     .owned = nft_owned,
     .render = emit_nft_text,
 };
