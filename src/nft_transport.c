@@ -86,8 +86,18 @@ static int receive_replies(struct nft_sock *s, uint32_t seq, mnl_cb_t cb, void *
 			 * rather than fail on the sequence number. */
 			if (h->nlmsg_seq != seq)
 				continue;
+			/* The ruleset changed while the kernel dumped it, so the
+			 * result will be read again.  libmnl stops at such a
+			 * message, but the dump must be read to its end: a socket
+			 * whose dump is still running answers the next one with
+			 * EBUSY. */
 			if (h->nlmsg_flags & NLM_F_DUMP_INTR)
 				*interrupted = true;
+			if (*interrupted) {
+				if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
+					r = MNL_CB_STOP;
+				continue;
+			}
 			errno = 0;
 			r = mnl_cb_run(h, h->nlmsg_len, seq, s->portid, cb, data);
 			if (r == MNL_CB_ERROR)
