@@ -1,6 +1,7 @@
 #include "state.h"
 
 #include "digest.h"
+#include "lockfile.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -85,25 +86,19 @@ void state_close(struct state *st)
 int state_lock(struct state *st, int timeout_ms, struct diag *d)
 {
 	char path[4200];
-	int waited = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/lock", st->dir);
-	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (st->lock_fd < 0)
-		return sys_fail(d, errno, path, "cannot open the lock file");
-	for (;;) {
-		if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return sys_fail(d, errno, path, "cannot lock");
-		if (waited >= timeout_ms) {
-			diag_set_file(d, path);
-			return diag_fail(d, DIAG_LOCK, ETIMEDOUT, NULL,
-					 "another notrackctl holds this lock; gave up after %d ms", timeout_ms);
-		}
-		usleep(20 * 1000);
-		waited += 20;
+	fd = lockfile_take(path, O_RDWR | O_NOFOLLOW, timeout_ms);
+	if (fd == -ETIMEDOUT) {
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_LOCK, ETIMEDOUT, NULL,
+				 "another notrackctl holds this lock; gave up after %d ms", timeout_ms);
 	}
+	if (fd < 0)
+		return sys_fail(d, -fd, path, "cannot lock");
+	st->lock_fd = fd;
+	return 0;
 }
 
 /* temp file, fsync, rename, fsync of the directory: a crash leaves either
