@@ -969,14 +969,14 @@ out:
 	return r;
 }
 
-static int nft_open(struct backend **out, const char *table, struct diag *d)
+static int nft_open(struct backend **out, const struct backend_options *opt, struct diag *d)
 {
 	struct backend *b = calloc(1, sizeof(*b));
 	int r;
 
 	if (!b)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	snprintf(b->table, sizeof(b->table), "%s", table);
+	snprintf(b->table, sizeof(b->table), "%s", opt->table);
 	r = nft_sock_open(&b->sock, d);
 	if (r < 0) {
 		free(b);
