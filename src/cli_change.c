@@ -68,6 +68,10 @@ static int resolve_backend(const struct global_options *g, const struct backend_
 		*ops = &nft_backend_ops;
 		return 0;
 	}
+	if (!strcmp(g->backend, "iptables")) {
+		*ops = &ipt_backend_ops;
+		return 0;
+	}
 	return -1;
 }
 
@@ -176,7 +180,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	if (optind + 1 != argc)
 		return cli_usage_error(cmd, "%s", optind == argc ? "missing POLICY" : "too many arguments");
 	if (resolve_backend(g, &ops) < 0)
-		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
 	fill_config(g, ops, &cfg);
 	cfg.check_only = check;
 	diag_init(&d);
@@ -264,7 +268,7 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	if (optind != argc)
 		return cli_usage_error(cmd, "%s", "too many arguments");
 	if (resolve_backend(g, &ops) < 0)
-		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
 	fill_config(g, ops, &cfg);
 	cfg.check_only = check;
 	diag_init(&d);
