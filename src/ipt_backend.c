@@ -263,7 +263,11 @@ static int want_listed_accepts(struct backend *b, struct ipt_plan *ip, const str
 					 "%s table %s has no chain %s for the untracked accept%s",
 					 family == FAMILY_IPV4 ? "iptables" : "ip6tables", c->table, c->chain,
 					 t && t->loaded ? "" : " (the table is not in use on this host)");
-		if (want_accept(b, t, c->chain) < 0)
+		/* "inet" and "ip" may name the same chain: one accept is enough */
+		bool have = false;
+		for (size_t j = 0; j < t->want.rules.n; j++)
+			have |= !strcmp(t->want.rules.v[j].chain, c->chain);
+		if (!have && want_accept(b, t, c->chain) < 0)
 			return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	}
 	return 0;
