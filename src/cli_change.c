@@ -42,6 +42,8 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	json_object_set_new(o, "backend", json_string(backend));
 	json_object_set_new(o, "table", json_string(g->table ? g->table : RULESET_DEFAULT_TABLE));
 	json_object_set_new(o, "diff", lines_json(res->txn.diff, res->txn.n_diff));
+	/* how often the ruleset moved between our read and our commit */
+	json_object_set_new(o, "restarts", json_integer((json_int_t)res->txn.restarts));
 	json_object_set_new(o, "exposure", lines_json(res->rs.exposure, res->rs.n_exposure));
 	for (size_t i = 0; i < d->n_warnings; i++)
 		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",

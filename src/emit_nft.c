@@ -79,7 +79,10 @@ void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf
 		strbuf_printf(out, "meta l4proto %s ", l4_name(r->proto));
 	}
 	rule_comment(rs, r, comment, sizeof(comment));
-	strbuf_printf(out, "counter %s comment \"%s\"", r->verdict == VERDICT_NOTRACK ? "notrack" : "return", comment);
+	/* notrack does not end the chain; the return after it does, so the first
+	 * matching rule takes the packet and each counter counts it once */
+	strbuf_printf(out, "counter %s comment \"%s\"", r->verdict == VERDICT_NOTRACK ? "notrack return" : "return",
+		      comment);
 }
 
 static void put_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)

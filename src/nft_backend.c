@@ -24,6 +24,7 @@
 #include "emit.h"
 #include "nft_build.h"
 #include "nft_transport.h"
+#include "seqdiff.h"
 
 #define NFT_TABLE_F_OWNER_FLAG 0x2 /* NFT_TABLE_F_OWNER: only the owning process may change the table */
 #define DUMP_RETRIES 5
@@ -339,6 +340,7 @@ struct accept_target {
 	char table[256];
 	char chain[256];
 	bool xtables;
+	char origin[POLICY_PATH_MAX]; /* the policy entry that named the chain, "" for auto */
 };
 
 struct nft_plan {
@@ -397,6 +399,80 @@ static const struct nftnl_set *find_set(struct nftnl_set *const *sets, size_t n,
 static bool live_rule_in_our_table(const struct backend *b, const struct live_rule *lr)
 {
 	return is_our_table(b, lr->family, lr->table);
+}
+
+struct rule_diff {
+	const struct ruleset *rs;
+	struct plan *p;
+	const char *chain;
+	const struct rule **want_ir; /* desired rules of this chain, IR */
+	struct live_rule **have;     /* live rules of this chain */
+	bool differs;
+};
+
+static int rule_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
+{
+	struct rule_diff *rd = ctx;
+	char comment[NFT_USERDATA_MAXLEN];
+
+	if (op == SEQDIFF_SAME)
+		return 0;
+	rd->differs = true;
+	if (op == SEQDIFF_DELETE)
+		return plan_add_diff(rd->p, "- rule %s: handle %llu comment \"%s\"", rd->chain,
+				     (unsigned long long)rd->have[ia]->handle,
+				     nft_rule_comment(rd->have[ia]->r, comment, sizeof(comment)) ?: "");
+	_cleanup_strbuf_ struct strbuf text;
+	strbuf_init(&text);
+	emit_nft_rule(rd->rs, rd->want_ir[ib], &text);
+	return text.oom ? -ENOMEM : plan_add_diff(rd->p, "+ rule %s: %s", rd->chain, text.data ? text.data : "");
+}
+
+/* Canonical strings of the live rules of one of our chains against the
+ * desired ones, so the diff lists only what really differs. */
+static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h, struct rule_diff *rd)
+{
+	struct live *l = &np->live;
+	struct nft_desired *dd = &np->desired;
+	size_t n_have = 0, n_want = 0;
+	char **have_c = calloc(l->n_rules + 1, sizeof(char *)), **want_c = calloc(dd->n_rules + 1, sizeof(char *));
+	int r = -ENOMEM;
+
+	rd->have = calloc(l->n_rules + 1, sizeof(*rd->have));
+	rd->want_ir = calloc(dd->n_rules + 1, sizeof(*rd->want_ir));
+	if (!have_c || !want_c || !rd->have || !rd->want_ir)
+		goto out;
+	for (size_t j = 0; j < l->n_rules; j++) {
+		struct strbuf c;
+		if (!live_rule_in_our_table(b, &l->rules[j]) || strcmp(l->rules[j].chain, rd->chain))
+			continue;
+		strbuf_init(&c);
+		if (nft_rule_canon(l->rules[j].r, &c) < 0)
+			goto out;
+		rd->have[n_have] = &l->rules[j];
+		have_c[n_have++] = strbuf_take(&c);
+	}
+	for (size_t i = 0; i < dd->n_rules; i++) {
+		struct strbuf c;
+		if (dd->ir_rules[i]->hook != h)
+			continue;
+		strbuf_init(&c);
+		if (nft_rule_canon(dd->rules[i], &c) < 0)
+			goto out;
+		rd->want_ir[n_want] = dd->ir_rules[i];
+		want_c[n_want++] = strbuf_take(&c);
+	}
+	r = seqdiff((const char *const *)have_c, n_have, (const char *const *)want_c, n_want, rule_diff_cb, rd);
+out:
+	for (size_t i = 0; have_c && i < n_have; i++)
+		free(have_c[i]);
+	for (size_t i = 0; want_c && i < n_want; i++)
+		free(want_c[i]);
+	free(have_c);
+	free(want_c);
+	free(rd->have);
+	free(rd->want_ir);
+	return r;
 }
 
 /* Compares our table with what we want, object by object, and says how it
@@ -458,58 +534,11 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 			r |= plan_add_diff(p, "- set %s", name);
 		}
 	}
-	/* rules, chain by chain, in order */
-	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
-		const char *chain = hook_name(h);
-		size_t li = 0;
-		struct live_rule **lrules = calloc(l->n_rules + 1, sizeof(*lrules));
-		size_t n_l = 0;
-		bool *matched;
-
-		if (!lrules)
-			return -ENOMEM;
-		for (size_t j = 0; j < l->n_rules; j++)
-			if (live_rule_in_our_table(b, &l->rules[j]) && !strcmp(l->rules[j].chain, chain))
-				lrules[n_l++] = &l->rules[j];
-		matched = calloc(n_l + 1, sizeof(*matched));
-		if (!matched) {
-			free(lrules);
-			return -ENOMEM;
-		}
-		for (size_t i = 0; i < dd->n_rules; i++) {
-			if (dd->ir_rules[i]->hook != h)
-				continue;
-			strbuf_reset(&want);
-			nft_rule_canon(dd->rules[i], &want);
-			bool found = false;
-			/* the next live rule in order; anything else is a difference */
-			if (li < n_l) {
-				strbuf_reset(&have);
-				nft_rule_canon(lrules[li]->r, &have);
-				if (!strcmp(want.data, have.data)) {
-					matched[li++] = true;
-					found = true;
-				}
-			}
-			if (!found) {
-				_cleanup_strbuf_ struct strbuf text;
-				strbuf_init(&text);
-				emit_nft_rule(rs, dd->ir_rules[i], &text);
-				differs = true;
-				r |= plan_add_diff(p, "+ rule %s: %s", chain, text.data ? text.data : "");
-			}
-		}
-		for (size_t j = 0; j < n_l; j++) {
-			char comment[NFT_USERDATA_MAXLEN];
-			if (matched[j])
-				continue;
-			differs = true;
-			r |= plan_add_diff(p, "- rule %s: handle %llu comment \"%s\"", chain,
-					   (unsigned long long)lrules[j]->handle,
-					   nft_rule_comment(lrules[j]->r, comment, sizeof(comment)) ?: "");
-		}
-		free(matched);
-		free(lrules);
+	/* rules, chain by chain, as a shortest edit script */
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT && r == 0; h++) {
+		struct rule_diff rd = {.rs = rs, .p = p, .chain = hook_name(h)};
+		r = diff_chain_rules(b, np, h, &rd);
+		differs |= rd.differs;
 	}
 	if (r < 0 || want.oom || have.oom)
 		return -ENOMEM;
@@ -553,6 +582,8 @@ static int accept_targets(struct backend *b, struct nft_plan *np, const struct r
 				     : c->family == CHAIN_FAMILY_IP6 ? NFPROTO_IPV6
 								     : NFPROTO_INET;
 			r = add_target(np, targets, n, f, c->table, c->chain);
+			if (r == 0)
+				snprintf((*targets)[*n - 1].origin, sizeof((*targets)[*n - 1].origin), "%s", c->path);
 		}
 		return r;
 	}
@@ -808,7 +839,7 @@ static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
 static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch *bt)
 {
 	struct nft_desired *dd = &np->desired;
-	char label[600];
+	char label[800];
 	int r = 0;
 
 	/* our accepts first: deleting by handle must see the chain as it was read */
@@ -863,8 +894,8 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 		struct nftnl_rule *acc = nft_build_accept_rule((int)t->family, t->table, t->chain, np->tag, t->xtables);
 		if (!acc)
 			return -ENOMEM;
-		snprintf(label, sizeof(label), "the untracked accept for %s %s %s", family_str(t->family), t->table,
-			 t->chain);
+		snprintf(label, sizeof(label), "the untracked accept for %s %s %s%s%s%s", family_str(t->family),
+			 t->table, t->chain, t->origin[0] ? " (" : "", t->origin, t->origin[0] ? ")" : "");
 		/* no NLM_F_APPEND and no position: the kernel inserts at the head */
 		r = put_object(bt, NFT_MSG_NEWRULE, (uint16_t)t->family, NLM_F_CREATE, label, build_rule, acc);
 		nftnl_rule_free(acc);

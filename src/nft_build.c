@@ -234,10 +234,11 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 	else if (ir->proto)
 		add_u8_meta_match(r, NFT_META_L4PROTO, ir->proto);
 	add(r, nftnl_expr_alloc("counter"));
+	/* notrack only attaches the untracked template; the return ends our
+	 * chain so later rules neither see nor count the packet again */
 	if (ir->verdict == VERDICT_NOTRACK)
 		add(r, nftnl_expr_alloc("notrack"));
-	else
-		add(r, verdict(NFT_RETURN));
+	add(r, verdict(NFT_RETURN));
 	rule_comment(rs, ir, comment, sizeof(comment));
 	if (set_comment(r, comment) < 0)
 		goto fail;
@@ -443,16 +444,21 @@ struct nftnl_rule *nft_build_accept_rule(int family, const char *table, const ch
 		/* iptables-nft stores "-m conntrack --ctstate UNTRACKED" as an xt
 		 * match that the kernel runs through xt_conntrack; a native ct
 		 * expression here would make iptables-nft-save give up on the table */
-		struct xt_conntrack_mtinfo3 info;
+		struct xt_conntrack_mtinfo3 *info = calloc(1, sizeof(*info));
 		struct nftnl_expr *m = nftnl_expr_alloc("match");
-		memset(&info, 0, sizeof(info));
-		info.match_flags = XT_CONNTRACK_STATE;
-		info.state_mask = XT_CONNTRACK_STATE_UNTRACKED;
-		if (m) {
-			nftnl_expr_set_str(m, NFTNL_EXPR_MT_NAME, "conntrack");
-			nftnl_expr_set_u32(m, NFTNL_EXPR_MT_REV, 3);
-			nftnl_expr_set(m, NFTNL_EXPR_MT_INFO, &info, sizeof(info));
+		if (!info || !m) {
+			free(info);
+			if (m)
+				nftnl_expr_free(m);
+			nftnl_rule_free(r);
+			return NULL;
 		}
+		info->match_flags = XT_CONNTRACK_STATE;
+		info->state_mask = XT_CONNTRACK_STATE_UNTRACKED;
+		nftnl_expr_set_str(m, NFTNL_EXPR_MT_NAME, "conntrack");
+		nftnl_expr_set_u32(m, NFTNL_EXPR_MT_REV, 3);
+		/* libnftnl keeps this pointer and frees it with the expression */
+		nftnl_expr_set(m, NFTNL_EXPR_MT_INFO, info, sizeof(*info));
 		add(r, m);
 	} else {
 		uint32_t mask = NFT_CT_STATE_UNTRACKED, zero = 0;

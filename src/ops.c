@@ -174,6 +174,38 @@ int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d
 	return r;
 }
 
+/*
+ * Someone else may have deleted an accept we inserted since the current
+ * generation was recorded: firewalld reloading its table does exactly that.
+ * There is then nothing of ours to delete there; say so and carry on.
+ */
+static int warn_vanished(const struct op_config *cfg, struct session *s, const struct generation *cur, struct diag *d)
+{
+	struct owned_list now;
+	int r = cfg->backend->owned(s->b, &now, d);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < cur->owned.n; i++) {
+		const struct owned_object *o = &cur->owned.v[i];
+		bool live = false;
+
+		if (o->kind != OWNED_ACCEPT)
+			continue;
+		for (size_t j = 0; j < now.n && !live; j++)
+			live = now.v[j].kind == OWNED_ACCEPT && now.v[j].handle == o->handle &&
+			       !strcmp(now.v[j].family, o->family) && !strcmp(now.v[j].table, o->table) &&
+			       !strcmp(now.v[j].chain, o->chain);
+		if (!live)
+			r = diag_warn(d, "",
+				      "our untracked accept in %s %s %s (handle %" PRIu64 ") is gone: someone else "
+				      "removed it since generation %" PRIu64 "; nothing to undo there",
+				      o->family, o->table, o->chain, o->handle, cur->number);
+	}
+	owned_list_free(&now);
+	return r;
+}
+
 int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op_result *res, struct diag *d)
 {
 	struct generation cur = {0}, target = {0};
@@ -187,22 +219,33 @@ int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op
 		r = state_current(&s.st, &res->generation_from, d);
 	if (r < 0)
 		goto out;
-	if (!has_to) {
-		if (res->generation_from == 0) {
-			r = diag_fail(d, DIAG_STATE, ENOENT, NULL,
-				      "nothing to roll back: no generation is current (see 'notrackctl generations')");
-			goto out;
-		}
+	if (!has_to && res->generation_from == 0) {
+		r = diag_fail(d, DIAG_STATE, ENOENT, NULL,
+			      "nothing to roll back: no generation is current (see 'notrackctl generations')");
+		goto out;
+	}
+	if (res->generation_from != 0) {
 		r = state_load(&s.st, res->generation_from, &cur, d);
 		if (r < 0)
 			goto out;
-		to = cur.parent;
+		if (!has_to)
+			to = cur.parent;
+		r = warn_vanished(cfg, &s, &cur, d);
+		if (r < 0)
+			goto out;
 	}
 	if (to != 0) {
 		char name[64];
 		r = state_load(&s.st, to, &target, d);
 		if (r < 0)
 			goto out;
+		if (strcmp(target.backend, cfg->backend->name)) {
+			r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
+				      "generation %" PRIu64
+				      " was applied with the %s backend, not %s; use --backend %s",
+				      to, target.backend, cfg->backend->name, target.backend);
+			goto out;
+		}
 		if (strcmp(target.table, cfg_table(cfg))) {
 			r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
 				      "generation %" PRIu64 " was applied to table %s, not %s", to, target.table,

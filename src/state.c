@@ -266,7 +266,8 @@ int state_list(struct state *st, uint64_t **numbers, size_t *n, struct diag *d)
 		p[(*n)++] = num;
 	}
 	closedir(dir);
-	qsort(*numbers, *n, sizeof(**numbers), cmp_u64);
+	if (*n > 1)
+		qsort(*numbers, *n, sizeof(**numbers), cmp_u64);
 	return 0;
 }
 

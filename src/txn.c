@@ -1,8 +1,36 @@
 #include "txn.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/*
+ * A test seam for the race the genid check exists for.  With
+ * NOTRACKCTL_TEST_SYNC_DIR set, the first commit of a run waits: it creates
+ * DIR/planned, then waits up to 10 s for DIR/go.  A test changes the
+ * ruleset in between and checks that the kernel refuses the stale batch and
+ * that we re-plan on top of the change.  Unset (always, outside tests), it
+ * costs one getenv().
+ */
+static void test_pause_before_commit(void)
+{
+	const char *dir = getenv("NOTRACKCTL_TEST_SYNC_DIR");
+	char path[4096];
+	int fd;
+
+	if (!dir || !*dir)
+		return;
+	snprintf(path, sizeof(path), "%s/planned", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "%s/go", dir);
+	for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
+		usleep(10 * 1000);
+}
 
 void txn_result_free(struct txn_result *res)
 {
@@ -34,6 +62,8 @@ int txn_run(const struct backend_ops *ops, struct backend *b, const struct rules
 			ops->plan_free(&p);
 			return 0;
 		}
+		if (res->restarts == 0)
+			test_pause_before_commit();
 		r = ops->commit(b, &p, d);
 		ops->plan_free(&p);
 		if (r != -ERESTART)
