@@ -35,6 +35,7 @@
 #include "ipt_build.h"
 #include "ipt_transport.h"
 #include "lockfile.h"
+#include "seqdiff.h"
 
 static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
 static const char *const builtin_of_hook[] = {"PREROUTING", "OUTPUT"};
@@ -390,56 +391,69 @@ static int diff_foreign_chain(const char *chain, void *data)
 	c->differs = true;
 	for (size_t i = 0; r == 0 && i < t->live.rules.n; i++)
 		if (!strcmp(t->live.rules.v[i].chain, chain))
-			r = plan_add_diff(c->p, "- %s %s %s rule %u: %s", fam(t->family), t->name, chain,
+			r = plan_add_diff(c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, chain,
 					  t->live.rules.v[i].pos, t->live.rules.v[i].text);
 	for (size_t i = 0; r == 0 && i < t->want.rules.n; i++)
 		if (!strcmp(t->want.rules.v[i].chain, chain))
-			r = plan_add_diff(c->p, "+ %s %s: %s", fam(t->family), t->name, t->want.rules.v[i].text);
+			r = plan_add_diff(c->p, "+ rule %s %s: %s", fam(t->family), t->name, t->want.rules.v[i].text);
 	return r;
 }
 
-/* Like the nft backend: walks the wanted rules in order against the live
- * ones and names each one that is missing or left over. */
+struct chain_diff {
+	struct diff_ctx *c;
+	const char *chain;
+	const struct ipt_rule **live, **want;
+};
+
+static int chain_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
+{
+	struct chain_diff *cd = ctx;
+	const struct tbl *t = cd->c->t;
+
+	if (op == SEQDIFF_DELETE)
+		return plan_add_diff(cd->c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, cd->chain,
+				     cd->live[ia]->pos, cd->live[ia]->text);
+	if (op == SEQDIFF_INSERT)
+		return plan_add_diff(cd->c->p, "+ rule %s %s: %s", fam(t->family), t->name, cd->want[ib]->text);
+	return 0;
+}
+
+/* Like the nft backend: a shortest edit script between the live and the
+ * wanted rules of one of our chains, so the diff names only what changed. */
 static int diff_our_chain(struct diff_ctx *c, enum hook h)
 {
 	const struct tbl *t = c->t;
-	const char *chain = c->b->chain[h];
-	size_t li = 0;
+	struct chain_diff cd = {.c = c, .chain = c->b->chain[h]};
+	const char **lc = NULL, **wc = NULL;
+	size_t nl, nw;
 	int r = 0;
 
 	if (t->live.chain[h] != t->want.chain[h]) {
 		c->differs = true;
 		r = plan_add_diff(c->p, "%c chain %s %s %s", t->want.chain[h] ? '+' : '-', fam(t->family), t->name,
-				  chain);
+				  cd.chain);
 	}
-	if (same_rules(&t->live, &t->want, chain, false))
+	if (r < 0 || same_rules(&t->live, &t->want, cd.chain, false))
 		return r;
 	c->differs = true;
-	const struct ipt_rule **live = calloc(t->live.rules.n + 1, sizeof(*live));
-	bool *matched = calloc(t->live.rules.n + 1, sizeof(*matched));
-	size_t nl = 0;
-	if (!live || !matched) {
-		free(live);
-		free(matched);
-		return -ENOMEM;
+	cd.live = calloc(t->live.rules.n + 1, sizeof(*cd.live));
+	cd.want = calloc(t->want.rules.n + 1, sizeof(*cd.want));
+	lc = calloc(t->live.rules.n + 1, sizeof(*lc));
+	wc = calloc(t->want.rules.n + 1, sizeof(*wc));
+	r = -ENOMEM;
+	if (cd.live && cd.want && lc && wc) {
+		nl = chain_rules(&t->live, cd.chain, cd.live, t->live.rules.n);
+		nw = chain_rules(&t->want, cd.chain, cd.want, t->want.rules.n);
+		for (size_t i = 0; i < nl; i++)
+			lc[i] = cd.live[i]->canon;
+		for (size_t i = 0; i < nw; i++)
+			wc[i] = cd.want[i]->canon;
+		r = seqdiff(lc, nl, wc, nw, chain_diff_cb, &cd);
 	}
-	nl = chain_rules(&t->live, chain, live, t->live.rules.n);
-	for (size_t i = 0; r == 0 && i < t->want.rules.n; i++) {
-		const struct ipt_rule *w = &t->want.rules.v[i];
-		if (strcmp(w->chain, chain))
-			continue;
-		if (li < nl && !strcmp(live[li]->canon, w->canon)) {
-			matched[li++] = true;
-			continue;
-		}
-		r = plan_add_diff(c->p, "+ %s %s: %s", fam(t->family), t->name, w->text);
-	}
-	for (size_t j = 0; r == 0 && j < nl; j++)
-		if (!matched[j])
-			r = plan_add_diff(c->p, "- %s %s %s rule %u: %s", fam(t->family), t->name, chain, live[j]->pos,
-					  live[j]->text);
-	free(live);
-	free(matched);
+	free(cd.live);
+	free(cd.want);
+	free(lc);
+	free(wc);
 	return r;
 }
 
