@@ -272,6 +272,35 @@ static bool is_our_table(const struct backend *b, uint32_t family, const char *n
 	return family == NFPROTO_INET && strcmp(name, b->table) == 0;
 }
 
+/*
+ * iptables-nft keeps its rules in ip and ip6 tables named like iptables'
+ * tables, with base chains named like its built-in chains.  It translates
+ * the matches it can into native expressions, so a table of iptables-nft
+ * may hold no xt expression at all (only "-p tcp --dport 22 -j ACCEPT"),
+ * yet a native "ct state" rule placed there still makes iptables-nft-save
+ * give up on the whole table.  Its shape tells it apart.
+ */
+static bool iptables_nft_shape(const struct live *l, const struct live_table *t)
+{
+	static const char *const tables[] = {"filter", "raw", "mangle", "nat", "security"};
+	static const char *const chains[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
+	bool named = false;
+
+	if (t->family != NFPROTO_IPV4 && t->family != NFPROTO_IPV6)
+		return false;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		named |= !strcmp(t->name, tables[i]);
+	for (size_t i = 0; named && i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i];
+		if (c->family != t->family || strcmp(c->table, t->name) || !c->base)
+			continue;
+		for (size_t j = 0; j < sizeof(chains) / sizeof(chains[0]); j++)
+			if (!strcmp(c->name, chains[j]))
+				return true;
+	}
+	return false;
+}
+
 static int read_once(struct backend *b, struct live *l, struct diag *d)
 {
 	struct rule_dump rd = {.l = l, .tag = b->table};
@@ -310,6 +339,8 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 			if (l->tables[t].family == lr->family && !strcmp(l->tables[t].name, lr->table))
 				l->tables[t].xtables = true;
 	}
+	for (size_t t = 0; t < l->n_tables; t++)
+		l->tables[t].xtables |= iptables_nft_shape(l, &l->tables[t]);
 	/* a dump is not atomic across object kinds: make sure nothing moved meanwhile */
 	r = nft_get_genid(&b->sock, &genid_after, d);
 	if (r < 0)
