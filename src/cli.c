@@ -39,7 +39,9 @@ static const char exit_code_help[] = "Exit codes:\n"
 const char cli_common_help[] = "      --json            print one JSON document on stdout\n"
 			       "      --state-dir DIR   state directory (default /var/lib/notrackctl,\n"
 			       "                        or $NOTRACKCTL_STATE_DIR)\n"
-			       "      --backend NAME    nft (default)\n"
+			       "      --backend NAME    auto (default): decided from the live kernel;\n"
+			       "                        nft, or iptables (iptables-legacy via libiptc)\n"
+			       "      --verbose         say which backend was chosen and why\n"
 			       "      --lock-timeout S  wait at most S seconds for another run (default 30)\n"
 			       "      --table NAME      table and ownership tag (default notrackctl)\n"
 			       "  -q, --quiet           print less\n"
@@ -57,6 +59,7 @@ int cli_parse_common(int c, const char *arg, struct global_options *g)
 	case OPT_BACKEND: g->backend = arg; return 1;
 	case OPT_TABLE: g->table = arg; return 1;
 	case 'q': g->quiet = true; return 1;
+	case OPT_VERBOSE: g->verbose = true; return 1;
 	case OPT_LOCK_TIMEOUT:
 		v = strtol(arg, &end, 10);
 		if (*end || v < 0 || v > 86400)

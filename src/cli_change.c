@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli_backend.h"
 #include "cli_common.h"
 #include "exit_codes.h"
 #include "ops.h"
@@ -30,7 +31,7 @@ static json_t *lines_json(char **lines, size_t n)
 }
 
 /* One JSON document with the fields automation relies on; see README "JSON output". */
-static void print_json(const struct global_options *g, const char *backend, const struct op_result *res,
+static void print_json(const struct global_options *g, const struct cli_backend *cb, const struct op_result *res,
 		       const struct diag *d, int failed)
 {
 	json_t *o = json_object(), *w = json_array();
@@ -39,7 +40,8 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	json_object_set_new(o, "changed", json_boolean(!failed && res->txn.changed));
 	json_object_set_new(o, "generation", json_integer((json_int_t)res->generation_to));
 	json_object_set_new(o, "previous_generation", json_integer((json_int_t)res->generation_from));
-	json_object_set_new(o, "backend", json_string(backend));
+	json_object_set_new(o, "backend", cb->ops ? json_string(cb->ops->name) : json_null());
+	json_object_set_new(o, "backend_decision", cli_backend_json(cb));
 	json_object_set_new(o, "table", json_string(g->table ? g->table : RULESET_DEFAULT_TABLE));
 	json_object_set_new(o, "diff", lines_json(res->txn.diff, res->txn.n_diff));
 	/* how often the ruleset moved between our read and our commit */
@@ -64,19 +66,6 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	json_decref(o);
 }
 
-static int resolve_backend(const struct global_options *g, const struct backend_ops **ops)
-{
-	if (!g->backend || !strcmp(g->backend, "auto") || !strcmp(g->backend, "nft")) {
-		*ops = &nft_backend_ops;
-		return 0;
-	}
-	if (!strcmp(g->backend, "iptables")) {
-		*ops = &ipt_backend_ops;
-		return 0;
-	}
-	return -1;
-}
-
 static void fill_config(const struct global_options *g, const struct backend_ops *ops, struct op_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -96,17 +85,19 @@ static void print_diff_lines(FILE *f, const struct op_result *res)
 }
 
 /* Prints the outcome of a kernel-facing operation and returns the exit code. */
-static int report(const char *command, const struct global_options *g, const struct op_config *cfg,
+static int report(const char *command, const struct global_options *g, const struct cli_backend *cb,
 		  struct op_result *res, struct diag *d, int r, bool check)
 {
 	int code = r < 0 ? cli_exit_code(d) : EXIT_OK;
 
+	if (g->verbose && !g->json && (cb->ops || cb->detected))
+		cli_backend_explain(cb, stderr);
 	if (r < 0)
 		cli_print_error(d);
 	else if (check && res->txn.changed)
 		code = EXIT_CHANGES;
 	if (g->json) {
-		print_json(g, cfg->backend->name, res, d, r < 0);
+		print_json(g, cb, res, d, r < 0);
 	} else if (r == 0) {
 		if (!res->txn.changed)
 			printf("unchanged (generation %" PRIu64 ")\n", res->generation_to);
@@ -155,7 +146,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = diff_mode ? "diff" : "apply";
-	const struct backend_ops *ops;
+	struct cli_backend cb;
 	struct policy_source src = {0};
 	struct op_result res = {0};
 	struct op_config cfg;
@@ -181,15 +172,18 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error(cmd, "%s", optind == argc ? "missing POLICY" : "too many arguments");
-	if (resolve_backend(g, &ops) < 0)
+	if (!cli_backend_name_valid(g->backend))
 		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
-	fill_config(g, ops, &cfg);
-	cfg.check_only = check;
 	diag_init(&d);
-	r = policy_source_read(&src, argv[optind], &d);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
+	cfg.check_only = check;
+	if (r == 0)
+		r = policy_source_read(&src, argv[optind], &d);
 	if (r == 0)
 		r = op_apply(&cfg, &src, &res, &d);
-	code = report(cmd, g, &cfg, &res, &d, r, check);
+	code = report(cmd, g, &cb, &res, &d, r, check);
+	cli_backend_free(&cb);
 	if (r == 0 && !g->quiet && !g->json && res.txn.changed && !check && res.rs.n_exposure)
 		cli_print_exposure(&res.rs, src.file);
 	op_result_free(&res);
@@ -237,7 +231,7 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = remove ? "remove" : "rollback";
-	const struct backend_ops *ops;
+	struct cli_backend cb;
 	struct op_result res = {0};
 	struct op_config cfg;
 	bool check = false, has_to = false;
@@ -269,13 +263,16 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	}
 	if (optind != argc)
 		return cli_usage_error(cmd, "%s", "too many arguments");
-	if (resolve_backend(g, &ops) < 0)
+	if (!cli_backend_name_valid(g->backend))
 		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
-	fill_config(g, ops, &cfg);
-	cfg.check_only = check;
 	diag_init(&d);
-	r = remove ? op_remove(&cfg, &res, &d) : op_rollback(&cfg, has_to, to, &res, &d);
-	code = report(cmd, g, &cfg, &res, &d, r, check);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
+	cfg.check_only = check;
+	if (r == 0)
+		r = remove ? op_remove(&cfg, &res, &d) : op_rollback(&cfg, has_to, to, &res, &d);
+	code = report(cmd, g, &cb, &res, &d, r, check);
+	cli_backend_free(&cb);
 	op_result_free(&res);
 	diag_free(&d);
 	return code;

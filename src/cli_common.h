@@ -12,6 +12,7 @@
 
 struct global_options {
 	bool quiet;
+	bool verbose; /* say which backend was chosen and why */
 	bool json;
 	const char *table;
 	const char *state_dir;
@@ -27,12 +28,13 @@ enum {
 	OPT_BACKEND,
 	OPT_LOCK_TIMEOUT,
 	OPT_TABLE,
+	OPT_VERBOSE,
 };
 #define COMMON_OPTIONS                                                                                                 \
 	{"json", no_argument, NULL, OPT_JSON}, {"state-dir", required_argument, NULL, OPT_STATE_DIR},                  \
 	    {"backend", required_argument, NULL, OPT_BACKEND},                                                         \
 	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},                                               \
-	    {"table", required_argument, NULL, OPT_TABLE},                                                             \
+	    {"table", required_argument, NULL, OPT_TABLE}, {"verbose", no_argument, NULL, OPT_VERBOSE},                \
 	{                                                                                                              \
 		"quiet", no_argument, NULL, 'q'                                                                        \
 	}

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "backend_detect.h"
 #include "digest.h"
 #include "emit.h"
 #include "ipt_build.h"
@@ -712,6 +713,47 @@ static int ipt_owned(struct backend *b, struct owned_list *out, struct diag *d)
 	else
 		owned_list_free(out);
 	ipt_plan_data_free(&ip);
+	return r;
+}
+
+/* For --backend auto: the legacy tables this namespace has, and whether
+ * anything is in them.  Only tables already loaded are opened, so probing
+ * creates none. */
+int ipt_probe_tables(struct probe_list *out, struct diag *d)
+{
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t f = 0; r == 0 && f < 2; f++) {
+		char **names;
+		size_t n;
+		r = ipt_loaded_tables(families[f], &names, &n, d);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct probe_table *pt = probe_list_add(out);
+			struct ipt_snap s;
+			if (!pt) {
+				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+				break;
+			}
+			snprintf(pt->family, sizeof(pt->family), "%s", fam(families[f]));
+			snprintf(pt->name, sizeof(pt->name), "%s", names[i]);
+			r = ipt_snap_open(&s, families[f], names[i], d);
+			for (const char *c = r == 0 ? ipt_snap_first_chain(&s) : NULL; c; c = ipt_snap_next_chain(&s)) {
+				const char *policy = ipt_snap_builtin(&s, c) ? ipt_snap_policy(&s, c) : NULL;
+				if (!policy)
+					pt->n_chains++;
+				else if (strcmp(policy, "ACCEPT"))
+					pt->in_use = true; /* a DROP policy filters with no rule at all */
+				for (const void *e = ipt_snap_first_rule(&s, c); e; e = ipt_snap_next_rule(&s, e))
+					pt->n_rules++;
+			}
+			pt->in_use |= pt->n_rules || pt->n_chains;
+			ipt_snap_close(&s);
+		}
+		ipt_names_free(names, n);
+	}
+	if (r < 0)
+		probe_list_free(out);
 	return r;
 }
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_detect.h"
 #include "digest.h"
 #include "emit.h"
 #include "nft_build.h"
@@ -1028,6 +1029,42 @@ out:
 	if (r < 0)
 		owned_list_free(out);
 	live_free(&l);
+	return r;
+}
+
+/* For --backend auto: every nftables table, with its chains and rules
+ * counted and iptables-nft's marked.  Only dumps: creates nothing. */
+int nft_probe_tables(struct probe_list *out, struct diag *d)
+{
+	struct backend b = {0}; /* no tag: nothing is ours while probing */
+	struct live l = {0};
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = nft_sock_open(&b.sock, d);
+	if (r < 0)
+		return r;
+	r = read_live(&b, &l, d);
+	for (size_t i = 0; r == 0 && i < l.n_tables; i++) {
+		const struct live_table *t = &l.tables[i];
+		struct probe_table *pt = probe_list_add(out);
+		if (!pt) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			break;
+		}
+		snprintf(pt->family, sizeof(pt->family), "%s", family_str(t->family));
+		snprintf(pt->name, sizeof(pt->name), "%s", t->name);
+		pt->iptables_nft = t->xtables;
+		for (size_t j = 0; j < l.n_chains; j++)
+			pt->n_chains += l.chains[j].family == t->family && !strcmp(l.chains[j].table, t->name);
+		for (size_t j = 0; j < l.n_rules; j++)
+			pt->n_rules += l.rules[j].family == t->family && !strcmp(l.rules[j].table, t->name);
+		pt->in_use = pt->n_chains > 0;
+	}
+	live_free(&l);
+	nft_sock_close(&b.sock);
+	if (r < 0)
+		probe_list_free(out);
 	return r;
 }
 
