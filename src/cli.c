@@ -34,7 +34,8 @@ static const char exit_code_help[] = "Exit codes:\n"
 				     "  7  permission denied (needs CAP_NET_ADMIN, or unsafe file permissions)\n"
 				     "  8  a commit-confirmed apply is pending\n"
 				     "  9  state directory unreadable or inconsistent\n"
-				     "  10 other system error\n";
+				     "  10 other system error\n"
+				     "  11 rollback refused: someone else changed what notrackctl owns\n";
 
 const char cli_common_help[] = "      --json            print one JSON document on stdout\n"
 			       "      --state-dir DIR   state directory (default /var/lib/notrackctl,\n"
@@ -82,6 +83,7 @@ int cli_exit_code(const struct diag *d)
 	case DIAG_PERMISSION: return EXIT_PERMISSION;
 	case DIAG_PENDING: return EXIT_PENDING;
 	case DIAG_STATE: return EXIT_STATE;
+	case DIAG_DRIFT: return EXIT_DRIFT;
 	case DIAG_SYSTEM: return EXIT_SYSTEM;
 	}
 	return EXIT_SYSTEM;
@@ -161,6 +163,7 @@ const char *cli_diag_kind_name(enum diag_kind k)
 	case DIAG_PERMISSION: return "permission";
 	case DIAG_PENDING: return "pending_confirmation";
 	case DIAG_STATE: return "state";
+	case DIAG_DRIFT: return "drift";
 	case DIAG_SYSTEM: return "system";
 	}
 	return "system";
@@ -181,6 +184,10 @@ static const struct command commands[] = {
     {"rollback", cmd_rollback, "return to the previous (or --to N) generation"},
     {"remove", cmd_remove, "remove everything notrackctl owns from the kernel"},
     {"generations", cmd_generations, "list the recorded generations"},
+    {"restore", cmd_restore, "make the kernel hold the current generation again (at boot)"},
+    {"confirm", cmd_confirm, "keep what 'apply --confirm' applied, and stop its timer"},
+    /* internal, run by the timer of apply --confirm: not listed */
+    {"confirm-expire", cmd_confirm_expire, NULL},
 };
 
 static void print_main_help(FILE *f)
@@ -192,7 +199,8 @@ static void print_main_help(FILE *f)
 		   "\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary)
+			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
 		"Global options:\n"

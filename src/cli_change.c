@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "audit.h"
 #include "cli_backend.h"
 #include "cli_common.h"
 #include "exit_codes.h"
@@ -47,6 +49,17 @@ static void print_json(const struct global_options *g, const struct cli_backend 
 	/* how often the ruleset moved between our read and our commit */
 	json_object_set_new(o, "restarts", json_integer((json_int_t)res->txn.restarts));
 	json_object_set_new(o, "exposure", lines_json(res->rs.exposure, res->rs.n_exposure));
+	if (res->has_pending)
+		json_object_set_new(o, "confirm",
+				    json_pack("{s:s,s:I,s:I,s:I,s:s,s:s}", "token", res->pending.token, "generation",
+					      (json_int_t)res->pending.generation, "rollback_to",
+					      (json_int_t)res->pending.rollback_to, "deadline",
+					      (json_int_t)res->pending.deadline, "timer", res->pending.timer,
+					      "timer_id", res->pending.timer_id));
+	else
+		json_object_set_new(o, "confirm", json_null());
+	json_object_set_new(o, "cancelled_confirmation", json_boolean(res->cancelled_pending));
+	json_object_set_new(o, "foreign_changes", json_boolean(res->foreign_changes));
 	for (size_t i = 0; i < d->n_warnings; i++)
 		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
 						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
@@ -84,6 +97,25 @@ static void print_diff_lines(FILE *f, const struct op_result *res)
 		fprintf(f, "  %s\n", res->txn.diff[i]);
 }
 
+static void print_notes(const struct op_result *res)
+{
+	char when[32] = "?";
+	time_t t = (time_t)res->pending.deadline;
+	struct tm tm;
+
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (res->has_pending)
+		printf("awaiting confirmation: run 'notrackctl confirm %s' before %s, or generation %" PRIu64
+		       " rolls back to %" PRIu64 " by itself (timer: %s %s)\n",
+		       res->pending.token, when, res->pending.generation, res->pending.rollback_to, res->pending.timer,
+		       res->pending.timer_id);
+	if (res->cancelled_pending)
+		printf("the pending confirmation of generation %" PRIu64 " is over\n", res->pending.generation);
+	if (res->foreign_changes)
+		printf("note: others changed their own rules since that generation; those stay as they are now\n");
+}
+
 /* Prints the outcome of a kernel-facing operation and returns the exit code. */
 static int report(const char *command, const struct global_options *g, const struct cli_backend *cb,
 		  struct op_result *res, struct diag *d, int r, bool check)
@@ -92,6 +124,10 @@ static int report(const char *command, const struct global_options *g, const str
 
 	if (g->verbose && !g->json && (cb->ops || cb->detected))
 		cli_backend_explain(cb, stderr);
+	/* a run that could have changed the kernel leaves an audit line */
+	if (!check && strcmp(command, "diff"))
+		audit_log(command, cb->ops ? cb->ops->name : "none", g->table ? g->table : RULESET_DEFAULT_TABLE, res,
+			  r, d);
 	if (r < 0)
 		cli_print_error(d);
 	else if (check && res->txn.changed)
@@ -106,6 +142,8 @@ static int report(const char *command, const struct global_options *g, const str
 		else if (!strcmp(command, "rollback"))
 			printf("rolled back: generation %" PRIu64 " -> %" PRIu64 "\n", res->generation_from,
 			       res->generation_to);
+		else if (!strcmp(command, "restore"))
+			printf("restored generation %" PRIu64 "\n", res->generation_to);
 		else
 			printf("changed: generation %" PRIu64 " -> %" PRIu64 "\n", res->generation_from,
 			       res->generation_to);
@@ -113,6 +151,7 @@ static int report(const char *command, const struct global_options *g, const str
 			print_diff_lines(stdout, res);
 		if (!res->txn.changed && !strcmp(command, "rollback"))
 			printf("current generation is now %" PRIu64 "\n", res->generation_to);
+		print_notes(res);
 	}
 	if (r == 0 || d->n_warnings)
 		cli_print_warnings(d);
@@ -128,7 +167,10 @@ static const char apply_help[] = "Usage: notrackctl apply [OPTIONS] POLICY\n"
 				 "\n"
 				 "Options:\n"
 				 "      --check           report what would change and change nothing\n"
-				 "                        (exit 1 when something would change)\n";
+				 "                        (exit 1 when something would change)\n"
+				 "      --confirm S       roll back by itself after S seconds unless\n"
+				 "                        'notrackctl confirm' runs first; the timer\n"
+				 "                        survives the terminal and the SSH session\n";
 
 static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
 				"\n"
@@ -137,15 +179,55 @@ static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
 				"\n"
 				"Options:\n";
 
+/*
+ * What the confirmation timer runs at the deadline: this very binary, with
+ * the same table, backend and state directory, by absolute paths, since the
+ * timer runs from / and, under systemd, with another environment.
+ */
+static int expire_command(const struct global_options *g, struct op_config *cfg, struct diag *d)
+{
+	static char exe[4096], dir[4096];
+	static const char *argv[16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t i = 0;
+
+	if (n <= 0)
+		return diag_fail(d, DIAG_SYSTEM, errno, NULL, "cannot find my own executable: %s", strerror(errno));
+	exe[n] = '\0';
+	if (!realpath(cfg->state_dir ? cfg->state_dir : STATE_DEFAULT_DIR, dir)) {
+		/* not created yet: state_open() will make it, relative to here */
+		if (!getcwd(dir, sizeof(dir) / 2))
+			return diag_fail(d, DIAG_SYSTEM, errno, NULL, "cannot resolve the state directory");
+		if (cfg->state_dir && cfg->state_dir[0] != '/')
+			snprintf(dir + strlen(dir), sizeof(dir) - strlen(dir), "/%s", cfg->state_dir);
+		else
+			snprintf(dir, sizeof(dir), "%s", cfg->state_dir ? cfg->state_dir : STATE_DEFAULT_DIR);
+	}
+	argv[i++] = exe;
+	argv[i++] = "--table";
+	argv[i++] = g->table ? g->table : RULESET_DEFAULT_TABLE;
+	argv[i++] = "confirm-expire";
+	argv[i++] = "--state-dir";
+	argv[i++] = dir;
+	argv[i++] = "--backend";
+	argv[i++] = cfg->backend->name;
+	argv[i] = NULL;
+	cfg->expire_argv = argv;
+	return 0;
+}
+
 static int run_apply(int argc, char **argv, struct global_options *g, bool diff_mode)
 {
 	static const struct option opts[] = {
 	    {"check", no_argument, NULL, 'c'},
+	    {"confirm", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = diff_mode ? "diff" : "apply";
+	long confirm = 0;
+	char *end;
 	struct cli_backend cb;
 	struct policy_source src = {0};
 	struct op_result res = {0};
@@ -166,6 +248,12 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 				return cli_usage_error(cmd, "%s", "invalid option");
 			check = true;
 			break;
+		case 'C':
+			confirm = strtol(optarg, &end, 10);
+			if (diff_mode || *end || !*optarg || confirm < 1 || confirm > 86400)
+				return cli_usage_error(cmd, "--confirm takes seconds from 1 to 86400, not '%s'",
+						       optarg);
+			break;
 		case 'h': printf("%s%s", diff_mode ? diff_help : apply_help, cli_common_help); return EXIT_OK;
 		default: return cli_usage_error(cmd, "%s", "invalid option");
 		}
@@ -178,6 +266,10 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	r = cli_backend_choose(g, &cb, &d);
 	fill_config(g, cb.ops, &cfg);
 	cfg.check_only = check;
+	cfg.confirm_seconds = (int)confirm;
+	/* the timer gets the backend decided now, not a second detection */
+	if (r == 0 && confirm && !check)
+		r = expire_command(g, &cfg, &d);
 	if (r == 0)
 		r = policy_source_read(&src, argv[optind], &d);
 	if (r == 0)
@@ -210,7 +302,9 @@ static const char rollback_help[] = "Usage: notrackctl rollback [OPTIONS]\n"
 				    "\n"
 				    "Options:\n"
 				    "      --to N            go to generation N (0: nothing of ours)\n"
-				    "      --check           report what would change and change nothing\n";
+				    "      --check           report what would change and change nothing\n"
+				    "      --force           roll back even if someone else changed\n"
+				    "                        notrackctl's own rules since (exit 11 without)\n";
 
 static const char remove_help[] = "Usage: notrackctl remove [OPTIONS]\n"
 				  "\n"
@@ -221,20 +315,40 @@ static const char remove_help[] = "Usage: notrackctl remove [OPTIONS]\n"
 				  "Options:\n"
 				  "      --check           report what would change and change nothing\n";
 
-static int run_rollback_remove(int argc, char **argv, struct global_options *g, bool remove)
+enum undo_kind {
+	UNDO_ROLLBACK,
+	UNDO_REMOVE,
+	UNDO_RESTORE,
+};
+
+static const char restore_help[] = "Usage: notrackctl restore [OPTIONS]\n"
+				   "\n"
+				   "Make the kernel hold the current generation again, e.g. at boot\n"
+				   "(notrackctl-restore.service). Records no new generation. An apply\n"
+				   "that was never confirmed (apply --confirm) is not restored: its\n"
+				   "predecessor is, as its timer would have done. Fails, changing\n"
+				   "nothing, when the state directory cannot be read in full.\n"
+				   "\n"
+				   "Options:\n"
+				   "      --check           report what would change and change nothing\n";
+
+static int run_undo(int argc, char **argv, struct global_options *g, enum undo_kind kind)
 {
 	static const struct option opts[] = {
 	    {"to", required_argument, NULL, 't'},
 	    {"check", no_argument, NULL, 'c'},
+	    {"force", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	const char *cmd = remove ? "remove" : "rollback";
+	static const char *const names[] = {"rollback", "remove", "restore"};
+	static const char *const helps[] = {rollback_help, remove_help, restore_help};
+	const char *cmd = names[kind];
 	struct cli_backend cb;
 	struct op_result res = {0};
 	struct op_config cfg;
-	bool check = false, has_to = false;
+	bool check = false, has_to = false, force = false;
 	uint64_t to = 0;
 	struct diag d;
 	int c, r, code;
@@ -248,7 +362,7 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 			continue;
 		switch (c) {
 		case 't':
-			if (remove)
+			if (kind != UNDO_ROLLBACK)
 				return cli_usage_error(cmd, "%s", "invalid option");
 			errno = 0;
 			to = strtoull(optarg, &end, 10);
@@ -257,7 +371,12 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 			has_to = true;
 			break;
 		case 'c': check = true; break;
-		case 'h': printf("%s%s", remove ? remove_help : rollback_help, cli_common_help); return EXIT_OK;
+		case 'f':
+			if (kind != UNDO_ROLLBACK)
+				return cli_usage_error(cmd, "%s", "invalid option");
+			force = true;
+			break;
+		case 'h': printf("%s%s", helps[kind], cli_common_help); return EXIT_OK;
 		default: return cli_usage_error(cmd, "%s", "invalid option");
 		}
 	}
@@ -269,8 +388,13 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	r = cli_backend_choose(g, &cb, &d);
 	fill_config(g, cb.ops, &cfg);
 	cfg.check_only = check;
-	if (r == 0)
-		r = remove ? op_remove(&cfg, &res, &d) : op_rollback(&cfg, has_to, to, &res, &d);
+	cfg.force = force;
+	if (r == 0 && kind == UNDO_REMOVE)
+		r = op_remove(&cfg, &res, &d);
+	else if (r == 0 && kind == UNDO_RESTORE)
+		r = op_restore(&cfg, &res, &d);
+	else if (r == 0)
+		r = op_rollback(&cfg, has_to, to, &res, &d);
 	code = report(cmd, g, &cb, &res, &d, r, check);
 	cli_backend_free(&cb);
 	op_result_free(&res);
@@ -280,11 +404,15 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 
 int cmd_rollback(int argc, char **argv, struct global_options *g)
 {
-	return run_rollback_remove(argc, argv, g, false);
+	return run_undo(argc, argv, g, UNDO_ROLLBACK);
 }
 int cmd_remove(int argc, char **argv, struct global_options *g)
 {
-	return run_rollback_remove(argc, argv, g, true);
+	return run_undo(argc, argv, g, UNDO_REMOVE);
+}
+int cmd_restore(int argc, char **argv, struct global_options *g)
+{
+	return run_undo(argc, argv, g, UNDO_RESTORE);
 }
 
 static const char generations_help[] = "Usage: notrackctl generations [OPTIONS]\n"
@@ -380,4 +508,81 @@ int cmd_generations(int argc, char **argv, struct global_options *g)
 	state_close(&st);
 	diag_free(&d);
 	return EXIT_OK;
+}
+
+static const char confirm_help[] = "Usage: notrackctl confirm [OPTIONS] [TOKEN]\n"
+				   "\n"
+				   "Keep the generation that 'apply --confirm' put in place, and stop its\n"
+				   "timer. With TOKEN, only if it is the pending one. With nothing pending\n"
+				   "(already confirmed, rolled back, or an unchanged apply), says so and\n"
+				   "exits 0, so automation can always run it after apply --confirm.\n"
+				   "\n"
+				   "Options:\n";
+
+static int run_confirm(int argc, char **argv, struct global_options *g, bool expire)
+{
+	static const struct option opts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    COMMON_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = expire ? "confirm-expire" : "confirm";
+	struct cli_backend cb;
+	struct op_result res = {0};
+	struct op_config cfg;
+	const char *token = NULL;
+	struct diag d;
+	int c, r, code;
+
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		int k = cli_parse_common(c, optarg, g);
+		if (k < 0)
+			return cli_usage_error(cmd, "bad value '%s'", optarg);
+		if (k)
+			continue;
+		if (c == 'h') {
+			printf("%s%s", confirm_help, cli_common_help);
+			return EXIT_OK;
+		}
+		return cli_usage_error(cmd, "%s", "invalid option");
+	}
+	if (argc - optind > 1 || (expire && argc - optind != 1))
+		return cli_usage_error(cmd, "%s", "expected one TOKEN");
+	if (optind < argc)
+		token = argv[optind];
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	diag_init(&d);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
+	/* the timer waits as long as it takes for a run that holds the lock */
+	if (expire && !cfg.lock_timeout_ms)
+		cfg.lock_timeout_ms = 10 * 60 * 1000;
+	if (r == 0)
+		r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
+	if (r < 0 || g->json) {
+		code = report(cmd, g, &cb, &res, &d, r, false);
+	} else {
+		audit_log(cmd, cb.ops->name, g->table ? g->table : RULESET_DEFAULT_TABLE, &res, r, &d);
+		code = EXIT_OK;
+		if (res.nothing_pending)
+			printf("nothing awaits confirmation\n");
+		else if (expire)
+			printf("not confirmed in time: rolled back to generation %" PRIu64 "\n", res.generation_to);
+		else
+			printf("confirmed: generation %" PRIu64 " stays\n", res.pending.generation);
+	}
+	cli_backend_free(&cb);
+	op_result_free(&res);
+	diag_free(&d);
+	return code;
+}
+
+int cmd_confirm(int argc, char **argv, struct global_options *g)
+{
+	return run_confirm(argc, argv, g, false);
+}
+int cmd_confirm_expire(int argc, char **argv, struct global_options *g)
+{
+	return run_confirm(argc, argv, g, true);
 }

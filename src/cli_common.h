@@ -60,4 +60,8 @@ int cmd_apply(int argc, char **argv, struct global_options *g);
 int cmd_diff(int argc, char **argv, struct global_options *g);
 int cmd_rollback(int argc, char **argv, struct global_options *g);
 int cmd_remove(int argc, char **argv, struct global_options *g);
+int cmd_restore(int argc, char **argv, struct global_options *g);
 int cmd_generations(int argc, char **argv, struct global_options *g);
+int cmd_confirm(int argc, char **argv, struct global_options *g);
+/* Internal: what the timer of apply --confirm runs. */
+int cmd_confirm_expire(int argc, char **argv, struct global_options *g);

@@ -13,4 +13,5 @@ enum exit_code {
 	EXIT_PENDING = 8,    /* a commit-confirmed apply awaits confirmation */
 	EXIT_STATE = 9,	     /* state directory unreadable or inconsistent */
 	EXIT_SYSTEM = 10,    /* any other system error */
+	EXIT_DRIFT = 11,     /* rollback refused: someone else changed our objects */
 };

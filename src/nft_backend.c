@@ -987,8 +987,10 @@ static int nft_owned(struct backend *b, struct owned_list *out, struct diag *d)
 	r = read_live(b, &l, d);
 	if (r < 0)
 		goto out;
-	/* the digest covers our chains, sets and rules in kernel order, and the
-	 * accepts we placed elsewhere, without counters or handles */
+	/* the digest covers our chains, sets and rules in kernel order, without
+	 * counters or handles; the accepts we placed in other tables are listed
+	 * one by one instead, because their tables' owners may legitimately
+	 * flush them (see owned.h) */
 	for (size_t i = 0; i < l.n_chains; i++)
 		if (is_our_table(b, l.chains[i].family, l.chains[i].table))
 			chain_canon(&l.chains[i], &canon);
@@ -1015,8 +1017,10 @@ static int nft_owned(struct backend *b, struct owned_list *out, struct diag *d)
 		o->handle = lr->handle;
 		nft_rule_comment(lr->r, o->comment, sizeof(o->comment));
 		nftnl_expr_foreach(lr->r, counter_cb, o);
-		strbuf_printf(&canon, "%s %s %s %s ", o->family, o->table, o->chain,
-			      o->kind == OWNED_ACCEPT && lr->position ? "not-first" : "");
+		o->not_first = o->kind == OWNED_ACCEPT && lr->position != 0;
+		if (o->kind == OWNED_ACCEPT)
+			continue;
+		strbuf_printf(&canon, "%s ", o->chain);
 		nft_rule_canon(lr->r, &canon);
 		strbuf_putc(&canon, '\n');
 	}

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "confirm_timer.h"
 #include "emit.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 30000
@@ -135,12 +138,109 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 	return r;
 }
 
+/* A pending confirmation blocks every other change but its own resolution. */
+static int refuse_if_pending(struct session *s, struct diag *d)
+{
+	struct pending p;
+	char when[32] = "?";
+	time_t t;
+	struct tm tm;
+	int r = state_pending_read(&s->st, &p, d);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	t = (time_t)p.deadline;
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	return diag_fail(d, DIAG_PENDING, EBUSY, NULL,
+			 "generation %" PRIu64 " awaits confirmation until %s (token %s): run 'notrackctl confirm' "
+			 "to keep it or 'notrackctl rollback' to undo it first",
+			 p.generation, when, p.token);
+}
+
+/* Ends a pending confirmation after a rollback or remove made it moot. */
+static int cancel_pending(struct session *s, struct op_result *res, struct diag *d)
+{
+	struct pending p;
+	int r = state_pending_read(&s->st, &p, d);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = state_pending_clear(&s->st, d);
+	if (r == 0) {
+		confirm_timer_cancel(&p);
+		res->cancelled_pending = true;
+	}
+	return r;
+}
+
+static int random_token(char out[PENDING_TOKEN_LEN + 1], struct diag *d)
+{
+	unsigned char raw[PENDING_TOKEN_LEN / 2];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return diag_fail(d, DIAG_SYSTEM, errno ? errno : EIO, NULL, "cannot make a token: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+/*
+ * The safety net goes up before the change: the pending file and the timer
+ * exist before the batch is sent, so there is no moment at which a change is
+ * live without its automatic rollback.  If the apply then fails, the net is
+ * taken down again; a timer that fires for a generation that never became
+ * current does nothing.
+ */
+static int arm_confirmation(const struct op_config *cfg, struct session *s, struct op_result *res, struct diag *d)
+{
+	struct pending *p = &res->pending;
+	const char *argv[64];
+	uint64_t last;
+	size_t n = 0;
+	int r;
+
+	r = state_last(&s->st, &last, d);
+	if (r == 0)
+		r = random_token(p->token, d);
+	if (r < 0)
+		return r;
+	p->generation = (last > res->generation_from ? last : res->generation_from) + 1;
+	p->rollback_to = res->generation_from;
+	p->created = (int64_t)time(NULL);
+	p->deadline = p->created + cfg->confirm_seconds;
+	snprintf(p->timer, sizeof(p->timer), "none");
+	r = state_pending_write(&s->st, p, d);
+	if (r < 0)
+		return r;
+	for (; cfg->expire_argv[n] && n < 62; n++)
+		argv[n] = cfg->expire_argv[n];
+	argv[n++] = p->token;
+	argv[n] = NULL;
+	r = confirm_timer_arm(p, (char *const *)argv, d);
+	if (r == 0)
+		r = state_pending_write(&s->st, p, d);
+	if (r < 0) {
+		struct diag ignored;
+		diag_init(&ignored);
+		state_pending_clear(&s->st, &ignored);
+		diag_free(&ignored);
+		return r;
+	}
+	res->has_pending = true;
+	return 0;
+}
+
 int op_apply(const struct op_config *cfg, const struct policy_source *src, struct op_result *res, struct diag *d)
 {
 	struct session s;
 	int r;
 
 	memset(res, 0, sizeof(*res));
+	digest_text(src->text, src->len, res->policy_digest);
 	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
 	if (r < 0)
 		return r;
@@ -148,10 +248,30 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	if (r == 0)
 		r = state_current(&s.st, &res->generation_from, d);
 	res->generation_to = res->generation_from;
+	if (r == 0 && !cfg->check_only)
+		r = refuse_if_pending(&s, d);
+	if (r == 0 && cfg->confirm_seconds > 0 && !cfg->check_only) {
+		/* an unchanged apply has nothing to confirm */
+		r = txn_run(cfg->backend, s.b, &res->rs, true, &res->txn, d);
+		if (r == 0 && res->txn.changed) {
+			txn_result_free(&res->txn);
+			r = arm_confirmation(cfg, &s, res, d);
+		} else {
+			goto out;
+		}
+	}
 	if (r == 0)
 		r = txn_run(cfg->backend, s.b, &res->rs, cfg->check_only, &res->txn, d);
 	if (r == 0 && res->txn.changed && !cfg->check_only)
 		r = record(cfg, &s, "apply", src, &res->rs, res, d);
+	if (r < 0 && res->has_pending) {
+		struct diag ignored;
+		diag_init(&ignored);
+		cancel_pending(&s, res, &ignored);
+		diag_free(&ignored);
+		res->has_pending = res->cancelled_pending = false;
+	}
+out:
 	session_close(cfg, &s);
 	return r;
 }
@@ -170,6 +290,8 @@ int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d
 		r = txn_run(cfg->backend, s.b, NULL, cfg->check_only, &res->txn, d);
 	if (r == 0 && res->txn.changed && !cfg->check_only)
 		r = record(cfg, &s, "remove", NULL, NULL, res, d);
+	if (r == 0 && !cfg->check_only)
+		r = cancel_pending(&s, res, d);
 	session_close(cfg, &s);
 	return r;
 }
@@ -206,6 +328,72 @@ static int warn_vanished(const struct op_config *cfg, struct session *s, const s
 	return r;
 }
 
+/*
+ * Rollback restores our objects, and only ours.  The current generation
+ * recorded the digest of our table as it stood after its commit: if it
+ * differs now, someone else changed our rules, and restoring an older
+ * generation over their change would silently undo it, so we refuse unless
+ * forced.  When only others' objects changed (the kernel's ruleset
+ * generation moved, our digest did not), we go ahead and leave theirs as
+ * they are now.
+ */
+static int check_untouched(const struct op_config *cfg, struct session *s, const struct generation *cur,
+			   struct op_result *res, struct diag *d)
+{
+	struct owned_list now;
+	uint64_t genid = 0;
+	int r = cfg->backend->owned(s->b, &now, d);
+
+	if (r < 0)
+		return r;
+	if (strcmp(now.digest, cur->owned.digest) && !cfg->force) {
+		owned_list_free(&now);
+		return diag_fail(d, DIAG_DRIFT, ESTALE, NULL,
+				 "someone else changed notrackctl's own rules since generation %" PRIu64
+				 " was applied (digest %s, now %s); refusing to roll back over their change. "
+				 "Look with 'notrackctl diff', or roll back anyway with --force",
+				 cur->number, cur->owned.digest, now.digest);
+	}
+	owned_list_free(&now);
+	r = cfg->backend->generation(s->b, &genid, d);
+	if (r == 0 && genid != cur->kernel_generation)
+		res->foreign_changes = true;
+	return r;
+}
+
+/*
+ * Loads generation `to` and compiles its recorded policy again, exactly as
+ * it was applied, into res->rs.  Refuses a generation of another backend
+ * or table: restoring it here would create objects nobody asked for.
+ */
+static int load_generation_rules(const struct op_config *cfg, struct session *s, uint64_t to, struct generation *target,
+				 struct policy_source *src, struct op_result *res, struct diag *d)
+{
+	char name[64];
+	int r = state_load(&s->st, to, target, d);
+
+	if (r < 0)
+		return r;
+	if (strcmp(target->backend, cfg->backend->name))
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL,
+				 "generation %" PRIu64 " was applied with the %s backend, not %s; use --backend %s", to,
+				 target->backend, cfg->backend->name, target->backend);
+	if (strcmp(target->table, cfg_table(cfg)))
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "generation %" PRIu64 " was applied to table %s, not %s",
+				 to, target->table, cfg_table(cfg));
+	snprintf(res->policy_digest, sizeof(res->policy_digest), "%s", target->policy_digest);
+	if (!target->policy)
+		return 0; /* a "remove" generation: nothing of ours */
+	snprintf(name, sizeof(name), "generation %" PRIu64, to);
+	src->file = strdup(name);
+	if (!src->file)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	src->text = target->policy;
+	src->len = strlen(target->policy);
+	target->policy = NULL;
+	return op_compile(src, cfg_table(cfg), false, &res->rs, d);
+}
+
 int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op_result *res, struct diag *d)
 {
 	struct generation cur = {0}, target = {0};
@@ -235,38 +423,14 @@ int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op
 			goto out;
 	}
 	if (to != 0) {
-		char name[64];
-		r = state_load(&s.st, to, &target, d);
+		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
 		if (r < 0)
 			goto out;
-		if (strcmp(target.backend, cfg->backend->name)) {
-			r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
-				      "generation %" PRIu64
-				      " was applied with the %s backend, not %s; use --backend %s",
-				      to, target.backend, cfg->backend->name, target.backend);
+	}
+	if (res->generation_from != 0) {
+		r = check_untouched(cfg, &s, &cur, res, d);
+		if (r < 0)
 			goto out;
-		}
-		if (strcmp(target.table, cfg_table(cfg))) {
-			r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
-				      "generation %" PRIu64 " was applied to table %s, not %s", to, target.table,
-				      cfg_table(cfg));
-			goto out;
-		}
-		if (target.policy) {
-			/* the recorded policy is compiled again exactly as it was applied */
-			snprintf(name, sizeof(name), "generation %" PRIu64, to);
-			src.file = strdup(name);
-			src.text = target.policy;
-			src.len = strlen(target.policy);
-			target.policy = NULL;
-			if (!src.file) {
-				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-				goto out;
-			}
-			r = op_compile(&src, cfg_table(cfg), false, &res->rs, d);
-			if (r < 0)
-				goto out;
-		}
 	}
 	r = txn_run(cfg->backend, s.b, to && res->rs.table[0] ? &res->rs : NULL, cfg->check_only, &res->txn, d);
 	if (r == 0 && !cfg->check_only) {
@@ -274,8 +438,147 @@ int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op
 		if (r == 0)
 			res->generation_to = to;
 	}
+	if (r == 0 && !cfg->check_only)
+		r = cancel_pending(&s, res, d);
 out:
 	generation_free(&cur);
+	generation_free(&target);
+	policy_source_free(&src);
+	session_close(cfg, &s);
+	return r;
+}
+
+int op_pending(const struct op_config *cfg, struct pending *p, struct diag *d)
+{
+	struct state st;
+	int r = state_open(&st, cfg->state_dir ? cfg->state_dir : STATE_DEFAULT_DIR, d);
+
+	if (r < 0)
+		return r;
+	r = state_pending_read(&st, p, d);
+	state_close(&st);
+	return r;
+}
+
+int op_confirm(const struct op_config *cfg, const char *token, struct op_result *res, struct diag *d)
+{
+	struct session s;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = session_open(cfg, true, &s, d);
+	if (r == 0)
+		r = state_current(&s.st, &res->generation_from, d);
+	res->generation_to = res->generation_from;
+	if (r == 0)
+		r = state_pending_read(&s.st, &res->pending, d);
+	if (r == -ENOENT) {
+		/* nothing pending: already confirmed, rolled back, or never asked */
+		res->nothing_pending = true;
+		r = 0;
+	} else if (r == 0 && token && strcmp(token, res->pending.token)) {
+		r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
+			      "token %s does not match the pending confirmation of generation %" PRIu64, token,
+			      res->pending.generation);
+	} else if (r == 0) {
+		r = state_pending_clear(&s.st, d);
+		if (r == 0) {
+			confirm_timer_cancel(&res->pending);
+			res->cancelled_pending = true;
+		}
+	}
+	session_close(cfg, &s);
+	return r;
+}
+
+int op_confirm_expire(const struct op_config *cfg, const char *token, struct op_result *res, struct diag *d)
+{
+	struct pending p;
+	uint64_t current;
+	struct session s;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	/* wait for the deadline without holding the lock */
+	r = op_pending(cfg, &p, d);
+	if (r == -ENOENT || (r == 0 && strcmp(p.token, token))) {
+		res->nothing_pending = true;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	for (time_t now = time(NULL); now < p.deadline; now = time(NULL))
+		sleep((unsigned)(p.deadline - now));
+
+	r = session_open(cfg, true, &s, d);
+	if (r == 0)
+		r = state_pending_read(&s.st, &p, d);
+	if (r == 0 && strcmp(p.token, token))
+		r = -ENOENT;
+	if (r == 0)
+		r = state_current(&s.st, &current, d);
+	session_close(cfg, &s);
+	if (r == -ENOENT) {
+		res->nothing_pending = true; /* confirmed meanwhile */
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	if (current != p.generation) {
+		/* the apply this timer guarded never became current: nothing to undo */
+		r = state_open(&s.st, cfg->state_dir ? cfg->state_dir : STATE_DEFAULT_DIR, d);
+		if (r == 0) {
+			r = state_pending_clear(&s.st, d);
+			state_close(&s.st);
+		}
+		res->nothing_pending = true;
+		return r;
+	}
+	/* the rollback takes the lock again, checks that our objects are as
+	 * generation p.generation left them, and clears the pending file */
+	return op_rollback(cfg, true, p.rollback_to, res, d);
+}
+
+int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *d)
+{
+	struct generation target = {0};
+	struct policy_source src = {0};
+	struct pending p;
+	struct session s;
+	uint64_t to;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = session_open(cfg, !cfg->check_only, &s, d);
+	if (r == 0)
+		r = state_current(&s.st, &res->generation_from, d);
+	if (r < 0)
+		goto out;
+	to = res->generation_from;
+	/* A change that was never confirmed must not come back with a reboot:
+	 * its timer died with the old boot, so do what it would have done. */
+	r = state_pending_read(&s.st, &p, d);
+	if (r == 0 && p.generation == to) {
+		r = diag_warn(d, "",
+			      "generation %" PRIu64
+			      " was never confirmed before the restart; restoring generation %" PRIu64
+			      " instead, as its timer would have",
+			      p.generation, p.rollback_to);
+		to = p.rollback_to;
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	if (r == 0 && to != 0)
+		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
+	if (r == 0)
+		r = txn_run(cfg->backend, s.b, to && res->rs.table[0] ? &res->rs : NULL, cfg->check_only, &res->txn, d);
+	if (r == 0 && !cfg->check_only && to != res->generation_from)
+		r = state_set_current(&s.st, to, d);
+	if (r == 0 && !cfg->check_only)
+		r = cancel_pending(&s, res, d);
+	if (r == 0)
+		res->generation_to = to;
+out:
 	generation_free(&target);
 	policy_source_free(&src);
 	session_close(cfg, &s);

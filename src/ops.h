@@ -17,18 +17,41 @@ struct op_config {
 	int lock_timeout_ms;
 	bool check_only;  /* plan and report; change nothing, record nothing */
 	bool host_checks; /* warn about interfaces missing on this host */
+	bool force;	  /* rollback even though someone changed our objects */
+	/* apply --confirm: seconds until the automatic rollback (0: none), and
+	 * the command the timer runs then, without the token (appended). */
+	int confirm_seconds;
+	const char *const *expire_argv;
 };
 
 struct op_result {
 	struct txn_result txn;
 	uint64_t generation_from, generation_to;
 	struct ruleset rs; /* what was compiled (empty for remove) */
+	bool has_pending;  /* apply --confirm: awaiting confirmation */
+	struct pending pending;
+	bool cancelled_pending; /* rollback / remove / confirm ended a pending confirmation */
+	bool foreign_changes;	/* others changed the ruleset since the current generation */
+	bool nothing_pending;	/* confirm: there was nothing to confirm */
+	/* digest of the policy now in force ("none" when nothing of ours is) */
+	char policy_digest[DIGEST_SIZE];
 };
 
 int op_apply(const struct op_config *cfg, const struct policy_source *src, struct op_result *res, struct diag *d);
 /* to == 0 with has_to false: the current generation's parent. */
 int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op_result *res, struct diag *d);
 int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d);
+/* Keeps the pending apply; token NULL confirms whatever is pending. */
+int op_confirm(const struct op_config *cfg, const char *token, struct op_result *res, struct diag *d);
+/* Run by the timer: waits for the deadline, then rolls back unless the
+ * apply with this token was confirmed meanwhile. */
+int op_confirm_expire(const struct op_config *cfg, const char *token, struct op_result *res, struct diag *d);
+/* Makes the kernel hold the current generation again, as at boot, when
+ * nothing of ours is there: no new generation, no digest guard.  An apply
+ * that was never confirmed is not restored; its predecessor is. */
+int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *d);
+/* The pending confirmation, if any: 0, -ENOENT, or an error in d. */
+int op_pending(const struct op_config *cfg, struct pending *p, struct diag *d);
 void op_result_free(struct op_result *res);
 
 /* Reads, parses and compiles; the diag is located in the source on failure. */

@@ -20,6 +20,7 @@ struct owned_object {
 	char chain[64];
 	uint64_t handle; /* nft rule handle; iptables rule number (1-based) */
 	char comment[128];
+	bool not_first;   /* an accept that is no longer at the head of its chain */
 	bool has_counter;
 	uint64_t packets, bytes;
 };
@@ -27,8 +28,10 @@ struct owned_object {
 struct owned_list {
 	struct owned_object *v;
 	size_t n;
-	/* Digest of everything we own with counters and handles left out: it
-	 * changes only when our objects do, whoever changed them. */
+	/* Digest of our own table or chains (rules, sets, chains), counters and
+	 * handles left out: it changes only when they do, whoever changed them.
+	 * The accepts in other tables are not in it: whoever owns those tables
+	 * may reload them (firewalld does), and that is not tampering with ours. */
 	char digest[24];
 };
 

@@ -462,3 +462,75 @@ out:
 	json_decref(root);
 	return r;
 }
+
+int state_pending_read(struct state *st, struct pending *p, struct diag *d)
+{
+	char path[4200], *text;
+	const char *token, *timer, *timer_id;
+	json_int_t gen, to, created, deadline;
+	json_error_t jerr;
+	json_t *root;
+	size_t len;
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(path, sizeof(path), "%s/pending.json", st->dir);
+	r = read_small(path, &text, &len, d);
+	if (r < 0)
+		return r;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!root ||
+	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s,s:I,s:I,s:I,s:I,s:s,s:s}", "token", &token, "generation",
+			   &gen, "rollback_to", &to, "created", &created, "deadline", &deadline, "timer", &timer,
+			   "timer_id", &timer_id) < 0 ||
+	    strlen(token) != PENDING_TOKEN_LEN || strlen(timer) >= sizeof(p->timer) ||
+	    strlen(timer_id) >= sizeof(p->timer_id) || gen < 0 || to < 0) {
+		json_decref(root);
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "damaged (%s); left for the admin", jerr.text);
+	}
+	snprintf(p->token, sizeof(p->token), "%s", token);
+	snprintf(p->timer, sizeof(p->timer), "%s", timer);
+	snprintf(p->timer_id, sizeof(p->timer_id), "%s", timer_id);
+	p->generation = (uint64_t)gen;
+	p->rollback_to = (uint64_t)to;
+	p->created = created;
+	p->deadline = deadline;
+	json_decref(root);
+	return 0;
+}
+
+int state_pending_write(struct state *st, const struct pending *p, struct diag *d)
+{
+	json_t *o =
+	    json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:s}", "token", p->token, "generation", (json_int_t)p->generation,
+		      "rollback_to", (json_int_t)p->rollback_to, "created", (json_int_t)p->created, "deadline",
+		      (json_int_t)p->deadline, "timer", p->timer, "timer_id", p->timer_id);
+	char *text = o ? json_dumps(o, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
+	int r;
+
+	json_decref(o);
+	if (!text)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	r = write_atomic(st->dir, "pending.json", text, strlen(text), d);
+	free(text);
+	return r;
+}
+
+int state_pending_clear(struct state *st, struct diag *d)
+{
+	char path[4200];
+	int dfd;
+
+	snprintf(path, sizeof(path), "%s/pending.json", st->dir);
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : sys_fail(d, errno, path, "cannot remove");
+	/* the removal must be durable before we report a confirmation */
+	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}

@@ -4,6 +4,7 @@
  *   DIR/lock            flock(2) target for every run that may write
  *   DIR/current         the current generation number
  *   DIR/gen/N.json      generation N: policy, compiled rules, metadata
+ *   DIR/pending.json    a commit-confirmed apply awaiting confirmation
  * Generation 0 is "nothing of ours in the kernel" and has no file.
  */
 #pragma once
@@ -54,3 +55,24 @@ int state_save(struct state *st, const struct generation *g, struct diag *d);
 /* Lists generation numbers in ascending order. */
 int state_list(struct state *st, uint64_t **numbers, size_t *n, struct diag *d);
 void generation_free(struct generation *g);
+
+/*
+ * A commit-confirmed apply: generation `generation` is live, and unless
+ * someone confirms with `token` before `deadline`, the timer rolls back to
+ * `rollback_to`.
+ */
+#define PENDING_TOKEN_LEN 16
+
+struct pending {
+	char token[PENDING_TOKEN_LEN + 1]; /* hex */
+	uint64_t generation;
+	uint64_t rollback_to;
+	int64_t created, deadline; /* seconds since the epoch */
+	char timer[16];            /* "systemd" or "process" */
+	char timer_id[64];         /* systemd unit, or the process id */
+};
+
+/* -ENOENT (without touching d) when nothing is pending. */
+int state_pending_read(struct state *st, struct pending *p, struct diag *d);
+int state_pending_write(struct state *st, const struct pending *p, struct diag *d);
+int state_pending_clear(struct state *st, struct diag *d);

@@ -68,6 +68,12 @@ assert_same_snapshot() {
 	fi
 }
 
+# assert_same_rules A B: the same rules, where our table was recreated in
+# between (its handles, in the JSON, are new; the text has no handles).
+assert_same_rules() {
+	assert_same_file "$work/$1.nft" "$work/$2.nft" "nft list ruleset ($1 vs $2)"
+}
+
 # A stateful filter, as an admin writes one: drop by default, accept
 # established and related, allow the service port.  The ct state rule is
 # also what makes conntrack run in this namespace at all.
