@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli_common.h"
+#include "emit.h"
 #include "exit_codes.h"
 #include "policy.h"
 
@@ -121,9 +122,10 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-void cli_print_exposure(const struct ruleset *rs, const char *file)
+void cli_print_exposure(const struct ruleset *rs, const char *file, const char *backend)
 {
 	size_t n_rules[2] = {0, 0}, n_sets = 0;
+	char where[128];
 
 	for (size_t i = 0; i < rs->n_rules; i++)
 		n_rules[rs->rules[i].hook]++;
@@ -131,8 +133,18 @@ void cli_print_exposure(const struct ruleset *rs, const char *file)
 		n_sets += !port_set_is_inline(&rs->port_sets[i]);
 	for (size_t i = 0; i < rs->n_addr_sets; i++)
 		n_sets += !addr_set_is_inline(&rs->addr_sets[i]);
-	fprintf(stderr, "notrackctl: %s: %zu prerouting and %zu output rule%s, %zu set%s, table inet %s\n", file,
-		n_rules[0], n_rules[1], n_rules[1] == 1 ? "" : "s", n_sets, n_sets == 1 ? "" : "s", rs->table);
+	if (backend && !strcmp(backend, "iptables")) {
+		/* no sets in iptables: a set's elements become rules of their own */
+		char pre[RULESET_NAME_MAX + 8], out[RULESET_NAME_MAX + 8];
+		iptables_chain_name(rs, HOOK_PREROUTING, pre, sizeof(pre));
+		iptables_chain_name(rs, HOOK_OUTPUT, out, sizeof(out));
+		snprintf(where, sizeof(where), "chains %s and %s in the raw tables", pre, out);
+		n_sets = 0;
+	} else {
+		snprintf(where, sizeof(where), "table inet %s", rs->table);
+	}
+	fprintf(stderr, "notrackctl: %s: %zu prerouting and %zu output rule%s, %zu set%s, %s\n", file, n_rules[0],
+		n_rules[1], n_rules[1] == 1 ? "" : "s", n_sets, n_sets == 1 ? "" : "s", where);
 	if (rs->n_exposure) {
 		fprintf(stderr, "Exposure: this traffic is no longer tracked, so no ct state rule sees it%s:\n",
 			rs->accept_mode == UNTRACKED_ACCEPT_NONE

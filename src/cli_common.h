@@ -50,7 +50,8 @@ void cli_print_warnings(const struct diag *d);
 /* Prints "notrackctl CMD: <fmt with arg>" and a hint; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* The rule counts, the exposure summary and what stays tracked, on stderr. */
-void cli_print_exposure(const struct ruleset *rs, const char *file);
+/* backend: where the rules go ("nft", "iptables"); NULL for compile (nft's view). */
+void cli_print_exposure(const struct ruleset *rs, const char *file, const char *backend);
 /* The stable name of an error kind in --json output. */
 const char *cli_diag_kind_name(enum diag_kind k);
 
