@@ -596,67 +596,82 @@ static int restore_table(struct backend *b, struct tbl *t, struct diag *d)
 	return r;
 }
 
-static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
+/* Opens (a table nobody had loaded is created here, not while planning),
+ * edits and replaces one table. */
+static int commit_table(struct backend *b, struct tbl *t, struct diag *d)
 {
-	struct ipt_plan *ip = p->priv;
-	size_t i, failed = ip->n;
 	int r = 0;
 
-	for (i = 0; i < ip->n; i++) {
-		struct tbl *t = &ip->v[i];
-		if (!t->dirty)
-			continue;
-		/* a table nobody had loaded is created here, not while planning */
-		if (!t->ts.h)
-			r = ipt_snap_open(&t->ts, t->family, t->name, d);
-		if (r == 0)
-			r = edit_table(b, &t->ts, &t->want, d);
-		if (r == 0)
-			r = ipt_snap_commit(&t->ts, d);
-		ipt_snap_close(&t->ts);
-		if (r < 0) {
-			failed = i;
-			break;
-		}
-	}
-	if (failed == ip->n)
-		return 0;
+	if (!t->ts.h)
+		r = ipt_snap_open(&t->ts, t->family, t->name, d);
+	if (r == 0)
+		r = edit_table(b, &t->ts, &t->want, d);
+	if (r == 0)
+		r = ipt_snap_commit(&t->ts, d);
+	ipt_snap_close(&t->ts);
+	return r;
+}
 
-	/* Undo the tables already replaced, newest first.  The first error
-	 * stays in d; a failed undo is added to its message. */
-	int first = r;
-	bool undone = true;
-	char undo_errors[DIAG_MSG_MAX] = "";
+/*
+ * Undoes the tables replaced before `failed`, newest first.  Returns how
+ * many were replaced; *undo_errors collects what could not be undone.
+ *
+ * The table that failed is left alone: libiptc's replace is the atomic
+ * step, and a refused replace changed nothing.
+ */
+static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed, char *undo_errors, size_t size)
+{
+	size_t replaced = 0;
+
+	undo_errors[0] = '\0';
 	for (size_t j = failed; j-- > 0;) {
 		struct tbl *t = &ip->v[j];
 		struct diag ud;
 		if (!t->dirty)
 			continue;
+		replaced++;
 		diag_init(&ud);
-		if (restore_table(b, t, &ud) < 0) {
-			undone = false;
-			snprintf(undo_errors + strlen(undo_errors), sizeof(undo_errors) - strlen(undo_errors), "; %s",
-				 ud.msg);
-		}
+		if (restore_table(b, t, &ud) < 0)
+			snprintf(undo_errors + strlen(undo_errors), size - strlen(undo_errors), "; %s", ud.msg);
 		diag_free(&ud);
 	}
-	if (!undone)
-		return diag_fail(d, DIAG_KERNEL, -first, NULL,
-				 "%s; putting back the tables already replaced failed too%s: the kernel now holds "
-				 "part of the change, run the command again",
-				 d->msg, undo_errors);
-	/* The kernel refuses a replace with EAGAIN when the table changed
-	 * since we read it (someone ignored the xtables lock): nothing of
-	 * ours is applied now, so plan again. */
-	if (first == -EAGAIN)
-		return -ERESTART;
-	if (failed > 0) {
-		char msg[DIAG_MSG_MAX];
-		snprintf(msg, sizeof(msg), "%s", d->msg);
-		return diag_fail(d, d->kind, -first, NULL, "%s; the tables already replaced were put back as they were",
-				 msg);
+	return replaced;
+}
+
+static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
+{
+	struct ipt_plan *ip = p->priv;
+	char undo_errors[DIAG_MSG_MAX];
+	struct diag cd; /* why a table failed, until we know what else to say */
+	size_t failed, replaced;
+	int r = 0;
+
+	diag_init(&cd);
+	for (failed = 0; failed < ip->n; failed++)
+		if (ip->v[failed].dirty && (r = commit_table(b, &ip->v[failed], &cd)) < 0)
+			break;
+	if (r == 0) {
+		diag_free(&cd);
+		return 0;
 	}
-	return first;
+	replaced = undo_tables(b, ip, failed, undo_errors, sizeof(undo_errors));
+	if (undo_errors[0])
+		r = diag_fail(d, DIAG_KERNEL, -r, NULL,
+			      "%s; putting back the tables already replaced failed too%s: the kernel now holds part "
+			      "of the change, run the command again",
+			      cd.msg, undo_errors);
+	else if (r == -EAGAIN)
+		/* The kernel refuses a replace with EAGAIN when the table
+		 * changed since we read it (someone ignored the xtables lock).
+		 * Nothing of ours is applied now: plan again. */
+		r = -ERESTART;
+	else
+		r = diag_fail(d, cd.kind, -r, NULL, "%s; %s", cd.msg,
+			      replaced
+				  ? "the tables already replaced were put back as they were, so nothing was applied"
+				  : "nothing was applied");
+	diag_free(&cd);
+	return r;
 }
 
 static int ipt_generation(struct backend *b, uint64_t *out, struct diag *d)

@@ -4,10 +4,10 @@
  *
  *   notrackctl-fault WHICH ERRNO [notrackctl arguments...]
  *
- * WHICH names the table commit that fails: a number (the N-th commit of
- * the run, from 1) or FAMILY/TABLE (ipv4/filter: every commit of that
- * table).  The failing commit sends nothing to the kernel and returns
- * -ERRNO, exactly as a refused libiptc commit does.
+ * WHICH names the table commits that fail: numbers (2 or 2,3: the N-th
+ * commit of the run, from 1, counting the commits that put tables back)
+ * or FAMILY/TABLE (ipv4/filter: every commit of that table).  The failing commit sends nothing to the kernel and
+ * returns -ERRNO, exactly as a refused libiptc commit does.
  *
  * Everything else is the real command line and the real backend.
  */
@@ -28,15 +28,23 @@ static unsigned commits;
 static bool should_fail(const struct ipt_snap *t)
 {
 	char name[64];
+	const char *p = which;
 	char *end;
-	unsigned long n;
 
 	commits++;
-	n = strtoul(which, &end, 10);
-	if (!*end)
-		return n == commits;
 	snprintf(name, sizeof(name), "%s/%s", t->family == FAMILY_IPV4 ? "ipv4" : "ipv6", t->name);
-	return !strcmp(name, which);
+	if (!strcmp(name, which))
+		return true;
+	/* a comma-separated list of commit numbers */
+	while (*p) {
+		unsigned long n = strtoul(p, &end, 10);
+		if (end == p)
+			return false;
+		if (n == commits)
+			return true;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return false;
 }
 
 static int faulty_commit(struct ipt_snap *t)
