@@ -367,14 +367,33 @@ static size_t user_size(const char *name, uint8_t rev, size_t size)
 	return size;
 }
 
+/* Appends n bytes as hex; canonical forms of whole tables are read on every
+ * plan, so this is done without a printf per byte. */
+static void hex(struct strbuf *out, const void *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = p;
+	char buf[256];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		buf[k++] = digits[b[i] >> 4];
+		buf[k++] = digits[b[i] & 15];
+		if (k == sizeof(buf)) {
+			strbuf_putn(out, buf, k);
+			k = 0;
+		}
+	}
+	strbuf_putn(out, buf, k);
+}
+
 static void canon_ext(struct strbuf *out, char kind, const char *name, uint8_t rev, size_t total, size_t header,
 		      const unsigned char *data)
 {
 	size_t n = total > header ? total - header : 0, u = user_size(name, rev, n);
 
 	strbuf_printf(out, " %c:%s/%u/%zu:", kind, name, rev, total);
-	for (size_t i = 0; i < u && i < n; i++)
-		strbuf_printf(out, "%02x", data[i]);
+	hex(out, data, u < n ? u : n);
 }
 
 static void canon_match(const struct xt_entry_match *m, void *ctx)
@@ -383,12 +402,6 @@ static void canon_match(const struct xt_entry_match *m, void *ctx)
 
 	memcpy(name, m->u.user.name, sizeof(m->u.user.name));
 	canon_ext(ctx, 'm', name, m->u.user.revision, m->u.match_size, XT_ALIGN(sizeof(*m)), m->data);
-}
-
-static void hex(struct strbuf *out, const void *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		strbuf_printf(out, "%02x", ((const unsigned char *)p)[i]);
 }
 
 int ipt_entry_canon(unsigned family, const void *e, struct strbuf *out)
