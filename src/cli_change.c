@@ -36,8 +36,7 @@ static json_t *lines_json(char **lines, size_t n)
 static void print_json(const struct global_options *g, const struct cli_backend *cb, const struct op_result *res,
 		       const struct diag *d, int failed)
 {
-	json_t *o = json_object(), *w = json_array();
-	char *text;
+	json_t *o = json_object();
 
 	json_object_set_new(o, "changed", json_boolean(!failed && res->txn.changed));
 	json_object_set_new(o, "generation", json_integer((json_int_t)res->generation_to));
@@ -60,23 +59,7 @@ static void print_json(const struct global_options *g, const struct cli_backend 
 		json_object_set_new(o, "confirm", json_null());
 	json_object_set_new(o, "cancelled_confirmation", json_boolean(res->cancelled_pending));
 	json_object_set_new(o, "foreign_changes", json_boolean(res->foreign_changes));
-	for (size_t i = 0; i < d->n_warnings; i++)
-		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
-						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
-						   (json_int_t)d->warnings[i].col));
-	json_object_set_new(o, "warnings", w);
-	if (failed)
-		json_object_set_new(o, "error",
-				    json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I}", "code", cli_exit_code(d), "kind",
-					      cli_diag_kind_name(d->kind), "message", d->msg, "file", d->file, "path",
-					      d->path, "line", (json_int_t)d->line, "col", (json_int_t)d->col));
-	else
-		json_object_set_new(o, "error", json_null());
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (text)
-		puts(text);
-	free(text);
-	json_decref(o);
+	cli_json_print(o, d, failed);
 }
 
 static void fill_config(const struct global_options *g, const struct backend_ops *ops, struct op_config *cfg)

@@ -6,6 +6,7 @@
 #pragma once
 #include <stdbool.h>
 #include <getopt.h>
+#include <jansson.h>
 
 #include "diag.h"
 #include "ruleset.h"
@@ -52,6 +53,9 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* The rule counts, the exposure summary and what stays tracked, on stderr. */
 /* backend: where the rules go ("nft", "iptables"); NULL for compile (nft's view). */
 void cli_print_exposure(const struct ruleset *rs, const char *file, const char *backend);
+/* Adds "warnings" and "error" (null, or {code, kind, message, file, path,
+ * line, col}) to a command's --json document, prints it and frees it. */
+void cli_json_print(json_t *o, const struct diag *d, bool failed);
 /* The stable name of an error kind in --json output. */
 const char *cli_diag_kind_name(enum diag_kind k);
 

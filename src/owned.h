@@ -20,7 +20,7 @@ struct owned_object {
 	char chain[64];
 	uint64_t handle; /* nft rule handle; iptables rule number (1-based) */
 	char comment[128];
-	bool not_first;   /* an accept that is no longer at the head of its chain */
+	bool not_first; /* an accept that is no longer at the head of its chain */
 	bool has_counter;
 	uint64_t packets, bytes;
 };

@@ -68,8 +68,8 @@ struct pending {
 	uint64_t generation;
 	uint64_t rollback_to;
 	int64_t created, deadline; /* seconds since the epoch */
-	char timer[16];            /* "systemd" or "process" */
-	char timer_id[64];         /* systemd unit, or the process id */
+	char timer[16];		   /* "systemd" or "process" */
+	char timer_id[80];	   /* systemd unit, or the process id */
 };
 
 /* -ENOENT (without touching d) when nothing is pending. */
