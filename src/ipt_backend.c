@@ -614,16 +614,15 @@ static int commit_table(struct backend *b, struct tbl *t, struct diag *d)
 
 /*
  * Undoes the tables replaced before `failed`, newest first.  Returns how
- * many were replaced; *undo_errors collects what could not be undone.
+ * many were replaced; undo_errors collects what could not be undone.
  *
  * The table that failed is left alone: libiptc's replace is the atomic
  * step, and a refused replace changed nothing.
  */
-static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed, char *undo_errors, size_t size)
+static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed, struct strbuf *undo_errors)
 {
 	size_t replaced = 0;
 
-	undo_errors[0] = '\0';
 	for (size_t j = failed; j-- > 0;) {
 		struct tbl *t = &ip->v[j];
 		struct diag ud;
@@ -632,7 +631,7 @@ static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed,
 		replaced++;
 		diag_init(&ud);
 		if (restore_table(b, t, &ud) < 0)
-			snprintf(undo_errors + strlen(undo_errors), size - strlen(undo_errors), "; %s", ud.msg);
+			strbuf_printf(undo_errors, "; %s", ud.msg);
 		diag_free(&ud);
 	}
 	return replaced;
@@ -641,11 +640,12 @@ static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed,
 static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
 {
 	struct ipt_plan *ip = p->priv;
-	char undo_errors[DIAG_MSG_MAX];
+	_cleanup_strbuf_ struct strbuf undo_errors;
 	struct diag cd; /* why a table failed, until we know what else to say */
 	size_t failed, replaced;
 	int r = 0;
 
+	strbuf_init(&undo_errors);
 	diag_init(&cd);
 	for (failed = 0; failed < ip->n; failed++)
 		if (ip->v[failed].dirty && (r = commit_table(b, &ip->v[failed], &cd)) < 0)
@@ -654,12 +654,12 @@ static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
 		diag_free(&cd);
 		return 0;
 	}
-	replaced = undo_tables(b, ip, failed, undo_errors, sizeof(undo_errors));
-	if (undo_errors[0])
+	replaced = undo_tables(b, ip, failed, &undo_errors);
+	if (undo_errors.len || undo_errors.oom)
 		r = diag_fail(d, DIAG_KERNEL, -r, NULL,
 			      "%s; putting back the tables already replaced failed too%s: the kernel now holds part "
 			      "of the change, run the command again",
-			      cd.msg, undo_errors);
+			      cd.msg, undo_errors.data ? undo_errors.data : "");
 	else if (r == -EAGAIN)
 		/* The kernel refuses a replace with EAGAIN when the table
 		 * changed since we read it (someone ignored the xtables lock).

@@ -111,9 +111,12 @@ static void *eb_take(const struct entry_buf *eb)
  * ending in '+' compares only the prefix; the '+' stays in the name. */
 static void put_iface(const struct ifname *ifn, char name[IFNAMSIZ], unsigned char mask[IFNAMSIZ])
 {
-	size_t len = strlen(ifn->name);
+	size_t len = strnlen(ifn->name, IFNAMSIZ - 1);
 
-	snprintf(name, IFNAMSIZ, "%s%s", ifn->name, ifn->wildcard ? "+" : "");
+	/* the policy allows no name that would not fit with its '+' */
+	memcpy(name, ifn->name, len);
+	if (ifn->wildcard && len < IFNAMSIZ - 1)
+		name[len] = '+';
 	memset(mask, 0xff, ifn->wildcard ? len : len + 1);
 }
 
