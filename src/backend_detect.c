@@ -110,6 +110,7 @@ int backend_detect(struct backend_detection *out, struct diag *d)
 			 "native nftables tables are in use (%s) and no iptables-legacy table is: nft backend", native);
 	} else {
 		out->ops = &nft_backend_ops;
+		out->kernel_empty = true;
 		snprintf(out->reason, sizeof(out->reason),
 			 "no rules in nftables or iptables-legacy: nft backend, the default");
 	}

@@ -44,6 +44,7 @@ struct probe_table *probe_list_add(struct probe_list *l);
 struct backend_detection {
 	const struct backend_ops *ops; /* the decision; NULL when refused */
 	char reason[1024];	       /* why, in one sentence */
+	bool kernel_empty;	       /* no rules anywhere: the default was taken */
 	struct probe_list legacy, nft; /* what was found */
 };
 

@@ -1,10 +1,47 @@
 #include "cli_backend.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "state.h"
 
 bool cli_backend_name_valid(const char *name)
 {
 	return !name || !strcmp(name, "auto") || !strcmp(name, "nft") || !strcmp(name, "iptables");
+}
+
+/*
+ * An empty kernel says nothing about the host: right after boot, before
+ * `restore` put our rules back, every table is empty, yet the current
+ * generation was applied with some backend and must be restored with it.
+ * So with nothing in the kernel, the current generation's backend wins
+ * over the default.  Any trouble reading the state leaves the default:
+ * the command itself will report it.
+ */
+static void follow_generation(const struct global_options *g, struct cli_backend *cb)
+{
+	const char *dir = g->state_dir ? g->state_dir : getenv("NOTRACKCTL_STATE_DIR");
+	struct generation gen = {0};
+	struct state st;
+	uint64_t current = 0;
+	struct diag d;
+
+	diag_init(&d);
+	if (state_open(&st, dir && *dir ? dir : STATE_DEFAULT_DIR, &d) == 0) {
+		if (state_current(&st, &current, &d) == 0 && current && state_load(&st, current, &gen, &d) == 0 &&
+		    !strcmp(gen.backend, ipt_backend_ops.name)) {
+			cb->ops = &ipt_backend_ops;
+			snprintf(cb->det.reason, sizeof(cb->det.reason),
+				 "no rules in nftables or iptables-legacy, and the current generation %" PRIu64
+				 " was applied with the iptables backend: iptables",
+				 current);
+		}
+		generation_free(&gen);
+		state_close(&st);
+	}
+	diag_free(&d);
 }
 
 int cli_backend_choose(const struct global_options *g, struct cli_backend *cb, struct diag *d)
@@ -24,6 +61,8 @@ int cli_backend_choose(const struct global_options *g, struct cli_backend *cb, s
 	cb->detected = true;
 	r = backend_detect(&cb->det, d);
 	cb->ops = r == 0 ? cb->det.ops : NULL;
+	if (r == 0 && cb->det.kernel_empty)
+		follow_generation(g, cb);
 	return r;
 }
 

@@ -12,6 +12,8 @@
 # Probing creates nothing: the legacy table list and the nft ruleset are
 # the same before and after `diff`.  Then apply (auto) must put our rules
 # where the decision said, and --verbose/--json must explain it.
+# And a reboot: in an empty kernel, `restore` follows the backend the
+# current generation was applied with.
 . "$(dirname "$0")/ipt-lib.sh"
 need_commands iptables-nft iptables-nft-save
 
@@ -41,6 +43,25 @@ tables() {
 	cat /proc/net/ip_tables_names /proc/net/ip6_tables_names 2>/dev/null || true
 	nft list ruleset
 }
+
+# A reboot: generation 1 was applied with the iptables backend (in one
+# namespace); in a fresh, empty one, `restore` with auto must use the
+# backend the generation was applied with, not the empty kernel's default.
+if [ "${3:-}" = reboot-before ] || [ "${3:-}" = reboot-after ]; then
+	export NOTRACKCTL_STATE_DIR=$4
+	if [ "$3" = reboot-before ]; then
+		run 0 ntc apply --backend iptables "$policy"
+	else
+		run 0 ntc restore --json
+		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["backend"] == "iptables" and "current generation 1 was applied with the iptables backend" in d["backend_decision"]["reason"], d' "$work/out" ||
+			fail "restore after a reboot: $(cat "$work/out")"
+		iptables-legacy-save | grep -q -- '-A PREROUTING -m comment --comment notrackctl -j NOTRACKCTL-PRE' ||
+			fail "restore after a reboot did not put our legacy rules back"
+		nft list table inet notrackctl >/dev/null 2>&1 && fail "restore after a reboot made an nft table"
+	fi
+	echo "PASS $3"
+	exit 0
+fi
 
 # One case, in a namespace of its own (the outer run below starts it).
 if [ $# -ge 3 ]; then
@@ -97,6 +118,10 @@ fi
 for c in "legacy iptables" "iptables-nft nft" "native nft" "both refused" "none nft" "idle-legacy nft"; do
 	set -- $c
 	out=$(unshare -n -- "$0" "$bin" "$src" "$1" "$2" 2>&1) || fail "case $1: $out"
+	echo "$out" | tail -1
+done
+for step in reboot-before reboot-after; do
+	out=$(unshare -n -- "$0" "$bin" "$src" "$step" "$work/shared-state" 2>&1) || fail "$step: $out"
 	echo "$out" | tail -1
 done
 echo "PASS"
