@@ -18,6 +18,7 @@
 #include "cli_common.h"
 #include "emit.h"
 #include "exit_codes.h"
+#include "trust.h"
 #include "policy.h"
 
 #ifndef NOTRACKCTL_VERSION
@@ -46,6 +47,9 @@ const char cli_common_help[] = "      --json            print one JSON document 
 			       "      --verbose         say which backend was chosen and why\n"
 			       "      --lock-timeout S  wait at most S seconds for another run (default 30)\n"
 			       "      --table NAME      table and ownership tag (default notrackctl)\n"
+			       "      --insecure-permissions\n"
+			       "                        accept a policy or state that others could\n"
+			       "                        have written (warns instead of refusing)\n"
 			       "  -q, --quiet           print less\n"
 			       "  -h, --help            show this help\n";
 
@@ -60,6 +64,7 @@ int cli_parse_common(int c, const char *arg, struct global_options *g)
 	case OPT_STATE_DIR: g->state_dir = arg; return 1;
 	case OPT_BACKEND: g->backend = arg; return 1;
 	case OPT_TABLE: g->table = arg; return 1;
+	case OPT_INSECURE: trust_set_insecure(true); return 1;
 	case 'q': g->quiet = true; return 1;
 	case OPT_VERBOSE: g->verbose = true; return 1;
 	case OPT_LOCK_TIMEOUT:
@@ -215,21 +220,21 @@ static void print_main_help(FILE *f)
 			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
-		"Global options:\n"
-		"      --table NAME  nft table and ownership tag (default notrackctl,\n"
-		"                    or $NOTRACKCTL_TABLE)\n"
-		"  -h, --help        show this help; 'notrackctl COMMAND --help' for a command\n"
-		"  -V, --version     print the version\n"
+		"Options (before the command, or after it):\n"
+		"%s"
+		"  -V, --version         print the version\n"
 		"\n%s",
-		exit_code_help);
+		cli_common_help, exit_code_help);
 }
 
 int cli_main(int argc, char **argv)
 {
+	/* the options every command takes are accepted before the command too:
+	 * `notrackctl --json --state-dir D status` */
 	static const struct option opts[] = {
-	    {"table", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct global_options g = {.table = getenv("NOTRACKCTL_TABLE")};
@@ -237,9 +242,13 @@ int cli_main(int argc, char **argv)
 
 	if (g.table && !*g.table)
 		g.table = NULL;
-	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+qhV", opts, NULL)) != -1) {
+		int k = cli_parse_common(c, optarg, &g);
+		if (k < 0)
+			return cli_usage_error(NULL, "bad value '%s'", optarg);
+		if (k)
+			continue;
 		switch (c) {
-		case 't': g.table = optarg; break;
 		case 'h': print_main_help(stdout); return EXIT_OK;
 		case 'V': printf("notrackctl %s\n", NOTRACKCTL_VERSION); return EXIT_OK;
 		default: return cli_usage_error(NULL, "%s", "invalid option");

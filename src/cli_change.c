@@ -16,6 +16,7 @@
 #include "audit.h"
 #include "cli_backend.h"
 #include "cli_common.h"
+#include "trust.h"
 #include "exit_codes.h"
 #include "ops.h"
 #include "state.h"
@@ -253,6 +254,9 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	/* the timer gets the backend decided now, not a second detection */
 	if (r == 0 && confirm && !check)
 		r = expire_command(g, &cfg, &d);
+	/* whoever can write the policy can open the firewall through us */
+	if (r == 0 && !check)
+		r = trust_check_path(argv[optind], &d);
 	if (r == 0)
 		r = policy_source_read(&src, argv[optind], &d);
 	if (r == 0)

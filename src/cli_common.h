@@ -30,12 +30,14 @@ enum {
 	OPT_LOCK_TIMEOUT,
 	OPT_TABLE,
 	OPT_VERBOSE,
+	OPT_INSECURE,
 };
 #define COMMON_OPTIONS                                                                                                 \
 	{"json", no_argument, NULL, OPT_JSON}, {"state-dir", required_argument, NULL, OPT_STATE_DIR},                  \
 	    {"backend", required_argument, NULL, OPT_BACKEND},                                                         \
 	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},                                               \
 	    {"table", required_argument, NULL, OPT_TABLE}, {"verbose", no_argument, NULL, OPT_VERBOSE},                \
+	    {"insecure-permissions", no_argument, NULL, OPT_INSECURE},                                                 \
 	{                                                                                                              \
 		"quiet", no_argument, NULL, 'q'                                                                        \
 	}

@@ -28,6 +28,7 @@ static int errno_diag(struct diag *d, int err, const char *what)
 {
 	enum diag_kind kind = (err == EPERM || err == EACCES) ? DIAG_PERMISSION : DIAG_SYSTEM;
 
+	diag_set_file(d, NULL); /* about the kernel, not about the policy file read before */
 	if (kind == DIAG_PERMISSION)
 		return diag_fail(d, kind, err, NULL, "%s: needs CAP_NET_ADMIN (run as root)", what);
 	return diag_fail(d, kind, err, NULL, "%s: %s", what, strerror(err));

@@ -2,6 +2,7 @@
 
 #include "digest.h"
 #include "lockfile.h"
+#include "trust.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,23 +28,6 @@ static int sys_fail(struct diag *d, int err, const char *path, const char *what)
 	return diag_fail(d, kind, err, NULL, "%s: %s", what, strerror(err));
 }
 
-/* A directory or file others can write to lets them decide what we apply. */
-static int check_owner_mode(const struct stat *s, const char *path, struct diag *d)
-{
-	if (s->st_uid != 0 && s->st_uid != geteuid()) {
-		diag_set_file(d, path);
-		return diag_fail(d, DIAG_PERMISSION, EPERM, NULL, "owned by uid %u, not by root or by us; refusing it",
-				 (unsigned)s->st_uid);
-	}
-	if (s->st_mode & (S_IWGRP | S_IWOTH)) {
-		diag_set_file(d, path);
-		return diag_fail(d, DIAG_PERMISSION, EPERM, NULL,
-				 "writable by group or others (mode %04o); refusing it: chmod go-w",
-				 s->st_mode & 07777);
-	}
-	return 0;
-}
-
 static int ensure_dir(const char *path, struct diag *d)
 {
 	struct stat s;
@@ -56,7 +40,9 @@ static int ensure_dir(const char *path, struct diag *d)
 		diag_set_file(d, path);
 		return diag_fail(d, DIAG_STATE, ENOTDIR, NULL, "is not a directory (a symlink is refused too)");
 	}
-	return check_owner_mode(&s, path, d);
+	/* who can write the state can steer a rollback: the directory and every
+	 * one above it must be root's and closed to others */
+	return trust_check_path(path, d);
 }
 
 int state_open(struct state *st, const char *dir, struct diag *d)
@@ -167,7 +153,7 @@ static int read_small(const char *path, char **out, size_t *len, struct diag *d)
 		diag_set_file(d, path);
 		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "not a regular state file of sane size");
 	}
-	int r = check_owner_mode(&s, path, d);
+	int r = trust_check_stat(&s, path, d);
 	if (r < 0) {
 		close(fd);
 		return r;
