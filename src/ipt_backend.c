@@ -15,7 +15,10 @@
  * to four tables (raw and filter, IPv4 and IPv6), so commit() replaces them
  * one after another and, if one is refused, puts back what we owned in the
  * tables already replaced, from what plan() read.  Either every table ends
- * up as asked, or every table holds what it held before.
+ * up as asked, or every table holds what it held before.  Each table is
+ * read once more right before its replace and must still be the table the
+ * plan was made against; otherwise (someone ignored the xtables lock) the
+ * commit returns -ERESTART and the transaction plans again.
  *
  * There is no ruleset generation id for legacy tables; a digest of every
  * loaded table of both families (rules and policies, without counters)
@@ -59,8 +62,9 @@ struct tbl {
 	unsigned family;
 	char name[IPT_CHAIN_MAX];
 	bool loaded;	    /* the kernel had this table before we looked */
-	struct ipt_snap ts; /* the snapshot plan() read; h is NULL when not loaded */
+	struct ipt_snap ts; /* the snapshot plan() read (closed at once outside plans); h is NULL when not loaded */
 	struct ours live, want;
+	uint64_t digest; /* of the whole table as plan() read it */
 	bool dirty;
 };
 
@@ -184,11 +188,11 @@ static void ipt_plan_data_free(struct ipt_plan *ip)
 	memset(ip, 0, sizeof(*ip));
 }
 
-static uint64_t digest_u64(const struct strbuf *canon)
+static uint64_t digest_u64(const char *text, size_t len)
 {
 	char hex[DIGEST_SIZE];
 
-	digest_text(canon->data ? canon->data : "", canon->len, hex);
+	digest_text(text ? text : "", len, hex);
 	return strtoull(hex, NULL, 16);
 }
 
@@ -210,17 +214,20 @@ static int read_all(struct backend *b, struct ipt_plan *ip, bool keep, uint64_t 
 				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 				break;
 			}
+			size_t start = canon.len;
 			t->loaded = true;
 			r = ipt_snap_open(&t->ts, families[f], names[i], d);
 			if (r == 0)
 				r = read_table(b, &t->ts, &t->live, &canon, d);
+			if (r == 0)
+				t->digest = digest_u64(canon.data + start, canon.len - start);
 			if (!keep)
 				ipt_snap_close(&t->ts);
 		}
 		ipt_names_free(names, n);
 	}
 	if (r == 0 && generation)
-		*generation = digest_u64(&canon);
+		*generation = digest_u64(canon.data, canon.len);
 	return r;
 }
 
@@ -596,19 +603,34 @@ static int restore_table(struct backend *b, struct tbl *t, struct diag *d)
 	return r;
 }
 
-/* Opens (a table nobody had loaded is created here, not while planning),
- * edits and replaces one table. */
+/*
+ * Replaces one table: reads it afresh (a table nobody had loaded is created
+ * here, not while planning), checks that it is still the table plan() read,
+ * edits it and commits it.  We hold the xtables lock, so only a writer that
+ * ignores the lock can have changed it; then -EAGAIN, as the kernel itself
+ * answers when the number of rules moved between our read and our replace.
+ */
 static int commit_table(struct backend *b, struct tbl *t, struct diag *d)
 {
-	int r = 0;
+	_cleanup_strbuf_ struct strbuf canon;
+	struct ipt_snap fresh;
+	struct ours scratch;
+	int r;
 
-	if (!t->ts.h)
-		r = ipt_snap_open(&t->ts, t->family, t->name, d);
+	strbuf_init(&canon);
+	r = ipt_snap_open(&fresh, t->family, t->name, d);
+	if (r == 0 && t->loaded) {
+		r = read_table(b, &fresh, &scratch, &canon, d);
+		ours_free(&scratch);
+		if (r == 0 && digest_u64(canon.data, canon.len) != t->digest)
+			r = diag_fail(d, DIAG_KERNEL, EAGAIN, NULL, "%s table %s changed since it was read",
+				      t->family == FAMILY_IPV4 ? "iptables" : "ip6tables", t->name);
+	}
 	if (r == 0)
-		r = edit_table(b, &t->ts, &t->want, d);
+		r = edit_table(b, &fresh, &t->want, d);
 	if (r == 0)
-		r = ipt_snap_commit(&t->ts, d);
-	ipt_snap_close(&t->ts);
+		r = ipt_snap_commit(&fresh, d);
+	ipt_snap_close(&fresh);
 	return r;
 }
 

@@ -7,9 +7,11 @@
 #  - an `iptables-legacy -w` started while we sit between plan and commit
 #    waits for our xtables lock and lands after us: nothing is re-planned;
 #  - a writer that ignores the lock and changes a table between our read
-#    and our commit makes the kernel refuse our stale replace (EAGAIN):
-#    the table already replaced is put back, we re-read, re-plan and
-#    commit on top, and the foreign rule survives.
+#    and our commit: the table we replace first goes through, the changed
+#    one no longer matches what we planned against, so the first is put
+#    back and we re-read, re-plan and commit on top; the foreign rule
+#    survives;
+#  - the kernel refusing a replace with EAGAIN (injected) does the same.
 . "$(dirname "$0")/ipt-lib.sh"
 need_commands flock
 
@@ -59,7 +61,7 @@ assert_contains "$work/raw" '-A PREROUTING -s 192.0.2.1/32 -m comment --comment 
 run 0 ntc diff --backend iptables "$src/policies/k8s-nodelocaldns.json"
 
 # A writer that ignores the lock, on the second table we replace (IPv6 raw,
-# after IPv4 raw): the kernel refuses our stale replace.
+# after IPv4 raw): our plan is stale.
 sync=$work/sync2
 mkdir "$sync"
 NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --json --backend iptables "$src/policies/nginx.json" >"$work/d.json" 2>"$work/d.err" &
@@ -81,4 +83,13 @@ run 0 ntc rollback --backend iptables
 assert_contains "$work/out" "rolled back" "rollback"
 iptables-legacy-save -t raw | grep -q 'waited for the lock' || fail "rollback lost the IPv4 foreign rule"
 ip6tables-legacy-save -t raw | grep -q 'ignored the lock' || fail "rollback lost the IPv6 foreign rule"
+
+# The kernel's own check: a replace refused with EAGAIN (the number of
+# rules moved in the instant between our last read and our replace; here
+# injected on the second commit) puts the first table back and plans again.
+run 0 fault 2 11 apply --backend iptables --json "$src/policies/dns.json"
+assert_contains "$work/err" "failing commit 2" "the injected EAGAIN"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] and d["restarts"] == 1 and d["error"] is None, d' "$work/out" ||
+	fail "an EAGAIN from the kernel was not re-planned: $(cat "$work/out")"
+run 0 ntc diff --backend iptables "$src/policies/dns.json"
 echo "PASS"
