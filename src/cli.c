@@ -201,6 +201,9 @@ static const struct command commands[] = {
     {"rollback", cmd_rollback, "return to the previous (or --to N) generation"},
     {"remove", cmd_remove, "remove everything notrackctl owns from the kernel"},
     {"generations", cmd_generations, "list the recorded generations"},
+    {"status", cmd_status, "table use, drop counters, generation and our rules' counters"},
+    {"top", cmd_top, "what fills the conntrack table, and what a policy would save"},
+    {"advise", cmd_advise, "recommend nf_conntrack_max, hash size and timeouts; changes nothing"},
     {"restore", cmd_restore, "make the kernel hold the current generation again (at boot)"},
     {"confirm", cmd_confirm, "keep what 'apply --confirm' applied, and stop its timer"},
     /* internal, run by the timer of apply --confirm: not listed */

@@ -72,3 +72,7 @@ int cmd_generations(int argc, char **argv, struct global_options *g);
 int cmd_confirm(int argc, char **argv, struct global_options *g);
 /* Internal: what the timer of apply --confirm runs. */
 int cmd_confirm_expire(int argc, char **argv, struct global_options *g);
+/* cli_diag.c: read-only diagnostics */
+int cmd_status(int argc, char **argv, struct global_options *g);
+int cmd_top(int argc, char **argv, struct global_options *g);
+int cmd_advise(int argc, char **argv, struct global_options *g);

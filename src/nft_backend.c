@@ -246,7 +246,7 @@ static int setelem_cb(const struct nlmsghdr *nlh, void *data)
 static int dump_kind(struct backend *b, uint16_t type, uint16_t family, mnl_cb_t cb, void *data,
 		     void (*filter)(struct nlmsghdr *, void *), void *filter_data, struct diag *d)
 {
-	char buf[4096];
+	char buf[4096] = {0}; /* netlink padding must not carry stack garbage to the kernel */
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, family, NLM_F_DUMP, 0);
 
 	if (filter)

@@ -128,7 +128,7 @@ static int genid_cb(const struct nlmsghdr *nlh, void *data)
 
 int nft_get_genid(struct nft_sock *s, uint32_t *genid, struct diag *d)
 {
-	char buf[4096];
+	char buf[4096] = {0}; /* netlink padding must not carry stack garbage to the kernel */
 	struct nlmsghdr *nlh;
 	bool interrupted = false;
 	int r;
