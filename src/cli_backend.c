@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "state.h"
 
@@ -28,8 +29,16 @@ static void follow_generation(const struct global_options *g, struct cli_backend
 	uint64_t current = 0;
 	struct diag d;
 
+	char gen_dir[4200];
+	struct stat sb;
+
+	/* read, never create: status must leave no state directory behind */
+	dir = dir && *dir ? dir : STATE_DEFAULT_DIR;
+	snprintf(gen_dir, sizeof(gen_dir), "%s/gen", dir);
+	if (stat(gen_dir, &sb) < 0)
+		return;
 	diag_init(&d);
-	if (state_open(&st, dir && *dir ? dir : STATE_DEFAULT_DIR, &d) == 0) {
+	if (state_open(&st, dir, &d) == 0) {
 		if (state_current(&st, &current, &d) == 0 && current && state_load(&st, current, &gen, &d) == 0 &&
 		    !strcmp(gen.backend, ipt_backend_ops.name)) {
 			cb->ops = &ipt_backend_ops;

@@ -152,7 +152,7 @@ static void status_rules(const struct status_config *cfg, struct status_report *
 	};
 	struct backend *b = NULL;
 
-	if (cfg->backend->open(&b, &bo, &rep->rules_err) < 0)
+	if (!cfg->backend || cfg->backend->open(&b, &bo, &rep->rules_err) < 0)
 		return;
 	if (cfg->backend->owned(b, &rep->owned, &rep->rules_err) == 0) {
 		for (size_t i = 0; i < rep->owned.n; i++) {

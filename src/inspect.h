@@ -46,10 +46,10 @@ const char *inspect_owned_origin(const struct owned_object *o);
 
 struct status_config {
 	const struct ct_ops *ct;
-	const struct backend_ops *backend;
-	const char *table;     /* NULL: RULESET_DEFAULT_TABLE */
-	const char *state_dir; /* NULL: STATE_DEFAULT_DIR */
-	int lock_timeout_ms;   /* for a backend lock (iptables: the xtables lock); 0: 30 s */
+	const struct backend_ops *backend; /* NULL: none could be chosen; rules are skipped */
+	const char *table;		   /* NULL: RULESET_DEFAULT_TABLE */
+	const char *state_dir;		   /* NULL: STATE_DEFAULT_DIR */
+	int lock_timeout_ms;		   /* for a backend lock (iptables: the xtables lock); 0: 30 s */
 };
 
 struct status_report {

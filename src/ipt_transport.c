@@ -49,8 +49,9 @@ int ipt_loaded_tables(unsigned family, char ***names, size_t *n, struct diag *d)
 	if (!f) {
 		if (errno == ENOENT)
 			return 0; /* x_tables is not loaded: no table exists */
-		return diag_fail(d, errno == EACCES ? DIAG_PERMISSION : DIAG_SYSTEM, errno, NULL, "cannot read %s: %s",
-				 path, strerror(errno));
+		return diag_fail(d, errno == EACCES ? DIAG_PERMISSION : DIAG_SYSTEM, errno, NULL,
+				 "cannot read %s: %s%s", path, strerror(errno),
+				 errno == EACCES ? " (run as root)" : "");
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char **p;
