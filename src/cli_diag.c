@@ -185,6 +185,7 @@ static const char *role_name(enum owned_role r)
 	case OWNED_ROLE_NOTRACK: return "notrack";
 	case OWNED_ROLE_KEEP: return "keep_tracked";
 	case OWNED_ROLE_ACCEPT: return "untracked_accept";
+	case OWNED_ROLE_JUMP: return "jump";
 	}
 	return "notrack";
 }

@@ -85,6 +85,8 @@ enum owned_role inspect_owned_role(const struct owned_object *o)
 {
 	if (o->kind == OWNED_ACCEPT)
 		return OWNED_ROLE_ACCEPT;
+	if (o->kind == OWNED_JUMP)
+		return OWNED_ROLE_JUMP;
 	if (!strncmp(inspect_owned_origin(o), "keep_tracked", strlen("keep_tracked")))
 		return OWNED_ROLE_KEEP;
 	return OWNED_ROLE_NOTRACK;

@@ -729,8 +729,7 @@ static int ipt_owned(struct backend *b, struct owned_list *out, struct diag *d)
 				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 				break;
 			}
-			/* the jumps into our chains are part of them, not accepts */
-			o->kind = own_chain || jump ? OWNED_RULE : OWNED_ACCEPT;
+			o->kind = own_chain ? OWNED_RULE : jump ? OWNED_JUMP : OWNED_ACCEPT;
 			snprintf(o->family, sizeof(o->family), "%s", fam(t->family));
 			snprintf(o->table, sizeof(o->table), "%s", t->name);
 			snprintf(o->chain, sizeof(o->chain), "%s", lr->chain);

@@ -281,7 +281,7 @@ void generation_free(struct generation *g)
 
 static const char *owned_kind_name(enum owned_kind k)
 {
-	return k == OWNED_ACCEPT ? "accept" : "rule";
+	return k == OWNED_ACCEPT ? "accept" : k == OWNED_JUMP ? "jump" : "rule";
 }
 
 static json_t *owned_json(const struct owned_list *l)
@@ -320,7 +320,7 @@ static int owned_from_json(json_t *v, struct owned_list *l)
 		ob = owned_list_add(l);
 		if (!ob)
 			return -ENOMEM;
-		ob->kind = strcmp(kind, "accept") ? OWNED_RULE : OWNED_ACCEPT;
+		ob->kind = !strcmp(kind, "accept") ? OWNED_ACCEPT : !strcmp(kind, "jump") ? OWNED_JUMP : OWNED_RULE;
 		snprintf(ob->family, sizeof(ob->family), "%s", family);
 		snprintf(ob->table, sizeof(ob->table), "%s", table);
 		snprintf(ob->chain, sizeof(ob->chain), "%s", chain);

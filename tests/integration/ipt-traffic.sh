@@ -6,8 +6,8 @@
 #    conntrack match is what makes conntrack run in this namespace);
 #  - after apply with --backend iptables, 250 connections all succeed (the
 #    untracked accept lets them through the DROP policy) and leave no entry;
-#  - the counters on our rules saw the packets (iptables -L -v, and what
-#    the generation recorded);
+#  - the counters on our rules saw the packets (iptables -L -v, status
+#    --json, and what the generation recorded);
 #  - after rollback, entries appear again.
 . "$(dirname "$0")/ipt-lib.sh"
 
@@ -46,6 +46,24 @@ assert_ge "$(packets iptables-legacy raw NOTRACKCTL-PRE 'notrackctl notrack.loop
 assert_ge "$(packets ip6tables-legacy raw NOTRACKCTL-PRE 'notrackctl notrack.loopback')" 250 "IPv6 packets counted by the loopback notrack rule"
 assert_ge "$(packets iptables-legacy filter INPUT notrackctl)" 1000 "IPv4 packets let through by the untracked accept"
 assert_ge "$(packets ip6tables-legacy filter INPUT notrackctl)" 250 "IPv6 packets let through by the untracked accept"
+
+# status (auto) picks this backend, lists our rules with those counters,
+# and counts as bypassed only what our notrack rules matched, not every
+# packet the jumps into our chains saw.
+run 0 ntc status --json
+python3 - "$work/out" <<'PY' || fail "status with the iptables backend: $(cat "$work/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["backend"]["name"] == "iptables" and "iptables-legacy tables are in use" in d["backend"]["reason"], d["backend"]
+rules = d["rules"]
+jumps = [r for r in rules if r["role"] == "jump"]
+assert sorted((r["family"], r["chain"]) for r in jumps) == [("ipv4", "OUTPUT"), ("ipv4", "PREROUTING"), ("ipv6", "OUTPUT"), ("ipv6", "PREROUTING")], jumps
+lo = [r for r in rules if r["origin"] == "notrack.loopback" and r["family"] == "ipv4" and r["chain"] == "NOTRACKCTL-PRE"]
+assert len(lo) == 1 and lo[0]["packets"] >= 1000, lo
+notrack = sum(r["packets"] for r in rules if r["role"] == "notrack")
+assert d["bypassed"]["packets"] == notrack, (d["bypassed"], notrack)
+assert all(r["handle"] == 1 for r in jumps + [r for r in rules if r["role"] == "untracked_accept"]), rules
+PY
 
 # A re-apply reads the same counters back as ours (recorded per generation).
 run 0 ntc apply --backend iptables "$src/policies/dns.json"
