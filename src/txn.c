@@ -8,14 +8,16 @@
 #include <unistd.h>
 
 /*
- * A test seam for the race the genid check exists for.  With
- * NOTRACKCTL_TEST_SYNC_DIR set, the first commit of a run waits: it creates
- * DIR/planned, then waits up to 10 s for DIR/go.  A test changes the
- * ruleset in between and checks that the kernel refuses the stale batch and
- * that we re-plan on top of the change.  Unset (always, outside tests), it
+ * A test seam.  With NOTRACKCTL_TEST_SYNC_DIR set, the first transaction of
+ * a run stops at two points and waits (up to 10 s) for the test: at
+ * "before-commit" (planned, batch not sent) and at "after-commit" (the
+ * kernel holds the change, nothing recorded yet).  At each it creates
+ * DIR/POINT and waits for DIR/POINT.go.  The tests use it to change the
+ * ruleset under a stale plan (the genid check) and to kill the run at the
+ * worst moments (the intent journal).  Unset, as always outside tests, it
  * costs one getenv().
  */
-static void test_pause_before_commit(void)
+static void test_pause(const char *point)
 {
 	const char *dir = getenv("NOTRACKCTL_TEST_SYNC_DIR");
 	char path[4096];
@@ -23,11 +25,11 @@ static void test_pause_before_commit(void)
 
 	if (!dir || !*dir)
 		return;
-	snprintf(path, sizeof(path), "%s/planned", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, point);
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		close(fd);
-	snprintf(path, sizeof(path), "%s/go", dir);
+	snprintf(path, sizeof(path), "%s/%s.go", dir, point);
 	for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
 		usleep(10 * 1000);
 }
@@ -63,8 +65,12 @@ int txn_run(const struct backend_ops *ops, struct backend *b, const struct rules
 			return 0;
 		}
 		if (res->restarts == 0)
-			test_pause_before_commit();
+			test_pause("before-commit");
 		r = ops->commit(b, &p, d);
+		if (r == 0) {
+			res->committed = true;
+			test_pause("after-commit");
+		}
 		ops->plan_free(&p);
 		if (r != -ERESTART)
 			break;

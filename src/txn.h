@@ -13,6 +13,7 @@ struct txn_result {
 	char **diff;
 	size_t n_diff;
 	unsigned restarts;	    /* plans redone because the ruleset moved */
+	bool committed;		    /* the kernel accepted a batch: it now holds the change */
 	uint64_t kernel_generation; /* after the commit (or as read, if unchanged) */
 };
 

@@ -46,12 +46,12 @@ sync=$work/sync1
 mkdir "$sync"
 NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --json --backend iptables "$src/policies/k8s-nodelocaldns.json" >"$work/c.json" 2>"$work/c.err" &
 c=$!
-for i in $(seq 500); do [ -e "$sync/planned" ] && break; sleep 0.01; done
-[ -e "$sync/planned" ] || fail "apply never reached its commit"
+for i in $(seq 500); do [ -e "$sync/before-commit" ] && break; sleep 0.01; done
+[ -e "$sync/before-commit" ] || fail "apply never reached its commit"
 ipt4 -t raw -A PREROUTING -s 192.0.2.1/32 -m comment --comment "waited for the lock" -j ACCEPT &
 w=$!
 kill -0 $w 2>/dev/null || fail "iptables-legacy -w did not wait for the xtables lock we hold"
-touch "$sync/go"
+touch "$sync/before-commit.go" "$sync/after-commit.go"
 wait $c || fail "apply with a waiting iptables failed: $(cat "$work/c.err")"
 wait $w || fail "the waiting iptables-legacy failed"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] and d["restarts"] == 0, d' "$work/c.json" ||
@@ -66,10 +66,10 @@ sync=$work/sync2
 mkdir "$sync"
 NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --json --backend iptables "$src/policies/nginx.json" >"$work/d.json" 2>"$work/d.err" &
 c=$!
-for i in $(seq 500); do [ -e "$sync/planned" ] && break; sleep 0.01; done
-[ -e "$sync/planned" ] || fail "apply never reached its commit"
+for i in $(seq 500); do [ -e "$sync/before-commit" ] && break; sleep 0.01; done
+[ -e "$sync/before-commit" ] || fail "apply never reached its commit"
 XTABLES_LOCKFILE=$work/another.lock ip6tables-legacy -w -t raw -A PREROUTING -s 2001:db8::1/128 -m comment --comment "ignored the lock" -j ACCEPT
-touch "$sync/go"
+touch "$sync/before-commit.go" "$sync/after-commit.go"
 wait $c || fail "apply with a lock-ignoring writer failed: $(cat "$work/d.err")"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] and d["restarts"] == 1 and d["error"] is None, d' "$work/d.json" ||
 	fail "the stale replace was not detected and re-planned: $(cat "$work/d.json")"
