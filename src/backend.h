@@ -38,7 +38,8 @@ struct backend_ops {
 	 * remove everything we own.  Warnings go to d->warnings. */
 	int (*plan)(struct backend *b, const struct ruleset *desired, struct plan *out, struct diag *d);
 	/* One transaction.  -ERESTART: someone changed the ruleset since plan(),
-	 * nothing was applied, plan again. */
+	 * nothing was applied, plan again.  -EINPROGRESS: the change was sent
+	 * but its outcome is unknown; the caller reads the kernel to find out. */
 	int (*commit)(struct backend *b, struct plan *p, struct diag *d);
 	void (*plan_free)(struct plan *p);
 	/* The kernel's current ruleset generation. */

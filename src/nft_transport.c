@@ -330,9 +330,13 @@ int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 
 	/* The kernel processes the whole batch inside sendmsg, so every ack is
 	 * already queued: drain without blocking. */
+	/* From here on the kernel has decided, whatever we manage to read: a
+	 * failure to read its answer (ENOBUFS: acks were dropped) leaves the
+	 * outcome unknown, and the caller must read the ruleset to find out. */
 	rbuf = malloc(bufsize);
 	if (!rbuf)
-		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		return diag_fail(d, DIAG_SYSTEM, EINPROGRESS, NULL,
+				 "sent the batch, but ran out of memory reading the kernel's answer");
 	for (;;) {
 		ssize_t n = nl_ops.recv(fd, rbuf, bufsize, MSG_DONTWAIT);
 		if (n < 0) {
@@ -340,7 +344,8 @@ int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			r = errno_diag(d, errno, "cannot read the kernel's answer to the batch");
+			r = diag_fail(d, DIAG_SYSTEM, EINPROGRESS, NULL,
+				      "sent the batch, but cannot read the kernel's answer: %s", strerror(errno));
 			goto out;
 		}
 		if (n == 0)

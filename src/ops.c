@@ -220,6 +220,9 @@ static int compensate(const struct op_config *cfg, struct session *s, uint64_t f
 		r = txn_run(cfg->backend, s->b, loaded_rules(&l), false, &tr, &cd);
 	if (r == 0)
 		txn_result_free(&tr);
+	/* the failed write may have gone as far as pointing current elsewhere */
+	if (r == 0)
+		r = state_set_current(&s->st, from, &cd);
 	if (r == 0) {
 		size_t n = strlen(d->msg);
 		snprintf(d->msg + n, sizeof(d->msg) - n, "; the kernel was put back to generation %" PRIu64, from);
@@ -234,28 +237,44 @@ static int compensate(const struct op_config *cfg, struct session *s, uint64_t f
 	return r;
 }
 
+struct journal {
+	struct session *s;
+	const struct intent *in;
+	bool written;
+};
+
+static int journal_before_commit(void *ctx, struct diag *d)
+{
+	struct journal *j = ctx;
+	int r = state_intent_write(&j->s->st, j->in, d);
+
+	j->written = r == 0;
+	return r;
+}
+
 static int run_change(const struct op_config *cfg, struct session *s, struct change *c, struct op_result *res,
 		      struct diag *d)
 {
+	struct journal j = {.s = s, .in = &c->in};
+	struct txn_hooks hooks = {.before_commit = journal_before_commit, .ctx = &j};
 	struct diag ignored;
 	int r;
 
 	if (cfg->check_only)
 		return txn_run(cfg->backend, s->b, c->desired, true, &res->txn, d);
 	c->in.from = res->generation_from;
-	r = state_intent_write(&s->st, &c->in, d);
-	if (r < 0)
-		return r;
-	r = txn_run(cfg->backend, s->b, c->desired, false, &res->txn, d);
+	r = txn_run_hooked(cfg->backend, s->b, c->desired, false, &hooks, &res->txn, d);
 	if (r == 0)
 		r = finish_change(cfg, s, c, res, d);
 	if (r < 0 && res->txn.committed && compensate(cfg, s, c->in.from, d) < 0)
-		return r; /* the intent stays: the next run sees and repairs what the kernel holds */
-	diag_init(&ignored);
-	/* a journal entry that will not go away is harmless: the next run sees
-	 * that its generation was recorded, or not, and drops it */
-	state_intent_clear(&s->st, &ignored);
-	diag_free(&ignored);
+		return r; /* the journal stays: the next run sees and repairs what the kernel holds */
+	if (j.written) {
+		/* a journal entry that will not go away is harmless: the next
+		 * run finds the state already agreeing with the kernel */
+		diag_init(&ignored);
+		state_intent_clear(&s->st, &ignored);
+		diag_free(&ignored);
+	}
 	return r;
 }
 
@@ -280,8 +299,6 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, s
 		r = state_current(&s->st, &current, d);
 	if (r < 0)
 		goto out;
-	if (current != c.in.from)
-		goto done; /* it got as far as recording */
 	if (!strcmp(c.in.action, "apply") && c.in.policy) {
 		src.file = strdup(c.in.policy_file ? c.in.policy_file : "interrupted apply");
 		src.text = strdup(c.in.policy);
@@ -301,9 +318,12 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, s
 		r = txn_run(cfg->backend, s->b, c.desired, true, &probe.txn, d);
 	if (r < 0)
 		goto out;
-	res.generation_from = current;
+	res.generation_from = c.in.from;
 	if (!probe.txn.changed) {
-		/* the kernel holds the change: record it as that run would have */
+		/* the kernel holds the change: record it as that run would have,
+		 * unless it got that far itself */
+		if (current != c.in.from)
+			goto done;
 		res.txn.changed = true;
 		res.txn.kernel_generation = probe.txn.kernel_generation;
 		r = finish_change(cfg, s, &c, &res, d);
@@ -315,7 +335,7 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, s
 		goto done_if_ok;
 	}
 	txn_result_free(&probe.txn);
-	r = load(cfg, s, current, &before, d);
+	r = load(cfg, s, c.in.from, &before, d);
 	if (r == 0)
 		r = txn_run(cfg->backend, s->b, loaded_rules(&before), true, &probe.txn, d);
 	if (r < 0)
@@ -329,7 +349,12 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, s
 		    c.in.action, current);
 		goto out;
 	}
-	r = diag_warn(d, "", "an earlier %s was interrupted before the kernel took it; dropped it", c.in.action);
+	/* the kernel holds what was there before: so must the state */
+	if (current != c.in.from)
+		r = state_set_current(&s->st, c.in.from, d);
+	if (r == 0)
+		r = diag_warn(d, "", "an earlier %s was interrupted before the kernel took it; dropped it",
+			      c.in.action);
 done_if_ok:
 	if (r < 0)
 		goto out;

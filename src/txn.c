@@ -42,8 +42,36 @@ void txn_result_free(struct txn_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
+static int outcome_from_kernel(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired,
+			       struct txn_result *res, struct diag *d)
+{
+	char lost[DIAG_MSG_MAX];
+	struct plan p;
+	int r;
+
+	snprintf(lost, sizeof(lost), "%s", d->msg);
+	r = ops->plan(b, desired, &p, d);
+	if (r < 0)
+		return r;
+	if (p.changed) {
+		ops->plan_free(&p);
+		return diag_fail(d, DIAG_KERNEL, EIO, NULL, "%s; reading the ruleset back shows nothing was applied",
+				 lost);
+	}
+	ops->plan_free(&p);
+	res->committed = true;
+	d->kind = DIAG_NONE;
+	return diag_warn(d, "", "%s; reading the ruleset back shows the change is in place", lost);
+}
+
 int txn_run(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired, bool check_only,
 	    struct txn_result *res, struct diag *d)
+{
+	return txn_run_hooked(ops, b, desired, check_only, NULL, res, d);
+}
+
+int txn_run_hooked(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired, bool check_only,
+		   const struct txn_hooks *hooks, struct txn_result *res, struct diag *d)
 {
 	struct plan p;
 	int r;
@@ -64,9 +92,26 @@ int txn_run(const struct backend_ops *ops, struct backend *b, const struct rules
 			ops->plan_free(&p);
 			return 0;
 		}
-		if (res->restarts == 0)
+		if (res->restarts == 0) {
+			if (hooks && hooks->before_commit) {
+				r = hooks->before_commit(hooks->ctx, d);
+				if (r < 0) {
+					ops->plan_free(&p);
+					return r;
+				}
+			}
 			test_pause("before-commit");
+		}
 		r = ops->commit(b, &p, d);
+		if (r == -EINPROGRESS) {
+			/* the kernel decided, we did not hear what: the batch is
+			 * atomic, so reading back tells all or nothing */
+			ops->plan_free(&p);
+			r = outcome_from_kernel(ops, b, desired, res, d);
+			if (r < 0)
+				return r;
+			break;
+		}
 		if (r == 0) {
 			res->committed = true;
 			test_pause("after-commit");
