@@ -23,9 +23,16 @@ struct plan {
 	void *priv;		    /* backend-specific: the batch to send */
 };
 
+struct backend_options {
+	const char *table;   /* the ownership tag: nft table name, iptables chain prefix and comment */
+	int lock_timeout_ms; /* how long open() may wait for a lock the backend needs */
+};
+
 struct backend_ops {
 	const char *name;
-	int (*open)(struct backend **out, const char *table, struct diag *d);
+	/* Connects, and takes any lock the backend's tools share (iptables: the
+	 * xtables lock), held until close(). */
+	int (*open)(struct backend **out, const struct backend_options *opt, struct diag *d);
 	void (*close)(struct backend *b);
 	/* Reads the kernel and plans the change to `desired`; NULL desired means
 	 * remove everything we own.  Warnings go to d->warnings. */
@@ -45,6 +52,7 @@ struct backend_ops {
 };
 
 extern const struct backend_ops nft_backend_ops;
+extern const struct backend_ops ipt_backend_ops;
 
 /* helpers shared by backends */
 int plan_add_diff(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

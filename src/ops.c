@@ -70,6 +70,10 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, s
 
 static int session_open(const struct op_config *cfg, bool lock, struct session *s, struct diag *d)
 {
+	const struct backend_options bo = {
+	    .table = cfg_table(cfg),
+	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
+	};
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -80,11 +84,11 @@ static int session_open(const struct op_config *cfg, bool lock, struct session *
 	s->st_open = true;
 	/* one writer at a time: the lock spans read, plan, commit and record */
 	if (lock) {
-		r = state_lock(&s->st, cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS, d);
+		r = state_lock(&s->st, bo.lock_timeout_ms, d);
 		if (r < 0)
 			return r;
 	}
-	r = cfg->backend->open(&s->b, cfg_table(cfg), d);
+	r = cfg->backend->open(&s->b, &bo, d);
 	if (r == 0 && lock)
 		r = recover_interrupted(cfg, s, d);
 	return r;

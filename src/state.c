@@ -1,6 +1,7 @@
 #include "state.h"
 
 #include "digest.h"
+#include "lockfile.h"
 #include "trust.h"
 
 #include <dirent.h>
@@ -71,25 +72,19 @@ void state_close(struct state *st)
 int state_lock(struct state *st, int timeout_ms, struct diag *d)
 {
 	char path[4200];
-	int waited = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/lock", st->dir);
-	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (st->lock_fd < 0)
-		return sys_fail(d, errno, path, "cannot open the lock file");
-	for (;;) {
-		if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return sys_fail(d, errno, path, "cannot lock");
-		if (waited >= timeout_ms) {
-			diag_set_file(d, path);
-			return diag_fail(d, DIAG_LOCK, ETIMEDOUT, NULL,
-					 "another notrackctl holds this lock; gave up after %d ms", timeout_ms);
-		}
-		usleep(20 * 1000);
-		waited += 20;
+	fd = lockfile_take(path, O_RDWR | O_NOFOLLOW, timeout_ms);
+	if (fd == -ETIMEDOUT) {
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_LOCK, ETIMEDOUT, NULL,
+				 "another notrackctl holds this lock; gave up after %d ms", timeout_ms);
 	}
+	if (fd < 0)
+		return sys_fail(d, -fd, path, "cannot lock");
+	st->lock_fd = fd;
+	return 0;
 }
 
 /* temp file, fsync, rename, fsync of the directory: a crash leaves either
@@ -286,7 +281,7 @@ void generation_free(struct generation *g)
 
 static const char *owned_kind_name(enum owned_kind k)
 {
-	return k == OWNED_ACCEPT ? "accept" : "rule";
+	return k == OWNED_ACCEPT ? "accept" : k == OWNED_JUMP ? "jump" : "rule";
 }
 
 static json_t *owned_json(const struct owned_list *l)
@@ -325,7 +320,7 @@ static int owned_from_json(json_t *v, struct owned_list *l)
 		ob = owned_list_add(l);
 		if (!ob)
 			return -ENOMEM;
-		ob->kind = strcmp(kind, "accept") ? OWNED_RULE : OWNED_ACCEPT;
+		ob->kind = !strcmp(kind, "accept") ? OWNED_ACCEPT : !strcmp(kind, "jump") ? OWNED_JUMP : OWNED_RULE;
 		snprintf(ob->family, sizeof(ob->family), "%s", family);
 		snprintf(ob->table, sizeof(ob->table), "%s", table);
 		snprintf(ob->chain, sizeof(ob->chain), "%s", chain);
