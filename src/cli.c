@@ -16,8 +16,9 @@
 #include <time.h>
 
 #include "cli_common.h"
-#include "trust.h"
+#include "emit.h"
 #include "exit_codes.h"
+#include "trust.h"
 #include "policy.h"
 
 #ifndef NOTRACKCTL_VERSION
@@ -41,7 +42,9 @@ static const char exit_code_help[] = "Exit codes:\n"
 const char cli_common_help[] = "      --json            print one JSON document on stdout\n"
 			       "      --state-dir DIR   state directory (default /var/lib/notrackctl,\n"
 			       "                        or $NOTRACKCTL_STATE_DIR)\n"
-			       "      --backend NAME    nft (default)\n"
+			       "      --backend NAME    auto (default): decided from the live kernel;\n"
+			       "                        nft, or iptables (iptables-legacy via libiptc)\n"
+			       "      --verbose         say which backend was chosen and why\n"
 			       "      --lock-timeout S  wait at most S seconds for another run (default 30)\n"
 			       "      --table NAME      table and ownership tag (default notrackctl)\n"
 			       "      --insecure-permissions\n"
@@ -63,6 +66,7 @@ int cli_parse_common(int c, const char *arg, struct global_options *g)
 	case OPT_TABLE: g->table = arg; return 1;
 	case OPT_INSECURE: trust_set_insecure(true); return 1;
 	case 'q': g->quiet = true; return 1;
+	case OPT_VERBOSE: g->verbose = true; return 1;
 	case OPT_LOCK_TIMEOUT:
 		v = strtol(arg, &end, 10);
 		if (*end || v < 0 || v > 86400)
@@ -123,9 +127,10 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-void cli_print_exposure(const struct ruleset *rs, const char *file)
+void cli_print_exposure(const struct ruleset *rs, const char *file, const char *backend)
 {
 	size_t n_rules[2] = {0, 0}, n_sets = 0;
+	char where[128];
 
 	for (size_t i = 0; i < rs->n_rules; i++)
 		n_rules[rs->rules[i].hook]++;
@@ -133,8 +138,18 @@ void cli_print_exposure(const struct ruleset *rs, const char *file)
 		n_sets += !port_set_is_inline(&rs->port_sets[i]);
 	for (size_t i = 0; i < rs->n_addr_sets; i++)
 		n_sets += !addr_set_is_inline(&rs->addr_sets[i]);
-	fprintf(stderr, "notrackctl: %s: %zu prerouting and %zu output rule%s, %zu set%s, table inet %s\n", file,
-		n_rules[0], n_rules[1], n_rules[1] == 1 ? "" : "s", n_sets, n_sets == 1 ? "" : "s", rs->table);
+	if (backend && !strcmp(backend, "iptables")) {
+		/* no sets in iptables: a set's elements become rules of their own */
+		char pre[RULESET_NAME_MAX + 8], out[RULESET_NAME_MAX + 8];
+		iptables_chain_name(rs, HOOK_PREROUTING, pre, sizeof(pre));
+		iptables_chain_name(rs, HOOK_OUTPUT, out, sizeof(out));
+		snprintf(where, sizeof(where), "chains %s and %s in the raw tables", pre, out);
+		n_sets = 0;
+	} else {
+		snprintf(where, sizeof(where), "table inet %s", rs->table);
+	}
+	fprintf(stderr, "notrackctl: %s: %zu prerouting and %zu output rule%s, %zu set%s, %s\n", file, n_rules[0],
+		n_rules[1], n_rules[1] == 1 ? "" : "s", n_sets, n_sets == 1 ? "" : "s", where);
 	if (rs->n_exposure) {
 		fprintf(stderr, "Exposure: this traffic is no longer tracked, so no ct state rule sees it%s:\n",
 			rs->accept_mode == UNTRACKED_ACCEPT_NONE

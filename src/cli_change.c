@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "cli_backend.h"
 #include "cli_common.h"
 #include "trust.h"
 #include "exit_codes.h"
@@ -33,7 +34,7 @@ static json_t *lines_json(char **lines, size_t n)
 }
 
 /* One JSON document with the fields automation relies on; see README "JSON output". */
-static void print_json(const struct global_options *g, const char *backend, const struct op_result *res,
+static void print_json(const struct global_options *g, const struct cli_backend *cb, const struct op_result *res,
 		       const struct diag *d, int failed)
 {
 	json_t *o = json_object();
@@ -41,7 +42,8 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	json_object_set_new(o, "changed", json_boolean(!failed && res->txn.changed));
 	json_object_set_new(o, "generation", json_integer((json_int_t)res->generation_to));
 	json_object_set_new(o, "previous_generation", json_integer((json_int_t)res->generation_from));
-	json_object_set_new(o, "backend", json_string(backend));
+	json_object_set_new(o, "backend", cb->ops ? json_string(cb->ops->name) : json_null());
+	json_object_set_new(o, "backend_decision", cli_backend_json(cb));
 	json_object_set_new(o, "table", json_string(g->table ? g->table : RULESET_DEFAULT_TABLE));
 	json_object_set_new(o, "diff", lines_json(res->txn.diff, res->txn.n_diff));
 	/* how often the ruleset moved between our read and our commit */
@@ -59,15 +61,6 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	json_object_set_new(o, "cancelled_confirmation", json_boolean(res->cancelled_pending));
 	json_object_set_new(o, "foreign_changes", json_boolean(res->foreign_changes));
 	cli_json_print(o, d, failed);
-}
-
-static int resolve_backend(const struct global_options *g, const struct backend_ops **ops)
-{
-	if (!g->backend || !strcmp(g->backend, "auto") || !strcmp(g->backend, "nft")) {
-		*ops = &nft_backend_ops;
-		return 0;
-	}
-	return -1;
 }
 
 static void fill_config(const struct global_options *g, const struct backend_ops *ops, struct op_config *cfg)
@@ -108,20 +101,23 @@ static void print_notes(const struct op_result *res)
 }
 
 /* Prints the outcome of a kernel-facing operation and returns the exit code. */
-static int report(const char *command, const struct global_options *g, const struct op_config *cfg,
+static int report(const char *command, const struct global_options *g, const struct cli_backend *cb,
 		  struct op_result *res, struct diag *d, int r, bool check)
 {
 	int code = r < 0 ? cli_exit_code(d) : EXIT_OK;
 
+	if (g->verbose && !g->json && (cb->ops || cb->detected))
+		cli_backend_explain(cb, stderr);
 	/* a run that could have changed the kernel leaves an audit line */
 	if (!check && strcmp(command, "diff"))
-		audit_log(command, cfg->backend->name, g->table ? g->table : RULESET_DEFAULT_TABLE, res, r, d);
+		audit_log(command, cb->ops ? cb->ops->name : "none", g->table ? g->table : RULESET_DEFAULT_TABLE, res,
+			  r, d);
 	if (r < 0)
 		cli_print_error(d);
 	else if (check && res->txn.changed)
 		code = EXIT_CHANGES;
 	if (g->json) {
-		print_json(g, cfg->backend->name, res, d, r < 0);
+		print_json(g, cb, res, d, r < 0);
 	} else if (r == 0) {
 		if (!res->txn.changed)
 			printf("unchanged (generation %" PRIu64 ")\n", res->generation_to);
@@ -216,7 +212,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	const char *cmd = diff_mode ? "diff" : "apply";
 	long confirm = 0;
 	char *end;
-	const struct backend_ops *ops;
+	struct cli_backend cb;
 	struct policy_source src = {0};
 	struct op_result res = {0};
 	struct op_config cfg;
@@ -248,16 +244,16 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error(cmd, "%s", optind == argc ? "missing POLICY" : "too many arguments");
-	if (resolve_backend(g, &ops) < 0)
-		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
-	fill_config(g, ops, &cfg);
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	diag_init(&d);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
 	cfg.check_only = check;
 	cfg.confirm_seconds = (int)confirm;
-	diag_init(&d);
-	if (confirm && !check)
+	/* the timer gets the backend decided now, not a second detection */
+	if (r == 0 && confirm && !check)
 		r = expire_command(g, &cfg, &d);
-	else
-		r = 0;
 	/* whoever can write the policy can open the firewall through us */
 	if (r == 0 && !check)
 		r = trust_check_path(argv[optind], &d);
@@ -265,9 +261,10 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 		r = policy_source_read(&src, argv[optind], &d);
 	if (r == 0)
 		r = op_apply(&cfg, &src, &res, &d);
-	code = report(cmd, g, &cfg, &res, &d, r, check);
+	code = report(cmd, g, &cb, &res, &d, r, check);
 	if (r == 0 && !g->quiet && !g->json && res.txn.changed && !check && res.rs.n_exposure)
-		cli_print_exposure(&res.rs, src.file);
+		cli_print_exposure(&res.rs, src.file, cb.ops ? cb.ops->name : NULL);
+	cli_backend_free(&cb);
 	op_result_free(&res);
 	policy_source_free(&src);
 	diag_free(&d);
@@ -335,7 +332,7 @@ static int run_undo(int argc, char **argv, struct global_options *g, enum undo_k
 	static const char *const names[] = {"rollback", "remove", "restore"};
 	static const char *const helps[] = {rollback_help, remove_help, restore_help};
 	const char *cmd = names[kind];
-	const struct backend_ops *ops;
+	struct cli_backend cb;
 	struct op_result res = {0};
 	struct op_config cfg;
 	bool check = false, has_to = false, force = false;
@@ -372,19 +369,21 @@ static int run_undo(int argc, char **argv, struct global_options *g, enum undo_k
 	}
 	if (optind != argc)
 		return cli_usage_error(cmd, "%s", "too many arguments");
-	if (resolve_backend(g, &ops) < 0)
-		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
-	fill_config(g, ops, &cfg);
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	diag_init(&d);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
 	cfg.check_only = check;
 	cfg.force = force;
-	diag_init(&d);
-	if (kind == UNDO_REMOVE)
+	if (r == 0 && kind == UNDO_REMOVE)
 		r = op_remove(&cfg, &res, &d);
-	else if (kind == UNDO_RESTORE)
+	else if (r == 0 && kind == UNDO_RESTORE)
 		r = op_restore(&cfg, &res, &d);
-	else
+	else if (r == 0)
 		r = op_rollback(&cfg, has_to, to, &res, &d);
-	code = report(cmd, g, &cfg, &res, &d, r, check);
+	code = report(cmd, g, &cb, &res, &d, r, check);
+	cli_backend_free(&cb);
 	op_result_free(&res);
 	diag_free(&d);
 	return code;
@@ -515,7 +514,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = expire ? "confirm-expire" : "confirm";
-	const struct backend_ops *ops;
+	struct cli_backend cb;
 	struct op_result res = {0};
 	struct op_config cfg;
 	const char *token = NULL;
@@ -538,18 +537,20 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 		return cli_usage_error(cmd, "%s", "expected one TOKEN");
 	if (optind < argc)
 		token = argv[optind];
-	if (resolve_backend(g, &ops) < 0)
-		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
-	fill_config(g, ops, &cfg);
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	diag_init(&d);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
 	/* the timer waits as long as it takes for a run that holds the lock */
 	if (expire && !cfg.lock_timeout_ms)
 		cfg.lock_timeout_ms = 10 * 60 * 1000;
-	diag_init(&d);
-	r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
+	if (r == 0)
+		r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
 	if (r < 0 || g->json) {
-		code = report(cmd, g, &cfg, &res, &d, r, false);
+		code = report(cmd, g, &cb, &res, &d, r, false);
 	} else {
-		audit_log(cmd, cfg.backend->name, g->table ? g->table : RULESET_DEFAULT_TABLE, &res, r, &d);
+		audit_log(cmd, cb.ops->name, g->table ? g->table : RULESET_DEFAULT_TABLE, &res, r, &d);
 		code = EXIT_OK;
 		if (res.nothing_pending)
 			printf("nothing awaits confirmation\n");
@@ -558,6 +559,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 		else
 			printf("confirmed: generation %" PRIu64 " stays\n", res.pending.generation);
 	}
+	cli_backend_free(&cb);
 	op_result_free(&res);
 	diag_free(&d);
 	return code;

@@ -147,7 +147,7 @@ int cmd_compile(int argc, char **argv, struct global_options *g)
 	} else {
 		fwrite(out.data, 1, out.len, stdout);
 		if (!g->quiet)
-			cli_print_exposure(&rs, src.file);
+			cli_print_exposure(&rs, src.file, NULL);
 		cli_print_warnings(&d);
 		code = fflush(stdout) == 0 ? EXIT_OK : EXIT_SYSTEM;
 	}

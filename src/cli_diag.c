@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_backend.h"
 #include "cli_common.h"
 #include "exit_codes.h"
 #include "inspect.h"
@@ -27,25 +28,6 @@
 
 /* ------------------------------------------------------------------ */
 /* shared                                                               */
-
-/*
- * Which backend the diagnostics talk to, and why.  This is the seam for
- * backend auto-detection: until that lands, nft unless --backend names it.
- */
-static int diag_backend(const struct global_options *g, const struct backend_ops **ops, const char **reason)
-{
-	if (!g->backend || !strcmp(g->backend, "auto")) {
-		*ops = &nft_backend_ops;
-		*reason = "default";
-		return 0;
-	}
-	if (!strcmp(g->backend, "nft")) {
-		*ops = &nft_backend_ops;
-		*reason = "--backend";
-		return 0;
-	}
-	return -1;
-}
 
 static const char *diag_state_dir(const struct global_options *g)
 {
@@ -203,6 +185,7 @@ static const char *role_name(enum owned_role r)
 	case OWNED_ROLE_NOTRACK: return "notrack";
 	case OWNED_ROLE_KEEP: return "keep_tracked";
 	case OWNED_ROLE_ACCEPT: return "untracked_accept";
+	case OWNED_ROLE_JUMP: return "jump";
 	}
 	return "notrack";
 }
@@ -223,7 +206,7 @@ static void print_status_text(const struct status_report *rep, const char *backe
 		printf("warning: %s\n", warnings[i]);
 
 	printf("\nnotrackctl\n");
-	printf("  backend      %s (%s)\n", backend, reason);
+	printf("  backend      %s (%s)\n", backend ? backend : "none", reason);
 	if (rep->state_err.kind != DIAG_NONE) {
 		printf("  generation   unavailable: %s%s%s\n", rep->state_err.file, rep->state_err.file[0] ? ": " : "",
 		       rep->state_err.msg);
@@ -294,7 +277,7 @@ static void print_status_json(const struct status_report *rep, const char *backe
 
 	json_object_set_new(o, "table", rep->table_err.kind == DIAG_NONE ? table_json(&rep->table) : json_null());
 	json_object_set_new(o, "table_error", json_error(&rep->table_err));
-	json_object_set_new(o, "backend", json_pack("{s:s,s:s}", "name", backend, "reason", reason));
+	json_object_set_new(o, "backend", json_pack("{s:s?,s:s}", "name", backend, "reason", reason));
 	json_object_set_new(o, "generation",
 			    rep->state_err.kind == DIAG_NONE ? json_integer((json_int_t)rep->generation) : json_null());
 	json_object_set_new(o, "policy_file", rep->policy_file ? json_string(rep->policy_file) : json_null());
@@ -337,6 +320,8 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	};
 	struct status_config cfg = {.ct = &ct_netlink_ops, .table = g->table};
 	struct status_report rep;
+	struct cli_backend cb;
+	struct diag bd;
 	const char *reason, *table;
 	int c, k, code = EXIT_OK;
 
@@ -353,16 +338,28 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	}
 	if (optind != argc)
 		return cli_usage_error("status", "%s", "too many arguments");
-	if (diag_backend(g, &cfg.backend, &reason) < 0)
-		return cli_usage_error("status", "unknown backend '%s' (nft or auto)", g->backend);
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error("status", "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	/* the decision auto makes, and why, is part of the status */
+	diag_init(&bd);
+	cli_backend_choose(g, &cb, &bd);
+	reason = cb.detected ? cb.det.reason : "named with --backend";
+	cfg.backend = cb.ops;
 	cfg.table = g->table;
 	cfg.state_dir = diag_state_dir(g);
+	cfg.lock_timeout_ms = g->lock_timeout_ms;
 	table = g->table ? g->table : RULESET_DEFAULT_TABLE;
 	inspect_status(&cfg, &rep);
+	if (!cb.ops) /* no backend: the rules section reports why */
+		diag_fail(&rep.rules_err, bd.kind, bd.err, NULL, "%s", bd.msg);
+	if (g->verbose && !g->json)
+		cli_backend_explain(&cb, stderr);
 	if (g->json)
-		print_status_json(&rep, cfg.backend->name, reason, table);
+		print_status_json(&rep, cb.ops ? cb.ops->name : NULL, reason, table);
 	else
-		print_status_text(&rep, cfg.backend->name, reason, table);
+		print_status_text(&rep, cb.ops ? cb.ops->name : NULL, reason, table);
+	if (!g->json)
+		cli_print_warnings(&bd);
 	/* every section is printed; the first that failed decides the exit code */
 	const struct diag *errs[] = {&rep.table_err, &rep.state_err, &rep.rules_err};
 	for (size_t i = 0; i < 3 && code == EXIT_OK; i++) {
@@ -373,6 +370,8 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 		}
 	}
 	status_report_free(&rep);
+	cli_backend_free(&cb);
+	diag_free(&bd);
 	return code;
 }
 

@@ -85,6 +85,8 @@ enum owned_role inspect_owned_role(const struct owned_object *o)
 {
 	if (o->kind == OWNED_ACCEPT)
 		return OWNED_ROLE_ACCEPT;
+	if (o->kind == OWNED_JUMP)
+		return OWNED_ROLE_JUMP;
 	if (!strncmp(inspect_owned_origin(o), "keep_tracked", strlen("keep_tracked")))
 		return OWNED_ROLE_KEEP;
 	return OWNED_ROLE_NOTRACK;
@@ -146,9 +148,13 @@ static void status_state(const struct status_config *cfg, struct status_report *
 
 static void status_rules(const struct status_config *cfg, struct status_report *rep)
 {
+	const struct backend_options bo = {
+	    .table = cfg->table ? cfg->table : RULESET_DEFAULT_TABLE,
+	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : 30000,
+	};
 	struct backend *b = NULL;
 
-	if (cfg->backend->open(&b, cfg->table ? cfg->table : RULESET_DEFAULT_TABLE, &rep->rules_err) < 0)
+	if (!cfg->backend || cfg->backend->open(&b, &bo, &rep->rules_err) < 0)
 		return;
 	if (cfg->backend->owned(b, &rep->owned, &rep->rules_err) == 0) {
 		for (size_t i = 0; i < rep->owned.n; i++) {

@@ -39,6 +39,7 @@ enum owned_role {
 	OWNED_ROLE_NOTRACK, /* its packets bypassed conntrack */
 	OWNED_ROLE_KEEP,    /* keep_tracked: its packets went on to conntrack */
 	OWNED_ROLE_ACCEPT,  /* an untracked accept in someone else's chain */
+	OWNED_ROLE_JUMP,    /* iptables: the jump into our chain; it sees every packet */
 };
 enum owned_role inspect_owned_role(const struct owned_object *o);
 /* The policy entry an owned rule comes from ("notrack.services[0]"), or "". */
@@ -46,9 +47,10 @@ const char *inspect_owned_origin(const struct owned_object *o);
 
 struct status_config {
 	const struct ct_ops *ct;
-	const struct backend_ops *backend;
-	const char *table;     /* NULL: RULESET_DEFAULT_TABLE */
-	const char *state_dir; /* NULL: STATE_DEFAULT_DIR */
+	const struct backend_ops *backend; /* NULL: none could be chosen; rules are skipped */
+	const char *table;		   /* NULL: RULESET_DEFAULT_TABLE */
+	const char *state_dir;		   /* NULL: STATE_DEFAULT_DIR */
+	int lock_timeout_ms;		   /* for a backend lock (iptables: the xtables lock); 0: 30 s */
 };
 
 struct status_report {

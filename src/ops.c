@@ -68,8 +68,14 @@ struct session {
 	bool st_open;
 };
 
+static int recover_interrupted(const struct op_config *cfg, struct session *s, struct diag *d);
+
 static int session_open(const struct op_config *cfg, bool lock, struct session *s, struct diag *d)
 {
+	const struct backend_options bo = {
+	    .table = cfg_table(cfg),
+	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
+	};
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -80,11 +86,14 @@ static int session_open(const struct op_config *cfg, bool lock, struct session *
 	s->st_open = true;
 	/* one writer at a time: the lock spans read, plan, commit and record */
 	if (lock) {
-		r = state_lock(&s->st, cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS, d);
+		r = state_lock(&s->st, bo.lock_timeout_ms, d);
 		if (r < 0)
 			return r;
 	}
-	return cfg->backend->open(&s->b, cfg_table(cfg), d);
+	r = cfg->backend->open(&s->b, &bo, d);
+	if (r == 0 && lock)
+		r = recover_interrupted(cfg, s, d);
+	return r;
 }
 
 static void session_close(const struct op_config *cfg, struct session *s)
@@ -133,6 +142,233 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 		r = state_set_current(&s->st, g.number, d);
 	if (r == 0)
 		res->generation_to = g.number;
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* journaled changes                                                    */
+
+/*
+ * What one change wants the kernel to hold (NULL: nothing of ours), and
+ * what it records afterwards.  Every change to the kernel goes through
+ * run_change(): the intent is journaled before the batch goes out and
+ * cleared once the result is recorded, so that a run killed in between (or
+ * a state directory that fails to write) never leaves the kernel and the
+ * state disagreeing for good.
+ */
+struct change {
+	struct intent in;
+	const struct ruleset *desired;
+	const struct policy_source *src; /* apply: the policy recorded with the generation */
+};
+
+static int finish_change(const struct op_config *cfg, struct session *s, const struct change *c, struct op_result *res,
+			 struct diag *d)
+{
+	const char *action = c->in.action;
+
+	if (!strcmp(action, "apply") || !strcmp(action, "remove"))
+		return res->txn.changed ? record(cfg, s, action, c->src, c->desired, res, d) : 0;
+	/* rollback, restore: the target generation becomes current */
+	if (c->in.to != res->generation_from) {
+		int r = state_set_current(&s->st, c->in.to, d);
+		if (r < 0)
+			return r;
+	}
+	res->generation_to = c->in.to;
+	return 0;
+}
+
+/* Generation n's rules, compiled again (empty for 0 or a remove). */
+struct loaded {
+	struct generation gen;
+	struct policy_source src;
+	struct op_result res;
+};
+
+static void loaded_free(struct loaded *l)
+{
+	generation_free(&l->gen);
+	policy_source_free(&l->src);
+	op_result_free(&l->res);
+}
+
+static int load_generation_rules(const struct op_config *cfg, struct session *s, uint64_t to, struct generation *target,
+				 struct policy_source *src, struct op_result *res, struct diag *d);
+
+static int load(const struct op_config *cfg, struct session *s, uint64_t n, struct loaded *l, struct diag *d)
+{
+	memset(l, 0, sizeof(*l));
+	return n ? load_generation_rules(cfg, s, n, &l->gen, &l->src, &l->res, d) : 0;
+}
+
+static const struct ruleset *loaded_rules(const struct loaded *l)
+{
+	return l->res.rs.table[0] ? &l->res.rs : NULL;
+}
+
+/* The kernel took the change but the state could not record it: put
+ * generation `from` back so the two agree again. */
+static int compensate(const struct op_config *cfg, struct session *s, uint64_t from, struct diag *d)
+{
+	struct txn_result tr;
+	struct loaded l;
+	struct diag cd;
+	int r;
+
+	diag_init(&cd);
+	r = load(cfg, s, from, &l, &cd);
+	if (r == 0)
+		r = txn_run(cfg->backend, s->b, loaded_rules(&l), false, &tr, &cd);
+	if (r == 0)
+		txn_result_free(&tr);
+	/* the failed write may have gone as far as pointing current elsewhere */
+	if (r == 0)
+		r = state_set_current(&s->st, from, &cd);
+	if (r == 0) {
+		size_t n = strlen(d->msg);
+		snprintf(d->msg + n, sizeof(d->msg) - n, "; the kernel was put back to generation %" PRIu64, from);
+	} else {
+		size_t n = strlen(d->msg);
+		snprintf(d->msg + n, sizeof(d->msg) - n,
+			 "; putting generation %" PRIu64 " back failed too (%s): the next run repairs it", from,
+			 cd.msg);
+	}
+	loaded_free(&l);
+	diag_free(&cd);
+	return r;
+}
+
+struct journal {
+	struct session *s;
+	const struct intent *in;
+	bool written;
+};
+
+static int journal_before_commit(void *ctx, struct diag *d)
+{
+	struct journal *j = ctx;
+	int r = state_intent_write(&j->s->st, j->in, d);
+
+	j->written = r == 0;
+	return r;
+}
+
+static int run_change(const struct op_config *cfg, struct session *s, struct change *c, struct op_result *res,
+		      struct diag *d)
+{
+	struct journal j = {.s = s, .in = &c->in};
+	struct txn_hooks hooks = {.before_commit = journal_before_commit, .ctx = &j};
+	struct diag ignored;
+	int r;
+
+	if (cfg->check_only)
+		return txn_run(cfg->backend, s->b, c->desired, true, &res->txn, d);
+	c->in.from = res->generation_from;
+	r = txn_run_hooked(cfg->backend, s->b, c->desired, false, &hooks, &res->txn, d);
+	if (r == 0)
+		r = finish_change(cfg, s, c, res, d);
+	if (r < 0 && res->txn.committed && compensate(cfg, s, c->in.from, d) < 0)
+		return r; /* the journal stays: the next run sees and repairs what the kernel holds */
+	if (j.written) {
+		/* a journal entry that will not go away is harmless: the next
+		 * run finds the state already agreeing with the kernel */
+		diag_init(&ignored);
+		state_intent_clear(&s->st, &ignored);
+		diag_free(&ignored);
+	}
+	return r;
+}
+
+/*
+ * A run was killed (or its state write failed, and so did the repair)
+ * between journaling a change and recording it.  The batch is atomic, so
+ * the kernel holds either the change or what was there before: find out
+ * which by planning against each, then record the one it holds.
+ */
+static int recover_interrupted(const struct op_config *cfg, struct session *s, struct diag *d)
+{
+	struct op_result res = {0}, probe = {0};
+	struct policy_source src = {0};
+	struct loaded target = {0}, before = {0};
+	struct change c = {0};
+	uint64_t current;
+	int r = state_intent_read(&s->st, &c.in, d);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = state_current(&s->st, &current, d);
+	if (r < 0)
+		goto out;
+	if (!strcmp(c.in.action, "apply") && c.in.policy) {
+		src.file = strdup(c.in.policy_file ? c.in.policy_file : "interrupted apply");
+		src.text = strdup(c.in.policy);
+		if (!src.file || !src.text) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+		src.len = strlen(src.text);
+		r = op_compile(&src, cfg_table(cfg), false, &res.rs, d);
+		c.desired = &res.rs;
+		c.src = &src;
+	} else if (strcmp(c.in.action, "remove")) {
+		r = load(cfg, s, c.in.to, &target, d);
+		c.desired = loaded_rules(&target);
+	}
+	if (r == 0)
+		r = txn_run(cfg->backend, s->b, c.desired, true, &probe.txn, d);
+	if (r < 0)
+		goto out;
+	res.generation_from = c.in.from;
+	if (!probe.txn.changed) {
+		/* the kernel holds the change: record it as that run would have,
+		 * unless it got that far itself */
+		if (current != c.in.from)
+			goto done;
+		res.txn.changed = true;
+		res.txn.kernel_generation = probe.txn.kernel_generation;
+		r = finish_change(cfg, s, &c, &res, d);
+		if (r == 0)
+			r = diag_warn(d, "",
+				      "an earlier %s was interrupted after the kernel took it; recorded it now "
+				      "(current generation %" PRIu64 ")",
+				      c.in.action, res.generation_to);
+		goto done_if_ok;
+	}
+	txn_result_free(&probe.txn);
+	r = load(cfg, s, c.in.from, &before, d);
+	if (r == 0)
+		r = txn_run(cfg->backend, s->b, loaded_rules(&before), true, &probe.txn, d);
+	if (r < 0)
+		goto out;
+	if (probe.txn.changed && !cfg->force) {
+		r = diag_fail(
+		    d, DIAG_STATE, ESTALE, NULL,
+		    "an earlier %s was interrupted, and the kernel now holds neither its result nor generation "
+		    "%" PRIu64 " (someone changed our rules meanwhile?); see 'notrackctl diff', then run again "
+		    "with --force to drop the interrupted record",
+		    c.in.action, current);
+		goto out;
+	}
+	/* the kernel holds what was there before: so must the state */
+	if (current != c.in.from)
+		r = state_set_current(&s->st, c.in.from, d);
+	if (r == 0)
+		r = diag_warn(d, "", "an earlier %s was interrupted before the kernel took it; dropped it",
+			      c.in.action);
+done_if_ok:
+	if (r < 0)
+		goto out;
+done:
+	r = state_intent_clear(&s->st, d);
+out:
+	txn_result_free(&probe.txn);
+	op_result_free(&res);
+	loaded_free(&target);
+	loaded_free(&before);
+	policy_source_free(&src);
+	intent_free(&c.in);
 	return r;
 }
 
@@ -421,10 +657,13 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	if (r == 0 && stampable && unchanged_since_stamp(cfg, &s, &here, &res->txn.kernel_generation))
 		goto out;
 	size_t warnings = d->n_warnings;
-	if (r == 0)
-		r = txn_run(cfg->backend, s.b, &res->rs, cfg->check_only, &res->txn, d);
-	if (r == 0 && res->txn.changed && !cfg->check_only)
-		r = record(cfg, &s, "apply", src, &res->rs, res, d);
+	if (r == 0) {
+		struct change c = {.desired = &res->rs, .src = src};
+		snprintf(c.in.action, sizeof(c.in.action), "apply");
+		c.in.policy_file = src->file;
+		c.in.policy = src->text;
+		r = run_change(cfg, &s, &c, res, d);
+	}
 	/* a plan that warned (say, about a chain it cannot reach) must warn
 	 * again next time, so it leaves no stamp; nor does a failed stamp fail
 	 * the apply: the next run just plans */
@@ -457,10 +696,10 @@ int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d
 	if (r == 0)
 		r = state_current(&s.st, &res->generation_from, d);
 	res->generation_to = res->generation_from;
-	if (r == 0)
-		r = txn_run(cfg->backend, s.b, NULL, cfg->check_only, &res->txn, d);
-	if (r == 0 && res->txn.changed && !cfg->check_only)
-		r = record(cfg, &s, "remove", NULL, NULL, res, d);
+	if (r == 0) {
+		struct change c = {.in = {.action = "remove"}};
+		r = run_change(cfg, &s, &c, res, d);
+	}
 	if (r == 0 && !cfg->check_only)
 		r = cancel_pending(&s, res, d);
 	session_close(cfg, &s);
@@ -603,11 +842,10 @@ int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op
 		if (r < 0)
 			goto out;
 	}
-	r = txn_run(cfg->backend, s.b, to && res->rs.table[0] ? &res->rs : NULL, cfg->check_only, &res->txn, d);
-	if (r == 0 && !cfg->check_only) {
-		r = state_set_current(&s.st, to, d);
-		if (r == 0)
-			res->generation_to = to;
+	{
+		struct change c = {.in = {.action = "rollback", .to = to},
+				   .desired = to && res->rs.table[0] ? &res->rs : NULL};
+		r = run_change(cfg, &s, &c, res, d);
 	}
 	if (r == 0 && !cfg->check_only)
 		r = cancel_pending(&s, res, d);
@@ -741,10 +979,11 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 	}
 	if (r == 0 && to != 0)
 		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
-	if (r == 0)
-		r = txn_run(cfg->backend, s.b, to && res->rs.table[0] ? &res->rs : NULL, cfg->check_only, &res->txn, d);
-	if (r == 0 && !cfg->check_only && to != res->generation_from)
-		r = state_set_current(&s.st, to, d);
+	if (r == 0) {
+		struct change c = {.in = {.action = "restore", .to = to},
+				   .desired = to && res->rs.table[0] ? &res->rs : NULL};
+		r = run_change(cfg, &s, &c, res, d);
+	}
 	if (r == 0 && !cfg->check_only)
 		r = cancel_pending(&s, res, d);
 	if (r == 0)

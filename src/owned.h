@@ -11,6 +11,7 @@
 enum owned_kind {
 	OWNED_RULE,   /* a return or notrack rule in our own table / chains */
 	OWNED_ACCEPT, /* an untracked accept at the head of a foreign filter chain */
+	OWNED_JUMP,   /* iptables: the jump from a built-in chain into ours; every packet passes it */
 };
 
 struct owned_object {

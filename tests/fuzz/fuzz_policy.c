@@ -2,7 +2,8 @@
  * libFuzzer harness: raw bytes as a policy file, through everything that
  * reads it without a kernel: parse, locate the error (line, column, JSON
  * path), compile, and every emitter (nft text, iptables text for both
- * families, the IR as JSON) and the nft object builder.  Built with clang
+ * families, the IR as JSON), the nft object builder and the libiptc entry
+ * builder (with the canonical form of every entry).  Built with clang
  * -fsanitize=fuzzer,address,undefined by tests/fuzz/run; any crash, leak or
  * UBSan report stops it.
  */
@@ -13,6 +14,7 @@
 
 #include "diag.h"
 #include "emit.h"
+#include "ipt_build.h"
 #include "nft_build.h"
 #include "policy.h"
 #include "ruleset.h"
@@ -57,6 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strbuf_free(&out);
 		if (nft_build_desired(&rs, &nd) == 0)
 			nft_desired_free(&nd);
+		for (unsigned f = FAMILY_IPV4; f <= FAMILY_IPV6; f <<= 1) {
+			for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+				struct ipt_rule_list l = {0};
+				ipt_build_chain_rules(&rs, f, h, h == HOOK_PREROUTING ? "F-PRE" : "F-OUT", &l);
+				ipt_rule_list_free(&l);
+			}
+		}
 		ruleset_free(&rs);
 	}
 	diag_free(&d);
