@@ -275,6 +275,16 @@ static int add_port_elems(struct nftnl_set *s, const struct port_set *ps)
 	uint16_t zero = 0;
 	int r = 0;
 
+	if (ps->hashed) {
+		/* a hash holds single ports, no boundaries */
+		for (size_t i = 0; r == 0 && i < ps->n; i++)
+			for (unsigned p = ps->ranges[i].first; r == 0 && p <= ps->ranges[i].last; p++) {
+				uint16_t key = htons((uint16_t)p);
+				r = add_elem(s, &key, 2, false);
+			}
+		return r;
+	}
+
 	if (ps->ranges[0].first != 0)
 		r = add_elem(s, &zero, 2, true);
 	for (size_t i = 0; r == 0 && i < ps->n; i++) {
@@ -316,7 +326,8 @@ static int add_addr_elems(struct nftnl_set *s, const struct addr_set *as)
 	return r;
 }
 
-static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type, uint32_t len)
+static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type, uint32_t len,
+				 uint32_t flags)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 
@@ -326,7 +337,7 @@ static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uin
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, rs->table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, id);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_INTERVAL);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, len);
 	return s;
@@ -367,7 +378,10 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		const struct port_set *ps = &rs->port_sets[i];
 		if (port_set_is_inline(ps))
 			continue;
-		struct nftnl_set *s = new_set(rs, ps->name, port_set_id(i), NFT_TYPE_INET_SERVICE, 2);
+		/* NFT_SET_EVAL ("dynamic") makes the kernel choose its rhash: a
+		 * plain set of 16-bit keys would be a bitmap, slow to load */
+		struct nftnl_set *s = new_set(rs, ps->name, port_set_id(i), NFT_TYPE_INET_SERVICE, 2,
+					      ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL);
 		if (!s)
 			goto oom;
 		d->sets[d->n_sets++] = s;
@@ -379,8 +393,8 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		bool v4 = as->family == FAMILY_IPV4;
 		if (addr_set_is_inline(as))
 			continue;
-		struct nftnl_set *s =
-		    new_set(rs, as->name, addr_set_id(i), v4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR, v4 ? 4 : 16);
+		struct nftnl_set *s = new_set(rs, as->name, addr_set_id(i), v4 ? NFT_TYPE_IPADDR : NFT_TYPE_IP6ADDR,
+					      v4 ? 4 : 16, NFT_SET_INTERVAL);
 		if (!s)
 			goto oom;
 		d->sets[d->n_sets++] = s;
