@@ -148,6 +148,30 @@ void cli_print_exposure(const struct ruleset *rs, const char *file)
 				"established will drop this traffic.\n");
 }
 
+void cli_json_print(json_t *o, const struct diag *d, bool failed)
+{
+	json_t *w = json_array();
+	char *text;
+
+	for (size_t i = 0; i < d->n_warnings; i++)
+		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
+						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
+						   (json_int_t)d->warnings[i].col));
+	json_object_set_new(o, "warnings", w);
+	if (failed)
+		json_object_set_new(o, "error",
+				    json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I}", "code", cli_exit_code(d), "kind",
+					      cli_diag_kind_name(d->kind), "message", d->msg, "file", d->file, "path",
+					      d->path, "line", (json_int_t)d->line, "col", (json_int_t)d->col));
+	else
+		json_object_set_new(o, "error", json_null());
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(o);
+}
+
 const char *cli_diag_kind_name(enum diag_kind k)
 {
 	switch (k) {
@@ -176,6 +200,7 @@ struct command {
 
 static const struct command commands[] = {
     {"compile", cmd_compile, "print the rules a policy stands for (nft, iptables or json); changes nothing"},
+    {"lint", cmd_lint, "check a policy against the live NAT and stateful rules; changes nothing"},
     {"apply", cmd_apply, "make the kernel match a policy in one transaction; records a generation"},
     {"diff", cmd_diff, "show what apply would change (exit 1 if anything)"},
     {"rollback", cmd_rollback, "return to the previous (or --to N) generation"},

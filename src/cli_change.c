@@ -35,8 +35,7 @@ static json_t *lines_json(char **lines, size_t n)
 static void print_json(const struct global_options *g, const char *backend, const struct op_result *res,
 		       const struct diag *d, int failed)
 {
-	json_t *o = json_object(), *w = json_array();
-	char *text;
+	json_t *o = json_object();
 
 	json_object_set_new(o, "changed", json_boolean(!failed && res->txn.changed));
 	json_object_set_new(o, "generation", json_integer((json_int_t)res->generation_to));
@@ -47,6 +46,7 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	/* how often the ruleset moved between our read and our commit */
 	json_object_set_new(o, "restarts", json_integer((json_int_t)res->txn.restarts));
 	json_object_set_new(o, "exposure", lines_json(res->rs.exposure, res->rs.n_exposure));
+	json_object_set_new(o, "lint", cli_lint_json(&res->lint));
 	if (res->has_pending)
 		json_object_set_new(o, "confirm",
 				    json_pack("{s:s,s:I,s:I,s:I,s:s,s:s}", "token", res->pending.token, "generation",
@@ -58,23 +58,7 @@ static void print_json(const struct global_options *g, const char *backend, cons
 		json_object_set_new(o, "confirm", json_null());
 	json_object_set_new(o, "cancelled_confirmation", json_boolean(res->cancelled_pending));
 	json_object_set_new(o, "foreign_changes", json_boolean(res->foreign_changes));
-	for (size_t i = 0; i < d->n_warnings; i++)
-		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
-						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
-						   (json_int_t)d->warnings[i].col));
-	json_object_set_new(o, "warnings", w);
-	if (failed)
-		json_object_set_new(o, "error",
-				    json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I}", "code", cli_exit_code(d), "kind",
-					      cli_diag_kind_name(d->kind), "message", d->msg, "file", d->file, "path",
-					      d->path, "line", (json_int_t)d->line, "col", (json_int_t)d->col));
-	else
-		json_object_set_new(o, "error", json_null());
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (text)
-		puts(text);
-	free(text);
-	json_decref(o);
+	cli_json_print(o, d, failed);
 }
 
 static int resolve_backend(const struct global_options *g, const struct backend_ops **ops)
@@ -129,6 +113,9 @@ static int report(const char *command, const struct global_options *g, const str
 {
 	int code = r < 0 ? cli_exit_code(d) : EXIT_OK;
 
+	/* lint findings: the reason apply refused, or warnings */
+	if (!g->json)
+		cli_print_lint(&res->lint, !(r < 0 && d->kind == DIAG_CONFLICT));
 	if (r < 0)
 		cli_print_error(d);
 	else if (check && res->txn.changed)
@@ -169,7 +156,10 @@ static const char apply_help[] = "Usage: notrackctl apply [OPTIONS] POLICY\n"
 				 "                        (exit 1 when something would change)\n"
 				 "      --confirm S       roll back by itself after S seconds unless\n"
 				 "                        'notrackctl confirm' runs first; the timer\n"
-				 "                        survives the terminal and the SSH session\n";
+				 "                        survives the terminal and the SSH session\n"
+				 "      --allow-conflicts apply even though lint finds NAT or state\n"
+				 "                        rules the policy would break (they are printed\n"
+				 "                        as warnings); without it apply refuses, exit 4\n";
 
 static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
 				"\n"
@@ -220,6 +210,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	static const struct option opts[] = {
 	    {"check", no_argument, NULL, 'c'},
 	    {"confirm", required_argument, NULL, 'C'},
+	    {"allow-conflicts", no_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -231,7 +222,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	struct policy_source src = {0};
 	struct op_result res = {0};
 	struct op_config cfg;
-	bool check = diff_mode;
+	bool check = diff_mode, allow_conflicts = false;
 	struct diag d;
 	int c, r, code;
 
@@ -242,6 +233,11 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 		if (k)
 			continue;
 		switch (c) {
+		case 'A':
+			if (diff_mode)
+				return cli_usage_error(cmd, "%s", "invalid option");
+			allow_conflicts = true;
+			break;
 		case 'c':
 			if (diff_mode)
 				return cli_usage_error(cmd, "%s", "invalid option");
@@ -263,6 +259,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
 	fill_config(g, ops, &cfg);
 	cfg.check_only = check;
+	cfg.allow_conflicts = allow_conflicts;
 	cfg.confirm_seconds = (int)confirm;
 	diag_init(&d);
 	if (confirm && !check)

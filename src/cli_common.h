@@ -6,8 +6,10 @@
 #pragma once
 #include <stdbool.h>
 #include <getopt.h>
+#include <jansson.h>
 
 #include "diag.h"
+#include "lint.h"
 #include "ruleset.h"
 
 struct global_options {
@@ -49,8 +51,16 @@ void cli_print_warnings(const struct diag *d);
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* The rule counts, the exposure summary and what stays tracked, on stderr. */
 void cli_print_exposure(const struct ruleset *rs, const char *file);
+/* Adds "warnings" and "error" (null, or {code, kind, message, file, path,
+ * line, col}) to a command's --json document, prints it and frees it. */
+void cli_json_print(json_t *o, const struct diag *d, bool failed);
 /* The stable name of an error kind in --json output. */
 const char *cli_diag_kind_name(enum diag_kind k);
+
+/* Lint findings on stderr, one line each: as warnings, or as the reason a
+ * command failed; and as a --json array. */
+void cli_print_lint(const struct lint_report *rep, bool as_warnings);
+json_t *cli_lint_json(const struct lint_report *rep);
 
 /* One function per command: argv[0] is the command name. */
 int cmd_compile(int argc, char **argv, struct global_options *g);
@@ -60,5 +70,6 @@ int cmd_rollback(int argc, char **argv, struct global_options *g);
 int cmd_remove(int argc, char **argv, struct global_options *g);
 int cmd_generations(int argc, char **argv, struct global_options *g);
 int cmd_confirm(int argc, char **argv, struct global_options *g);
+int cmd_lint(int argc, char **argv, struct global_options *g);
 /* Internal: what the timer of apply --confirm runs. */
 int cmd_confirm_expire(int argc, char **argv, struct global_options *g);

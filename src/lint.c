@@ -343,7 +343,7 @@ struct probe {
 };
 
 struct probes {
-	struct probe v[4];
+	struct probe v[6];
 	size_t n;
 };
 
@@ -360,10 +360,39 @@ static int probe_add(struct probes *p, enum hook h, bool reply, const struct lin
 
 	if (lint_sel_copy(&pr->sel, sel) < 0)
 		return -ENOMEM;
+	/* A packet that arrives on lo was sent by this host and met our output
+	 * chain first.  If it was tracked there it keeps its conntrack entry,
+	 * and a notrack at prerouting leaves a packet that has one alone (nft's
+	 * notrack and xt's CT --notrack both do); if it was not, the output
+	 * probe says so.  So prerouting never decides for lo. */
+	if (h == HOOK_PREROUTING)
+		lint_sel_add_if(&pr->sel, true, "lo", false, true);
 	pr->hook = h;
 	pr->reply = reply;
 	p->n++;
 	return 0;
+}
+
+/* What a rule on prerouting or input sees arriving on lo was caught, if at
+ * all, on output, leaving through lo.  (NAT is left out: for such a packet
+ * it was decided on output already.) */
+static int loopback_probe(struct probes *p, const struct lint_sel *o)
+{
+	const struct lint_if not_lo = {.name = "lo", .neg = true};
+	struct lint_sel lo;
+	int e;
+
+	if (lint_ifs_implies(&o->iif, &not_lo))
+		return 0; /* it never sees lo */
+	e = lint_sel_copy(&lo, o);
+	if (e < 0)
+		return e;
+	lo.iif.n = 0;
+	lo.oif.n = 0;
+	lint_sel_add_if(&lo, false, "lo", false, false);
+	e = probe_add(p, HOOK_OUTPUT, false, &lo);
+	lint_sel_free(&lo);
+	return e;
 }
 
 static bool is_nat(enum ct_need n)
@@ -382,6 +411,29 @@ static int ephemeral(struct lint_ranges *out)
 
 	lint_range_port(&r, LINT_EPHEMERAL_FIRST, LINT_EPHEMERAL_LAST);
 	return lint_ranges_set(out, &r, 1, LINT_PORT_WIDTH);
+}
+
+static bool below_ephemeral(const struct lint_ranges *r)
+{
+	return !r->any && r->n && (unsigned)(r->v[r->n - 1].hi[0] << 8 | r->v[r->n - 1].hi[1]) < LINT_EPHEMERAL_FIRST;
+}
+
+/* A rule that names one side's port below the ephemeral range (tcp dport 22)
+ * names a service: the other side's port is the client's. */
+static int client_port(struct lint_sel *o)
+{
+	struct lint_ranges *other = NULL;
+	int e;
+
+	if (o->sport.any && below_ephemeral(&o->dport))
+		other = &o->sport;
+	else if (o->dport.any && below_ephemeral(&o->sport))
+		other = &o->dport;
+	if (!other)
+		return 0;
+	e = ephemeral(other);
+	other->any = false;
+	return e;
 }
 
 /* The reply direction of a NAT flow, as it enters this host's raw chains. */
@@ -436,6 +488,8 @@ static int build_probes(const struct ct_user *u, struct probes *p)
 		/* a NAT rule sees the first packet of a flow: its source port is the client's */
 		e = ephemeral(&o.sport);
 		o.sport.any = false;
+	} else {
+		e = client_port(&o);
 	}
 	if (e == 0 && source_nat)
 		/* source NAT of a packet to this host itself (out through lo) changes
@@ -444,6 +498,8 @@ static int build_probes(const struct ct_user *u, struct probes *p)
 		lint_sel_add_if(&o, false, "lo", false, true);
 	if (e == 0 && arriving)
 		e = probe_add(p, HOOK_PREROUTING, false, &o);
+	if (e == 0 && !is_nat(u->need) && (u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)))
+		e = loopback_probe(p, &o);
 	/* a source NAT on postrouting sees local packets too, but the ones that
 	 * matter are forwarded: its replies come before its local packets, so
 	 * that a finding names the likelier breakage */
@@ -552,46 +608,83 @@ static void describe_ours(const struct analysis *a, size_t i, struct strbuf *out
 	strbuf_putc(out, ')');
 }
 
-/* A keep_tracked entry that would cover it: proto and the ports the NAT or
- * ct rule itself names, on the side our rule matched. */
-static void suggest_keep(const struct ct_user *u, const struct lint_sel *x, enum hook h, struct strbuf *out)
+static const char *proto_word(uint8_t p)
 {
-	const struct lint_ranges *ports = NULL;
-	const char *role = NULL;
-	const char *reason = is_nat(u->need) ? "nat" : "state";
-	const char *proto = NULL;
+	switch (p) {
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 132: return "sctp";
+	case 33: return "dccp";
+	}
+	return NULL;
+}
 
-	switch (x->proto) {
-	case 6: proto = "tcp"; break;
-	case 17: proto = "udp"; break;
-	case 132: proto = "sctp"; break;
-	case 33: proto = "dccp"; break;
+static void ports_json(const struct lint_ranges *ports, struct strbuf *out)
+{
+	strbuf_puts(out, "[");
+	for (size_t i = 0; i < ports->n; i++) {
+		unsigned lo = (unsigned)(ports->v[i].lo[0] << 8 | ports->v[i].lo[1]);
+		unsigned hi = (unsigned)(ports->v[i].hi[0] << 8 | ports->v[i].hi[1]);
+		if (lo == hi)
+			strbuf_printf(out, "%s%u", i ? ", " : "", lo);
+		else
+			strbuf_printf(out, "%s\"%u-%u\"", i ? ", " : "", lo, hi);
 	}
-	if (!u->sel.dport.any) {
-		ports = &u->sel.dport;
-		/* arriving with this destination port: what services name */
-		role = h == HOOK_PREROUTING ? "service" : "upstream";
-	} else if (!u->sel.sport.any) {
-		ports = &u->sel.sport;
-		role = h == HOOK_PREROUTING ? "upstream" : "service";
+	strbuf_puts(out, "]");
+}
+
+/* The one positive interface constraint of a set, or NULL. */
+static const struct lint_if *single_if(const struct lint_ifs *s)
+{
+	const struct lint_if *found = NULL;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].neg)
+			continue;
+		if (found)
+			return NULL;
+		found = &s->v[i];
 	}
-	strbuf_printf(out, "{\"reason\": \"%s\"", reason);
-	if (proto)
-		strbuf_printf(out, ", \"proto\": \"%s\"", proto);
-	if (proto && ports && ports->n && ports->n <= 8) {
-		strbuf_puts(out, ", \"ports\": [");
-		for (size_t i = 0; i < ports->n; i++) {
-			unsigned lo = (unsigned)(ports->v[i].lo[0] << 8 | ports->v[i].lo[1]);
-			unsigned hi = (unsigned)(ports->v[i].hi[0] << 8 | ports->v[i].hi[1]);
-			if (lo == hi)
-				strbuf_printf(out, "%s%u", i ? ", " : "", lo);
-			else
-				strbuf_printf(out, "%s\"%u-%u\"", i ? ", " : "", lo, hi);
+	return found;
+}
+
+/*
+ * A keep_tracked entry that would keep the caught packets (x) tracked, in the
+ * policy's own terms, tried in this order: the ports the foreign rule names
+ * (original direction only: a reply's ports are the other way round), the
+ * interface the packets arrive on, the remote addresses, the protocol.
+ */
+static void suggest_keep(const struct ct_user *u, const struct probe *p, const struct lint_sel *x, struct strbuf *out)
+{
+	const char *proto = proto_word(x->proto);
+	const struct lint_if *ifn = p->hook == HOOK_PREROUTING ? single_if(&x->iif) : single_if(&x->oif);
+	bool in = p->hook == HOOK_PREROUTING;
+	unsigned fam = x->family & FAMILY_BOTH;
+	enum lint_af af = fam == FAMILY_IPV6 ? LINT_AF6 : LINT_AF4;
+	const struct lint_ranges *peers = in ? &x->saddr[af] : &x->daddr[af];
+
+	strbuf_printf(out, "{\"reason\": \"%s\"", is_nat(u->need) ? "nat" : "state");
+	if (proto && !p->reply && (!u->sel.dport.any || !u->sel.sport.any) &&
+	    (u->sel.dport.any ? u->sel.sport.n : u->sel.dport.n) <= 8) {
+		bool dport = !u->sel.dport.any;
+		/* arriving for a local port is what services name; leaving for one, upstreams */
+		strbuf_printf(out, ", \"proto\": \"%s\", \"ports\": ", proto);
+		ports_json(dport ? &u->sel.dport : &u->sel.sport, out);
+		strbuf_printf(out, ", \"role\": \"%s\"", dport == in ? "service" : "upstream");
+	} else if (ifn) {
+		strbuf_printf(out, ", \"interfaces\": [\"%s%s\"]", ifn->name, ifn->wildcard ? "+" : "");
+	} else if ((fam == FAMILY_IPV4 || fam == FAMILY_IPV6) && !peers->any && peers->n && peers->n <= 4) {
+		strbuf_puts(out, ", \"peers\": [");
+		for (size_t i = 0; i < peers->n; i++) {
+			struct lint_ranges one = {.n = 1, .v = (struct lint_range *)&peers->v[i]};
+			strbuf_printf(out, "%s\"", i ? ", " : "");
+			lint_ranges_format(&one, lint_af_width(af), out);
+			strbuf_putc(out, '"');
 		}
-		strbuf_printf(out, "], \"role\": \"%s\"", role);
+		strbuf_putc(out, ']');
+	} else if (proto) {
+		strbuf_printf(out, ", \"proto\": \"%s\"", proto);
 	}
-	if (x->iif.n == 1 && !x->iif.v[0].neg && h == HOOK_PREROUTING && !proto)
-		strbuf_printf(out, ", \"interfaces\": [\"%s%s\"]", x->iif.v[0].name, x->iif.v[0].wildcard ? "+" : "");
 	strbuf_putc(out, '}');
 }
 
@@ -634,7 +727,7 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	if (partly_by != (size_t)-1)
 		strbuf_printf(&m, " %s keeps only part of it tracked.", a->rs->rules[partly_by].origin);
 	strbuf_puts(&m, " Add a keep_tracked entry such as ");
-	suggest_keep(u, x, p->hook, &m);
+	suggest_keep(u, p, x, &m);
 	strbuf_printf(&m, ", or narrow the %s.", entry_kind(ru->origin));
 	if (u->widened)
 		strbuf_puts(&m,

@@ -565,22 +565,21 @@ int lint_sel_format(const struct lint_sel *s, struct strbuf *out)
 		return strbuf_puts(out, "(matches nothing)");
 	format_ifs(&s->iif, "iifname", start, out);
 	format_ifs(&s->oif, "oifname", start, out);
-	if ((s->family & FAMILY_BOTH) == FAMILY_IPV4 || (s->family & FAMILY_BOTH) == FAMILY_IPV6) {
-		enum lint_af af = s->family & FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
-		const char *kw = af == LINT_AF4 ? "ip" : "ip6";
-		bool any_addr = s->saddr[af].any && s->daddr[af].any;
-		if (any_addr)
-			strbuf_printf(out, "%smeta nfproto %s", out->len > start ? " " : "",
-				      af == LINT_AF4 ? "ipv4" : "ipv6");
-		if (!s->saddr[af].any) {
-			strbuf_printf(out, "%s%s saddr ", out->len > start ? " " : "", kw);
-			lint_ranges_format(&s->saddr[af], lint_af_width(af), out);
-		}
-		if (!s->daddr[af].any) {
-			strbuf_printf(out, "%s%s daddr ", out->len > start ? " " : "", kw);
-			lint_ranges_format(&s->daddr[af], lint_af_width(af), out);
+	bool addressed = false;
+	for (int f = 0; f < 2; f++) {
+		const char *kw = f == LINT_AF4 ? "ip" : "ip6";
+		for (int dir = 0; dir < 2; dir++) {
+			const struct lint_ranges *r = dir == 0 ? &s->saddr[f] : &s->daddr[f];
+			if (r->any || !(s->family & lint_af_family((enum lint_af)f)))
+				continue;
+			strbuf_printf(out, "%s%s %s ", out->len > start ? " " : "", kw, dir == 0 ? "saddr" : "daddr");
+			lint_ranges_format(r, lint_af_width((enum lint_af)f), out);
+			addressed = true;
 		}
 	}
+	if (!addressed && ((s->family & FAMILY_BOTH) == FAMILY_IPV4 || (s->family & FAMILY_BOTH) == FAMILY_IPV6))
+		strbuf_printf(out, "%smeta nfproto %s", out->len > start ? " " : "",
+			      s->family & FAMILY_IPV4 ? "ipv4" : "ipv6");
 	if (!proto && s->proto) {
 		snprintf(pbuf, sizeof(pbuf), "%u", s->proto);
 		proto = pbuf;
