@@ -118,6 +118,8 @@ void lint_input_free(struct lint_input *in)
 	}
 	for (size_t i = 0; i < in->n_notes; i++)
 		free(in->notes[i]);
+	lint_ranges_free(&in->local[0]);
+	lint_ranges_free(&in->local[1]);
 	free(in->users);
 	free(in->chains);
 	free(in->notes);
@@ -237,8 +239,29 @@ static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, si
 	}
 }
 
+/* This host's own addresses: each one, and all of lo's subnets (127.0.0.0/8). */
+static void local_addresses(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
+{
+	struct lint_range *v = calloc(n + 1, sizeof(*v));
+
+	if (!v)
+		return; /* then they stay unknown: only less precise */
+	for (int f = 0; f < 2; f++) {
+		unsigned w = lint_af_width((enum lint_af)f);
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (addrs[i].af == (enum lint_af)f)
+				lint_range_prefix(&v[m++], addrs[i].addr,
+						  strcmp(addrs[i].ifname, "lo") ? w * 8 : addrs[i].prefix, w);
+		if (lint_ranges_set(&in->local[f], v, m, w) < 0)
+			in->local[f].n = 0;
+	}
+	free(v);
+}
+
 void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
 {
+	local_addresses(in, addrs, n);
 	for (size_t i = 0; i < in->n_users; i++) {
 		struct ct_user *u = &in->users[i];
 		unsigned fam = u->sel.family & FAMILY_BOTH;
@@ -472,7 +495,29 @@ static int reply_sel(const struct ct_user *u, const struct lint_sel *o, struct l
 	return e ? -ENOMEM : 0;
 }
 
-static int build_probes(const struct ct_user *u, struct probes *p)
+/* A forwarded packet is not addressed to this host. */
+static int not_to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
+{
+	for (int f = 0; f < 2; f++) {
+		struct lint_ranges t = {0};
+		int e;
+		if (!local[f].n)
+			continue;
+		e = lint_ranges_copy(&t, &local[f]);
+		if (e == 0)
+			e = lint_ranges_not(&t, lint_af_width((enum lint_af)f));
+		if (e == 0)
+			e = lint_ranges_and(&s->daddr[f], &t, lint_af_width((enum lint_af)f));
+		lint_ranges_free(&t);
+		if (e < 0)
+			return e;
+		if (lint_ranges_empty(&s->daddr[f]))
+			s->family &= ~lint_af_family((enum lint_af)f);
+	}
+	return 0;
+}
+
+static int build_probes(const struct ct_user *u, const struct lint_ranges host[2], struct probes *p)
 {
 	bool arriving = u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD | LINT_HOOK_POSTROUTING);
 	bool local = u->hooks & (LINT_HOOK_OUTPUT | LINT_HOOK_POSTROUTING);
@@ -491,13 +536,27 @@ static int build_probes(const struct ct_user *u, struct probes *p)
 	} else {
 		e = client_port(&o);
 	}
+	if (e == 0 && is_nat(u->need) && (u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)))
+		/* NAT on arrival is never decided for a packet arriving on lo: its
+		 * flow began on output (see probe_add) */
+		lint_sel_add_if(&o, true, "lo", false, true);
 	if (e == 0 && source_nat)
 		/* source NAT of a packet to this host itself (out through lo) changes
 		 * nothing that matters; without this every loopback notrack would
 		 * "break" Docker's masquerade */
 		lint_sel_add_if(&o, false, "lo", false, true);
-	if (e == 0 && arriving)
+	if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT))) {
+		/* only forwarded packets reach it from prerouting */
+		struct lint_sel fwd;
+		e = lint_sel_copy(&fwd, &o);
+		if (e == 0)
+			e = not_to_this_host(&fwd, host);
+		if (e == 0)
+			e = probe_add(p, HOOK_PREROUTING, false, &fwd);
+		lint_sel_free(&fwd);
+	} else if (e == 0 && arriving) {
 		e = probe_add(p, HOOK_PREROUTING, false, &o);
+	}
 	if (e == 0 && !is_nat(u->need) && (u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)))
 		e = loopback_probe(p, &o);
 	/* a source NAT on postrouting sees local packets too, but the ones that
@@ -563,7 +622,8 @@ static bool state_user_is_noise(const struct ct_user *u)
 
 struct analysis {
 	const struct ruleset *rs;
-	struct lint_sel *sels; /* one per IR rule */
+	const struct lint_ranges *local; /* this host's addresses, by family */
+	struct lint_sel *sels;		 /* one per IR rule */
 	struct lint_report *out;
 };
 
@@ -652,9 +712,11 @@ static const struct lint_if *single_if(const struct lint_ifs *s)
  * A keep_tracked entry that would keep the caught packets (x) tracked, in the
  * policy's own terms, tried in this order: the ports the foreign rule names
  * (original direction only: a reply's ports are the other way round), the
- * interface the packets arrive on, the remote addresses, the protocol.
+ * interface the packets arrive on, the remote addresses.  False if there is
+ * nothing narrower than the protocol, which would keep the whole entry
+ * tracked.
  */
-static void suggest_keep(const struct ct_user *u, const struct probe *p, const struct lint_sel *x, struct strbuf *out)
+static bool suggest_keep(const struct ct_user *u, const struct probe *p, const struct lint_sel *x, struct strbuf *out)
 {
 	const char *proto = proto_word(x->proto);
 	const struct lint_if *ifn = p->hook == HOOK_PREROUTING ? single_if(&x->iif) : single_if(&x->oif);
@@ -682,10 +744,12 @@ static void suggest_keep(const struct ct_user *u, const struct probe *p, const s
 			strbuf_putc(out, '"');
 		}
 		strbuf_putc(out, ']');
-	} else if (proto) {
-		strbuf_printf(out, ", \"proto\": \"%s\"", proto);
+	} else {
+		/* nothing narrower to offer: the protocol alone would keep the whole entry tracked */
+		return false;
 	}
 	strbuf_putc(out, '}');
+	return true;
 }
 
 static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
@@ -726,9 +790,17 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	}
 	if (partly_by != (size_t)-1)
 		strbuf_printf(&m, " %s keeps only part of it tracked.", a->rs->rules[partly_by].origin);
-	strbuf_puts(&m, " Add a keep_tracked entry such as ");
-	suggest_keep(u, p, x, &m);
-	strbuf_printf(&m, ", or narrow the %s.", entry_kind(ru->origin));
+	{
+		_cleanup_strbuf_ struct strbuf k = {0};
+		if (suggest_keep(u, p, x, &k))
+			strbuf_printf(&m, " Add a keep_tracked entry such as %s, or narrow the %s.", k.data,
+				      entry_kind(ru->origin));
+		else
+			strbuf_printf(&m,
+				      " Add a keep_tracked entry for that traffic (by interfaces, peers or ports), "
+				      "or narrow the %s.",
+				      entry_kind(ru->origin));
+	}
 	if (u->widened)
 		strbuf_puts(&m,
 			    " (Part of that rule could not be decoded and was taken to match more: this may be a false "
@@ -745,7 +817,7 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 
 	if (state_user_is_noise(u))
 		return 0;
-	e = build_probes(u, &p);
+	e = build_probes(u, a->local, &p);
 	for (size_t pi = 0; e == 0 && pi < p.n; pi++) {
 		const struct probe *pr = &p.v[pi];
 		unsigned dirs = hook_dirs(pr->hook);
@@ -926,7 +998,7 @@ static int copy_notes(struct lint_report *out, char *const *notes, size_t n)
 
 int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct lint_report *out)
 {
-	struct analysis a = {.rs = rs, .out = out};
+	struct analysis a = {.rs = rs, .local = in->local, .out = out};
 	size_t made = 0;
 	int e = 0;
 

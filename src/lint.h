@@ -134,6 +134,9 @@ struct lint_input {
 	size_t n_chains;
 	char **notes; /* what could not be read, in words */
 	size_t n_notes;
+	/* This host's own addresses, by enum lint_af (lint_input_apply_host);
+	 * empty when not known.  A forwarded packet is not addressed to them. */
+	struct lint_ranges local[2];
 };
 
 enum lint_kind {
@@ -178,7 +181,10 @@ struct lint_host_addr {
  *    asymmetrically routed packet could arrive elsewhere;
  *  - a DNAT's new destination is local if it is one of these addresses (or on
  *    lo), remote if it holds none of them, and then reached through the
- *    interface whose subnet holds it.
+ *    interface whose subnet holds it;
+ *  - they are kept as in->local: a packet to one of them is delivered here,
+ *    not forwarded, so it never meets a rule for forwarded traffic (e.g. a
+ *    masquerade on postrouting).
  */
 void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n);
 

@@ -1175,7 +1175,8 @@ static bool is_kube(const char *table, const char *chain)
 	return !strcmp(table, "kube-proxy") || !strncmp(chain, "KUBE-", 5);
 }
 
-static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, const struct lint_sel *sel, bool kube)
+static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, const struct lint_sel *sel, bool kube,
+		     bool widened)
 {
 	const struct lint_nft_rule *ru = d->src;
 	struct ct_user *u = lint_input_add_user(w->out);
@@ -1200,7 +1201,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	u->ct_state = n == CT_NEED_STATE ? d->ct_state : 0;
 	u->accepts = d->verdict == NF_ACCEPT;
 	u->kube = kube;
-	u->widened = d->widened;
+	u->widened = widened;
 	/* a source NAT on input: this host answers */
 	if (n == CT_NEED_SNAT && w->base->hooknum == NF_INET_LOCAL_IN)
 		u->hooks = LINT_HOOK_INPUT;
@@ -1229,7 +1230,8 @@ static int emit_vrule(struct walker *w, const struct decoded *d, const struct li
 	return 0;
 }
 
-static int walk(struct walker *w, const struct lint_nft_chain *c, const struct lint_sel *carried, int depth, bool kube)
+static int walk(struct walker *w, const struct lint_nft_chain *c, const struct lint_sel *carried, int depth, bool kube,
+		bool widened)
 {
 	const struct lint_nft_view *v = w->v;
 	size_t ci = (size_t)(c - v->chains);
@@ -1251,7 +1253,7 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 		}
 		for (int n = 0; n <= CT_NEED_OTHER && e == 0 && !d->notrack; n++)
 			if (d->needs & (1u << n))
-				e = emit_user(w, d, (enum ct_need)n, &s, kube);
+				e = emit_user(w, d, (enum ct_need)n, &s, kube, widened || d->widened);
 		if (e == 0)
 			e = emit_vrule(w, d, &s);
 		for (size_t t = 0; t < d->n_targets && e == 0; t++) {
@@ -1264,7 +1266,8 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 							MAX_DEPTH, nf_family_str(c->family), c->table);
 				continue;
 			}
-			e = walk(w, to, &s, depth + 1, kube);
+			/* a jump whose condition was widened widens what it reaches */
+			e = walk(w, to, &s, depth + 1, kube, widened || d->widened);
 		}
 		lint_sel_free(&s);
 	}
@@ -1344,7 +1347,7 @@ static int walk_base(struct walker *w, const struct lint_nft_chain *c)
 		w->filter->owner_locked = owner_locked(v, c->family, c->table);
 	}
 	lint_sel_init(&any, table_families(c->family));
-	e = walk(w, c, &any, 0, false);
+	e = walk(w, c, &any, 0, false, false);
 	lint_sel_free(&any);
 	return e;
 }

@@ -69,6 +69,7 @@ int lint_ranges_copy(struct lint_ranges *dst, const struct lint_ranges *src)
 	return 0;
 }
 
+/* qsort() takes no context; notrackctl is single-threaded */
 static unsigned sort_width;
 
 static int range_order(const void *a, const void *b)
@@ -86,7 +87,8 @@ int lint_ranges_set(struct lint_ranges *r, const struct lint_range *v, size_t n,
 	if (n)
 		memcpy(out, v, n * sizeof(*out));
 	sort_width = width;
-	qsort(out, n, sizeof(*out), range_order);
+	if (n)
+		qsort(out, n, sizeof(*out), range_order);
 	for (size_t i = 0; i < n; i++) {
 		if (val_cmp(out[i].lo, out[i].hi, width) > 0)
 			continue; /* an inverted range holds nothing */

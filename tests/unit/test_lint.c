@@ -760,6 +760,56 @@ static void test_host(void **state)
 	lint_input_free(&in);
 }
 
+static size_t count_findings(const char *policy, const char *user, const struct lint_host_addr *addrs, size_t n)
+{
+	struct policy_source src;
+	struct ruleset rs;
+	struct lint_input in = {0};
+	struct lint_report rep;
+	struct diag d;
+	char *text = strdup(policy);
+	size_t found;
+
+	assert_non_null(text);
+	json_quotes(text);
+	tl_source_from_string(&src, "inline.json", text);
+	diag_init(&d);
+	assert_int_equal(tl_compile_source(&src, NULL, &rs, &d), 0);
+	parse_user(&in, user);
+	if (addrs)
+		lint_input_apply_host(&in, addrs, n);
+	assert_int_equal(lint_analyse(&rs, &in, &rep), 0);
+	found = rep.n;
+	lint_report_free(&rep);
+	lint_input_free(&in);
+	ruleset_free(&rs);
+	diag_free(&d);
+	policy_source_free(&src);
+	free(text);
+	return found;
+}
+
+/* A service bound to this host's address never takes forwarded traffic, so
+ * a masquerade of forwarded traffic does not meet it; without the host's
+ * addresses the analyser cannot know that, and says so. */
+static void test_forwarded(void **state)
+{
+	const char *policy =
+	    P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'addresses': ['192.0.2.10']}]}");
+	const char *masq = "need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0";
+	const struct lint_host_addr addrs[] = {
+	    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
+	    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
+	};
+
+	(void)state;
+	assert_int_equal(count_findings(policy, masq, NULL, 0), 1);
+	assert_int_equal(count_findings(policy, masq, addrs, 2), 0);
+	/* a DNAT on prerouting is about packets to this host: still caught */
+	assert_int_equal(
+	    count_findings(policy, "need=dnat hooks=pre proto=tcp dport=80 to=172.17.0.2 place=remote", addrs, 2), 1);
+}
+
 /* The message says what, where, why and how to fix it. */
 static void test_message(void **state)
 {
@@ -794,7 +844,7 @@ static void test_message(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 5];
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 6];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -804,6 +854,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest){.name = "interfaces", .test_func = test_interfaces};
 	tests[n++] = (struct CMUnitTest){.name = "format", .test_func = test_format};
 	tests[n++] = (struct CMUnitTest){.name = "host addresses", .test_func = test_host};
+	tests[n++] = (struct CMUnitTest){.name = "forwarded traffic", .test_func = test_forwarded};
 	tests[n++] = (struct CMUnitTest){.name = "message", .test_func = test_message};
 	return _cmocka_run_group_tests("lint", tests, n, NULL, NULL);
 }
