@@ -575,15 +575,16 @@ static int finding_order(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void run_case(void **state)
+/* Compiles the policy, builds the reader's input from the text forms (NULL-
+ * terminated lists), refines it with host addresses if given, analyses. */
+static void analyse_text(const char *name, const char *policy, const char *const *users, const char *const *chains,
+			 const struct lint_host_addr *addrs, size_t n_addrs, struct lint_report *rep)
 {
-	const struct lint_case *c = *state;
 	struct policy_source src;
 	struct ruleset rs;
 	struct lint_input in = {0};
-	struct lint_report rep;
 	struct diag d;
-	char *text = strdup(c->policy), err[1024], got[2048] = "", *lines[64];
+	char *text = strdup(policy), err[1024];
 
 	assert_non_null(text);
 	json_quotes(text);
@@ -591,13 +592,29 @@ static void run_case(void **state)
 	diag_init(&d);
 	if (tl_compile_source(&src, NULL, &rs, &d) < 0) {
 		tl_format_error(&d, err, sizeof(err));
-		fail_msg("%s: policy does not compile: %s", c->name, err);
+		fail_msg("%s: policy does not compile: %s", name, err);
 	}
-	for (size_t i = 0; i < MAX_ITEMS && c->users[i]; i++)
-		parse_user(&in, c->users[i]);
-	for (size_t i = 0; i < MAX_ITEMS && c->chains[i]; i++)
-		parse_chain(&in, c->chains[i]);
-	assert_int_equal(lint_analyse(&rs, &in, &rep), 0);
+	for (size_t i = 0; users && i < MAX_ITEMS && users[i]; i++)
+		parse_user(&in, users[i]);
+	for (size_t i = 0; chains && i < MAX_ITEMS && chains[i]; i++)
+		parse_chain(&in, chains[i]);
+	if (addrs)
+		lint_input_apply_host(&in, addrs, n_addrs);
+	assert_int_equal(lint_analyse(&rs, &in, rep), 0);
+	lint_input_free(&in);
+	ruleset_free(&rs);
+	diag_free(&d);
+	policy_source_free(&src);
+	free(text);
+}
+
+static void run_case(void **state)
+{
+	const struct lint_case *c = *state;
+	struct lint_report rep;
+	char got[2048] = "", *lines[64];
+
+	analyse_text(c->name, c->policy, c->users, c->chains, NULL, 0, &rep);
 	assert_true(rep.n < 64);
 	for (size_t i = 0; i < rep.n; i++) {
 		assert_true(asprintf(&lines[i], "%s %s%s", rep.v[i].origin, lint_kind_name(rep.v[i].kind),
@@ -617,11 +634,6 @@ static void run_case(void **state)
 		fail_msg("%s: findings '%s', want '%s'", c->name, got, c->want);
 	}
 	lint_report_free(&rep);
-	lint_input_free(&in);
-	ruleset_free(&rs);
-	diag_free(&d);
-	policy_source_free(&src);
-	free(text);
 }
 
 /* ------------------------------------------------------------------ */
@@ -762,30 +774,13 @@ static void test_host(void **state)
 
 static size_t count_findings(const char *policy, const char *user, const struct lint_host_addr *addrs, size_t n)
 {
-	struct policy_source src;
-	struct ruleset rs;
-	struct lint_input in = {0};
+	const char *users[] = {user, NULL};
 	struct lint_report rep;
-	struct diag d;
-	char *text = strdup(policy);
 	size_t found;
 
-	assert_non_null(text);
-	json_quotes(text);
-	tl_source_from_string(&src, "inline.json", text);
-	diag_init(&d);
-	assert_int_equal(tl_compile_source(&src, NULL, &rs, &d), 0);
-	parse_user(&in, user);
-	if (addrs)
-		lint_input_apply_host(&in, addrs, n);
-	assert_int_equal(lint_analyse(&rs, &in, &rep), 0);
+	analyse_text("count", policy, users, NULL, addrs, n, &rep);
 	found = rep.n;
 	lint_report_free(&rep);
-	lint_input_free(&in);
-	ruleset_free(&rs);
-	diag_free(&d);
-	policy_source_free(&src);
-	free(text);
 	return found;
 }
 
