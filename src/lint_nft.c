@@ -742,8 +742,12 @@ static void to_words(struct decoded *d, const char *verb)
 	for (int f = 0; f < 2; f++) {
 		if (d->to_addr[f].any)
 			continue;
+		/* as nft writes it: an IPv6 address with a port goes in brackets */
+		bool brackets = f == LINT_AF6 && !d->to_port.any;
 		strbuf_puts(&sb, any ? " to " : ", ");
+		strbuf_puts(&sb, brackets ? "[" : "");
 		lint_ranges_format(&d->to_addr[f], lint_af_width((enum lint_af)f), &sb);
+		strbuf_puts(&sb, brackets ? "]" : "");
 		any = false;
 	}
 	if (!d->to_port.any) {
