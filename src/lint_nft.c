@@ -693,7 +693,8 @@ static void on_objref(struct decoder *x, struct nftnl_expr *e)
 
 	if (type == NFT_OBJECT_CT_HELPER) {
 		need(x, CT_NEED_HELPER);
-		action(x->d, "ct helper set \"%s\"", nftnl_expr_get_str(e, NFTNL_EXPR_OBJREF_IMM_NAME));
+		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_OBJREF_IMM_NAME);
+		action(x->d, "ct helper set \"%s\"", name ? name : "?");
 	} else if (type == NFT_OBJECT_CT_TIMEOUT || type == NFT_OBJECT_CT_EXPECT) {
 		need(x, CT_NEED_OTHER);
 		action(x->d, "ct %s set", type == NFT_OBJECT_CT_TIMEOUT ? "timeout" : "expectation");

@@ -72,6 +72,12 @@ iptables-nft -w -t nat -A PREROUTING -p tcp --dport 2121 -j REDIRECT --to-ports 
 iptables-nft -w -A INPUT -p tcp --dport 2222 -m state --state NEW -j ACCEPT
 iptables-nft -w -A INPUT -p tcp --dport 4444 -m connmark --mark 1 -j ACCEPT
 iptables-nft -w -t raw -A PREROUTING -p tcp --dport 2121 -j CT --helper ftp
+# kube-proxy in iptables mode: the service's address and port are on the jump
+iptables-nft -w -t nat -N KUBE-SERVICES
+iptables-nft -w -t nat -N KUBE-SEP-APISERVER
+iptables-nft -w -t nat -A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES
+iptables-nft -w -t nat -A KUBE-SERVICES -d 10.96.0.1/32 -p tcp -m tcp --dport 443 -j KUBE-SEP-APISERVER
+iptables-nft -w -t nat -A KUBE-SEP-APISERVER -p tcp -m tcp -j DNAT --to-destination 192.168.0.10:6443
 
 # finds POLICY WANT... NOT...: lint --json of the policy names every WANT
 # ("kind table chain" with words of the rule) and no NOT.
@@ -120,6 +126,14 @@ check '{"version": 1, "notrack": {"services": [{"proto": "tcp", "ports": [2121, 
 	'conntrack|ip raw PREROUTING|tcp dport 2121 -j CT --helper ftp' \
 	'!inet fw pre' \
 	'!ip nat2 pre|8081'
+
+# the jump's conditions reach the DNAT: 443 to the service address is caught,
+# 6443 (the DNAT's own new port) is not
+check '{"version": 1, "notrack": {"services": [{"proto": "tcp", "ports": [443, 6443]}]}}' \
+	'nat|ip nat KUBE-SEP-APISERVER|dnat to 192.168.0.10:6443'
+grep -q "kube-proxy's DNAT" "$work/out" || fail "KUBE-* chains are not named as kube-proxy's: $(cat "$work/out")"
+check '{"version": 1, "notrack": {"services": [{"proto": "tcp", "ports": [443], "peers": ["10.0.0.0/8"], "addresses": ["10.96.0.2"]}]}}' \
+	'nat|ip nat2 post|masquerade' '!KUBE-SEP-APISERVER'
 
 # a port next to them all catches none of those (only what is not port-bound)
 check '{"version": 1, "notrack": {"services": [{"proto": "tcp", "ports": [5999], "interfaces": ["eth9"]}]}}' \
