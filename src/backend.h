@@ -24,15 +24,23 @@ struct plan {
 	void *priv;		    /* backend-specific: the batch to send */
 };
 
+struct backend_options {
+	const char *table;   /* the ownership tag: nft table name, iptables chain prefix and comment */
+	int lock_timeout_ms; /* how long open() may wait for a lock the backend needs */
+};
+
 struct backend_ops {
 	const char *name;
-	int (*open)(struct backend **out, const char *table, struct diag *d);
+	/* Connects, and takes any lock the backend's tools share (iptables: the
+	 * xtables lock), held until close(). */
+	int (*open)(struct backend **out, const struct backend_options *opt, struct diag *d);
 	void (*close)(struct backend *b);
 	/* Reads the kernel and plans the change to `desired`; NULL desired means
 	 * remove everything we own.  Warnings go to d->warnings. */
 	int (*plan)(struct backend *b, const struct ruleset *desired, struct plan *out, struct diag *d);
 	/* One transaction.  -ERESTART: someone changed the ruleset since plan(),
-	 * nothing was applied, plan again. */
+	 * nothing was applied, plan again.  -EINPROGRESS: the change was sent
+	 * but its outcome is unknown; the caller reads the kernel to find out. */
 	int (*commit)(struct backend *b, struct plan *p, struct diag *d);
 	void (*plan_free)(struct plan *p);
 	/* The kernel's current ruleset generation. */
@@ -50,6 +58,7 @@ struct backend_ops {
 };
 
 extern const struct backend_ops nft_backend_ops;
+extern const struct backend_ops ipt_backend_ops;
 
 /* helpers shared by backends */
 int plan_add_diff(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

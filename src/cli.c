@@ -16,7 +16,9 @@
 #include <time.h>
 
 #include "cli_common.h"
+#include "emit.h"
 #include "exit_codes.h"
+#include "trust.h"
 #include "policy.h"
 
 #ifndef NOTRACKCTL_VERSION
@@ -40,9 +42,14 @@ static const char exit_code_help[] = "Exit codes:\n"
 const char cli_common_help[] = "      --json            print one JSON document on stdout\n"
 			       "      --state-dir DIR   state directory (default /var/lib/notrackctl,\n"
 			       "                        or $NOTRACKCTL_STATE_DIR)\n"
-			       "      --backend NAME    nft (default)\n"
+			       "      --backend NAME    auto (default): decided from the live kernel;\n"
+			       "                        nft, or iptables (iptables-legacy via libiptc)\n"
+			       "      --verbose         say which backend was chosen and why\n"
 			       "      --lock-timeout S  wait at most S seconds for another run (default 30)\n"
 			       "      --table NAME      table and ownership tag (default notrackctl)\n"
+			       "      --insecure-permissions\n"
+			       "                        accept a policy or state that others could\n"
+			       "                        have written (warns instead of refusing)\n"
 			       "  -q, --quiet           print less\n"
 			       "  -h, --help            show this help\n";
 
@@ -57,7 +64,9 @@ int cli_parse_common(int c, const char *arg, struct global_options *g)
 	case OPT_STATE_DIR: g->state_dir = arg; return 1;
 	case OPT_BACKEND: g->backend = arg; return 1;
 	case OPT_TABLE: g->table = arg; return 1;
+	case OPT_INSECURE: trust_set_insecure(true); return 1;
 	case 'q': g->quiet = true; return 1;
+	case OPT_VERBOSE: g->verbose = true; return 1;
 	case OPT_LOCK_TIMEOUT:
 		v = strtol(arg, &end, 10);
 		if (*end || v < 0 || v > 86400)
@@ -118,9 +127,10 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-void cli_print_exposure(const struct ruleset *rs, const char *file)
+void cli_print_exposure(const struct ruleset *rs, const char *file, const char *backend)
 {
 	size_t n_rules[2] = {0, 0}, n_sets = 0;
+	char where[128];
 
 	for (size_t i = 0; i < rs->n_rules; i++)
 		n_rules[rs->rules[i].hook]++;
@@ -128,8 +138,18 @@ void cli_print_exposure(const struct ruleset *rs, const char *file)
 		n_sets += !port_set_is_inline(&rs->port_sets[i]);
 	for (size_t i = 0; i < rs->n_addr_sets; i++)
 		n_sets += !addr_set_is_inline(&rs->addr_sets[i]);
-	fprintf(stderr, "notrackctl: %s: %zu prerouting and %zu output rule%s, %zu set%s, table inet %s\n", file,
-		n_rules[0], n_rules[1], n_rules[1] == 1 ? "" : "s", n_sets, n_sets == 1 ? "" : "s", rs->table);
+	if (backend && !strcmp(backend, "iptables")) {
+		/* no sets in iptables: a set's elements become rules of their own */
+		char pre[RULESET_NAME_MAX + 8], out[RULESET_NAME_MAX + 8];
+		iptables_chain_name(rs, HOOK_PREROUTING, pre, sizeof(pre));
+		iptables_chain_name(rs, HOOK_OUTPUT, out, sizeof(out));
+		snprintf(where, sizeof(where), "chains %s and %s in the raw tables", pre, out);
+		n_sets = 0;
+	} else {
+		snprintf(where, sizeof(where), "table inet %s", rs->table);
+	}
+	fprintf(stderr, "notrackctl: %s: %zu prerouting and %zu output rule%s, %zu set%s, %s\n", file, n_rules[0],
+		n_rules[1], n_rules[1] == 1 ? "" : "s", n_sets, n_sets == 1 ? "" : "s", where);
 	if (rs->n_exposure) {
 		fprintf(stderr, "Exposure: this traffic is no longer tracked, so no ct state rule sees it%s:\n",
 			rs->accept_mode == UNTRACKED_ACCEPT_NONE
@@ -146,30 +166,6 @@ void cli_print_exposure(const struct ruleset *rs, const char *file)
 	if (rs->accept_mode == UNTRACKED_ACCEPT_NONE && rs->n_exposure)
 		fprintf(stderr, "Note: untracked_accept is \"none\": a filter chain that accepts only ct state "
 				"established will drop this traffic.\n");
-}
-
-void cli_json_print(json_t *o, const struct diag *d, bool failed)
-{
-	json_t *w = json_array();
-	char *text;
-
-	for (size_t i = 0; i < d->n_warnings; i++)
-		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
-						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
-						   (json_int_t)d->warnings[i].col));
-	json_object_set_new(o, "warnings", w);
-	if (failed)
-		json_object_set_new(o, "error",
-				    json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I}", "code", cli_exit_code(d), "kind",
-					      cli_diag_kind_name(d->kind), "message", d->msg, "file", d->file, "path",
-					      d->path, "line", (json_int_t)d->line, "col", (json_int_t)d->col));
-	else
-		json_object_set_new(o, "error", json_null());
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (text)
-		puts(text);
-	free(text);
-	json_decref(o);
 }
 
 const char *cli_diag_kind_name(enum diag_kind k)
@@ -206,6 +202,10 @@ static const struct command commands[] = {
     {"rollback", cmd_rollback, "return to the previous (or --to N) generation"},
     {"remove", cmd_remove, "remove everything notrackctl owns from the kernel"},
     {"generations", cmd_generations, "list the recorded generations"},
+    {"status", cmd_status, "table use, drop counters, generation and our rules' counters"},
+    {"top", cmd_top, "what fills the conntrack table, and what a policy would save"},
+    {"advise", cmd_advise, "recommend nf_conntrack_max, hash size and timeouts; changes nothing"},
+    {"restore", cmd_restore, "make the kernel hold the current generation again (at boot)"},
     {"confirm", cmd_confirm, "keep what 'apply --confirm' applied, and stop its timer"},
     /* internal, run by the timer of apply --confirm: not listed */
     {"confirm-expire", cmd_confirm_expire, NULL},
@@ -224,21 +224,21 @@ static void print_main_help(FILE *f)
 			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
-		"Global options:\n"
-		"      --table NAME  nft table and ownership tag (default notrackctl,\n"
-		"                    or $NOTRACKCTL_TABLE)\n"
-		"  -h, --help        show this help; 'notrackctl COMMAND --help' for a command\n"
-		"  -V, --version     print the version\n"
+		"Options (before the command, or after it):\n"
+		"%s"
+		"  -V, --version         print the version\n"
 		"\n%s",
-		exit_code_help);
+		cli_common_help, exit_code_help);
 }
 
 int cli_main(int argc, char **argv)
 {
+	/* the options every command takes are accepted before the command too:
+	 * `notrackctl --json --state-dir D status` */
 	static const struct option opts[] = {
-	    {"table", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
 	struct global_options g = {.table = getenv("NOTRACKCTL_TABLE")};
@@ -246,9 +246,13 @@ int cli_main(int argc, char **argv)
 
 	if (g.table && !*g.table)
 		g.table = NULL;
-	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+qhV", opts, NULL)) != -1) {
+		int k = cli_parse_common(c, optarg, &g);
+		if (k < 0)
+			return cli_usage_error(NULL, "bad value '%s'", optarg);
+		if (k)
+			continue;
 		switch (c) {
-		case 't': g.table = optarg; break;
 		case 'h': print_main_help(stdout); return EXIT_OK;
 		case 'V': printf("notrackctl %s\n", NOTRACKCTL_VERSION); return EXIT_OK;
 		default: return cli_usage_error(NULL, "%s", "invalid option");
@@ -274,4 +278,28 @@ int cli_main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+}
+
+void cli_json_print(json_t *o, const struct diag *d, bool failed)
+{
+	json_t *w = json_array();
+	char *text;
+
+	for (size_t i = 0; i < d->n_warnings; i++)
+		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
+						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
+						   (json_int_t)d->warnings[i].col));
+	json_object_set_new(o, "warnings", w);
+	if (failed)
+		json_object_set_new(o, "error",
+				    json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I}", "code", cli_exit_code(d), "kind",
+					      cli_diag_kind_name(d->kind), "message", d->msg, "file", d->file, "path",
+					      d->path, "line", (json_int_t)d->line, "col", (json_int_t)d->col));
+	else
+		json_object_set_new(o, "error", json_null());
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (text)
+		puts(text);
+	free(text);
+	json_decref(o);
 }

@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
+#include "cli_backend.h"
 #include "cli_common.h"
+#include "trust.h"
 #include "exit_codes.h"
 #include "ops.h"
 #include "state.h"
@@ -32,7 +34,7 @@ static json_t *lines_json(char **lines, size_t n)
 }
 
 /* One JSON document with the fields automation relies on; see README "JSON output". */
-static void print_json(const struct global_options *g, const char *backend, const struct op_result *res,
+static void print_json(const struct global_options *g, const struct cli_backend *cb, const struct op_result *res,
 		       const struct diag *d, int failed)
 {
 	json_t *o = json_object();
@@ -40,7 +42,8 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	json_object_set_new(o, "changed", json_boolean(!failed && res->txn.changed));
 	json_object_set_new(o, "generation", json_integer((json_int_t)res->generation_to));
 	json_object_set_new(o, "previous_generation", json_integer((json_int_t)res->generation_from));
-	json_object_set_new(o, "backend", json_string(backend));
+	json_object_set_new(o, "backend", cb->ops ? json_string(cb->ops->name) : json_null());
+	json_object_set_new(o, "backend_decision", cli_backend_json(cb));
 	json_object_set_new(o, "table", json_string(g->table ? g->table : RULESET_DEFAULT_TABLE));
 	json_object_set_new(o, "diff", lines_json(res->txn.diff, res->txn.n_diff));
 	/* how often the ruleset moved between our read and our commit */
@@ -59,15 +62,6 @@ static void print_json(const struct global_options *g, const char *backend, cons
 	json_object_set_new(o, "cancelled_confirmation", json_boolean(res->cancelled_pending));
 	json_object_set_new(o, "foreign_changes", json_boolean(res->foreign_changes));
 	cli_json_print(o, d, failed);
-}
-
-static int resolve_backend(const struct global_options *g, const struct backend_ops **ops)
-{
-	if (!g->backend || !strcmp(g->backend, "auto") || !strcmp(g->backend, "nft")) {
-		*ops = &nft_backend_ops;
-		return 0;
-	}
-	return -1;
 }
 
 static void fill_config(const struct global_options *g, const struct backend_ops *ops, struct op_config *cfg)
@@ -108,20 +102,27 @@ static void print_notes(const struct op_result *res)
 }
 
 /* Prints the outcome of a kernel-facing operation and returns the exit code. */
-static int report(const char *command, const struct global_options *g, const struct op_config *cfg,
+static int report(const char *command, const struct global_options *g, const struct cli_backend *cb,
 		  struct op_result *res, struct diag *d, int r, bool check)
 {
 	int code = r < 0 ? cli_exit_code(d) : EXIT_OK;
 
-	/* lint findings: the reason apply refused, or warnings */
-	if (!g->json)
-		cli_print_lint(&res->lint, !(r < 0 && d->kind == DIAG_CONFLICT));
+	/* lint findings: the reason apply refused, or warnings; after any other
+	 * failure the error alone is the point */
+	if (!g->json && (r == 0 || d->kind == DIAG_CONFLICT))
+		cli_print_lint(&res->lint, r == 0);
+	if (g->verbose && !g->json && (cb->ops || cb->detected))
+		cli_backend_explain(cb, stderr);
+	/* a run that could have changed the kernel leaves an audit line */
+	if (!check && strcmp(command, "diff"))
+		audit_log(command, cb->ops ? cb->ops->name : "none", g->table ? g->table : RULESET_DEFAULT_TABLE, res,
+			  r, d);
 	if (r < 0)
 		cli_print_error(d);
 	else if (check && res->txn.changed)
 		code = EXIT_CHANGES;
 	if (g->json) {
-		print_json(g, cfg->backend->name, res, d, r < 0);
+		print_json(g, cb, res, d, r < 0);
 	} else if (r == 0) {
 		if (!res->txn.changed)
 			printf("unchanged (generation %" PRIu64 ")\n", res->generation_to);
@@ -130,6 +131,8 @@ static int report(const char *command, const struct global_options *g, const str
 		else if (!strcmp(command, "rollback"))
 			printf("rolled back: generation %" PRIu64 " -> %" PRIu64 "\n", res->generation_from,
 			       res->generation_to);
+		else if (!strcmp(command, "restore"))
+			printf("restored generation %" PRIu64 "\n", res->generation_to);
 		else
 			printf("changed: generation %" PRIu64 " -> %" PRIu64 "\n", res->generation_from,
 			       res->generation_to);
@@ -218,7 +221,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	const char *cmd = diff_mode ? "diff" : "apply";
 	long confirm = 0;
 	char *end;
-	const struct backend_ops *ops;
+	struct cli_backend cb;
 	struct policy_source src = {0};
 	struct op_result res = {0};
 	struct op_config cfg;
@@ -255,24 +258,28 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error(cmd, "%s", optind == argc ? "missing POLICY" : "too many arguments");
-	if (resolve_backend(g, &ops) < 0)
-		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
-	fill_config(g, ops, &cfg);
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	diag_init(&d);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
 	cfg.check_only = check;
 	cfg.allow_conflicts = allow_conflicts;
 	cfg.confirm_seconds = (int)confirm;
-	diag_init(&d);
-	if (confirm && !check)
+	/* the timer gets the backend decided now, not a second detection */
+	if (r == 0 && confirm && !check)
 		r = expire_command(g, &cfg, &d);
-	else
-		r = 0;
+	/* whoever can write the policy can open the firewall through us */
+	if (r == 0 && !check)
+		r = trust_check_path(argv[optind], &d);
 	if (r == 0)
 		r = policy_source_read(&src, argv[optind], &d);
 	if (r == 0)
 		r = op_apply(&cfg, &src, &res, &d);
-	code = report(cmd, g, &cfg, &res, &d, r, check);
+	code = report(cmd, g, &cb, &res, &d, r, check);
 	if (r == 0 && !g->quiet && !g->json && res.txn.changed && !check && res.rs.n_exposure)
-		cli_print_exposure(&res.rs, src.file);
+		cli_print_exposure(&res.rs, src.file, cb.ops ? cb.ops->name : NULL);
+	cli_backend_free(&cb);
 	op_result_free(&res);
 	policy_source_free(&src);
 	diag_free(&d);
@@ -310,7 +317,24 @@ static const char remove_help[] = "Usage: notrackctl remove [OPTIONS]\n"
 				  "Options:\n"
 				  "      --check           report what would change and change nothing\n";
 
-static int run_rollback_remove(int argc, char **argv, struct global_options *g, bool remove)
+enum undo_kind {
+	UNDO_ROLLBACK,
+	UNDO_REMOVE,
+	UNDO_RESTORE,
+};
+
+static const char restore_help[] = "Usage: notrackctl restore [OPTIONS]\n"
+				   "\n"
+				   "Make the kernel hold the current generation again, e.g. at boot\n"
+				   "(notrackctl-restore.service). Records no new generation. An apply\n"
+				   "that was never confirmed (apply --confirm) is not restored: its\n"
+				   "predecessor is, as its timer would have done. Fails, changing\n"
+				   "nothing, when the state directory cannot be read in full.\n"
+				   "\n"
+				   "Options:\n"
+				   "      --check           report what would change and change nothing\n";
+
+static int run_undo(int argc, char **argv, struct global_options *g, enum undo_kind kind)
 {
 	static const struct option opts[] = {
 	    {"to", required_argument, NULL, 't'},
@@ -320,8 +344,10 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	const char *cmd = remove ? "remove" : "rollback";
-	const struct backend_ops *ops;
+	static const char *const names[] = {"rollback", "remove", "restore"};
+	static const char *const helps[] = {rollback_help, remove_help, restore_help};
+	const char *cmd = names[kind];
+	struct cli_backend cb;
 	struct op_result res = {0};
 	struct op_config cfg;
 	bool check = false, has_to = false, force = false;
@@ -338,7 +364,7 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 			continue;
 		switch (c) {
 		case 't':
-			if (remove)
+			if (kind != UNDO_ROLLBACK)
 				return cli_usage_error(cmd, "%s", "invalid option");
 			errno = 0;
 			to = strtoull(optarg, &end, 10);
@@ -348,24 +374,31 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 			break;
 		case 'c': check = true; break;
 		case 'f':
-			if (remove)
+			if (kind != UNDO_ROLLBACK)
 				return cli_usage_error(cmd, "%s", "invalid option");
 			force = true;
 			break;
-		case 'h': printf("%s%s", remove ? remove_help : rollback_help, cli_common_help); return EXIT_OK;
+		case 'h': printf("%s%s", helps[kind], cli_common_help); return EXIT_OK;
 		default: return cli_usage_error(cmd, "%s", "invalid option");
 		}
 	}
 	if (optind != argc)
 		return cli_usage_error(cmd, "%s", "too many arguments");
-	if (resolve_backend(g, &ops) < 0)
-		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
-	fill_config(g, ops, &cfg);
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	diag_init(&d);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
 	cfg.check_only = check;
 	cfg.force = force;
-	diag_init(&d);
-	r = remove ? op_remove(&cfg, &res, &d) : op_rollback(&cfg, has_to, to, &res, &d);
-	code = report(cmd, g, &cfg, &res, &d, r, check);
+	if (r == 0 && kind == UNDO_REMOVE)
+		r = op_remove(&cfg, &res, &d);
+	else if (r == 0 && kind == UNDO_RESTORE)
+		r = op_restore(&cfg, &res, &d);
+	else if (r == 0)
+		r = op_rollback(&cfg, has_to, to, &res, &d);
+	code = report(cmd, g, &cb, &res, &d, r, check);
+	cli_backend_free(&cb);
 	op_result_free(&res);
 	diag_free(&d);
 	return code;
@@ -373,11 +406,15 @@ static int run_rollback_remove(int argc, char **argv, struct global_options *g, 
 
 int cmd_rollback(int argc, char **argv, struct global_options *g)
 {
-	return run_rollback_remove(argc, argv, g, false);
+	return run_undo(argc, argv, g, UNDO_ROLLBACK);
 }
 int cmd_remove(int argc, char **argv, struct global_options *g)
 {
-	return run_rollback_remove(argc, argv, g, true);
+	return run_undo(argc, argv, g, UNDO_REMOVE);
+}
+int cmd_restore(int argc, char **argv, struct global_options *g)
+{
+	return run_undo(argc, argv, g, UNDO_RESTORE);
 }
 
 static const char generations_help[] = "Usage: notrackctl generations [OPTIONS]\n"
@@ -475,21 +512,6 @@ int cmd_generations(int argc, char **argv, struct global_options *g)
 	return EXIT_OK;
 }
 
-/* The timer runs with no terminal: its outcome goes to syslog. */
-static void audit_expire(const char *token, const struct op_result *res, const struct diag *d, int r)
-{
-	openlog("notrackctl", LOG_PID, LOG_DAEMON);
-	if (r < 0)
-		syslog(LOG_ERR, "confirm timer %s: automatic rollback FAILED: %s", token, d->msg);
-	else if (res->nothing_pending)
-		syslog(LOG_INFO, "confirm timer %s: confirmed in time, nothing to do", token);
-	else
-		syslog(LOG_WARNING,
-		       "confirm timer %s: not confirmed in time, rolled back from generation %" PRIu64 " to %" PRIu64,
-		       token, res->generation_from, res->generation_to);
-	closelog();
-}
-
 static const char confirm_help[] = "Usage: notrackctl confirm [OPTIONS] [TOKEN]\n"
 				   "\n"
 				   "Keep the generation that 'apply --confirm' put in place, and stop its\n"
@@ -507,7 +529,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 	    {NULL, 0, NULL, 0},
 	};
 	const char *cmd = expire ? "confirm-expire" : "confirm";
-	const struct backend_ops *ops;
+	struct cli_backend cb;
 	struct op_result res = {0};
 	struct op_config cfg;
 	const char *token = NULL;
@@ -530,19 +552,20 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 		return cli_usage_error(cmd, "%s", "expected one TOKEN");
 	if (optind < argc)
 		token = argv[optind];
-	if (resolve_backend(g, &ops) < 0)
-		return cli_usage_error(cmd, "unknown backend '%s' (nft or auto)", g->backend);
-	fill_config(g, ops, &cfg);
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	diag_init(&d);
+	r = cli_backend_choose(g, &cb, &d);
+	fill_config(g, cb.ops, &cfg);
 	/* the timer waits as long as it takes for a run that holds the lock */
 	if (expire && !cfg.lock_timeout_ms)
 		cfg.lock_timeout_ms = 10 * 60 * 1000;
-	diag_init(&d);
-	r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
-	if (expire)
-		audit_expire(token, &res, &d, r);
+	if (r == 0)
+		r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
 	if (r < 0 || g->json) {
-		code = report(cmd, g, &cfg, &res, &d, r, false);
+		code = report(cmd, g, &cb, &res, &d, r, false);
 	} else {
+		audit_log(cmd, cb.ops->name, g->table ? g->table : RULESET_DEFAULT_TABLE, &res, r, &d);
 		code = EXIT_OK;
 		if (res.nothing_pending)
 			printf("nothing awaits confirmation\n");
@@ -551,6 +574,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 		else
 			printf("confirmed: generation %" PRIu64 " stays\n", res.pending.generation);
 	}
+	cli_backend_free(&cb);
 	op_result_free(&res);
 	diag_free(&d);
 	return code;

@@ -14,6 +14,7 @@
 
 struct global_options {
 	bool quiet;
+	bool verbose; /* say which backend was chosen and why */
 	bool json;
 	const char *table;
 	const char *state_dir;
@@ -29,12 +30,15 @@ enum {
 	OPT_BACKEND,
 	OPT_LOCK_TIMEOUT,
 	OPT_TABLE,
+	OPT_VERBOSE,
+	OPT_INSECURE,
 };
 #define COMMON_OPTIONS                                                                                                 \
 	{"json", no_argument, NULL, OPT_JSON}, {"state-dir", required_argument, NULL, OPT_STATE_DIR},                  \
 	    {"backend", required_argument, NULL, OPT_BACKEND},                                                         \
 	    {"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},                                               \
-	    {"table", required_argument, NULL, OPT_TABLE},                                                             \
+	    {"table", required_argument, NULL, OPT_TABLE}, {"verbose", no_argument, NULL, OPT_VERBOSE},                \
+	    {"insecure-permissions", no_argument, NULL, OPT_INSECURE},                                                 \
 	{                                                                                                              \
 		"quiet", no_argument, NULL, 'q'                                                                        \
 	}
@@ -50,7 +54,8 @@ void cli_print_warnings(const struct diag *d);
 /* Prints "notrackctl CMD: <fmt with arg>" and a hint; returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* The rule counts, the exposure summary and what stays tracked, on stderr. */
-void cli_print_exposure(const struct ruleset *rs, const char *file);
+/* backend: where the rules go ("nft", "iptables"); NULL for compile (nft's view). */
+void cli_print_exposure(const struct ruleset *rs, const char *file, const char *backend);
 /* Adds "warnings" and "error" (null, or {code, kind, message, file, path,
  * line, col}) to a command's --json document, prints it and frees it. */
 void cli_json_print(json_t *o, const struct diag *d, bool failed);
@@ -68,8 +73,13 @@ int cmd_apply(int argc, char **argv, struct global_options *g);
 int cmd_diff(int argc, char **argv, struct global_options *g);
 int cmd_rollback(int argc, char **argv, struct global_options *g);
 int cmd_remove(int argc, char **argv, struct global_options *g);
+int cmd_restore(int argc, char **argv, struct global_options *g);
 int cmd_generations(int argc, char **argv, struct global_options *g);
 int cmd_confirm(int argc, char **argv, struct global_options *g);
 int cmd_lint(int argc, char **argv, struct global_options *g);
 /* Internal: what the timer of apply --confirm runs. */
 int cmd_confirm_expire(int argc, char **argv, struct global_options *g);
+/* cli_diag.c: read-only diagnostics */
+int cmd_status(int argc, char **argv, struct global_options *g);
+int cmd_top(int argc, char **argv, struct global_options *g);
+int cmd_advise(int argc, char **argv, struct global_options *g);

@@ -44,15 +44,43 @@ static const char compile_help[] = "Usage: notrackctl compile [OPTIONS] POLICY\n
 				   "      --family FAMILY   with --format iptables: ipv4 or ipv6 only\n"
 				   "                        (default: both, as two documents with headers)\n"
 				   "      --no-host-check   do not warn about interfaces missing on this host\n"
+				   "      --json            one JSON document: the compiled rules (as --format\n"
+				   "                        json), exposure, warnings and error\n"
 				   "  -q, --quiet           print no exposure summary\n"
 				   "  -h, --help            show this help\n";
+
+/* --json: the same document shape as the kernel-facing commands, with the
+ * compiled rules (the --format json document) under "compiled". */
+static int print_compile_json(const struct ruleset *rs, struct diag *d, int r)
+{
+	_cleanup_strbuf_ struct strbuf ir;
+	json_t *o = json_object(), *exposure = json_array();
+
+	strbuf_init(&ir);
+	if (r == 0 && emit_json(rs, d, &ir) < 0)
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "cannot render the rules");
+	json_object_set_new(o, "changed", json_false());
+	json_object_set_new(o, "table", r == 0 ? json_string(rs->table) : json_null());
+	json_object_set_new(o, "compiled", r == 0 ? json_loads(ir.data, 0, NULL) : json_null());
+	for (size_t i = 0; r == 0 && i < rs->n_exposure; i++)
+		json_array_append_new(exposure, json_string(rs->exposure[i]));
+	json_object_set_new(o, "exposure", exposure);
+	if (r < 0)
+		cli_print_error(d);
+	cli_json_print(o, d, r < 0);
+	return r < 0 ? cli_exit_code(d) : EXIT_OK;
+}
 
 int cmd_compile(int argc, char **argv, struct global_options *g)
 {
 	static const struct option opts[] = {
-	    {"format", required_argument, NULL, 'f'},  {"family", required_argument, NULL, 'F'},
-	    {"no-host-check", no_argument, NULL, 'H'}, {"quiet", no_argument, NULL, 'q'},
-	    {"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0},
+	    {"format", required_argument, NULL, 'f'},
+	    {"family", required_argument, NULL, 'F'},
+	    {"no-host-check", no_argument, NULL, 'H'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"json", no_argument, NULL, 'j'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *format = "nft";
 	unsigned family = FAMILY_BOTH;
@@ -80,6 +108,7 @@ int cmd_compile(int argc, char **argv, struct global_options *g)
 				return cli_usage_error("compile", "unknown family '%s' (ipv4 or ipv6)", optarg);
 			break;
 		case 'H': host_checks = false; break;
+		case 'j': g->json = true; break;
 		case 'q': g->quiet = true; break;
 		case 'h': fputs(compile_help, stdout); return EXIT_OK;
 		default: return cli_usage_error("compile", "%s", "invalid option");
@@ -91,6 +120,10 @@ int cmd_compile(int argc, char **argv, struct global_options *g)
 	diag_init(&d);
 	strbuf_init(&out);
 	r = load_and_compile(argv[optind], g, host_checks, &src, &rs, &d);
+	if (g->json) {
+		code = print_compile_json(&rs, &d, r);
+		goto out;
+	}
 	if (r == 0) {
 		if (!strcmp(format, "nft")) {
 			r = emit_nft_text(&rs, &out);
@@ -114,10 +147,11 @@ int cmd_compile(int argc, char **argv, struct global_options *g)
 	} else {
 		fwrite(out.data, 1, out.len, stdout);
 		if (!g->quiet)
-			cli_print_exposure(&rs, src.file);
+			cli_print_exposure(&rs, src.file, NULL);
 		cli_print_warnings(&d);
 		code = fflush(stdout) == 0 ? EXIT_OK : EXIT_SYSTEM;
 	}
+out:
 	strbuf_free(&out);
 	ruleset_free(&rs);
 	policy_source_free(&src);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_backend.h"
 #include "cli_common.h"
 #include "exit_codes.h"
 #include "ops.h"
@@ -73,14 +74,6 @@ static const char lint_help[] = "Usage: notrackctl lint [OPTIONS] POLICY\n"
 				"Options:\n"
 				"      --offline         check the policy alone: no kernel, no privileges\n";
 
-/* The backends lint can read; 'auto' is nft until there is another. */
-static const struct backend_ops *lint_backend(const char *name)
-{
-	if (!name || !strcmp(name, "auto") || !strcmp(name, "nft"))
-		return &nft_backend_ops;
-	return NULL;
-}
-
 int cmd_lint(int argc, char **argv, struct global_options *g)
 {
 	static const struct option opts[] = {
@@ -92,9 +85,11 @@ int cmd_lint(int argc, char **argv, struct global_options *g)
 	struct policy_source src = {0};
 	struct op_result res = {0};
 	struct op_config cfg = {0};
+	struct cli_backend cb = {0};
+	const char *backend;
 	bool offline = false;
 	struct diag d;
-	int c, r, code;
+	int c, r = 0, code;
 
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
 		int k = cli_parse_common(c, optarg, g);
@@ -110,18 +105,26 @@ int cmd_lint(int argc, char **argv, struct global_options *g)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("lint", "%s", optind == argc ? "missing POLICY" : "too many arguments");
-	cfg.backend = lint_backend(g->backend);
-	if (!cfg.backend)
-		return cli_usage_error("lint", "unknown backend '%s' (nft or auto)", g->backend);
-	cfg.table = g->table;
-	cfg.host_checks = !offline;
+	if (!cli_backend_name_valid(g->backend))
+		return cli_usage_error("lint", "unknown backend '%s' (auto, nft or iptables)", g->backend);
 	diag_init(&d);
-	r = policy_source_read(&src, argv[optind], &d);
+	/* offline reads no kernel, not even to pick a backend */
+	if (!offline)
+		r = cli_backend_choose(g, &cb, &d);
+	cfg.backend = cb.ops;
+	cfg.table = g->table;
+	cfg.lock_timeout_ms = g->lock_timeout_ms;
+	cfg.host_checks = !offline;
+	backend = offline ? "none" : cb.ops ? cb.ops->name : "none";
+	if (r == 0)
+		r = policy_source_read(&src, argv[optind], &d);
 	if (r == 0)
 		r = op_lint(&cfg, &src, offline, &res, &d);
 	code = r < 0 ? cli_exit_code(&d) : res.lint.n ? EXIT_CONFLICT : EXIT_OK;
+	if (g->verbose && !g->json && cb.ops)
+		cli_backend_explain(&cb, stderr);
 	if (g->json) {
-		print_lint_json(src.file, cfg.backend->name, offline, &res, &d, r < 0);
+		print_lint_json(src.file, backend, offline, &res, &d, r < 0);
 	} else if (r < 0) {
 		cli_print_error(&d);
 	} else {
@@ -131,17 +134,18 @@ int cmd_lint(int argc, char **argv, struct global_options *g)
 			printf("note: %s\n", res.lint.notes[i]);
 		if (res.lint.n)
 			printf("%s: %zu error%s against the live %s ruleset\n", src.file, res.lint.n,
-			       res.lint.n == 1 ? "" : "s", cfg.backend->name);
+			       res.lint.n == 1 ? "" : "s", backend);
 		else if (offline)
 			printf("%s: the policy is valid (offline: nothing else was checked)\n", src.file);
 		else if (!res.lint_skipped)
 			printf("%s: clean: nothing it notracks needs conntrack in the live %s ruleset\n", src.file,
-			       cfg.backend->name);
+			       backend);
 	}
 	if (!g->json && (r == 0 || d.n_warnings))
 		cli_print_warnings(&d);
 	op_result_free(&res);
 	policy_source_free(&src);
+	cli_backend_free(&cb);
 	diag_free(&d);
 	return code;
 }

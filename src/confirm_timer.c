@@ -54,7 +54,7 @@ static int run_wait(char *const argv[])
 
 static int arm_systemd(struct pending *p, char *const argv[], int64_t seconds)
 {
-	char unit[40], active[32];
+	char unit[64], active[48];
 	char *cmd[64];
 	size_t n = 0;
 

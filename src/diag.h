@@ -20,7 +20,7 @@ enum diag_kind {
 	DIAG_PERMISSION, /* missing privilege or unsafe file permissions */
 	DIAG_PENDING,	 /* a commit-confirmed apply is waiting */
 	DIAG_STATE,	 /* the state directory is unreadable or inconsistent */
-	DIAG_DRIFT,      /* someone else changed the objects we own */
+	DIAG_DRIFT,	 /* someone else changed the objects we own */
 	DIAG_SYSTEM,	 /* any other operating-system error */
 };
 

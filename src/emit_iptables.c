@@ -10,14 +10,19 @@
 
 #include "emit.h"
 
-void iptables_chain_name(const struct ruleset *rs, enum hook h, char *buf, size_t size)
+void iptables_chain_name_for(const char *table, enum hook h, char *buf, size_t size)
 {
 	size_t n = 0;
 
-	for (const char *c = rs->table; *c && n + 1 < size; c++)
+	for (const char *c = table; *c && n + 1 < size; c++)
 		buf[n++] = (char)toupper((unsigned char)*c);
 	buf[n] = '\0';
 	snprintf(buf + n, size - n, "%s", h == HOOK_PREROUTING ? "-PRE" : "-OUT");
+}
+
+void iptables_chain_name(const struct ruleset *rs, enum hook h, char *buf, size_t size)
+{
+	iptables_chain_name_for(rs->table, h, buf, size);
 }
 
 /* Returns how many ranges from `start` fit into one multiport match. */
@@ -35,63 +40,82 @@ static size_t multiport_chunk(const struct port_set *s, size_t start)
 	return i - start;
 }
 
-static void put_rule_variant(struct strbuf *out, const struct ruleset *rs, const struct rule *r, const char *chain,
-			     const struct cidr *peer, const struct cidr *local, const struct port_set *ps,
-			     size_t pstart, size_t pcount)
+int iptables_for_each_variant(const struct ruleset *rs, const struct rule *r, iptables_variant_fn fn, void *ctx)
 {
+	const struct addr_set *peers = r->peer_set >= 0 ? &rs->addr_sets[r->peer_set] : NULL;
+	const struct addr_set *locals = r->local_set >= 0 ? &rs->addr_sets[r->local_set] : NULL;
+	const struct port_set *ps = r->port_set >= 0 ? &rs->port_sets[r->port_set] : NULL;
+	size_t np = peers ? peers->n : 1, nl = locals ? locals->n : 1;
+	int ret = 0;
+
+	for (size_t pi = 0; ret == 0 && pi < np; pi++) {
+		for (size_t li = 0; ret == 0 && li < nl; li++) {
+			struct iptables_variant v = {
+			    .rule = r,
+			    .peer = peers ? &peers->cidrs[pi] : NULL,
+			    .local = locals ? &locals->cidrs[li] : NULL,
+			    .ports = ps,
+			};
+			if (!ps) {
+				ret = fn(rs, &v, ctx);
+				continue;
+			}
+			for (v.pstart = 0; ret == 0 && v.pstart < ps->n; v.pstart += v.pcount) {
+				v.pcount = multiport_chunk(ps, v.pstart);
+				ret = fn(rs, &v, ctx);
+			}
+		}
+	}
+	return ret;
+}
+
+void iptables_variant_text(const struct ruleset *rs, const struct iptables_variant *v, const char *chain,
+			   struct strbuf *out)
+{
+	const struct rule *r = v->rule;
 	char buf[64], comment[128];
 	bool in = r->hook == HOOK_PREROUTING;
 
 	strbuf_printf(out, "-A %s", chain);
 	if (r->has_ifname)
 		strbuf_printf(out, " %s %s%s", in ? "-i" : "-o", r->ifname.name, r->ifname.wildcard ? "+" : "");
-	if (peer) {
-		cidr_format(peer, buf, sizeof(buf));
+	if (v->peer) {
+		cidr_format(v->peer, buf, sizeof(buf));
 		strbuf_printf(out, " %s %s", r->peer_field == FIELD_SOURCE ? "-s" : "-d", buf);
 	}
-	if (local) {
-		cidr_format(local, buf, sizeof(buf));
+	if (v->local) {
+		cidr_format(v->local, buf, sizeof(buf));
 		strbuf_printf(out, " %s %s", r->local_field == FIELD_SOURCE ? "-s" : "-d", buf);
 	}
 	if (r->proto)
 		strbuf_printf(out, " -p %s", proto_name(r->proto));
-	if (ps) {
+	if (v->ports) {
 		strbuf_printf(out, " -m multiport --%s ", r->port_field == FIELD_SOURCE ? "sports" : "dports");
-		for (size_t i = pstart; i < pstart + pcount; i++) {
-			const struct port_range *p = &ps->ranges[i];
+		for (size_t i = v->pstart; i < v->pstart + v->pcount; i++) {
+			const struct port_range *p = &v->ports->ranges[i];
 			if (p->first == p->last)
-				strbuf_printf(out, "%s%u", i == pstart ? "" : ",", p->first);
+				strbuf_printf(out, "%s%u", i == v->pstart ? "" : ",", p->first);
 			else
-				strbuf_printf(out, "%s%u:%u", i == pstart ? "" : ",", p->first, p->last);
+				strbuf_printf(out, "%s%u:%u", i == v->pstart ? "" : ",", p->first, p->last);
 		}
 	}
 	rule_comment(rs, r, comment, sizeof(comment));
-	strbuf_printf(out, " -m comment --comment \"%s\" -j %s\n", comment,
+	strbuf_printf(out, " -m comment --comment \"%s\" -j %s", comment,
 		      r->verdict == VERDICT_NOTRACK ? "CT --notrack" : "RETURN");
 }
 
-static void put_rule(struct strbuf *out, const struct ruleset *rs, const struct rule *r, const char *chain)
-{
-	const struct addr_set *peers = r->peer_set >= 0 ? &rs->addr_sets[r->peer_set] : NULL;
-	const struct addr_set *locals = r->local_set >= 0 ? &rs->addr_sets[r->local_set] : NULL;
-	const struct port_set *ps = r->port_set >= 0 ? &rs->port_sets[r->port_set] : NULL;
-	size_t np = peers ? peers->n : 1, nl = locals ? locals->n : 1;
+struct text_ctx {
+	struct strbuf *out;
+	const char *chain;
+};
 
-	for (size_t pi = 0; pi < np; pi++) {
-		for (size_t li = 0; li < nl; li++) {
-			const struct cidr *peer = peers ? &peers->cidrs[pi] : NULL;
-			const struct cidr *local = locals ? &locals->cidrs[li] : NULL;
-			if (!ps) {
-				put_rule_variant(out, rs, r, chain, peer, local, NULL, 0, 0);
-				continue;
-			}
-			for (size_t start = 0; start < ps->n;) {
-				size_t count = multiport_chunk(ps, start);
-				put_rule_variant(out, rs, r, chain, peer, local, ps, start, count);
-				start += count;
-			}
-		}
-	}
+static int put_variant(const struct ruleset *rs, const struct iptables_variant *v, void *ctx)
+{
+	struct text_ctx *t = ctx;
+
+	iptables_variant_text(rs, v, t->chain, t->out);
+	strbuf_putc(t->out, '\n');
+	return 0;
 }
 
 static bool chain_in_family(enum chain_family cf, unsigned family)
@@ -121,8 +145,9 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
 		for (size_t i = 0; i < rs->n_rules; i++) {
 			const struct rule *r = &rs->rules[i];
+			struct text_ctx t = {.out = out, .chain = chains[h]};
 			if (r->hook == h && (r->family & family))
-				put_rule(out, rs, r, chains[h]);
+				iptables_for_each_variant(rs, r, put_variant, &t);
 		}
 	}
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)

@@ -71,6 +71,17 @@ int lint_input_add_note(struct lint_input *in, const char *fmt, ...)
 	return r;
 }
 
+int lint_report_add_note(struct lint_report *rep, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = add_line(&rep->notes, &rep->n_notes, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 struct ct_user *lint_input_add_user(struct lint_input *in)
 {
 	struct ct_user *u = push(&in->users, &in->n_users, sizeof(*u));

@@ -195,6 +195,7 @@ int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct l
 int lint_offline(const struct ruleset *rs, struct lint_report *out);
 
 int lint_input_add_note(struct lint_input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int lint_report_add_note(struct lint_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct ct_user *lint_input_add_user(struct lint_input *in);
 struct lint_chain *lint_input_add_chain(struct lint_input *in);
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_detect.h"
 #include "digest.h"
 #include "emit.h"
 #include "lint_nft.h"
@@ -247,7 +248,7 @@ static int setelem_cb(const struct nlmsghdr *nlh, void *data)
 static int dump_kind(struct backend *b, uint16_t type, uint16_t family, mnl_cb_t cb, void *data,
 		     void (*filter)(struct nlmsghdr *, void *), void *filter_data, struct diag *d)
 {
-	char buf[4096];
+	char buf[4096] = {0}; /* netlink padding must not carry stack garbage to the kernel */
 	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, family, NLM_F_DUMP, 0);
 
 	if (filter)
@@ -272,6 +273,35 @@ static void setelem_filter(struct nlmsghdr *nlh, void *data)
 static bool is_our_table(const struct backend *b, uint32_t family, const char *name)
 {
 	return family == NFPROTO_INET && strcmp(name, b->table) == 0;
+}
+
+/*
+ * iptables-nft keeps its rules in ip and ip6 tables named like iptables'
+ * tables, with base chains named like its built-in chains.  It translates
+ * the matches it can into native expressions, so a table of iptables-nft
+ * may hold no xt expression at all (only "-p tcp --dport 22 -j ACCEPT"),
+ * yet a native "ct state" rule placed there still makes iptables-nft-save
+ * give up on the whole table.  Its shape tells it apart.
+ */
+static bool iptables_nft_shape(const struct live *l, const struct live_table *t)
+{
+	static const char *const tables[] = {"filter", "raw", "mangle", "nat", "security"};
+	static const char *const chains[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
+	bool named = false;
+
+	if (t->family != NFPROTO_IPV4 && t->family != NFPROTO_IPV6)
+		return false;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		named |= !strcmp(t->name, tables[i]);
+	for (size_t i = 0; named && i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i];
+		if (c->family != t->family || strcmp(c->table, t->name) || !c->base)
+			continue;
+		for (size_t j = 0; j < sizeof(chains) / sizeof(chains[0]); j++)
+			if (!strcmp(c->name, chains[j]))
+				return true;
+	}
+	return false;
 }
 
 static int read_once(struct backend *b, struct live *l, struct diag *d)
@@ -312,6 +342,8 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 			if (l->tables[t].family == lr->family && !strcmp(l->tables[t].name, lr->table))
 				l->tables[t].xtables = true;
 	}
+	for (size_t t = 0; t < l->n_tables; t++)
+		l->tables[t].xtables |= iptables_nft_shape(l, &l->tables[t]);
 	/* a dump is not atomic across object kinds: make sure nothing moved meanwhile */
 	r = nft_get_genid(&b->sock, &genid_after, d);
 	if (r < 0)
@@ -1090,14 +1122,50 @@ static int nft_lint_read(struct backend *b, struct lint_input *out, struct diag 
 	return r;
 }
 
-static int nft_open(struct backend **out, const char *table, struct diag *d)
+/* For --backend auto: every nftables table, with its chains and rules
+ * counted and iptables-nft's marked.  Only dumps: creates nothing. */
+int nft_probe_tables(struct probe_list *out, struct diag *d)
+{
+	struct backend b = {0}; /* no tag: nothing is ours while probing */
+	struct live l = {0};
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = nft_sock_open(&b.sock, d);
+	if (r < 0)
+		return r;
+	r = read_live(&b, &l, d);
+	for (size_t i = 0; r == 0 && i < l.n_tables; i++) {
+		const struct live_table *t = &l.tables[i];
+		struct probe_table *pt = probe_list_add(out);
+		if (!pt) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			break;
+		}
+		snprintf(pt->family, sizeof(pt->family), "%s", family_str(t->family));
+		snprintf(pt->name, sizeof(pt->name), "%s", t->name);
+		pt->iptables_nft = t->xtables;
+		for (size_t j = 0; j < l.n_chains; j++)
+			pt->n_chains += l.chains[j].family == t->family && !strcmp(l.chains[j].table, t->name);
+		for (size_t j = 0; j < l.n_rules; j++)
+			pt->n_rules += l.rules[j].family == t->family && !strcmp(l.rules[j].table, t->name);
+		pt->in_use = pt->n_chains > 0;
+	}
+	live_free(&l);
+	nft_sock_close(&b.sock);
+	if (r < 0)
+		probe_list_free(out);
+	return r;
+}
+
+static int nft_open(struct backend **out, const struct backend_options *opt, struct diag *d)
 {
 	struct backend *b = calloc(1, sizeof(*b));
 	int r;
 
 	if (!b)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	snprintf(b->table, sizeof(b->table), "%s", table);
+	snprintf(b->table, sizeof(b->table), "%s", opt->table);
 	r = nft_sock_open(&b->sock, d);
 	if (r < 0) {
 		free(b);

@@ -28,6 +28,7 @@ static int errno_diag(struct diag *d, int err, const char *what)
 {
 	enum diag_kind kind = (err == EPERM || err == EACCES) ? DIAG_PERMISSION : DIAG_SYSTEM;
 
+	diag_set_file(d, NULL); /* about the kernel, not about the policy file read before */
 	if (kind == DIAG_PERMISSION)
 		return diag_fail(d, kind, err, NULL, "%s: needs CAP_NET_ADMIN (run as root)", what);
 	return diag_fail(d, kind, err, NULL, "%s: %s", what, strerror(err));
@@ -63,13 +64,13 @@ void nft_sock_close(struct nft_sock *s)
 /* Reads replies to one request until DONE or the final ack. */
 static int receive_replies(struct nft_sock *s, uint32_t seq, mnl_cb_t cb, void *data, bool *interrupted)
 {
-	size_t bufsize = 65536; /* a dump reply can be as large as the kernel's skb, up to 64 KiB */
+	size_t bufsize = 65536; /* the kernel sizes dump skbs to at most 32 KiB */
 	char *buf = malloc(bufsize);
-	int r = 0;
+	int r = MNL_CB_OK;
 
 	if (!buf)
 		return -ENOMEM;
-	for (;;) {
+	while (r > 0) {
 		ssize_t n = nl_ops.recv(mnl_socket_get_fd(s->nl), buf, bufsize, 0);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -78,17 +79,32 @@ static int receive_replies(struct nft_sock *s, uint32_t seq, mnl_cb_t cb, void *
 			break;
 		}
 		int left = (int)n; /* mnl_nlmsg_next() consumes it */
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left)) {
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; r > 0 && mnl_nlmsg_ok(h, left);
+		     h = mnl_nlmsg_next(h, &left)) {
+			/* A reply to an earlier request on this socket (its reader
+			 * stopped early, say on an error) is not ours: skip it
+			 * rather than fail on the sequence number. */
+			if (h->nlmsg_seq != seq)
+				continue;
+			/* The ruleset changed while the kernel dumped it, so the
+			 * result will be read again.  libmnl stops at such a
+			 * message, but the dump must be read to its end: a socket
+			 * whose dump is still running answers the next one with
+			 * EBUSY. */
 			if (h->nlmsg_flags & NLM_F_DUMP_INTR)
 				*interrupted = true;
+			if (*interrupted) {
+				if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR)
+					r = MNL_CB_STOP;
+				continue;
+			}
+			errno = 0;
+			r = mnl_cb_run(h, h->nlmsg_len, seq, s->portid, cb, data);
+			if (r == MNL_CB_ERROR)
+				r = errno ? -errno : -EPROTO;
 		}
-		r = mnl_cb_run(buf, (size_t)n, seq, s->portid, cb, data);
-		if (r <= 0)
-			break;
 	}
 	free(buf);
-	if (r < 0 && errno && r == MNL_CB_ERROR)
-		r = -errno;
 	return r < 0 ? r : 0;
 }
 
@@ -127,7 +143,7 @@ static int genid_cb(const struct nlmsghdr *nlh, void *data)
 
 int nft_get_genid(struct nft_sock *s, uint32_t *genid, struct diag *d)
 {
-	char buf[4096];
+	char buf[4096] = {0}; /* netlink padding must not carry stack garbage to the kernel */
 	struct nlmsghdr *nlh;
 	bool interrupted = false;
 	int r;
@@ -329,9 +345,13 @@ int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 
 	/* The kernel processes the whole batch inside sendmsg, so every ack is
 	 * already queued: drain without blocking. */
+	/* From here on the kernel has decided, whatever we manage to read: a
+	 * failure to read its answer (ENOBUFS: acks were dropped) leaves the
+	 * outcome unknown, and the caller must read the ruleset to find out. */
 	rbuf = malloc(bufsize);
 	if (!rbuf)
-		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		return diag_fail(d, DIAG_SYSTEM, EINPROGRESS, NULL,
+				 "sent the batch, but ran out of memory reading the kernel's answer");
 	for (;;) {
 		ssize_t n = nl_ops.recv(fd, rbuf, bufsize, MSG_DONTWAIT);
 		if (n < 0) {
@@ -339,7 +359,8 @@ int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			r = errno_diag(d, errno, "cannot read the kernel's answer to the batch");
+			r = diag_fail(d, DIAG_SYSTEM, EINPROGRESS, NULL,
+				      "sent the batch, but cannot read the kernel's answer: %s", strerror(errno));
 			goto out;
 		}
 		if (n == 0)

@@ -57,6 +57,8 @@ int nft_batch_commit_msg(struct nft_batch *b, const char *label);
 void nft_batch_free(struct nft_batch *b);
 
 /* Sends the batch in one sendmsg and reads every ack.  Returns 0, -ERESTART
- * when the generation moved since genid was read (nothing applied), or
- * another negative errno with the refused object named in the diag. */
+ * when the generation moved since genid was read (nothing applied),
+ * -EINPROGRESS when the batch went out but its answer could not be read
+ * (the caller reads the ruleset to learn the outcome), or another negative
+ * errno with the refused object named in the diag. */
 int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d);

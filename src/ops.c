@@ -69,8 +69,14 @@ struct session {
 	bool st_open;
 };
 
+static int recover_interrupted(const struct op_config *cfg, struct session *s, struct diag *d);
+
 static int session_open(const struct op_config *cfg, bool lock, struct session *s, struct diag *d)
 {
+	const struct backend_options bo = {
+	    .table = cfg_table(cfg),
+	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
+	};
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -81,11 +87,14 @@ static int session_open(const struct op_config *cfg, bool lock, struct session *
 	s->st_open = true;
 	/* one writer at a time: the lock spans read, plan, commit and record */
 	if (lock) {
-		r = state_lock(&s->st, cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS, d);
+		r = state_lock(&s->st, bo.lock_timeout_ms, d);
 		if (r < 0)
 			return r;
 	}
-	return cfg->backend->open(&s->b, cfg_table(cfg), d);
+	r = cfg->backend->open(&s->b, &bo, d);
+	if (r == 0 && lock)
+		r = recover_interrupted(cfg, s, d);
+	return r;
 }
 
 static void session_close(const struct op_config *cfg, struct session *s)
@@ -134,6 +143,233 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 		r = state_set_current(&s->st, g.number, d);
 	if (r == 0)
 		res->generation_to = g.number;
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* journaled changes                                                    */
+
+/*
+ * What one change wants the kernel to hold (NULL: nothing of ours), and
+ * what it records afterwards.  Every change to the kernel goes through
+ * run_change(): the intent is journaled before the batch goes out and
+ * cleared once the result is recorded, so that a run killed in between (or
+ * a state directory that fails to write) never leaves the kernel and the
+ * state disagreeing for good.
+ */
+struct change {
+	struct intent in;
+	const struct ruleset *desired;
+	const struct policy_source *src; /* apply: the policy recorded with the generation */
+};
+
+static int finish_change(const struct op_config *cfg, struct session *s, const struct change *c, struct op_result *res,
+			 struct diag *d)
+{
+	const char *action = c->in.action;
+
+	if (!strcmp(action, "apply") || !strcmp(action, "remove"))
+		return res->txn.changed ? record(cfg, s, action, c->src, c->desired, res, d) : 0;
+	/* rollback, restore: the target generation becomes current */
+	if (c->in.to != res->generation_from) {
+		int r = state_set_current(&s->st, c->in.to, d);
+		if (r < 0)
+			return r;
+	}
+	res->generation_to = c->in.to;
+	return 0;
+}
+
+/* Generation n's rules, compiled again (empty for 0 or a remove). */
+struct loaded {
+	struct generation gen;
+	struct policy_source src;
+	struct op_result res;
+};
+
+static void loaded_free(struct loaded *l)
+{
+	generation_free(&l->gen);
+	policy_source_free(&l->src);
+	op_result_free(&l->res);
+}
+
+static int load_generation_rules(const struct op_config *cfg, struct session *s, uint64_t to, struct generation *target,
+				 struct policy_source *src, struct op_result *res, struct diag *d);
+
+static int load(const struct op_config *cfg, struct session *s, uint64_t n, struct loaded *l, struct diag *d)
+{
+	memset(l, 0, sizeof(*l));
+	return n ? load_generation_rules(cfg, s, n, &l->gen, &l->src, &l->res, d) : 0;
+}
+
+static const struct ruleset *loaded_rules(const struct loaded *l)
+{
+	return l->res.rs.table[0] ? &l->res.rs : NULL;
+}
+
+/* The kernel took the change but the state could not record it: put
+ * generation `from` back so the two agree again. */
+static int compensate(const struct op_config *cfg, struct session *s, uint64_t from, struct diag *d)
+{
+	struct txn_result tr;
+	struct loaded l;
+	struct diag cd;
+	int r;
+
+	diag_init(&cd);
+	r = load(cfg, s, from, &l, &cd);
+	if (r == 0)
+		r = txn_run(cfg->backend, s->b, loaded_rules(&l), false, &tr, &cd);
+	if (r == 0)
+		txn_result_free(&tr);
+	/* the failed write may have gone as far as pointing current elsewhere */
+	if (r == 0)
+		r = state_set_current(&s->st, from, &cd);
+	if (r == 0) {
+		size_t n = strlen(d->msg);
+		snprintf(d->msg + n, sizeof(d->msg) - n, "; the kernel was put back to generation %" PRIu64, from);
+	} else {
+		size_t n = strlen(d->msg);
+		snprintf(d->msg + n, sizeof(d->msg) - n,
+			 "; putting generation %" PRIu64 " back failed too (%s): the next run repairs it", from,
+			 cd.msg);
+	}
+	loaded_free(&l);
+	diag_free(&cd);
+	return r;
+}
+
+struct journal {
+	struct session *s;
+	const struct intent *in;
+	bool written;
+};
+
+static int journal_before_commit(void *ctx, struct diag *d)
+{
+	struct journal *j = ctx;
+	int r = state_intent_write(&j->s->st, j->in, d);
+
+	j->written = r == 0;
+	return r;
+}
+
+static int run_change(const struct op_config *cfg, struct session *s, struct change *c, struct op_result *res,
+		      struct diag *d)
+{
+	struct journal j = {.s = s, .in = &c->in};
+	struct txn_hooks hooks = {.before_commit = journal_before_commit, .ctx = &j};
+	struct diag ignored;
+	int r;
+
+	if (cfg->check_only)
+		return txn_run(cfg->backend, s->b, c->desired, true, &res->txn, d);
+	c->in.from = res->generation_from;
+	r = txn_run_hooked(cfg->backend, s->b, c->desired, false, &hooks, &res->txn, d);
+	if (r == 0)
+		r = finish_change(cfg, s, c, res, d);
+	if (r < 0 && res->txn.committed && compensate(cfg, s, c->in.from, d) < 0)
+		return r; /* the journal stays: the next run sees and repairs what the kernel holds */
+	if (j.written) {
+		/* a journal entry that will not go away is harmless: the next
+		 * run finds the state already agreeing with the kernel */
+		diag_init(&ignored);
+		state_intent_clear(&s->st, &ignored);
+		diag_free(&ignored);
+	}
+	return r;
+}
+
+/*
+ * A run was killed (or its state write failed, and so did the repair)
+ * between journaling a change and recording it.  The batch is atomic, so
+ * the kernel holds either the change or what was there before: find out
+ * which by planning against each, then record the one it holds.
+ */
+static int recover_interrupted(const struct op_config *cfg, struct session *s, struct diag *d)
+{
+	struct op_result res = {0}, probe = {0};
+	struct policy_source src = {0};
+	struct loaded target = {0}, before = {0};
+	struct change c = {0};
+	uint64_t current;
+	int r = state_intent_read(&s->st, &c.in, d);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r == 0)
+		r = state_current(&s->st, &current, d);
+	if (r < 0)
+		goto out;
+	if (!strcmp(c.in.action, "apply") && c.in.policy) {
+		src.file = strdup(c.in.policy_file ? c.in.policy_file : "interrupted apply");
+		src.text = strdup(c.in.policy);
+		if (!src.file || !src.text) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+		src.len = strlen(src.text);
+		r = op_compile(&src, cfg_table(cfg), false, &res.rs, d);
+		c.desired = &res.rs;
+		c.src = &src;
+	} else if (strcmp(c.in.action, "remove")) {
+		r = load(cfg, s, c.in.to, &target, d);
+		c.desired = loaded_rules(&target);
+	}
+	if (r == 0)
+		r = txn_run(cfg->backend, s->b, c.desired, true, &probe.txn, d);
+	if (r < 0)
+		goto out;
+	res.generation_from = c.in.from;
+	if (!probe.txn.changed) {
+		/* the kernel holds the change: record it as that run would have,
+		 * unless it got that far itself */
+		if (current != c.in.from)
+			goto done;
+		res.txn.changed = true;
+		res.txn.kernel_generation = probe.txn.kernel_generation;
+		r = finish_change(cfg, s, &c, &res, d);
+		if (r == 0)
+			r = diag_warn(d, "",
+				      "an earlier %s was interrupted after the kernel took it; recorded it now "
+				      "(current generation %" PRIu64 ")",
+				      c.in.action, res.generation_to);
+		goto done_if_ok;
+	}
+	txn_result_free(&probe.txn);
+	r = load(cfg, s, c.in.from, &before, d);
+	if (r == 0)
+		r = txn_run(cfg->backend, s->b, loaded_rules(&before), true, &probe.txn, d);
+	if (r < 0)
+		goto out;
+	if (probe.txn.changed && !cfg->force) {
+		r = diag_fail(
+		    d, DIAG_STATE, ESTALE, NULL,
+		    "an earlier %s was interrupted, and the kernel now holds neither its result nor generation "
+		    "%" PRIu64 " (someone changed our rules meanwhile?); see 'notrackctl diff', then run again "
+		    "with --force to drop the interrupted record",
+		    c.in.action, current);
+		goto out;
+	}
+	/* the kernel holds what was there before: so must the state */
+	if (current != c.in.from)
+		r = state_set_current(&s->st, c.in.from, d);
+	if (r == 0)
+		r = diag_warn(d, "", "an earlier %s was interrupted before the kernel took it; dropped it",
+			      c.in.action);
+done_if_ok:
+	if (r < 0)
+		goto out;
+done:
+	r = state_intent_clear(&s->st, d);
+out:
+	txn_result_free(&probe.txn);
+	op_result_free(&res);
+	loaded_free(&target);
+	loaded_free(&before);
+	policy_source_free(&src);
+	intent_free(&c.in);
 	return r;
 }
 
@@ -285,11 +521,13 @@ static int lint_live(const struct op_config *cfg, struct backend *b, struct op_r
 	int r;
 
 	if (!cfg->backend->lint_read) {
+		/* a note, not a warning: it is no fault of the policy */
 		res->lint_skipped = true;
-		return diag_warn(d, "",
-				 "the %s backend cannot lint yet: NAT, ct state rules and filter chains were not "
-				 "checked against this policy",
-				 cfg->backend->name);
+		r = lint_report_add_note(&res->lint,
+					 "the %s backend cannot lint yet: NAT, ct state rules and filter chains were "
+					 "not checked against this policy",
+					 cfg->backend->name);
+		return r < 0 ? diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory") : 0;
 	}
 	r = cfg->backend->lint_read(b, &in, d);
 	if (r < 0)
@@ -319,8 +557,13 @@ int op_lint(const struct op_config *cfg, const struct policy_source *src, bool o
 		r = lint_offline(&res->rs, &res->lint);
 		return r < 0 ? diag_fail(d, DIAG_SYSTEM, -r, NULL, "out of memory") : 0;
 	}
-	/* reading needs no lock and no state directory: nothing is changed */
-	r = cfg->backend->open(&b, cfg_table(cfg), d);
+	/* reading needs no state directory and not our lock: nothing is changed
+	 * (a backend may still take its tools' lock to read, as iptables does) */
+	const struct backend_options bo = {
+	    .table = cfg_table(cfg),
+	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
+	};
+	r = cfg->backend->open(&b, &bo, d);
 	if (r == 0)
 		r = lint_live(cfg, b, res, d);
 	if (b)
@@ -348,6 +591,7 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	int r;
 
 	memset(res, 0, sizeof(*res));
+	digest_text(src->text, src->len, res->policy_digest);
 	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
 	if (r < 0)
 		return r;
@@ -369,10 +613,13 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 			goto out;
 		}
 	}
-	if (r == 0)
-		r = txn_run(cfg->backend, s.b, &res->rs, cfg->check_only, &res->txn, d);
-	if (r == 0 && res->txn.changed && !cfg->check_only)
-		r = record(cfg, &s, "apply", src, &res->rs, res, d);
+	if (r == 0) {
+		struct change c = {.desired = &res->rs, .src = src};
+		snprintf(c.in.action, sizeof(c.in.action), "apply");
+		c.in.policy_file = src->file;
+		c.in.policy = src->text;
+		r = run_change(cfg, &s, &c, res, d);
+	}
 	if (r < 0 && res->has_pending) {
 		struct diag ignored;
 		diag_init(&ignored);
@@ -395,10 +642,10 @@ int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d
 	if (r == 0)
 		r = state_current(&s.st, &res->generation_from, d);
 	res->generation_to = res->generation_from;
-	if (r == 0)
-		r = txn_run(cfg->backend, s.b, NULL, cfg->check_only, &res->txn, d);
-	if (r == 0 && res->txn.changed && !cfg->check_only)
-		r = record(cfg, &s, "remove", NULL, NULL, res, d);
+	if (r == 0) {
+		struct change c = {.in = {.action = "remove"}};
+		r = run_change(cfg, &s, &c, res, d);
+	}
 	if (r == 0 && !cfg->check_only)
 		r = cancel_pending(&s, res, d);
 	session_close(cfg, &s);
@@ -470,6 +717,39 @@ static int check_untouched(const struct op_config *cfg, struct session *s, const
 	return r;
 }
 
+/*
+ * Loads generation `to` and compiles its recorded policy again, exactly as
+ * it was applied, into res->rs.  Refuses a generation of another backend
+ * or table: restoring it here would create objects nobody asked for.
+ */
+static int load_generation_rules(const struct op_config *cfg, struct session *s, uint64_t to, struct generation *target,
+				 struct policy_source *src, struct op_result *res, struct diag *d)
+{
+	char name[64];
+	int r = state_load(&s->st, to, target, d);
+
+	if (r < 0)
+		return r;
+	if (strcmp(target->backend, cfg->backend->name))
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL,
+				 "generation %" PRIu64 " was applied with the %s backend, not %s; use --backend %s", to,
+				 target->backend, cfg->backend->name, target->backend);
+	if (strcmp(target->table, cfg_table(cfg)))
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "generation %" PRIu64 " was applied to table %s, not %s",
+				 to, target->table, cfg_table(cfg));
+	snprintf(res->policy_digest, sizeof(res->policy_digest), "%s", target->policy_digest);
+	if (!target->policy)
+		return 0; /* a "remove" generation: nothing of ours */
+	snprintf(name, sizeof(name), "generation %" PRIu64, to);
+	src->file = strdup(name);
+	if (!src->file)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	src->text = target->policy;
+	src->len = strlen(target->policy);
+	target->policy = NULL;
+	return op_compile(src, cfg_table(cfg), false, &res->rs, d);
+}
+
 int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op_result *res, struct diag *d)
 {
 	struct generation cur = {0}, target = {0};
@@ -499,49 +779,19 @@ int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op
 			goto out;
 	}
 	if (to != 0) {
-		char name[64];
-		r = state_load(&s.st, to, &target, d);
+		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
 		if (r < 0)
 			goto out;
-		if (strcmp(target.backend, cfg->backend->name)) {
-			r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
-				      "generation %" PRIu64
-				      " was applied with the %s backend, not %s; use --backend %s",
-				      to, target.backend, cfg->backend->name, target.backend);
-			goto out;
-		}
-		if (strcmp(target.table, cfg_table(cfg))) {
-			r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
-				      "generation %" PRIu64 " was applied to table %s, not %s", to, target.table,
-				      cfg_table(cfg));
-			goto out;
-		}
-		if (target.policy) {
-			/* the recorded policy is compiled again exactly as it was applied */
-			snprintf(name, sizeof(name), "generation %" PRIu64, to);
-			src.file = strdup(name);
-			src.text = target.policy;
-			src.len = strlen(target.policy);
-			target.policy = NULL;
-			if (!src.file) {
-				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-				goto out;
-			}
-			r = op_compile(&src, cfg_table(cfg), false, &res->rs, d);
-			if (r < 0)
-				goto out;
-		}
 	}
 	if (res->generation_from != 0) {
 		r = check_untouched(cfg, &s, &cur, res, d);
 		if (r < 0)
 			goto out;
 	}
-	r = txn_run(cfg->backend, s.b, to && res->rs.table[0] ? &res->rs : NULL, cfg->check_only, &res->txn, d);
-	if (r == 0 && !cfg->check_only) {
-		r = state_set_current(&s.st, to, d);
-		if (r == 0)
-			res->generation_to = to;
+	{
+		struct change c = {.in = {.action = "rollback", .to = to},
+				   .desired = to && res->rs.table[0] ? &res->rs : NULL};
+		r = run_change(cfg, &s, &c, res, d);
 	}
 	if (r == 0 && !cfg->check_only)
 		r = cancel_pending(&s, res, d);
@@ -642,4 +892,51 @@ int op_confirm_expire(const struct op_config *cfg, const char *token, struct op_
 	/* the rollback takes the lock again, checks that our objects are as
 	 * generation p.generation left them, and clears the pending file */
 	return op_rollback(cfg, true, p.rollback_to, res, d);
+}
+
+int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *d)
+{
+	struct generation target = {0};
+	struct policy_source src = {0};
+	struct pending p;
+	struct session s;
+	uint64_t to;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = session_open(cfg, !cfg->check_only, &s, d);
+	if (r == 0)
+		r = state_current(&s.st, &res->generation_from, d);
+	if (r < 0)
+		goto out;
+	to = res->generation_from;
+	/* A change that was never confirmed must not come back with a reboot:
+	 * its timer died with the old boot, so do what it would have done. */
+	r = state_pending_read(&s.st, &p, d);
+	if (r == 0 && p.generation == to) {
+		r = diag_warn(d, "",
+			      "generation %" PRIu64
+			      " was never confirmed before the restart; restoring generation %" PRIu64
+			      " instead, as its timer would have",
+			      p.generation, p.rollback_to);
+		to = p.rollback_to;
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	if (r == 0 && to != 0)
+		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
+	if (r == 0) {
+		struct change c = {.in = {.action = "restore", .to = to},
+				   .desired = to && res->rs.table[0] ? &res->rs : NULL};
+		r = run_change(cfg, &s, &c, res, d);
+	}
+	if (r == 0 && !cfg->check_only)
+		r = cancel_pending(&s, res, d);
+	if (r == 0)
+		res->generation_to = to;
+out:
+	generation_free(&target);
+	policy_source_free(&src);
+	session_close(cfg, &s);
+	return r;
 }

@@ -38,6 +38,8 @@ struct op_result {
 	bool nothing_pending;	 /* confirm: there was nothing to confirm */
 	struct lint_report lint; /* apply, diff, lint: what the linter found */
 	bool lint_skipped;	 /* the backend cannot lint (yet), or lint --offline */
+	/* digest of the policy now in force ("none" when nothing of ours is) */
+	char policy_digest[DIGEST_SIZE];
 };
 
 int op_apply(const struct op_config *cfg, const struct policy_source *src, struct op_result *res, struct diag *d);
@@ -49,6 +51,10 @@ int op_confirm(const struct op_config *cfg, const char *token, struct op_result 
 /* Run by the timer: waits for the deadline, then rolls back unless the
  * apply with this token was confirmed meanwhile. */
 int op_confirm_expire(const struct op_config *cfg, const char *token, struct op_result *res, struct diag *d);
+/* Makes the kernel hold the current generation again, as at boot, when
+ * nothing of ours is there: no new generation, no digest guard.  An apply
+ * that was never confirmed is not restored; its predecessor is. */
+int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *d);
 /* The pending confirmation, if any: 0, -ENOENT, or an error in d. */
 int op_pending(const struct op_config *cfg, struct pending *p, struct diag *d);
 void op_result_free(struct op_result *res);

@@ -11,6 +11,7 @@
 enum owned_kind {
 	OWNED_RULE,   /* a return or notrack rule in our own table / chains */
 	OWNED_ACCEPT, /* an untracked accept at the head of a foreign filter chain */
+	OWNED_JUMP,   /* iptables: the jump from a built-in chain into ours; every packet passes it */
 };
 
 struct owned_object {
@@ -20,7 +21,7 @@ struct owned_object {
 	char chain[64];
 	uint64_t handle; /* nft rule handle; iptables rule number (1-based) */
 	char comment[128];
-	bool not_first;   /* an accept that is no longer at the head of its chain */
+	bool not_first; /* an accept that is no longer at the head of its chain */
 	bool has_counter;
 	uint64_t packets, bytes;
 };

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 enum seqdiff_op {
-	SEQDIFF_SAME,   /* a[ia] == b[ib] */
+	SEQDIFF_SAME,	/* a[ia] == b[ib] */
 	SEQDIFF_DELETE, /* a[ia] is not in b */
 	SEQDIFF_INSERT, /* b[ib] is not in a */
 };

@@ -1,6 +1,8 @@
 #include "state.h"
 
 #include "digest.h"
+#include "lockfile.h"
+#include "trust.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,23 +28,6 @@ static int sys_fail(struct diag *d, int err, const char *path, const char *what)
 	return diag_fail(d, kind, err, NULL, "%s: %s", what, strerror(err));
 }
 
-/* A directory or file others can write to lets them decide what we apply. */
-static int check_owner_mode(const struct stat *s, const char *path, struct diag *d)
-{
-	if (s->st_uid != 0 && s->st_uid != geteuid()) {
-		diag_set_file(d, path);
-		return diag_fail(d, DIAG_PERMISSION, EPERM, NULL, "owned by uid %u, not by root or by us; refusing it",
-				 (unsigned)s->st_uid);
-	}
-	if (s->st_mode & (S_IWGRP | S_IWOTH)) {
-		diag_set_file(d, path);
-		return diag_fail(d, DIAG_PERMISSION, EPERM, NULL,
-				 "writable by group or others (mode %04o); refusing it: chmod go-w",
-				 s->st_mode & 07777);
-	}
-	return 0;
-}
-
 static int ensure_dir(const char *path, struct diag *d)
 {
 	struct stat s;
@@ -55,7 +40,9 @@ static int ensure_dir(const char *path, struct diag *d)
 		diag_set_file(d, path);
 		return diag_fail(d, DIAG_STATE, ENOTDIR, NULL, "is not a directory (a symlink is refused too)");
 	}
-	return check_owner_mode(&s, path, d);
+	/* who can write the state can steer a rollback: the directory and every
+	 * one above it must be root's and closed to others */
+	return trust_check_path(path, d);
 }
 
 int state_open(struct state *st, const char *dir, struct diag *d)
@@ -85,25 +72,19 @@ void state_close(struct state *st)
 int state_lock(struct state *st, int timeout_ms, struct diag *d)
 {
 	char path[4200];
-	int waited = 0;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/lock", st->dir);
-	st->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (st->lock_fd < 0)
-		return sys_fail(d, errno, path, "cannot open the lock file");
-	for (;;) {
-		if (flock(st->lock_fd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return sys_fail(d, errno, path, "cannot lock");
-		if (waited >= timeout_ms) {
-			diag_set_file(d, path);
-			return diag_fail(d, DIAG_LOCK, ETIMEDOUT, NULL,
-					 "another notrackctl holds this lock; gave up after %d ms", timeout_ms);
-		}
-		usleep(20 * 1000);
-		waited += 20;
+	fd = lockfile_take(path, O_RDWR | O_NOFOLLOW, timeout_ms);
+	if (fd == -ETIMEDOUT) {
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_LOCK, ETIMEDOUT, NULL,
+				 "another notrackctl holds this lock; gave up after %d ms", timeout_ms);
 	}
+	if (fd < 0)
+		return sys_fail(d, -fd, path, "cannot lock");
+	st->lock_fd = fd;
+	return 0;
 }
 
 /* temp file, fsync, rename, fsync of the directory: a crash leaves either
@@ -172,7 +153,7 @@ static int read_small(const char *path, char **out, size_t *len, struct diag *d)
 		diag_set_file(d, path);
 		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "not a regular state file of sane size");
 	}
-	int r = check_owner_mode(&s, path, d);
+	int r = trust_check_stat(&s, path, d);
 	if (r < 0) {
 		close(fd);
 		return r;
@@ -300,7 +281,7 @@ void generation_free(struct generation *g)
 
 static const char *owned_kind_name(enum owned_kind k)
 {
-	return k == OWNED_ACCEPT ? "accept" : "rule";
+	return k == OWNED_ACCEPT ? "accept" : k == OWNED_JUMP ? "jump" : "rule";
 }
 
 static json_t *owned_json(const struct owned_list *l)
@@ -339,7 +320,7 @@ static int owned_from_json(json_t *v, struct owned_list *l)
 		ob = owned_list_add(l);
 		if (!ob)
 			return -ENOMEM;
-		ob->kind = strcmp(kind, "accept") ? OWNED_RULE : OWNED_ACCEPT;
+		ob->kind = !strcmp(kind, "accept") ? OWNED_ACCEPT : !strcmp(kind, "jump") ? OWNED_JUMP : OWNED_RULE;
 		snprintf(ob->family, sizeof(ob->family), "%s", family);
 		snprintf(ob->table, sizeof(ob->table), "%s", table);
 		snprintf(ob->chain, sizeof(ob->chain), "%s", chain);
@@ -362,16 +343,15 @@ static json_t *generation_body(const struct generation *g)
 	return body;
 }
 
-int state_save(struct state *st, const struct generation *g, struct diag *d)
+/* The checksum covers the body as serialised with sorted keys, so a damaged
+ * or hand-edited file is detected before it can steer anything.  Takes body. */
+static int write_checksummed(const char *dir, const char *name, json_t *body, struct diag *d)
 {
-	json_t *body = generation_body(g);
-	char name[64], dir[4200], digest[24], *text, *out;
+	char digest[DIGEST_SIZE], *text, *out;
 	int r;
 
 	if (!body)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	/* the checksum covers the body as serialised with sorted keys, so a
-	 * damaged or hand-edited file is detected before it can steer a rollback */
 	text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
 	if (!text) {
 		json_decref(body);
@@ -384,11 +364,59 @@ int state_save(struct state *st, const struct generation *g, struct diag *d)
 	json_decref(body);
 	if (!out)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	snprintf(name, sizeof(name), "%" PRIu64 ".json", g->number);
-	snprintf(dir, sizeof(dir), "%s/gen", st->dir);
 	r = write_atomic(dir, name, out, strlen(out), d);
 	free(out);
 	return r;
+}
+
+/* Reads a file written by write_checksummed() and checks its checksum.
+ * -ENOENT without touching d when it does not exist.  On success d->file
+ * is left naming it, for the caller's content checks. */
+static int read_checksummed(const char *path, json_t **out, struct diag *d)
+{
+	char digest[DIGEST_SIZE], *text = NULL, *canon = NULL;
+	json_error_t jerr;
+	json_t *root, *sum;
+	size_t len;
+	int r;
+
+	*out = NULL;
+	r = read_small(path, &text, &len, d);
+	if (r < 0)
+		return r;
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	diag_set_file(d, path);
+	if (!root || !json_is_object(root)) {
+		r = diag_fail(d, DIAG_STATE, EINVAL, NULL, "damaged state file (line %d: %s); left for the admin",
+			      jerr.line, root ? "not an object" : jerr.text);
+		json_decref(root);
+		return r;
+	}
+	sum = json_incref(json_object_get(root, "checksum"));
+	json_object_del(root, "checksum");
+	canon = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
+	if (canon)
+		digest_text(canon, strlen(canon), digest);
+	if (!canon || !json_is_string(sum) || strcmp(json_string_value(sum), digest)) {
+		r = diag_fail(d, DIAG_STATE, EBADMSG, NULL,
+			      "checksum mismatch: the file is damaged or was edited; left for the admin");
+		json_decref(root);
+		root = NULL;
+	}
+	json_decref(sum);
+	free(canon);
+	*out = root;
+	return r;
+}
+
+int state_save(struct state *st, const struct generation *g, struct diag *d)
+{
+	char name[64], dir[4200];
+
+	snprintf(name, sizeof(name), "%" PRIu64 ".json", g->number);
+	snprintf(dir, sizeof(dir), "%s/gen", st->dir);
+	return write_checksummed(dir, name, generation_body(g), d);
 }
 
 static char *dup_opt(json_t *o, const char *key)
@@ -399,41 +427,20 @@ static char *dup_opt(json_t *o, const char *key)
 
 int state_load(struct state *st, uint64_t number, struct generation *g, struct diag *d)
 {
-	char path[4200], digest[24], *text = NULL, *canon = NULL;
+	char path[4200];
 	json_error_t jerr;
-	json_t *root = NULL, *sum;
-	size_t len;
+	json_t *root = NULL;
 	int r;
 
 	memset(g, 0, sizeof(*g));
 	snprintf(path, sizeof(path), "%s/gen/%" PRIu64 ".json", st->dir, number);
-	r = read_small(path, &text, &len, d);
+	r = read_checksummed(path, &root, d);
 	if (r == -ENOENT) {
 		diag_set_file(d, path);
 		return diag_fail(d, DIAG_STATE, ENOENT, NULL, "generation %" PRIu64 " does not exist", number);
 	}
 	if (r < 0)
-		return r;
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	free(text);
-	diag_set_file(d, path);
-	if (!root || !json_is_object(root)) {
-		r = diag_fail(d, DIAG_STATE, EINVAL, NULL, "damaged state file (line %d: %s); left for the admin",
-			      jerr.line, root ? "not an object" : jerr.text);
 		goto out;
-	}
-	sum = json_incref(json_object_get(root, "checksum"));
-	json_object_del(root, "checksum");
-	canon = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
-	if (canon)
-		digest_text(canon, strlen(canon), digest);
-	if (!canon || !json_is_string(sum) || strcmp(json_string_value(sum), digest)) {
-		json_decref(sum);
-		r = diag_fail(d, DIAG_STATE, EBADMSG, NULL,
-			      "checksum mismatch: the file is damaged or was edited; left for the admin");
-		goto out;
-	}
-	json_decref(sum);
 	json_int_t fmt = 0, num = 0, parent = 0, tm = 0, kgen = 0;
 	const char *action = NULL, *backend = NULL, *table = NULL, *pdig = NULL;
 	if (json_unpack_ex(root, &jerr, 0, "{s:I,s:I,s:I,s:s,s:s,s:s,s:I,s:s,s:I}", "format", &fmt, "generation", &num,
@@ -463,7 +470,6 @@ int state_load(struct state *st, uint64_t number, struct generation *g, struct d
 out:
 	if (r < 0)
 		generation_free(g);
-	free(canon);
 	json_decref(root);
 	return r;
 }
@@ -537,5 +543,64 @@ int state_pending_clear(struct state *st, struct diag *d)
 		fsync(dfd);
 		close(dfd);
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the intent journal                                                   */
+
+void intent_free(struct intent *in)
+{
+	free(in->policy_file);
+	free(in->policy);
+	memset(in, 0, sizeof(*in));
+}
+
+int state_intent_write(struct state *st, const struct intent *in, struct diag *d)
+{
+	return write_checksummed(st->dir, "intent.json",
+				 json_pack("{s:i,s:s,s:I,s:I,s:s?,s:s?}", "format", STATE_FORMAT, "action", in->action,
+					   "from", (json_int_t)in->from, "to", (json_int_t)in->to, "policy_file",
+					   in->policy_file, "policy", in->policy),
+				 d);
+}
+
+int state_intent_read(struct state *st, struct intent *in, struct diag *d)
+{
+	char path[4200];
+	json_error_t jerr;
+	json_int_t fmt, from, to;
+	const char *action;
+	json_t *root;
+	int r;
+
+	memset(in, 0, sizeof(*in));
+	snprintf(path, sizeof(path), "%s/intent.json", st->dir);
+	r = read_checksummed(path, &root, d);
+	if (r < 0)
+		return r;
+	if (json_unpack_ex(root, &jerr, 0, "{s:I,s:s,s:I,s:I}", "format", &fmt, "action", &action, "from", &from, "to",
+			   &to) < 0 ||
+	    fmt != STATE_FORMAT || from < 0 || to < 0 || strlen(action) >= sizeof(in->action)) {
+		json_decref(root);
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "unexpected content (%s); left for the admin", jerr.text);
+	}
+	snprintf(in->action, sizeof(in->action), "%s", action);
+	in->from = (uint64_t)from;
+	in->to = (uint64_t)to;
+	in->policy_file = dup_opt(root, "policy_file");
+	in->policy = dup_opt(root, "policy");
+	json_decref(root);
+	d->file[0] = '\0';
+	return 0;
+}
+
+int state_intent_clear(struct state *st, struct diag *d)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/intent.json", st->dir);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return sys_fail(d, errno, path, "cannot remove");
 	return 0;
 }

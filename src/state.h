@@ -5,6 +5,9 @@
  *   DIR/current         the current generation number
  *   DIR/gen/N.json      generation N: policy, compiled rules, metadata
  *   DIR/pending.json    a commit-confirmed apply awaiting confirmation
+ *   DIR/intent.json     the change under way: written before the batch goes
+ *                       out, removed once it is recorded, so a run killed in
+ *                       between is finished or undone by the next one
  * Generation 0 is "nothing of ours in the kernel" and has no file.
  */
 #pragma once
@@ -68,11 +71,25 @@ struct pending {
 	uint64_t generation;
 	uint64_t rollback_to;
 	int64_t created, deadline; /* seconds since the epoch */
-	char timer[16];            /* "systemd" or "process" */
-	char timer_id[64];         /* systemd unit, or the process id */
+	char timer[16];		   /* "systemd" or "process" */
+	char timer_id[80];	   /* systemd unit, or the process id */
 };
 
 /* -ENOENT (without touching d) when nothing is pending. */
 int state_pending_read(struct state *st, struct pending *p, struct diag *d);
 int state_pending_write(struct state *st, const struct pending *p, struct diag *d);
 int state_pending_clear(struct state *st, struct diag *d);
+
+/* A change under way (see intent.json above). */
+struct intent {
+	char action[16];	    /* apply, remove, rollback, restore */
+	uint64_t from;		    /* the current generation when it started */
+	uint64_t to;		    /* rollback, restore: the generation it goes to */
+	char *policy_file, *policy; /* apply: the policy */
+};
+
+/* -ENOENT (without touching d) when no change is under way. */
+int state_intent_read(struct state *st, struct intent *in, struct diag *d);
+int state_intent_write(struct state *st, const struct intent *in, struct diag *d);
+int state_intent_clear(struct state *st, struct diag *d);
+void intent_free(struct intent *in);

@@ -8,14 +8,16 @@
 #include <unistd.h>
 
 /*
- * A test seam for the race the genid check exists for.  With
- * NOTRACKCTL_TEST_SYNC_DIR set, the first commit of a run waits: it creates
- * DIR/planned, then waits up to 10 s for DIR/go.  A test changes the
- * ruleset in between and checks that the kernel refuses the stale batch and
- * that we re-plan on top of the change.  Unset (always, outside tests), it
+ * A test seam.  With NOTRACKCTL_TEST_SYNC_DIR set, the first transaction of
+ * a run stops at two points and waits (up to 10 s) for the test: at
+ * "before-commit" (planned, batch not sent) and at "after-commit" (the
+ * kernel holds the change, nothing recorded yet).  At each it creates
+ * DIR/POINT and waits for DIR/POINT.go.  The tests use it to change the
+ * ruleset under a stale plan (the genid check) and to kill the run at the
+ * worst moments (the intent journal).  Unset, as always outside tests, it
  * costs one getenv().
  */
-static void test_pause_before_commit(void)
+static void test_pause(const char *point)
 {
 	const char *dir = getenv("NOTRACKCTL_TEST_SYNC_DIR");
 	char path[4096];
@@ -23,11 +25,11 @@ static void test_pause_before_commit(void)
 
 	if (!dir || !*dir)
 		return;
-	snprintf(path, sizeof(path), "%s/planned", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, point);
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0)
 		close(fd);
-	snprintf(path, sizeof(path), "%s/go", dir);
+	snprintf(path, sizeof(path), "%s/%s.go", dir, point);
 	for (int i = 0; i < 1000 && access(path, F_OK) != 0; i++)
 		usleep(10 * 1000);
 }
@@ -40,8 +42,36 @@ void txn_result_free(struct txn_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
+static int outcome_from_kernel(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired,
+			       struct txn_result *res, struct diag *d)
+{
+	char lost[DIAG_MSG_MAX];
+	struct plan p;
+	int r;
+
+	snprintf(lost, sizeof(lost), "%s", d->msg);
+	r = ops->plan(b, desired, &p, d);
+	if (r < 0)
+		return r;
+	if (p.changed) {
+		ops->plan_free(&p);
+		return diag_fail(d, DIAG_KERNEL, EIO, NULL, "%s; reading the ruleset back shows nothing was applied",
+				 lost);
+	}
+	ops->plan_free(&p);
+	res->committed = true;
+	d->kind = DIAG_NONE;
+	return diag_warn(d, "", "%s; reading the ruleset back shows the change is in place", lost);
+}
+
 int txn_run(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired, bool check_only,
 	    struct txn_result *res, struct diag *d)
+{
+	return txn_run_hooked(ops, b, desired, check_only, NULL, res, d);
+}
+
+int txn_run_hooked(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired, bool check_only,
+		   const struct txn_hooks *hooks, struct txn_result *res, struct diag *d)
 {
 	struct plan p;
 	int r;
@@ -62,9 +92,30 @@ int txn_run(const struct backend_ops *ops, struct backend *b, const struct rules
 			ops->plan_free(&p);
 			return 0;
 		}
-		if (res->restarts == 0)
-			test_pause_before_commit();
+		if (res->restarts == 0) {
+			if (hooks && hooks->before_commit) {
+				r = hooks->before_commit(hooks->ctx, d);
+				if (r < 0) {
+					ops->plan_free(&p);
+					return r;
+				}
+			}
+			test_pause("before-commit");
+		}
 		r = ops->commit(b, &p, d);
+		if (r == -EINPROGRESS) {
+			/* the kernel decided, we did not hear what: the batch is
+			 * atomic, so reading back tells all or nothing */
+			ops->plan_free(&p);
+			r = outcome_from_kernel(ops, b, desired, res, d);
+			if (r < 0)
+				return r;
+			break;
+		}
+		if (r == 0) {
+			res->committed = true;
+			test_pause("after-commit");
+		}
 		ops->plan_free(&p);
 		if (r != -ERESTART)
 			break;

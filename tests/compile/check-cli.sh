@@ -86,4 +86,23 @@ grep -q '^Exposure:' "$work/err" || fail "no exposure summary on stderr"
 grep -q 'all traffic on lo' "$work/err" || fail "exposure summary misses loopback"
 ! grep -q 'Exposure' "$work/out" || fail "exposure summary on stdout"
 echo "ok   exposure summary on stderr"
+
+# --json: one document on stdout, also for an invalid policy, with the
+# error's place in it.
+run 3 compile --json "$cases/invalid/port-70000.json"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+e = d["error"]
+assert d["changed"] is False and d["compiled"] is None, d
+assert (e["code"], e["kind"], e["path"], e["line"], e["col"]) == (3, "invalid_policy", "$.notrack.services[0].ports[1]", 6, 23), e
+assert e["message"] == "port 70000 is out of range 1-65535", e' "$work/out" ||
+	fail "compile --json of an invalid policy: $(cat "$work/out")"
+run 0 compile --json "$cases/valid/nginx-edge.json"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["error"] is None and d["compiled"]["table"] == "notrackctl" and d["exposure"], d' "$work/out" ||
+	fail "compile --json of a valid policy: $(cat "$work/out")"
+echo "ok   compile --json"
 echo "all passed"

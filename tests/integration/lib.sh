@@ -17,8 +17,8 @@ set -euo pipefail
 enter_netns "$@"
 need_commands nft conntrack python3 ip
 
-bin=$1
-src=$2
+bin=$(readlink -f "$1")
+src=$(cd "$2" && pwd)
 work=$(mktemp -d)
 defer rm -rf "$work"
 export NOTRACKCTL_STATE_DIR=$work/state

@@ -33,10 +33,10 @@ sync=$work/sync
 mkdir "$sync"
 NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --allow-conflicts --json "$src/policies/k8s-nodelocaldns.json" >"$work/c.json" 2>"$work/c.err" &
 c=$!
-for i in $(seq 500); do [ -e "$sync/planned" ] && break; sleep 0.01; done
-[ -e "$sync/planned" ] || fail "apply never reached its commit"
+for i in $(seq 500); do [ -e "$sync/before-commit" ] && break; sleep 0.01; done
+[ -e "$sync/before-commit" ] || fail "apply never reached its commit"
 nft add rule inet filter input tcp dport 9999 counter accept comment '"added by someone else"'
-touch "$sync/go"
+touch "$sync/before-commit.go" "$sync/after-commit.go"
 wait $c || fail "apply with a concurrent foreign change failed: $(cat "$work/c.err")"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] and d["restarts"] == 1, d' "$work/c.json" ||
 	fail "the stale batch was not detected and re-planned: $(cat "$work/c.json")"

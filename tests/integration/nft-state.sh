@@ -41,7 +41,20 @@ assert_same_snapshot at1 after-lock
 # A damaged generation is never used.
 sed -i 's/8080/8081/' "$NOTRACKCTL_STATE_DIR/gen/1.json"
 run 0 ntc apply -q "$src/policies/dns.json"
-run 9 ntc rollback
+run 9 ntc rollback --to 1
 assert_contains "$work/err" "checksum mismatch" "rollback to a damaged generation"
 run 0 ntc diff "$src/policies/dns.json"
+
+# The audit trail: one line per run that could change the kernel.
+export NOTRACKCTL_AUDIT_STDERR=1
+SUDO_USER=alice run 0 ntc apply -q "$src/policies/nginx.json"
+assert_contains "$work/err" "apply uid=0 euid=0" "audit line of an apply"
+assert_contains "$work/err" "sudo_user=alice backend=nft table=notrackctl generation=4->5 policy=" "audit line of an apply"
+assert_contains "$work/err" "result=changed" "audit line of an apply"
+run 0 ntc diff "$src/policies/nginx.json"
+assert_not_contains "$work/err" "uid=" "diff changes nothing and leaves no audit line"
+run 9 ntc rollback --to 1
+assert_contains "$work/err" "rollback uid=0" "audit line of a failed rollback"
+assert_contains "$work/err" "result=error msg=" "audit line of a failed rollback"
+unset NOTRACKCTL_AUDIT_STDERR
 echo "PASS"

@@ -1,0 +1,844 @@
+/*
+ * The iptables-legacy backend, through libip4tc and libip6tc.
+ *
+ * What we own, per family:
+ *   - in the raw table, our chains <TAG>-PRE and <TAG>-OUT (all their rules),
+ *     and the jumps into them at the head of PREROUTING and OUTPUT;
+ *   - in filter (or the chains the policy names), one untracked accept at
+ *     the head of each chain, tagged with the comment <TAG>.
+ * A rule is ours when it sits in our chain, carries exactly our tag as its
+ * comment, or jumps into our chain.  Nothing else is ever touched: the
+ * other rules of a table we change are handed back to the kernel as they
+ * were read.
+ *
+ * libiptc replaces one table at a time, atomically.  A change can span up
+ * to four tables (raw and filter, IPv4 and IPv6), so commit() replaces them
+ * one after another and, if one is refused, puts back what we owned in the
+ * tables already replaced, from what plan() read.  Either every table ends
+ * up as asked, or every table holds what it held before.  Each table is
+ * read once more right before its replace and must still be the table the
+ * plan was made against; otherwise (someone ignored the xtables lock) the
+ * commit returns -ERESTART and the transaction plans again.
+ *
+ * There is no ruleset generation id for legacy tables; a digest of every
+ * loaded table of both families (rules and policies, without counters)
+ * stands in for it.  It changes whenever anyone changes a rule.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "backend_detect.h"
+#include "digest.h"
+#include "emit.h"
+#include "ipt_build.h"
+#include "ipt_transport.h"
+#include "lockfile.h"
+#include "seqdiff.h"
+
+static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
+static const char *const builtin_of_hook[] = {"PREROUTING", "OUTPUT"};
+static const char *const filter_chains[] = {"INPUT", "FORWARD", "OUTPUT"};
+
+struct backend {
+	char tag[RULESET_NAME_MAX];
+	char chain[2][IPT_CHAIN_MAX]; /* our chains, by enum hook */
+	int lock_fd;
+};
+
+/* Everything of ours in one table: which of our chains exist, and our
+ * rules, each with its chain and position. */
+struct ours {
+	bool chain[2];
+	struct ipt_rule_list rules;
+};
+
+struct tbl {
+	unsigned family;
+	char name[IPT_CHAIN_MAX];
+	bool loaded;	    /* the kernel had this table before we looked */
+	struct ipt_snap ts; /* the snapshot plan() read (closed at once outside plans); h is NULL when not loaded */
+	struct ours live, want;
+	uint64_t digest; /* of the whole table as plan() read it */
+	bool dirty;
+};
+
+struct ipt_plan {
+	struct tbl *v;
+	size_t n;
+};
+
+static const char *fam(unsigned family)
+{
+	return family == FAMILY_IPV4 ? "ipv4" : "ipv6";
+}
+
+static int our_hook(const struct backend *b, const char *chain)
+{
+	for (int h = 0; h < 2; h++)
+		if (!strcmp(b->chain[h], chain))
+			return h;
+	return -1;
+}
+
+static void ours_free(struct ours *o)
+{
+	ipt_rule_list_free(&o->rules);
+	memset(o, 0, sizeof(*o));
+}
+
+/* ------------------------------------------------------------------ */
+/* reading                                                              */
+
+/* Reads our objects from a snapshot and, when canon is given, appends the
+ * whole table to it (for the generation digest). */
+static int read_table(struct backend *b, struct ipt_snap *t, struct ours *o, struct strbuf *canon, struct diag *d)
+{
+	memset(o, 0, sizeof(*o));
+	if (canon)
+		strbuf_printf(canon, "*%s %s\n", fam(t->family), t->name);
+	for (const char *chain = ipt_snap_first_chain(t); chain; chain = ipt_snap_next_chain(t)) {
+		int hook = our_hook(b, chain);
+		unsigned pos = 0;
+		if (hook >= 0)
+			o->chain[hook] = true;
+		if (canon)
+			strbuf_printf(canon, ":%s %s\n", chain,
+				      ipt_snap_builtin(t, chain) ? ipt_snap_policy(t, chain) : "-");
+		for (const void *e = ipt_snap_first_rule(t, chain); e; e = ipt_snap_next_rule(t, e)) {
+			const char *label = ipt_snap_target(t, e), *comment = ipt_entry_comment(t->family, e);
+			bool mine =
+			    hook >= 0 || (comment && !strcmp(comment, b->tag)) || (label && our_hook(b, label) >= 0);
+			void *norm;
+			pos++;
+			if (!mine && !canon)
+				continue;
+			norm = ipt_entry_normalise(t->family, e, label);
+			if (!norm)
+				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			if (!mine) {
+				ipt_entry_canon(t->family, norm, canon);
+				strbuf_putc(canon, '\n');
+				free(norm);
+				continue;
+			}
+			char *text = NULL;
+			if (asprintf(&text, "comment \"%s\" -j %s", comment ? comment : "", label ? label : "?") < 0)
+				text = NULL;
+			struct ipt_rule *r = ipt_rule_list_add(&o->rules, t->family, chain, pos, norm, text);
+			if (!r)
+				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			ipt_entry_counters(t->family, e, &r->packets, &r->bytes);
+			if (canon)
+				strbuf_printf(canon, "%s\n", r->canon);
+		}
+	}
+	if (canon && canon->oom)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	return 0;
+}
+
+static int tbl_order(const void *a, const void *b)
+{
+	const struct tbl *x = a, *y = b;
+	int rank_x = !strcmp(x->name, "raw") ? 0 : !strcmp(x->name, "filter") ? 1 : 2;
+	int rank_y = !strcmp(y->name, "raw") ? 0 : !strcmp(y->name, "filter") ? 1 : 2;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (rank_x != rank_y)
+		return rank_x - rank_y;
+	return strcmp(x->name, y->name);
+}
+
+static struct tbl *plan_add_table(struct ipt_plan *ip, unsigned family, const char *name)
+{
+	struct tbl *v = realloc(ip->v, (ip->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	ip->v = v;
+	memset(&v[ip->n], 0, sizeof(v[ip->n]));
+	v[ip->n].family = family;
+	snprintf(v[ip->n].name, sizeof(v[ip->n].name), "%s", name);
+	return &v[ip->n++];
+}
+
+static struct tbl *find_table(struct ipt_plan *ip, unsigned family, const char *name)
+{
+	for (size_t i = 0; i < ip->n; i++)
+		if (ip->v[i].family == family && !strcmp(ip->v[i].name, name))
+			return &ip->v[i];
+	return NULL;
+}
+
+static void ipt_plan_data_free(struct ipt_plan *ip)
+{
+	for (size_t i = 0; i < ip->n; i++) {
+		ipt_snap_close(&ip->v[i].ts);
+		ours_free(&ip->v[i].live);
+		ours_free(&ip->v[i].want);
+	}
+	free(ip->v);
+	memset(ip, 0, sizeof(*ip));
+}
+
+static uint64_t digest_u64(const char *text, size_t len)
+{
+	char hex[DIGEST_SIZE];
+
+	digest_text(text ? text : "", len, hex);
+	return strtoull(hex, NULL, 16);
+}
+
+/* Opens and reads every loaded table of both families.  Keeps the snapshots
+ * open in ip when keep is set. */
+static int read_all(struct backend *b, struct ipt_plan *ip, bool keep, uint64_t *generation, struct diag *d)
+{
+	_cleanup_strbuf_ struct strbuf canon;
+	int r = 0;
+
+	strbuf_init(&canon);
+	for (size_t f = 0; r == 0 && f < 2; f++) {
+		char **names;
+		size_t n;
+		r = ipt_loaded_tables(families[f], &names, &n, d);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct tbl *t = plan_add_table(ip, families[f], names[i]);
+			if (!t) {
+				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+				break;
+			}
+			size_t start = canon.len;
+			t->loaded = true;
+			r = ipt_snap_open(&t->ts, families[f], names[i], d);
+			if (r == 0)
+				r = read_table(b, &t->ts, &t->live, &canon, d);
+			if (r == 0)
+				t->digest = digest_u64(canon.data + start, canon.len - start);
+			if (!keep)
+				ipt_snap_close(&t->ts);
+		}
+		ipt_names_free(names, n);
+	}
+	if (r == 0 && generation)
+		*generation = digest_u64(canon.data, canon.len);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* what we want                                                         */
+
+/* Adds a rule we want; takes e.  The text is the iptables line for diffs. */
+static int want_rule(struct tbl *t, const char *chain, unsigned pos, void *e, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int want_rule(struct tbl *t, const char *chain, unsigned pos, void *e, const char *fmt, ...)
+{
+	char *text = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	va_end(ap);
+	return ipt_rule_list_add(&t->want.rules, t->family, chain, pos, e, text) ? 0 : -ENOMEM;
+}
+
+static int want_accept(struct backend *b, struct tbl *t, const char *chain)
+{
+	return want_rule(t, chain, 1, ipt_build_accept(t->family, b->tag),
+			 "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT", chain,
+			 b->tag);
+}
+
+/* The chains the policy names for untracked accepts must exist: we never
+ * create tables or chains of others. */
+static int want_listed_accepts(struct backend *b, struct ipt_plan *ip, const struct ruleset *rs, unsigned family,
+			       struct diag *d)
+{
+	for (size_t i = 0; i < rs->n_accept_chains; i++) {
+		const struct chain_ref *c = &rs->accept_chains[i];
+		struct tbl *t;
+		if (c->family != CHAIN_FAMILY_INET && (c->family == CHAIN_FAMILY_IP) != (family == FAMILY_IPV4))
+			continue;
+		t = find_table(ip, family, c->table);
+		if (!t || !t->loaded || !ipt_snap_is_chain(&t->ts, c->chain))
+			return diag_fail(d, DIAG_KERNEL, ENOENT, c->path,
+					 "%s table %s has no chain %s for the untracked accept%s",
+					 family == FAMILY_IPV4 ? "iptables" : "ip6tables", c->table, c->chain,
+					 t && t->loaded ? "" : " (the table is not in use on this host)");
+		/* "inet" and "ip" may name the same chain: one accept is enough */
+		bool have = false;
+		for (size_t j = 0; j < t->want.rules.n; j++)
+			have |= !strcmp(t->want.rules.v[j].chain, c->chain);
+		if (!have && want_accept(b, t, c->chain) < 0)
+			return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	return 0;
+}
+
+static int build_wanted(struct backend *b, struct ipt_plan *ip, const struct ruleset *rs, struct diag *d)
+{
+	for (size_t f = 0; f < 2; f++) {
+		unsigned family = families[f];
+		struct tbl *raw;
+		if (!(rs->families & family))
+			continue;
+		raw = find_table(ip, family, "raw");
+		if (!raw)
+			raw = plan_add_table(ip, family, "raw"); /* created at commit time */
+		if (!raw)
+			return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+			raw->want.chain[h] = true;
+			if (ipt_build_chain_rules(rs, family, h, b->chain[h], &raw->want.rules) < 0 ||
+			    want_rule(raw, builtin_of_hook[h], 1, ipt_build_jump(family, b->tag, b->chain[h]),
+				      "-I %s 1 -m comment --comment \"%s\" -j %s", builtin_of_hook[h], b->tag,
+				      b->chain[h]) < 0)
+				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		}
+		if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
+			int r = want_listed_accepts(b, ip, rs, family, d);
+			if (r < 0)
+				return r;
+		} else if (rs->accept_mode == UNTRACKED_ACCEPT_AUTO) {
+			/* A filter table nobody loaded drops nothing, and loading it
+			 * just to add an accept would leave a table behind that
+			 * rollback cannot unload. */
+			struct tbl *filter = find_table(ip, family, "filter");
+			for (size_t i = 0; filter && i < 3; i++)
+				if (want_accept(b, filter, filter_chains[i]) < 0)
+					return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* comparing                                                            */
+
+/* Our rules of one chain, in position order (the lists are built in that order). */
+static size_t chain_rules(const struct ours *o, const char *chain, const struct ipt_rule **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->rules.n; i++)
+		if (!strcmp(o->rules.v[i].chain, chain) && n < max)
+			out[n++] = &o->rules.v[i];
+	return n;
+}
+
+static bool same_rules(const struct ours *a, const struct ours *b, const char *chain, bool positions)
+{
+	size_t na = 0, nb = 0, ia = 0, ib = 0;
+
+	for (size_t i = 0; i < a->rules.n; i++)
+		na += !strcmp(a->rules.v[i].chain, chain);
+	for (size_t i = 0; i < b->rules.n; i++)
+		nb += !strcmp(b->rules.v[i].chain, chain);
+	if (na != nb)
+		return false;
+	for (;;) {
+		while (ia < a->rules.n && strcmp(a->rules.v[ia].chain, chain))
+			ia++;
+		while (ib < b->rules.n && strcmp(b->rules.v[ib].chain, chain))
+			ib++;
+		if (ia >= a->rules.n || ib >= b->rules.n)
+			return true;
+		if (strcmp(a->rules.v[ia].canon, b->rules.v[ib].canon) ||
+		    (positions && a->rules.v[ia].pos != b->rules.v[ib].pos))
+			return false;
+		ia++;
+		ib++;
+	}
+}
+
+/* Calls fn once for every chain that holds rules of ours in either state
+ * and is not one of our chains. */
+static int for_each_foreign_chain(const struct backend *b, const struct ours *x, const struct ours *y,
+				  int (*fn)(const char *chain, void *ctx), void *ctx)
+{
+	const struct ours *both[2] = {x, y};
+	int r = 0;
+
+	for (size_t s = 0; r == 0 && s < 2; s++) {
+		for (size_t i = 0; r == 0 && i < both[s]->rules.n; i++) {
+			const char *chain = both[s]->rules.v[i].chain;
+			bool seen = our_hook(b, chain) >= 0;
+			for (size_t j = 0; !seen && j < i; j++)
+				seen = !strcmp(both[s]->rules.v[j].chain, chain);
+			for (size_t j = 0; !seen && s == 1 && j < x->rules.n; j++)
+				seen = !strcmp(x->rules.v[j].chain, chain);
+			if (!seen)
+				r = fn(chain, ctx);
+		}
+	}
+	return r;
+}
+
+struct diff_ctx {
+	const struct backend *b;
+	const struct tbl *t;
+	struct plan *p;
+	bool differs;
+};
+
+static int diff_foreign_chain(const char *chain, void *data)
+{
+	struct diff_ctx *c = data;
+	const struct tbl *t = c->t;
+	int r = 0;
+
+	if (same_rules(&t->live, &t->want, chain, true))
+		return 0;
+	c->differs = true;
+	for (size_t i = 0; r == 0 && i < t->live.rules.n; i++)
+		if (!strcmp(t->live.rules.v[i].chain, chain))
+			r = plan_add_diff(c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, chain,
+					  t->live.rules.v[i].pos, t->live.rules.v[i].text);
+	for (size_t i = 0; r == 0 && i < t->want.rules.n; i++)
+		if (!strcmp(t->want.rules.v[i].chain, chain))
+			r = plan_add_diff(c->p, "+ rule %s %s: %s", fam(t->family), t->name, t->want.rules.v[i].text);
+	return r;
+}
+
+struct chain_diff {
+	struct diff_ctx *c;
+	const char *chain;
+	const struct ipt_rule **live, **want;
+};
+
+static int chain_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
+{
+	struct chain_diff *cd = ctx;
+	const struct tbl *t = cd->c->t;
+
+	if (op == SEQDIFF_DELETE)
+		return plan_add_diff(cd->c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, cd->chain,
+				     cd->live[ia]->pos, cd->live[ia]->text);
+	if (op == SEQDIFF_INSERT)
+		return plan_add_diff(cd->c->p, "+ rule %s %s: %s", fam(t->family), t->name, cd->want[ib]->text);
+	return 0;
+}
+
+/* Like the nft backend: a shortest edit script between the live and the
+ * wanted rules of one of our chains, so the diff names only what changed. */
+static int diff_our_chain(struct diff_ctx *c, enum hook h)
+{
+	const struct tbl *t = c->t;
+	struct chain_diff cd = {.c = c, .chain = c->b->chain[h]};
+	const char **lc = NULL, **wc = NULL;
+	size_t nl, nw;
+	int r = 0;
+
+	if (t->live.chain[h] != t->want.chain[h]) {
+		c->differs = true;
+		r = plan_add_diff(c->p, "%c chain %s %s %s", t->want.chain[h] ? '+' : '-', fam(t->family), t->name,
+				  cd.chain);
+	}
+	if (r < 0 || same_rules(&t->live, &t->want, cd.chain, false))
+		return r;
+	c->differs = true;
+	cd.live = calloc(t->live.rules.n + 1, sizeof(*cd.live));
+	cd.want = calloc(t->want.rules.n + 1, sizeof(*cd.want));
+	lc = calloc(t->live.rules.n + 1, sizeof(*lc));
+	wc = calloc(t->want.rules.n + 1, sizeof(*wc));
+	r = -ENOMEM;
+	if (cd.live && cd.want && lc && wc) {
+		nl = chain_rules(&t->live, cd.chain, cd.live, t->live.rules.n);
+		nw = chain_rules(&t->want, cd.chain, cd.want, t->want.rules.n);
+		for (size_t i = 0; i < nl; i++)
+			lc[i] = cd.live[i]->canon;
+		for (size_t i = 0; i < nw; i++)
+			wc[i] = cd.want[i]->canon;
+		r = seqdiff(lc, nl, wc, nw, chain_diff_cb, &cd);
+	}
+	free(cd.live);
+	free(cd.want);
+	free(lc);
+	free(wc);
+	return r;
+}
+
+static int diff_table(const struct backend *b, struct tbl *t, struct plan *p)
+{
+	struct diff_ctx c = {.b = b, .t = t, .p = p};
+	int r = 0;
+
+	for (enum hook h = HOOK_PREROUTING; r == 0 && h <= HOOK_OUTPUT; h++)
+		r = diff_our_chain(&c, h);
+	if (r == 0)
+		r = for_each_foreign_chain(b, &t->live, &t->want, diff_foreign_chain, &c);
+	t->dirty = c.differs;
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* editing a snapshot                                                   */
+
+struct edit_ctx {
+	const struct backend *b;
+	struct ipt_snap *t;
+	const struct ours *cur, *want;
+	bool insert; /* second pass: put the wanted rules in */
+	struct diag *d;
+};
+
+static int edit_foreign_chain(const char *chain, void *data)
+{
+	struct edit_ctx *c = data;
+	int r = 0;
+
+	if (same_rules(c->cur, c->want, chain, true))
+		return 0;
+	if (!c->insert) {
+		/* from the bottom up, so the positions above stay right */
+		for (size_t i = c->cur->rules.n; r == 0 && i-- > 0;)
+			if (!strcmp(c->cur->rules.v[i].chain, chain))
+				r = ipt_snap_delete_rule(c->t, chain, c->cur->rules.v[i].pos, c->d);
+		return r;
+	}
+	/* from the top down: once ours are gone, the others stand where they
+	 * stood, so inserting at the recorded positions rebuilds the order */
+	for (size_t i = 0; r == 0 && i < c->want->rules.n; i++)
+		if (!strcmp(c->want->rules.v[i].chain, chain))
+			r = ipt_snap_insert_rule(c->t, chain, c->want->rules.v[i].e, c->want->rules.v[i].pos, c->d);
+	return r;
+}
+
+/* Changes the snapshot t so that what we own in it becomes `want`, touching
+ * only the chains where it differs.  Everything else stays as read. */
+static int edit_table(const struct backend *b, struct ipt_snap *t, const struct ours *want, struct diag *d)
+{
+	struct ours cur;
+	struct edit_ctx c = {.b = b, .t = t, .cur = &cur, .want = want, .d = d};
+	int r;
+
+	r = read_table((struct backend *)b, t, &cur, NULL, d);
+	/* jumps and accepts out first: a chain with references cannot go */
+	if (r == 0)
+		r = for_each_foreign_chain(b, &cur, want, edit_foreign_chain, &c);
+	for (enum hook h = HOOK_PREROUTING; r == 0 && h <= HOOK_OUTPUT; h++) {
+		const char *chain = b->chain[h];
+		if (cur.chain[h] == want->chain[h] && same_rules(&cur, want, chain, false))
+			continue;
+		if (cur.chain[h])
+			r = ipt_snap_flush_chain(t, chain, d);
+		if (r == 0 && cur.chain[h] && !want->chain[h])
+			r = ipt_snap_delete_chain(t, chain, d);
+		if (r == 0 && !cur.chain[h] && want->chain[h])
+			r = ipt_snap_create_chain(t, chain, d);
+		for (size_t i = 0; r == 0 && i < want->rules.n; i++)
+			if (!strcmp(want->rules.v[i].chain, chain))
+				r = ipt_snap_append_rule(t, chain, want->rules.v[i].e, d);
+	}
+	c.insert = true;
+	if (r == 0)
+		r = for_each_foreign_chain(b, &cur, want, edit_foreign_chain, &c);
+	ours_free(&cur);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* the backend operations                                               */
+
+static void ipt_plan_free(struct plan *p)
+{
+	struct ipt_plan *ip = p->priv;
+
+	if (ip) {
+		ipt_plan_data_free(ip);
+		free(ip);
+	}
+	plan_free_diff(p);
+	memset(p, 0, sizeof(*p));
+}
+
+static int ipt_plan(struct backend *b, const struct ruleset *rs, struct plan *p, struct diag *d)
+{
+	struct ipt_plan *ip = calloc(1, sizeof(*ip));
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if (!ip)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	p->priv = ip;
+	r = read_all(b, ip, true, &p->generation_before, d);
+	if (r == 0 && rs)
+		r = build_wanted(b, ip, rs, d);
+	if (r < 0)
+		goto fail;
+	qsort(ip->v, ip->n, sizeof(*ip->v), tbl_order);
+	for (size_t i = 0; i < ip->n; i++) {
+		if (diff_table(b, &ip->v[i], p) < 0) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			goto fail;
+		}
+		p->changed |= ip->v[i].dirty;
+	}
+	return 0;
+fail:
+	ipt_plan_free(p);
+	return r;
+}
+
+/* Puts back what we owned in table t before this commit, on a fresh
+ * snapshot of what is live now. */
+static int restore_table(struct backend *b, struct tbl *t, struct diag *d)
+{
+	struct ipt_snap fresh;
+	int r;
+
+	r = ipt_snap_open(&fresh, t->family, t->name, d);
+	if (r == 0)
+		r = edit_table(b, &fresh, &t->live, d);
+	if (r == 0)
+		r = ipt_snap_commit(&fresh, d);
+	ipt_snap_close(&fresh);
+	return r;
+}
+
+/*
+ * Replaces one table: reads it afresh (a table nobody had loaded is created
+ * here, not while planning), checks that it is still the table plan() read,
+ * edits it and commits it.  We hold the xtables lock, so only a writer that
+ * ignores the lock can have changed it; then -EAGAIN, as the kernel itself
+ * answers when the number of rules moved between our read and our replace.
+ */
+static int commit_table(struct backend *b, struct tbl *t, struct diag *d)
+{
+	_cleanup_strbuf_ struct strbuf canon;
+	struct ipt_snap fresh;
+	struct ours scratch;
+	int r;
+
+	strbuf_init(&canon);
+	r = ipt_snap_open(&fresh, t->family, t->name, d);
+	if (r == 0 && t->loaded) {
+		r = read_table(b, &fresh, &scratch, &canon, d);
+		ours_free(&scratch);
+		if (r == 0 && digest_u64(canon.data, canon.len) != t->digest)
+			r = diag_fail(d, DIAG_KERNEL, EAGAIN, NULL, "%s table %s changed since it was read",
+				      t->family == FAMILY_IPV4 ? "iptables" : "ip6tables", t->name);
+	}
+	if (r == 0)
+		r = edit_table(b, &fresh, &t->want, d);
+	if (r == 0)
+		r = ipt_snap_commit(&fresh, d);
+	ipt_snap_close(&fresh);
+	return r;
+}
+
+/*
+ * Undoes the tables replaced before `failed`, newest first.  Returns how
+ * many were replaced; undo_errors collects what could not be undone.
+ *
+ * The table that failed is left alone: libiptc's replace is the atomic
+ * step, and a refused replace changed nothing.
+ */
+static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed, struct strbuf *undo_errors)
+{
+	size_t replaced = 0;
+
+	for (size_t j = failed; j-- > 0;) {
+		struct tbl *t = &ip->v[j];
+		struct diag ud;
+		if (!t->dirty)
+			continue;
+		replaced++;
+		diag_init(&ud);
+		if (restore_table(b, t, &ud) < 0)
+			strbuf_printf(undo_errors, "; %s", ud.msg);
+		diag_free(&ud);
+	}
+	return replaced;
+}
+
+static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
+{
+	struct ipt_plan *ip = p->priv;
+	_cleanup_strbuf_ struct strbuf undo_errors;
+	struct diag cd; /* why a table failed, until we know what else to say */
+	size_t failed, replaced;
+	int r = 0;
+
+	strbuf_init(&undo_errors);
+	diag_init(&cd);
+	for (failed = 0; failed < ip->n; failed++)
+		if (ip->v[failed].dirty && (r = commit_table(b, &ip->v[failed], &cd)) < 0)
+			break;
+	if (r == 0) {
+		diag_free(&cd);
+		return 0;
+	}
+	replaced = undo_tables(b, ip, failed, &undo_errors);
+	if (undo_errors.len || undo_errors.oom)
+		r = diag_fail(d, DIAG_KERNEL, -r, NULL,
+			      "%s; putting back the tables already replaced failed too%s: the kernel now holds part "
+			      "of the change, run the command again",
+			      cd.msg, undo_errors.data ? undo_errors.data : "");
+	else if (r == -EAGAIN)
+		/* The kernel refuses a replace with EAGAIN when the table
+		 * changed since we read it (someone ignored the xtables lock).
+		 * Nothing of ours is applied now: plan again. */
+		r = -ERESTART;
+	else
+		r = diag_fail(d, cd.kind, -r, NULL, "%s; %s", cd.msg,
+			      replaced
+				  ? "the tables already replaced were put back as they were, so nothing was applied"
+				  : "nothing was applied");
+	diag_free(&cd);
+	return r;
+}
+
+static int ipt_generation(struct backend *b, uint64_t *out, struct diag *d)
+{
+	struct ipt_plan ip = {0};
+	int r = read_all(b, &ip, false, out, d);
+
+	ipt_plan_data_free(&ip);
+	return r;
+}
+
+static int ipt_owned(struct backend *b, struct owned_list *out, struct diag *d)
+{
+	_cleanup_strbuf_ struct strbuf canon;
+	struct ipt_plan ip = {0};
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	strbuf_init(&canon);
+	r = read_all(b, &ip, false, NULL, d);
+	qsort(ip.v, ip.n, sizeof(*ip.v), tbl_order);
+	for (size_t i = 0; r == 0 && i < ip.n; i++) {
+		struct tbl *t = &ip.v[i];
+		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
+			if (t->live.chain[h])
+				strbuf_printf(&canon, "%s %s chain %s\n", fam(t->family), t->name, b->chain[h]);
+		for (size_t j = 0; r == 0 && j < t->live.rules.n; j++) {
+			const struct ipt_rule *lr = &t->live.rules.v[j];
+			bool own_chain = our_hook(b, lr->chain) >= 0;
+			bool jump = our_hook(b, ipt_entry_target_name(t->family, lr->e)) >= 0;
+			struct owned_object *o = owned_list_add(out);
+			if (!o) {
+				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+				break;
+			}
+			o->kind = own_chain ? OWNED_RULE : jump ? OWNED_JUMP : OWNED_ACCEPT;
+			snprintf(o->family, sizeof(o->family), "%s", fam(t->family));
+			snprintf(o->table, sizeof(o->table), "%s", t->name);
+			snprintf(o->chain, sizeof(o->chain), "%s", lr->chain);
+			o->handle = lr->pos;
+			snprintf(o->comment, sizeof(o->comment), "%s", ipt_entry_comment(t->family, lr->e) ?: "");
+			o->has_counter = true;
+			o->packets = lr->packets;
+			o->bytes = lr->bytes;
+			strbuf_printf(&canon, "%s %s %s %s%s\n", o->family, o->table, o->chain,
+				      !own_chain && lr->pos != 1 ? "not-first " : "", lr->canon);
+		}
+	}
+	if (r == 0 && canon.oom)
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	if (r == 0)
+		digest_text(canon.data ? canon.data : "", canon.len, out->digest);
+	else
+		owned_list_free(out);
+	ipt_plan_data_free(&ip);
+	return r;
+}
+
+/* For --backend auto: the legacy tables this namespace has, and whether
+ * anything is in them.  Only tables already loaded are opened, so probing
+ * creates none. */
+int ipt_probe_tables(struct probe_list *out, struct diag *d)
+{
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t f = 0; r == 0 && f < 2; f++) {
+		char **names;
+		size_t n;
+		r = ipt_loaded_tables(families[f], &names, &n, d);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct probe_table *pt = probe_list_add(out);
+			struct ipt_snap s;
+			if (!pt) {
+				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+				break;
+			}
+			snprintf(pt->family, sizeof(pt->family), "%s", fam(families[f]));
+			snprintf(pt->name, sizeof(pt->name), "%s", names[i]);
+			r = ipt_snap_open(&s, families[f], names[i], d);
+			for (const char *c = r == 0 ? ipt_snap_first_chain(&s) : NULL; c; c = ipt_snap_next_chain(&s)) {
+				const char *policy = ipt_snap_builtin(&s, c) ? ipt_snap_policy(&s, c) : NULL;
+				if (!policy)
+					pt->n_chains++;
+				else if (strcmp(policy, "ACCEPT"))
+					pt->in_use = true; /* a DROP policy filters with no rule at all */
+				for (const void *e = ipt_snap_first_rule(&s, c); e; e = ipt_snap_next_rule(&s, e))
+					pt->n_rules++;
+			}
+			pt->in_use |= pt->n_rules || pt->n_chains;
+			ipt_snap_close(&s);
+		}
+		ipt_names_free(names, n);
+	}
+	if (r < 0)
+		probe_list_free(out);
+	return r;
+}
+
+static int ipt_render(const struct ruleset *rs, struct strbuf *out)
+{
+	int r = emit_iptables_text(rs, FAMILY_IPV4, out);
+
+	if (r == 0)
+		r = emit_iptables_text(rs, FAMILY_IPV6, out);
+	return r;
+}
+
+static int ipt_open(struct backend **out, const struct backend_options *opt, struct diag *d)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	snprintf(b->tag, sizeof(b->tag), "%s", opt->table);
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
+		iptables_chain_name_for(opt->table, h, b->chain[h], sizeof(b->chain[h]));
+	/* held from the first read to the last commit, like iptables-restore */
+	b->lock_fd = xtables_lock_take(opt->lock_timeout_ms, d);
+	if (b->lock_fd < 0) {
+		int r = b->lock_fd;
+		free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+static void ipt_close(struct backend *b)
+{
+	if (!b)
+		return;
+	if (b->lock_fd >= 0)
+		close(b->lock_fd);
+	free(b);
+}
+
+const struct backend_ops ipt_backend_ops = {
+    .name = "iptables",
+    .open = ipt_open,
+    .close = ipt_close,
+    .plan = ipt_plan,
+    .commit = ipt_commit,
+    .plan_free = ipt_plan_free,
+    .generation = ipt_generation,
+    .owned = ipt_owned,
+    .render = ipt_render,
+};

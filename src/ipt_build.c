@@ -1,0 +1,471 @@
+#include "ipt_build.h"
+
+#include <errno.h>
+#include <libiptc/libip6tc.h>
+#include <libiptc/libiptc.h>
+#include <linux/netfilter/xt_CT.h>
+#include <linux/netfilter/xt_comment.h>
+#include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_multiport.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emit.h"
+
+/* The revisions iptables 1.8 picks on any kernel since 4.x: the newest one
+ * both it and the kernel know.  A different revision is a different rule to
+ * iptables-save, so these are part of what "the same rule" means. */
+enum {
+	MULTIPORT_REV = 1, /* struct xt_multiport_v1: ranges allowed */
+	COMMENT_REV = 0,
+	CONNTRACK_REV = 3, /* struct xt_conntrack_mtinfo3 */
+	CT_REV = 2,	   /* struct xt_ct_target_info_v1 */
+};
+
+/* Large enough for the biggest entry we build: an ip6t_entry, multiport,
+ * comment and the CT target come to well under 1 KiB. */
+#define ENTRY_ROOM 1024
+
+struct entry_buf {
+	unsigned family;
+	size_t len;
+	_Alignas(8) unsigned char b[ENTRY_ROOM];
+};
+
+static size_t header_size(unsigned family)
+{
+	return family == FAMILY_IPV4 ? sizeof(struct ipt_entry) : sizeof(struct ip6t_entry);
+}
+
+/* ipt_entry and ip6t_entry differ only in their ip header; the fields after
+ * it have the same types and order. */
+#define ENTRY_FIELD(family, e, field)                                                                                  \
+	((family) == FAMILY_IPV4 ? &((struct ipt_entry *)(e))->field : &((struct ip6t_entry *)(e))->field)
+
+static void eb_init(struct entry_buf *eb, unsigned family)
+{
+	memset(eb, 0, sizeof(*eb));
+	eb->family = family;
+	eb->len = header_size(family);
+	*ENTRY_FIELD(family, eb->b, target_offset) = (uint16_t)eb->len;
+	*ENTRY_FIELD(family, eb->b, next_offset) = (uint16_t)eb->len;
+}
+
+/*
+ * Appends a match, or the target (which comes last), with `size` bytes of
+ * zeroed info and returns the info.  A match and a target share their
+ * layout: size, name, revision, then the info.
+ */
+static void *eb_ext(struct entry_buf *eb, bool target, const char *name, uint8_t rev, size_t size)
+{
+	struct xt_entry_match *m = (struct xt_entry_match *)(eb->b + eb->len);
+	size_t start = eb->len, total = XT_ALIGN(sizeof(*m)) + XT_ALIGN(size);
+
+	m->u.match_size = (uint16_t)total;
+	snprintf(m->u.user.name, sizeof(m->u.user.name), "%s", name);
+	m->u.user.revision = rev;
+	eb->len += total;
+	*ENTRY_FIELD(eb->family, eb->b, target_offset) = (uint16_t)(target ? start : eb->len);
+	*ENTRY_FIELD(eb->family, eb->b, next_offset) = (uint16_t)eb->len;
+	return m->data;
+}
+
+static void *eb_match(struct entry_buf *eb, const char *name, uint8_t rev, size_t size)
+{
+	return eb_ext(eb, false, name, rev, size);
+}
+
+static void *eb_target(struct entry_buf *eb, const char *name, uint8_t rev, size_t size)
+{
+	return eb_ext(eb, true, name, rev, size);
+}
+
+/* A standard target names a verdict (ACCEPT, RETURN) or a chain to jump to;
+ * libiptc resolves the name when the entry is added, like iptables does. */
+static void eb_standard(struct entry_buf *eb, const char *label)
+{
+	eb_target(eb, label, 0, sizeof(int));
+}
+
+static void eb_comment(struct entry_buf *eb, const char *comment)
+{
+	struct xt_comment_info *c = eb_match(eb, "comment", COMMENT_REV, sizeof(*c));
+
+	snprintf(c->comment, sizeof(c->comment), "%s", comment);
+}
+
+static void *eb_take(const struct entry_buf *eb)
+{
+	void *e = malloc(eb->len);
+
+	if (e)
+		memcpy(e, eb->b, eb->len);
+	return e;
+}
+
+/* ------------------------------------------------------------------ */
+/* the ip header                                                        */
+
+/* iptables' interface match: an exact name compares its NUL too, a name
+ * ending in '+' compares only the prefix; the '+' stays in the name. */
+static void put_iface(const struct ifname *ifn, char name[IFNAMSIZ], unsigned char mask[IFNAMSIZ])
+{
+	size_t len = strnlen(ifn->name, IFNAMSIZ - 1);
+
+	/* the policy allows no name that would not fit with its '+' */
+	memcpy(name, ifn->name, len);
+	if (ifn->wildcard && len < IFNAMSIZ - 1)
+		name[len] = '+';
+	memset(mask, 0xff, ifn->wildcard ? len : len + 1);
+}
+
+static void prefix_mask(unsigned prefix, uint8_t *mask, size_t bytes)
+{
+	memset(mask, 0, bytes);
+	for (unsigned b = 0; b < prefix && b < bytes * 8; b++)
+		mask[b / 8] |= (uint8_t)(0x80 >> (b % 8));
+}
+
+static void put_addr(const struct cidr *c, void *addr, void *mask, size_t bytes)
+{
+	prefix_mask(c->prefix, mask, bytes);
+	memcpy(addr, c->addr, bytes);
+}
+
+/* The fields both ip headers have, wherever each keeps them. */
+struct ip_fields {
+	char *iniface, *outiface;
+	unsigned char *iniface_mask, *outiface_mask;
+	void *src, *dst, *smsk, *dmsk;
+	size_t addr_len;
+};
+
+static void put_ip(const struct ip_fields *f, const struct iptables_variant *v)
+{
+	const struct rule *r = v->rule;
+
+	if (r->has_ifname) {
+		if (r->hook == HOOK_PREROUTING)
+			put_iface(&r->ifname, f->iniface, f->iniface_mask);
+		else
+			put_iface(&r->ifname, f->outiface, f->outiface_mask);
+	}
+	if (v->peer)
+		put_addr(v->peer, r->peer_field == FIELD_SOURCE ? f->src : f->dst,
+			 r->peer_field == FIELD_SOURCE ? f->smsk : f->dmsk, f->addr_len);
+	if (v->local)
+		put_addr(v->local, r->local_field == FIELD_SOURCE ? f->src : f->dst,
+			 r->local_field == FIELD_SOURCE ? f->smsk : f->dmsk, f->addr_len);
+}
+
+static void ip4_header(struct ipt_ip *ip, const struct iptables_variant *v)
+{
+	const struct ip_fields f = {ip->iniface,       ip->outiface, ip->iniface_mask,
+				    ip->outiface_mask, &ip->src,     &ip->dst,
+				    &ip->smsk,	       &ip->dmsk,    4};
+
+	put_ip(&f, v);
+	ip->proto = v->rule->proto;
+}
+
+static void ip6_header(struct ip6t_ip6 *ip, const struct iptables_variant *v)
+{
+	const struct ip_fields f = {ip->iniface,       ip->outiface, ip->iniface_mask,
+				    ip->outiface_mask, &ip->src,     &ip->dst,
+				    &ip->smsk,	       &ip->dmsk,    16};
+
+	put_ip(&f, v);
+	/* unlike IPv4, ip6_tables looks at proto only when this flag says so */
+	if (v->rule->proto) {
+		ip->proto = v->rule->proto;
+		ip->flags |= IP6T_F_PROTO;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* rules                                                                */
+
+/* multiport holds up to 15 slots; a range takes two, flagged in pflags,
+ * and ports are in host byte order. */
+static void put_multiport(struct entry_buf *eb, const struct iptables_variant *v)
+{
+	struct xt_multiport_v1 *mp = eb_match(eb, "multiport", MULTIPORT_REV, sizeof(*mp));
+	unsigned n = 0;
+
+	mp->flags = v->rule->port_field == FIELD_SOURCE ? XT_MULTIPORT_SOURCE : XT_MULTIPORT_DESTINATION;
+	for (size_t i = v->pstart; i < v->pstart + v->pcount; i++) {
+		const struct port_range *p = &v->ports->ranges[i];
+		mp->ports[n] = p->first;
+		if (p->first != p->last) {
+			mp->pflags[n++] = 1;
+			mp->ports[n] = p->last;
+		}
+		n++;
+	}
+	mp->count = (uint8_t)n;
+}
+
+struct build_ctx {
+	unsigned family;
+	const char *chain;
+	struct ipt_rule_list *out;
+};
+
+static int build_variant(const struct ruleset *rs, const struct iptables_variant *v, void *data)
+{
+	struct build_ctx *ctx = data;
+	struct entry_buf eb;
+	struct strbuf text;
+	char comment[128];
+
+	eb_init(&eb, ctx->family);
+	if (ctx->family == FAMILY_IPV4)
+		ip4_header(&((struct ipt_entry *)eb.b)->ip, v);
+	else
+		ip6_header(&((struct ip6t_entry *)eb.b)->ipv6, v);
+	if (v->ports)
+		put_multiport(&eb, v);
+	rule_comment(rs, v->rule, comment, sizeof(comment));
+	eb_comment(&eb, comment);
+	if (v->rule->verdict == VERDICT_NOTRACK) {
+		struct xt_ct_target_info_v1 *ct = eb_target(&eb, "CT", CT_REV, sizeof(*ct));
+		ct->flags = XT_CT_NOTRACK;
+	} else {
+		eb_standard(&eb, "RETURN");
+	}
+	strbuf_init(&text);
+	iptables_variant_text(rs, v, ctx->chain, &text);
+	if (text.oom) {
+		strbuf_free(&text);
+		return -ENOMEM;
+	}
+	if (!ipt_rule_list_add(ctx->out, ctx->family, ctx->chain, (unsigned)ctx->out->n + 1, eb_take(&eb),
+			       strbuf_take(&text)))
+		return -ENOMEM;
+	return 0;
+}
+
+int ipt_build_chain_rules(const struct ruleset *rs, unsigned family, enum hook h, const char *chain,
+			  struct ipt_rule_list *out)
+{
+	struct build_ctx ctx = {.family = family, .chain = chain, .out = out};
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < rs->n_rules; i++)
+		if (rs->rules[i].hook == h && (rs->rules[i].family & family))
+			r = iptables_for_each_variant(rs, &rs->rules[i], build_variant, &ctx);
+	return r;
+}
+
+void *ipt_build_jump(unsigned family, const char *tag, const char *chain)
+{
+	struct entry_buf eb;
+
+	eb_init(&eb, family);
+	eb_comment(&eb, tag);
+	eb_standard(&eb, chain);
+	return eb_take(&eb);
+}
+
+void *ipt_build_accept(unsigned family, const char *tag)
+{
+	struct xt_conntrack_mtinfo3 *ct;
+	struct entry_buf eb;
+
+	eb_init(&eb, family);
+	ct = eb_match(&eb, "conntrack", CONNTRACK_REV, sizeof(*ct));
+	ct->match_flags = XT_CONNTRACK_STATE;
+	ct->state_mask = XT_CONNTRACK_STATE_UNTRACKED;
+	eb_comment(&eb, tag);
+	eb_standard(&eb, "ACCEPT");
+	return eb_take(&eb);
+}
+
+/* ------------------------------------------------------------------ */
+/* reading entries                                                      */
+
+size_t ipt_entry_size(unsigned family, const void *e)
+{
+	return *ENTRY_FIELD(family, (void *)e, next_offset);
+}
+
+const void *ipt_entry_counters(unsigned family, const void *e, uint64_t *packets, uint64_t *bytes)
+{
+	const struct xt_counters *c = ENTRY_FIELD(family, (void *)e, counters);
+
+	*packets = c->pcnt;
+	*bytes = c->bcnt;
+	return c;
+}
+
+/* Calls fn for each match in order, then returns the target. */
+static const struct xt_entry_target *walk(unsigned family, const void *e,
+					  void (*fn)(const struct xt_entry_match *m, void *ctx), void *ctx)
+{
+	const unsigned char *base = e;
+	size_t off = header_size(family), target = *ENTRY_FIELD(family, (void *)e, target_offset);
+
+	while (off < target) {
+		const struct xt_entry_match *m = (const void *)(base + off);
+		if (m->u.match_size < sizeof(*m))
+			break; /* malformed: never loop forever */
+		if (fn)
+			fn(m, ctx);
+		off += m->u.match_size;
+	}
+	return (const void *)(base + target);
+}
+
+static void find_comment(const struct xt_entry_match *m, void *ctx)
+{
+	const char **c = ctx;
+
+	if (!*c && !strcmp(m->u.user.name, "comment") &&
+	    m->u.match_size >= XT_ALIGN(sizeof(*m)) + sizeof(struct xt_comment_info))
+		*c = ((const struct xt_comment_info *)m->data)->comment;
+}
+
+const char *ipt_entry_comment(unsigned family, const void *e)
+{
+	const char *c = NULL;
+
+	walk(family, e, find_comment, &c);
+	/* the kernel does not insist on the NUL; we only trust a terminated one */
+	return c && memchr(c, '\0', XT_MAX_COMMENT_LEN) ? c : NULL;
+}
+
+const char *ipt_entry_target_name(unsigned family, const void *e)
+{
+	return walk(family, e, NULL, NULL)->u.user.name;
+}
+
+void *ipt_entry_normalise(unsigned family, const void *e, const char *label)
+{
+	size_t size = ipt_entry_size(family, e);
+	unsigned char *copy = malloc(size);
+	struct xt_entry_target *t;
+
+	if (!copy)
+		return NULL;
+	memcpy(copy, e, size);
+	memset(ENTRY_FIELD(family, copy, counters), 0, sizeof(struct xt_counters));
+	*ENTRY_FIELD(family, copy, comefrom) = 0;
+	*ENTRY_FIELD(family, copy, nfcache) = 0;
+	t = (struct xt_entry_target *)(void *)walk(family, copy, NULL, NULL);
+	if (label && t->u.user.name[0] == '\0' && t->u.target_size >= sizeof(struct xt_standard_target)) {
+		memset(t->u.user.name, 0, sizeof(t->u.user.name));
+		snprintf(t->u.user.name, sizeof(t->u.user.name), "%s", label);
+		((struct xt_standard_target *)t)->verdict = 0;
+	}
+	return copy;
+}
+
+/* How many bytes of an extension's info userspace owns; the rest belongs to
+ * the kernel (CT keeps a pointer to its template conntrack there). */
+static size_t user_size(const char *name, uint8_t rev, size_t size)
+{
+	if (!strcmp(name, "CT"))
+		return rev == 0 ? offsetof(struct xt_ct_target_info, ct) : offsetof(struct xt_ct_target_info_v1, ct);
+	return size;
+}
+
+/* Appends n bytes as hex; canonical forms of whole tables are read on every
+ * plan, so this is done without a printf per byte. */
+static void hex(struct strbuf *out, const void *p, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b = p;
+	char buf[256];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		buf[k++] = digits[b[i] >> 4];
+		buf[k++] = digits[b[i] & 15];
+		if (k == sizeof(buf)) {
+			strbuf_putn(out, buf, k);
+			k = 0;
+		}
+	}
+	strbuf_putn(out, buf, k);
+}
+
+static void canon_ext(struct strbuf *out, char kind, const char *name, uint8_t rev, size_t total, size_t header,
+		      const unsigned char *data)
+{
+	size_t n = total > header ? total - header : 0, u = user_size(name, rev, n);
+
+	strbuf_printf(out, " %c:%s/%u/%zu:", kind, name, rev, total);
+	hex(out, data, u < n ? u : n);
+}
+
+static void canon_match(const struct xt_entry_match *m, void *ctx)
+{
+	char name[sizeof(m->u.user.name) + 1] = {0};
+
+	memcpy(name, m->u.user.name, sizeof(m->u.user.name));
+	canon_ext(ctx, 'm', name, m->u.user.revision, m->u.match_size, XT_ALIGN(sizeof(*m)), m->data);
+}
+
+int ipt_entry_canon(unsigned family, const void *e, struct strbuf *out)
+{
+	const struct xt_entry_target *t;
+	char name[XT_EXTENSION_MAXNAMELEN + 1] = {0};
+
+	strbuf_puts(out, "ip:");
+	/* up to invflags: the padding after it is not ours to compare */
+	if (family == FAMILY_IPV4)
+		hex(out, e, offsetof(struct ipt_ip, invflags) + 1);
+	else
+		hex(out, e, offsetof(struct ip6t_ip6, invflags) + 1);
+	t = walk(family, e, canon_match, out);
+	memcpy(name, t->u.user.name, sizeof(t->u.user.name));
+	canon_ext(out, 't', name, t->u.user.revision, t->u.target_size, XT_ALIGN(sizeof(*t)), t->data);
+	return out->oom ? -ENOMEM : 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+void ipt_rule_list_free(struct ipt_rule_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].e);
+		free(l->v[i].canon);
+		free(l->v[i].text);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+struct ipt_rule *ipt_rule_list_add(struct ipt_rule_list *l, unsigned family, const char *chain, unsigned pos, void *e,
+				   char *text)
+{
+	struct ipt_rule *r = NULL;
+	struct strbuf canon;
+
+	strbuf_init(&canon);
+	if (!e || !text)
+		goto fail;
+	/* grows by doubling when n reaches a power of two */
+	if (!l->n || !(l->n & (l->n - 1))) {
+		r = realloc(l->v, (l->n ? l->n * 2 : 8) * sizeof(*r));
+		if (!r)
+			goto fail;
+		l->v = r;
+	}
+	if (ipt_entry_canon(family, e, &canon) < 0)
+		goto fail;
+	r = &l->v[l->n++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->chain, sizeof(r->chain), "%s", chain);
+	r->pos = pos;
+	r->e = e;
+	r->text = text;
+	r->canon = strbuf_take(&canon);
+	return r;
+fail:
+	free(e);
+	free(text);
+	strbuf_free(&canon);
+	return NULL;
+}

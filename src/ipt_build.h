@@ -1,0 +1,67 @@
+/*
+ * IR → libiptc entries.  An entry is a struct ipt_entry (IPv4) or struct
+ * ip6t_entry (IPv6) followed by its matches and its target, in one block.
+ * We build each one exactly as iptables builds it from the line that
+ * emit_iptables prints (same matches, revisions, sizes and field values),
+ * so iptables-legacy-save shows the same rules whichever way they were
+ * loaded.  Pure: nothing here talks to the kernel.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruleset.h"
+#include "strbuf.h"
+
+#define IPT_CHAIN_MAX 32 /* XT_TABLE_MAXNAMELEN, with the NUL */
+
+/* One rule as we compare and load it, built by us or read from the kernel. */
+struct ipt_rule {
+	char chain[IPT_CHAIN_MAX];
+	unsigned pos; /* 1-based rule number in its chain, as iptables -L --line-numbers counts */
+	void *e;      /* the entry, normalised (see ipt_entry_normalise) */
+	char *canon;  /* comparable text: counters and kernel-only bytes left out */
+	char *text;   /* for people: an iptables line we want, or what a live rule says */
+	uint64_t packets, bytes;
+};
+
+struct ipt_rule_list {
+	struct ipt_rule *v;
+	size_t n;
+};
+
+void ipt_rule_list_free(struct ipt_rule_list *l);
+/* Appends a rule and takes ownership of e and text (both freed on failure);
+ * the canonical form is computed here.  Returns the rule or NULL. */
+struct ipt_rule *ipt_rule_list_add(struct ipt_rule_list *l, unsigned family, const char *chain, unsigned pos, void *e,
+				   char *text);
+
+/* Appends the rules of our chain for hook h (only those of `family`) in IR order. */
+int ipt_build_chain_rules(const struct ruleset *rs, unsigned family, enum hook h, const char *chain,
+			  struct ipt_rule_list *out);
+/* "-m comment --comment TAG -j CHAIN": the jump from a built-in chain into ours. */
+void *ipt_build_jump(unsigned family, const char *tag, const char *chain);
+/* "-m conntrack --ctstate UNTRACKED -m comment --comment TAG -j ACCEPT". */
+void *ipt_build_accept(unsigned family, const char *tag);
+
+/* Size of the whole entry (its next_offset). */
+size_t ipt_entry_size(unsigned family, const void *e);
+/* Where the entry's counters are: they differ only in the header's size. */
+const void *ipt_entry_counters(unsigned family, const void *e, uint64_t *packets, uint64_t *bytes);
+/* The comment of a "-m comment" match, or NULL when there is none. */
+const char *ipt_entry_comment(unsigned family, const void *e);
+/* The target's name as stored: after ipt_entry_normalise, a verdict's or chain's label too. */
+const char *ipt_entry_target_name(unsigned family, const void *e);
+/*
+ * A copy of e fit for comparing and for loading again: libiptc hands back
+ * jumps and standard verdicts as a target with an empty name and a kernel
+ * offset; the copy carries the label instead (`label` is what
+ * iptc_get_target() said: a chain name, ACCEPT, RETURN ...), the way
+ * iptables itself passes them in.  Counters and the back pointer are zeroed.
+ */
+void *ipt_entry_normalise(unsigned family, const void *e, const char *label);
+/* Text that is equal for two entries exactly when iptables sees the same
+ * rule: ip header fields, then each match and the target by name, revision,
+ * size and the bytes userspace owns. */
+int ipt_entry_canon(unsigned family, const void *e, struct strbuf *out);

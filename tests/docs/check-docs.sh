@@ -1,0 +1,51 @@
+#!/bin/bash
+# The documentation keeps up with the program:
+#  - every command `notrackctl --help` lists has a working `--help`, a
+#    section in the man page and a mention in README.md;
+#  - every `notrackctl COMMAND` shown in README.md exists;
+#  - every exit code in src/exit_codes.h is in --help, the man page and
+#    README.md;
+#  - the sources are clang-formatted.
+#
+# Usage: check-docs.sh NOTRACKCTL SOURCE_DIR
+set -euo pipefail
+. "$(dirname "$0")/../lib/netns.sh"
+[ $# = 2 ] || { echo "usage: $0 NOTRACKCTL SOURCE_DIR" >&2; exit 2; }
+bin=$1
+src=$2
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+"$bin" --help >"$work/help"
+commands=$(sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' "$work/help")
+[ "$(echo "$commands" | wc -w)" -ge 8 ] || fail "--help lists too few commands: $commands"
+man -l "$src/dist/man/notrackctl.8" 2>/dev/null | col -b >"$work/man" || cp "$src/dist/man/notrackctl.8" "$work/man"
+for c in $commands; do
+	"$bin" "$c" --help >"$work/c.help" || fail "notrackctl $c --help fails"
+	grep -q "^Usage: notrackctl $c" "$work/c.help" || fail "notrackctl $c --help has no usage line"
+	grep -qE "^ +$c( |$)" "$work/man" || fail "the man page does not document '$c'"
+	grep -qE "notrackctl $c|\`$c\`" "$src/README.md" || fail "README.md does not mention '$c'"
+done
+
+# Commands the README shows must exist.
+# (in code: "$ notrackctl X", "`notrackctl X", "sudo notrackctl X", or a line of its own)
+grep -oE '(^\$ |^|`|sudo )notrackctl [a-z][a-z-]+' "$src/README.md" | sed 's/.*notrackctl //' | sort -u >"$work/readme-commands"
+while read -r c; do
+	echo "$commands" | grep -qx "$c" || fail "README.md shows 'notrackctl $c', which --help does not list"
+done <"$work/readme-commands"
+
+# Exit codes.
+sed -n 's/^\s*EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$src/src/exit_codes.h" >"$work/codes"
+[ "$(wc -l <"$work/codes")" -ge 10 ] || fail "cannot read the exit codes"
+while read -r code; do
+	grep -qE "^  $code +[a-z]" "$work/help" || fail "--help does not list exit code $code"
+	grep -qE "^\| $code \|" "$src/README.md" || fail "README.md does not list exit code $code"
+	grep -qx "\.B $code" "$src/dist/man/notrackctl.8" || fail "the man page does not list exit code $code"
+done <"$work/codes"
+
+# Style.
+if command -v clang-format >/dev/null; then
+	(cd "$src" && clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/lib/*.c tests/lib/*.h) ||
+		fail "clang-format would change the sources: run clang-format -i"
+fi
+echo "PASS"

@@ -1,0 +1,68 @@
+#!/bin/bash
+# The Debian package: `cpack -G DEB` builds it with the real library
+# packages as dependencies, and it installs, works, and removes and purges
+# cleanly.  The install happens in a copy-on-write overlay of / inside a
+# private mount namespace, so the host's dpkg database and files are never
+# touched: the overlay and everything in it vanish with this script.
+#
+# Usage: check-deb.sh SOURCE_DIR
+set -euo pipefail
+. "$(dirname "$0")/../lib/netns.sh"
+
+[ $# = 1 ] || { echo "usage: $0 SOURCE_DIR" >&2; exit 2; }
+src=$(cd "$1" && pwd)
+[ "$(id -u)" = 0 ] || skip "needs root for a mount namespace"
+need_commands cpack dpkg dpkg-deb dpkg-shlibdeps unshare systemd-analyze objdump ldconfig
+work=$(mktemp -d)
+defer rm -rf "$work"
+
+cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOTRACKCTL_TESTS=OFF >/dev/null
+cmake --build "$work/build" -j2 >/dev/null
+(cd "$work/build" && cpack -G DEB >/dev/null)
+deb=$(ls "$work"/build/notrackctl_*.deb)
+
+# Every library the binary links must come from a package named in Depends.
+dpkg-deb -f "$deb" Depends >"$work/depends"
+objdump -p "$work/build/notrackctl" | awk '/NEEDED/ {print $2}' >"$work/needed"
+[ -s "$work/needed" ] || fail "objdump found no NEEDED entries"
+while read -r soname; do
+	path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|x86_64|64bit/ {print $NF; exit}')
+	[ -n "$path" ] || path=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
+	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1) || true
+	[ -n "$pkg" ] || pkg=$(dpkg -S "$path" | head -1 | cut -d: -f1)
+	grep -q "\b$pkg\b" "$work/depends" || fail "the binary links $soname (package $pkg) but Depends says: $(cat "$work/depends")"
+done <"$work/needed"
+dpkg-deb -c "$deb" | awk '{print $6}' >"$work/files"
+for f in ./usr/sbin/notrackctl ./usr/share/man/man8/notrackctl.8.gz ./usr/share/man/man5/notrackctl-policy.5.gz \
+	./usr/share/bash-completion/completions/notrackctl ./lib/systemd/system/notrackctl-restore.service \
+	./etc/notrackctl/example-nginx.json ./usr/share/notrackctl/schema.json; do
+	grep -qxF "$f" "$work/files" || fail "the package lacks $f: $(cat "$work/files")"
+done
+
+# Install, use, remove and purge, in a throwaway overlay of /.
+mkdir -p "$work/upper" "$work/ovl" "$work/root"
+cp "$deb" "$work/upper/"
+unshare -m -- bash -euo pipefail -c '
+	work=$1 deb=$(basename "$2")
+	fail() { echo "FAIL: $*" >&2; exit 1; }
+	mount --make-rprivate /
+	mount -t overlay overlay -o "lowerdir=/,upperdir=$work/upper,workdir=$work/ovl" "$work/root"
+	mount -t proc proc "$work/root/proc"
+	mount -t tmpfs tmpfs "$work/root/tmp"
+	mount -t tmpfs tmpfs "$work/root/run"
+	in_root() { chroot "$work/root" "$@"; }
+	in_root dpkg -i "/$deb" >/dev/null || fail "dpkg -i failed"
+	in_root notrackctl --version | grep -q "^notrackctl " || fail "the installed binary does not run"
+	in_root notrackctl compile -q /etc/notrackctl/example-nginx.json >/dev/null || fail "compile of the installed example failed"
+	in_root systemd-analyze verify --man=no /lib/systemd/system/notrackctl-restore.service ||
+		fail "systemd-analyze verify rejects the unit"
+	[ -f "$work/root/usr/share/man/man8/notrackctl.8.gz" ] || fail "no man page after install"
+	in_root dpkg -r notrackctl >/dev/null || fail "dpkg -r failed"
+	[ ! -e "$work/root/usr/sbin/notrackctl" ] || fail "the binary is left after dpkg -r"
+	[ -e "$work/root/etc/notrackctl/example-nginx.json" ] || fail "dpkg -r removed a conffile"
+	in_root dpkg -P notrackctl >/dev/null || fail "dpkg -P failed"
+	[ ! -e "$work/root/etc/notrackctl/example-nginx.json" ] || fail "the conffile is left after purge"
+	in_root dpkg -s notrackctl >/dev/null 2>&1 && fail "dpkg still knows the package after purge"
+	exit 0
+' check-deb "$work" "$deb"
+echo "PASS"

@@ -1,0 +1,293 @@
+/*
+ * The libiptc entry builder, without a kernel: the entries it makes for
+ * policies written inline, field by field as iptables would fill them, the
+ * multiport split, and the canonical form that decides "same rule".
+ */
+/* cmocka.h needs these first */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libiptc/libip6tc.h>
+#include <libiptc/libiptc.h>
+#include <linux/netfilter/xt_CT.h>
+#include <linux/netfilter/xt_comment.h>
+#include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_multiport.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipt_build.h"
+#include "testlib.h"
+
+struct built {
+	struct policy_source src;
+	struct ruleset rs;
+	struct diag d;
+	struct ipt_rule_list rules;
+};
+
+/* Compiles text and builds the rules of our chain for hook h in family f. */
+static struct built *build(const char *text, unsigned family, enum hook h)
+{
+	struct built *b = calloc(1, sizeof(*b));
+
+	assert_non_null(b);
+	tl_source_from_string(&b->src, "inline.json", text);
+	diag_init(&b->d);
+	assert_int_equal(tl_compile_source(&b->src, NULL, &b->rs, &b->d), 0);
+	assert_int_equal(ipt_build_chain_rules(&b->rs, family, h, h == HOOK_PREROUTING ? "T-PRE" : "T-OUT", &b->rules),
+			 0);
+	return b;
+}
+
+static int teardown(void **state)
+{
+	struct built *b = *state;
+
+	if (b) {
+		ipt_rule_list_free(&b->rules);
+		ruleset_free(&b->rs);
+		diag_free(&b->d);
+		policy_source_free(&b->src);
+		free(b);
+	}
+	return 0;
+}
+
+/* The n-th match of an entry, or the target when n is past the matches. */
+static const struct xt_entry_match *ext(unsigned family, const void *e, size_t n, bool *is_target)
+{
+	size_t off = family == FAMILY_IPV4 ? sizeof(struct ipt_entry) : sizeof(struct ip6t_entry);
+	size_t target = family == FAMILY_IPV4 ? ((const struct ipt_entry *)e)->target_offset
+					      : ((const struct ip6t_entry *)e)->target_offset;
+
+	while (n-- > 0 && off < target)
+		off += ((const struct xt_entry_match *)((const char *)e + off))->u.match_size;
+	*is_target = off >= target;
+	return (const void *)((const char *)e + off);
+}
+
+static void assert_ext(unsigned family, const void *e, size_t n, const char *name, unsigned rev, size_t info_size,
+		       bool target)
+{
+	bool is_target;
+	const struct xt_entry_match *m = ext(family, e, n, &is_target);
+
+	assert_true(is_target == target);
+	assert_string_equal(m->u.user.name, name);
+	assert_int_equal(m->u.user.revision, rev);
+	assert_int_equal(m->u.match_size, XT_ALIGN(sizeof(*m)) + XT_ALIGN(info_size));
+}
+
+static void test_service_ipv4(void **state)
+{
+	struct built *b = *state = build("{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", "
+					 "\"ports\": [80, 443], \"peers\": [\"203.0.113.0/24\"], "
+					 "\"interfaces\": [\"eth0\"]}]}, \"untracked_accept\": \"none\"}",
+					 FAMILY_IPV4, HOOK_PREROUTING);
+	const struct ipt_entry *e;
+	const struct xt_multiport_v1 *mp;
+	const struct xt_ct_target_info_v1 *ct;
+	bool t;
+
+	assert_int_equal(b->rules.n, 1);
+	assert_string_equal(b->rules.v[0].chain, "T-PRE");
+	assert_int_equal(b->rules.v[0].pos, 1);
+	assert_string_equal(b->rules.v[0].text,
+			    "-A T-PRE -i eth0 -s 203.0.113.0/24 -p tcp -m multiport --dports 80,443 "
+			    "-m comment --comment \"notrackctl notrack.services[0]\" -j CT --notrack");
+	e = b->rules.v[0].e;
+	/* -i eth0: the name and its NUL compare */
+	assert_string_equal(e->ip.iniface, "eth0");
+	assert_memory_equal(e->ip.iniface_mask, "\xff\xff\xff\xff\xff\0", 6);
+	assert_int_equal(e->ip.outiface[0], 0);
+	assert_int_equal(ntohl(e->ip.src.s_addr), 0xcb007100);
+	assert_int_equal(ntohl(e->ip.smsk.s_addr), 0xffffff00);
+	assert_int_equal(e->ip.dmsk.s_addr, 0);
+	assert_int_equal(e->ip.proto, IPPROTO_TCP);
+	assert_int_equal(e->ip.flags, 0);
+	assert_int_equal(e->ip.invflags, 0);
+
+	assert_ext(FAMILY_IPV4, e, 0, "multiport", 1, sizeof(*mp), false);
+	mp = (const void *)ext(FAMILY_IPV4, e, 0, &t)->data;
+	assert_int_equal(mp->flags, XT_MULTIPORT_DESTINATION);
+	assert_int_equal(mp->count, 2);
+	assert_int_equal(mp->ports[0], 80); /* host byte order, like iptables */
+	assert_int_equal(mp->ports[1], 443);
+	assert_ext(FAMILY_IPV4, e, 1, "comment", 0, sizeof(struct xt_comment_info), false);
+	assert_string_equal(((const struct xt_comment_info *)ext(FAMILY_IPV4, e, 1, &t)->data)->comment,
+			    "notrackctl notrack.services[0]");
+	assert_ext(FAMILY_IPV4, e, 2, "CT", 2, sizeof(*ct), true);
+	ct = (const void *)ext(FAMILY_IPV4, e, 2, &t)->data;
+	assert_int_equal(ct->flags, XT_CT_NOTRACK);
+	assert_int_equal(e->next_offset,
+			 e->target_offset + XT_ALIGN(sizeof(struct xt_entry_target)) + XT_ALIGN(sizeof(*ct)));
+	assert_string_equal(ipt_entry_comment(FAMILY_IPV4, e), "notrackctl notrack.services[0]");
+}
+
+static void test_ipv6_flags_and_wildcard(void **state)
+{
+	struct built *b = *state = build("{\"version\": 1, \"notrack\": {\"upstreams\": [{\"proto\": \"udp\", "
+					 "\"ports\": [53], \"peers\": [\"2001:db8::/32\"], "
+					 "\"interfaces\": [\"veth+\"]}]}, \"untracked_accept\": \"none\"}",
+					 FAMILY_IPV6, HOOK_OUTPUT);
+	const struct ip6t_entry *e;
+
+	assert_int_equal(b->rules.n, 1);
+	e = b->rules.v[0].e;
+	/* -o veth+: the '+' stays in the name, only the prefix compares */
+	assert_string_equal(e->ipv6.outiface, "veth+");
+	assert_memory_equal(e->ipv6.outiface_mask, "\xff\xff\xff\xff\0", 5);
+	assert_int_equal(e->ipv6.dst.s6_addr[0], 0x20);
+	assert_int_equal(e->ipv6.dst.s6_addr[1], 0x01);
+	assert_int_equal(e->ipv6.dmsk.s6_addr[3], 0xff);
+	assert_int_equal(e->ipv6.dmsk.s6_addr[4], 0);
+	/* ip6_tables looks at proto only with IP6T_F_PROTO, which ip6tables sets with -p */
+	assert_int_equal(e->ipv6.proto, IPPROTO_UDP);
+	assert_int_equal(e->ipv6.flags, IP6T_F_PROTO);
+	assert_string_equal(b->rules.v[0].text,
+			    "-A T-OUT -o veth+ -d 2001:db8::/32 -p udp -m multiport --dports 53 -m "
+			    "comment --comment \"notrackctl notrack.upstreams[0]\" -j CT --notrack");
+}
+
+/* 15 slots per multiport, a range taking two; the split is the emitter's. */
+static void test_multiport_split(void **state)
+{
+	struct built *b = *state =
+	    build("{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", \"ports\": [1, 3, 5, 7, 9, 11, "
+		  "13, 15, 17, 19, 21, 23, 25, \"100-200\", 301, 303]}]}, \"untracked_accept\": \"none\"}",
+		  FAMILY_IPV4, HOOK_PREROUTING);
+	const struct xt_multiport_v1 *mp;
+	bool t;
+
+	assert_int_equal(b->rules.n, 2);
+	mp = (const void *)ext(FAMILY_IPV4, b->rules.v[0].e, 0, &t)->data;
+	/* 13 single ports, then the range would need slots 14 and 15 */
+	assert_int_equal(mp->count, 15);
+	assert_int_equal(mp->ports[13], 100);
+	assert_int_equal(mp->pflags[13], 1);
+	assert_int_equal(mp->ports[14], 200);
+	assert_int_equal(mp->pflags[14], 0);
+	mp = (const void *)ext(FAMILY_IPV4, b->rules.v[1].e, 0, &t)->data;
+	assert_int_equal(mp->count, 2);
+	assert_int_equal(mp->ports[0], 301);
+	assert_int_equal(mp->ports[1], 303);
+	assert_int_equal(b->rules.v[1].pos, 2);
+	assert_non_null(strstr(b->rules.v[0].text, "--dports 1,3,5,7,9,11,13,15,17,19,21,23,25,100:200 "));
+	assert_non_null(strstr(b->rules.v[1].text, "--dports 301,303 "));
+}
+
+static void test_keep_tracked_returns(void **state)
+{
+	struct built *b = *state = build("{\"version\": 1, \"notrack\": {\"loopback\": true}, \"keep_tracked\": "
+					 "[{\"reason\": \"state\", \"proto\": \"tcp\", \"ports\": [22], "
+					 "\"role\": \"service\"}], \"untracked_accept\": \"none\"}",
+					 FAMILY_IPV4, HOOK_PREROUTING);
+	const struct xt_standard_target *st;
+	bool t;
+
+	assert_int_equal(b->rules.n, 2);
+	/* the exception first, as a RETURN: a standard target libiptc resolves by name */
+	assert_ext(FAMILY_IPV4, b->rules.v[0].e, 2, "RETURN", 0, sizeof(int), true);
+	st = (const void *)ext(FAMILY_IPV4, b->rules.v[0].e, 2, &t);
+	assert_int_equal(st->target.u.target_size, sizeof(struct xt_standard_target));
+	assert_ext(FAMILY_IPV4, b->rules.v[1].e, 1, "CT", 2, sizeof(struct xt_ct_target_info_v1), true);
+	assert_string_equal(ipt_entry_target_name(FAMILY_IPV4, b->rules.v[0].e), "RETURN");
+}
+
+static void test_accept_and_jump(void **state)
+{
+	void *acc = ipt_build_accept(FAMILY_IPV6, "tag"), *jump = ipt_build_jump(FAMILY_IPV4, "tag", "TAG-PRE");
+	const struct xt_conntrack_mtinfo3 *ct;
+	struct xt_conntrack_mtinfo3 want;
+	bool t;
+
+	(void)state;
+	assert_non_null(acc);
+	assert_non_null(jump);
+	assert_ext(FAMILY_IPV6, acc, 0, "conntrack", 3, sizeof(*ct), false);
+	ct = (const void *)ext(FAMILY_IPV6, acc, 0, &t)->data;
+	/* exactly what "-m conntrack --ctstate UNTRACKED" fills in */
+	memset(&want, 0, sizeof(want));
+	want.match_flags = XT_CONNTRACK_STATE;
+	want.state_mask = XT_CONNTRACK_STATE_UNTRACKED;
+	assert_memory_equal(ct, &want, sizeof(want));
+	assert_ext(FAMILY_IPV6, acc, 1, "comment", 0, sizeof(struct xt_comment_info), false);
+	assert_ext(FAMILY_IPV6, acc, 2, "ACCEPT", 0, sizeof(int), true);
+	assert_string_equal(ipt_entry_comment(FAMILY_IPV6, acc), "tag");
+	assert_int_equal(((const struct ip6t_entry *)acc)->ipv6.flags, 0);
+
+	assert_ext(FAMILY_IPV4, jump, 0, "comment", 0, sizeof(struct xt_comment_info), false);
+	assert_ext(FAMILY_IPV4, jump, 1, "TAG-PRE", 0, sizeof(int), true);
+	free(acc);
+	free(jump);
+}
+
+/* What the kernel hands back differs from what we built in counters, the
+ * back pointer, the CT target's kernel pointer and, for verdicts and jumps,
+ * an empty target name with an offset: none of that makes a different rule. */
+static void test_canon_ignores_kernel_bytes(void **state)
+{
+	struct built *b = *state = build("{\"version\": 1, \"notrack\": {\"loopback\": true}, "
+					 "\"untracked_accept\": \"none\"}",
+					 FAMILY_IPV4, HOOK_OUTPUT);
+	struct ipt_entry *live;
+	struct xt_entry_target *tg;
+	struct strbuf c1, c2;
+	void *jump, *norm;
+	size_t size = ipt_entry_size(FAMILY_IPV4, b->rules.v[0].e);
+
+	live = malloc(size);
+	assert_non_null(live);
+	memcpy(live, b->rules.v[0].e, size);
+	live->counters.pcnt = 12;
+	live->counters.bcnt = 3400;
+	live->comefrom = 0x9;
+	tg = (void *)((char *)live + live->target_offset);
+	memset(tg->data + offsetof(struct xt_ct_target_info_v1, ct), 0xab, sizeof(void *));
+	strbuf_init(&c1);
+	strbuf_init(&c2);
+	assert_int_equal(ipt_entry_canon(FAMILY_IPV4, live, &c1), 0);
+	assert_string_equal(c1.data, b->rules.v[0].canon);
+
+	/* a jump as libiptc returns it: "" and a kernel offset */
+	jump = ipt_build_jump(FAMILY_IPV4, "tag", "TAG-OUT");
+	tg = (void *)((char *)jump + ((struct ipt_entry *)jump)->target_offset);
+	ipt_entry_canon(FAMILY_IPV4, jump, &c2);
+	memset(tg->u.user.name, 0, sizeof(tg->u.user.name));
+	((struct xt_standard_target *)tg)->verdict = 1234;
+	norm = ipt_entry_normalise(FAMILY_IPV4, jump, "TAG-OUT");
+	strbuf_reset(&c1);
+	ipt_entry_canon(FAMILY_IPV4, norm, &c1);
+	assert_string_equal(c1.data, c2.data);
+
+	/* while a different comment is a different rule */
+	strbuf_reset(&c1);
+	memcpy(live, b->rules.v[0].e, size);
+	bool t;
+	((struct xt_comment_info *)ext(FAMILY_IPV4, live, 0, &t)->data)->comment[0] = 'N';
+	ipt_entry_canon(FAMILY_IPV4, live, &c1);
+	assert_string_not_equal(c1.data, b->rules.v[0].canon);
+	strbuf_free(&c1);
+	strbuf_free(&c2);
+	free(norm);
+	free(jump);
+	free(live);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(test_service_ipv4, teardown),
+	    cmocka_unit_test_teardown(test_ipv6_flags_and_wildcard, teardown),
+	    cmocka_unit_test_teardown(test_multiport_split, teardown),
+	    cmocka_unit_test_teardown(test_keep_tracked_returns, teardown),
+	    cmocka_unit_test(test_accept_and_jump),
+	    cmocka_unit_test_teardown(test_canon_ignores_kernel_bytes, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
