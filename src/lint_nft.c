@@ -801,7 +801,7 @@ static int and_port_list(struct decoder *x, bool source, const struct lint_range
 
 static int xt_multiport(struct decoder *x, uint32_t rev, const uint8_t *info, uint32_t len)
 {
-	struct lint_range rg[XT_MULTI_PORTS];
+	struct lint_range rg[XT_MULTI_PORTS] = {0};
 	size_t n = 0;
 	uint8_t flags, count;
 	bool invert = false;
