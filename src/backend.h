@@ -45,6 +45,10 @@ struct backend_ops {
 	void (*plan_free)(struct plan *p);
 	/* The kernel's current ruleset generation. */
 	int (*generation)(struct backend *b, uint64_t *out, struct diag *d);
+	/* True when every change to anything plan() reads moves that generation
+	 * (nftables' generation id does): an unchanged generation then means an
+	 * unchanged plan, and a no-op apply may skip reading (ops.c). */
+	bool exact_generation;
 	/* Everything we own now, in kernel order, with counters. */
 	int (*owned)(struct backend *b, struct owned_list *out, struct diag *d);
 	/* The text form of a compiled ruleset for this backend, kept in each

@@ -20,9 +20,17 @@ static void put_port_range(struct strbuf *out, const struct port_range *p)
 
 static void put_elements_ports(struct strbuf *out, const struct port_set *s)
 {
+	size_t k = 0;
+
 	for (size_t i = 0; i < s->n; i++) {
-		strbuf_puts(out, i == 0 ? "" : (i % 16 == 0 ? ",\n\t\t\t     " : ", "));
-		put_port_range(out, &s->ranges[i]);
+		if (!s->hashed) {
+			strbuf_puts(out, i == 0 ? "" : (i % 16 == 0 ? ",\n\t\t\t     " : ", "));
+			put_port_range(out, &s->ranges[i]);
+			continue;
+		}
+		/* a hash holds single ports */
+		for (unsigned p = s->ranges[i].first; p <= s->ranges[i].last; p++, k++)
+			strbuf_printf(out, "%s%u", k == 0 ? "" : (k % 16 == 0 ? ",\n\t\t\t     " : ", "), p);
 	}
 }
 
@@ -115,8 +123,8 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		const struct port_set *s = &rs->port_sets[i];
 		if (port_set_is_inline(s))
 			continue;
-		strbuf_printf(out, "%s\tset %s {\n\t\ttype inet_service\n\t\tflags interval\n\t\telements = { ",
-			      first ? "" : "\n", s->name);
+		strbuf_printf(out, "%s\tset %s {\n\t\ttype inet_service\n\t\tflags %s\n\t\telements = { ",
+			      first ? "" : "\n", s->name, s->hashed ? "dynamic" : "interval");
 		put_elements_ports(out, s);
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;

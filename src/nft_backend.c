@@ -31,11 +31,6 @@
 #define NFT_TABLE_F_OWNER_FLAG 0x2 /* NFT_TABLE_F_OWNER: only the owning process may change the table */
 #define DUMP_RETRIES 5
 
-struct backend {
-	struct nft_sock sock;
-	char table[RULESET_NAME_MAX];
-};
-
 /* ------------------------------------------------------------------ */
 /* the live ruleset                                                     */
 
@@ -79,6 +74,17 @@ struct live {
 	size_t n_sets;
 	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
 	bool have_table;
+};
+
+struct backend {
+	struct nft_sock sock;
+	char table[RULESET_NAME_MAX];
+	/* The last complete read of the ruleset, kept for the next read in this
+	 * run: if the generation id has not moved, nothing has changed, and the
+	 * verification, the record of what we own and the next plan all see the
+	 * same ruleset without dumping 10,000 set elements again. */
+	struct live cache;
+	bool cached;
 };
 
 static void live_free(struct live *l)
@@ -351,10 +357,36 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 	return genid_after == l->genid ? 0 : -EINTR;
 }
 
+/* Hands a complete read over to the backend's cache (see struct backend). */
+static void live_keep(struct backend *b, struct live *l)
+{
+	if (b->cached)
+		live_free(&b->cache);
+	b->cache = *l;
+	b->cached = true;
+	memset(l, 0, sizeof(*l));
+}
+
 static int read_live(struct backend *b, struct live *l, struct diag *d)
 {
 	int r = -EINTR;
 
+	live_free(l);
+	if (b->cached) {
+		uint32_t genid;
+		r = nft_get_genid(&b->sock, &genid, d);
+		if (r < 0)
+			return r;
+		if (genid == b->cache.genid) {
+			*l = b->cache;
+			memset(&b->cache, 0, sizeof(b->cache));
+			b->cached = false;
+			return 0;
+		}
+		live_free(&b->cache);
+		b->cached = false;
+		r = -EINTR;
+	}
 	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
 		live_free(l);
 		r = read_once(b, l, d);
@@ -378,6 +410,7 @@ struct accept_target {
 };
 
 struct nft_plan {
+	struct backend *b;
 	struct live live;
 	struct nft_desired desired;
 	bool have_desired;
@@ -387,6 +420,7 @@ struct nft_plan {
 	struct accept_target *accept_inserts;
 	size_t n_accept_inserts;
 	char tag[RULESET_NAME_MAX];
+	bool live_complete; /* live is a whole, consistent read: worth keeping */
 };
 
 static const char *family_str(uint32_t f)
@@ -738,6 +772,8 @@ static void nft_plan_free(struct plan *p)
 	struct nft_plan *np = p->priv;
 
 	if (np) {
+		if (np->live_complete)
+			live_keep(np->b, &np->live);
 		live_free(&np->live);
 		if (np->have_desired)
 			nft_desired_free(&np->desired);
@@ -759,9 +795,11 @@ static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	p->priv = np;
 	snprintf(np->tag, sizeof(np->tag), "%s", b->table);
+	np->b = b;
 	r = read_live(b, &np->live, d);
 	if (r < 0)
 		goto fail;
+	np->live_complete = true;
 	p->generation_before = np->live.genid;
 	if (rs) {
 		r = nft_build_desired(rs, &np->desired);
@@ -1034,6 +1072,8 @@ static int nft_owned(struct backend *b, struct owned_list *out, struct diag *d)
 out:
 	if (r < 0)
 		owned_list_free(out);
+	else
+		live_keep(b, &l);
 	live_free(&l);
 	return r;
 }
@@ -1179,6 +1219,8 @@ static void nft_close(struct backend *b)
 {
 	if (!b)
 		return;
+	if (b->cached)
+		live_free(&b->cache);
 	nft_sock_close(&b->sock);
 	free(b);
 }
@@ -1191,6 +1233,7 @@ const struct backend_ops nft_backend_ops = {
     .commit = nft_commit,
     .plan_free = nft_plan_free,
     .generation = nft_generation,
+    .exact_generation = true,
     .owned = nft_owned,
     .render = emit_nft_text,
     .lint_read = nft_lint_read,

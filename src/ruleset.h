@@ -34,7 +34,16 @@ struct port_set {
 	char name[RULESET_NAME_MAX];
 	struct port_range *ranges; /* disjoint, ascending, adjacent ranges merged */
 	size_t n;
+	/* How the kernel holds it (bench/RESULTS.md, "set representations"):
+	 * false, an interval set of ranges (an rbtree); true, a hash of single
+	 * ports (nft "flags dynamic", the kernel's rhash).  compile.c decides. */
+	bool hashed;
 };
+
+/* A port set is hashed while holding its ports one by one costs at most this
+ * many times the elements of its ranges (and not more than this many ports). */
+#define PORT_SET_HASH_EXPANSION 4
+#define PORT_SET_HASH_MAX_PORTS 16384
 
 struct addr_set {
 	char name[RULESET_NAME_MAX];

@@ -88,8 +88,10 @@ int state_lock(struct state *st, int timeout_ms, struct diag *d)
 }
 
 /* temp file, fsync, rename, fsync of the directory: a crash leaves either
- * the old file or the new one, never a torn one */
-static int write_atomic(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+ * the old file or the new one, never a torn one.  Without `durable`, no
+ * fsync: readers still see the old file or the new one, but a crash may
+ * lose the new one. */
+static int write_replace(const char *dir, const char *name, const char *data, size_t len, bool durable, struct diag *d)
 {
 	char path[4200], tmp[4300];
 	int fd, dfd, r = 0;
@@ -109,7 +111,7 @@ static int write_atomic(const char *dir, const char *name, const char *data, siz
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0) {
+	if (durable && fsync(fd) < 0) {
 		r = sys_fail(d, errno, tmp, "cannot fsync");
 		goto fail;
 	}
@@ -123,6 +125,8 @@ static int write_atomic(const char *dir, const char *name, const char *data, siz
 		r = sys_fail(d, errno, path, "cannot rename into place");
 		goto fail;
 	}
+	if (!durable)
+		return 0;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
 		r = sys_fail(d, errno, dir, "cannot fsync the directory");
@@ -137,6 +141,11 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return r;
+}
+
+static int write_atomic(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+{
+	return write_replace(dir, name, data, len, true, d);
 }
 
 static int read_small(const char *path, char **out, size_t *len, struct diag *d)
@@ -603,4 +612,62 @@ int state_intent_clear(struct state *st, struct diag *d)
 	if (unlink(path) < 0 && errno != ENOENT)
 		return sys_fail(d, errno, path, "cannot remove");
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the verified stamp                                                   */
+
+/* sscanf's view of the line stamp_text() writes (without its sum) */
+static const char stamp_format[] =
+    "notrackctl-verified 1 boot %39s netns %" SCNu64 " generation %" SCNu64 " backend %15s table %31s compiled %23s";
+
+static void stamp_text(const struct verified_stamp *v, char *buf, size_t size)
+{
+	char sum[DIGEST_SIZE];
+	int n = snprintf(buf, size,
+			 "notrackctl-verified 1 boot %s netns %" PRIu64 " generation %" PRIu64
+			 " backend %s table %s compiled %s",
+			 v->boot_id, v->netns_cookie, v->kernel_generation, v->backend, v->table, v->compiled);
+
+	if (n < 0 || (size_t)n >= size)
+		return;
+	digest_text(buf, (size_t)n, sum);
+	snprintf(buf + n, size - (size_t)n, " sum %s\n", sum);
+}
+
+int state_stamp_read(struct state *st, struct verified_stamp *v)
+{
+	char path[4200], again[512], *text = NULL;
+	struct diag scratch;
+	size_t len;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	snprintf(path, sizeof(path), "%s/verified", st->dir);
+	diag_init(&scratch);
+	r = read_small(path, &text, &len, &scratch); /* the same trust checks as every state file */
+	diag_free(&scratch);
+	if (r < 0)
+		return -1;
+	r = sscanf(text, stamp_format, v->boot_id, &v->netns_cookie, &v->kernel_generation, v->backend, v->table,
+		   v->compiled) == 6
+		? 0
+		: -1;
+	/* the whole line must be exactly what we would write: no torn or edited stamp */
+	if (r == 0) {
+		stamp_text(v, again, sizeof(again));
+		r = strcmp(text, again) == 0 ? 0 : -1;
+	}
+	free(text);
+	if (r < 0)
+		memset(v, 0, sizeof(*v));
+	return r;
+}
+
+int state_stamp_write(struct state *st, const struct verified_stamp *v, struct diag *d)
+{
+	char text[512];
+
+	stamp_text(v, text, sizeof(text));
+	return write_replace(st->dir, "verified", text, strlen(text), false, d);
 }

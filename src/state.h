@@ -60,6 +60,29 @@ int state_list(struct state *st, uint64_t **numbers, size_t *n, struct diag *d);
 void generation_free(struct generation *g);
 
 /*
+ * What a run last verified to be live: in boot `boot_id`, network namespace
+ * `netns_cookie`, at the kernel's ruleset generation `kernel_generation`,
+ * backend `backend` held exactly the compiled ruleset `compiled` (a digest
+ * of the rule IR and of the notrackctl binary).  A cache that lets a no-op
+ * apply answer without dumping the ruleset (ops.c), never a record: a stamp
+ * that is missing, damaged or not trusted reads as absent.
+ */
+struct verified_stamp {
+	char boot_id[40];
+	uint64_t netns_cookie;
+	uint64_t kernel_generation;
+	char backend[16];
+	char table[32];
+	char compiled[DIGEST_SIZE];
+};
+
+/* 0, or -1 when there is no usable stamp (nothing is reported). */
+int state_stamp_read(struct state *st, struct verified_stamp *v);
+/* Replaces the stamp (DIR/verified).  Not fsynced: a stamp only holds for
+ * the boot it was written in, and a crash ends that boot. */
+int state_stamp_write(struct state *st, const struct verified_stamp *v, struct diag *d);
+
+/*
  * A commit-confirmed apply: generation `generation` is live, and unless
  * someone confirms with `token` before `deadline`, the timer rolls back to
  * `rollback_to`.

@@ -75,17 +75,30 @@ int strbuf_putc(struct strbuf *sb, char c)
 int strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 {
 	va_list copy;
+	size_t room;
 	int n, r;
 
-	va_copy(copy, ap);
-	n = vsnprintf(NULL, 0, fmt, copy);
-	va_end(copy);
-	if (n < 0)
-		return -EINVAL;
-	r = strbuf_reserve(sb, (size_t)n);
+	/* format straight into the free space; only when it does not fit, grow
+	 * and format again (one pass instead of measuring first, every time) */
+	r = strbuf_reserve(sb, 64);
 	if (r < 0)
 		return r;
-	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+	room = sb->cap - sb->len;
+	va_copy(copy, ap);
+	n = vsnprintf(sb->data + sb->len, room, fmt, copy);
+	va_end(copy);
+	if (n < 0) {
+		sb->data[sb->len] = '\0';
+		return -EINVAL;
+	}
+	if ((size_t)n >= room) {
+		r = strbuf_reserve(sb, (size_t)n);
+		if (r < 0) {
+			sb->data[sb->len] = '\0';
+			return r;
+		}
+		vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+	}
 	sb->len += (size_t)n;
 	return 0;
 }
