@@ -107,6 +107,19 @@ static void session_close(const struct op_config *cfg, struct session *s)
 		state_close(&s->st);
 }
 
+/* Every operation starts here: a session (locked for writers) and the
+ * current generation, which is also where it ends unless it changes. */
+static int session_begin(const struct op_config *cfg, bool lock, struct session *s, struct op_result *res,
+			 struct diag *d)
+{
+	int r = session_open(cfg, lock, s, d);
+
+	if (r == 0)
+		r = state_current(&s->st, &res->generation_from, d);
+	res->generation_to = res->generation_from;
+	return r;
+}
+
 /* Records what is now live as a new generation and makes it current. */
 static int record(const struct op_config *cfg, struct session *s, const char *action, const struct policy_source *src,
 		  const struct ruleset *rs, struct op_result *res, struct diag *d)
@@ -756,10 +769,7 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
 	if (r < 0)
 		return r;
-	r = session_open(cfg, !cfg->check_only, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
-	res->generation_to = res->generation_from;
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r == 0 && !cfg->check_only)
 		r = refuse_if_pending(&s, d);
 	if (r == 0)
@@ -814,10 +824,7 @@ int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_open(cfg, !cfg->check_only, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
-	res->generation_to = res->generation_from;
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r == 0) {
 		struct change c = {.in = {.action = "remove"}};
 		r = run_change(cfg, &s, &c, res, d);
@@ -934,9 +941,7 @@ int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_open(cfg, !cfg->check_only, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r < 0)
 		goto out;
 	if (!has_to && res->generation_from == 0) {
@@ -997,10 +1002,7 @@ int op_confirm(const struct op_config *cfg, const char *token, struct op_result 
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_open(cfg, true, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
-	res->generation_to = res->generation_from;
+	r = session_begin(cfg, true, &s, res, d);
 	if (r == 0)
 		r = state_pending_read(&s.st, &res->pending, d);
 	if (r == -ENOENT) {
@@ -1080,9 +1082,7 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_open(cfg, !cfg->check_only, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r < 0)
 		goto out;
 	to = res->generation_from;
