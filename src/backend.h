@@ -14,6 +14,7 @@
 #include "strbuf.h"
 
 struct backend;
+struct lint_input;
 
 struct plan {
 	bool changed;
@@ -53,6 +54,11 @@ struct backend_ops {
 	/* The text form of a compiled ruleset for this backend, kept in each
 	 * generation so a person can read what was applied. */
 	int (*render)(const struct ruleset *rs, struct strbuf *out);
+	/* Optional; NULL: this backend cannot lint yet.  Reads the live ruleset
+	 * as the linter's backend-neutral input (lint.h): every foreign rule that
+	 * needs conntrack, and every foreign filter chain an untracked packet
+	 * can meet.  Changes nothing. */
+	int (*lint_read)(struct backend *b, struct lint_input *out, struct diag *d);
 };
 
 extern const struct backend_ops nft_backend_ops;

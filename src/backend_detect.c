@@ -34,7 +34,8 @@ void probe_table_describe(const struct probe_table *t, char *buf, size_t size)
 	/* legacy tables always have their built-in chains: count the others */
 	bool legacy = !strncmp(t->family, "ipv", 3);
 
-	snprintf(buf, size, "%s %s (%s%zu rule%s, %zu %schain%s)", t->family, t->name,
+	/* names are cut to fit a line: nft allows 256 bytes, a message has less room */
+	snprintf(buf, size, "%s %.96s (%s%zu rule%s, %zu %schain%s)", t->family, t->name,
 		 t->iptables_nft ? "iptables-nft, " : "", t->n_rules, t->n_rules == 1 ? "" : "s", t->n_chains,
 		 legacy ? "user " : "", t->n_chains == 1 ? "" : "s");
 }

@@ -196,6 +196,7 @@ struct command {
 
 static const struct command commands[] = {
     {"compile", cmd_compile, "print the rules a policy stands for (nft, iptables or json); changes nothing"},
+    {"lint", cmd_lint, "check a policy against the live NAT and stateful rules; changes nothing"},
     {"apply", cmd_apply, "make the kernel match a policy in one transaction; records a generation"},
     {"diff", cmd_diff, "show what apply would change (exit 1 if anything)"},
     {"rollback", cmd_rollback, "return to the previous (or --to N) generation"},

@@ -49,6 +49,7 @@ static void print_json(const struct global_options *g, const struct cli_backend 
 	/* how often the ruleset moved between our read and our commit */
 	json_object_set_new(o, "restarts", json_integer((json_int_t)res->txn.restarts));
 	json_object_set_new(o, "exposure", lines_json(res->rs.exposure, res->rs.n_exposure));
+	json_object_set_new(o, "lint", cli_lint_json(&res->lint));
 	if (res->has_pending)
 		json_object_set_new(o, "confirm",
 				    json_pack("{s:s,s:I,s:I,s:I,s:s,s:s}", "token", res->pending.token, "generation",
@@ -106,6 +107,10 @@ static int report(const char *command, const struct global_options *g, const str
 {
 	int code = r < 0 ? cli_exit_code(d) : EXIT_OK;
 
+	/* lint findings: the reason apply refused, or warnings; after any other
+	 * failure the error alone is the point */
+	if (!g->json && (r == 0 || d->kind == DIAG_CONFLICT))
+		cli_print_lint(&res->lint, r == 0);
 	if (g->verbose && !g->json && (cb->ops || cb->detected))
 		cli_backend_explain(cb, stderr);
 	/* a run that could have changed the kernel leaves an audit line */
@@ -154,7 +159,10 @@ static const char apply_help[] = "Usage: notrackctl apply [OPTIONS] POLICY\n"
 				 "                        (exit 1 when something would change)\n"
 				 "      --confirm S       roll back by itself after S seconds unless\n"
 				 "                        'notrackctl confirm' runs first; the timer\n"
-				 "                        survives the terminal and the SSH session\n";
+				 "                        survives the terminal and the SSH session\n"
+				 "      --allow-conflicts apply even though lint finds NAT or state\n"
+				 "                        rules the policy would break (they are printed\n"
+				 "                        as warnings); without it apply refuses, exit 4\n";
 
 static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
 				"\n"
@@ -205,6 +213,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	static const struct option opts[] = {
 	    {"check", no_argument, NULL, 'c'},
 	    {"confirm", required_argument, NULL, 'C'},
+	    {"allow-conflicts", no_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
@@ -216,7 +225,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	struct policy_source src = {0};
 	struct op_result res = {0};
 	struct op_config cfg;
-	bool check = diff_mode;
+	bool check = diff_mode, allow_conflicts = false;
 	struct diag d;
 	int c, r, code;
 
@@ -227,6 +236,11 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 		if (k)
 			continue;
 		switch (c) {
+		case 'A':
+			if (diff_mode)
+				return cli_usage_error(cmd, "%s", "invalid option");
+			allow_conflicts = true;
+			break;
 		case 'c':
 			if (diff_mode)
 				return cli_usage_error(cmd, "%s", "invalid option");
@@ -250,6 +264,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	r = cli_backend_choose(g, &cb, &d);
 	fill_config(g, cb.ops, &cfg);
 	cfg.check_only = check;
+	cfg.allow_conflicts = allow_conflicts;
 	cfg.confirm_seconds = (int)confirm;
 	/* the timer gets the backend decided now, not a second detection */
 	if (r == 0 && confirm && !check)

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "diag.h"
+#include "lint.h"
 #include "ruleset.h"
 
 struct global_options {
@@ -61,6 +62,11 @@ void cli_json_print(json_t *o, const struct diag *d, bool failed);
 /* The stable name of an error kind in --json output. */
 const char *cli_diag_kind_name(enum diag_kind k);
 
+/* Lint findings on stderr, one line each: as warnings, or as the reason a
+ * command failed; and as a --json array. */
+void cli_print_lint(const struct lint_report *rep, bool as_warnings);
+json_t *cli_lint_json(const struct lint_report *rep);
+
 /* One function per command: argv[0] is the command name. */
 int cmd_compile(int argc, char **argv, struct global_options *g);
 int cmd_apply(int argc, char **argv, struct global_options *g);
@@ -70,6 +76,7 @@ int cmd_remove(int argc, char **argv, struct global_options *g);
 int cmd_restore(int argc, char **argv, struct global_options *g);
 int cmd_generations(int argc, char **argv, struct global_options *g);
 int cmd_confirm(int argc, char **argv, struct global_options *g);
+int cmd_lint(int argc, char **argv, struct global_options *g);
 /* Internal: what the timer of apply --confirm runs. */
 int cmd_confirm_expire(int argc, char **argv, struct global_options *g);
 /* cli_diag.c: read-only diagnostics */

@@ -6,6 +6,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -274,29 +275,20 @@ static int reply_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/*
- * Sends one ctnetlink request and feeds every reply to reply_cb until the
- * kernel says DONE (dumps) or acks (single requests).  Nothing is kept
- * between receives: the buffer is reused for each skb.
- */
-static int request(uint8_t msg, uint16_t flags, struct reply_ctx *c, const char *what, struct diag *d)
+/* Opens a socket and sends one ctnetlink request, built in buf. */
+static int send_request(struct mnl_socket **out, char *buf, uint8_t msg, uint16_t flags, uint32_t seq, const char *what,
+			struct diag *d)
 {
-	_cleanup_mnl_ struct mnl_socket *nl = NULL;
-	__attribute__((cleanup(free_buf))) char *buf = NULL;
+	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
-	uint32_t seq = (uint32_t)time(NULL), portid;
-	int r;
 
-	buf = malloc(CT_RECV_BUFSIZE);
-	if (!buf)
-		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!nl)
 		return errno_diag(d, errno, what);
+	*out = nl;
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
 		return errno_diag(d, errno, what);
-	portid = mnl_socket_get_portid(nl);
 
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
@@ -308,30 +300,211 @@ static int request(uint8_t msg, uint16_t flags, struct reply_ctx *c, const char 
 	nfg->res_id = 0;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return errno_diag(d, errno, what);
+	return 0;
+}
+
+/* Feeds one received buffer to reply_cb.  Returns 1 when the exchange goes
+ * on, 0 when it is over, or a negative error (the diag is filled). */
+static int run_buffer(const char *buf, ssize_t n, int err, uint32_t seq, uint32_t portid, struct reply_ctx *c,
+		      const char *what, struct diag *d)
+{
+	int r;
+
+	if (n < 0)
+		return errno_diag(d, err, what);
+	errno = 0;
+	r = mnl_cb_run(buf, (size_t)n, seq, portid, reply_cb, c);
+	if (r == MNL_CB_ERROR)
+		return errno_diag(d, errno ? errno : EPROTO, what);
+	if (c->cb_error)
+		return c->cb_error; /* the caller's callback filled the diag */
+	return r == MNL_CB_STOP ? 0 : 1;
+}
+
+/* Receives, one buffer at a time, until the exchange is over. */
+static int receive_all(struct mnl_socket *nl, char *buf, uint32_t seq, struct reply_ctx *c, const char *what,
+		       struct diag *d)
+{
+	int r;
+
+	do {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, CT_RECV_BUFSIZE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		r = run_buffer(buf, n, errno, seq, mnl_socket_get_portid(nl), c, what, d);
+	} while (r > 0);
+	return r;
+}
+
+/*
+ * Sends one ctnetlink request and feeds every reply to reply_cb until the
+ * kernel says DONE (dumps) or acks (single requests).  Nothing is kept
+ * between receives: the buffer is reused for each skb.
+ */
+static int request(uint8_t msg, uint16_t flags, struct reply_ctx *c, const char *what, struct diag *d)
+{
+	_cleanup_mnl_ struct mnl_socket *nl = NULL;
+	__attribute__((cleanup(free_buf))) char *buf = NULL;
+	uint32_t seq = (uint32_t)time(NULL);
+	int r;
+
+	buf = malloc(CT_RECV_BUFSIZE);
+	if (!buf)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	r = send_request(&nl, buf, msg, flags, seq, what, d);
+	if (r < 0)
+		return r;
+	return receive_all(nl, buf, seq, c, what, d);
+}
+
+/* ------------------------------------------------------------------ */
+/* the pipelined dump                                                   */
+
+/*
+ * The kernel fills the next skb of a dump inside the recv that takes the
+ * previous one, so a single thread alternates: the kernel fills, then we
+ * decode and aggregate, then the kernel fills again.  A receiver thread that
+ * only calls recv lets the kernel fill on one CPU while the caller's thread
+ * decodes on another.  The two share a ring of CT_PIPE_SLOTS buffers
+ * (512 KiB in all), so memory stays bounded whatever the table size; the
+ * callback still runs on the caller's thread, in the kernel's order.
+ */
+#define CT_PIPE_SLOTS 8
+
+struct pipe {
+	struct mnl_socket *nl;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *bufs; /* CT_PIPE_SLOTS buffers of CT_RECV_BUFSIZE */
+	ssize_t len[CT_PIPE_SLOTS];
+	int err[CT_PIPE_SLOTS];
+	unsigned head; /* buffers received (the receiver's count) */
+	unsigned tail; /* buffers consumed */
+	bool stop;     /* the consumer is done: receive no more */
+};
+
+/* Whether a received buffer ends the dump: it holds DONE or an error, or
+ * is malformed (the consumer will say so). */
+static bool ends_dump(const char *buf, ssize_t n)
+{
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	int len = (int)n;
+
+	if (n <= 0)
+		return true;
+	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+		if (nlh->nlmsg_type == NLMSG_DONE || nlh->nlmsg_type == NLMSG_ERROR)
+			return true;
+	return len != 0;
+}
+
+static void *receiver(void *arg)
+{
+	struct pipe *p = arg;
 
 	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, CT_RECV_BUFSIZE);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno_diag(d, errno, what);
+		unsigned slot;
+		ssize_t n;
+		int err;
+		bool last;
+
+		pthread_mutex_lock(&p->mu);
+		while (p->head - p->tail == CT_PIPE_SLOTS && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
 		}
-		errno = 0;
-		r = mnl_cb_run(buf, (size_t)n, seq, portid, reply_cb, c);
-		if (r == MNL_CB_ERROR)
-			return errno_diag(d, errno ? errno : EPROTO, what);
-		if (c->cb_error)
-			return c->cb_error; /* the caller's callback filled the diag */
-		if (r == MNL_CB_STOP)
-			return 0;
+		slot = p->head % CT_PIPE_SLOTS;
+		pthread_mutex_unlock(&p->mu);
+
+		do
+			n = mnl_socket_recvfrom(p->nl, p->bufs + (size_t)slot * CT_RECV_BUFSIZE, CT_RECV_BUFSIZE);
+		while (n < 0 && errno == EINTR);
+		err = n < 0 ? errno : 0;
+		last = ends_dump(p->bufs + (size_t)slot * CT_RECV_BUFSIZE, n);
+
+		pthread_mutex_lock(&p->mu);
+		p->len[slot] = n;
+		p->err[slot] = err;
+		p->head++;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (last)
+			return NULL;
 	}
+}
+
+/* Returns CT_NO_PIPE when nothing was sent (no memory for the ring): the
+ * caller dumps on its own. */
+#define CT_NO_PIPE 1
+
+static int pipelined_dump(struct reply_ctx *c, const char *what, struct diag *d)
+{
+	_cleanup_mnl_ struct mnl_socket *nl = NULL;
+	__attribute__((cleanup(free_buf))) char *bufs = NULL;
+	struct pipe p = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	uint32_t seq = (uint32_t)time(NULL), portid;
+	pthread_attr_t attr;
+	pthread_t thread;
+	int r;
+
+	bufs = malloc((size_t)CT_PIPE_SLOTS * CT_RECV_BUFSIZE);
+	if (!bufs)
+		return CT_NO_PIPE;
+	r = send_request(&nl, bufs, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq, what, d);
+	if (r < 0)
+		return r;
+	portid = mnl_socket_get_portid(nl);
+	p.nl = nl;
+	p.bufs = bufs;
+	r = pthread_attr_init(&attr);
+	if (r == 0) {
+		pthread_attr_setstacksize(&attr, 64 * 1024); /* recv only: keeps RSS small */
+		r = pthread_create(&thread, &attr, receiver, &p);
+		pthread_attr_destroy(&attr);
+	}
+	if (r != 0) /* the request is sent: receive it on this thread */
+		return receive_all(nl, bufs, seq, c, what, d);
+
+	do {
+		unsigned slot;
+		ssize_t n;
+		int err;
+
+		pthread_mutex_lock(&p.mu);
+		while (p.head == p.tail)
+			pthread_cond_wait(&p.cv, &p.mu);
+		slot = p.tail % CT_PIPE_SLOTS;
+		n = p.len[slot];
+		err = p.err[slot];
+		pthread_mutex_unlock(&p.mu);
+
+		r = run_buffer(bufs + (size_t)slot * CT_RECV_BUFSIZE, n, err, seq, portid, c, what, d);
+
+		pthread_mutex_lock(&p.mu);
+		p.tail++;
+		pthread_cond_broadcast(&p.cv);
+		pthread_mutex_unlock(&p.mu);
+	} while (r > 0);
+
+	pthread_mutex_lock(&p.mu);
+	p.stop = true;
+	pthread_cond_broadcast(&p.cv);
+	pthread_mutex_unlock(&p.mu);
+	pthread_join(thread, NULL);
+	return r;
 }
 
 static int netlink_dump(ct_entry_cb cb, void *data, struct diag *d)
 {
 	struct reply_ctx c = {.entry_cb = cb, .data = data};
+	const char *what = "cannot read the conntrack table";
+	int r = pipelined_dump(&c, what, d);
 
-	return request(IPCTNL_MSG_CT_GET, NLM_F_DUMP, &c, "cannot read the conntrack table", d);
+	if (r != CT_NO_PIPE)
+		return r;
+	return request(IPCTNL_MSG_CT_GET, NLM_F_DUMP, &c, what, d);
 }
 
 static int netlink_counters(struct ct_counters *out, struct diag *d)

@@ -634,23 +634,47 @@ static int commit_table(struct backend *b, struct tbl *t, struct diag *d)
 	return r;
 }
 
+/* Whether table t still reads exactly as plan() read it. */
+static bool table_as_read(struct backend *b, struct tbl *t)
+{
+	_cleanup_strbuf_ struct strbuf canon;
+	struct ipt_snap fresh;
+	struct ours scratch;
+	struct diag ignored;
+	bool same = false;
+
+	strbuf_init(&canon);
+	diag_init(&ignored);
+	if (ipt_snap_open(&fresh, t->family, t->name, &ignored) == 0) {
+		if (read_table(b, &fresh, &scratch, &canon, &ignored) == 0)
+			same = digest_u64(canon.data, canon.len) == t->digest;
+		ours_free(&scratch);
+		ipt_snap_close(&fresh);
+	}
+	diag_free(&ignored);
+	return same;
+}
+
 /*
- * Undoes the tables replaced before `failed`, newest first.  Returns how
- * many were replaced; undo_errors collects what could not be undone.
+ * Undoes the tables replaced up to and including `failed`, newest first.
+ * Returns how many were replaced before it; undo_errors collects what could
+ * not be undone.
  *
- * The table that failed is left alone: libiptc's replace is the atomic
- * step, and a refused replace changed nothing.
+ * libiptc's commit is two calls, the atomic replace and then the counters,
+ * so a commit can fail after its table was replaced (the fault tests found
+ * exactly that): the failed table is read back, and put back too unless it
+ * still is the table we read.
  */
 static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed, struct strbuf *undo_errors)
 {
 	size_t replaced = 0;
 
-	for (size_t j = failed; j-- > 0;) {
+	for (size_t j = failed + 1; j-- > 0;) {
 		struct tbl *t = &ip->v[j];
 		struct diag ud;
-		if (!t->dirty)
+		if (!t->dirty || (j == failed && (!t->loaded || table_as_read(b, t))))
 			continue;
-		replaced++;
+		replaced += j != failed;
 		diag_init(&ud);
 		if (restore_table(b, t, &ud) < 0)
 			strbuf_printf(undo_errors, "; %s", ud.msg);

@@ -23,6 +23,7 @@
 #include "backend_detect.h"
 #include "digest.h"
 #include "emit.h"
+#include "lint_nft.h"
 #include "nft_build.h"
 #include "nft_transport.h"
 #include "seqdiff.h"
@@ -71,6 +72,7 @@ struct live {
 	size_t n_rules;
 	struct nftnl_set **sets; /* sets of our table, with elements */
 	size_t n_sets;
+	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
 	bool have_table;
 };
 
@@ -230,7 +232,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	}
 	/* anonymous sets belong to a rule and are compared through it */
-	if (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS) {
+	if (!l->keep_anonymous && (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)) {
 		nftnl_set_free(s);
 		return MNL_CB_OK;
 	}
@@ -1076,6 +1078,90 @@ out:
 	return r;
 }
 
+/* ------------------------------------------------------------------ */
+/* the linter's view                                                    */
+
+static int read_all_sets(struct backend *b, struct live *l, struct diag *d)
+{
+	int r;
+
+	/* read_live() kept only our sets: start over with every set and map of
+	 * every table, anonymous ones too, since foreign rules look their ports
+	 * and addresses up in them */
+	for (size_t i = 0; i < l->n_sets; i++)
+		nftnl_set_free(l->sets[i]);
+	l->n_sets = 0;
+	l->keep_anonymous = true;
+	r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_UNSPEC, set_cb, l, NULL, NULL, d);
+	for (size_t i = 0; r == 0 && i < l->n_sets; i++)
+		r = dump_kind(b, NFT_MSG_GETSETELEM, (uint16_t)nftnl_set_get_u32(l->sets[i], NFTNL_SET_FAMILY),
+			      setelem_cb, l->sets[i], setelem_filter, l->sets[i], d);
+	return r;
+}
+
+static int lint_decode_live(struct backend *b, const struct live *l, struct lint_input *out)
+{
+	struct lint_nft_table *t = calloc(l->n_tables + 1, sizeof(*t));
+	struct lint_nft_chain *c = calloc(l->n_chains + 1, sizeof(*c));
+	struct lint_nft_rule *ru = calloc(l->n_rules + 1, sizeof(*ru));
+	struct lint_nft_view v = {.tables = t,
+				  .n_tables = l->n_tables,
+				  .chains = c,
+				  .n_chains = l->n_chains,
+				  .rules = ru,
+				  .n_rules = l->n_rules,
+				  .sets = l->sets,
+				  .n_sets = l->n_sets,
+				  .our_table = b->table};
+	int r = -ENOMEM;
+
+	if (t && c && ru) {
+		for (size_t i = 0; i < l->n_tables; i++)
+			t[i] = (struct lint_nft_table){l->tables[i].family, l->tables[i].name, l->tables[i].flags};
+		for (size_t i = 0; i < l->n_chains; i++)
+			c[i] = (struct lint_nft_chain){l->chains[i].family, l->chains[i].table,	  l->chains[i].name,
+						       l->chains[i].base,   l->chains[i].hooknum, l->chains[i].policy,
+						       l->chains[i].type};
+		for (size_t i = 0; i < l->n_rules; i++)
+			ru[i] = (struct lint_nft_rule){l->rules[i].r, l->rules[i].family, l->rules[i].table,
+						       l->rules[i].chain};
+		r = lint_nft_decode(&v, out);
+	}
+	free(t);
+	free(c);
+	free(ru);
+	return r;
+}
+
+static int nft_lint_read(struct backend *b, struct lint_input *out, struct diag *d)
+{
+	struct live l = {0};
+	uint32_t genid = 0;
+	int r = -EINTR;
+
+	memset(out, 0, sizeof(*out));
+	/* rules and sets are separate dumps: read again if anyone committed in between */
+	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
+		r = read_live(b, &l, d);
+		if (r == 0)
+			r = read_all_sets(b, &l, d);
+		if (r == 0)
+			r = nft_get_genid(&b->sock, &genid, d);
+		if (r == 0 && genid != l.genid)
+			r = -EINTR;
+	}
+	if (r == -EINTR)
+		r = diag_fail(d, DIAG_KERNEL, EAGAIN, NULL,
+			      "the ruleset kept changing while it was being read (%d attempts); try again",
+			      DUMP_RETRIES);
+	if (r == 0 && lint_decode_live(b, &l, out) < 0)
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	if (r < 0)
+		lint_input_free(out);
+	live_free(&l);
+	return r;
+}
+
 /* For --backend auto: every nftables table, with its chains and rules
  * counted and iptables-nft's marked.  Only dumps: creates nothing. */
 int nft_probe_tables(struct probe_list *out, struct diag *d)
@@ -1150,4 +1236,5 @@ const struct backend_ops nft_backend_ops = {
     .exact_generation = true,
     .owned = nft_owned,
     .render = emit_nft_text,
+    .lint_read = nft_lint_read,
 };

@@ -1,8 +1,10 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,7 @@ void op_result_free(struct op_result *res)
 {
 	txn_result_free(&res->txn);
 	ruleset_free(&res->rs);
+	lint_report_free(&res->lint);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -102,6 +105,19 @@ static void session_close(const struct op_config *cfg, struct session *s)
 		cfg->backend->close(s->b);
 	if (s->st_open)
 		state_close(&s->st);
+}
+
+/* Every operation starts here: a session (locked for writers) and the
+ * current generation, which is also where it ends unless it changes. */
+static int session_begin(const struct op_config *cfg, bool lock, struct session *s, struct op_result *res,
+			 struct diag *d)
+{
+	int r = session_open(cfg, lock, s, d);
+
+	if (r == 0)
+		r = state_current(&s->st, &res->generation_from, d);
+	res->generation_to = res->generation_from;
+	return r;
 }
 
 /* Records what is now live as a new generation and makes it current. */
@@ -468,6 +484,122 @@ static int arm_confirmation(const struct op_config *cfg, struct session *s, stru
 	return 0;
 }
 
+/* This host's addresses, for the linter's guesses about where addresses
+ * live (lint_input_apply_host).  Without them it only guesses less. */
+static size_t host_addrs(struct lint_host_addr **out)
+{
+	struct ifaddrs *list, *i;
+	size_t n = 0;
+
+	*out = NULL;
+	if (getifaddrs(&list) < 0)
+		return 0;
+	for (i = list; i; i = i->ifa_next)
+		n++;
+	*out = calloc(n + 1, sizeof(**out));
+	n = 0;
+	for (i = list; *out && i; i = i->ifa_next) {
+		struct lint_host_addr *a = &(*out)[n];
+		const uint8_t *addr, *mask;
+		unsigned len;
+		if (!i->ifa_addr || !i->ifa_netmask ||
+		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET) {
+			addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr;
+			mask = (const uint8_t *)&((const struct sockaddr_in *)(const void *)i->ifa_netmask)->sin_addr;
+			len = 4;
+			a->af = LINT_AF4;
+		} else {
+			addr = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr;
+			mask = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)i->ifa_netmask)->sin6_addr;
+			len = 16;
+			a->af = LINT_AF6;
+		}
+		snprintf(a->ifname, sizeof(a->ifname), "%s", i->ifa_name);
+		memcpy(a->addr, addr, len);
+		for (unsigned b = 0; b < len * 8 && (mask[b / 8] & (0x80 >> (b % 8))); b++)
+			a->prefix++;
+		n++;
+	}
+	freeifaddrs(list);
+	return *out ? n : 0;
+}
+
+/* The live half of lint: the backend reads, this host's addresses refine,
+ * the analyser judges. */
+static int lint_live(const struct op_config *cfg, struct backend *b, struct op_result *res, struct diag *d)
+{
+	struct lint_input in = {0};
+	struct lint_host_addr *addrs;
+	size_t n;
+	int r;
+
+	if (!cfg->backend->lint_read) {
+		/* a note, not a warning: it is no fault of the policy */
+		res->lint_skipped = true;
+		r = lint_report_add_note(&res->lint,
+					 "the %s backend cannot lint yet: NAT, ct state rules and filter chains were "
+					 "not checked against this policy",
+					 cfg->backend->name);
+		return r < 0 ? diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory") : 0;
+	}
+	r = cfg->backend->lint_read(b, &in, d);
+	if (r < 0)
+		return r;
+	n = host_addrs(&addrs);
+	lint_input_apply_host(&in, addrs, n);
+	free(addrs);
+	r = lint_analyse(&res->rs, &in, &res->lint);
+	lint_input_free(&in);
+	if (r < 0)
+		return diag_fail(d, DIAG_SYSTEM, -r, NULL, "lint: %s", strerror(-r));
+	return 0;
+}
+
+int op_lint(const struct op_config *cfg, const struct policy_source *src, bool offline, struct op_result *res,
+	    struct diag *d)
+{
+	struct backend *b = NULL;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
+	if (r < 0)
+		return r;
+	if (offline) {
+		res->lint_skipped = true;
+		r = lint_offline(&res->rs, &res->lint);
+		return r < 0 ? diag_fail(d, DIAG_SYSTEM, -r, NULL, "out of memory") : 0;
+	}
+	/* reading needs no state directory and not our lock: nothing is changed
+	 * (a backend may still take its tools' lock to read, as iptables does) */
+	const struct backend_options bo = {
+	    .table = cfg_table(cfg),
+	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
+	};
+	r = cfg->backend->open(&b, &bo, d);
+	if (r == 0)
+		r = lint_live(cfg, b, res, d);
+	if (b)
+		cfg->backend->close(b);
+	return r;
+}
+
+/* apply runs the same lint first: conflicts stop it, unless allowed (then,
+ * like with --check, they are reported as warnings). */
+static int lint_before_apply(const struct op_config *cfg, struct session *s, struct op_result *res, struct diag *d)
+{
+	int r = lint_live(cfg, s->b, res, d);
+
+	if (r < 0 || !res->lint.n || cfg->allow_conflicts || cfg->check_only)
+		return r;
+	return diag_fail(d, DIAG_CONFLICT, EEXIST, NULL,
+			 "lint found %zu conflict%s between the policy and the live ruleset (listed above); nothing "
+			 "was applied. Fix the policy, or apply anyway with --allow-conflicts",
+			 res->lint.n, res->lint.n == 1 ? "" : "s");
+}
+
 /* ------------------------------------------------------------------ */
 /* the no-op apply                                                      */
 
@@ -637,12 +769,11 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
 	if (r < 0)
 		return r;
-	r = session_open(cfg, !cfg->check_only, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
-	res->generation_to = res->generation_from;
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r == 0 && !cfg->check_only)
 		r = refuse_if_pending(&s, d);
+	if (r == 0)
+		r = lint_before_apply(cfg, &s, res, d);
 	if (r == 0 && cfg->confirm_seconds > 0 && !cfg->check_only) {
 		/* an unchanged apply has nothing to confirm */
 		r = txn_run(cfg->backend, s.b, &res->rs, true, &res->txn, d);
@@ -693,10 +824,7 @@ int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_open(cfg, !cfg->check_only, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
-	res->generation_to = res->generation_from;
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r == 0) {
 		struct change c = {.in = {.action = "remove"}};
 		r = run_change(cfg, &s, &c, res, d);
@@ -813,9 +941,7 @@ int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_open(cfg, !cfg->check_only, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r < 0)
 		goto out;
 	if (!has_to && res->generation_from == 0) {
@@ -876,10 +1002,7 @@ int op_confirm(const struct op_config *cfg, const char *token, struct op_result 
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_open(cfg, true, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
-	res->generation_to = res->generation_from;
+	r = session_begin(cfg, true, &s, res, d);
 	if (r == 0)
 		r = state_pending_read(&s.st, &res->pending, d);
 	if (r == -ENOENT) {
@@ -959,9 +1082,7 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_open(cfg, !cfg->check_only, &s, d);
-	if (r == 0)
-		r = state_current(&s.st, &res->generation_from, d);
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r < 0)
 		goto out;
 	to = res->generation_from;

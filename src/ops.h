@@ -5,6 +5,7 @@
  */
 #pragma once
 #include "backend.h"
+#include "lint.h"
 #include "policy.h"
 #include "ruleset.h"
 #include "state.h"
@@ -18,6 +19,8 @@ struct op_config {
 	bool check_only;  /* plan and report; change nothing, record nothing */
 	bool host_checks; /* warn about interfaces missing on this host */
 	bool force;	  /* rollback even though someone changed our objects */
+	/* apply: go ahead although lint found conflicts (they become warnings) */
+	bool allow_conflicts;
 	/* apply --confirm: seconds until the automatic rollback (0: none), and
 	 * the command the timer runs then, without the token (appended). */
 	int confirm_seconds;
@@ -30,9 +33,11 @@ struct op_result {
 	struct ruleset rs; /* what was compiled (empty for remove) */
 	bool has_pending;  /* apply --confirm: awaiting confirmation */
 	struct pending pending;
-	bool cancelled_pending; /* rollback / remove / confirm ended a pending confirmation */
-	bool foreign_changes;	/* others changed the ruleset since the current generation */
-	bool nothing_pending;	/* confirm: there was nothing to confirm */
+	bool cancelled_pending;	 /* rollback / remove / confirm ended a pending confirmation */
+	bool foreign_changes;	 /* others changed the ruleset since the current generation */
+	bool nothing_pending;	 /* confirm: there was nothing to confirm */
+	struct lint_report lint; /* apply, diff, lint: what the linter found */
+	bool lint_skipped;	 /* the backend cannot lint (yet), or lint --offline */
 	/* digest of the policy now in force ("none" when nothing of ours is) */
 	char policy_digest[DIGEST_SIZE];
 };
@@ -53,6 +58,12 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 /* The pending confirmation, if any: 0, -ENOENT, or an error in d. */
 int op_pending(const struct op_config *cfg, struct pending *p, struct diag *d);
 void op_result_free(struct op_result *res);
+
+/* Compiles the policy and lints it against the live ruleset (offline: the
+ * policy alone, no kernel, no privileges).  Findings go to res->lint; the
+ * CLI decides what they mean for the exit code. */
+int op_lint(const struct op_config *cfg, const struct policy_source *src, bool offline, struct op_result *res,
+	    struct diag *d);
 
 /* Reads, parses and compiles; the diag is located in the source on failure. */
 int op_compile(const struct policy_source *src, const char *table, bool host_checks, struct ruleset *rs,

@@ -10,30 +10,53 @@
 #    `restore` (which first repairs an interrupted change from its journal)
 #    changes nothing in the kernel, and leaves no journal behind.
 #
-# Usage: fault-random.sh NOTRACKCTL SOURCE_DIR LIBFAULT [TRIALS]
-# TRIALS counts trials in which the fault really fired (default 1000).
+# Usage: fault-random.sh NOTRACKCTL SOURCE_DIR LIBFAULT [TRIALS [BACKEND]]
+# TRIALS counts trials in which the fault really fired (default 1000);
+# BACKEND is nft (default) or iptables (libiptc, read back with
+# iptables-legacy-save and ip6tables-legacy-save).
+# (apply runs with --allow-conflicts: the policies catch the Docker-like NAT
+# built here on purpose; nft-lint tests the linter.)
 . "$(dirname "$0")/lib.sh"
-libfault=$(readlink -f "${3:?usage: $0 NOTRACKCTL SOURCE_DIR LIBFAULT [TRIALS]}")
+libfault=$(readlink -f "${3:?usage: $0 NOTRACKCTL SOURCE_DIR LIBFAULT [TRIALS [BACKEND]]}")
 want=${4:-1000}
+backend=${5:-nft}
 
-stateful_filter
-docker_like
+if [ "$backend" = iptables ]; then
+	need_commands iptables-legacy iptables-legacy-save ip6tables-legacy ip6tables-legacy-save
+	for t in iptables-legacy ip6tables-legacy; do
+		$t -w -P INPUT DROP
+		$t -w -A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+		$t -w -N DOCKER
+		$t -w -A FORWARD -o docker0 -j DOCKER
+		$t -w -t nat -A POSTROUTING -o eth9 -j MASQUERADE
+	done
+	# the kernel's rules as the legacy tools see them, counters left out
+	ruleset() { { iptables-legacy-save; ip6tables-legacy-save; } 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; }
+	calls=(getsockopt setsockopt open write fsync rename unlink)
+else
+	stateful_filter
+	docker_like
+	ruleset() { nft list ruleset 2>/dev/null; }
+	calls=(sendmsg sendto recv setsockopt open write fsync rename unlink)
+fi
+ntc() { "$bin" --backend "$backend" "$@"; }
 policies=(nginx dns)
 # The rulesets the kernel can hold: nothing of ours, or one of the policies.
-snapshot none
 for p in "${policies[@]}"; do
-	run 0 ntc apply -q "$src/policies/$p.json"
-	snapshot "is-$p"
+	run 0 ntc apply -q --allow-conflicts "$src/policies/$p.json"
+	ruleset >"$work/is-$p.nft"
 	run 0 ntc remove
 done
+# after a remove: a legacy raw table, once loaded, stays (empty)
+ruleset >"$work/none.nft"
 run 0 ntc rollback # back to the last policy: a rollback target exists from the start
 
-calls=(sendmsg sendto recv setsockopt open write fsync rename unlink)
 errnos=(EPERM ENOBUFS EMSGSIZE ERESTART EINTR ENOSPC EIO)
-declare -A max_nth=([sendmsg]=2 [sendto]=30 [recv]=60 [setsockopt]=4 [open]=14 [write]=4 [fsync]=8 [rename]=4 [unlink]=2)
+declare -A max_nth=([sendmsg]=2 [sendto]=30 [recv]=60 [getsockopt]=50 [setsockopt]=9 [open]=14 [write]=4 [fsync]=8
+	[rename]=4 [unlink]=2)
 
 state_now() { # which known ruleset the kernel holds: none, is-nginx, is-dns, or mixed
-	nft list ruleset >"$work/now.nft" 2>/dev/null
+	ruleset >"$work/now.nft"
 	local s
 	for s in none "${policies[@]/#/is-}"; do
 		cmp -s "$work/now.nft" "$work/$s.nft" && { echo "$s"; return; }
@@ -54,7 +77,7 @@ while [ "$fired" -lt "$want" ]; do
 		is-dns) p=nginx ;;
 		*) p=${policies[RANDOM % 2]} ;;
 		esac
-		op=(apply -q "$src/policies/$p.json") target=is-$p
+		op=(apply -q --allow-conflicts "$src/policies/$p.json") target=is-$p
 		;;
 	2) op=(remove) target=none ;;
 	3) op=(rollback) target=unknown ;;
@@ -65,7 +88,7 @@ while [ "$fired" -lt "$want" ]; do
 	rm -f "$work/hit"
 	code=0
 	FAULT_CALL=$call FAULT_NTH=$nth FAULT_ERRNO=$err FAULT_HIT_FILE=$work/hit LD_PRELOAD=$libfault \
-		"$bin" "${op[@]}" >"$work/out" 2>"$work/err" || code=$?
+		"$bin" --backend "$backend" "${op[@]}" >"$work/out" 2>"$work/err" || code=$?
 	what="trial $trials: ${op[*]} with $call #$nth failing $err (exit $code)"
 	[ "$code" -le 11 ] || fail "$what: crashed: $(cat "$work/err")"
 	[ -e "$work/hit" ] && fired=$((fired + 1))
@@ -79,7 +102,7 @@ while [ "$fired" -lt "$want" ]; do
 	fi
 	# The state must describe the kernel: a fault-free restore repairs an
 	# interrupted change from the journal, then finds nothing to do.
-	"$bin" restore >"$work/rout" 2>"$work/rerr" || fail "$what: the restore after it failed: $(cat "$work/rerr")"
+	"$bin" --backend "$backend" restore >"$work/rout" 2>"$work/rerr" || fail "$what: the restore after it failed: $(cat "$work/rerr")"
 	grep -q "^unchanged\|^restored generation" "$work/rout" || fail "$what: restore said: $(cat "$work/rout")"
 	[ "$(state_now)" = "$after" ] || fail "$what: the state did not hold what the kernel held ($after); restore: $(cat "$work/rout" "$work/rerr")"
 	[ ! -e "$NOTRACKCTL_STATE_DIR/intent.json" ] || fail "$what: the journal is left after restore"
@@ -87,4 +110,4 @@ while [ "$fired" -lt "$want" ]; do
 		fail "$what: restore changed the kernel: $(cat "$work/rout")"
 	fi
 done
-echo "PASS: $fired faults fired in $trials trials; $outcomes_old left the old state, $outcomes_new the new one"
+echo "PASS ($backend): $fired faults fired in $trials trials; $outcomes_old left the old state, $outcomes_new the new one"

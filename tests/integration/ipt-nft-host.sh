@@ -11,6 +11,8 @@
 #    expression at all), and is still recognised as iptables-nft's;
 #  - rollback leaves nft, nft -j, iptables-nft-save and ip6tables-nft-save
 #    byte-identical.
+# (apply runs with --allow-conflicts: nginx.json does catch Docker's NAT
+# built here; nft-lint tests the linter itself.)
 . "$(dirname "$0")/ipt-lib.sh"
 need_commands iptables-nft iptables-nft-save ip6tables-nft ip6tables-nft-save
 [ -x "${NOTRACKCTL_XT_DUMP:-}" ] || skip "NOTRACKCTL_XT_DUMP does not name nft-xt-dump"
@@ -23,7 +25,7 @@ ip6tables-nft -w -A INPUT -p tcp --dport 22 -j ACCEPT
 snapshot before
 ip6tables-nft-save 2>&1 | grep -v '^#' >"$work/before.ip6tnft"
 
-run 0 ntc apply --json "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts --json "$src/policies/nginx.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["backend"] == "nft" and "iptables-nft manages" in d["backend_decision"]["reason"], d' "$work/out" ||
 	fail "auto did not pick nft for an iptables-nft host: $(cat "$work/out")"
 
@@ -49,7 +51,7 @@ grep -qxF -f "$work/theirs" "$work/in-forward" || fail "our conntrack match diff
 "$NOTRACKCTL_XT_DUMP" ip6 filter INPUT | awk '$3 == "match" { print $4 }' >"$work/ip6-matches"
 assert_contains "$work/ip6-matches" "conntrack" "the accept in ip6 filter INPUT uses the xt match"
 
-run 0 ntc apply "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts "$src/policies/nginx.json"
 assert_contains "$work/out" "unchanged (generation 1)" "second apply"
 run 0 ntc rollback
 snapshot after

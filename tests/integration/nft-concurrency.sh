@@ -6,15 +6,17 @@
 #    makes the kernel refuse our stale batch (the genid in batch-begin);
 #    we re-read, re-plan and commit on top of it, and the foreign rule
 #    survives.
+# apply runs with --allow-conflicts: the foreign NAT rules built here are
+# caught by these policies on purpose (nft-lint tests the linter itself).
 . "$(dirname "$0")/lib.sh"
 
 stateful_filter
 nat_table
 
 # Two runs at once, with different policies.
-ntc apply -q --json "$src/policies/nginx.json" >"$work/a.json" 2>"$work/a.err" &
+ntc apply --allow-conflicts -q --json "$src/policies/nginx.json" >"$work/a.json" 2>"$work/a.err" &
 a=$!
-ntc apply -q --json "$src/policies/dns.json" >"$work/b.json" 2>"$work/b.err" &
+ntc apply --allow-conflicts -q --json "$src/policies/dns.json" >"$work/b.json" 2>"$work/b.err" &
 b=$!
 wait $a || fail "first concurrent apply failed: $(cat "$work/a.err")"
 wait $b || fail "second concurrent apply failed: $(cat "$work/b.err")"
@@ -29,7 +31,7 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"]
 # A foreign change between plan and commit.
 sync=$work/sync
 mkdir "$sync"
-NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --json "$src/policies/k8s-nodelocaldns.json" >"$work/c.json" 2>"$work/c.err" &
+NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --allow-conflicts --json "$src/policies/k8s-nodelocaldns.json" >"$work/c.json" 2>"$work/c.err" &
 c=$!
 for i in $(seq 500); do [ -e "$sync/before-commit" ] && break; sleep 0.01; done
 [ -e "$sync/before-commit" ] || fail "apply never reached its commit"

@@ -5,6 +5,8 @@
 #  - a second apply meanwhile is refused (exit 8) and changes nothing;
 #  - confirm keeps the change and stops the timer; rollback cancels it too;
 #  - confirm with nothing pending says so and exits 0.
+# apply runs with --allow-conflicts: the foreign NAT rules built here are
+# caught by these policies on purpose (nft-lint tests the linter itself).
 . "$(dirname "$0")/lib.sh"
 
 stateful_filter
@@ -20,7 +22,7 @@ wait_gone() { # wait_gone FILE SECONDS
 timer_alive() { kill -0 "$1" 2>/dev/null && grep -q confirm-expire "/proc/$1/cmdline" 2>/dev/null; }
 
 # 1. Not confirmed: rolled back at the deadline, SIGHUP or not.
-run 0 ntc apply --json --confirm 2 "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts --json --confirm 2 "$src/policies/nginx.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=d["confirm"]; assert d["changed"] and c["generation"] == 1 and c["rollback_to"] == 0 and len(c["token"]) == 16 and c["timer"] == "process", d' "$work/out" ||
 	fail "apply --confirm --json: $(cat "$work/out")"
 timer=$(pending_field timer_id)
@@ -28,7 +30,7 @@ timer_alive "$timer" || fail "no timer process $timer"
 kill -HUP "$timer"
 sleep 0.2
 timer_alive "$timer" || fail "the timer died of SIGHUP"
-run 8 ntc apply "$src/policies/dns.json"
+run 8 ntc apply --allow-conflicts "$src/policies/dns.json"
 assert_contains "$work/err" "awaits confirmation" "apply while a confirmation is pending"
 snapshot while-pending
 nft list table inet notrackctl >/dev/null || fail "our table is missing while pending"
@@ -40,7 +42,7 @@ run 0 ntc generations --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"] == 0, d' "$work/out" || fail "current generation after expiry: $(cat "$work/out")"
 
 # 2. Confirmed: the change stays, the timer is gone.
-run 0 ntc apply --confirm 3 "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts --confirm 3 "$src/policies/nginx.json"
 token=$(pending_field token)
 timer=$(pending_field timer_id)
 
@@ -57,7 +59,7 @@ run 0 ntc confirm
 assert_contains "$work/out" "nothing awaits confirmation" "confirm with nothing pending"
 
 # 3. rollback cancels a pending confirmation.
-run 0 ntc apply --confirm 60 "$src/policies/dns.json"
+run 0 ntc apply --allow-conflicts --confirm 60 "$src/policies/dns.json"
 timer=$(pending_field timer_id)
 run 0 ntc rollback --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["cancelled_confirmation"] is True and d["generation"] == 2, d' "$work/out" ||

@@ -7,6 +7,8 @@
 #  - a second apply sends nothing (nft monitor sees no event) and says so;
 #  - apply + rollback leaves the ruleset byte-identical;
 #  - 5 applies of different policies and 5 rollbacks leave it byte-identical.
+# apply runs with --allow-conflicts: the foreign NAT rules built here are
+# caught by these policies on purpose (nft-lint tests the linter itself).
 . "$(dirname "$0")/lib.sh"
 need_commands iptables-nft iptables-nft-save
 
@@ -15,7 +17,7 @@ nat_table
 docker_like
 snapshot before
 
-run 0 ntc apply "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts "$src/policies/nginx.json"
 assert_contains "$work/out" "changed: generation 0 -> 1" "first apply"
 snapshot applied
 
@@ -76,9 +78,9 @@ nft monitor >"$work/events" 2>&1 &
 monitor=$!
 defer "kill $monitor 2>/dev/null"
 sleep 0.3
-run 0 ntc apply "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts "$src/policies/nginx.json"
 assert_contains "$work/out" "unchanged (generation 1)" "second apply"
-run 0 ntc apply --json "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts --json "$src/policies/nginx.json"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] is False and d["generation"] == 1 and d["diff"] == [] and d["error"] is None, d' "$work/out" ||
 	fail "apply --json of an unchanged policy: $(cat "$work/out")"
 sleep 0.3
@@ -102,7 +104,7 @@ assert_same_snapshot before rolled-back
 
 # Five different policies, then five rollbacks.
 for p in nginx dns docker-host k8s-nodelocaldns minimal; do
-	run 0 ntc apply "$src/policies/$p.json"
+	run 0 ntc apply --allow-conflicts "$src/policies/$p.json"
 	run 0 ntc diff "$src/policies/$p.json"
 done
 run 0 ntc generations
@@ -117,7 +119,7 @@ assert_contains "$work/err" "nothing to roll back" "a rollback past the first ge
 
 # An accept of ours that someone else deleted (firewalld reloading its
 # table does that) is reported, and rollback carries on.
-run 0 ntc apply "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts "$src/policies/nginx.json"
 handle=$(nft -a list chain inet filter input | sed -n 's/.*comment "notrackctl" # handle \([0-9]*\)$/\1/p')
 [ -n "$handle" ] || fail "no accept of ours in inet filter input"
 nft delete rule inet filter input handle "$handle"
@@ -127,7 +129,7 @@ snapshot vanished
 assert_same_snapshot before vanished
 
 # remove takes away everything we own, and rollback brings it back.
-run 0 ntc apply "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts "$src/policies/nginx.json"
 snapshot reapplied
 run 0 ntc remove
 snapshot removed

@@ -8,6 +8,8 @@
 #  - no foreign write failed because of us.
 #
 # Usage: stress-concurrency.sh NOTRACKCTL SOURCE_DIR [SECONDS]   (default 30)
+# (apply runs with --allow-conflicts: the policies catch the Docker-like NAT
+# built here on purpose; nft-lint tests the linter.)
 . "$(dirname "$0")/lib.sh"
 need_commands iptables-nft
 seconds=${3:-30}
@@ -22,7 +24,7 @@ worker() {
 	while [ $SECONDS -lt $end ]; do
 		p=${policies[RANDOM % ${#policies[@]}]}
 		code=0
-		"$bin" apply -q --json --lock-timeout 20 "$src/policies/$p.json" >"$work/w$id.$n.json" 2>"$work/w$id.$n.err" || code=$?
+		"$bin" apply -q --allow-conflicts --json --lock-timeout 20 "$src/policies/$p.json" >"$work/w$id.$n.json" 2>"$work/w$id.$n.err" || code=$?
 		echo "$code $p $n" >>"$work/w$id.log"
 		n=$((n + 1))
 	done

@@ -11,10 +11,12 @@ vg() {
 	valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
 		--error-exitcode=99 --track-fds=no "$bin" "$@"
 }
-run 0 vg apply -q "$src/policies/nginx.json"
-run 0 vg apply -q "$src/policies/nginx.json"
+# nginx.json catches Docker's masquerade: lint refuses it, --allow-conflicts applies
+run 4 vg apply -q "$src/policies/nginx.json"
+run 0 vg apply -q --allow-conflicts "$src/policies/nginx.json"
+run 0 vg apply -q --allow-conflicts "$src/policies/nginx.json"
 run 1 vg diff "$src/policies/dns.json"
-run 0 vg apply -q --json "$src/policies/dns.json"
+run 0 vg apply -q --allow-conflicts --json "$src/policies/dns.json"
 run 0 vg generations
 run 0 vg generations --json
 run 0 vg rollback
@@ -33,7 +35,7 @@ done
 if "$bin" --help | grep -qE "^  top "; then
 	run 0 vg top
 fi
-if "$bin" --help | grep -qE "^  lint "; then
-	vg lint "$src/policies/nginx.json" >/dev/null 2>"$work/err" || [ $? -ne 99 ] || fail "lint under valgrind: $(cat "$work/err")"
-fi
+run 4 vg lint "$src/policies/nginx.json"
+run 4 vg lint --json "$src/policies/nginx.json"
+run 0 vg lint --offline "$src/policies/nginx.json"
 echo "PASS"

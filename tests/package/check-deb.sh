@@ -10,6 +10,8 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/netns.sh"
 
 [ $# = 1 ] || { echo "usage: $0 SOURCE_DIR" >&2; exit 2; }
+# a failing step names itself, rather than ending the test in silence
+trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$(cd "$1" && pwd)
 [ "$(id -u)" = 0 ] || skip "needs root for a mount namespace"
 need_commands cpack dpkg dpkg-deb dpkg-shlibdeps unshare systemd-analyze objdump ldconfig
@@ -18,7 +20,7 @@ defer rm -rf "$work"
 
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOTRACKCTL_TESTS=OFF >/dev/null
 cmake --build "$work/build" -j2 >/dev/null
-(cd "$work/build" && cpack -G DEB >/dev/null)
+(cd "$work/build" && cpack -G DEB >"$work/cpack.log" 2>&1) || fail "cpack failed: $(tail -20 "$work/cpack.log")"
 deb=$(ls "$work"/build/notrackctl_*.deb)
 
 # Every library the binary links must come from a package named in Depends.
@@ -43,6 +45,7 @@ done
 mkdir -p "$work/upper" "$work/ovl" "$work/root"
 cp "$deb" "$work/upper/"
 unshare -m -- bash -euo pipefail -c '
+	trap "echo \"FAIL: in the overlay: \$BASH_COMMAND\" >&2" ERR
 	work=$1 deb=$(basename "$2")
 	fail() { echo "FAIL: $*" >&2; exit 1; }
 	mount --make-rprivate /

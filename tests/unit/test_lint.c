@@ -1,0 +1,870 @@
+/*
+ * The linter's analyser, table-driven, no kernel: a policy (compiled for
+ * real), the conntrack users and filter chains a reader would hand over
+ * (written in a small text form below), and the findings expected.  Plus the
+ * selector algebra underneath and the host-address refinement.
+ */
+/* cmocka.h needs these first */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lint.h"
+#include "testlib.h"
+
+/* ------------------------------------------------------------------ */
+/* the text form                                                        */
+
+/*
+ * A selector: space-separated tokens.
+ *   family=ip|ip6|inet  proto=tcp|udp  sport=A[-B][,C...]  dport=...
+ *   sport!=... dport!=...  saddr=CIDR[,CIDR]  daddr=...  daddr!=CIDR
+ *   iif=NAME iif!=NAME oif=NAME oif!=NAME   (a trailing + is a wildcard)
+ * A user adds:
+ *   need=dnat|redirect|snat|masq|state|helper|mark|zone
+ *   hooks=pre,in,fwd,out,post  to=ADDR  toport=A[-B]  place=local|remote
+ *   toif=NAME  state=new,established,related,invalid,untracked  accept  widened
+ * A chain: "hook=input family=inet table=T chain=C policy=drop owner | accept
+ *   <selector> | drop <selector> ..."
+ */
+
+static uint8_t proto_of(const char *s)
+{
+	if (!strcmp(s, "tcp"))
+		return IPPROTO_TCP;
+	if (!strcmp(s, "udp"))
+		return IPPROTO_UDP;
+	fail_msg("unknown proto %s", s);
+	return 0;
+}
+
+static void parse_ports(const char *v, bool neg, struct lint_ranges *out)
+{
+	struct lint_range r[16];
+	size_t n = 0;
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		unsigned a, b;
+		if (sscanf(t, "%u-%u", &a, &b) != 2)
+			b = a = (unsigned)atoi(t);
+		lint_range_port(&r[n++], (uint16_t)a, (uint16_t)b);
+	}
+	assert_int_equal(lint_ranges_set(out, r, n, LINT_PORT_WIDTH), 0);
+	if (neg)
+		assert_int_equal(lint_ranges_not(out, LINT_PORT_WIDTH), 0);
+}
+
+static enum lint_af parse_addrs(const char *v, bool neg, struct lint_ranges *out)
+{
+	struct lint_range r[16];
+	size_t n = 0;
+	char buf[256], *save = NULL;
+	enum lint_af af = strchr(v, ':') ? LINT_AF6 : LINT_AF4;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		uint8_t addr[16] = {0};
+		char *slash = strchr(t, '/');
+		unsigned prefix = af == LINT_AF4 ? 32 : 128;
+		if (slash) {
+			*slash = '\0';
+			prefix = (unsigned)atoi(slash + 1);
+		}
+		assert_int_equal(inet_pton(af == LINT_AF4 ? AF_INET : AF_INET6, t, addr), 1);
+		lint_range_prefix(&r[n++], addr, prefix, lint_af_width(af));
+	}
+	assert_int_equal(lint_ranges_set(out, r, n, lint_af_width(af)), 0);
+	if (neg)
+		assert_int_equal(lint_ranges_not(out, lint_af_width(af)), 0);
+	return af;
+}
+
+static void parse_if(struct lint_sel *s, bool in, const char *v, bool neg)
+{
+	char name[LINT_IFNAME_MAX];
+	size_t len;
+
+	snprintf(name, sizeof(name), "%s", v);
+	len = strlen(name);
+	bool wild = len && name[len - 1] == '+';
+	if (wild)
+		name[len - 1] = '\0';
+	lint_sel_add_if(s, in, name, wild, neg);
+}
+
+static unsigned parse_family(const char *v)
+{
+	return !strcmp(v, "ip") ? FAMILY_IPV4 : !strcmp(v, "ip6") ? FAMILY_IPV6 : FAMILY_BOTH;
+}
+
+/* Applies one selector token; returns false if it is not a selector token. */
+static bool sel_token(struct lint_sel *s, const char *key, const char *op, const char *v)
+{
+	bool neg = !strcmp(op, "!=");
+	struct lint_ranges t = {0};
+
+	if (!strcmp(key, "family")) {
+		s->family = parse_family(v);
+	} else if (!strcmp(key, "proto")) {
+		lint_sel_and_proto(s, proto_of(v));
+	} else if (!strcmp(key, "sport") || !strcmp(key, "dport")) {
+		parse_ports(v, neg, &t);
+		assert_int_equal(lint_sel_and_ports(s, key[0] == 's', &t), 0);
+	} else if (!strcmp(key, "saddr") || !strcmp(key, "daddr")) {
+		enum lint_af af = parse_addrs(v, neg, &t);
+		assert_int_equal(lint_sel_and_addrs(s, key[0] == 's', af, &t), 0);
+	} else if (!strcmp(key, "iif") || !strcmp(key, "oif")) {
+		parse_if(s, key[0] == 'i', v, neg);
+	} else {
+		return false;
+	}
+	lint_ranges_free(&t);
+	return true;
+}
+
+/* Splits "key=v", "key!=v" or "flag". */
+static void split_token(char *tok, char **key, const char **op, char **val)
+{
+	char *eq = strchr(tok, '=');
+
+	*key = tok;
+	*op = "";
+	*val = (char *)"";
+	if (!eq)
+		return;
+	*val = eq + 1;
+	if (eq > tok && eq[-1] == '!') {
+		eq[-1] = '\0';
+		*op = "!=";
+	} else {
+		*op = "=";
+	}
+	*eq = '\0';
+}
+
+static void parse_sel_tokens(struct lint_sel *s, char *text)
+{
+	char *save = NULL;
+
+	for (char *tok = strtok_r(text, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *key, *val;
+		const char *op;
+		split_token(tok, &key, &op, &val);
+		if (!sel_token(s, key, op, val))
+			fail_msg("unknown selector token %s", key);
+	}
+}
+
+static unsigned parse_hooks(const char *v)
+{
+	unsigned h = 0;
+
+	h |= strstr(v, "pre") ? LINT_HOOK_PREROUTING : 0;
+	h |= strstr(v, "in") ? LINT_HOOK_INPUT : 0;
+	h |= strstr(v, "fwd") ? LINT_HOOK_FORWARD : 0;
+	h |= strstr(v, "out") ? LINT_HOOK_OUTPUT : 0;
+	h |= strstr(v, "post") ? LINT_HOOK_POSTROUTING : 0;
+	return h;
+}
+
+static uint32_t parse_state(const char *v)
+{
+	uint32_t m = 0;
+
+	m |= strstr(v, "new") ? LINT_CT_NEW : 0;
+	m |= strstr(v, "established") ? LINT_CT_ESTABLISHED : 0;
+	m |= strstr(v, "related") ? LINT_CT_RELATED : 0;
+	m |= strstr(v, "invalid") ? LINT_CT_INVALID : 0;
+	m |= strstr(v, "untracked") ? LINT_CT_UNTRACKED : 0;
+	return m;
+}
+
+static enum ct_need parse_need(const char *v)
+{
+	static const struct {
+		const char *name;
+		enum ct_need need;
+	} needs[] = {{"dnat", CT_NEED_DNAT},	   {"redirect", CT_NEED_REDIRECT}, {"snat", CT_NEED_SNAT},
+		     {"masq", CT_NEED_MASQUERADE}, {"state", CT_NEED_STATE},	   {"helper", CT_NEED_HELPER},
+		     {"mark", CT_NEED_MARK},	   {"zone", CT_NEED_ZONE}};
+	for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++)
+		if (!strcmp(needs[i].name, v))
+			return needs[i].need;
+	fail_msg("unknown need %s", v);
+	return CT_NEED_OTHER;
+}
+
+static void parse_user(struct lint_input *in, const char *spec)
+{
+	struct ct_user *u = lint_input_add_user(in);
+	char buf[512], *save = NULL;
+
+	assert_non_null(u);
+	snprintf(u->family, sizeof(u->family), "ip");
+	snprintf(u->table, sizeof(u->table), "nat");
+	snprintf(u->chain, sizeof(u->chain), "C%zu", in->n_users);
+	snprintf(u->rule, sizeof(u->rule), "%s", spec);
+	u->sel.family = FAMILY_IPV4;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *key, *val;
+		const char *op;
+		split_token(tok, &key, &op, &val);
+		if (!strcmp(key, "family"))
+			snprintf(u->family, sizeof(u->family), "%s", val);
+		if (sel_token(&u->sel, key, op, val))
+			continue;
+		if (!strcmp(key, "need")) {
+			u->need = parse_need(val);
+		} else if (!strcmp(key, "hooks")) {
+			u->hooks = parse_hooks(val);
+		} else if (!strcmp(key, "to")) {
+			struct lint_ranges t = {0};
+			enum lint_af af = parse_addrs(val, false, &t);
+			lint_ranges_free(&u->to_addr[af]);
+			u->to_addr[af] = t;
+		} else if (!strcmp(key, "toport")) {
+			parse_ports(val, false, &u->to_port);
+		} else if (!strcmp(key, "place")) {
+			u->to_place = !strcmp(val, "local") ? LINT_PLACE_LOCAL : LINT_PLACE_REMOTE;
+		} else if (!strcmp(key, "toif")) {
+			snprintf(u->to_if.v[0].name, sizeof(u->to_if.v[0].name), "%s", val);
+			u->to_if.n = 1;
+		} else if (!strcmp(key, "state")) {
+			u->ct_state = parse_state(val);
+		} else if (!strcmp(key, "accept")) {
+			u->accepts = true;
+		} else if (!strcmp(key, "widened")) {
+			u->widened = true;
+		} else {
+			fail_msg("unknown user token %s", key);
+		}
+	}
+}
+
+static unsigned family_of_chain(const struct lint_chain *c)
+{
+	return c->family == CHAIN_FAMILY_IP ? FAMILY_IPV4 : c->family == CHAIN_FAMILY_IP6 ? FAMILY_IPV6 : FAMILY_BOTH;
+}
+
+static void parse_chain(struct lint_input *in, const char *spec)
+{
+	struct lint_chain *c = lint_input_add_chain(in);
+	char buf[1024], *save = NULL, *rules;
+
+	assert_non_null(c);
+	c->family = CHAIN_FAMILY_INET;
+	snprintf(c->family_name, sizeof(c->family_name), "inet");
+	snprintf(c->table, sizeof(c->table), "filter");
+	snprintf(c->chain, sizeof(c->chain), "input");
+	c->hook = LINT_HOOK_INPUT;
+	snprintf(buf, sizeof(buf), "%s", spec);
+	rules = strchr(buf, '|');
+	if (rules)
+		*rules++ = '\0';
+	for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *key, *val;
+		const char *op;
+		split_token(tok, &key, &op, &val);
+		if (!strcmp(key, "hook")) {
+			c->hook = parse_hooks(val);
+		} else if (!strcmp(key, "family")) {
+			c->family = !strcmp(val, "ip")	  ? CHAIN_FAMILY_IP
+				    : !strcmp(val, "ip6") ? CHAIN_FAMILY_IP6
+							  : CHAIN_FAMILY_INET;
+			snprintf(c->family_name, sizeof(c->family_name), "%s", val);
+		} else if (!strcmp(key, "table")) {
+			snprintf(c->table, sizeof(c->table), "%s", val);
+		} else if (!strcmp(key, "chain")) {
+			snprintf(c->chain, sizeof(c->chain), "%s", val);
+		} else if (!strcmp(key, "policy")) {
+			c->policy_drop = !strcmp(val, "drop");
+		} else if (!strcmp(key, "owner")) {
+			c->owner_locked = true;
+		} else {
+			fail_msg("unknown chain token %s", key);
+		}
+	}
+	save = NULL;
+	for (char *seg = rules ? strtok_r(rules, "|", &save) : NULL; seg; seg = strtok_r(NULL, "|", &save)) {
+		while (*seg == ' ')
+			seg++;
+		bool accept = !strncmp(seg, "accept", 6);
+		char *sel_text = seg + (accept ? 6 : 4);
+		char rule[256];
+		struct lint_sel s;
+		snprintf(rule, sizeof(rule), "%s", seg);
+		lint_sel_init(&s, family_of_chain(c));
+		parse_sel_tokens(&s, sel_text);
+		assert_int_equal(lint_chain_add_rule(c, accept ? LINT_V_ACCEPT : LINT_V_DROP, &s, rule), 0);
+		lint_sel_free(&s);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* the cases                                                            */
+
+#define MAX_ITEMS 4
+
+struct lint_case {
+	const char *name;
+	const char *policy; /* JSON with ' for " */
+	const char *users[MAX_ITEMS];
+	const char *chains[MAX_ITEMS];
+	const char *want; /* "ORIGIN KIND[ reply]; ..." sorted, "" for none */
+};
+
+#define P(body) "{'version': 1, " body "}"
+
+static const struct lint_case cases[] = {
+    /* DNAT, as Docker publishes a port */
+    {"dnat caught",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8081]}]}"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80 place=remote toif=docker0"},
+     {NULL},
+     "$.notrack.services[0] nat"},
+    {"dnat kept tracked",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': ['8000-8100']}]}, 'keep_tracked': [{'reason': 'nat', "
+       "'proto': 'tcp', 'ports': [8081], 'role': 'service'}]"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80 place=remote toif=docker0"},
+     {NULL},
+     ""},
+    {"dnat partly kept tracked",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': ['8000-8200']}]}, 'keep_tracked': [{'reason': 'nat', "
+       "'proto': 'tcp', 'ports': ['8000-8050'], 'role': 'service'}]"),
+     {"need=dnat hooks=pre proto=tcp dport=8000-8100 to=172.17.0.2 place=remote"},
+     {NULL},
+     "$.notrack.services[0] nat"},
+    {"dnat port range misses",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [9000, '8101-8200']}]}"),
+     {"need=dnat hooks=pre proto=tcp dport=8000-8100 to=172.17.0.2 place=remote"},
+     {NULL},
+     ""},
+    {"dnat, IPv6",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8081]}]}"),
+     {"need=dnat hooks=pre family=ip6 proto=tcp dport=8081 to=fd00::2 toport=80 place=remote"},
+     {NULL},
+     "$.notrack.services[0] nat"},
+    {"dnat, IPv6, policy for IPv4 only",
+     P("'families': ['ipv4'], 'notrack': {'services': [{'proto': 'tcp', 'ports': [8081]}]}"),
+     {"need=dnat hooks=pre family=ip6 proto=tcp dport=8081 to=fd00::2 toport=80 place=remote"},
+     {NULL},
+     ""},
+    {"dnat, IPv6 peers of the other family",
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [80], 'peers': ['172.17.0.0/16']}]}"),
+     {"need=dnat hooks=pre family=ip6 proto=tcp dport=8081 to=fd00::2 toport=80 place=remote"},
+     {NULL},
+     ""},
+    {"dnat other protocol",
+     P("'notrack': {'services': [{'proto': 'udp', 'ports': [8081]}]}"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 to=172.17.0.2 toport=80 place=remote"},
+     {NULL},
+     ""},
+    {"dnat target port is not the published one",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80 place=remote toif=docker0"},
+     {NULL},
+     ""},
+    {"dnat replies caught by an upstream",
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80 place=remote toif=docker0"},
+     {NULL},
+     "$.notrack.upstreams[0] nat reply"},
+    {"dnat upstream peer elsewhere",
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [80], 'peers': ['10.0.0.0/8']}]}"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 to=172.17.0.2 toport=80 place=remote"},
+     {NULL},
+     ""},
+    {"dnat replies caught on the container interface",
+     P("'notrack': {'interfaces': ['docker0']}"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80 place=remote toif=docker0"},
+     {NULL},
+     "$.notrack.interfaces[0] nat reply"},
+    {"dnat on another interface",
+     P("'notrack': {'interfaces': ['eth1']}"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 iif=eth0 to=172.17.0.2 toport=80 place=remote toif=docker0"},
+     {NULL},
+     ""},
+    {"dnat of local traffic and loopback",
+     P("'notrack': {'loopback': true}"),
+     {"need=dnat hooks=out proto=tcp dport=8081 daddr!=127.0.0.0/8 to=172.17.0.2 toport=80 place=remote"},
+     {NULL},
+     "$.notrack.loopback nat"},
+    {"redirect replies leave from this host",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}"),
+     {"need=redirect hooks=pre proto=tcp dport=3128 toport=8080"},
+     {NULL},
+     "$.notrack.services[0] nat reply"},
+    /* source NAT */
+    {"masquerade of forwarded traffic to a served port",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
+     {NULL},
+     "$.notrack.services[0] nat"},
+    {"masquerade and a service on another interface",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'interfaces': ['eth0']}]}"),
+     {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
+     {NULL},
+     ""},
+    {"masquerade replies on a notracked interface",
+     P("'notrack': {'interfaces': ['eth0']}"),
+     {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
+     {NULL},
+     "$.notrack.interfaces[0] nat reply"},
+    {"masquerade replies from a notracked upstream",
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [443]}]}"),
+     {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
+     {NULL},
+     "$.notrack.upstreams[0] nat reply"},
+    {"masquerade and loopback",
+     P("'notrack': {'loopback': true}"),
+     {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
+     {NULL},
+     ""},
+    {"snat of local traffic to a notracked upstream",
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [443]}]}"),
+     {"need=snat hooks=post proto=tcp to=10.0.0.1"},
+     {NULL},
+     "$.notrack.upstreams[0] nat reply"},
+    {"snat, other family",
+     P("'families': ['ipv6'], 'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [443]}]}"),
+     {"need=snat hooks=post proto=tcp to=10.0.0.1"},
+     {NULL},
+     ""},
+    /* ct state */
+    {"ct state new guards ssh",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': ['1-1024']}]}"),
+     {"need=state hooks=in family=inet proto=tcp dport=22 state=new accept"},
+     {NULL},
+     "$.notrack.services[0] state"},
+    {"ct state new kept tracked",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': ['1-1024']}]}, 'keep_tracked': [{'reason': 'state', "
+       "'proto': 'tcp', 'ports': [22], 'role': 'service'}]"),
+     {"need=state hooks=in family=inet proto=tcp dport=22 state=new accept"},
+     {NULL},
+     ""},
+    {"plain ct state is what the untracked accept handles",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {"need=state hooks=in family=inet state=established,related accept",
+      "need=state hooks=in family=inet state=invalid"},
+     {NULL},
+     ""},
+    {"established accept with a selector is not a conflict",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {"need=state hooks=fwd oif=docker0 state=established,related accept"},
+     {NULL},
+     ""},
+    {"ct state on output",
+     P("'notrack': {'upstreams': [{'proto': 'udp', 'ports': [53]}]}"),
+     {"need=state hooks=out proto=udp dport=53 state=new accept"},
+     {NULL},
+     "$.notrack.upstreams[0] state"},
+    /* loopback: what arrives on lo was decided on output */
+    {"ct state on input meets loopback on output",
+     P("'notrack': {'loopback': true}"),
+     {"need=state hooks=in family=inet proto=tcp dport=22 state=new accept"},
+     {NULL},
+     "$.notrack.loopback state"},
+    {"ct state on another interface and loopback",
+     P("'notrack': {'loopback': true}"),
+     {"need=state hooks=in family=inet iif=eth0 proto=tcp dport=22 state=new accept"},
+     {NULL},
+     ""},
+    {"dnat on prerouting never sees loopback",
+     P("'notrack': {'loopback': true}"),
+     {"need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80 place=remote toif=docker0"},
+     {NULL},
+     ""},
+    {"a service's output rule and a local client",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': ['1-1024']}]}"),
+     {"need=state hooks=out family=inet proto=tcp dport=22 state=new accept"},
+     {NULL},
+     ""},
+    /* helpers, marks, zones */
+    {"ftp helper",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': ['20-25']}]}"),
+     {"need=helper hooks=pre proto=tcp dport=21"},
+     {NULL},
+     "$.notrack.services[0] conntrack"},
+    {"ftp helper, ports apart",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': ['22-25']}]}"),
+     {"need=helper hooks=pre proto=tcp dport=21"},
+     {NULL},
+     ""},
+    {"ct mark restore with no selector",
+     P("'notrack': {'loopback': true}"),
+     {"need=mark hooks=pre"},
+     {NULL},
+     "$.notrack.loopback conntrack"},
+    /* interface names */
+    {"wildcard user, exact notrack",
+     P("'notrack': {'interfaces': ['veth1']}"),
+     {"need=state hooks=pre iif=veth+ proto=tcp dport=80 state=new"},
+     {NULL},
+     "$.notrack.interfaces[0] state"},
+    {"wildcard user, other interface",
+     P("'notrack': {'interfaces': ['eth0', 've+']}"),
+     {"need=zone hooks=pre iif=veth+"},
+     {NULL},
+     "$.notrack.interfaces[1] conntrack"},
+    {"negated interface excludes the only one",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'interfaces': ['eth0']}]}"),
+     {"need=state hooks=in iif!=eth0 proto=tcp dport=80 state=new"},
+     {NULL},
+     ""},
+    {"negated interface and a wildcard notrack",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'interfaces': ['eth+']}]}"),
+     {"need=state hooks=in iif!=eth0 proto=tcp dport=80 state=new"},
+     {NULL},
+     "$.notrack.services[0] state"},
+    {"negated wildcard covers the notracked interface",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'interfaces': ['eth1']}]}"),
+     {"need=state hooks=in iif!=eth+ proto=tcp dport=80 state=new"},
+     {NULL},
+     ""},
+    {"keep_tracked by interface protects a wildcard",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}, 'keep_tracked': [{'reason': 'state', "
+       "'interfaces': ['br-+']}]"),
+     {"need=state hooks=in iif=br-abc+ proto=tcp dport=80 state=new"},
+     {NULL},
+     ""},
+    /* filter chains that drop untracked packets */
+    {"owner-flagged chain with auto",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}"),
+     {NULL},
+     {"table=firewalld chain=filter_INPUT policy=drop owner | accept proto=tcp dport=22"},
+     "$.notrack.services[0] uncovered_drop"},
+    {"writable chain with auto",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}"),
+     {NULL},
+     {"table=filter chain=input policy=drop"},
+     ""},
+    {"none leaves a drop chain uncovered",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': 'none'"),
+     {NULL},
+     {"policy=drop", "hook=output chain=output"},
+     "$.notrack.services[0] uncovered_drop"},
+    {"a stateless accept lets the untracked packets through",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': 'none'"),
+     {NULL},
+     {"policy=drop | accept proto=tcp dport=8000-9000"},
+     ""},
+    {"a listed chain is covered, an unlisted one is not",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': [{'family': 'inet', "
+       "'table': 'filter', 'chain': 'input'}]"),
+     {NULL},
+     {"policy=drop", "family=ip table=other chain=INPUT policy=drop"},
+     "$.notrack.services[0] uncovered_drop"},
+    {"a drop rule for other traffic",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080, 23]}]}, 'untracked_accept': 'none'"),
+     {NULL},
+     {"| drop proto=tcp dport=23", "chain=input2 | drop proto=tcp dport=24"},
+     "$.notrack.services[0] uncovered_drop"},
+    {"a chain of the other family",
+     P("'families': ['ipv4'], 'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, "
+       "'untracked_accept': 'none'"),
+     {NULL},
+     {"family=ip6 table=filter chain=INPUT policy=drop"},
+     ""},
+};
+
+static void json_quotes(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\'')
+			*s = '"';
+}
+
+static int finding_order(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Compiles the policy, builds the reader's input from the text forms (NULL-
+ * terminated lists), refines it with host addresses if given, analyses. */
+static void analyse_text(const char *name, const char *policy, const char *const *users, const char *const *chains,
+			 const struct lint_host_addr *addrs, size_t n_addrs, struct lint_report *rep)
+{
+	struct policy_source src;
+	struct ruleset rs;
+	struct lint_input in = {0};
+	struct diag d;
+	char *text = strdup(policy), err[1024];
+
+	assert_non_null(text);
+	json_quotes(text);
+	tl_source_from_string(&src, "inline.json", text);
+	diag_init(&d);
+	if (tl_compile_source(&src, NULL, &rs, &d) < 0) {
+		tl_format_error(&d, err, sizeof(err));
+		fail_msg("%s: policy does not compile: %s", name, err);
+	}
+	for (size_t i = 0; users && i < MAX_ITEMS && users[i]; i++)
+		parse_user(&in, users[i]);
+	for (size_t i = 0; chains && i < MAX_ITEMS && chains[i]; i++)
+		parse_chain(&in, chains[i]);
+	if (addrs)
+		lint_input_apply_host(&in, addrs, n_addrs);
+	assert_int_equal(lint_analyse(&rs, &in, rep), 0);
+	lint_input_free(&in);
+	ruleset_free(&rs);
+	diag_free(&d);
+	policy_source_free(&src);
+	free(text);
+}
+
+static void run_case(void **state)
+{
+	const struct lint_case *c = *state;
+	struct lint_report rep;
+	char got[2048] = "", *lines[64];
+
+	analyse_text(c->name, c->policy, c->users, c->chains, NULL, 0, &rep);
+	assert_true(rep.n < 64);
+	for (size_t i = 0; i < rep.n; i++) {
+		assert_true(asprintf(&lines[i], "%s %s%s", rep.v[i].origin, lint_kind_name(rep.v[i].kind),
+				     rep.v[i].reply ? " reply" : "") > 0);
+		/* every message names the policy entry and the foreign chain */
+		assert_non_null(strstr(rep.v[i].msg, rep.v[i].origin));
+		assert_non_null(strstr(rep.v[i].msg, rep.v[i].chain));
+	}
+	qsort(lines, rep.n, sizeof(lines[0]), finding_order);
+	for (size_t i = 0; i < rep.n; i++) {
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? "; " : "", lines[i]);
+		free(lines[i]);
+	}
+	if (strcmp(got, c->want)) {
+		for (size_t i = 0; i < rep.n; i++)
+			print_message("  %s\n", rep.v[i].msg);
+		fail_msg("%s: findings '%s', want '%s'", c->name, got, c->want);
+	}
+	lint_report_free(&rep);
+}
+
+/* ------------------------------------------------------------------ */
+/* the algebra underneath                                               */
+
+static char *ports_text(const char *spec, bool neg)
+{
+	struct lint_ranges r = {0};
+	struct strbuf sb;
+
+	strbuf_init(&sb);
+	parse_ports(spec, neg, &r);
+	lint_ranges_format(&r, LINT_PORT_WIDTH, &sb);
+	lint_ranges_free(&r);
+	return strbuf_take(&sb);
+}
+
+static void test_ranges(void **state)
+{
+	struct lint_ranges a = {0}, b = {0};
+	char *t;
+
+	(void)state;
+	/* merged, sorted, adjacent ranges joined */
+	t = ports_text("443,80,81-90,91", false);
+	assert_string_equal(t, "{ 80-91, 443 }");
+	free(t);
+	t = ports_text("22", true);
+	assert_string_equal(t, "!= 22");
+	free(t);
+	t = ports_text("0-65535", true);
+	assert_string_equal(t, "{ }");
+	free(t);
+	parse_ports("1000-2000,3000-4000", false, &a);
+	parse_ports("1500-3500", false, &b);
+	assert_int_equal(lint_ranges_and(&a, &b, LINT_PORT_WIDTH), 0);
+	assert_int_equal(a.n, 2);
+	assert_true(lint_ranges_subset(&a, &b, LINT_PORT_WIDTH));
+	assert_false(lint_ranges_subset(&b, &a, LINT_PORT_WIDTH));
+	lint_ranges_free(&a);
+	lint_ranges_free(&b);
+	/* complement twice is the identity, at both ends of the space */
+	parse_ports("0-10,65530-65535", false, &a);
+	parse_ports("0-10,65530-65535", true, &b);
+	assert_int_equal(lint_ranges_not(&b, LINT_PORT_WIDTH), 0);
+	assert_true(lint_ranges_subset(&a, &b, LINT_PORT_WIDTH) && lint_ranges_subset(&b, &a, LINT_PORT_WIDTH));
+	lint_ranges_free(&a);
+	lint_ranges_free(&b);
+	/* addresses print as prefixes where aligned */
+	struct strbuf sb;
+	strbuf_init(&sb);
+	parse_addrs("10.0.0.0/8,192.168.1.7", false, &a);
+	lint_ranges_format(&a, LINT_V4_WIDTH, &sb);
+	assert_string_equal(sb.data, "{ 10.0.0.0/8, 192.168.1.7 }");
+	strbuf_reset(&sb);
+	parse_addrs("127.0.0.0/8", true, &b);
+	lint_ranges_format(&b, LINT_V4_WIDTH, &sb);
+	assert_string_equal(sb.data, "!= 127.0.0.0/8");
+	strbuf_free(&sb);
+	lint_ranges_free(&a);
+	lint_ranges_free(&b);
+}
+
+static bool sat(const char *spec)
+{
+	struct lint_sel s;
+	char buf[256];
+	bool r;
+
+	lint_sel_init(&s, FAMILY_BOTH);
+	snprintf(buf, sizeof(buf), "%s", spec);
+	parse_sel_tokens(&s, buf);
+	r = lint_ifs_satisfiable(&s.iif);
+	lint_sel_free(&s);
+	return r;
+}
+
+static void test_interfaces(void **state)
+{
+	(void)state;
+	assert_true(sat("iif=eth0"));
+	assert_false(sat("iif=eth0 iif=eth1"));
+	assert_true(sat("iif=eth0 iif=eth+"));
+	assert_false(sat("iif=eth0 iif!=eth+"));
+	assert_true(sat("iif=eth+ iif!=eth0"));
+	assert_false(sat("iif=eth1+ iif!=eth+"));
+	assert_true(sat("iif=eth+ iif!=eth1+"));
+	assert_false(sat("iif=eth+ iif=wlan+"));
+	assert_true(sat("iif=br-+ iif=br-1+"));
+	assert_true(sat("iif!=docker0 iif!=lo"));
+}
+
+static void test_format(void **state)
+{
+	struct lint_sel s;
+	struct strbuf sb;
+	char spec[] = "iif!=docker0 proto=tcp dport=8081 saddr=172.17.0.0/16";
+
+	(void)state;
+	lint_sel_init(&s, FAMILY_BOTH);
+	parse_sel_tokens(&s, spec);
+	strbuf_init(&sb);
+	lint_sel_format(&s, &sb);
+	assert_string_equal(sb.data, "iifname != \"docker0\" ip saddr 172.17.0.0/16 tcp dport 8081");
+	strbuf_free(&sb);
+	lint_sel_free(&s);
+}
+
+/* Docker's subnet on docker0: masquerade sources arrive there, and the DNAT
+ * target is remote, behind docker0; a DNAT to this host's address is local. */
+static void test_host(void **state)
+{
+	struct lint_input in = {0};
+	struct lint_host_addr addrs[3] = {
+	    {.ifname = "lo", .af = LINT_AF4, .addr = {127, 0, 0, 1}, .prefix = 8},
+	    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
+	    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
+	};
+
+	(void)state;
+	parse_user(&in, "need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0");
+	parse_user(&in, "need=dnat hooks=pre proto=tcp dport=8081 to=172.17.0.2 toport=80");
+	parse_user(&in, "need=dnat hooks=pre proto=tcp dport=8082 to=192.0.2.10 toport=80");
+	parse_user(&in, "need=dnat hooks=pre proto=tcp dport=8083 to=198.51.100.1");
+	parse_user(&in, "need=masq hooks=post saddr=10.0.0.0/8");
+	lint_input_apply_host(&in, addrs, 3);
+	assert_int_equal(in.users[0].sel.iif.n, 1);
+	assert_string_equal(in.users[0].sel.iif.v[0].name, "docker0");
+	assert_false(in.users[0].sel.iif.v[0].neg);
+	assert_int_equal(in.users[1].to_place, LINT_PLACE_REMOTE);
+	assert_string_equal(in.users[1].to_if.v[0].name, "docker0");
+	assert_int_equal(in.users[2].to_place, LINT_PLACE_LOCAL);
+	assert_int_equal(in.users[3].to_place, LINT_PLACE_REMOTE);
+	assert_int_equal(in.users[3].to_if.n, 0);
+	assert_int_equal(in.users[4].sel.iif.n, 0);
+	lint_input_free(&in);
+}
+
+static size_t count_findings(const char *policy, const char *user, const struct lint_host_addr *addrs, size_t n)
+{
+	const char *users[] = {user, NULL};
+	struct lint_report rep;
+	size_t found;
+
+	analyse_text("count", policy, users, NULL, addrs, n, &rep);
+	found = rep.n;
+	lint_report_free(&rep);
+	return found;
+}
+
+/* A service bound to this host's address never takes forwarded traffic, so
+ * a masquerade of forwarded traffic does not meet it; without the host's
+ * addresses the analyser cannot know that, and says so. */
+static void test_forwarded(void **state)
+{
+	const char *policy =
+	    P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'addresses': ['192.0.2.10']}]}");
+	const char *masq = "need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0";
+	const struct lint_host_addr addrs[] = {
+	    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
+	    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
+	};
+
+	(void)state;
+	assert_int_equal(count_findings(policy, masq, NULL, 0), 1);
+	assert_int_equal(count_findings(policy, masq, addrs, 2), 0);
+	/* a DNAT on prerouting is about packets to this host: still caught */
+	assert_int_equal(
+	    count_findings(policy, "need=dnat hooks=pre proto=tcp dport=80 to=172.17.0.2 place=remote", addrs, 2), 1);
+}
+
+/* The message says what, where, why and how to fix it. */
+static void test_message(void **state)
+{
+	struct policy_source src;
+	struct ruleset rs;
+	struct lint_input in = {0};
+	struct lint_report rep;
+	struct diag d;
+	char text[] = "{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", \"ports\": [8081]}]}}";
+
+	(void)state;
+	tl_source_from_string(&src, "inline.json", text);
+	diag_init(&d);
+	assert_int_equal(tl_compile_source(&src, NULL, &rs, &d), 0);
+	parse_user(&in, "need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80");
+	snprintf(in.users[0].chain, sizeof(in.users[0].chain), "DOCKER");
+	snprintf(in.users[0].rule, sizeof(in.users[0].rule),
+		 "iifname != \"docker0\" tcp dport 8081 dnat to 172.17.0.2:80");
+	assert_int_equal(lint_analyse(&rs, &in, &rep), 0);
+	assert_int_equal(rep.n, 1);
+	assert_string_equal(rep.v[0].msg,
+			    "$.notrack.services[0] (prerouting: tcp dport 8081) would catch the DNAT in ip nat DOCKER "
+			    "(iifname != \"docker0\" tcp dport 8081 dnat to 172.17.0.2:80): NAT would break for that "
+			    "traffic. Add a keep_tracked entry such as {\"reason\": \"nat\", \"proto\": \"tcp\", "
+			    "\"ports\": [8081], \"role\": \"service\"}, or narrow the service.");
+	lint_report_free(&rep);
+	lint_input_free(&in);
+	ruleset_free(&rs);
+	diag_free(&d);
+	policy_source_free(&src);
+}
+
+int main(void)
+{
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 6];
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		tests[n++] = (struct CMUnitTest){
+		    .name = cases[i].name, .test_func = run_case, .initial_state = (void *)&cases[i]};
+	tests[n++] = (struct CMUnitTest){.name = "ranges", .test_func = test_ranges};
+	tests[n++] = (struct CMUnitTest){.name = "interfaces", .test_func = test_interfaces};
+	tests[n++] = (struct CMUnitTest){.name = "format", .test_func = test_format};
+	tests[n++] = (struct CMUnitTest){.name = "host addresses", .test_func = test_host};
+	tests[n++] = (struct CMUnitTest){.name = "forwarded traffic", .test_func = test_forwarded};
+	tests[n++] = (struct CMUnitTest){.name = "message", .test_func = test_message};
+	return _cmocka_run_group_tests("lint", tests, n, NULL, NULL);
+}
