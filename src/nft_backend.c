@@ -1083,16 +1083,24 @@ out:
 
 static int read_all_sets(struct backend *b, struct live *l, struct diag *d)
 {
+	size_t kept = 0;
 	int r;
 
-	/* read_live() kept only our sets: start over with every set and map of
-	 * every table, anonymous ones too, since foreign rules look their ports
-	 * and addresses up in them */
-	for (size_t i = 0; i < l->n_sets; i++)
-		nftnl_set_free(l->sets[i]);
-	l->n_sets = 0;
+	/* read_live() kept only our sets (the caller has put them aside): dump
+	 * every set and map of every table, anonymous ones too, since foreign
+	 * rules look their ports and addresses up in them.  Our own sets the
+	 * linter never looks at (it skips our table), and they can be the
+	 * largest: their elements are not read again. */
 	l->keep_anonymous = true;
 	r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_UNSPEC, set_cb, l, NULL, NULL, d);
+	for (size_t i = 0; i < l->n_sets; i++) {
+		struct nftnl_set *s = l->sets[i];
+		if (is_our_table(b, nftnl_set_get_u32(s, NFTNL_SET_FAMILY), nftnl_set_get_str(s, NFTNL_SET_TABLE)))
+			nftnl_set_free(s);
+		else
+			l->sets[kept++] = s;
+	}
+	l->n_sets = kept;
 	for (size_t i = 0; r == 0 && i < l->n_sets; i++)
 		r = dump_kind(b, NFT_MSG_GETSETELEM, (uint16_t)nftnl_set_get_u32(l->sets[i], NFTNL_SET_FAMILY),
 			      setelem_cb, l->sets[i], setelem_filter, l->sets[i], d);
@@ -1133,18 +1141,39 @@ static int lint_decode_live(struct backend *b, const struct live *l, struct lint
 	return r;
 }
 
+/* Swaps the set lists of a read: ours (from read_live) and everyone's (for the linter). */
+static void swap_sets(struct live *l, struct nftnl_set ***sets, size_t *n)
+{
+	struct nftnl_set **ts = l->sets;
+	size_t tn = l->n_sets;
+
+	l->sets = *sets;
+	l->n_sets = *n;
+	*sets = ts;
+	*n = tn;
+}
+
 static int nft_lint_read(struct backend *b, struct lint_input *out, struct diag *d)
 {
 	struct live l = {0};
+	struct nftnl_set **ours = NULL;
+	size_t n_ours = 0;
 	uint32_t genid = 0;
 	int r = -EINTR;
 
 	memset(out, 0, sizeof(*out));
 	/* rules and sets are separate dumps: read again if anyone committed in between */
 	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
+		for (size_t i = 0; i < n_ours; i++)
+			nftnl_set_free(ours[i]);
+		free(ours);
+		ours = NULL;
+		n_ours = 0;
 		r = read_live(b, &l, d);
-		if (r == 0)
+		if (r == 0) {
+			swap_sets(&l, &ours, &n_ours); /* ours aside, an empty list in l */
 			r = read_all_sets(b, &l, d);
+		}
 		if (r == 0)
 			r = nft_get_genid(&b->sock, &genid, d);
 		if (r == 0 && genid != l.genid)
@@ -1158,6 +1187,15 @@ static int nft_lint_read(struct backend *b, struct lint_input *out, struct diag 
 		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	if (r < 0)
 		lint_input_free(out);
+	/* the read with our own sets put back is what plan() reads next: keep it */
+	for (size_t i = 0; i < l.n_sets; i++)
+		nftnl_set_free(l.sets[i]);
+	free(l.sets);
+	l.sets = ours;
+	l.n_sets = n_ours;
+	l.keep_anonymous = false;
+	if (r == 0)
+		live_keep(b, &l);
 	live_free(&l);
 	return r;
 }

@@ -646,7 +646,7 @@ static void fnv_str(struct fnv *f, const char *s)
 }
 
 /* Everything the backend builds from, field by field (no struct padding),
- * and the binary that builds it. */
+ * the binary that builds it, and the host addresses lint reads. */
 static int compiled_identity(const struct op_config *cfg, const struct ruleset *rs, char out[DIGEST_SIZE])
 {
 	struct fnv f = {0xcbf29ce484222325ull};
@@ -706,6 +706,15 @@ static int compiled_identity(const struct op_config *cfg, const struct ruleset *
 		fnv_u64(&f, (uint64_t)(int64_t)r->local_set);
 		fnv_str(&f, r->origin);
 	}
+	/* lint reads this host's addresses too, and they change without a commit */
+	struct lint_host_addr *addrs;
+	size_t n = host_addrs(&addrs);
+	for (size_t i = 0; i < n; i++) {
+		fnv_str(&f, addrs[i].ifname);
+		fnv_u64(&f, (uint64_t)addrs[i].af << 8 | addrs[i].prefix);
+		fnv_add(&f, addrs[i].addr, sizeof(addrs[i].addr));
+	}
+	free(addrs);
 	snprintf(out, DIGEST_SIZE, "%016" PRIx64, f.h);
 	return 0;
 }
@@ -772,6 +781,12 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	r = session_begin(cfg, !cfg->check_only, &s, res, d);
 	if (r == 0 && !cfg->check_only)
 		r = refuse_if_pending(&s, d);
+	/* the no-op apply, when nothing was committed since a run verified (and
+	 * linted, cleanly) this ruleset: lint and plan would find what they found */
+	bool stampable = !cfg->check_only && cfg->confirm_seconds <= 0 && stamp_here(cfg, &res->rs, &here) == 0;
+	if (r == 0 && stampable && unchanged_since_stamp(cfg, &s, &here, &res->txn.kernel_generation))
+		goto out;
+	size_t warnings = d->n_warnings;
 	if (r == 0)
 		r = lint_before_apply(cfg, &s, res, d);
 	if (r == 0 && cfg->confirm_seconds > 0 && !cfg->check_only) {
@@ -784,11 +799,6 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 			goto out;
 		}
 	}
-	/* the no-op apply, when nothing was committed since a run verified this ruleset */
-	bool stampable = !cfg->check_only && cfg->confirm_seconds <= 0 && stamp_here(cfg, &res->rs, &here) == 0;
-	if (r == 0 && stampable && unchanged_since_stamp(cfg, &s, &here, &res->txn.kernel_generation))
-		goto out;
-	size_t warnings = d->n_warnings;
 	if (r == 0) {
 		struct change c = {.desired = &res->rs, .src = src};
 		snprintf(c.in.action, sizeof(c.in.action), "apply");
@@ -796,10 +806,11 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 		c.in.policy = src->text;
 		r = run_change(cfg, &s, &c, res, d);
 	}
-	/* a plan that warned (say, about a chain it cannot reach) must warn
-	 * again next time, so it leaves no stamp; nor does a failed stamp fail
-	 * the apply: the next run just plans */
-	if (r == 0 && stampable && d->n_warnings == warnings) {
+	/* a lint or a plan that had anything to say (say, a chain it cannot
+	 * reach) must say it again next time, so it leaves no stamp; nor does a
+	 * failed stamp fail the apply: the next run just plans */
+	if (r == 0 && stampable && d->n_warnings == warnings && !res->lint.n && !res->lint.n_notes &&
+	    !res->lint_skipped) {
 		struct diag ignored;
 		here.kernel_generation = res->txn.kernel_generation;
 		diag_init(&ignored);
