@@ -43,14 +43,23 @@ struct backend_ops {
 	 * but its outcome is unknown; the caller reads the kernel to find out. */
 	int (*commit)(struct backend *b, struct plan *p, struct diag *d);
 	void (*plan_free)(struct plan *p);
+	/* Optional; NULL: the transaction verifies by planning again.  After a
+	 * successful commit(p), reads the kernel and checks that it holds what
+	 * p planned: 0 and the kernel's generation now, or -EIO with the first
+	 * difference.  For backends whose plan() is costly to build twice. */
+	int (*verify)(struct backend *b, const struct plan *p, uint64_t *generation, struct diag *d);
 	/* The kernel's current ruleset generation. */
 	int (*generation)(struct backend *b, uint64_t *out, struct diag *d);
 	/* True when every change to anything plan() reads moves that generation
 	 * (nftables' generation id does): an unchanged generation then means an
 	 * unchanged plan, and a no-op apply may skip reading (ops.c). */
 	bool exact_generation;
-	/* Everything we own now, in kernel order, with counters. */
-	int (*owned)(struct backend *b, struct owned_list *out, struct diag *d);
+	/* Everything we own now, in kernel order, with counters.  Without
+	 * with_rules, the rules of our own table or chains are only counted
+	 * (out->rules) and digested: a caller that wants the digest, the
+	 * accepts and the jumps is spared 131,000 objects for a large
+	 * iptables policy. */
+	int (*owned)(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d);
 	/* The text form of a compiled ruleset for this backend, kept in each
 	 * generation so a person can read what was applied. */
 	int (*render)(const struct ruleset *rs, struct strbuf *out);

@@ -115,7 +115,8 @@ static int put_variant(const struct ruleset *rs, const struct iptables_variant *
 
 	iptables_variant_text(rs, v, t->chain, t->out);
 	strbuf_putc(t->out, '\n');
-	return 0;
+	/* a full buffer stays full: no point formatting the rest */
+	return t->out->oom ? -ENOMEM : 0;
 }
 
 static bool chain_in_family(enum chain_family cf, unsigned family)

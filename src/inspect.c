@@ -156,7 +156,7 @@ static void status_rules(const struct status_config *cfg, struct status_report *
 
 	if (!cfg->backend || cfg->backend->open(&b, &bo, &rep->rules_err) < 0)
 		return;
-	if (cfg->backend->owned(b, &rep->owned, &rep->rules_err) == 0) {
+	if (cfg->backend->owned(b, true, &rep->owned, &rep->rules_err) == 0) {
 		for (size_t i = 0; i < rep->owned.n; i++) {
 			const struct owned_object *o = &rep->owned.v[i];
 			if (o->has_counter && inspect_owned_role(o) == OWNED_ROLE_NOTRACK) {

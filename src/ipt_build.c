@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "emit.h"
+#include "hash.h"
 
 /* The revisions iptables 1.8 picks on any kernel since 4.x: the newest one
  * both it and the kernel know.  A different revision is a different rule to
@@ -43,9 +44,10 @@ static size_t header_size(unsigned family)
 #define ENTRY_FIELD(family, e, field)                                                                                  \
 	((family) == FAMILY_IPV4 ? &((struct ipt_entry *)(e))->field : &((struct ip6t_entry *)(e))->field)
 
+/* Zeroes only what is used: a large policy builds 131,000 entries. */
 static void eb_init(struct entry_buf *eb, unsigned family)
 {
-	memset(eb, 0, sizeof(*eb));
+	memset(eb->b, 0, header_size(family));
 	eb->family = family;
 	eb->len = header_size(family);
 	*ENTRY_FIELD(family, eb->b, target_offset) = (uint16_t)eb->len;
@@ -62,8 +64,9 @@ static void *eb_ext(struct entry_buf *eb, bool target, const char *name, uint8_t
 	struct xt_entry_match *m = (struct xt_entry_match *)(eb->b + eb->len);
 	size_t start = eb->len, total = XT_ALIGN(sizeof(*m)) + XT_ALIGN(size);
 
+	memset(m, 0, total);
 	m->u.match_size = (uint16_t)total;
-	snprintf(m->u.user.name, sizeof(m->u.user.name), "%s", name);
+	memcpy(m->u.user.name, name, strnlen(name, sizeof(m->u.user.name) - 1));
 	m->u.user.revision = rev;
 	eb->len += total;
 	*ENTRY_FIELD(eb->family, eb->b, target_offset) = (uint16_t)(target ? start : eb->len);
@@ -92,7 +95,9 @@ static void eb_comment(struct entry_buf *eb, const char *comment)
 {
 	struct xt_comment_info *c = eb_match(eb, "comment", COMMENT_REV, sizeof(*c));
 
-	snprintf(c->comment, sizeof(c->comment), "%s", comment);
+	size_t n = strlen(comment);
+
+	memcpy(c->comment, comment, n < sizeof(c->comment) - 1 ? n : sizeof(c->comment) - 1);
 }
 
 static void *eb_take(const struct entry_buf *eb)
@@ -210,14 +215,15 @@ struct build_ctx {
 	unsigned family;
 	const char *chain;
 	struct ipt_rule_list *out;
+	const struct rule *commented; /* whose comment `comment` holds: every variant of a rule shares it */
+	char comment[128];
 };
 
 static int build_variant(const struct ruleset *rs, const struct iptables_variant *v, void *data)
 {
 	struct build_ctx *ctx = data;
 	struct entry_buf eb;
-	struct strbuf text;
-	char comment[128];
+	struct ipt_rule *added;
 
 	eb_init(&eb, ctx->family);
 	if (ctx->family == FAMILY_IPV4)
@@ -226,23 +232,22 @@ static int build_variant(const struct ruleset *rs, const struct iptables_variant
 		ip6_header(&((struct ip6t_entry *)eb.b)->ipv6, v);
 	if (v->ports)
 		put_multiport(&eb, v);
-	rule_comment(rs, v->rule, comment, sizeof(comment));
-	eb_comment(&eb, comment);
+	if (ctx->commented != v->rule) {
+		rule_comment(rs, v->rule, ctx->comment, sizeof(ctx->comment));
+		ctx->commented = v->rule;
+	}
+	eb_comment(&eb, ctx->comment);
 	if (v->rule->verdict == VERDICT_NOTRACK) {
 		struct xt_ct_target_info_v1 *ct = eb_target(&eb, "CT", CT_REV, sizeof(*ct));
 		ct->flags = XT_CT_NOTRACK;
 	} else {
 		eb_standard(&eb, "RETURN");
 	}
-	strbuf_init(&text);
-	iptables_variant_text(rs, v, ctx->chain, &text);
-	if (text.oom) {
-		strbuf_free(&text);
+	added = ipt_rule_list_add(ctx->out, ctx->family, ctx->chain, (unsigned)ctx->out->n + 1, eb_take(&eb), NULL);
+	if (!added)
 		return -ENOMEM;
-	}
-	if (!ipt_rule_list_add(ctx->out, ctx->family, ctx->chain, (unsigned)ctx->out->n + 1, eb_take(&eb),
-			       strbuf_take(&text)))
-		return -ENOMEM;
+	added->rs = rs;
+	added->v = *v;
 	return 0;
 }
 
@@ -370,58 +375,106 @@ static size_t user_size(const char *name, uint8_t rev, size_t size)
 	return size;
 }
 
-/* Appends n bytes as hex; canonical forms of whole tables are read on every
- * plan, so this is done without a printf per byte. */
-static void hex(struct strbuf *out, const void *p, size_t n)
+/* The ip header bytes userspace owns: up to invflags, as the padding after
+ * it is not ours to compare. */
+static size_t header_user_size(unsigned family)
 {
-	static const char digits[] = "0123456789abcdef";
-	const unsigned char *b = p;
-	char buf[256];
-	size_t k = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		buf[k++] = digits[b[i] >> 4];
-		buf[k++] = digits[b[i] & 15];
-		if (k == sizeof(buf)) {
-			strbuf_putn(out, buf, k);
-			k = 0;
-		}
-	}
-	strbuf_putn(out, buf, k);
+	return family == FAMILY_IPV4 ? offsetof(struct ipt_ip, invflags) + 1 : offsetof(struct ip6t_ip6, invflags) + 1;
 }
 
-static void canon_ext(struct strbuf *out, char kind, const char *name, uint8_t rev, size_t total, size_t header,
-		      const unsigned char *data)
+/* What identifies a match or the target besides its info bytes. */
+struct ext_id {
+	char kind; /* 'm' or 't' */
+	uint8_t revision;
+	uint16_t size;
+	char name[XT_EXTENSION_MAXNAMELEN];
+};
+
+static void ext_id(struct ext_id *id, char kind, const char *name, size_t name_max, uint8_t rev, uint16_t size)
+{
+	memset(id, 0, sizeof(*id));
+	id->kind = kind;
+	id->revision = rev;
+	id->size = size;
+	memcpy(id->name, name, strnlen(name, name_max < sizeof(id->name) ? name_max : sizeof(id->name) - 1));
+}
+
+/* The info bytes of a match or target that userspace owns. */
+static size_t info_user_size(const char *name, uint8_t rev, size_t total, size_t header)
 {
 	size_t n = total > header ? total - header : 0, u = user_size(name, rev, n);
 
-	strbuf_printf(out, " %c:%s/%u/%zu:", kind, name, rev, total);
-	hex(out, data, u < n ? u : n);
+	return u < n ? u : n;
 }
 
-static void canon_match(const struct xt_entry_match *m, void *ctx)
+static void key_match(const struct xt_entry_match *m, void *ctx)
 {
-	char name[sizeof(m->u.user.name) + 1] = {0};
+	uint64_t *h = ctx;
+	struct ext_id id;
 
-	memcpy(name, m->u.user.name, sizeof(m->u.user.name));
-	canon_ext(ctx, 'm', name, m->u.user.revision, m->u.match_size, XT_ALIGN(sizeof(*m)), m->data);
+	ext_id(&id, 'm', m->u.user.name, sizeof(m->u.user.name), m->u.user.revision, m->u.match_size);
+	*h = hash_mix(*h, &id, sizeof(id));
+	*h = hash_mix(*h, m->data, info_user_size(id.name, id.revision, m->u.match_size, XT_ALIGN(sizeof(*m))));
 }
 
-int ipt_entry_canon(unsigned family, const void *e, struct strbuf *out)
+uint64_t ipt_entry_key(unsigned family, const void *e, const char *label)
 {
-	const struct xt_entry_target *t;
-	char name[XT_EXTENSION_MAXNAMELEN + 1] = {0};
+	uint64_t h = hash64(e, header_user_size(family));
+	const struct xt_entry_target *t = walk(family, e, key_match, &h);
+	size_t header = XT_ALIGN(sizeof(*t)),
+	       n = info_user_size(t->u.user.name, t->u.user.revision, t->u.target_size, header);
+	struct ext_id id;
 
-	strbuf_puts(out, "ip:");
-	/* up to invflags: the padding after it is not ours to compare */
-	if (family == FAMILY_IPV4)
-		hex(out, e, offsetof(struct ipt_ip, invflags) + 1);
-	else
-		hex(out, e, offsetof(struct ip6t_ip6, invflags) + 1);
-	t = walk(family, e, canon_match, out);
-	memcpy(name, t->u.user.name, sizeof(t->u.user.name));
-	canon_ext(out, 't', name, t->u.user.revision, t->u.target_size, XT_ALIGN(sizeof(*t)), t->data);
-	return out->oom ? -ENOMEM : 0;
+	if (label && t->u.user.name[0] == '\0' && t->u.target_size >= sizeof(struct xt_standard_target)) {
+		/* as ipt_entry_normalise() would have it: the label as the
+		 * name, the verdict (the kernel's jump offset) zero */
+		unsigned char data[sizeof(struct xt_standard_target)] = {0};
+		ext_id(&id, 't', label, strlen(label), t->u.user.revision, t->u.target_size);
+		h = hash_mix(h, &id, sizeof(id));
+		n = n < sizeof(data) - header ? n : sizeof(data) - header;
+		memcpy(data, t->data, n);
+		memset(data, 0, sizeof(int));
+		return hash_mix(h, data, n);
+	}
+	ext_id(&id, 't', t->u.user.name, sizeof(t->u.user.name), t->u.user.revision, t->u.target_size);
+	h = hash_mix(h, &id, sizeof(id));
+	return hash_mix(h, t->data, n);
+}
+
+static bool same_ext(const struct xt_entry_match *a, const struct xt_entry_match *b)
+{
+	struct ext_id ia, ib;
+
+	ext_id(&ia, 'm', a->u.user.name, sizeof(a->u.user.name), a->u.user.revision, a->u.match_size);
+	ext_id(&ib, 'm', b->u.user.name, sizeof(b->u.user.name), b->u.user.revision, b->u.match_size);
+	return !memcmp(&ia, &ib, sizeof(ia)) &&
+	       !memcmp(a->data, b->data, info_user_size(ia.name, ia.revision, ia.size, XT_ALIGN(sizeof(*a))));
+}
+
+bool ipt_entry_same(unsigned family, const void *a, const void *b)
+{
+	const unsigned char *pa = a, *pb = b;
+	size_t oa = header_size(family), ob = oa, ta = *ENTRY_FIELD(family, (void *)a, target_offset),
+	       tb = *ENTRY_FIELD(family, (void *)b, target_offset);
+
+	if (memcmp(a, b, header_user_size(family)))
+		return false;
+	/* matches in order, then the target: a match and a target share
+	 * their layout up to the info */
+	for (;;) {
+		const struct xt_entry_match *ma = (const void *)(pa + oa), *mb = (const void *)(pb + ob);
+		bool end_a = oa >= ta, end_b = ob >= tb;
+		if (end_a != end_b)
+			return false;
+		if (end_a)
+			return same_ext((const void *)(pa + ta), (const void *)(pb + tb));
+		if (ma->u.match_size < sizeof(*ma) || mb->u.match_size < sizeof(*mb))
+			return false; /* malformed: never loop forever */
+		if (!same_ext(ma, mb))
+			return false;
+		oa += ma->u.match_size;
+		ob += mb->u.match_size;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -430,7 +483,6 @@ void ipt_rule_list_free(struct ipt_rule_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].e);
-		free(l->v[i].canon);
 		free(l->v[i].text);
 	}
 	free(l->v);
@@ -441,10 +493,8 @@ struct ipt_rule *ipt_rule_list_add(struct ipt_rule_list *l, unsigned family, con
 				   char *text)
 {
 	struct ipt_rule *r = NULL;
-	struct strbuf canon;
 
-	strbuf_init(&canon);
-	if (!e || !text)
+	if (!e)
 		goto fail;
 	/* grows by doubling when n reaches a power of two */
 	if (!l->n || !(l->n & (l->n - 1))) {
@@ -453,19 +503,44 @@ struct ipt_rule *ipt_rule_list_add(struct ipt_rule_list *l, unsigned family, con
 			goto fail;
 		l->v = r;
 	}
-	if (ipt_entry_canon(family, e, &canon) < 0)
-		goto fail;
 	r = &l->v[l->n++];
 	memset(r, 0, sizeof(*r));
-	snprintf(r->chain, sizeof(r->chain), "%s", chain);
+	memcpy(r->chain, chain, strnlen(chain, sizeof(r->chain) - 1));
+	r->family = family;
 	r->pos = pos;
 	r->e = e;
+	r->key = ipt_entry_key(family, e, NULL);
 	r->text = text;
-	r->canon = strbuf_take(&canon);
 	return r;
 fail:
 	free(e);
 	free(text);
-	strbuf_free(&canon);
 	return NULL;
+}
+
+const char *ipt_rule_text(struct ipt_rule *r)
+{
+	struct strbuf text;
+
+	if (r->text)
+		return r->text;
+	strbuf_init(&text);
+	if (r->rs) {
+		iptables_variant_text(r->rs, &r->v, r->chain, &text);
+	} else {
+		const char *comment = ipt_entry_comment(r->family, r->e);
+		strbuf_printf(&text, "comment \"%s\" -j %s", comment ? comment : "",
+			      ipt_entry_target_name(r->family, r->e));
+	}
+	if (text.oom) {
+		strbuf_free(&text);
+		return "?";
+	}
+	r->text = strbuf_take(&text);
+	return r->text ? r->text : "";
+}
+
+bool ipt_rule_same(const struct ipt_rule *a, const struct ipt_rule *b)
+{
+	return a->key == b->key && a->family == b->family && ipt_entry_same(a->family, a->e, b->e);
 }

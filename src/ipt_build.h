@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "emit.h"
 #include "ruleset.h"
 #include "strbuf.h"
 
@@ -19,10 +20,16 @@
 /* One rule as we compare and load it, built by us or read from the kernel. */
 struct ipt_rule {
 	char chain[IPT_CHAIN_MAX];
+	unsigned family;
 	unsigned pos; /* 1-based rule number in its chain, as iptables -L --line-numbers counts */
 	void *e;      /* the entry, normalised (see ipt_entry_normalise) */
-	char *canon;  /* comparable text: counters and kernel-only bytes left out */
-	char *text;   /* for people: an iptables line we want, or what a live rule says */
+	uint64_t key; /* ipt_entry_key(e): equal keys first, then ipt_entry_same() */
+	/* For people: an iptables line we want, or what a live rule says.
+	 * Made when first asked for (ipt_rule_text): a plan compares 131,000
+	 * rules for a large policy and shows none of them when nothing changed. */
+	char *text;
+	const struct ruleset *rs; /* with v: what a built rule's text is made from */
+	struct iptables_variant v;
 	uint64_t packets, bytes;
 };
 
@@ -32,10 +39,16 @@ struct ipt_rule_list {
 };
 
 void ipt_rule_list_free(struct ipt_rule_list *l);
-/* Appends a rule and takes ownership of e and text (both freed on failure);
- * the canonical form is computed here.  Returns the rule or NULL. */
+/* Appends a rule and takes ownership of e and of text (both freed on
+ * failure; text may be NULL, see ipt_rule_text); the key is computed here.
+ * Returns the rule or NULL. */
 struct ipt_rule *ipt_rule_list_add(struct ipt_rule_list *l, unsigned family, const char *chain, unsigned pos, void *e,
 				   char *text);
+
+/* The rule's text, made on first use; "?" when out of memory. */
+const char *ipt_rule_text(struct ipt_rule *r);
+/* Whether two rules are the same rule to iptables. */
+bool ipt_rule_same(const struct ipt_rule *a, const struct ipt_rule *b);
 
 /* Appends the rules of our chain for hook h (only those of `family`) in IR order. */
 int ipt_build_chain_rules(const struct ruleset *rs, unsigned family, enum hook h, const char *chain,
@@ -61,7 +74,15 @@ const char *ipt_entry_target_name(unsigned family, const void *e);
  * iptables itself passes them in.  Counters and the back pointer are zeroed.
  */
 void *ipt_entry_normalise(unsigned family, const void *e, const char *label);
-/* Text that is equal for two entries exactly when iptables sees the same
- * rule: ip header fields, then each match and the target by name, revision,
- * size and the bytes userspace owns. */
-int ipt_entry_canon(unsigned family, const void *e, struct strbuf *out);
+/*
+ * A key that is equal for two entries when iptables sees the same rule: over
+ * the ip header fields, then each match and the target by name, revision,
+ * size and the bytes userspace owns (counters and kernel-only bytes are left
+ * out).  `label` is for an entry as libiptc hands it out (what
+ * iptc_get_target() said), NULL for a normalised one: a jump or a verdict is
+ * keyed by its label either way, never by the kernel's offset.
+ */
+uint64_t ipt_entry_key(unsigned family, const void *e, const char *label);
+/* Whether two normalised entries are the same rule: the bytes the key
+ * covers, compared. */
+bool ipt_entry_same(unsigned family, const void *a, const void *b);

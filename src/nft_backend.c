@@ -1016,7 +1016,7 @@ static int counter_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
-static int nft_owned(struct backend *b, struct owned_list *out, struct diag *d)
+static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d)
 {
 	_cleanup_strbuf_ struct strbuf canon;
 	struct live l = {0};
@@ -1045,6 +1045,13 @@ static int nft_owned(struct backend *b, struct owned_list *out, struct diag *d)
 
 		if (!mine && !lr->ours)
 			continue;
+		if (mine && !with_rules) {
+			out->rules++;
+			strbuf_printf(&canon, "%s ", lr->chain);
+			nft_rule_canon(lr->r, &canon);
+			strbuf_putc(&canon, '\n');
+			continue;
+		}
 		o = owned_list_add(out);
 		if (!o) {
 			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");

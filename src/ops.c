@@ -133,8 +133,10 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 	if (r < 0)
 		return r;
 	strbuf_init(&text);
+	text.limit = STATE_COMPILED_MAX;
 	if (rs)
 		cfg->backend->render(rs, &text);
+	g.compiled_omitted = text.over_limit;
 	g.number = (last > res->generation_from ? last : res->generation_from) + 1;
 	g.parent = res->generation_from;
 	snprintf(g.action, sizeof(g.action), "%s", action);
@@ -148,8 +150,8 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 	else
 		snprintf(g.policy_digest, sizeof(g.policy_digest), "none");
 	g.kernel_generation = res->txn.kernel_generation;
-	g.compiled = text.data;
-	r = cfg->backend->owned(s->b, &g.owned, d);
+	g.compiled = text.oom ? NULL : text.data;
+	r = cfg->backend->owned(s->b, false, &g.owned, d);
 	if (r == 0)
 		r = state_save(&s->st, &g, d);
 	owned_list_free(&g.owned);
@@ -854,7 +856,7 @@ int op_remove(const struct op_config *cfg, struct op_result *res, struct diag *d
 static int warn_vanished(const struct op_config *cfg, struct session *s, const struct generation *cur, struct diag *d)
 {
 	struct owned_list now;
-	int r = cfg->backend->owned(s->b, &now, d);
+	int r = cfg->backend->owned(s->b, false, &now, d);
 
 	if (r < 0)
 		return r;
@@ -892,7 +894,7 @@ static int check_untouched(const struct op_config *cfg, struct session *s, const
 {
 	struct owned_list now;
 	uint64_t genid = 0;
-	int r = cfg->backend->owned(s->b, &now, d);
+	int r = cfg->backend->owned(s->b, false, &now, d);
 
 	if (r < 0)
 		return r;

@@ -34,6 +34,10 @@ struct owned_list {
 	 * The accepts in other tables are not in it: whoever owns those tables
 	 * may reload them (firewalld does), and that is not tampering with ours. */
 	char digest[24];
+	/* OWNED_RULE objects counted but not in v: read without them (see
+	 * backend.h), or loaded from a generation, which keeps only their
+	 * count (state.c). */
+	size_t rules;
 };
 
 void owned_list_free(struct owned_list *l);

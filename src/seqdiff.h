@@ -4,6 +4,7 @@
  * that really changed, in chain order.
  */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 
 enum seqdiff_op {
@@ -17,3 +18,9 @@ typedef int (*seqdiff_cb)(enum seqdiff_op op, size_t ia, size_t ib, void *ctx);
 /* Calls cb for every element of a and b, in order.  Returns 0, -ENOMEM, or
  * the first negative value cb returned. */
 int seqdiff(const char *const *a, size_t na, const char *const *b, size_t nb, seqdiff_cb cb, void *ctx);
+
+/* The same over any two sequences: same(ia, ib, ctx) says whether a[ia] and
+ * b[ib] are equal (the iptables backend compares rules by a key first, and
+ * by their bytes only when the keys agree). */
+typedef bool (*seqdiff_same_fn)(size_t ia, size_t ib, void *ctx);
+int seqdiff_by(size_t na, size_t nb, seqdiff_same_fn same, seqdiff_cb cb, void *ctx);

@@ -293,17 +293,29 @@ static const char *owned_kind_name(enum owned_kind k)
 	return k == OWNED_ACCEPT ? "accept" : k == OWNED_JUMP ? "jump" : "rule";
 }
 
+/*
+ * The objects later runs look up one by one (accepts, jumps) are kept
+ * whole; the rules of our own table or chains only as a count, as the
+ * digest covers them already.  Without sets an iptables policy can be
+ * 131,000 rules: 56 MB of JSON per generation, read back by every
+ * `generations` and rollback.
+ */
 static json_t *owned_json(const struct owned_list *l)
 {
 	json_t *a = json_array();
+	json_int_t rules = (json_int_t)l->rules;
 
 	for (size_t i = 0; a && i < l->n; i++) {
 		const struct owned_object *o = &l->v[i];
+		if (o->kind == OWNED_RULE) {
+			rules++;
+			continue;
+		}
 		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:I,s:s}", "kind", owned_kind_name(o->kind),
 						   "family", o->family, "table", o->table, "chain", o->chain, "handle",
 						   (json_int_t)o->handle, "comment", o->comment));
 	}
-	return json_pack("{s:s,s:o}", "digest", l->digest, "objects", a);
+	return json_pack("{s:s,s:I,s:o}", "digest", l->digest, "rules", rules, "objects", a);
 }
 
 /* Strict: a generation whose owned list cannot be read is not used at all. */
@@ -311,11 +323,16 @@ static int owned_from_json(json_t *v, struct owned_list *l)
 {
 	json_t *objs = json_object_get(v, "objects"), *o;
 	const char *digest;
+	json_int_t rules = 0;
 	size_t i;
 
-	if (!json_is_object(v) || !json_is_array(objs) || json_unpack(v, "{s:s}", "digest", &digest) < 0 ||
+	/* "rules" is absent from generations recorded before it was kept as
+	 * a count: their rule objects are counted below */
+	if (!json_is_object(v) || !json_is_array(objs) ||
+	    json_unpack(v, "{s:s,s?I}", "digest", &digest, "rules", &rules) < 0 || rules < 0 ||
 	    strlen(digest) >= sizeof(l->digest))
 		return -EINVAL;
+	l->rules = (size_t)rules;
 	snprintf(l->digest, sizeof(l->digest), "%s", digest);
 	json_array_foreach(objs, i, o)
 	{
@@ -330,6 +347,7 @@ static int owned_from_json(json_t *v, struct owned_list *l)
 		if (!ob)
 			return -ENOMEM;
 		ob->kind = !strcmp(kind, "accept") ? OWNED_ACCEPT : !strcmp(kind, "jump") ? OWNED_JUMP : OWNED_RULE;
+		l->rules += ob->kind == OWNED_RULE;
 		snprintf(ob->family, sizeof(ob->family), "%s", family);
 		snprintf(ob->table, sizeof(ob->table), "%s", table);
 		snprintf(ob->chain, sizeof(ob->chain), "%s", chain);
@@ -349,6 +367,8 @@ static json_t *generation_body(const struct generation *g)
 
 	if (body)
 		json_object_set_new(body, "owned", owned_json(&g->owned));
+	if (body && g->compiled_omitted)
+		json_object_set_new(body, "compiled_omitted", json_true());
 	return body;
 }
 
@@ -471,6 +491,7 @@ int state_load(struct state *st, uint64_t number, struct generation *g, struct d
 	g->policy_file = dup_opt(root, "policy_file");
 	g->policy = dup_opt(root, "policy");
 	g->compiled = dup_opt(root, "compiled");
+	g->compiled_omitted = json_is_true(json_object_get(root, "compiled_omitted"));
 	if (owned_from_json(json_object_get(root, "owned"), &g->owned) < 0) {
 		r = diag_fail(d, DIAG_STATE, EINVAL, NULL, "unexpected content (owned objects); left for the admin");
 		goto out;

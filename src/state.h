@@ -25,6 +25,11 @@ struct state {
 	int lock_fd;
 };
 
+/* The compiled text kept in a generation, at most: it is there for people
+ * to read, and beyond this `compile` of the recorded policy prints it (a
+ * 10,000-port iptables policy is 29 MB of text, 131,000 lines). */
+#define STATE_COMPILED_MAX (256u * 1024)
+
 struct generation {
 	uint64_t number;
 	uint64_t parent;
@@ -37,6 +42,7 @@ struct generation {
 	char policy_digest[24];
 	uint64_t kernel_generation; /* ruleset generation id after the commit */
 	char *compiled;		    /* the backend's text of what was applied, for people */
+	bool compiled_omitted;	    /* it was longer than STATE_COMPILED_MAX: not kept */
 	/* what we owned in the kernel right after the commit: the accepts'
 	 * chains and handles, and the digest a later rollback compares with */
 	struct owned_list owned;

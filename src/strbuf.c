@@ -34,6 +34,10 @@ static int strbuf_reserve(struct strbuf *sb, size_t extra)
 	if (extra > SIZE_MAX / 2 - sb->len - 1)
 		goto fail;
 	need = sb->len + extra + 1;
+	if (sb->limit && need > sb->limit + 1) {
+		sb->over_limit = 1;
+		goto fail;
+	}
 	if (need <= sb->cap)
 		return 0;
 	cap = sb->cap ? sb->cap : 256;

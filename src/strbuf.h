@@ -8,6 +8,10 @@ struct strbuf {
 	size_t len;
 	size_t cap;
 	int oom; /* sticky: once an append fails every later one is a no-op */
+	/* 0: none.  Otherwise an append that would make len pass it fails
+	 * like one that runs out of memory, with over_limit set. */
+	size_t limit;
+	int over_limit;
 };
 
 void strbuf_init(struct strbuf *sb);

@@ -115,6 +115,11 @@ int txn_run_hooked(const struct backend_ops *ops, struct backend *b, const struc
 		if (r == 0) {
 			res->committed = true;
 			test_pause("after-commit");
+			if (ops->verify) {
+				r = ops->verify(b, &p, &res->kernel_generation, d);
+				ops->plan_free(&p);
+				return r;
+			}
 		}
 		ops->plan_free(&p);
 		if (r != -ERESTART)

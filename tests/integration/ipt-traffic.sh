@@ -65,16 +65,19 @@ assert d["bypassed"]["packets"] == notrack, (d["bypassed"], notrack)
 assert all(r["handle"] == 1 for r in jumps + [r for r in rules if r["role"] == "untracked_accept"]), rules
 PY
 
-# A re-apply reads the same counters back as ours (recorded per generation).
+# A re-apply records what we own: the accepts and jumps one by one, the
+# rules of our own chains as their number (the digest covers them).
 run 0 ntc apply --backend iptables "$src/policies/dns.json"
-python3 - "$NOTRACKCTL_STATE_DIR/gen/2.json" <<'PY' || fail "generation 2 does not record our objects with counters"
+ours=$( (iptables-legacy-save -t raw; ip6tables-legacy-save -t raw) | grep -c '^-A NOTRACKCTL-')
+python3 - "$NOTRACKCTL_STATE_DIR/gen/2.json" "$ours" <<'PY' || fail "generation 2 does not record what we own"
 import json, sys
 g = json.load(open(sys.argv[1]))
-owned = g["owned"]
-owned = owned["objects"] if isinstance(owned, dict) else owned
+owned = g["owned"]["objects"]
 acc = [o for o in owned if o["kind"] == "accept" and o["family"] == "ipv4" and o["chain"] == "INPUT"]
 assert len(acc) == 1 and acc[0]["table"] == "filter" and acc[0]["comment"] == "notrackctl", owned
-assert any(o["chain"] == "NOTRACKCTL-PRE" and o["table"] == "raw" for o in owned), owned
+assert sorted((o["family"], o["chain"]) for o in owned if o["kind"] == "jump") == [("ipv4", "OUTPUT"), ("ipv4", "PREROUTING"), ("ipv6", "OUTPUT"), ("ipv6", "PREROUTING")], owned
+assert not [o for o in owned if o["kind"] == "rule"], owned
+assert g["owned"]["rules"] == int(sys.argv[2]) > 0, (g["owned"]["rules"], sys.argv[2])
 PY
 run 0 ntc rollback --backend iptables
 run 0 ntc rollback --backend iptables

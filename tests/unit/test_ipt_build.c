@@ -1,7 +1,7 @@
 /*
  * The libiptc entry builder, without a kernel: the entries it makes for
  * policies written inline, field by field as iptables would fill them, the
- * multiport split, and the canonical form that decides "same rule".
+ * multiport split, and the key and bytes that decide "same rule".
  */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -96,7 +96,7 @@ static void test_service_ipv4(void **state)
 	assert_int_equal(b->rules.n, 1);
 	assert_string_equal(b->rules.v[0].chain, "T-PRE");
 	assert_int_equal(b->rules.v[0].pos, 1);
-	assert_string_equal(b->rules.v[0].text,
+	assert_string_equal(ipt_rule_text(&b->rules.v[0]),
 			    "-A T-PRE -i eth0 -s 203.0.113.0/24 -p tcp -m multiport --dports 80,443 "
 			    "-m comment --comment \"notrackctl notrack.services[0]\" -j CT --notrack");
 	e = b->rules.v[0].e;
@@ -148,7 +148,7 @@ static void test_ipv6_flags_and_wildcard(void **state)
 	/* ip6_tables looks at proto only with IP6T_F_PROTO, which ip6tables sets with -p */
 	assert_int_equal(e->ipv6.proto, IPPROTO_UDP);
 	assert_int_equal(e->ipv6.flags, IP6T_F_PROTO);
-	assert_string_equal(b->rules.v[0].text,
+	assert_string_equal(ipt_rule_text(&b->rules.v[0]),
 			    "-A T-OUT -o veth+ -d 2001:db8::/32 -p udp -m multiport --dports 53 -m "
 			    "comment --comment \"notrackctl notrack.upstreams[0]\" -j CT --notrack");
 }
@@ -176,8 +176,8 @@ static void test_multiport_split(void **state)
 	assert_int_equal(mp->ports[0], 301);
 	assert_int_equal(mp->ports[1], 303);
 	assert_int_equal(b->rules.v[1].pos, 2);
-	assert_non_null(strstr(b->rules.v[0].text, "--dports 1,3,5,7,9,11,13,15,17,19,21,23,25,100:200 "));
-	assert_non_null(strstr(b->rules.v[1].text, "--dports 301,303 "));
+	assert_non_null(strstr(ipt_rule_text(&b->rules.v[0]), "--dports 1,3,5,7,9,11,13,15,17,19,21,23,25,100:200 "));
+	assert_non_null(strstr(ipt_rule_text(&b->rules.v[1]), "--dports 301,303 "));
 }
 
 static void test_keep_tracked_returns(void **state)
@@ -228,52 +228,62 @@ static void test_accept_and_jump(void **state)
 
 /* What the kernel hands back differs from what we built in counters, the
  * back pointer, the CT target's kernel pointer and, for verdicts and jumps,
- * an empty target name with an offset: none of that makes a different rule. */
-static void test_canon_ignores_kernel_bytes(void **state)
+ * an empty target name with an offset: none of that makes a different rule,
+ * by key or by bytes. */
+static void test_key_ignores_kernel_bytes(void **state)
 {
 	struct built *b = *state = build("{\"version\": 1, \"notrack\": {\"loopback\": true}, "
 					 "\"untracked_accept\": \"none\"}",
 					 FAMILY_IPV4, HOOK_OUTPUT);
+	const struct ipt_rule *built = &b->rules.v[0];
 	struct ipt_entry *live;
 	struct xt_entry_target *tg;
-	struct strbuf c1, c2;
-	void *jump, *norm;
-	size_t size = ipt_entry_size(FAMILY_IPV4, b->rules.v[0].e);
+	void *jump, *raw, *norm;
+	uint64_t jump_key;
+	size_t size = ipt_entry_size(FAMILY_IPV4, built->e);
+	bool t;
 
 	live = malloc(size);
 	assert_non_null(live);
-	memcpy(live, b->rules.v[0].e, size);
+	memcpy(live, built->e, size);
 	live->counters.pcnt = 12;
 	live->counters.bcnt = 3400;
 	live->comefrom = 0x9;
 	tg = (void *)((char *)live + live->target_offset);
 	memset(tg->data + offsetof(struct xt_ct_target_info_v1, ct), 0xab, sizeof(void *));
-	strbuf_init(&c1);
-	strbuf_init(&c2);
-	assert_int_equal(ipt_entry_canon(FAMILY_IPV4, live, &c1), 0);
-	assert_string_equal(c1.data, b->rules.v[0].canon);
+	assert_true(ipt_entry_key(FAMILY_IPV4, live, NULL) == built->key);
+	assert_true(ipt_entry_same(FAMILY_IPV4, live, built->e));
 
-	/* a jump as libiptc returns it: "" and a kernel offset */
+	/* a jump as libiptc returns it: "" and a kernel offset; keyed raw
+	 * with its label, or normalised, it is the jump we built */
 	jump = ipt_build_jump(FAMILY_IPV4, "tag", "TAG-OUT");
-	tg = (void *)((char *)jump + ((struct ipt_entry *)jump)->target_offset);
-	ipt_entry_canon(FAMILY_IPV4, jump, &c2);
+	jump_key = ipt_entry_key(FAMILY_IPV4, jump, NULL);
+	size = ipt_entry_size(FAMILY_IPV4, jump);
+	raw = malloc(size);
+	assert_non_null(raw);
+	memcpy(raw, jump, size);
+	tg = (void *)((char *)raw + ((struct ipt_entry *)raw)->target_offset);
 	memset(tg->u.user.name, 0, sizeof(tg->u.user.name));
 	((struct xt_standard_target *)tg)->verdict = 1234;
-	norm = ipt_entry_normalise(FAMILY_IPV4, jump, "TAG-OUT");
-	strbuf_reset(&c1);
-	ipt_entry_canon(FAMILY_IPV4, norm, &c1);
-	assert_string_equal(c1.data, c2.data);
+	assert_true(ipt_entry_key(FAMILY_IPV4, raw, "TAG-OUT") == jump_key);
+	assert_false(ipt_entry_key(FAMILY_IPV4, raw, "TAG-PRE") == jump_key);
+	norm = ipt_entry_normalise(FAMILY_IPV4, raw, "TAG-OUT");
+	assert_true(ipt_entry_key(FAMILY_IPV4, norm, NULL) == jump_key);
+	assert_true(ipt_entry_same(FAMILY_IPV4, norm, jump));
+	assert_false(ipt_entry_same(FAMILY_IPV4, norm, built->e));
 
 	/* while a different comment is a different rule */
-	strbuf_reset(&c1);
-	memcpy(live, b->rules.v[0].e, size);
-	bool t;
+	memcpy(live, built->e, ipt_entry_size(FAMILY_IPV4, built->e));
 	((struct xt_comment_info *)ext(FAMILY_IPV4, live, 0, &t)->data)->comment[0] = 'N';
-	ipt_entry_canon(FAMILY_IPV4, live, &c1);
-	assert_string_not_equal(c1.data, b->rules.v[0].canon);
-	strbuf_free(&c1);
-	strbuf_free(&c2);
+	assert_false(ipt_entry_key(FAMILY_IPV4, live, NULL) == built->key);
+	assert_false(ipt_entry_same(FAMILY_IPV4, live, built->e));
+	/* and so is another address */
+	memcpy(live, built->e, ipt_entry_size(FAMILY_IPV4, built->e));
+	live->ip.dst.s_addr ^= 1;
+	assert_false(ipt_entry_key(FAMILY_IPV4, live, NULL) == built->key);
+	assert_false(ipt_entry_same(FAMILY_IPV4, live, built->e));
 	free(norm);
+	free(raw);
 	free(jump);
 	free(live);
 }
@@ -286,7 +296,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_multiport_split, teardown),
 	    cmocka_unit_test_teardown(test_keep_tracked_returns, teardown),
 	    cmocka_unit_test(test_accept_and_jump),
-	    cmocka_unit_test_teardown(test_canon_ignores_kernel_bytes, teardown),
+	    cmocka_unit_test_teardown(test_key_ignores_kernel_bytes, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,12 +126,31 @@ static void test_impossible_size(void **state)
 	assert_int_equal(sb.len, 1);
 }
 
+/* A limit stops the text at a size: the append that would pass it fails
+ * and every later one too, and over_limit says why. */
+static void test_limit(void **state)
+{
+	_cleanup_strbuf_ struct strbuf sb;
+
+	(void)state;
+	strbuf_init(&sb);
+	sb.limit = 8;
+	assert_int_equal(strbuf_puts(&sb, "12345678"), 0);
+	assert_false(sb.over_limit);
+	assert_int_equal(strbuf_putc(&sb, '9'), -ENOMEM);
+	assert_true(sb.over_limit);
+	assert_int_equal(strbuf_puts(&sb, ""), -ENOMEM);
+	assert_string_equal(sb.data, "12345678");
+	assert_int_equal(sb.len, 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_empty),	  cmocka_unit_test(test_appends_grow_and_terminate),
 	    cmocka_unit_test(test_printf),	  cmocka_unit_test(test_take_hands_over),
 	    cmocka_unit_test(test_oom_is_sticky), cmocka_unit_test(test_impossible_size),
+	    cmocka_unit_test(test_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
