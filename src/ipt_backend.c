@@ -105,8 +105,11 @@ static void ours_free(struct ours *o)
 /* reading                                                              */
 
 /* Reads our objects from a snapshot and, when digest is given, a digest of
- * the whole table: chains, policies and every rule's key. */
-static int read_table(struct backend *b, struct ipt_snap *t, struct ours *o, uint64_t *digest, struct diag *d)
+ * the whole table: chains, policies and every rule's key.  With `borrow`,
+ * our rules are the snapshot's own bytes (see ipt_rule_list_borrow), for a
+ * read that only compares and counts: the snapshot must stay open. */
+static int read_table(struct backend *b, struct ipt_snap *t, bool borrow, struct ours *o, uint64_t *digest,
+		      struct diag *d)
 {
 	uint64_t h = 0;
 
@@ -130,8 +133,9 @@ static int read_table(struct backend *b, struct ipt_snap *t, struct ours *o, uin
 					h = hash_mix_u64(h, ipt_entry_key(t->family, e, label));
 				continue;
 			}
-			struct ipt_rule *r = ipt_rule_list_add(&o->rules, t->family, chain, pos,
-							       ipt_entry_normalise(t->family, e, label), NULL);
+			struct ipt_rule *r = borrow ? ipt_rule_list_borrow(&o->rules, t->family, chain, pos, e, label)
+						    : ipt_rule_list_add(&o->rules, t->family, chain, pos,
+									ipt_entry_normalise(t->family, e, label), NULL);
 			if (!r)
 				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 			ipt_entry_counters(t->family, e, &r->packets, &r->bytes);
@@ -200,9 +204,15 @@ static void forget_last_read(struct backend *b)
 	}
 }
 
-/* Opens and reads every loaded table of both families.  Keeps the snapshots
- * open in ip when keep is set. */
-static int read_all(struct backend *b, struct ipt_plan *ip, bool keep, uint64_t *generation, struct diag *d)
+/* How read_all() leaves the tables it read. */
+enum read_mode {
+	READ_CLOSE,  /* snapshots closed, our rules copied */
+	READ_KEEP,   /* snapshots open, to edit and commit */
+	READ_BORROW, /* snapshots open, our rules borrowed from them: to compare */
+};
+
+/* Opens and reads every loaded table of both families. */
+static int read_all(struct backend *b, struct ipt_plan *ip, enum read_mode mode, uint64_t *generation, struct diag *d)
 {
 	uint64_t all = 0;
 	int r = 0;
@@ -220,9 +230,9 @@ static int read_all(struct backend *b, struct ipt_plan *ip, bool keep, uint64_t 
 			t->loaded = true;
 			r = ipt_snap_open(&t->ts, families[f], names[i], d);
 			if (r == 0)
-				r = read_table(b, &t->ts, &t->live, &t->digest, d);
+				r = read_table(b, &t->ts, mode == READ_BORROW, &t->live, &t->digest, d);
 			all = hash_mix_u64(all, t->digest);
-			if (!keep)
+			if (mode == READ_CLOSE)
 				ipt_snap_close(&t->ts);
 		}
 		ipt_names_free(names, n);
@@ -585,7 +595,7 @@ static int ipt_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 	if (!ip)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	p->priv = ip;
-	r = read_all(b, ip, true, &p->generation_before, d);
+	r = read_all(b, ip, READ_KEEP, &p->generation_before, d);
 	if (r == 0 && rs)
 		r = build_wanted(b, ip, rs, d);
 	if (r < 0)
@@ -614,7 +624,7 @@ static int restore_table(struct backend *b, struct tbl *t, struct diag *d)
 
 	r = ipt_snap_open(&fresh, t->family, t->name, d);
 	if (r == 0) {
-		r = read_table(b, &fresh, &cur, NULL, d);
+		r = read_table(b, &fresh, false, &cur, NULL, d);
 		if (r == 0)
 			r = edit_table(b, &fresh, &cur, &t->live, d);
 		ours_free(&cur);
@@ -641,7 +651,7 @@ static int commit_table(struct backend *b, struct tbl *t, struct diag *d)
 
 	r = ipt_snap_open(&fresh, t->family, t->name, d);
 	if (r == 0) {
-		r = read_table(b, &fresh, &cur, &digest, d);
+		r = read_table(b, &fresh, false, &cur, &digest, d);
 		if (r == 0 && t->loaded && digest != t->digest)
 			r = diag_fail(d, DIAG_KERNEL, EAGAIN, NULL, "%s table %s changed since it was read",
 				      t->family == FAMILY_IPV4 ? "iptables" : "ip6tables", t->name);
@@ -666,7 +676,7 @@ static bool table_as_read(struct backend *b, struct tbl *t)
 
 	diag_init(&ignored);
 	if (ipt_snap_open(&fresh, t->family, t->name, &ignored) == 0) {
-		if (read_table(b, &fresh, &scratch, &digest, &ignored) == 0)
+		if (read_table(b, &fresh, true, &scratch, &digest, &ignored) == 0)
 			same = digest == t->digest;
 		ours_free(&scratch);
 		ipt_snap_close(&fresh);
@@ -757,7 +767,7 @@ static int ipt_verify(struct backend *b, const struct plan *p, uint64_t *generat
 
 	if (!now)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	r = read_all(b, now, false, generation, d);
+	r = read_all(b, now, READ_BORROW, generation, d);
 	for (size_t i = 0; r == 0 && i < planned->n; i++) {
 		const struct tbl *want = &planned->v[i];
 		struct tbl *live = find_table(now, want->family, want->name);
@@ -797,7 +807,7 @@ static int ipt_generation(struct backend *b, uint64_t *out, struct diag *d)
 		*out = b->last_read->generation;
 		return 0;
 	}
-	r = read_all(b, &ip, false, out, d);
+	r = read_all(b, &ip, READ_CLOSE, out, d);
 	ipt_plan_data_free(&ip);
 	return r;
 }
@@ -840,7 +850,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 				out->rules++;
 				continue;
 			}
-			jump = !own_chain && our_hook(b, ipt_entry_target_name(t->family, lr->e)) >= 0;
+			jump = !own_chain && our_hook(b, ipt_rule_target(lr)) >= 0;
 			comment = ipt_entry_comment(t->family, lr->e);
 			o = owned_list_add(out);
 			if (!o)
@@ -867,7 +877,7 @@ static int ipt_owned(struct backend *b, bool with_rules, struct owned_list *out,
 
 	memset(out, 0, sizeof(*out));
 	if (!b->last_read) {
-		r = read_all(b, &ip, false, NULL, d);
+		r = read_all(b, &ip, READ_CLOSE, NULL, d);
 		qsort(ip.v, ip.n, sizeof(*ip.v), tbl_order);
 	}
 	if (r == 0)

@@ -417,31 +417,46 @@ static void key_match(const struct xt_entry_match *m, void *ctx)
 	*h = hash_mix(*h, m->data, info_user_size(id.name, id.revision, m->u.match_size, XT_ALIGN(sizeof(*m))));
 }
 
+/* The target as ipt_entry_normalise() would have it: a standard target
+ * that libiptc handed out with an empty name and the kernel's offset
+ * reads as its label with a zero verdict. */
+struct target_view {
+	struct ext_id id;
+	const unsigned char *data;
+	size_t n;
+	unsigned char buf[sizeof(struct xt_standard_target)];
+};
+
+static void target_view(unsigned family, const void *e, const char *label, struct target_view *v)
+{
+	const struct xt_entry_target *t = walk(family, e, NULL, NULL);
+	size_t header = XT_ALIGN(sizeof(*t));
+
+	v->n = info_user_size(t->u.user.name, t->u.user.revision, t->u.target_size, header);
+	v->data = t->data;
+	if (label && t->u.user.name[0] == '\0' && t->u.target_size >= sizeof(struct xt_standard_target)) {
+		ext_id(&v->id, 't', label, strlen(label), t->u.user.revision, t->u.target_size);
+		v->n = v->n < sizeof(v->buf) ? v->n : sizeof(v->buf);
+		memcpy(v->buf, t->data, v->n);
+		memset(v->buf, 0, sizeof(int));
+		v->data = v->buf;
+		return;
+	}
+	ext_id(&v->id, 't', t->u.user.name, sizeof(t->u.user.name), t->u.user.revision, t->u.target_size);
+}
+
 uint64_t ipt_entry_key(unsigned family, const void *e, const char *label)
 {
 	uint64_t h = hash64(e, header_user_size(family));
-	const struct xt_entry_target *t = walk(family, e, key_match, &h);
-	size_t header = XT_ALIGN(sizeof(*t)),
-	       n = info_user_size(t->u.user.name, t->u.user.revision, t->u.target_size, header);
-	struct ext_id id;
+	struct target_view t;
 
-	if (label && t->u.user.name[0] == '\0' && t->u.target_size >= sizeof(struct xt_standard_target)) {
-		/* as ipt_entry_normalise() would have it: the label as the
-		 * name, the verdict (the kernel's jump offset) zero */
-		unsigned char data[sizeof(struct xt_standard_target)] = {0};
-		ext_id(&id, 't', label, strlen(label), t->u.user.revision, t->u.target_size);
-		h = hash_mix(h, &id, sizeof(id));
-		n = n < sizeof(data) - header ? n : sizeof(data) - header;
-		memcpy(data, t->data, n);
-		memset(data, 0, sizeof(int));
-		return hash_mix(h, data, n);
-	}
-	ext_id(&id, 't', t->u.user.name, sizeof(t->u.user.name), t->u.user.revision, t->u.target_size);
-	h = hash_mix(h, &id, sizeof(id));
-	return hash_mix(h, t->data, n);
+	walk(family, e, key_match, &h);
+	target_view(family, e, label, &t);
+	h = hash_mix(h, &t.id, sizeof(t.id));
+	return hash_mix(h, t.data, t.n);
 }
 
-static bool same_ext(const struct xt_entry_match *a, const struct xt_entry_match *b)
+static bool same_match(const struct xt_entry_match *a, const struct xt_entry_match *b)
 {
 	struct ext_id ia, ib;
 
@@ -451,30 +466,32 @@ static bool same_ext(const struct xt_entry_match *a, const struct xt_entry_match
 	       !memcmp(a->data, b->data, info_user_size(ia.name, ia.revision, ia.size, XT_ALIGN(sizeof(*a))));
 }
 
-bool ipt_entry_same(unsigned family, const void *a, const void *b)
+bool ipt_entry_same(unsigned family, const void *a, const char *label_a, const void *b, const char *label_b)
 {
 	const unsigned char *pa = a, *pb = b;
 	size_t oa = header_size(family), ob = oa, ta = *ENTRY_FIELD(family, (void *)a, target_offset),
 	       tb = *ENTRY_FIELD(family, (void *)b, target_offset);
+	struct target_view va, vb;
 
 	if (memcmp(a, b, header_user_size(family)))
 		return false;
-	/* matches in order, then the target: a match and a target share
-	 * their layout up to the info */
 	for (;;) {
 		const struct xt_entry_match *ma = (const void *)(pa + oa), *mb = (const void *)(pb + ob);
 		bool end_a = oa >= ta, end_b = ob >= tb;
 		if (end_a != end_b)
 			return false;
 		if (end_a)
-			return same_ext((const void *)(pa + ta), (const void *)(pb + tb));
+			break;
 		if (ma->u.match_size < sizeof(*ma) || mb->u.match_size < sizeof(*mb))
 			return false; /* malformed: never loop forever */
-		if (!same_ext(ma, mb))
+		if (!same_match(ma, mb))
 			return false;
 		oa += ma->u.match_size;
 		ob += mb->u.match_size;
 	}
+	target_view(family, a, label_a, &va);
+	target_view(family, b, label_b, &vb);
+	return !memcmp(&va.id, &vb.id, sizeof(va.id)) && va.n == vb.n && !memcmp(va.data, vb.data, va.n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -482,11 +499,41 @@ bool ipt_entry_same(unsigned family, const void *a, const void *b)
 void ipt_rule_list_free(struct ipt_rule_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].e);
+		if (!l->v[i].label)
+			free(l->v[i].e);
 		free(l->v[i].text);
 	}
 	free(l->v);
 	memset(l, 0, sizeof(*l));
+}
+
+static struct ipt_rule *rule_list_append(struct ipt_rule_list *l)
+{
+	/* grows by doubling when n reaches a power of two */
+	if (!l->n || !(l->n & (l->n - 1))) {
+		struct ipt_rule *v = realloc(l->v, (l->n ? l->n * 2 : 8) * sizeof(*v));
+		if (!v)
+			return NULL;
+		l->v = v;
+	}
+	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
+	return &l->v[l->n++];
+}
+
+struct ipt_rule *ipt_rule_list_borrow(struct ipt_rule_list *l, unsigned family, const char *chain, unsigned pos,
+				      const void *e, const char *label)
+{
+	struct ipt_rule *r = rule_list_append(l);
+
+	if (!r)
+		return NULL;
+	memcpy(r->chain, chain, strnlen(chain, sizeof(r->chain) - 1));
+	r->family = family;
+	r->pos = pos;
+	r->e = (void *)e;
+	r->label = label ? label : "";
+	r->key = ipt_entry_key(family, e, r->label);
+	return r;
 }
 
 struct ipt_rule *ipt_rule_list_add(struct ipt_rule_list *l, unsigned family, const char *chain, unsigned pos, void *e,
@@ -496,15 +543,9 @@ struct ipt_rule *ipt_rule_list_add(struct ipt_rule_list *l, unsigned family, con
 
 	if (!e)
 		goto fail;
-	/* grows by doubling when n reaches a power of two */
-	if (!l->n || !(l->n & (l->n - 1))) {
-		r = realloc(l->v, (l->n ? l->n * 2 : 8) * sizeof(*r));
-		if (!r)
-			goto fail;
-		l->v = r;
-	}
-	r = &l->v[l->n++];
-	memset(r, 0, sizeof(*r));
+	r = rule_list_append(l);
+	if (!r)
+		goto fail;
 	memcpy(r->chain, chain, strnlen(chain, sizeof(r->chain) - 1));
 	r->family = family;
 	r->pos = pos;
@@ -529,8 +570,7 @@ const char *ipt_rule_text(struct ipt_rule *r)
 		iptables_variant_text(r->rs, &r->v, r->chain, &text);
 	} else {
 		const char *comment = ipt_entry_comment(r->family, r->e);
-		strbuf_printf(&text, "comment \"%s\" -j %s", comment ? comment : "",
-			      ipt_entry_target_name(r->family, r->e));
+		strbuf_printf(&text, "comment \"%s\" -j %s", comment ? comment : "", ipt_rule_target(r));
 	}
 	if (text.oom) {
 		strbuf_free(&text);
@@ -542,5 +582,12 @@ const char *ipt_rule_text(struct ipt_rule *r)
 
 bool ipt_rule_same(const struct ipt_rule *a, const struct ipt_rule *b)
 {
-	return a->key == b->key && a->family == b->family && ipt_entry_same(a->family, a->e, b->e);
+	return a->key == b->key && a->family == b->family && ipt_entry_same(a->family, a->e, a->label, b->e, b->label);
+}
+
+const char *ipt_rule_target(const struct ipt_rule *r)
+{
+	const char *name = ipt_entry_target_name(r->family, r->e);
+
+	return !name[0] && r->label ? r->label : name;
 }

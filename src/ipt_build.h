@@ -28,6 +28,10 @@ struct ipt_rule {
 	 * Made when first asked for (ipt_rule_text): a plan compares 131,000
 	 * rules for a large policy and shows none of them when nothing changed. */
 	char *text;
+	/* Set for a rule borrowed from a libiptc snapshot (ipt_rule_list_borrow):
+	 * what iptc_get_target() said.  e is then the snapshot's own bytes, not
+	 * normalised and not ours to free, valid while the snapshot is open. */
+	const char *label;
 	const struct ruleset *rs; /* with v: what a built rule's text is made from */
 	struct iptables_variant v;
 	uint64_t packets, bytes;
@@ -45,6 +49,13 @@ void ipt_rule_list_free(struct ipt_rule_list *l);
 struct ipt_rule *ipt_rule_list_add(struct ipt_rule_list *l, unsigned family, const char *chain, unsigned pos, void *e,
 				   char *text);
 
+/* Appends a rule as it stands in an open libiptc snapshot, without copying
+ * or normalising it: for reads that only compare and count.  Returns the
+ * rule or NULL. */
+struct ipt_rule *ipt_rule_list_borrow(struct ipt_rule_list *l, unsigned family, const char *chain, unsigned pos,
+				      const void *e, const char *label);
+/* The target's name, or the label of a borrowed jump or verdict. */
+const char *ipt_rule_target(const struct ipt_rule *r);
 /* The rule's text, made on first use; "?" when out of memory. */
 const char *ipt_rule_text(struct ipt_rule *r);
 /* Whether two rules are the same rule to iptables. */
@@ -83,6 +94,6 @@ void *ipt_entry_normalise(unsigned family, const void *e, const char *label);
  * keyed by its label either way, never by the kernel's offset.
  */
 uint64_t ipt_entry_key(unsigned family, const void *e, const char *label);
-/* Whether two normalised entries are the same rule: the bytes the key
- * covers, compared. */
-bool ipt_entry_same(unsigned family, const void *a, const void *b);
+/* Whether two entries are the same rule: the bytes the key covers,
+ * compared.  The labels are as for ipt_entry_key(). */
+bool ipt_entry_same(unsigned family, const void *a, const char *label_a, const void *b, const char *label_b);

@@ -252,7 +252,7 @@ static void test_key_ignores_kernel_bytes(void **state)
 	tg = (void *)((char *)live + live->target_offset);
 	memset(tg->data + offsetof(struct xt_ct_target_info_v1, ct), 0xab, sizeof(void *));
 	assert_true(ipt_entry_key(FAMILY_IPV4, live, NULL) == built->key);
-	assert_true(ipt_entry_same(FAMILY_IPV4, live, built->e));
+	assert_true(ipt_entry_same(FAMILY_IPV4, live, NULL, built->e, NULL));
 
 	/* a jump as libiptc returns it: "" and a kernel offset; keyed raw
 	 * with its label, or normalised, it is the jump we built */
@@ -269,19 +269,34 @@ static void test_key_ignores_kernel_bytes(void **state)
 	assert_false(ipt_entry_key(FAMILY_IPV4, raw, "TAG-PRE") == jump_key);
 	norm = ipt_entry_normalise(FAMILY_IPV4, raw, "TAG-OUT");
 	assert_true(ipt_entry_key(FAMILY_IPV4, norm, NULL) == jump_key);
-	assert_true(ipt_entry_same(FAMILY_IPV4, norm, jump));
-	assert_false(ipt_entry_same(FAMILY_IPV4, norm, built->e));
+	assert_true(ipt_entry_same(FAMILY_IPV4, norm, NULL, jump, NULL));
+	/* and borrowed as libiptc hands it out, with its label */
+	assert_true(ipt_entry_same(FAMILY_IPV4, raw, "TAG-OUT", jump, NULL));
+	assert_false(ipt_entry_same(FAMILY_IPV4, raw, "TAG-PRE", jump, NULL));
+	assert_false(ipt_entry_same(FAMILY_IPV4, norm, NULL, built->e, NULL));
 
 	/* while a different comment is a different rule */
 	memcpy(live, built->e, ipt_entry_size(FAMILY_IPV4, built->e));
 	((struct xt_comment_info *)ext(FAMILY_IPV4, live, 0, &t)->data)->comment[0] = 'N';
 	assert_false(ipt_entry_key(FAMILY_IPV4, live, NULL) == built->key);
-	assert_false(ipt_entry_same(FAMILY_IPV4, live, built->e));
+	assert_false(ipt_entry_same(FAMILY_IPV4, live, NULL, built->e, NULL));
 	/* and so is another address */
 	memcpy(live, built->e, ipt_entry_size(FAMILY_IPV4, built->e));
 	live->ip.dst.s_addr ^= 1;
 	assert_false(ipt_entry_key(FAMILY_IPV4, live, NULL) == built->key);
-	assert_false(ipt_entry_same(FAMILY_IPV4, live, built->e));
+	assert_false(ipt_entry_same(FAMILY_IPV4, live, NULL, built->e, NULL));
+	/* a rule list that borrows the raw jump: same rule, and its target
+	 * reads as the label */
+	struct ipt_rule_list borrowed = {0}, built_list = {0};
+	assert_non_null(ipt_rule_list_borrow(&borrowed, FAMILY_IPV4, "OUTPUT", 1, raw, "TAG-OUT"));
+	assert_non_null(ipt_rule_list_add(&built_list, FAMILY_IPV4, "OUTPUT", 1,
+					  ipt_build_jump(FAMILY_IPV4, "tag", "TAG-OUT"), NULL));
+	assert_true(borrowed.v[0].key == built_list.v[0].key);
+	assert_true(ipt_rule_same(&borrowed.v[0], &built_list.v[0]));
+	assert_string_equal(ipt_rule_target(&borrowed.v[0]), "TAG-OUT");
+	assert_string_equal(ipt_rule_text(&borrowed.v[0]), "comment \"tag\" -j TAG-OUT");
+	ipt_rule_list_free(&borrowed); /* leaves raw to us */
+	ipt_rule_list_free(&built_list);
 	free(norm);
 	free(raw);
 	free(jump);
