@@ -389,11 +389,18 @@ static int parse_ports(struct parser *p, const char *path, json_t *arr, struct s
 	if (!tmp)
 		return diag_fail(p->d, DIAG_SYSTEM, ENOMEM, path, "out of memory");
 	for (size_t i = 0; i < n; i++) {
+		json_t *v = json_array_get(arr, i);
+		tmp[i].index = i;
+		/* the common case without formatting its path: a policy can list
+		 * 10,000 ports, and a no-op apply parses them all */
+		if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 65535) {
+			tmp[i].r.first = tmp[i].r.last = (uint16_t)json_integer_value(v);
+			continue;
+		}
 		child_index(ep, sizeof(ep), path, i);
-		r = parse_port(p, ep, json_array_get(arr, i), &tmp[i].r);
+		r = parse_port(p, ep, v, &tmp[i].r);
 		if (r < 0)
 			goto out;
-		tmp[i].index = i;
 	}
 	qsort(tmp, n, sizeof(*tmp), cmp_indexed_range);
 	for (size_t i = 1; i < n; i++) {
