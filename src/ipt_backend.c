@@ -830,7 +830,11 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 	for (size_t i = 0; i < ip->n; i++) {
 		const struct tbl *t = &ip->v[i];
 		const char *chain = NULL;
-		digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+		/* only tables that hold something of ours count: loading
+		 * another table (iptables -t mangle -S does) changes nothing
+		 * of ours */
+		if (t->live.chain[HOOK_PREROUTING] || t->live.chain[HOOK_OUTPUT] || t->live.rules.n)
+			digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
 			if (t->live.chain[h])
 				digest = hash_mix_str(digest, b->chain[h]);
@@ -866,7 +870,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 			o->bytes = lr->bytes;
 		}
 	}
-	snprintf(out->digest, sizeof(out->digest), "%016" PRIx64, digest);
+	snprintf(out->digest, sizeof(out->digest), "xxh3:%016" PRIx64, digest);
 	return 0;
 }
 

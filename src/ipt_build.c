@@ -382,12 +382,14 @@ static size_t header_user_size(unsigned family)
 	return family == FAMILY_IPV4 ? offsetof(struct ipt_ip, invflags) + 1 : offsetof(struct ip6t_ip6, invflags) + 1;
 }
 
-/* What identifies a match or the target besides its info bytes. */
+/* What identifies a match or the target besides its info bytes.  The name
+ * has room for a label too: libiptc allows chain names longer than an
+ * extension's. */
 struct ext_id {
 	char kind; /* 'm' or 't' */
 	uint8_t revision;
 	uint16_t size;
-	char name[XT_EXTENSION_MAXNAMELEN];
+	char name[XT_TABLE_MAXNAMELEN];
 };
 
 static void ext_id(struct ext_id *id, char kind, const char *name, size_t name_max, uint8_t rev, uint16_t size)
@@ -499,7 +501,7 @@ bool ipt_entry_same(unsigned family, const void *a, const char *label_a, const v
 void ipt_rule_list_free(struct ipt_rule_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		if (!l->v[i].label)
+		if (!l->v[i].borrowed)
 			free(l->v[i].e);
 		free(l->v[i].text);
 	}
@@ -531,8 +533,9 @@ struct ipt_rule *ipt_rule_list_borrow(struct ipt_rule_list *l, unsigned family, 
 	r->family = family;
 	r->pos = pos;
 	r->e = (void *)e;
-	r->label = label ? label : "";
-	r->key = ipt_entry_key(family, e, r->label);
+	r->borrowed = true;
+	r->label = label;
+	r->key = ipt_entry_key(family, e, label);
 	return r;
 }
 

@@ -28,9 +28,10 @@ struct ipt_rule {
 	 * Made when first asked for (ipt_rule_text): a plan compares 131,000
 	 * rules for a large policy and shows none of them when nothing changed. */
 	char *text;
-	/* Set for a rule borrowed from a libiptc snapshot (ipt_rule_list_borrow):
-	 * what iptc_get_target() said.  e is then the snapshot's own bytes, not
-	 * normalised and not ours to free, valid while the snapshot is open. */
+	/* A rule borrowed from a libiptc snapshot (ipt_rule_list_borrow): e is
+	 * the snapshot's own bytes, not normalised and not ours to free, valid
+	 * while the snapshot is open; label is what iptc_get_target() said. */
+	bool borrowed;
 	const char *label;
 	const struct ruleset *rs; /* with v: what a built rule's text is made from */
 	struct iptables_variant v;

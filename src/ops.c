@@ -898,15 +898,24 @@ static int check_untouched(const struct op_config *cfg, struct session *s, const
 
 	if (r < 0)
 		return r;
-	if (strcmp(now.digest, cur->owned.digest) && !cfg->force) {
-		owned_list_free(&now);
-		return diag_fail(d, DIAG_DRIFT, ESTALE, NULL,
-				 "someone else changed notrackctl's own rules since generation %" PRIu64
-				 " was applied (digest %s, now %s); refusing to roll back over their change. "
-				 "Look with 'notrackctl diff', or roll back anyway with --force",
-				 cur->number, cur->owned.digest, now.digest);
+	if (!digest_comparable(now.digest, cur->owned.digest)) {
+		/* a generation recorded by a notrackctl that digested our rules
+		 * another way: nothing to compare with, so nothing to refuse */
+		r = diag_warn(d, "",
+			      "generation %" PRIu64 " was recorded by an older notrackctl whose digest of our rules "
+			      "cannot be compared with this one's; rolling back without checking for others' "
+			      "changes to them",
+			      cur->number);
+	} else if (strcmp(now.digest, cur->owned.digest) && !cfg->force) {
+		r = diag_fail(d, DIAG_DRIFT, ESTALE, NULL,
+			      "someone else changed notrackctl's own rules since generation %" PRIu64
+			      " was applied (digest %s, now %s); refusing to roll back over their change. "
+			      "Look with 'notrackctl diff', or roll back anyway with --force",
+			      cur->number, cur->owned.digest, now.digest);
 	}
 	owned_list_free(&now);
+	if (r < 0)
+		return r;
 	r = cfg->backend->generation(s->b, &genid, d);
 	if (r == 0 && genid != cur->kernel_generation)
 		res->foreign_changes = true;

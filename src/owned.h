@@ -2,6 +2,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * One object notrackctl owns in the kernel, as read back from it: a rule in
@@ -39,6 +40,17 @@ struct owned_list {
 	 * count (state.c). */
 	size_t rules;
 };
+
+/* A digest may name how it was made, as "xxh3:<hex>" (the iptables
+ * backend's); the older form is FNV-1a's bare hex.  Two digests made
+ * differently say nothing about each other. */
+static inline bool digest_comparable(const char *a, const char *b)
+{
+	const char *ca = strchr(a, ':'), *cb = strchr(b, ':');
+	size_t la = ca ? (size_t)(ca - a) : 0, lb = cb ? (size_t)(cb - b) : 0;
+
+	return la == lb && !strncmp(a, b, la);
+}
 
 void owned_list_free(struct owned_list *l);
 /* Appends a zeroed object and returns it, or NULL when out of memory. */

@@ -343,11 +343,14 @@ static int owned_from_json(json_t *v, struct owned_list *l)
 		if (json_unpack(o, "{s:s,s:s,s:s,s:s,s:I,s:s}", "kind", &kind, "family", &family, "table", &table,
 				"chain", &chain, "handle", &handle, "comment", &comment) < 0)
 			return -EINVAL;
+		if (strcmp(kind, "accept") && strcmp(kind, "jump")) {
+			l->rules++; /* kept as a count, as owned_json() writes it */
+			continue;
+		}
 		ob = owned_list_add(l);
 		if (!ob)
 			return -ENOMEM;
-		ob->kind = !strcmp(kind, "accept") ? OWNED_ACCEPT : !strcmp(kind, "jump") ? OWNED_JUMP : OWNED_RULE;
-		l->rules += ob->kind == OWNED_RULE;
+		ob->kind = !strcmp(kind, "accept") ? OWNED_ACCEPT : OWNED_JUMP;
 		snprintf(ob->family, sizeof(ob->family), "%s", family);
 		snprintf(ob->table, sizeof(ob->table), "%s", table);
 		snprintf(ob->chain, sizeof(ob->chain), "%s", chain);

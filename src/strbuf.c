@@ -82,6 +82,21 @@ int strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 	size_t room;
 	int n, r;
 
+	if (sb->limit) {
+		/* measured first, so the limit is checked against exactly what
+		 * would be appended */
+		va_copy(copy, ap);
+		n = vsnprintf(NULL, 0, fmt, copy);
+		va_end(copy);
+		if (n < 0)
+			return -EINVAL;
+		r = strbuf_reserve(sb, (size_t)n);
+		if (r < 0)
+			return r;
+		vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
+		sb->len += (size_t)n;
+		return 0;
+	}
 	/* format straight into the free space; only when it does not fit, grow
 	 * and format again (one pass instead of measuring first, every time) */
 	r = strbuf_reserve(sb, 64);

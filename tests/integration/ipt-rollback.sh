@@ -10,7 +10,8 @@
 #    fail still succeeds) and says "unchanged", also in --json;
 #  - apply + rollback leaves both families byte-identical;
 #  - 5 applies of different policies and 5 rollbacks, and remove +
-#    rollback, too.
+#    rollback, too;
+#  - a table loaded since (mangle) does not make rollback refuse.
 . "$(dirname "$0")/ipt-lib.sh"
 
 legacy_foreign
@@ -91,6 +92,47 @@ assert_same_legacy before removed
 run 0 ntc rollback --backend iptables
 legacy_snapshot back
 assert_same_legacy reapplied back
+
+# A table loaded after a generation was recorded (listing one loads it)
+# holds nothing of ours: the rollback's check for others' changes to our
+# rules must not take it for one.
+run 0 ntc apply --backend iptables "$src/policies/dns.json"
+ip6tables-legacy -w -t mangle -S >/dev/null
+grep -q '^mangle$' /proc/net/ip6_tables_names || fail "listing ip6tables mangle did not load it"
+run 0 ntc rollback --backend iptables
+assert_not_contains "$work/err" "someone else changed" "rollback after a table was loaded"
+legacy_snapshot back-again
+for f in ipt4 ipt6; do
+	grep -i notrackctl "$work/reapplied.$f" >"$work/ours-reapplied.$f"
+	grep -i notrackctl "$work/back-again.$f" >"$work/ours-back-again.$f"
+	assert_same_file "$work/ours-reapplied.$f" "$work/ours-back-again.$f" "our $f rules after the rollback"
+done
+
+# A generation from before the digest of our rules named its making (bare
+# FNV-1a hex): rollback cannot compare it, says so, and goes ahead.
+run 0 ntc apply --backend iptables "$src/policies/dns.json"
+gen=$(cat "$NOTRACKCTL_STATE_DIR/current")
+python3 - "$NOTRACKCTL_STATE_DIR/gen/$gen.json" <<'PY' || fail "cannot rewrite generation $gen as an older one"
+import json, sys
+path = sys.argv[1]
+g = json.load(open(path))
+del g["checksum"]
+g["owned"]["digest"] = "7d5df2bc6c3d0efc"
+# the checksum: FNV-1a 64 over the body as jansson writes it compact with sorted keys
+body = json.dumps(g, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+h = 0xcbf29ce484222325
+for b in body:
+    h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+g["checksum"] = "%016x" % h
+json.dump(g, open(path, "w"), sort_keys=True, indent=2)
+PY
+run 0 ntc rollback --backend iptables
+assert_contains "$work/err" "was recorded by an older notrackctl" "rollback of a generation with an old digest"
+legacy_snapshot back-old
+for f in ipt4 ipt6; do
+	grep -i notrackctl "$work/back-old.$f" >"$work/ours-back-old.$f"
+	assert_same_file "$work/ours-reapplied.$f" "$work/ours-back-old.$f" "our $f rules after the rollback"
+done
 
 # With our rules in the kernel, auto picks this backend by itself.
 run 0 ntc diff --verbose "$src/policies/nginx.json"

@@ -142,6 +142,21 @@ static void test_limit(void **state)
 	assert_int_equal(strbuf_puts(&sb, ""), -ENOMEM);
 	assert_string_equal(sb.data, "12345678");
 	assert_int_equal(sb.len, 8);
+
+	/* printf checks the limit against what it formats, exactly: up to
+	 * the limit fits, one byte more does not, whatever the capacity */
+	strbuf_free(&sb);
+	sb.limit = 300;
+	for (int i = 0; i < 240; i++)
+		strbuf_putc(&sb, 'x');
+	assert_int_equal(strbuf_printf(&sb, "%s", "0123456789"), 0);
+	assert_int_equal(sb.len, 250);
+	assert_int_equal(strbuf_printf(&sb, "%050d", 7), 0);
+	assert_int_equal(sb.len, 300);
+	assert_false(sb.over_limit);
+	assert_int_equal(strbuf_printf(&sb, "%d", 1), -ENOMEM);
+	assert_true(sb.over_limit);
+	assert_int_equal(sb.len, 300);
 }
 
 int main(void)
