@@ -614,35 +614,16 @@ fail:
 	return r;
 }
 
-/* Puts back what we owned in table t before this commit, on a fresh
- * snapshot of what is live now. */
-static int restore_table(struct backend *b, struct tbl *t, struct diag *d)
-{
-	struct ipt_snap fresh;
-	struct ours cur;
-	int r;
-
-	r = ipt_snap_open(&fresh, t->family, t->name, d);
-	if (r == 0) {
-		r = read_table(b, &fresh, false, &cur, NULL, d);
-		if (r == 0)
-			r = edit_table(b, &fresh, &cur, &t->live, d);
-		ours_free(&cur);
-	}
-	if (r == 0)
-		r = ipt_snap_commit(&fresh, d);
-	ipt_snap_close(&fresh);
-	return r;
-}
-
 /*
- * Replaces one table: reads it afresh (a table nobody had loaded is created
- * here, not while planning), checks that it is still the table plan() read,
- * edits it and commits it.  We hold the xtables lock, so only a writer that
- * ignores the lock can have changed it; then -EAGAIN, as the kernel itself
- * answers when the number of rules moved between our read and our replace.
+ * Replaces one table so that what we own in it becomes `want`: reads it
+ * afresh (a table nobody had loaded is created here, not while planning),
+ * edits it and commits it.  With `as_planned`, it must still be the table
+ * plan() read.  We hold the xtables lock, so only a writer that ignores the
+ * lock can have changed it; then -EAGAIN, as the kernel itself answers when
+ * the number of rules moved between our read and our replace.  Undoing a
+ * commit skips that check: it puts back what we owned on whatever is live.
  */
-static int commit_table(struct backend *b, struct tbl *t, struct diag *d)
+static int replace_table(struct backend *b, struct tbl *t, const struct ours *want, bool as_planned, struct diag *d)
 {
 	struct ipt_snap fresh;
 	struct ours cur;
@@ -652,11 +633,11 @@ static int commit_table(struct backend *b, struct tbl *t, struct diag *d)
 	r = ipt_snap_open(&fresh, t->family, t->name, d);
 	if (r == 0) {
 		r = read_table(b, &fresh, false, &cur, &digest, d);
-		if (r == 0 && t->loaded && digest != t->digest)
+		if (r == 0 && as_planned && t->loaded && digest != t->digest)
 			r = diag_fail(d, DIAG_KERNEL, EAGAIN, NULL, "%s table %s changed since it was read",
 				      t->family == FAMILY_IPV4 ? "iptables" : "ip6tables", t->name);
 		if (r == 0)
-			r = edit_table(b, &fresh, &cur, &t->want, d);
+			r = edit_table(b, &fresh, &cur, want, d);
 		ours_free(&cur);
 	}
 	if (r == 0)
@@ -706,7 +687,7 @@ static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed,
 			continue;
 		replaced += j != failed;
 		diag_init(&ud);
-		if (restore_table(b, t, &ud) < 0)
+		if (replace_table(b, t, &t->live, false, &ud) < 0)
 			strbuf_printf(undo_errors, "; %s", ud.msg);
 		diag_free(&ud);
 	}
@@ -725,7 +706,7 @@ static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
 	diag_init(&cd);
 	forget_last_read(b);
 	for (failed = 0; failed < ip->n; failed++)
-		if (ip->v[failed].dirty && (r = commit_table(b, &ip->v[failed], &cd)) < 0)
+		if (ip->v[failed].dirty && (r = replace_table(b, &ip->v[failed], &ip->v[failed].want, true, &cd)) < 0)
 			break;
 	if (r == 0) {
 		diag_free(&cd);
