@@ -54,7 +54,7 @@ const char cli_common_help[] = "      --json            print one JSON document 
 			       "  -h, --help            show this help\n";
 
 /* Returns 1 if the option was a common one, 0 if not, or an exit code < 0. */
-int cli_parse_common(int c, const char *arg, struct global_options *g)
+int cli_parse_common(const char *cmd, int c, const char *arg, struct global_options *g)
 {
 	char *end;
 	long v;
@@ -69,8 +69,8 @@ int cli_parse_common(int c, const char *arg, struct global_options *g)
 	case OPT_VERBOSE: g->verbose = true; return 1;
 	case OPT_LOCK_TIMEOUT:
 		v = strtol(arg, &end, 10);
-		if (*end || v < 0 || v > 86400)
-			return -1;
+		if (!*arg || *end || v < 0 || v > 86400)
+			return -cli_usage_error(cmd, "bad value '%s'", arg);
 		g->lock_timeout_ms = (int)v * 1000;
 		return 1;
 	}
@@ -247,9 +247,9 @@ int cli_main(int argc, char **argv)
 	if (g.table && !*g.table)
 		g.table = NULL;
 	while ((c = getopt_long(argc, argv, "+qhV", opts, NULL)) != -1) {
-		int k = cli_parse_common(c, optarg, &g);
+		int k = cli_parse_common(NULL, c, optarg, &g);
 		if (k < 0)
-			return cli_usage_error(NULL, "bad value '%s'", optarg);
+			return -k;
 		if (k)
 			continue;
 		switch (c) {

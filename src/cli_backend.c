@@ -8,9 +8,13 @@
 
 #include "state.h"
 
-bool cli_backend_name_valid(const char *name)
+int cli_backend_check_name(const char *cmd, const struct global_options *g)
 {
-	return !name || !strcmp(name, "auto") || !strcmp(name, "nft") || !strcmp(name, "iptables");
+	const char *name = g->backend;
+
+	if (!name || !strcmp(name, "auto") || !strcmp(name, "nft") || !strcmp(name, "iptables"))
+		return 0;
+	return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", name);
 }
 
 /*

@@ -19,8 +19,9 @@ struct cli_backend {
 	struct backend_detection det;
 };
 
-/* Whether --backend NAME names a backend at all (checked before anything runs). */
-bool cli_backend_name_valid(const char *name);
+/* 0 when --backend names a backend at all (auto, nft, iptables), else the
+ * usage error for cmd, printed; checked before anything runs. */
+int cli_backend_check_name(const char *cmd, const struct global_options *g);
 /* Decides.  Fails (d filled, ops NULL) when auto cannot decide or probing fails. */
 int cli_backend_choose(const struct global_options *g, struct cli_backend *cb, struct diag *d);
 void cli_backend_free(struct cli_backend *cb);

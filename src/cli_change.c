@@ -230,9 +230,9 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	int c, r, code;
 
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-		int k = cli_parse_common(c, optarg, g);
+		int k = cli_parse_common(cmd, c, optarg, g);
 		if (k < 0)
-			return cli_usage_error(cmd, "bad value '%s'", optarg);
+			return -k;
 		if (k)
 			continue;
 		switch (c) {
@@ -258,8 +258,8 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error(cmd, "%s", optind == argc ? "missing POLICY" : "too many arguments");
-	if (!cli_backend_name_valid(g->backend))
-		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	if ((code = cli_backend_check_name(cmd, g)))
+		return code;
 	diag_init(&d);
 	r = cli_backend_choose(g, &cb, &d);
 	fill_config(g, cb.ops, &cfg);
@@ -356,10 +356,10 @@ static int run_undo(int argc, char **argv, struct global_options *g, enum undo_k
 	int c, r, code;
 
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-		int k = cli_parse_common(c, optarg, g);
+		int k = cli_parse_common(cmd, c, optarg, g);
 		char *end;
 		if (k < 0)
-			return cli_usage_error(cmd, "bad value '%s'", optarg);
+			return -k;
 		if (k)
 			continue;
 		switch (c) {
@@ -384,8 +384,8 @@ static int run_undo(int argc, char **argv, struct global_options *g, enum undo_k
 	}
 	if (optind != argc)
 		return cli_usage_error(cmd, "%s", "too many arguments");
-	if (!cli_backend_name_valid(g->backend))
-		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	if ((code = cli_backend_check_name(cmd, g)))
+		return code;
 	diag_init(&d);
 	r = cli_backend_choose(g, &cb, &d);
 	fill_config(g, cb.ops, &cfg);
@@ -438,9 +438,9 @@ int cmd_generations(int argc, char **argv, struct global_options *g)
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-		int k = cli_parse_common(c, optarg, g);
+		int k = cli_parse_common("generations", c, optarg, g);
 		if (k < 0)
-			return cli_usage_error("generations", "bad value '%s'", optarg);
+			return -k;
 		if (k)
 			continue;
 		if (c == 'h') {
@@ -537,9 +537,9 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 	int c, r, code;
 
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-		int k = cli_parse_common(c, optarg, g);
+		int k = cli_parse_common(cmd, c, optarg, g);
 		if (k < 0)
-			return cli_usage_error(cmd, "bad value '%s'", optarg);
+			return -k;
 		if (k)
 			continue;
 		if (c == 'h') {
@@ -552,8 +552,8 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 		return cli_usage_error(cmd, "%s", "expected one TOKEN");
 	if (optind < argc)
 		token = argv[optind];
-	if (!cli_backend_name_valid(g->backend))
-		return cli_usage_error(cmd, "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	if ((code = cli_backend_check_name(cmd, g)))
+		return code;
 	diag_init(&d);
 	r = cli_backend_choose(g, &cb, &d);
 	fill_config(g, cb.ops, &cfg);

@@ -45,8 +45,10 @@ enum {
 
 extern const char cli_common_help[];
 
-/* Returns 1 if the option was a common one, 0 if not, or -1 for a bad value. */
-int cli_parse_common(int c, const char *arg, struct global_options *g);
+/* The option loop's shared part for command cmd (NULL: before any
+ * command): 1 if c was a common option, 0 if not, or minus the exit code
+ * after printing the usage error for a bad value. */
+int cli_parse_common(const char *cmd, int c, const char *arg, struct global_options *g);
 int cli_exit_code(const struct diag *d);
 /* One line: "FILE:LINE:COL: PATH: message" when the place is known. */
 void cli_print_error(const struct diag *d);

@@ -81,17 +81,6 @@ static json_t *json_error(const struct diag *d)
 			 d->msg);
 }
 
-/* Parses the options every diagnostics command shares; returns 1 if handled,
- * 0 if not, or an exit code + 1000 on a bad value (never a valid code). */
-static int parse_common(const char *cmd, int c, const char *arg, struct global_options *g)
-{
-	int k = cli_parse_common(c, arg, g);
-
-	if (k < 0)
-		return 1000 + cli_usage_error(cmd, "bad value '%s'", arg);
-	return k;
-}
-
 static int parse_count(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -326,8 +315,8 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	int c, k, code = EXIT_OK;
 
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-		if ((k = parse_common("status", c, optarg, g)) >= 1000)
-			return k - 1000;
+		if ((k = cli_parse_common("status", c, optarg, g)) < 0)
+			return -k;
 		if (k)
 			continue;
 		if (c == 'h') {
@@ -338,8 +327,8 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	}
 	if (optind != argc)
 		return cli_usage_error("status", "%s", "too many arguments");
-	if (!cli_backend_name_valid(g->backend))
-		return cli_usage_error("status", "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	if ((code = cli_backend_check_name("status", g)))
+		return code;
 	/* the decision auto makes, and why, is part of the status */
 	diag_init(&bd);
 	cli_backend_choose(g, &cb, &bd);
@@ -702,8 +691,8 @@ int cmd_top(int argc, char **argv, struct global_options *g)
 	int c, k, r, code = EXIT_OK;
 
 	while ((c = getopt_long(argc, argv, "+qhn:p:", opts, NULL)) != -1) {
-		if ((k = parse_common("top", c, optarg, g)) >= 1000)
-			return k - 1000;
+		if ((k = cli_parse_common("top", c, optarg, g)) < 0)
+			return -k;
 		if (k)
 			continue;
 		switch (c) {
@@ -926,8 +915,8 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	int c, k, r, code = EXIT_OK;
 
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-		if ((k = parse_common("advise", c, optarg, g)) >= 1000)
-			return k - 1000;
+		if ((k = cli_parse_common("advise", c, optarg, g)) < 0)
+			return -k;
 		if (k)
 			continue;
 		switch (c) {

@@ -92,9 +92,9 @@ int cmd_lint(int argc, char **argv, struct global_options *g)
 	int c, r = 0, code;
 
 	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
-		int k = cli_parse_common(c, optarg, g);
+		int k = cli_parse_common("lint", c, optarg, g);
 		if (k < 0)
-			return cli_usage_error("lint", "bad value '%s'", optarg);
+			return -k;
 		if (k)
 			continue;
 		switch (c) {
@@ -105,8 +105,8 @@ int cmd_lint(int argc, char **argv, struct global_options *g)
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("lint", "%s", optind == argc ? "missing POLICY" : "too many arguments");
-	if (!cli_backend_name_valid(g->backend))
-		return cli_usage_error("lint", "unknown backend '%s' (auto, nft or iptables)", g->backend);
+	if ((code = cli_backend_check_name("lint", g)))
+		return code;
 	diag_init(&d);
 	/* offline reads no kernel, not even to pick a backend */
 	if (!offline)

@@ -63,6 +63,23 @@ run 2 compile a.json b.json
 run 2 compile --format yaml "$cases/valid/loopback-only.json"
 run 2 compile --format iptables --family ipv5 "$cases/valid/loopback-only.json"
 run 2 --table Bad-Name compile "$cases/valid/loopback-only.json"
+# an unknown --backend is refused by every command that takes one, before
+# anything reads the kernel or the state directory
+for cmd in apply diff lint rollback remove restore confirm status; do
+	case $cmd in
+	apply | diff | lint) run 2 "$cmd" --backend nftables "$cases/valid/loopback-only.json" ;;
+	*) run 2 "$cmd" --backend nftables ;;
+	esac
+	[ "$(head -1 "$work/err")" = "notrackctl $cmd: unknown backend 'nftables' (auto, nft or iptables)" ] ||
+		fail "$cmd --backend nftables: $(cat "$work/err")"
+done
+# a bad value of a common option, before the command or after it
+for args in "--lock-timeout x status" "status --lock-timeout 86401" "rollback --lock-timeout=" \
+	"apply --lock-timeout -1 $cases/valid/loopback-only.json"; do
+	# shellcheck disable=SC2086
+	run 2 $args
+	grep -q "bad value" "$work/err" || fail "$args: $(cat "$work/err")"
+done
 echo "ok   usage errors exit 2"
 
 # compile prints exactly what the emitters print.
