@@ -104,33 +104,29 @@ static void ours_free(struct ours *o)
 /* ------------------------------------------------------------------ */
 /* reading                                                              */
 
-/* Reads our objects from a snapshot and, when digest is given, a digest of
- * the whole table: chains, policies and every rule's key.  With `borrow`,
+/* Reads our objects from a snapshot and a digest of the whole table:
+ * chains, policies and every rule's key.  With `borrow`,
  * our rules are the snapshot's own bytes (see ipt_rule_list_borrow), for a
  * read that only compares and counts: the snapshot must stay open. */
 static int read_table(struct backend *b, struct ipt_snap *t, bool borrow, struct ours *o, uint64_t *digest,
 		      struct diag *d)
 {
-	uint64_t h = 0;
+	uint64_t h = hash_mix_str(hash_mix_str(0, fam(t->family)), t->name);
 
 	memset(o, 0, sizeof(*o));
-	h = hash_mix_str(hash_mix_str(h, fam(t->family)), t->name);
 	for (const char *chain = ipt_snap_first_chain(t); chain; chain = ipt_snap_next_chain(t)) {
 		int hook = our_hook(b, chain);
 		unsigned pos = 0;
 		if (hook >= 0)
 			o->chain[hook] = true;
-		if (digest)
-			h = hash_mix_str(hash_mix_str(h, chain),
-					 ipt_snap_builtin(t, chain) ? ipt_snap_policy(t, chain) : "-");
+		h = hash_mix_str(hash_mix_str(h, chain), ipt_snap_builtin(t, chain) ? ipt_snap_policy(t, chain) : "-");
 		for (const void *e = ipt_snap_first_rule(t, chain); e; e = ipt_snap_next_rule(t, e)) {
 			const char *label = ipt_snap_target(t, e), *comment = ipt_entry_comment(t->family, e);
 			bool mine =
 			    hook >= 0 || (comment && !strcmp(comment, b->tag)) || (label && our_hook(b, label) >= 0);
 			pos++;
 			if (!mine) {
-				if (digest)
-					h = hash_mix_u64(h, ipt_entry_key(t->family, e, label));
+				h = hash_mix_u64(h, ipt_entry_key(t->family, e, label));
 				continue;
 			}
 			struct ipt_rule *r = borrow ? ipt_rule_list_borrow(&o->rules, t->family, chain, pos, e, label)
@@ -139,14 +135,12 @@ static int read_table(struct backend *b, struct ipt_snap *t, bool borrow, struct
 			if (!r)
 				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 			ipt_entry_counters(t->family, e, &r->packets, &r->bytes);
-			if (digest)
-				h = hash_mix_u64(h, r->key);
+			h = hash_mix_u64(h, r->key);
 		}
 		/* a chain's end, so that rules cannot move between chains unseen */
 		h = hash_mix_u64(h, pos);
 	}
-	if (digest)
-		*digest = h;
+	*digest = h;
 	return 0;
 }
 
