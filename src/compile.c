@@ -141,7 +141,7 @@ static int add_rule(struct compiler *c, const struct rule *r)
 /* Emits the rules of one selector for one hook: one per interface, role and
  * family that the selector needs. */
 static int compile_selector_hook(struct compiler *c, const struct selector *s, enum verdict v, enum hook h,
-				 int port_set, const int peer_sets[2], const int local_sets[2])
+				 enum rule_scope scope, int port_set, const int peer_sets[2], const int local_sets[2])
 {
 	static const unsigned families[2] = {FAMILY_IPV4, FAMILY_IPV6};
 	static const enum role roles[2] = {ROLE_SERVICE, ROLE_UPSTREAM};
@@ -163,6 +163,7 @@ static int compile_selector_hook(struct compiler *c, const struct selector *s, e
 			struct rule r = {
 			    .hook = h,
 			    .verdict = v,
+			    .scope = incoming ? scope : SCOPE_ANY,
 			    .proto = s->proto,
 			    .port_field = port_field,
 			    .port_set = port_set,
@@ -530,8 +531,12 @@ static int compile_list(struct compiler *c, const struct selector *list, size_t 
 		r = compile_selector_sets(c, s, name, &sets);
 		if (r < 0)
 			return r;
+		/* exceptions may be broader than what they carve out of: they keep tracked */
+		enum rule_scope scope = v == VERDICT_RETURN	 ? SCOPE_ANY
+					: kind == ROLE_SERVICE ? SCOPE_LOCAL_DEST
+							       : SCOPE_OWN_SOCKET;
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
-			r = compile_selector_hook(c, s, v, h, sets.ports, sets.peers, sets.locals);
+			r = compile_selector_hook(c, s, v, h, scope, sets.ports, sets.peers, sets.locals);
 			if (r < 0)
 				return r;
 		}
@@ -595,10 +600,10 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		whole_interface_selector(&whole, "$.notrack.loopback", &lo);
 		r = check_overlaps(&c, &whole, "loopback");
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, -1, (int[]){-1, -1},
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, SCOPE_ANY, -1, (int[]){-1, -1},
 						  (int[]){-1, -1});
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, -1, (int[]){-1, -1},
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, SCOPE_ANY, -1, (int[]){-1, -1},
 						  (int[]){-1, -1});
 		if (r < 0)
 			goto fail;
@@ -621,10 +626,10 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		}
 		r = check_overlaps(&c, &whole, "interface");
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, -1, (int[]){-1, -1},
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, SCOPE_ANY, -1, (int[]){-1, -1},
 						  (int[]){-1, -1});
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, -1, (int[]){-1, -1},
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, SCOPE_ANY, -1, (int[]){-1, -1},
 						  (int[]){-1, -1});
 		if (r < 0)
 			goto fail;
@@ -661,6 +666,7 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 	if (r < 0)
 		goto fail;
 
+	rs->accept_hooks = ruleset_accept_hooks(rs);
 	if (!rs->n_exposure && diag_warn(d, "$.notrack", "the policy notracks nothing") < 0) {
 		r = oom(&c);
 		goto fail;
@@ -669,6 +675,26 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 fail:
 	ruleset_free(rs);
 	return r;
+}
+
+/* Untracked packets of ours reach input and output; they reach forward only
+ * through a prerouting rule that matches whatever arrives on an interface
+ * other than lo (a whole interface): services and upstream replies are scoped
+ * to this host, and what arrives on lo is always delivered locally. */
+unsigned ruleset_accept_hooks(const struct ruleset *rs)
+{
+	unsigned hooks = 0;
+
+	for (size_t i = 0; i < rs->n_rules; i++) {
+		const struct rule *r = &rs->rules[i];
+		if (r->verdict != VERDICT_NOTRACK)
+			continue;
+		hooks |= ACCEPT_HOOK_INPUT | ACCEPT_HOOK_OUTPUT;
+		if (r->hook == HOOK_PREROUTING && r->scope == SCOPE_ANY &&
+		    !(r->has_ifname && !r->ifname.wildcard && !strcmp(r->ifname.name, "lo")))
+			hooks |= ACCEPT_HOOK_FORWARD;
+	}
+	return hooks;
 }
 
 void ruleset_free(struct ruleset *rs)

@@ -690,11 +690,13 @@ static int compiled_identity(const struct op_config *cfg, const struct ruleset *
 			fnv_add(&f, a->cidrs[j].addr, sizeof(a->cidrs[j].addr));
 		}
 	}
+	fnv_u64(&f, rs->accept_hooks);
 	fnv_u64(&f, rs->n_rules);
 	for (size_t i = 0; i < rs->n_rules; i++) {
 		const struct rule *r = &rs->rules[i];
 		fnv_u64(&f, (uint64_t)r->hook);
 		fnv_u64(&f, (uint64_t)r->verdict);
+		fnv_u64(&f, (uint64_t)r->scope);
 		fnv_u64(&f, r->family);
 		fnv_u64(&f, r->has_ifname);
 		fnv_str(&f, r->has_ifname ? r->ifname.name : "");

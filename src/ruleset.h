@@ -24,6 +24,28 @@ enum verdict {
 	VERDICT_NOTRACK, /* attach the untracked template: conntrack skips the packet */
 };
 
+/*
+ * Which of the packets a prerouting notrack rule's selectors match are really
+ * this host's own.  At priority raw nothing has been routed yet, so "dport 80"
+ * also matches a packet a router forwards to a server behind it, and "sport
+ * 443 from the upstream" also matches the reply to a LAN client's
+ * masqueraded connection.  Output rules see only locally generated packets and
+ * stay SCOPE_ANY.
+ */
+enum rule_scope {
+	SCOPE_ANY,	  /* loopback, whole interfaces, exceptions, every output rule */
+	SCOPE_LOCAL_DEST, /* services: addressed to one of this host's addresses */
+	SCOPE_OWN_SOCKET, /* upstream replies: belonging to one of this host's sockets */
+};
+
+/* The filter hooks whose chains untracked packets of this policy can reach,
+ * and where "auto" therefore puts the untracked accept. */
+enum accept_hook {
+	ACCEPT_HOOK_INPUT = 1 << 0,
+	ACCEPT_HOOK_FORWARD = 1 << 1,
+	ACCEPT_HOOK_OUTPUT = 1 << 2,
+};
+
 enum field {
 	FIELD_NONE,
 	FIELD_SOURCE,
@@ -65,6 +87,7 @@ static inline bool addr_set_is_inline(const struct addr_set *s)
 struct rule {
 	enum hook hook;
 	enum verdict verdict;
+	enum rule_scope scope;
 	unsigned family; /* FAMILY_BOTH: no family match needed */
 	bool has_ifname; /* iifname on prerouting, oifname on output */
 	struct ifname ifname;
@@ -88,6 +111,7 @@ struct ruleset {
 	struct rule *rules;
 	size_t n_rules;
 	enum untracked_accept_mode accept_mode;
+	unsigned accept_hooks; /* enum accept_hook: where untracked packets of ours can arrive */
 	struct chain_ref *accept_chains;
 	size_t n_accept_chains;
 	char **exposure; /* plain-words lines: what bypasses stateful filtering */
@@ -110,6 +134,8 @@ struct compile_options {
 /* Pure: no sockets, no files.  Warnings go to d->warnings. */
 int compile_policy(const struct policy *pol, const struct compile_options *opt, struct ruleset *out, struct diag *d);
 void ruleset_free(struct ruleset *rs);
+/* enum accept_hook bits for rs's notrack rules (compile_policy stores it in rs->accept_hooks) */
+unsigned ruleset_accept_hooks(const struct ruleset *rs);
 
 /* The comment every rule we own carries: "<table>" for untracked accepts and
  * "<table> <origin without $.>" for rules in our own chains. */
