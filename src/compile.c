@@ -532,7 +532,7 @@ static int compile_list(struct compiler *c, const struct selector *list, size_t 
 		if (r < 0)
 			return r;
 		/* exceptions may be broader than what they carve out of: they keep tracked */
-		enum rule_scope scope = v == VERDICT_RETURN	 ? SCOPE_ANY
+		enum rule_scope scope = v == VERDICT_RETURN    ? SCOPE_ANY
 					: kind == ROLE_SERVICE ? SCOPE_LOCAL_DEST
 							       : SCOPE_OWN_SOCKET;
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
@@ -600,11 +600,11 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		whole_interface_selector(&whole, "$.notrack.loopback", &lo);
 		r = check_overlaps(&c, &whole, "loopback");
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, SCOPE_ANY, -1, (int[]){-1, -1},
-						  (int[]){-1, -1});
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, SCOPE_ANY, -1,
+						  (int[]){-1, -1}, (int[]){-1, -1});
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, SCOPE_ANY, -1, (int[]){-1, -1},
-						  (int[]){-1, -1});
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, SCOPE_ANY, -1,
+						  (int[]){-1, -1}, (int[]){-1, -1});
 		if (r < 0)
 			goto fail;
 		_cleanup_strbuf_ struct strbuf sb;
@@ -626,11 +626,11 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		}
 		r = check_overlaps(&c, &whole, "interface");
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, SCOPE_ANY, -1, (int[]){-1, -1},
-						  (int[]){-1, -1});
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_PREROUTING, SCOPE_ANY, -1,
+						  (int[]){-1, -1}, (int[]){-1, -1});
 		if (r == 0)
-			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, SCOPE_ANY, -1, (int[]){-1, -1},
-						  (int[]){-1, -1});
+			r = compile_selector_hook(&c, &whole, VERDICT_NOTRACK, HOOK_OUTPUT, SCOPE_ANY, -1,
+						  (int[]){-1, -1}, (int[]){-1, -1});
 		if (r < 0)
 			goto fail;
 		_cleanup_strbuf_ struct strbuf sb;
