@@ -205,6 +205,7 @@ static const struct command commands[] = {
     {"status", cmd_status, "table use, drop counters, generation and our rules' counters"},
     {"top", cmd_top, "what fills the conntrack table, and what a policy would save"},
     {"advise", cmd_advise, "recommend nf_conntrack_max, hash size and timeouts; changes nothing"},
+    {"metrics", cmd_metrics, "conntrack and notrackctl metrics for Prometheus (text or --textfile DIR)"},
     {"restore", cmd_restore, "make the kernel hold the current generation again (at boot)"},
     {"confirm", cmd_confirm, "keep what 'apply --confirm' applied, and stop its timer"},
     /* internal, run by the timer of apply --confirm: not listed */

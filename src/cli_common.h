@@ -85,3 +85,5 @@ int cmd_confirm_expire(int argc, char **argv, struct global_options *g);
 int cmd_status(int argc, char **argv, struct global_options *g);
 int cmd_top(int argc, char **argv, struct global_options *g);
 int cmd_advise(int argc, char **argv, struct global_options *g);
+/* cli_metrics.c: the status report in the Prometheus text format */
+int cmd_metrics(int argc, char **argv, struct global_options *g);

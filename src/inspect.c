@@ -143,6 +143,10 @@ static void status_state(const struct status_config *cfg, struct status_report *
 	if (g.policy_file)
 		rep->policy_file = strdup(g.policy_file);
 	rep->applied_time = g.time;
+	/* kept for the drift check once the rules are read */
+	rep->recorded = g.owned;
+	memset(&g.owned, 0, sizeof(g.owned));
+	snprintf(rep->recorded_backend, sizeof(rep->recorded_backend), "%s", g.backend);
 	generation_free(&g);
 }
 
@@ -199,6 +203,54 @@ static void status_pending(const struct status_config *cfg, struct status_report
 	diag_free(&d);
 }
 
+/* An accept the generation recorded, found live by where it sits (an
+ * iptables rule's number moves when others insert before it). */
+static const struct owned_object *live_accept(const struct owned_list *live, const struct owned_object *o)
+{
+	for (size_t i = 0; i < live->n; i++) {
+		const struct owned_object *l = &live->v[i];
+		if (l->kind == OWNED_ACCEPT && !strcmp(l->family, o->family) && !strcmp(l->table, o->table) &&
+		    !strcmp(l->chain, o->chain))
+			return l;
+	}
+	return NULL;
+}
+
+/*
+ * Compares the kernel with what the current generation recorded.  The
+ * digest covers our own table or chains; the accepts in others' chains are
+ * not in it (their owners may reload them), but an accept that is gone, or
+ * that someone put another rule before, no longer lets untracked packets
+ * through, which is what an operator needs to hear about.
+ */
+static void status_drift(const struct status_config *cfg, struct status_report *rep)
+{
+	if (!rep->generation || rep->state_err.kind != DIAG_NONE || rep->rules_err.kind != DIAG_NONE || !cfg->backend ||
+	    strcmp(rep->recorded_backend, cfg->backend->name) ||
+	    !digest_comparable(rep->recorded.digest, rep->owned.digest))
+		return;
+	rep->has_drift = true;
+	if (strcmp(rep->recorded.digest, rep->owned.digest)) {
+		rep->drift = true;
+		snprintf(rep->drift_what, sizeof(rep->drift_what),
+			 "our rules changed since generation %" PRIu64 " (digest %s, now %s)", rep->generation,
+			 rep->recorded.digest, rep->owned.digest);
+		return;
+	}
+	for (size_t i = 0; i < rep->recorded.n; i++) {
+		const struct owned_object *o = &rep->recorded.v[i], *l;
+		if (o->kind != OWNED_ACCEPT)
+			continue;
+		l = live_accept(&rep->owned, o);
+		if (!l || l->not_first) {
+			rep->drift = true;
+			snprintf(rep->drift_what, sizeof(rep->drift_what), "our untracked accept in %s %s %s is %s",
+				 o->family, o->table, o->chain, l ? "no longer first in its chain" : "gone");
+			return;
+		}
+	}
+}
+
 void inspect_status(const struct status_config *cfg, struct status_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -209,12 +261,14 @@ void inspect_status(const struct status_config *cfg, struct status_report *rep)
 	status_state(cfg, rep);
 	status_pending(cfg, rep);
 	status_rules(cfg, rep);
+	status_drift(cfg, rep);
 }
 
 void status_report_free(struct status_report *rep)
 {
 	free(rep->policy_file);
 	owned_list_free(&rep->owned);
+	owned_list_free(&rep->recorded);
 	diag_free(&rep->table_err);
 	diag_free(&rep->state_err);
 	diag_free(&rep->rules_err);
@@ -464,6 +518,30 @@ void advise_report_free(struct advise_report *rep)
 	memset(rep, 0, sizeof(*rep));
 }
 
+/* The rename is durable only once the directory that holds the new name is
+ * on disk too: until then a crash may bring back the old file, or none. */
+static int sync_parent(const char *path, struct diag *d)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4200];
+	int fd, err = 0;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		diag_set_file(d, dir);
+		return diag_fail(d, DIAG_SYSTEM, err, NULL, "cannot sync the directory: %s", strerror(err));
+	}
+	return 0;
+}
+
 int inspect_write_file(const char *path, const char *text, struct diag *d)
 {
 	char tmp[4200];
@@ -494,5 +572,5 @@ int inspect_write_file(const char *path, const char *text, struct diag *d)
 		return diag_fail(d, err == EACCES ? DIAG_PERMISSION : DIAG_SYSTEM, err, NULL, "cannot write: %s",
 				 strerror(err));
 	}
-	return 0;
+	return sync_parent(path, d);
 }

@@ -69,6 +69,16 @@ struct status_report {
 	struct owned_list owned;
 	uint64_t bypassed_packets, bypassed_bytes; /* summed over the notrack rules */
 	struct diag rules_err;
+
+	/* What the current generation recorded right after its commit, and
+	 * whether the kernel still holds it: drift is true when our rules'
+	 * digest changed or one of our untracked accepts is gone or no longer
+	 * first in its chain.  has_drift is false when there is nothing to
+	 * compare (nothing applied, another backend, a section failed). */
+	struct owned_list recorded;
+	char recorded_backend[16];
+	bool has_drift, drift;
+	char drift_what[256];
 };
 
 /* Reads each section on its own: a section that fails (say, rules without
@@ -132,5 +142,7 @@ struct advise_report {
 int inspect_advise(const struct advise_request *req, struct advise_report *rep, struct diag *d);
 void advise_report_free(struct advise_report *rep);
 
-/* Writes text to path through a temporary file and rename(2), mode 0644. */
+/* Writes text to path through a temporary file in the same directory,
+ * fsync and rename(2), then fsyncs the directory; mode 0644.  A reader sees
+ * the old file or the new one, never a part. */
 int inspect_write_file(const char *path, const char *text, struct diag *d);
