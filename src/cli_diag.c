@@ -22,6 +22,7 @@
 #include "cli_common.h"
 #include "exit_codes.h"
 #include "inspect.h"
+#include "metrics.h"
 #include "ops.h"
 #include "strbuf.h"
 #include "state.h"
@@ -179,8 +180,34 @@ static const char *role_name(enum owned_role r)
 	return "notrack";
 }
 
+/* Above this many objects, status sums the rules per policy entry unless
+ * --verbose: a 10,000-port iptables policy is 131,000 rules, and the sums
+ * are what an operator reads anyway. */
+#define STATUS_RULES_LISTED 64
+
+static void print_status_sums(const struct status_report *rep, const char *table)
+{
+	struct entry_sums s;
+	char a[32], b[32];
+
+	if (metrics_entry_sums(&rep->owned, table, &s) < 0) {
+		printf("  out of memory\n");
+		return;
+	}
+	printf("  %zu objects, the rules summed per policy entry and hook (--verbose lists them)\n", rep->owned.n);
+	printf("  %-10s %-12s %-16s %-26s %8s %14s %16s\n", "FAMILY", "HOOK/CHAIN", "ROLE", "ORIGIN", "RULES",
+	       "PACKETS", "BYTES");
+	for (size_t i = 0; i < s.n; i++) {
+		const struct entry_sum *e = &s.v[i];
+		printf("  %-10s %-12s %-16s %-26s %8zu %14s %16s\n", e->family, e->hook, role_name(e->role),
+		       *e->origin ? e->origin : "-", e->rules, e->has_counter ? num(e->packets, a) : "-",
+		       e->has_counter ? num(e->bytes, b) : "-");
+	}
+	entry_sums_free(&s);
+}
+
 static void print_status_text(const struct status_report *rep, const char *backend, const char *reason,
-			      const char *table)
+			      const char *table, bool verbose)
 {
 	char warnings[3][256], a[32], b[32];
 	size_t n_warn = 0;
@@ -211,6 +238,8 @@ static void print_status_text(const struct status_report *rep, const char *backe
 		       rep->policy_file ? rep->policy_file : "removed");
 	}
 	printf("  pending      %s\n", rep->pending);
+	if (rep->has_drift)
+		printf("  drift        %s\n", rep->drift ? rep->drift_what : "none");
 
 	printf("\nrules we own (table %s)\n", table);
 	if (rep->rules_err.kind != DIAG_NONE) {
@@ -221,8 +250,11 @@ static void print_status_text(const struct status_report *rep, const char *backe
 		printf("  none\n");
 		return;
 	}
-	printf("  %-26s %-16s %-26s %14s %16s\n", "CHAIN", "ROLE", "ORIGIN", "PACKETS", "BYTES");
-	for (size_t i = 0; i < rep->owned.n; i++) {
+	if (rep->owned.n > STATUS_RULES_LISTED && !verbose)
+		print_status_sums(rep, table);
+	else
+		printf("  %-26s %-16s %-26s %14s %16s\n", "CHAIN", "ROLE", "ORIGIN", "PACKETS", "BYTES");
+	for (size_t i = 0; i < rep->owned.n && (rep->owned.n <= STATUS_RULES_LISTED || verbose); i++) {
 		const struct owned_object *o = &rep->owned.v[i];
 		char chain[160];
 		snprintf(chain, sizeof(chain), "%s %s %s", o->family, o->table, o->chain);
@@ -282,6 +314,9 @@ static void print_status_json(const struct status_report *rep, const char *backe
 					      rep->pending_detail.timer, "timer_id", rep->pending_detail.timer_id));
 	else
 		json_object_set_new(o, "pending", json_null());
+	json_object_set_new(o, "drift",
+			    rep->has_drift ? json_pack("{s:b,s:s}", "changed", rep->drift, "what", rep->drift_what)
+					   : json_null());
 	json_object_set_new(o, "nft_table", json_string(table));
 	for (size_t i = 0; i < rep->owned.n; i++) {
 		const struct owned_object *r = &rep->owned.v[i];
@@ -346,7 +381,7 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	if (g->json)
 		print_status_json(&rep, cb.ops ? cb.ops->name : NULL, reason, table);
 	else
-		print_status_text(&rep, cb.ops ? cb.ops->name : NULL, reason, table);
+		print_status_text(&rep, cb.ops ? cb.ops->name : NULL, reason, table, g->verbose);
 	if (!g->json)
 		cli_print_warnings(&bd);
 	/* every section is printed; the first that failed decides the exit code */
