@@ -37,6 +37,7 @@ done <"$work/needed"
 dpkg-deb -c "$deb" | awk '{print $6}' >"$work/files"
 for f in ./usr/sbin/notrackctl ./usr/share/man/man8/notrackctl.8.gz ./usr/share/man/man5/notrackctl-policy.5.gz \
 	./usr/share/bash-completion/completions/notrackctl ./lib/systemd/system/notrackctl-restore.service \
+	./lib/systemd/system/notrackctl-metrics.service ./lib/systemd/system/notrackctl-metrics.timer \
 	./etc/notrackctl/example-nginx.json ./usr/share/notrackctl/schema.json; do
 	grep -qxF "$f" "$work/files" || fail "the package lacks $f: $(cat "$work/files")"
 done
@@ -57,11 +58,21 @@ unshare -m -- bash -euo pipefail -c '
 	in_root dpkg -i "/$deb" >/dev/null || fail "dpkg -i failed"
 	in_root notrackctl --version | grep -q "^notrackctl " || fail "the installed binary does not run"
 	in_root notrackctl compile -q /etc/notrackctl/example-nginx.json >/dev/null || fail "compile of the installed example failed"
-	in_root systemd-analyze verify --man=no /lib/systemd/system/notrackctl-restore.service ||
-		fail "systemd-analyze verify rejects the unit"
+	for u in notrackctl-restore.service notrackctl-metrics.service notrackctl-metrics.timer; do
+		in_root systemd-analyze verify --man=no /lib/systemd/system/$u || fail "systemd-analyze verify rejects $u"
+	done
+	# what the metrics unit runs, in a network namespace of its own (it only
+	# reads, but nothing here looks at the host): the textfile appears, and
+	# dpkg -r takes it away so node_exporter does not serve it frozen
+	prom=/var/lib/prometheus/node-exporter
+	mkdir -p "$work/root$prom"
+	cmd=$(sed -n "s/^ExecStart=//p" "$work/root/lib/systemd/system/notrackctl-metrics.service")
+	unshare -n chroot "$work/root" $cmd || fail "the metrics unit'"'"'s command failed: $cmd"
+	grep -q "^notrackctl_generation 0$" "$work/root$prom/notrackctl.prom" || fail "no metrics in $prom"
 	[ -f "$work/root/usr/share/man/man8/notrackctl.8.gz" ] || fail "no man page after install"
 	in_root dpkg -r notrackctl >/dev/null || fail "dpkg -r failed"
 	[ ! -e "$work/root/usr/sbin/notrackctl" ] || fail "the binary is left after dpkg -r"
+	[ ! -e "$work/root$prom/notrackctl.prom" ] || fail "the metrics textfile is left after dpkg -r"
 	[ -e "$work/root/etc/notrackctl/example-nginx.json" ] || fail "dpkg -r removed a conffile"
 	in_root dpkg -P notrackctl >/dev/null || fail "dpkg -P failed"
 	[ ! -e "$work/root/etc/notrackctl/example-nginx.json" ] || fail "the conffile is left after purge"
