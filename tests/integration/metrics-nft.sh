@@ -181,4 +181,11 @@ expect_eq "generation while pending" "$(val "$work/m5.txt" notrackctl_generation
 m >"$work/m6.txt"
 expect_eq "pending after confirm" "$(val "$work/m6.txt" notrackctl_pending_confirmation)" 0
 grep -q deadline "$work/m6.txt" && fail "a deadline without a pending confirmation"
+
+# every family printed here is documented in the man page
+cat "$work"/m*.txt | sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' | sort -u >"$work/families"
+while read -r f; do
+	grep -qw -- "$f" "$src/dist/man/notrackctl.8" || fail "the man page does not document $f"
+done <"$work/families"
+echo "ok   the man page documents all $(wc -l <"$work/families") families printed"
 echo "all checks passed"
