@@ -43,7 +43,7 @@ int cmd_metrics(int argc, char **argv, struct global_options *g)
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	const char *textfile = NULL, *dir = g->state_dir ? g->state_dir : getenv("NOTRACKCTL_STATE_DIR");
+	const char *textfile = NULL, *dir;
 	struct status_config cfg = {.ct = &ct_netlink_ops};
 	struct metrics_info info = {.version = NOTRACKCTL_VERSION};
 	_cleanup_strbuf_ struct strbuf text;
@@ -76,6 +76,7 @@ int cmd_metrics(int argc, char **argv, struct global_options *g)
 		return cli_usage_error("metrics", "%s", "--textfile needs a directory");
 	if ((code = cli_backend_check_name("metrics", g)))
 		return code;
+	dir = g->state_dir ? g->state_dir : getenv("NOTRACKCTL_STATE_DIR");
 	diag_init(&bd);
 	diag_init(&wd);
 	strbuf_init(&text);
