@@ -104,6 +104,9 @@ static const char status_help[] = "Usage: notrackctl status [OPTIONS]\n"
 				  "only; the rules and ctnetlink need CAP_NET_ADMIN, the table use does not.\n"
 				  "Warns when the table is 80% full, when the count exceeds 75% of the\n"
 				  "hash buckets, and when packets were dropped because it was full.\n"
+				  "Above 64 rules, sums them per policy entry and hook (--verbose lists\n"
+				  "every rule), and says whether our rules or accepts drifted since the\n"
+				  "current generation was applied.\n"
 				  "\n"
 				  "Options:\n";
 
