@@ -182,6 +182,22 @@ m >"$work/m6.txt"
 expect_eq "pending after confirm" "$(val "$work/m6.txt" notrackctl_pending_confirmation)" 0
 grep -q deadline "$work/m6.txt" && fail "a deadline without a pending confirmation"
 
+# 6. without privileges: the table from procfs, the rest marked failed, exit 7
+if command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" --version >/dev/null 2>&1
+then
+	rc=0
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$bin" metrics --state-dir "$state" \
+		>"$work/m7.txt" 2>"$work/err" || rc=$?
+	expect_eq "unprivileged exit" "$rc" 7
+	check "$work/m7.txt"
+	expect_eq "unprivileged entries (procfs)" "$(val "$work/m7.txt" notrackctl_conntrack_entries)" "$(conntrack -C)"
+	expect_eq "unprivileged rules section" "$(val "$work/m7.txt" notrackctl_collector_success collector=rules)" 0
+	grep -q '^notrackctl_bypass' "$work/m7.txt" && fail "bypass counters without the rules"
+	echo "ok   unprivileged: $(head -1 "$work/err")"
+else
+	echo "skip unprivileged metrics: the binary is not runnable as nobody"
+fi
+
 # every family printed here is documented in the man page
 cat "$work"/m*.txt | sed -n 's/^# TYPE \([a-z_]*\) .*/\1/p' | sort -u >"$work/families"
 while read -r f; do
