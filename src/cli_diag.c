@@ -294,6 +294,27 @@ static json_t *table_json(const struct table_use *t)
 	    "warnings", w);
 }
 
+/* The rules summed per policy entry and hook, as the text shows them at scale. */
+static json_t *entries_json(const struct status_report *rep, const char *table)
+{
+	struct entry_sums s;
+	json_t *a = json_array();
+
+	if (metrics_entry_sums(&rep->owned, table, &s) < 0)
+		return a;
+	for (size_t i = 0; i < s.n; i++) {
+		const struct entry_sum *e = &s.v[i];
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:o,s:o}", "family", e->family, "table",
+						   e->table, "hook", e->hook, "role", role_name(e->role), "origin",
+						   e->origin, "rules", (json_int_t)e->rules, "packets",
+						   e->has_counter ? json_integer((json_int_t)e->packets) : json_null(),
+						   "bytes",
+						   e->has_counter ? json_integer((json_int_t)e->bytes) : json_null()));
+	}
+	entry_sums_free(&s);
+	return a;
+}
+
 static void print_status_json(const struct status_report *rep, const char *backend, const char *reason,
 			      const char *table)
 {
@@ -331,6 +352,7 @@ static void print_status_json(const struct status_report *rep, const char *backe
 				     "bytes", r->has_counter ? json_integer((json_int_t)r->bytes) : json_null()));
 	}
 	json_object_set_new(o, "rules", rep->rules_err.kind == DIAG_NONE ? rules : (json_decref(rules), json_null()));
+	json_object_set_new(o, "entries", rep->rules_err.kind == DIAG_NONE ? entries_json(rep, table) : json_null());
 	json_object_set_new(o, "bypassed",
 			    json_pack("{s:I,s:I}", "packets", (json_int_t)rep->bypassed_packets, "bytes",
 				      (json_int_t)rep->bypassed_bytes));

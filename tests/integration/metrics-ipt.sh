@@ -63,6 +63,9 @@ grep -q 'objects, the rules summed per policy entry and hook' "$work/out" || fai
 awk '$1 == "ipv4" && $2 == "prerouting" && $4 == "notrack.services[0]" {print $5}' "$work/out" >"$work/n"
 assert_eq "$(cat "$work/n")" "$rules" "status: the rules of services[0] on prerouting, summed"
 lines=$(wc -l <"$work/out")
+run 0 ntc status --backend iptables --json
+assert_eq "$(jq '.entries[] | select(.family == "ipv4" and .hook == "prerouting" and .origin == "notrack.services[0]")
+	| .rules' "$work/out")" "$rules" "status --json: the rules of services[0] on prerouting, summed"
 run 0 ntc status --backend iptables --verbose
 assert_ge "$(grep -c 'notrack.services\[0\]' "$work/out")" "$((2 * rules))" "status --verbose rule lines"
 [ "$lines" -lt 40 ] || fail "status printed $lines lines for $rules rules"
