@@ -147,6 +147,7 @@ static void status_state(const struct status_config *cfg, struct status_report *
 	rep->recorded = g.owned;
 	memset(&g.owned, 0, sizeof(g.owned));
 	snprintf(rep->recorded_backend, sizeof(rep->recorded_backend), "%s", g.backend);
+	snprintf(rep->recorded_table, sizeof(rep->recorded_table), "%s", g.table);
 	generation_free(&g);
 }
 
@@ -227,6 +228,7 @@ static void status_drift(const struct status_config *cfg, struct status_report *
 {
 	if (!rep->generation || rep->state_err.kind != DIAG_NONE || rep->rules_err.kind != DIAG_NONE || !cfg->backend ||
 	    strcmp(rep->recorded_backend, cfg->backend->name) ||
+	    strcmp(rep->recorded_table, cfg->table ? cfg->table : RULESET_DEFAULT_TABLE) ||
 	    !digest_comparable(rep->recorded.digest, rep->owned.digest))
 		return;
 	rep->has_drift = true;

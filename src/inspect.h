@@ -74,9 +74,9 @@ struct status_report {
 	 * whether the kernel still holds it: drift is true when our rules'
 	 * digest changed or one of our untracked accepts is gone or no longer
 	 * first in its chain.  has_drift is false when there is nothing to
-	 * compare (nothing applied, another backend, a section failed). */
+	 * compare (nothing applied, another backend or table, a section failed). */
 	struct owned_list recorded;
-	char recorded_backend[16];
+	char recorded_backend[16], recorded_table[32];
 	bool has_drift, drift;
 	char drift_what[256];
 };
