@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,12 +143,62 @@ static void test_render(void **state)
 	diag_free(&rep.state_err);
 }
 
+/* The cost must not grow with the table: what metrics reads comes from
+ * ctnetlink's count and statistics messages, never from a dump. */
+static int no_dump(ct_entry_cb cb, void *data, struct diag *d)
+{
+	(void)cb;
+	(void)data;
+	(void)d;
+	fail_msg("metrics dumped the conntrack table");
+	return -EIO;
+}
+
+static int fake_counters(struct ct_counters *out, struct diag *d)
+{
+	(void)d;
+	memset(out, 0, sizeof(*out));
+	out->drop = 7;
+	out->early_drop = 3;
+	out->cpus = 2;
+	return 0;
+}
+
+static int fake_global(struct ct_global *out, struct diag *d)
+{
+	(void)d;
+	out->count = 262144;
+	out->max = 262144;
+	out->has_max = true;
+	return 0;
+}
+
+static void test_no_dump(void **state)
+{
+	static const struct ct_ops ops = {.dump = no_dump, .counters = fake_counters, .global = fake_global};
+	struct status_config cfg = {.ct = &ops, .state_dir = "/nonexistent/notrackctl-test-state"};
+	struct metrics_info info = {.version = "t"};
+	_cleanup_strbuf_ struct strbuf sb;
+	struct status_report rep;
+
+	(void)state;
+	strbuf_init(&sb);
+	inspect_status(&cfg, &rep);
+	assert_int_equal(metrics_render(&rep, &info, &sb), 0);
+	assert_non_null(strstr(sb.data, "notrackctl_conntrack_entries 262144\n"));
+	assert_non_null(strstr(sb.data, "notrackctl_conntrack_drop_total 7\n"));
+	assert_non_null(strstr(sb.data, "notrackctl_conntrack_early_drop_total 3\n"));
+	assert_non_null(strstr(sb.data, "notrackctl_generation 0\n"));
+	status_report_free(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_escaping),
 	    cmocka_unit_test(test_sums),
 	    cmocka_unit_test(test_render),
+	    cmocka_unit_test(test_no_dump),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
