@@ -253,11 +253,12 @@ static void print_status_text(const struct status_report *rep, const char *backe
 		printf("  none\n");
 		return;
 	}
-	if (rep->owned.n > STATUS_RULES_LISTED && !verbose)
-		print_status_sums(rep, table);
-	else
+	bool list = verbose || rep->owned.n <= STATUS_RULES_LISTED;
+	if (list)
 		printf("  %-26s %-16s %-26s %14s %16s\n", "CHAIN", "ROLE", "ORIGIN", "PACKETS", "BYTES");
-	for (size_t i = 0; i < rep->owned.n && (rep->owned.n <= STATUS_RULES_LISTED || verbose); i++) {
+	else
+		print_status_sums(rep, table);
+	for (size_t i = 0; list && i < rep->owned.n; i++) {
 		const struct owned_object *o = &rep->owned.v[i];
 		char chain[160];
 		snprintf(chain, sizeof(chain), "%s %s %s", o->family, o->table, o->chain);
