@@ -232,13 +232,8 @@ static void status_drift(const struct status_config *cfg, struct status_report *
 	    !digest_comparable(rep->recorded.digest, rep->owned.digest))
 		return;
 	rep->has_drift = true;
-	if (strcmp(rep->recorded.digest, rep->owned.digest)) {
-		rep->drift = true;
-		snprintf(rep->drift_what, sizeof(rep->drift_what),
-			 "our rules changed since generation %" PRIu64 " (digest %s, now %s)", rep->generation,
-			 rep->recorded.digest, rep->owned.digest);
-		return;
-	}
+	/* the accepts first: the iptables digest also moves when one of them
+	 * does, and "no longer first in INPUT" says more than a digest */
 	for (size_t i = 0; i < rep->recorded.n; i++) {
 		const struct owned_object *o = &rep->recorded.v[i], *l;
 		if (o->kind != OWNED_ACCEPT)
@@ -250,6 +245,12 @@ static void status_drift(const struct status_config *cfg, struct status_report *
 				 o->family, o->table, o->chain, l ? "no longer first in its chain" : "gone");
 			return;
 		}
+	}
+	if (strcmp(rep->recorded.digest, rep->owned.digest)) {
+		rep->drift = true;
+		snprintf(rep->drift_what, sizeof(rep->drift_what),
+			 "our rules changed since generation %" PRIu64 " (digest %s, now %s)", rep->generation,
+			 rep->recorded.digest, rep->owned.digest);
 	}
 }
 

@@ -840,6 +840,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 			put_name(o->chain, sizeof(o->chain), lr->chain);
 			put_name(o->comment, sizeof(o->comment), comment ? comment : "");
 			o->handle = lr->pos;
+			o->not_first = o->kind == OWNED_ACCEPT && lr->pos != 1;
 			o->has_counter = true;
 			o->packets = lr->packets;
 			o->bytes = lr->bytes;

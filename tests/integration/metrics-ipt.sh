@@ -7,6 +7,8 @@
 #    iptables-legacy-save -c says, summed over that entry's rules; our
 #    accept in filter INPUT counted them too;
 #  - entries equals conntrack -C; promtool check metrics accepts the output;
+#  - a rule inserted ahead of our accept in INPUT is drift, and status
+#    names it;
 #  - status sums a policy of hundreds of rules per policy entry and hook,
 #    and lists every rule with --verbose.
 . "$(dirname "$0")/ipt-lib.sh"
@@ -54,6 +56,17 @@ done
 got=$(val "$work/m.txt" notrackctl_untracked_accept_packets_total family=ipv4 table=filter chain=INPUT)
 assert_ge "$got" "$N" "our accept's packets in filter INPUT"
 assert_eq "$(val "$work/m.txt" notrackctl_drift)" 0 "drift"
+
+# drift: fail2ban or a Docker restart inserting a rule ahead of our accept
+ipt4 -I INPUT 1 -s 192.0.2.99 -j DROP
+run 0 ntc metrics --backend iptables
+assert_eq "$(val "$work/out" notrackctl_drift)" 1 "drift with a rule ahead of our accept"
+run 0 ntc status --backend iptables
+assert_contains "$work/out" "drift        our untracked accept in ipv4 filter INPUT is no longer first in its chain" \
+	"status names the accept"
+ipt4 -D INPUT 1
+run 0 ntc metrics --backend iptables
+assert_eq "$(val "$work/out" notrackctl_drift)" 0 "drift once that rule is gone"
 
 # status: sums per entry and hook; --verbose lists every rule
 rules=$(grep -c -- '-A NOTRACKCTL-PRE .*"notrackctl notrack.services\[0\]"' "$work/raw.ipt4")
