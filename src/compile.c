@@ -545,9 +545,119 @@ static int compile_list(struct compiler *c, const struct selector *list, size_t 
 		_cleanup_strbuf_ struct strbuf sb;
 		strbuf_init(&sb);
 		describe_selector(&sb, s, kind);
+		/* what the fib and socket lookups leave out (see emit_nft.c, put_scope) */
+		if (kind == ROLE_SERVICE)
+			strbuf_puts(&sb, " (packets addressed to this host's own addresses; traffic it forwards "
+					 "stays tracked)");
+		else
+			strbuf_puts(&sb, " (replies for this host's own sockets; connections it forwards or "
+					 "masquerades stay tracked)");
 		r = push_line(c, &c->rs->exposure, &c->rs->n_exposure, &sb);
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* guards and chain order                                               */
+
+static const struct cidr loopback_nets[2] = {
+    {.family = FAMILY_IPV4, .prefix = 8, .addr = {127}},
+    {.family = FAMILY_IPV6, .prefix = 128, .addr = {[15] = 1}},
+};
+
+/* Whether prerouting rule r can notrack a packet of `family` addressed to
+ * that family's loopback network that arrives on an interface other than lo. */
+static bool reaches_loopback_from_outside(const struct ruleset *rs, const struct rule *r, unsigned family,
+					  const struct cidr *lo)
+{
+	if (r->hook != HOOK_PREROUTING || r->verdict != VERDICT_NOTRACK || !(r->family & family))
+		return false;
+	if (r->has_ifname && !r->ifname_invert && !r->ifname.wildcard && !strcmp(r->ifname.name, "lo"))
+		return false;
+	if (r->local_set >= 0 && r->local_field == FIELD_DEST) {
+		const struct addr_set *as = &rs->addr_sets[r->local_set];
+		if (as->family != family)
+			return false;
+		for (size_t i = 0; i < as->n; i++)
+			if (prefix_covers(&as->cidrs[i], lo) || prefix_covers(lo, &as->cidrs[i]))
+				return true;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * With net.ipv4.conf.*.route_localnet=1 (kube-proxy sets it for NodePorts
+ * on localhost) the kernel delivers a packet to 127.0.0.1 that arrived on
+ * eth0; "fib daddr type local" is true for it.  Such packets must stay
+ * tracked so that a conntrack-based guard (kube-proxy's KUBE-FIREWALL,
+ * CVE-2020-8558) still sees them: one return per family, after the
+ * exceptions and before any notrack rule that could match them.
+ */
+static int add_guards(struct compiler *c)
+{
+	static const unsigned families[2] = {FAMILY_IPV4, FAMILY_IPV6};
+	struct ruleset *rs = c->rs;
+	bool need[2] = {false, false};
+	size_t n = 0;
+
+	for (size_t f = 0; f < 2; f++)
+		for (size_t i = 0; !need[f] && (rs->families & families[f]) && i < rs->n_rules; i++)
+			need[f] = reaches_loopback_from_outside(rs, &rs->rules[i], families[f], &loopback_nets[f]);
+	if (!need[0] && !need[1])
+		return 0;
+	rs->guards = calloc(2, sizeof(*rs->guards));
+	if (!rs->guards)
+		return oom(c);
+	for (size_t f = 0; f < 2; f++) {
+		struct rule *g = &rs->guards[n];
+		int set, r;
+		if (!need[f])
+			continue;
+		r = add_addr_set(c, "guard", "lo", &loopback_nets[f], 1, families[f], &set);
+		if (r < 0)
+			return r;
+		*g = (struct rule){
+		    .hook = HOOK_PREROUTING,
+		    .verdict = VERDICT_RETURN,
+		    .scope = SCOPE_ANY,
+		    .family = families[f],
+		    .has_ifname = true,
+		    .ifname_invert = true,
+		    .ifname = {.name = "lo"},
+		    .port_set = -1,
+		    .peer_set = -1,
+		    .local_field = FIELD_DEST,
+		    .local_set = set,
+		};
+		snprintf(g->origin, sizeof(g->origin), "route_localnet guard");
+		rs->n_guards = ++n;
+	}
+	return 0;
+}
+
+/* Exceptions, then the guards, then the notrack rules. */
+static int order_chains(struct compiler *c)
+{
+	struct ruleset *rs = c->rs;
+
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		size_t n = 0;
+		rs->chain[h] = calloc(rs->n_rules + rs->n_guards + 1, sizeof(*rs->chain[h]));
+		if (!rs->chain[h])
+			return oom(c);
+		for (size_t i = 0; i < rs->n_rules; i++)
+			if (rs->rules[i].hook == h && rs->rules[i].verdict == VERDICT_RETURN)
+				rs->chain[h][n++] = &rs->rules[i];
+		for (size_t i = 0; i < rs->n_guards; i++)
+			if (rs->guards[i].hook == h)
+				rs->chain[h][n++] = &rs->guards[i];
+		for (size_t i = 0; i < rs->n_rules; i++)
+			if (rs->rules[i].hook == h && rs->rules[i].verdict != VERDICT_RETURN)
+				rs->chain[h][n++] = &rs->rules[i];
+		rs->n_chain[h] = n;
 	}
 	return 0;
 }
@@ -635,8 +745,8 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 			goto fail;
 		_cleanup_strbuf_ struct strbuf sb;
 		strbuf_init(&sb);
-		strbuf_printf(&sb, "all traffic on %s%s%s", ifn.wildcard ? "every interface named " : "", ifn.name,
-			      ifn.wildcard ? "*" : "");
+		strbuf_printf(&sb, "all traffic on %s%s, including traffic this host forwards",
+			      ifn.wildcard ? "every interface whose name starts with " : "", ifn.name);
 		r = push_line(&c, &rs->exposure, &rs->n_exposure, &sb);
 		if (r < 0)
 			goto fail;
@@ -666,6 +776,11 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 	if (r < 0)
 		goto fail;
 
+	r = add_guards(&c);
+	if (r == 0)
+		r = order_chains(&c);
+	if (r < 0)
+		goto fail;
 	rs->accept_hooks = ruleset_accept_hooks(rs);
 	if (!rs->n_exposure && diag_warn(d, "$.notrack", "the policy notracks nothing") < 0) {
 		r = oom(&c);
@@ -710,6 +825,9 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->port_sets);
 	free(rs->addr_sets);
 	free(rs->rules);
+	free(rs->guards);
+	free(rs->chain[HOOK_PREROUTING]);
+	free(rs->chain[HOOK_OUTPUT]);
 	free(rs->accept_chains);
 	free(rs->exposure);
 	free(rs->kept);

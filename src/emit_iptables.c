@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -77,7 +78,7 @@ void iptables_variant_text(const struct ruleset *rs, const struct iptables_varia
 	bool in = r->hook == HOOK_PREROUTING;
 
 	strbuf_printf(out, "-A %s", chain);
-	if (r->has_ifname)
+	if (r->has_ifname && !r->ifname_invert)
 		strbuf_printf(out, " %s %s%s", in ? "-i" : "-o", r->ifname.name, r->ifname.wildcard ? "+" : "");
 	if (v->peer) {
 		cidr_format(v->peer, buf, sizeof(buf));
@@ -87,6 +88,8 @@ void iptables_variant_text(const struct ruleset *rs, const struct iptables_varia
 		cidr_format(v->local, buf, sizeof(buf));
 		strbuf_printf(out, " %s %s", r->local_field == FIELD_SOURCE ? "-s" : "-d", buf);
 	}
+	if (r->has_ifname && r->ifname_invert)
+		strbuf_printf(out, " ! %s %s%s", in ? "-i" : "-o", r->ifname.name, r->ifname.wildcard ? "+" : "");
 	if (r->proto)
 		strbuf_printf(out, " -p %s", proto_name(r->proto));
 	if (v->ports) {
@@ -99,6 +102,13 @@ void iptables_variant_text(const struct ruleset *rs, const struct iptables_varia
 				strbuf_printf(out, "%s%u:%u", i == v->pstart ? "" : ",", p->first, p->last);
 		}
 	}
+	/* the lookups after the cheap matches: see put_scope in emit_nft.c.
+	 * xt_socket without --nowildcard ignores sockets bound to 0.0.0.0 or
+	 * ::, like nft's "socket wildcard 0". */
+	if (r->scope == SCOPE_LOCAL_DEST)
+		strbuf_puts(out, " -m addrtype --dst-type LOCAL");
+	else if (r->scope == SCOPE_OWN_SOCKET)
+		strbuf_puts(out, r->proto == IPPROTO_TCP ? " -m tcp --tcp-flags ACK ACK -m socket" : " -m socket");
 	rule_comment(rs, r, comment, sizeof(comment));
 	strbuf_printf(out, " -m comment --comment \"%s\" -j %s", comment,
 		      r->verdict == VERDICT_NOTRACK ? "CT --notrack" : "RETURN");
@@ -144,10 +154,10 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 		strbuf_printf(out, ":%s - [0:0]\n", chains[h]);
 	}
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
-		for (size_t i = 0; i < rs->n_rules; i++) {
-			const struct rule *r = &rs->rules[i];
+		for (size_t i = 0; i < rs->n_chain[h]; i++) {
+			const struct rule *r = rs->chain[h][i];
 			struct text_ctx t = {.out = out, .chain = chains[h]};
-			if (r->hook == h && (r->family & family))
+			if (r->family & family)
 				iptables_for_each_variant(rs, r, put_variant, &t);
 		}
 	}
@@ -159,9 +169,12 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 	case UNTRACKED_ACCEPT_AUTO:
 		strbuf_puts(out, "*filter\n");
 		for (size_t i = 0; i < 3; i++)
-			strbuf_printf(
-			    out, "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT\n",
-			    (const char *[]){"INPUT", "FORWARD", "OUTPUT"}[i], rs->table);
+			if (rs->accept_hooks &
+			    (const unsigned[]){ACCEPT_HOOK_INPUT, ACCEPT_HOOK_FORWARD, ACCEPT_HOOK_OUTPUT}[i])
+				strbuf_printf(
+				    out,
+				    "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT\n",
+				    (const char *[]){"INPUT", "FORWARD", "OUTPUT"}[i], rs->table);
 		strbuf_puts(out, "COMMIT\n");
 		break;
 	case UNTRACKED_ACCEPT_NONE:

@@ -1,5 +1,6 @@
 /* IR → nft syntax. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +63,36 @@ static void put_addr_match(struct strbuf *out, const struct ruleset *rs, enum fi
 	}
 }
 
+static void put_ifname(struct strbuf *out, const struct rule *r, const char *op)
+{
+	strbuf_printf(out, "%s %s\"%s%s\" ", r->hook == HOOK_PREROUTING ? "iifname" : "oifname", op, r->ifname.name,
+		      r->ifname.wildcard ? "*" : "");
+}
+
+/*
+ * After the cheap matches, the lookups that tell this host's own traffic
+ * from what it forwards (nothing is routed yet at priority raw):
+ *  - a service's packet must be addressed to a local address (the fib
+ *    lookup); forwarded packets to the same port stay tracked;
+ *  - an upstream's reply must belong to a socket of this host bound to a
+ *    specific address ("socket wildcard 0": no socket, or a listener on
+ *    0.0.0.0 or ::, does not match), so the reply to a LAN client's
+ *    masqueraded connection, addressed to this host until conntrack
+ *    undoes the NAT, stays tracked.  For TCP only segments with ACK set: a
+ *    SYN from the upstream's address and port must never reach a listener
+ *    bound to a specific address untracked.
+ */
+static void put_scope(struct strbuf *out, const struct rule *r)
+{
+	if (r->scope == SCOPE_LOCAL_DEST) {
+		strbuf_puts(out, "fib daddr type local ");
+	} else if (r->scope == SCOPE_OWN_SOCKET) {
+		if (r->proto == IPPROTO_TCP)
+			strbuf_puts(out, "tcp flags & ack == ack ");
+		strbuf_puts(out, "socket wildcard 0 ");
+	}
+}
+
 void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf *out)
 {
 	char comment[128];
@@ -69,11 +100,13 @@ void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf
 	/* an address match already pins the family; otherwise say it when only one is wanted */
 	if (r->family != FAMILY_BOTH && r->peer_set < 0 && r->local_set < 0)
 		strbuf_printf(out, "meta nfproto %s ", family_name(r->family));
-	if (r->has_ifname)
-		strbuf_printf(out, "%s \"%s%s\" ", r->hook == HOOK_PREROUTING ? "iifname" : "oifname", r->ifname.name,
-			      r->ifname.wildcard ? "*" : "");
+	if (r->has_ifname && !r->ifname_invert)
+		put_ifname(out, r, "");
 	put_addr_match(out, rs, r->peer_field, r->peer_set);
 	put_addr_match(out, rs, r->local_field, r->local_set);
+	/* a negated interface after the address: most packets already fail that */
+	if (r->has_ifname && r->ifname_invert)
+		put_ifname(out, r, "!= ");
 	if (r->port_set >= 0) {
 		const struct port_set *ps = &rs->port_sets[r->port_set];
 		strbuf_printf(out, "%s %s ", l4_name(r->proto), r->port_field == FIELD_SOURCE ? "sport" : "dport");
@@ -86,6 +119,7 @@ void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf
 	} else if (r->proto) {
 		strbuf_printf(out, "meta l4proto %s ", l4_name(r->proto));
 	}
+	put_scope(out, r);
 	rule_comment(rs, r, comment, sizeof(comment));
 	/* notrack does not end the chain; the return after it does, so the first
 	 * matching rule takes the packet and each counter counts it once */
@@ -97,18 +131,31 @@ static void put_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)
 {
 	strbuf_printf(out, "\tchain %s {\n", hook_name(h));
 	strbuf_printf(out, "\t\ttype filter hook %s priority raw; policy accept;\n", hook_name(h));
-	for (size_t i = 0; i < rs->n_rules; i++)
-		if (rs->rules[i].hook == h) {
-			strbuf_puts(out, "\t\t");
-			emit_nft_rule(rs, &rs->rules[i], out);
-			strbuf_putc(out, '\n');
-		}
+	for (size_t i = 0; i < rs->n_chain[h]; i++) {
+		strbuf_puts(out, "\t\t");
+		emit_nft_rule(rs, rs->chain[h][i], out);
+		strbuf_putc(out, '\n');
+	}
 	strbuf_puts(out, "\t}\n");
 }
 
 static const char *chain_family_name(enum chain_family f)
 {
 	return f == CHAIN_FAMILY_IP ? "ip" : f == CHAIN_FAMILY_IP6 ? "ip6" : "inet";
+}
+
+static const char *accept_hooks_words(unsigned hooks)
+{
+	switch (hooks) {
+	case ACCEPT_HOOK_INPUT | ACCEPT_HOOK_FORWARD | ACCEPT_HOOK_OUTPUT: return "input, forward and output";
+	case ACCEPT_HOOK_INPUT | ACCEPT_HOOK_OUTPUT: return "input and output";
+	case ACCEPT_HOOK_INPUT | ACCEPT_HOOK_FORWARD: return "input and forward";
+	case ACCEPT_HOOK_FORWARD | ACCEPT_HOOK_OUTPUT: return "forward and output";
+	case ACCEPT_HOOK_INPUT: return "input";
+	case ACCEPT_HOOK_FORWARD: return "forward";
+	case ACCEPT_HOOK_OUTPUT: return "output";
+	}
+	return "no";
 }
 
 int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
@@ -152,10 +199,13 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		strbuf_printf(out,
 			      "\n# untracked_accept \"auto\": decided at apply time from the live ruleset.\n"
 			      "# notrackctl inserts, at position 0 of every base chain of type filter on the\n"
-			      "# input, forward and output hooks in every table it does not own:\n"
+			      "# %s hook%s in every table it does not own:\n"
 			      "#   ct state untracked counter accept comment \"%s\"\n"
 			      "# (in iptables-nft tables, encoded as -m conntrack --ctstate UNTRACKED -j ACCEPT)\n",
-			      rs->table);
+			      accept_hooks_words(rs->accept_hooks),
+			      rs->accept_hooks & (rs->accept_hooks - 1) ? "s" : "", rs->table);
+		if (rs->accept_hooks && !(rs->accept_hooks & ACCEPT_HOOK_FORWARD))
+			strbuf_puts(out, "# Not forward: nothing this policy untracks is forwarded.\n");
 		break;
 	case UNTRACKED_ACCEPT_NONE:
 		strbuf_puts(out, "\n# untracked_accept \"none\": no accept rule is inserted; untracked packets meet\n"

@@ -7,7 +7,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,8 @@ enum {
 	IPV6_DADDR_OFFSET = 24,
 	L4_SPORT_OFFSET = 0, /* tcp, udp, sctp and dccp all start with sport, dport */
 	L4_DPORT_OFFSET = 2,
+	TCP_FLAGS_OFFSET = 13,
+	TCP_FLAG_ACK_BIT = 0x10,
 };
 
 static void add(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -118,14 +122,45 @@ static void add_u8_meta_match(struct nftnl_rule *r, uint32_t key, uint8_t value)
 	add(r, cmp(NFT_CMP_EQ, &value, 1));
 }
 
-static void add_ifname(struct nftnl_rule *r, enum hook h, const struct ifname *ifn)
+static void add_ifname(struct nftnl_rule *r, enum hook h, const struct ifname *ifn, bool invert)
 {
 	char name[IFNAMSIZ] = {0};
 
 	snprintf(name, sizeof(name), "%s", ifn->name);
 	add(r, meta_load(h == HOOK_PREROUTING ? NFT_META_IIFNAME : NFT_META_OIFNAME));
 	/* a wildcard compares only the prefix; an exact name includes the NUL padding */
-	add(r, cmp(NFT_CMP_EQ, name, ifn->wildcard ? (uint32_t)strlen(name) : IFNAMSIZ));
+	add(r, cmp(invert ? NFT_CMP_NEQ : NFT_CMP_EQ, name, ifn->wildcard ? (uint32_t)strlen(name) : IFNAMSIZ));
+}
+
+/* What emit_nft writes as "fib daddr type local", "tcp flags & ack == ack"
+ * and "socket wildcard 0" (see put_scope there for why). */
+static void add_scope(struct nftnl_rule *r, const struct rule *ir)
+{
+	if (ir->scope == SCOPE_LOCAL_DEST) {
+		uint32_t local = RTN_LOCAL;
+		struct nftnl_expr *e = nftnl_expr_alloc("fib");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+		}
+		add(r, e);
+		add(r, cmp(NFT_CMP_EQ, &local, sizeof(local)));
+	} else if (ir->scope == SCOPE_OWN_SOCKET) {
+		uint8_t ack = TCP_FLAG_ACK_BIT, zero = 0;
+		if (ir->proto == IPPROTO_TCP) {
+			add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, TCP_FLAGS_OFFSET, 1));
+			add(r, bitwise_mask(&ack, 1));
+			add(r, cmp(NFT_CMP_EQ, &ack, 1));
+		}
+		struct nftnl_expr *e = nftnl_expr_alloc("socket");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_WILDCARD);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+		}
+		add(r, e);
+		add(r, cmp(NFT_CMP_EQ, &zero, 1));
+	}
 }
 
 static void add_addr_match(struct nftnl_rule *r, const struct addr_set *s, enum field f, uint32_t set_id,
@@ -172,14 +207,9 @@ static void add_port_match(struct nftnl_rule *r, const struct port_set *s, enum 
 		add(r, cmp(NFT_CMP_EQ, &first, 2));
 		return;
 	}
-	struct nftnl_expr *e = nftnl_expr_alloc("range");
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
-	nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &first, 2);
-	nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &last, 2);
-	add(r, e);
+	/* as nft writes "dport 30000-65535": two compares, not a range expression */
+	add(r, cmp(NFT_CMP_GTE, &first, 2));
+	add(r, cmp(NFT_CMP_LTE, &last, 2));
 }
 
 static int set_comment(struct nftnl_rule *r, const char *comment)
@@ -219,8 +249,8 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, hook_name(ir->hook));
 	if (ir->family != FAMILY_BOTH && ir->peer_set < 0 && ir->local_set < 0)
 		add_u8_meta_match(r, NFT_META_NFPROTO, ir->family == FAMILY_IPV4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
-	if (ir->has_ifname)
-		add_ifname(r, ir->hook, &ir->ifname);
+	if (ir->has_ifname && !ir->ifname_invert)
+		add_ifname(r, ir->hook, &ir->ifname, false);
 	/* peers and local addresses of one rule always share a family: check it once */
 	if (ir->peer_set >= 0)
 		add_addr_match(r, &rs->addr_sets[ir->peer_set], ir->peer_field, addr_set_id((size_t)ir->peer_set),
@@ -233,6 +263,9 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 			       port_set_id((size_t)ir->port_set));
 	else if (ir->proto)
 		add_u8_meta_match(r, NFT_META_L4PROTO, ir->proto);
+	if (ir->has_ifname && ir->ifname_invert)
+		add_ifname(r, ir->hook, &ir->ifname, true);
+	add_scope(r, ir);
 	add(r, nftnl_expr_alloc("counter"));
 	/* notrack only attaches the untracked template; the return ends our
 	 * chain so later rules neither see nor count the packet again */
@@ -406,19 +439,18 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		if (!d->chains[h])
 			goto oom;
 	}
-	d->rules = calloc(rs->n_rules + 1, sizeof(*d->rules));
-	d->ir_rules = calloc(rs->n_rules + 1, sizeof(*d->ir_rules));
+	size_t total = rs->n_chain[HOOK_PREROUTING] + rs->n_chain[HOOK_OUTPUT];
+	d->rules = calloc(total + 1, sizeof(*d->rules));
+	d->ir_rules = calloc(total + 1, sizeof(*d->ir_rules));
 	if (!d->rules || !d->ir_rules)
 		goto oom;
-	/* grouped by chain, each chain's rules in IR order */
+	/* grouped by chain, each chain's rules in the order the kernel walks them */
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
-		for (size_t i = 0; i < rs->n_rules; i++) {
-			if (rs->rules[i].hook != h)
-				continue;
-			d->rules[d->n_rules] = build_rule(rs, &rs->rules[i]);
+		for (size_t i = 0; i < rs->n_chain[h]; i++) {
+			d->rules[d->n_rules] = build_rule(rs, rs->chain[h][i]);
 			if (!d->rules[d->n_rules])
 				goto oom;
-			d->ir_rules[d->n_rules++] = &rs->rules[i];
+			d->ir_rules[d->n_rules++] = rs->chain[h][i];
 		}
 	}
 	return 0;

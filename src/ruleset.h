@@ -88,8 +88,9 @@ struct rule {
 	enum hook hook;
 	enum verdict verdict;
 	enum rule_scope scope;
-	unsigned family; /* FAMILY_BOTH: no family match needed */
-	bool has_ifname; /* iifname on prerouting, oifname on output */
+	unsigned family;    /* FAMILY_BOTH: no family match needed */
+	bool has_ifname;    /* iifname on prerouting, oifname on output */
+	bool ifname_invert; /* every interface but `ifname`; matched after the addresses */
 	struct ifname ifname;
 	unsigned char proto; /* IPPROTO_*, 0 = any */
 	enum field port_field;
@@ -108,8 +109,18 @@ struct ruleset {
 	size_t n_port_sets;
 	struct addr_set *addr_sets;
 	size_t n_addr_sets;
-	struct rule *rules;
+	struct rule *rules; /* what the policy's entries select: lint and coverage model these */
 	size_t n_rules;
+	/* Returns the policy never wrote, between the keep_tracked rules and the
+	 * notrack rules: a packet to 127.0.0.0/8 or ::1 that arrives on an
+	 * interface other than lo stays tracked (with route_localnet on, the
+	 * kernel routes it to a loopback-bound service; CVE-2020-8558). */
+	struct rule *guards;
+	size_t n_guards;
+	/* each chain's rules in the order the kernel walks them, pointing into
+	 * rules and guards: what every emitter writes */
+	const struct rule **chain[2];
+	size_t n_chain[2];
 	enum untracked_accept_mode accept_mode;
 	unsigned accept_hooks; /* enum accept_hook: where untracked packets of ours can arrive */
 	struct chain_ref *accept_chains;
