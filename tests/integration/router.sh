@@ -13,15 +13,9 @@
 . "$(dirname "$0")/ipt-lib.sh"
 . "$(dirname "$0")/topo.sh"
 
-host_new x
-host_new i
-link x eth0 192.0.2.2/24,2001:db8:1::2/64 here ext 192.0.2.1/24,2001:db8:1::1/64
-link i eth0 10.0.0.2/24,2001:db8:2::2/64 here lan 10.0.0.1/24,2001:db8:2::1/64
+router_hosts
 on x ip route add default via 192.0.2.1
 on x ip -6 route add default via 2001:db8:1::1
-on i ip route add default via 10.0.0.1
-on i ip -6 route add default via 2001:db8:2::1
-sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 
 serve_on i :: 80
 serve_on here :: 80
@@ -29,39 +23,6 @@ serve_on x :: 443
 
 policy=$work/web.json
 echo '{"version":1,"notrack":{"services":[{"proto":"tcp","ports":[80]}]}}' >"$policy"
-
-nft_firewall() {
-	nft -f - <<-'EOF'
-		table inet filter {
-			chain input {
-				type filter hook input priority filter; policy drop;
-				ct state established,related accept
-				iifname "lo" accept
-				meta l4proto ipv6-icmp accept
-				tcp dport 80 accept
-			}
-			chain forward {
-				type filter hook forward priority filter; policy drop;
-				ct state established,related accept
-				iifname "lan" oifname "ext" accept
-			}
-		}
-	EOF
-}
-
-ipt_firewall() {
-	local t
-	for t in ipt4 ipt6; do
-		$t -P INPUT DROP
-		$t -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-		$t -A INPUT -i lo -j ACCEPT
-		$t -A INPUT -p tcp --dport 80 -j ACCEPT
-		$t -P FORWARD DROP
-		$t -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-		$t -A FORWARD -i lan -o ext -j ACCEPT
-	done
-	ipt6 -A INPUT -p ipv6-icmp -j ACCEPT
-}
 
 # R's entries for connections to its own :80 (from X), per family
 own_entries() {
@@ -92,7 +53,7 @@ check() {
 }
 
 # nft backend
-nft_firewall
+router_firewall nft 80
 check before
 run 0 ntc apply "$policy"
 check "nft apply"
@@ -112,7 +73,7 @@ nft flush ruleset
 
 # iptables backend (legacy)
 rm -rf "$NOTRACKCTL_STATE_DIR"
-ipt_firewall
+router_firewall ipt 80
 check "before (iptables)"
 run 0 ntc apply --backend iptables "$policy"
 check "iptables apply"

@@ -83,3 +83,53 @@ serve_on() {
 reach() {
 	on "$1" python3 "$tcpload" connect "$2" "$3" "$4" || true
 }
+
+# router_hosts: this host as router R between outside X (192.0.2.0/24,
+# 2001:db8:1::/64, on R's "ext") and inside I (10.0.0.0/24,
+# 2001:db8:2::/64, on R's "lan"), forwarding on; I routes through R, X
+# knows no route to the inside.
+router_hosts() {
+	host_new x
+	host_new i
+	link x eth0 192.0.2.2/24,2001:db8:1::2/64 here ext 192.0.2.1/24,2001:db8:1::1/64
+	link i eth0 10.0.0.2/24,2001:db8:2::2/64 here lan 10.0.0.1/24,2001:db8:2::1/64
+	on i ip route add default via 10.0.0.1
+	on i ip -6 route add default via 2001:db8:2::1
+	sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
+# router_firewall nft|ipt [PORT]: R's stateful filter: input and forward
+# drop by default, established and related accepted, LAN->out allowed;
+# PORT, if given, open on input.  "ipt" writes it with iptables-legacy.
+router_firewall() {
+	local port=${2:-} t
+	if [ "$1" = nft ]; then
+		nft -f - <<-EOT
+			table inet filter {
+				chain input {
+					type filter hook input priority filter; policy drop;
+					ct state established,related accept
+					iifname "lo" accept
+					meta l4proto ipv6-icmp accept
+					${port:+tcp dport $port accept}
+				}
+				chain forward {
+					type filter hook forward priority filter; policy drop;
+					ct state established,related accept
+					iifname "lan" oifname "ext" accept
+				}
+			}
+		EOT
+		return
+	fi
+	for t in ipt4 ipt6; do
+		$t -P INPUT DROP
+		$t -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+		$t -A INPUT -i lo -j ACCEPT
+		[ -z "$port" ] || $t -A INPUT -p tcp --dport "$port" -j ACCEPT
+		$t -P FORWARD DROP
+		$t -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+		$t -A FORWARD -i lan -o ext -j ACCEPT
+	done
+	ipt6 -A INPUT -p ipv6-icmp -j ACCEPT
+}
