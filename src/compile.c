@@ -22,7 +22,7 @@ struct compiler {
 	const struct policy *pol;
 	struct ruleset *rs;
 	struct diag *d;
-	size_t cap_rules, cap_port_sets, cap_addr_sets;
+	size_t cap_rules, cap_port_sets, cap_addr_sets, cap_icmp_rules;
 };
 
 #define GROW(arr, n, cap)                                                                                              \
@@ -138,6 +138,57 @@ static int add_rule(struct compiler *c, const struct rule *r)
 	return 0;
 }
 
+static bool same_icmp_rule(const struct rule *a, const struct rule *b)
+{
+	return a->verdict == b->verdict && a->scope == b->scope && a->family == b->family &&
+	       a->has_ifname == b->has_ifname &&
+	       (!a->has_ifname ||
+		(a->ifname.wildcard == b->ifname.wildcard && !strcmp(a->ifname.name, b->ifname.name))) &&
+	       a->proto == b->proto && a->port_set == b->port_set && a->port_field == b->port_field &&
+	       !strcmp(a->origin, b->origin);
+}
+
+/*
+ * The ICMP errors about the packets output rule `out` lets leave, one rule a
+ * family.  A notrack rule of a service or upstream untracks them (scoped
+ * like the entry: addressed to this host, or about one of its own sockets;
+ * the socket lookup of an ICMP error is done on the embedded packet); an
+ * exception with a protocol or addresses returns them first, so that errors
+ * about what it keeps tracked (NAT) stay RELATED and get their NAT undone.
+ * The embedded addresses are not compared: an exception with addresses
+ * keeps every error about its protocol and ports tracked, a notrack entry
+ * with addresses untracks errors about its ports from any address.
+ */
+static int add_icmp_rules(struct compiler *c, const struct rule *out, enum rule_scope scope)
+{
+	static const unsigned families[2] = {FAMILY_IPV4, FAMILY_IPV6};
+	struct ruleset *rs = c->rs;
+
+	if (out->verdict == VERDICT_NOTRACK ? scope == SCOPE_ANY
+					    : !out->proto && out->peer_set < 0 && out->local_set < 0)
+		return 0; /* whole interfaces: their prerouting rules take every ICMP error too */
+	for (size_t f = 0; f < 2; f++) {
+		struct rule r = *out;
+		if (!(out->family & families[f]))
+			continue;
+		r.hook = HOOK_PREROUTING;
+		r.icmp_error = true;
+		r.scope = out->verdict == VERDICT_NOTRACK ? scope : SCOPE_ANY;
+		r.family = families[f];
+		r.peer_set = r.local_set = -1;
+		r.peer_field = r.local_field = FIELD_NONE;
+		snprintf(r.origin, sizeof(r.origin), "%.*s (icmp errors)", (int)sizeof(r.origin) - 16, out->origin);
+		if (rs->n_icmp_rules && same_icmp_rule(&rs->icmp_rules[rs->n_icmp_rules - 1], &r))
+			continue;
+		if (GROW(rs->icmp_rules, rs->n_icmp_rules, c->cap_icmp_rules) < 0)
+			return oom(c);
+		rs->icmp_rules[rs->n_icmp_rules++] = r;
+		if (r.port_set >= 0 && !port_set_is_inline(&rs->port_sets[r.port_set]))
+			rs->port_sets[r.port_set].icmp_copy = true;
+	}
+	return 0;
+}
+
 /* Emits the rules of one selector for one hook: one per interface, role and
  * family that the selector needs. */
 static int compile_selector_hook(struct compiler *c, const struct selector *s, enum verdict v, enum hook h,
@@ -199,6 +250,8 @@ static int compile_selector_hook(struct compiler *c, const struct selector *s, e
 					r.ifname = s->interfaces[ii];
 				}
 				int e = add_rule(c, &r);
+				if (e == 0 && !incoming)
+					e = add_icmp_rules(c, &r, scope);
 				if (e < 0)
 					return e;
 			}
@@ -603,9 +656,12 @@ static int add_guards(struct compiler *c)
 	bool need[2] = {false, false};
 	size_t n = 0;
 
-	for (size_t f = 0; f < 2; f++)
+	for (size_t f = 0; f < 2; f++) {
 		for (size_t i = 0; !need[f] && (rs->families & families[f]) && i < rs->n_rules; i++)
 			need[f] = reaches_loopback_from_outside(rs, &rs->rules[i], families[f], &loopback_nets[f]);
+		for (size_t i = 0; !need[f] && (rs->families & families[f]) && i < rs->n_icmp_rules; i++)
+			need[f] = reaches_loopback_from_outside(rs, &rs->icmp_rules[i], families[f], &loopback_nets[f]);
+	}
 	if (!need[0] && !need[1])
 		return 0;
 	rs->guards = calloc(2, sizeof(*rs->guards));
@@ -638,14 +694,15 @@ static int add_guards(struct compiler *c)
 	return 0;
 }
 
-/* Exceptions, then the guards, then the notrack rules. */
+/* Exceptions, then the guards, then the notrack rules, then the ICMP
+ * error rules (their exceptions first). */
 static int order_chains(struct compiler *c)
 {
 	struct ruleset *rs = c->rs;
 
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
 		size_t n = 0;
-		rs->chain[h] = calloc(rs->n_rules + rs->n_guards + 1, sizeof(*rs->chain[h]));
+		rs->chain[h] = calloc(rs->n_rules + rs->n_guards + rs->n_icmp_rules + 1, sizeof(*rs->chain[h]));
 		if (!rs->chain[h])
 			return oom(c);
 		for (size_t i = 0; i < rs->n_rules; i++)
@@ -657,6 +714,11 @@ static int order_chains(struct compiler *c)
 		for (size_t i = 0; i < rs->n_rules; i++)
 			if (rs->rules[i].hook == h && rs->rules[i].verdict != VERDICT_RETURN)
 				rs->chain[h][n++] = &rs->rules[i];
+		/* last: other packets fail their first compares (the protocol) */
+		for (int v = VERDICT_RETURN; v <= VERDICT_NOTRACK; v++)
+			for (size_t i = 0; i < rs->n_icmp_rules; i++)
+				if (rs->icmp_rules[i].hook == h && rs->icmp_rules[i].verdict == (enum verdict)v)
+					rs->chain[h][n++] = &rs->icmp_rules[i];
 		rs->n_chain[h] = n;
 	}
 	return 0;
@@ -826,6 +888,7 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->addr_sets);
 	free(rs->rules);
 	free(rs->guards);
+	free(rs->icmp_rules);
 	free(rs->chain[HOOK_PREROUTING]);
 	free(rs->chain[HOOK_OUTPUT]);
 	free(rs->accept_chains);

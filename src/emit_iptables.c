@@ -157,7 +157,7 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 		for (size_t i = 0; i < rs->n_chain[h]; i++) {
 			const struct rule *r = rs->chain[h][i];
 			struct text_ctx t = {.out = out, .chain = chains[h]};
-			if (r->family & family)
+			if ((r->family & family) && !r->icmp_error)
 				iptables_for_each_variant(rs, r, put_variant, &t);
 		}
 	}

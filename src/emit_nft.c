@@ -87,15 +87,52 @@ static void put_scope(struct strbuf *out, const struct rule *r)
 	if (r->scope == SCOPE_LOCAL_DEST) {
 		strbuf_puts(out, "fib daddr type local ");
 	} else if (r->scope == SCOPE_OWN_SOCKET) {
-		if (r->proto == IPPROTO_TCP)
+		if (r->proto == IPPROTO_TCP && !r->icmp_error)
 			strbuf_puts(out, "tcp flags & ack == ack ");
 		strbuf_puts(out, "socket wildcard 0 ");
+	}
+}
+
+/*
+ * An ICMP error about a packet we sent: its type, then the embedded packet
+ * by raw payload offsets from the ICMP header (see emit.h).  A port list is
+ * looked up in the set's "_icmp" copy, whose key is that raw payload.
+ */
+static void put_icmp_match(struct strbuf *out, const struct ruleset *rs, const struct rule *r)
+{
+	bool v4 = r->family == FAMILY_IPV4;
+
+	strbuf_printf(out, "%s type @%s ", v4 ? "icmp" : "icmpv6", v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET);
+	if (v4)
+		strbuf_printf(out, "@th,%u,8 0x%x ", ICMP_INNER_VERSION_IHL * 8, ICMP_INNER_IPV4_NO_OPTIONS);
+	if (r->proto)
+		strbuf_printf(out, "@th,%u,8 %u ", (v4 ? ICMP_INNER_PROTO : ICMPV6_INNER_NEXTHDR) * 8, r->proto);
+	if (r->port_set >= 0) {
+		const struct port_set *ps = &rs->port_sets[r->port_set];
+		strbuf_printf(out, "@th,%u,16 ", icmp_inner_port_offset(r) * 8);
+		if (port_set_is_inline(ps)) {
+			put_port_range(out, &ps->ranges[0]);
+			strbuf_putc(out, ' ');
+		} else {
+			strbuf_printf(out, "@%s_icmp ", ps->name);
+		}
 	}
 }
 
 void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf *out)
 {
 	char comment[128];
+
+	if (r->icmp_error) {
+		if (r->has_ifname)
+			put_ifname(out, r, "");
+		put_icmp_match(out, rs, r);
+		put_scope(out, r);
+		rule_comment(rs, r, comment, sizeof(comment));
+		strbuf_printf(out, "counter %s comment \"%s\"",
+			      r->verdict == VERDICT_NOTRACK ? "notrack return" : "return", comment);
+		return;
+	}
 
 	/* an address match already pins the family; otherwise say it when only one is wanted */
 	if (r->family != FAMILY_BOTH && r->peer_set < 0 && r->local_set < 0)
@@ -173,6 +210,30 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		strbuf_printf(out, "%s\tset %s {\n\t\ttype inet_service\n\t\tflags %s\n\t\telements = { ",
 			      first ? "" : "\n", s->name, s->hashed ? "dynamic" : "interval");
 		put_elements_ports(out, s);
+		strbuf_puts(out, " }\n\t}\n");
+		first = false;
+	}
+	for (size_t i = 0; i < rs->n_port_sets; i++) {
+		const struct port_set *s = &rs->port_sets[i];
+		if (!s->icmp_copy)
+			continue;
+		/* any raw 16-bit payload will do as the type: it is an integer */
+		strbuf_printf(out, "%s\tset %s_icmp {\n\t\ttypeof @th,%u,16\n\t\tflags %s\n\t\telements = { ",
+			      first ? "" : "\n", s->name, ICMP_INNER_L4 * 8, s->hashed ? "dynamic" : "interval");
+		put_elements_ports(out, s);
+		strbuf_puts(out, " }\n\t}\n");
+		first = false;
+	}
+	for (size_t f = 0; f < 2; f++) {
+		bool v4 = f == 0;
+		const unsigned char *types = v4 ? icmp_error_types : icmpv6_error_types;
+		size_t n = v4 ? sizeof(icmp_error_types) : sizeof(icmpv6_error_types);
+		if (!ruleset_has_icmp(rs, v4 ? FAMILY_IPV4 : FAMILY_IPV6))
+			continue;
+		strbuf_printf(out, "%s\tset %s {\n\t\ttype %s\n\t\telements = { ", first ? "" : "\n",
+			      v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET, v4 ? "icmp_type" : "icmpv6_type");
+		for (size_t i = 0; i < n; i++)
+			strbuf_printf(out, "%s%u", i ? ", " : "", types[i]);
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;
 	}

@@ -289,7 +289,7 @@ int ipt_build_chain_rules(const struct ruleset *rs, unsigned family, enum hook h
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < rs->n_chain[h]; i++)
-		if (rs->chain[h][i]->family & family)
+		if ((rs->chain[h][i]->family & family) && !rs->chain[h][i]->icmp_error)
 			r = iptables_for_each_variant(rs, rs->chain[h][i], build_variant, &ctx);
 	return r;
 }

@@ -19,9 +19,19 @@
 /* nft's datatype ids (src/datatype.h in nftables), stored in the set so that
  * `nft list` prints the elements as ports and addresses */
 enum {
+	NFT_TYPE_INTEGER = 4,
 	NFT_TYPE_IPADDR = 7,
 	NFT_TYPE_IP6ADDR = 8,
 	NFT_TYPE_INET_SERVICE = 13,
+	NFT_TYPE_ICMP_TYPE = 14,
+	NFT_TYPE_ICMPV6_TYPE = 29,
+};
+
+/* nft's own numbers in a typeof set's userdata (src/expression.h and
+ * src/datatype.h in nftables): the payload expression and big endian */
+enum {
+	NFT_EXPR_TYPE_PAYLOAD = 7,
+	NFT_BYTEORDER_BIG_ENDIAN = 2,
 };
 
 /* offsets of the fields we match, relative to the header's start */
@@ -148,7 +158,7 @@ static void add_scope(struct nftnl_rule *r, const struct rule *ir)
 		add(r, cmp(NFT_CMP_EQ, &local, sizeof(local)));
 	} else if (ir->scope == SCOPE_OWN_SOCKET) {
 		uint8_t ack = TCP_FLAG_ACK_BIT, zero = 0;
-		if (ir->proto == IPPROTO_TCP) {
+		if (ir->proto == IPPROTO_TCP && !ir->icmp_error) {
 			add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, TCP_FLAGS_OFFSET, 1));
 			add(r, bitwise_mask(&ack, 1));
 			add(r, cmp(NFT_CMP_EQ, &ack, 1));
@@ -236,6 +246,52 @@ static uint32_t addr_set_id(size_t i)
 {
 	return (uint32_t)(0x10000 + i);
 }
+static uint32_t icmp_copy_set_id(size_t i)
+{
+	return (uint32_t)(0x20000 + i);
+}
+static uint32_t icmp_types_set_id(bool v4)
+{
+	return v4 ? 0x30000 : 0x30001;
+}
+
+/* What emit_nft writes as "icmp type @icmp_errors @th,64,8 0x45 @th,136,8 6
+ * @th,224,16 @svc0_ports_icmp" (and the ICMPv6 form): see put_icmp_match. */
+static void add_icmp_match(struct nftnl_rule *r, const struct ruleset *rs, const struct rule *ir)
+{
+	bool v4 = ir->family == FAMILY_IPV4;
+
+	add_u8_meta_match(r, NFT_META_NFPROTO, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	add_u8_meta_match(r, NFT_META_L4PROTO, v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1));
+	add(r, lookup(v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET, icmp_types_set_id(v4)));
+	if (v4) {
+		uint8_t v = ICMP_INNER_IPV4_NO_OPTIONS;
+		add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, ICMP_INNER_VERSION_IHL, 1));
+		add(r, cmp(NFT_CMP_EQ, &v, 1));
+	}
+	if (ir->proto) {
+		add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, v4 ? ICMP_INNER_PROTO : ICMPV6_INNER_NEXTHDR, 1));
+		add(r, cmp(NFT_CMP_EQ, &ir->proto, 1));
+	}
+	if (ir->port_set >= 0) {
+		const struct port_set *ps = &rs->port_sets[ir->port_set];
+		char name[RULESET_NAME_MAX + 8];
+		add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, icmp_inner_port_offset(ir), 2));
+		if (port_set_is_inline(ps)) {
+			uint16_t first = htons(ps->ranges[0].first), last = htons(ps->ranges[0].last);
+			if (first == last) {
+				add(r, cmp(NFT_CMP_EQ, &first, 2));
+			} else {
+				add(r, cmp(NFT_CMP_GTE, &first, 2));
+				add(r, cmp(NFT_CMP_LTE, &last, 2));
+			}
+			return;
+		}
+		snprintf(name, sizeof(name), "%s_icmp", ps->name);
+		add(r, lookup(name, icmp_copy_set_id((size_t)ir->port_set)));
+	}
+}
 
 static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule *ir)
 {
@@ -247,6 +303,12 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, rs->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, hook_name(ir->hook));
+	if (ir->icmp_error) {
+		if (ir->has_ifname)
+			add_ifname(r, ir->hook, &ir->ifname, false);
+		add_icmp_match(r, rs, ir);
+		goto verdict;
+	}
 	if (ir->family != FAMILY_BOTH && ir->peer_set < 0 && ir->local_set < 0)
 		add_u8_meta_match(r, NFT_META_NFPROTO, ir->family == FAMILY_IPV4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
 	if (ir->has_ifname && !ir->ifname_invert)
@@ -265,6 +327,7 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 		add_u8_meta_match(r, NFT_META_L4PROTO, ir->proto);
 	if (ir->has_ifname && ir->ifname_invert)
 		add_ifname(r, ir->hook, &ir->ifname, true);
+verdict:
 	add_scope(r, ir);
 	add(r, nftnl_expr_alloc("counter"));
 	/* notrack only attaches the untracked template; the return ends our
@@ -359,6 +422,41 @@ static int add_addr_elems(struct nftnl_set *s, const struct addr_set *as)
 	return r;
 }
 
+/*
+ * What nft stores for "typeof @th,OFFSET,LEN": the key's byte order and the
+ * raw payload it was declared from, so that `nft list` shows the set as
+ * nft itself would have made it.
+ */
+static int set_typeof_raw(struct nftnl_set *s, uint32_t base, uint32_t offset_bits, uint32_t len_bits)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+	struct nftnl_udata *typeof_nest, *data_nest;
+	int r = -ENOMEM;
+
+	if (!ud)
+		return -ENOMEM;
+	if (!nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN))
+		goto out;
+	typeof_nest = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_KEY_TYPEOF);
+	if (!typeof_nest || !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_TYPE_PAYLOAD))
+		goto out;
+	data_nest = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
+	/* nft's payload udata: protocol description (none: raw), template,
+	 * base (nft counts from 1 where the kernel counts from 0), offset and
+	 * length in bits */
+	if (!data_nest || !nftnl_udata_put_u32(ud, 0, 0) || !nftnl_udata_put_u32(ud, 1, 0) ||
+	    !nftnl_udata_put_u32(ud, 2, base + 1) || !nftnl_udata_put_u32(ud, 3, offset_bits) ||
+	    !nftnl_udata_put_u32(ud, 4, len_bits))
+		goto out;
+	nftnl_udata_nest_end(ud, data_nest);
+	nftnl_udata_nest_end(ud, typeof_nest);
+	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	r = 0;
+out:
+	nftnl_udata_buf_free(ud);
+	return r;
+}
+
 static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type, uint32_t len,
 				 uint32_t flags)
 {
@@ -404,7 +502,7 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 	nftnl_table_set_u32(d->table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(d->table, NFTNL_TABLE_NAME, rs->table);
 
-	d->sets = calloc(rs->n_port_sets + rs->n_addr_sets + 1, sizeof(*d->sets));
+	d->sets = calloc(2 * rs->n_port_sets + rs->n_addr_sets + 2 + 1, sizeof(*d->sets));
 	if (!d->sets)
 		goto oom;
 	for (size_t i = 0; i < rs->n_port_sets; i++) {
@@ -420,6 +518,36 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		d->sets[d->n_sets++] = s;
 		if (add_port_elems(s, ps) < 0)
 			goto oom;
+	}
+	for (size_t i = 0; i < rs->n_port_sets; i++) {
+		const struct port_set *ps = &rs->port_sets[i];
+		char name[RULESET_NAME_MAX + 8];
+		if (!ps->icmp_copy)
+			continue;
+		snprintf(name, sizeof(name), "%s_icmp", ps->name);
+		struct nftnl_set *s = new_set(rs, name, icmp_copy_set_id(i), NFT_TYPE_INTEGER, 2,
+					      ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL);
+		if (!s)
+			goto oom;
+		d->sets[d->n_sets++] = s;
+		if (set_typeof_raw(s, NFT_PAYLOAD_TRANSPORT_HEADER, ICMP_INNER_L4 * 8, 16) < 0 ||
+		    add_port_elems(s, ps) < 0)
+			goto oom;
+	}
+	for (size_t f = 0; f < 2; f++) {
+		bool v4 = f == 0;
+		const unsigned char *types = v4 ? icmp_error_types : icmpv6_error_types;
+		size_t n = v4 ? sizeof(icmp_error_types) : sizeof(icmpv6_error_types);
+		if (!ruleset_has_icmp(rs, v4 ? FAMILY_IPV4 : FAMILY_IPV6))
+			continue;
+		struct nftnl_set *s = new_set(rs, v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET, icmp_types_set_id(v4),
+					      v4 ? NFT_TYPE_ICMP_TYPE : NFT_TYPE_ICMPV6_TYPE, 1, 0);
+		if (!s)
+			goto oom;
+		d->sets[d->n_sets++] = s;
+		for (size_t t = 0; t < n; t++)
+			if (add_elem(s, &types[t], 1, false) < 0)
+				goto oom;
 	}
 	for (size_t i = 0; i < rs->n_addr_sets; i++) {
 		const struct addr_set *as = &rs->addr_sets[i];

@@ -60,6 +60,10 @@ struct port_set {
 	 * false, an interval set of ranges (an rbtree); true, a hash of single
 	 * ports (nft "flags dynamic", the kernel's rhash).  compile.c decides. */
 	bool hashed;
+	/* ICMP error rules look the embedded port up in a copy of this set
+	 * whose key is a raw payload (named "<name>_icmp"): nft's grammar
+	 * refuses a raw payload against a set of type inet_service. */
+	bool icmp_copy;
 };
 
 /* A port set is hashed while holding its ports one by one costs at most this
@@ -91,6 +95,13 @@ struct rule {
 	unsigned family;    /* FAMILY_BOTH: no family match needed */
 	bool has_ifname;    /* iifname on prerouting, oifname on output */
 	bool ifname_invert; /* every interface but `ifname`; matched after the addresses */
+	/* An ICMP or ICMPv6 error addressed to this host about a packet this
+	 * host sent (v4: destination unreachable, time exceeded, parameter
+	 * problem; v6: packet too big too).  proto, port_field and port_set
+	 * describe that embedded packet as the output rule describes what
+	 * leaves (a service's port is its source port); `family` is one
+	 * family; ifname is where the error arrives; no address matches. */
+	bool icmp_error;
 	struct ifname ifname;
 	unsigned char proto; /* IPPROTO_*, 0 = any */
 	enum field port_field;
@@ -117,8 +128,16 @@ struct ruleset {
 	 * kernel routes it to a loopback-bound service; CVE-2020-8558). */
 	struct rule *guards;
 	size_t n_guards;
+	/* The ICMP errors about what the notrack rules of services and
+	 * upstreams untrack (and, first, returns for what keep_tracked keeps):
+	 * conntrack finds no flow for an error about an untracked connection
+	 * and marks it INVALID, so a "ct state invalid drop" would take it
+	 * (path MTU discovery breaks); untracked, the untracked accept lets
+	 * it reach its socket.  Last in prerouting. */
+	struct rule *icmp_rules;
+	size_t n_icmp_rules;
 	/* each chain's rules in the order the kernel walks them, pointing into
-	 * rules and guards: what every emitter writes */
+	 * rules, guards and icmp_rules: what every emitter writes */
 	const struct rule **chain[2];
 	size_t n_chain[2];
 	enum untracked_accept_mode accept_mode;

@@ -64,6 +64,20 @@ expressions() {
 		"$work/netlink" >"$1"
 }
 
+# listing FILE: `nft list table` without counter values and set elements
+# (the JSON compares those, sorted): what a person reviewing the live
+# ruleset reads, set declarations (type or typeof, flags) included.
+listing() {
+	nft list table inet notrackctl >"$work/listing"
+	python3 - "$work/listing" "$1" <<-'EOT'
+		import re, sys
+		text = open(sys.argv[1]).read()
+		text = re.sub(r"elements = \{[^}]*\}", "elements = {...}", text)
+		text = re.sub(r"counter packets \d+ bytes \d+", "counter", text)
+		open(sys.argv[2], "w").write(text)
+	EOT
+}
+
 n=0
 equivalence_policies >"$work/policies"
 while read -r policy <&3; do
@@ -77,14 +91,17 @@ while read -r policy <&3; do
 	nft -j list table inet notrackctl >"$work/$name-text.json"
 	normalise "$work/$name-text.json" "$work/$name-text.norm"
 	expressions "$work/$name-text.exprs"
+	listing "$work/$name-text.list"
 	prepare "$work/$name.nft"
 	rm -rf "$NOTRACKCTL_STATE_DIR"
 	run 0 ntc apply -q "$policy"
 	nft -j list table inet notrackctl >"$work/$name-apply.json"
 	normalise "$work/$name-apply.json" "$work/$name-apply.norm"
 	expressions "$work/$name-apply.exprs"
+	listing "$work/$name-apply.list"
 	assert_same_file "$work/$name-text.norm" "$work/$name-apply.norm" "$name: table inet notrackctl, compile | nft -f vs apply"
 	assert_same_file "$work/$name-text.exprs" "$work/$name-apply.exprs" "$name: rule expressions, compile | nft -f vs apply"
+	assert_same_file "$work/$name-text.list" "$work/$name-apply.list" "$name: nft list table, compile | nft -f vs apply"
 	# the lookups are really there (the policies with services or upstreams)
 	if grep -q 'notrack.services' "$work/$name.nft"; then
 		grep -q '"fib"' "$work/$name-apply.norm" || fail "$name: no fib lookup installed for a service"
