@@ -46,6 +46,17 @@ void iptables_variant_text(const struct ruleset *rs, const struct iptables_varia
 
 /* iptables multiport takes at most 15 ports, a range counting as two. */
 #define MULTIPORT_MAX_SLOTS 15
+/* a u32 test compares with at most 10 values or ranges (XT_U32_MAXSIZE) */
+#define U32_MAX_VALUES 10
+
+struct xt_u32;
+/*
+ * The u32 match of an ICMP error rule's variant (rule.icmp_error): the
+ * error types, then the embedded packet's header, protocol and ports at
+ * their offsets (see below).  iptables_variant_text prints it as the
+ * "--u32" argument; libiptc loads the struct.
+ */
+void iptables_icmp_u32(const struct iptables_variant *v, struct xt_u32 *out);
 
 /*
  * ICMP error rules (rule.icmp_error): where the embedded packet lies,
@@ -71,6 +82,12 @@ enum {
 static const unsigned char icmp_error_types[] = {3, 11, 12};
 /* destination unreachable, packet too big, time exceeded, parameter problem */
 static const unsigned char icmpv6_error_types[] = {1, 2, 3, 4};
+
+static inline const unsigned char *icmp_error_types_of(unsigned family, size_t *n)
+{
+	*n = family == FAMILY_IPV4 ? sizeof(icmp_error_types) : sizeof(icmpv6_error_types);
+	return family == FAMILY_IPV4 ? icmp_error_types : icmpv6_error_types;
+}
 
 /* Offset of the embedded packet's port a rule compares, from the ICMP header. */
 static inline unsigned icmp_inner_port_offset(const struct rule *r)

@@ -224,11 +224,11 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;
 	}
-	for (size_t f = 0; f < 2; f++) {
-		bool v4 = f == 0;
-		const unsigned char *types = v4 ? icmp_error_types : icmpv6_error_types;
-		size_t n = v4 ? sizeof(icmp_error_types) : sizeof(icmpv6_error_types);
-		if (!ruleset_has_icmp(rs, v4 ? FAMILY_IPV4 : FAMILY_IPV6))
+	for (unsigned family = FAMILY_IPV4; family <= FAMILY_IPV6; family <<= 1) {
+		bool v4 = family == FAMILY_IPV4;
+		size_t n;
+		const unsigned char *types = icmp_error_types_of(family, &n);
+		if (!ruleset_has_icmp(rs, family))
 			continue;
 		strbuf_printf(out, "%s\tset %s {\n\t\ttype %s\n\t\telements = { ", first ? "" : "\n",
 			      v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET, v4 ? "icmp_type" : "icmpv6_type");

@@ -10,6 +10,7 @@
 #include <linux/netfilter/xt_multiport.h>
 #include <linux/netfilter/xt_socket.h>
 #include <linux/netfilter/xt_tcpudp.h>
+#include <linux/netfilter/xt_u32.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +30,13 @@ enum {
 	ADDRTYPE_REV = 1,  /* struct xt_addrtype_info_v1: IPv6 too */
 	TCP_REV = 0,
 	SOCKET_REV = 3, /* struct xt_socket_mtinfo3 */
+	U32_REV = 0,
 };
 
-/* Large enough for the biggest entry we build: an ip6t_entry, multiport,
- * comment and the CT target come to well under 1 KiB. */
-#define ENTRY_ROOM 1024
+/* Large enough for the biggest entry we build: an ip6t_entry, the u32
+ * match of an ICMP error rule (about 2 KiB), addrtype or socket, comment
+ * and the CT target. */
+#define ENTRY_ROOM 4096
 
 struct entry_buf {
 	unsigned family;
@@ -182,7 +185,7 @@ static void ip4_header(struct ipt_ip *ip, const struct iptables_variant *v)
 				    4,		 &ip->invflags};
 
 	put_ip(&f, v);
-	ip->proto = v->rule->proto;
+	ip->proto = v->rule->icmp_error ? IPPROTO_ICMP : v->rule->proto;
 }
 
 static void ip6_header(struct ip6t_ip6 *ip, const struct iptables_variant *v)
@@ -193,8 +196,8 @@ static void ip6_header(struct ip6t_ip6 *ip, const struct iptables_variant *v)
 
 	put_ip(&f, v);
 	/* unlike IPv4, ip6_tables looks at proto only when this flag says so */
-	if (v->rule->proto) {
-		ip->proto = v->rule->proto;
+	if (v->rule->proto || v->rule->icmp_error) {
+		ip->proto = v->rule->icmp_error ? IPPROTO_ICMPV6 : v->rule->proto;
 		ip->flags |= IP6T_F_PROTO;
 	}
 }
@@ -230,7 +233,7 @@ static void put_scope(struct entry_buf *eb, const struct rule *r)
 		struct xt_addrtype_info_v1 *at = eb_match(eb, "addrtype", ADDRTYPE_REV, sizeof(*at));
 		at->dest = XT_ADDRTYPE_LOCAL;
 	} else if (r->scope == SCOPE_OWN_SOCKET) {
-		if (r->proto == IPPROTO_TCP) {
+		if (r->proto == IPPROTO_TCP && !r->icmp_error) {
 			struct xt_tcp *tcp = eb_match(eb, "tcp", TCP_REV, sizeof(*tcp));
 			tcp->spts[1] = tcp->dpts[1] = 0xffff;
 			tcp->flg_mask = tcp->flg_cmp = 0x10; /* ACK */
@@ -260,7 +263,9 @@ static int build_variant(const struct ruleset *rs, const struct iptables_variant
 		ip4_header(&((struct ipt_entry *)eb.b)->ip, v);
 	else
 		ip6_header(&((struct ip6t_entry *)eb.b)->ipv6, v);
-	if (v->ports)
+	if (v->rule->icmp_error)
+		iptables_icmp_u32(v, eb_match(&eb, "u32", U32_REV, sizeof(struct xt_u32)));
+	else if (v->ports)
 		put_multiport(&eb, v);
 	put_scope(&eb, v->rule);
 	if (ctx->commented != v->rule) {
@@ -289,7 +294,7 @@ int ipt_build_chain_rules(const struct ruleset *rs, unsigned family, enum hook h
 	int r = 0;
 
 	for (size_t i = 0; r == 0 && i < rs->n_chain[h]; i++)
-		if ((rs->chain[h][i]->family & family) && !rs->chain[h][i]->icmp_error)
+		if (rs->chain[h][i]->family & family)
 			r = iptables_for_each_variant(rs, rs->chain[h][i], build_variant, &ctx);
 	return r;
 }

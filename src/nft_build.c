@@ -534,11 +534,11 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		    add_port_elems(s, ps) < 0)
 			goto oom;
 	}
-	for (size_t f = 0; f < 2; f++) {
-		bool v4 = f == 0;
-		const unsigned char *types = v4 ? icmp_error_types : icmpv6_error_types;
-		size_t n = v4 ? sizeof(icmp_error_types) : sizeof(icmpv6_error_types);
-		if (!ruleset_has_icmp(rs, v4 ? FAMILY_IPV4 : FAMILY_IPV6))
+	for (unsigned family = FAMILY_IPV4; family <= FAMILY_IPV6; family <<= 1) {
+		bool v4 = family == FAMILY_IPV4;
+		size_t n;
+		const unsigned char *types = icmp_error_types_of(family, &n);
+		if (!ruleset_has_icmp(rs, family))
 			continue;
 		struct nftnl_set *s = new_set(rs, v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET, icmp_types_set_id(v4),
 					      v4 ? NFT_TYPE_ICMP_TYPE : NFT_TYPE_ICMPV6_TYPE, 1, 0);
