@@ -615,6 +615,52 @@ static int compile_list(struct compiler *c, const struct selector *list, size_t 
 /* ------------------------------------------------------------------ */
 /* guards and chain order                                               */
 
+static bool port_sets_meet(const struct ruleset *rs, int a, int b)
+{
+	if (a < 0 || b < 0)
+		return true;
+	const struct port_set *pa = &rs->port_sets[a], *pb = &rs->port_sets[b];
+	for (size_t i = 0; i < pa->n; i++)
+		for (size_t j = 0; j < pb->n; j++)
+			if (pa->ranges[i].first <= pb->ranges[j].last && pb->ranges[j].first <= pa->ranges[i].last)
+				return true;
+	return false;
+}
+
+/* Whether an error both ICMP error rules could match exists. */
+static bool icmp_rules_meet(const struct ruleset *rs, const struct rule *a, const struct rule *b)
+{
+	return a->family == b->family && (!a->proto || !b->proto || a->proto == b->proto) &&
+	       (!a->has_ifname || !b->has_ifname || ifname_meets(&a->ifname, &b->ifname)) &&
+	       (a->port_field == b->port_field || a->port_set < 0 || b->port_set < 0) &&
+	       port_sets_meet(rs, a->port_set, b->port_set);
+}
+
+/* An exception for ICMP errors that no ICMP notrack rule could take is only
+ * cost on the datapath: drop it, then mark the port sets still looked up. */
+static void prune_icmp_rules(struct ruleset *rs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n_icmp_rules; i++) {
+		const struct rule *r = &rs->icmp_rules[i];
+		bool needed = r->verdict == VERDICT_NOTRACK;
+		for (size_t j = 0; !needed && j < rs->n_icmp_rules; j++)
+			needed =
+			    rs->icmp_rules[j].verdict == VERDICT_NOTRACK && icmp_rules_meet(rs, r, &rs->icmp_rules[j]);
+		if (needed)
+			rs->icmp_rules[n++] = *r;
+	}
+	rs->n_icmp_rules = n;
+	for (size_t i = 0; i < rs->n_port_sets; i++)
+		rs->port_sets[i].icmp_copy = false;
+	for (size_t i = 0; i < n; i++) {
+		int ps = rs->icmp_rules[i].port_set;
+		if (ps >= 0 && !port_set_is_inline(&rs->port_sets[ps]))
+			rs->port_sets[ps].icmp_copy = true;
+	}
+}
+
 static const struct cidr loopback_nets[2] = {
     {.family = FAMILY_IPV4, .prefix = 8, .addr = {127}},
     {.family = FAMILY_IPV6, .prefix = 128, .addr = {[15] = 1}},
@@ -838,6 +884,7 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 	if (r < 0)
 		goto fail;
 
+	prune_icmp_rules(rs);
 	r = add_guards(&c);
 	if (r == 0)
 		r = order_chains(&c);
