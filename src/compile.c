@@ -636,6 +636,22 @@ static bool icmp_rules_meet(const struct ruleset *rs, const struct rule *a, cons
 	       port_sets_meet(rs, a->port_set, b->port_set);
 }
 
+static int describe_icmp(struct compiler *c)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < c->rs->n_icmp_rules; i++)
+		any |= c->rs->icmp_rules[i].verdict == VERDICT_NOTRACK;
+	if (!any)
+		return 0;
+	_cleanup_strbuf_ struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "ICMP and ICMPv6 errors (destination unreachable, time exceeded, parameter problem, packet "
+			 "too big) addressed to this host about the services and upstreams above, matched by the "
+			 "protocol and port of the packet they carry, not by its addresses");
+	return push_line(c, &c->rs->exposure, &c->rs->n_exposure, &sb);
+}
+
 /* An exception for ICMP errors that no ICMP notrack rule could take is only
  * cost on the datapath: drop it, then mark the port sets still looked up. */
 static void prune_icmp_rules(struct ruleset *rs)
@@ -885,7 +901,9 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		goto fail;
 
 	prune_icmp_rules(rs);
-	r = add_guards(&c);
+	r = describe_icmp(&c);
+	if (r == 0)
+		r = add_guards(&c);
 	if (r == 0)
 		r = order_chains(&c);
 	if (r < 0)
