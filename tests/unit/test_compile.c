@@ -254,6 +254,9 @@ static void test_exposure_lines(void **state)
 	    "udp/53 served by this host at 169.254.20.10 for clients in 10.0.0.0/8, fd00::/8" SERVED,
 	    "tcp/5432 to upstreams from local 10.2.0.1 at 10.2.0.5, 10.3.0.0/24, 10.4.0.0/24, 10.5.0.0/24 and 2 "
 	    "more" REPLIES,
+	    "ICMP and ICMPv6 errors (destination unreachable, time exceeded, parameter problem, packet too big) "
+	    "addressed to this host about the services and upstreams above, matched by the protocol and port of the "
+	    "packet they carry, not by its addresses",
 	};
 	static const char *const kept[] = {
 	    "all traffic on docker0 (nat)",
