@@ -437,6 +437,13 @@ static void test_scopes_and_accept_hooks(void **state)
 	assert_int_equal(c->rs.accept_hooks, ACCEPT_HOOK_INPUT | ACCEPT_HOOK_OUTPUT);
 	compiled_free(c);
 
+	/* the socket lookup knows only tcp and udp: sctp replies addressed to this host */
+	*state = c = compile_ok(
+	    "{\"version\": 1, \"notrack\": {\"upstreams\": [{\"proto\": \"sctp\", \"ports\": [3868]}]}}", NULL);
+	assert_int_equal(c->rs.rules[0].hook, HOOK_PREROUTING);
+	assert_int_equal(c->rs.rules[0].scope, SCOPE_LOCAL_DEST);
+	compiled_free(c);
+
 	*state = c = compile_ok("{\"version\": 1, \"notrack\": {\"interfaces\": [\"eth1\"]}}", NULL);
 	assert_int_equal(c->rs.accept_hooks, ACCEPT_HOOK_INPUT | ACCEPT_HOOK_FORWARD | ACCEPT_HOOK_OUTPUT);
 	compiled_free(c);
