@@ -23,6 +23,8 @@ diag_begin() {
 	work=$(mktemp -d)
 	defer rm -rf "$work"
 	state=$work/state
+	# audit lines go to a file of the test's own, not to the host's syslog
+	export NOTRACKCTL_AUDIT_FILE=$work/audit.log
 	export bin work state
 	diag_start_conntrack
 }

@@ -2,7 +2,7 @@
 #   TEST NOTRACKCTL SOURCE_DIR
 # re-executes itself in a fresh network namespace (enter_netns), and gets:
 #   $bin      the notrackctl binary
-#   $src      the source tree
+#   $src      a root-owned copy of the source tree (fixtures apply from it)
 #   $work     a private temp directory, removed at exit
 #   ntc ...   notrackctl with a private state directory and lock file
 # plus helpers that build the foreign rules a real host has, make real
@@ -18,12 +18,18 @@ enter_netns "$@"
 need_commands nft conntrack python3 ip
 
 bin=$(readlink -f "$1")
-src=$(cd "$2" && pwd)
 work=$(mktemp -d)
 defer rm -rf "$work"
+# $checkout is the source tree as given; $src is a root-owned copy of it
+# (private_checkout), from which the fixtures are applied.
+checkout=$(cd "$2" && pwd)
+src=$work/src
+private_checkout "$checkout" "$src"
 export NOTRACKCTL_STATE_DIR=$work/state
 # the xtables lock is a file shared by every namespace: keep ours private
 export XTABLES_LOCKFILE=$work/xtables.lock
+# audit lines go to a file of the test's own, not to the host's syslog
+export NOTRACKCTL_AUDIT_FILE=$work/audit.log
 tcpload=$src/tests/lib/tcpload.py
 ip link set lo up
 
@@ -139,6 +145,17 @@ connections() {
 	local n=$1 port=${2:-8080} host=${3:-127.0.0.1} ok
 	ok=$(python3 "$tcpload" connect "$host" "$port" "$n") || true
 	assert_eq "$ok" "$n" "connections to $host:$port that got their reply"
+}
+
+# wait_for_file PATH WHAT: waits (at most 10 s) until PATH exists, the
+# handshake of a helper started in the background.
+wait_for_file() {
+	local i
+	for i in $(seq 200); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	fail "$2 did not get ready ($1 never appeared)"
 }
 
 ct_count() { conntrack -C; }

@@ -44,6 +44,42 @@ enter_netns() {
 	NOTRACKCTL_OUTER_NETNS=$here exec unshare -n -- "$0" "$@"
 }
 
+# private_checkout FROM TO: a copy of the checkout FROM (without build
+# directories) at TO, owned by root and writable by no one else.  notrackctl
+# applies only policies that root or the caller owns, in directories no one
+# else can write to: a newcomer's clone belongs to them and `sudo
+# ./scripts/test` runs as root, so tests apply their fixtures from here,
+# never from the checkout.
+private_checkout() {
+	local from=$1 to=$2 e
+	mkdir -p "$to"
+	for e in "$from"/*; do
+		case ${e##*/} in build* | cmake-build*) continue ;; esac
+		cp -R "$e" "$to/"
+	done
+	chmod -R go-w "$to"
+}
+
+# as_nobody BIN ARGS...: runs a copy of the binary BIN as the user nobody.
+# The build directory may sit where nobody cannot reach it (a private /root),
+# so the copy lives in a directory of its own that nobody can enter; it goes
+# at exit.  Fails, rather than leaving the check out, when nobody cannot run
+# the copy.
+as_nobody() {
+	local b=$1
+	shift
+	if [ -z "${_nobody_dir:-}" ]; then
+		command -v setpriv >/dev/null || fail "setpriv not found (util-linux)"
+		_nobody_dir=$(mktemp -d)
+		defer rm -rf "$_nobody_dir"
+		chmod 755 "$_nobody_dir"
+	fi
+	[ -x "$_nobody_dir/${b##*/}" ] || install -m 755 "$b" "$_nobody_dir/${b##*/}"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$_nobody_dir/${b##*/}" --version >/dev/null ||
+		fail "the user nobody cannot run $_nobody_dir/${b##*/}"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$_nobody_dir/${b##*/}" "$@"
+}
+
 # Skips unless every named command exists.
 need_commands() {
 	local c
