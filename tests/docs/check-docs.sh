@@ -19,7 +19,9 @@ defer rm -rf "$work"
 "$bin" --help >"$work/help"
 commands=$(sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' "$work/help")
 [ "$(echo "$commands" | wc -w)" -ge 8 ] || fail "--help lists too few commands: $commands"
-man -l "$src/dist/man/notrackctl.8" 2>/dev/null | col -b >"$work/man" || cp "$src/dist/man/notrackctl.8" "$work/man"
+need_commands man col
+man -l "$src/dist/man/notrackctl.8" 2>"$work/man.err" >"$work/man.raw" || fail "man -l notrackctl.8: $(cat "$work/man.err")"
+col -b <"$work/man.raw" >"$work/man"
 for c in $commands; do
 	"$bin" "$c" --help >"$work/c.help" || fail "notrackctl $c --help fails"
 	grep -q "^Usage: notrackctl $c" "$work/c.help" || fail "notrackctl $c --help has no usage line"
@@ -44,8 +46,7 @@ while read -r code; do
 done <"$work/codes"
 
 # Style.
-if command -v clang-format >/dev/null; then
-	(cd "$src" && clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/lib/*.c tests/lib/*.h) ||
-		fail "clang-format would change the sources: run clang-format -i"
-fi
+need_commands clang-format
+(cd "$src" && clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/lib/*.c tests/lib/*.h) ||
+	fail "clang-format would change the sources: run clang-format -i"
 echo "PASS"
