@@ -30,7 +30,7 @@ expect_eq "count source" "$(j .table.count_source)" ctnetlink
 expect_eq "generation before" "$(j .generation)" 0
 expect_eq "rules before" "$(j '.rules | length')" 0
 expect_eq "backend" "$(j '.backend.name')" "nft"
-j .backend.reason | grep -q "nft backend" || fail "status does not say why it chose nft: $(j .backend.reason)"
+[[ $(j .backend.reason) == *"nft backend"* ]] || fail "status does not say why it chose nft: $(j .backend.reason)"
 expect_eq "pending" "$(j .pending)" null
 [ ! -e "$state" ] || fail "status created the state directory"
 echo "ok   status did not create the state directory"

@@ -75,14 +75,17 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"]
 	fail "the stale replace was not detected and re-planned: $(cat "$work/d.json")"
 ip6tables-legacy-save -t raw >"$work/raw6"
 assert_contains "$work/raw6" '-A PREROUTING -s 2001:db8::1/128 -m comment --comment "ignored the lock" -j ACCEPT' "the foreign rule after our commit"
-grep -- '^-A PREROUTING' "$work/raw6" | head -1 | grep -q -- '-j NOTRACKCTL-PRE$' || fail "our jump is not first: $(cat "$work/raw6")"
+assert_eq "$(first_line "$work/raw6" '^-A PREROUTING')" "-A PREROUTING -m comment --comment notrackctl -j NOTRACKCTL-PRE" \
+	"the first rule of raw PREROUTING (IPv6)"
 run 0 ntc diff --backend iptables "$src/policies/nginx.json"
 
 # Rolling back keeps both foreign rules.
 run 0 ntc rollback --backend iptables
 assert_contains "$work/out" "rolled back" "rollback"
-iptables-legacy-save -t raw | grep -q 'waited for the lock' || fail "rollback lost the IPv4 foreign rule"
-ip6tables-legacy-save -t raw | grep -q 'ignored the lock' || fail "rollback lost the IPv6 foreign rule"
+iptables-legacy-save -t raw >"$work/raw4-rolled-back"
+ip6tables-legacy-save -t raw >"$work/raw6-rolled-back"
+assert_contains "$work/raw4-rolled-back" 'waited for the lock' "the IPv4 foreign rule after rollback"
+assert_contains "$work/raw6-rolled-back" 'ignored the lock' "the IPv6 foreign rule after rollback"
 
 # The kernel's own check: a replace refused with EAGAIN (the number of
 # rules moved in the instant between our last read and our replace; here

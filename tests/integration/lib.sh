@@ -51,9 +51,15 @@ assert_not_contains() { ! grep -qF -- "$2" "$1" || fail "$3: '$2' is in $1: $(he
 
 # assert_same_file A B WHAT: byte-identical, or fail with the diff.
 assert_same_file() {
-	cmp -s "$1" "$2" || fail "$3 differs:
-$(diff -u "$1" "$2" | head -60)"
+	cmp -s "$1" "$2" && return 0
+	diff -u "$1" "$2" >"$work/same-file.diff" || true
+	fail "$3 differs:
+$(head -60 "$work/same-file.diff")"
 }
+
+# first_line FILE REGEX: the first line of FILE that matches REGEX (grep
+# -E), or nothing.  Reads the file itself: no producer to kill with SIGPIPE.
+first_line() { grep -m1 -E -- "$2" "$1" || true; }
 
 # snapshot NAME: the whole ruleset as nft text and JSON, and the
 # iptables-nft view of it (header comments dropped: they hold the date).
