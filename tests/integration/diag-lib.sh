@@ -22,6 +22,7 @@ diag_begin() {
 	bin=$(realpath "$1")
 	work=$(mktemp -d)
 	defer rm -rf "$work"
+	watch_sanitizers "$work/sanitizer"
 	state=$work/state
 	# audit lines go to a file of the test's own, not to the host's syslog
 	export NOTRACKCTL_AUDIT_FILE=$work/audit.log

@@ -20,6 +20,7 @@ need_commands nft conntrack python3 ip
 bin=$(readlink -f "$1")
 work=$(mktemp -d)
 defer rm -rf "$work"
+watch_sanitizers "$work/sanitizer"
 # $checkout is the source tree as given; $src is a root-owned copy of it
 # (private_checkout), from which the fixtures are applied.
 checkout=$(cd "$2" && pwd)
@@ -41,6 +42,9 @@ run() {
 	local want=$1 got=0
 	shift
 	"$@" >"$work/out" 2>"$work/err" || got=$?
+	# a sanitizer's report (UBSan's "runtime error:" lines have no
+	# "Sanitizer" in them) fails the test whatever the exit code
+	! grep -qE 'Sanitizer|runtime error:' "$work/err" || fail "$*: a sanitizer report: $(cat "$work/err")"
 	[ "$got" = "$want" ] || fail "$*: exit $got, want $want; stderr: $(cat "$work/err"); stdout: $(head -c 2000 "$work/out")"
 }
 

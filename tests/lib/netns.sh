@@ -3,12 +3,20 @@
 
 SKIP=77
 
-# Runs at exit, last registered first.
+# Runs at exit, last registered first.  A deferred check that finds a
+# problem calls deferred_fail: every deferred command still runs, then the
+# test fails.
 _deferred=()
+_deferred_failures=
 defer() { _deferred=("$*" "${_deferred[@]}"); }
+deferred_fail() { _deferred_failures+="FAIL: $*"$'\n'; }
 _run_deferred() {
 	local cmd
 	for cmd in "${_deferred[@]}"; do eval "$cmd" || true; done
+	if [ -n "$_deferred_failures" ]; then
+		printf '%s' "$_deferred_failures" >&2
+		exit 1
+	fi
 }
 trap _run_deferred EXIT
 
@@ -57,6 +65,28 @@ enter_netns() {
 	command -v unshare >/dev/null || skip "unshare not found"
 	unshare -n true 2>/dev/null || skip "cannot create a network namespace (unshare -n)"
 	NOTRACKCTL_OUTER_NETNS=$here exec unshare -n -- "$0" "$@"
+}
+
+# watch_sanitizers DIR: in a test run under ASan or UBSan (ctest sets their
+# options for the _asan tests), their reports go to files in DIR rather
+# than to stderr, where a command's expected failure could hide them (a
+# report alone does not fail a run that was meant to fail anyway); at exit,
+# any report fails the test.  DIR must outlive the check (register its
+# removal before calling this).
+watch_sanitizers() {
+	[ -n "${ASAN_OPTIONS:-}${UBSAN_OPTIONS:-}" ] || return 0
+	mkdir -p "$1"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}log_path=$1/asan"
+	export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}${UBSAN_OPTIONS:+:}log_path=$1/ubsan"
+	defer _check_sanitizers "$1"
+}
+_check_sanitizers() {
+	local f
+	for f in "$1"/*; do
+		[ -s "$f" ] && deferred_fail "sanitizer report ${f##*/}:
+$(head -c 4000 "$f")"
+	done
+	return 0
 }
 
 # private_checkout FROM TO: a copy of the checkout FROM (without build
