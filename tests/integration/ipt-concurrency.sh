@@ -50,7 +50,11 @@ for i in $(seq 500); do [ -e "$sync/before-commit" ] && break; sleep 0.01; done
 [ -e "$sync/before-commit" ] || fail "apply never reached its commit"
 ipt4 -t raw -A PREROUTING -s 192.0.2.1/32 -m comment --comment "waited for the lock" -j ACCEPT &
 w=$!
-kill -0 $w 2>/dev/null || fail "iptables-legacy -w did not wait for the xtables lock we hold"
+# it waits for the xtables lock that the paused apply holds: a blocked
+# flock on that file, and its rule not in the kernel yet
+wait_until 10 "iptables-legacy -w blocked on the xtables lock" lock_waiter "$XTABLES_LOCKFILE"
+iptables-legacy-save -t raw >"$work/raw-while-waiting"
+assert_not_contains "$work/raw-while-waiting" "waited for the lock" "the waiting writer's rule before we let go"
 touch "$sync/before-commit.go" "$sync/after-commit.go"
 wait $c || fail "apply with a waiting iptables failed: $(cat "$work/c.err")"
 wait $w || fail "the waiting iptables-legacy failed"
