@@ -14,7 +14,7 @@ set -euo pipefail
 trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$(cd "$1" && pwd)
 [ "$(id -u)" = 0 ] || skip "needs root for a mount namespace"
-need_commands cpack dpkg dpkg-deb dpkg-shlibdeps unshare systemd-analyze objdump ldconfig
+need_commands cpack dpkg dpkg-deb dpkg-shlibdeps unshare systemd-analyze objdump ldconfig file
 work=$(mktemp -d)
 defer rm -rf "$work"
 
