@@ -31,13 +31,11 @@ run 0 ntc diff --backend iptables "$src/policies/$last.json"
 legacy_snapshot settled
 
 # The xtables lock held by someone else.
-flock "$XTABLES_LOCKFILE" sleep 3 &
-holder=$!
-for i in $(seq 100); do flock -n "$XTABLES_LOCKFILE" true || break; sleep 0.02; done
+hold_lock "$XTABLES_LOCKFILE"
 run 6 ntc apply --backend iptables --lock-timeout 1 "$src/policies/minimal.json"
 assert_contains "$work/err" "waiting for the xtables lock $XTABLES_LOCKFILE" "the lock timeout names the xtables lock"
 assert_eq "$(wc -l <"$work/err")" 1 "lines on stderr for a lock timeout"
-wait $holder
+release_lock
 legacy_snapshot after-lock
 assert_same_legacy settled after-lock
 

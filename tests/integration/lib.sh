@@ -190,5 +190,20 @@ wait_until() {
 # handshake of a helper started in the background.
 wait_for_file() { wait_until 10 "$2 did not get ready ($1 never appeared)" test -e "$1"; }
 
+# hold_lock FILE: another process holds flock(2) on FILE, from when this
+# returns until release_lock; no timing involved either way.
+hold_lock() {
+	rm -f "$work/lock-held" "$work/lock-release"
+	mkfifo "$work/lock-release"
+	flock "$1" sh -c ': >"$1"; read -r _ <"$2"' holder "$work/lock-held" "$work/lock-release" &
+	_lock_holder=$!
+	defer "kill $_lock_holder 2>/dev/null"
+	wait_for_file "$work/lock-held" "the holder of $1"
+}
+release_lock() {
+	echo >"$work/lock-release"
+	wait "$_lock_holder" || fail "the lock holder failed"
+}
+
 ct_count() { conntrack -C; }
 ct_flush() { conntrack -F >/dev/null 2>&1 || true; }

@@ -29,14 +29,10 @@ snapshot after-refusal
 assert_same_snapshot at1 after-refusal
 
 # Another run holds the lock until told to let go.
-mkfifo "$work/release"
-flock "$NOTRACKCTL_STATE_DIR/lock" sh -c ': >"$1"; read -r _ <"$2"' holder "$work/locked" "$work/release" &
-holder=$!
-wait_for_file "$work/locked" "the lock holder"
+hold_lock "$NOTRACKCTL_STATE_DIR/lock"
 run 6 ntc apply --lock-timeout 1 "$src/policies/dns.json"
 assert_contains "$work/err" "$NOTRACKCTL_STATE_DIR/lock" "the lock timeout names the lock"
-echo >"$work/release"
-wait $holder
+release_lock
 snapshot after-lock
 assert_same_snapshot at1 after-lock
 
