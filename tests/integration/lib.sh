@@ -82,9 +82,7 @@ save_without_dates() {
 snapshot() {
 	nft list ruleset >"$work/$1.nft"
 	nft -j list ruleset >"$work/$1.json"
-	if command -v iptables-nft-save >/dev/null; then
-		save_without_dates "$work/$1.iptnft" iptables-nft-save
-	fi
+	save_without_dates "$work/$1.iptnft" iptables-nft-save
 }
 
 # assert_same_snapshot A B: the kernel held byte-identical rulesets.  Two
