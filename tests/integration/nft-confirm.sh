@@ -43,7 +43,7 @@ run 0 ntc generations --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"] == 0, d' "$work/out" || fail "current generation after expiry: $(cat "$work/out")"
 
 # 2. Confirmed: the change stays, the timer is gone.
-run 0 ntc apply --allow-conflicts --confirm 3 "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts --confirm 60 "$src/policies/nginx.json"
 token=$(pending_field token)
 timer=$(pending_field timer_id)
 

@@ -42,7 +42,7 @@ snapshot back-to-gen1
 assert_same_rules gen1 back-to-gen1
 
 # 3. The automatic rollback of --confirm refuses over a change to our table.
-run 0 ntc apply --confirm 2 "$src/policies/dns.json"
+run 0 ntc apply --confirm 5 "$src/policies/dns.json"
 nft add rule inet notrackctl output udp sport 4321 counter notrack comment '"hand-made"'
 snapshot tampered2
 # the timer ran (and refused): its audit line, written when it is done
