@@ -18,6 +18,8 @@ src=$2
 golden=$src/tests/golden
 work=$(mktemp -d)
 defer rm -rf "$work"
+# the xtables lock is a file shared by every namespace: keep ours private
+export XTABLES_LOCKFILE=$work/xtables.lock
 failures=0
 
 # Resets the namespace's ruleset between files.
@@ -81,7 +83,12 @@ goldens=("$golden"/*.nft)
 for f in "${goldens[@]}"; do
 	check_nft_file "nft -c $(basename "$f")" "$f"
 done
-for f in "$golden"/*.ipt4 "$golden"/*.ipt6; do
+ipt=("$golden"/*.ipt4 "$golden"/*.ipt6)
+# every golden case has its nft, IPv4 and IPv6 output (and IR)
+cases=("$golden"/*.ir.json)
+[ ${#goldens[@]} = ${#cases[@]} ] && [ ${#ipt[@]} = $((2 * ${#cases[@]})) ] ||
+	fail "${#cases[@]} golden cases but ${#goldens[@]} .nft and ${#ipt[@]} .ipt4/.ipt6 files"
+for f in "${ipt[@]}"; do
 	case $f in *.ipt4) tool=iptables-legacy ;; *) tool=ip6tables-legacy ;; esac
 	reset_rules
 	make_foreign_ipt_chains "$tool" "$f"
@@ -101,8 +108,12 @@ while IFS= read -r -d '' policy; do
 		sed 's/^/     /' "$work/err" >&2
 		failures=$((failures + 1))
 	fi
-done < <(find "$src/policies" "$src/examples" -name '*.json' ! -name 'schema.json' -print0 2>/dev/null | sort -z)
+done < <(find "$src/policies" "$src/examples" -name '*.json' ! -name 'schema.json' -print0 | sort -z)
 echo "$n shipped policies"
+# find's errors are not hidden: counted independently, from the globs
+shipped=("$src"/policies/*.json)
+[ "$n" -ge $((${#shipped[@]} - 1)) ] && [ "$n" -ge 1 ] ||
+	fail "checked $n shipped policies, but policies/ alone holds ${#shipped[@]} (schema.json included)"
 
 [ "$failures" = 0 ] || fail "$failures check(s) failed"
 echo "all loaded"

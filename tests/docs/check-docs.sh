@@ -19,7 +19,9 @@ defer rm -rf "$work"
 "$bin" --help >"$work/help"
 commands=$(sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' "$work/help")
 [ "$(echo "$commands" | wc -w)" -ge 8 ] || fail "--help lists too few commands: $commands"
-man -l "$src/dist/man/notrackctl.8" 2>/dev/null | col -b >"$work/man" || cp "$src/dist/man/notrackctl.8" "$work/man"
+need_commands man col
+man -l "$src/dist/man/notrackctl.8" 2>"$work/man.err" >"$work/man.raw" || fail "man -l notrackctl.8: $(cat "$work/man.err")"
+col -b <"$work/man.raw" >"$work/man"
 for c in $commands; do
 	"$bin" "$c" --help >"$work/c.help" || fail "notrackctl $c --help fails"
 	grep -q "^Usage: notrackctl $c" "$work/c.help" || fail "notrackctl $c --help has no usage line"
@@ -31,7 +33,7 @@ done
 # (in code: "$ notrackctl X", "`notrackctl X", "sudo notrackctl X", or a line of its own)
 grep -oE '(^\$ |^|`|sudo )notrackctl [a-z][a-z-]+' "$src/README.md" | sed 's/.*notrackctl //' | sort -u >"$work/readme-commands"
 while read -r c; do
-	echo "$commands" | grep -qx "$c" || fail "README.md shows 'notrackctl $c', which --help does not list"
+	grep -qx "$c" <<<"$commands" || fail "README.md shows 'notrackctl $c', which --help does not list"
 done <"$work/readme-commands"
 
 # Exit codes.
@@ -43,9 +45,36 @@ while read -r code; do
 	grep -qx "\.B $code" "$src/dist/man/notrackctl.8" || fail "the man page does not list exit code $code"
 done <"$work/codes"
 
+# No pipeline whose reader quits early: under `set -o pipefail`, `PRODUCER |
+# grep -q` (or head, grep -m, awk '... exit', sed '...q') kills a producer
+# that is still writing with SIGPIPE, and the pipeline fails (141) by chance.
+# Write to a file, then read it.  Allowed: the reader's pipeline is inside a
+# fail message, or its producer only writes what it already holds (echo,
+# printf, cat).
+python3 - "$src" >"$work/pipes" <<'PY'
+import pathlib, re, sys
+root = pathlib.Path(sys.argv[1])
+files = [p for p in root.glob("tests/**/*.sh") if p.name != "check-docs.sh"] + [p for p in root.glob("tests/*/run")]
+files += [p for p in (root / "scripts").iterdir() if p.is_file()] + [root / ".ci" / "run"]
+reader = re.compile(r"(?<!\|)\|(?!\|)\s*(grep\s+(-\w*[qm]|--quiet|--max-count)|head\b|sed\s+(-n\s+)?'?[^|']*q'?\s|awk\s.*\bexit\b)")
+for path in sorted(files):
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        code = line.split(" #")[0] if not line.lstrip().startswith("#") else ""
+        for m in reader.finditer(code):
+            before = code[: m.start()]
+            if 'fail "' in before:
+                continue
+            producer = re.split(r"\|\||&&|[|;(]|\$\(", before)[-1].lstrip("(){} \t")
+            if re.match(r"(echo|printf|cat)\b", producer):
+                continue
+            print(f"{path.relative_to(root)}:{n}: {line.strip()}")
+            break
+PY
+[ ! -s "$work/pipes" ] || fail "a pipeline into a reader that quits early (SIGPIPE under pipefail): write to a file, then read it:
+$(cat "$work/pipes")"
+
 # Style.
-if command -v clang-format >/dev/null; then
-	(cd "$src" && clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/lib/*.c tests/lib/*.h) ||
-		fail "clang-format would change the sources: run clang-format -i"
-fi
+need_commands clang-format
+(cd "$src" && clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/lib/*.c tests/lib/*.h) ||
+	fail "clang-format would change the sources: run clang-format -i"
 echo "PASS"

@@ -22,7 +22,10 @@ diag_begin() {
 	bin=$(realpath "$1")
 	work=$(mktemp -d)
 	defer rm -rf "$work"
+	watch_sanitizers "$work/sanitizer"
 	state=$work/state
+	# audit lines go to a file of the test's own, not to the host's syslog
+	export NOTRACKCTL_AUDIT_FILE=$work/audit.log
 	export bin work state
 	diag_start_conntrack
 }
@@ -56,12 +59,13 @@ diag_add_veth() {
 # been answered.
 diag_wait_settled() {
 	for _ in $(seq 50); do
-		if ! conntrack -L -p tcp 2>/dev/null | grep -Eq 'SYN_SENT|SYN_RECV|FIN_WAIT|CLOSE_WAIT|LAST_ACK'; then
-			return 0
-		fi
+		# to a file first: grep -q would quit at the first match and
+		# conntrack, still writing, would die of SIGPIPE (141 under pipefail)
+		conntrack -L -p tcp >"$work/settle" 2>/dev/null || fail "conntrack -L -p tcp failed"
+		grep -Eq 'SYN_SENT|SYN_RECV|FIN_WAIT|CLOSE_WAIT|LAST_ACK' "$work/settle" || return 0
 		sleep 0.1
 	done
-	fail "TCP entries did not settle: $(conntrack -L -p tcp 2>/dev/null | awk '{print $4}' | sort | uniq -c)"
+	fail "TCP entries did not settle: $(awk '{print $4}' "$work/settle" | sort | uniq -c)"
 }
 
 # expect_eq WHAT GOT WANT

@@ -31,13 +31,11 @@ run 0 ntc diff --backend iptables "$src/policies/$last.json"
 legacy_snapshot settled
 
 # The xtables lock held by someone else.
-flock "$XTABLES_LOCKFILE" sleep 3 &
-holder=$!
-for i in $(seq 100); do flock -n "$XTABLES_LOCKFILE" true || break; sleep 0.02; done
+hold_lock "$XTABLES_LOCKFILE"
 run 6 ntc apply --backend iptables --lock-timeout 1 "$src/policies/minimal.json"
 assert_contains "$work/err" "waiting for the xtables lock $XTABLES_LOCKFILE" "the lock timeout names the xtables lock"
 assert_eq "$(wc -l <"$work/err")" 1 "lines on stderr for a lock timeout"
-wait $holder
+release_lock
 legacy_snapshot after-lock
 assert_same_legacy settled after-lock
 
@@ -50,7 +48,11 @@ for i in $(seq 500); do [ -e "$sync/before-commit" ] && break; sleep 0.01; done
 [ -e "$sync/before-commit" ] || fail "apply never reached its commit"
 ipt4 -t raw -A PREROUTING -s 192.0.2.1/32 -m comment --comment "waited for the lock" -j ACCEPT &
 w=$!
-kill -0 $w 2>/dev/null || fail "iptables-legacy -w did not wait for the xtables lock we hold"
+# it waits for the xtables lock that the paused apply holds: a blocked
+# flock on that file, and its rule not in the kernel yet
+wait_until 10 "iptables-legacy -w blocked on the xtables lock" lock_waiter "$XTABLES_LOCKFILE"
+iptables-legacy-save -t raw >"$work/raw-while-waiting"
+assert_not_contains "$work/raw-while-waiting" "waited for the lock" "the waiting writer's rule before we let go"
 touch "$sync/before-commit.go" "$sync/after-commit.go"
 wait $c || fail "apply with a waiting iptables failed: $(cat "$work/c.err")"
 wait $w || fail "the waiting iptables-legacy failed"
@@ -75,14 +77,17 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"]
 	fail "the stale replace was not detected and re-planned: $(cat "$work/d.json")"
 ip6tables-legacy-save -t raw >"$work/raw6"
 assert_contains "$work/raw6" '-A PREROUTING -s 2001:db8::1/128 -m comment --comment "ignored the lock" -j ACCEPT' "the foreign rule after our commit"
-grep -- '^-A PREROUTING' "$work/raw6" | head -1 | grep -q -- '-j NOTRACKCTL-PRE$' || fail "our jump is not first: $(cat "$work/raw6")"
+assert_eq "$(first_line "$work/raw6" '^-A PREROUTING')" "-A PREROUTING -m comment --comment notrackctl -j NOTRACKCTL-PRE" \
+	"the first rule of raw PREROUTING (IPv6)"
 run 0 ntc diff --backend iptables "$src/policies/nginx.json"
 
 # Rolling back keeps both foreign rules.
 run 0 ntc rollback --backend iptables
 assert_contains "$work/out" "rolled back" "rollback"
-iptables-legacy-save -t raw | grep -q 'waited for the lock' || fail "rollback lost the IPv4 foreign rule"
-ip6tables-legacy-save -t raw | grep -q 'ignored the lock' || fail "rollback lost the IPv6 foreign rule"
+iptables-legacy-save -t raw >"$work/raw4-rolled-back"
+ip6tables-legacy-save -t raw >"$work/raw6-rolled-back"
+assert_contains "$work/raw4-rolled-back" 'waited for the lock' "the IPv4 foreign rule after rollback"
+assert_contains "$work/raw6-rolled-back" 'ignored the lock' "the IPv6 foreign rule after rollback"
 
 # The kernel's own check: a replace refused with EAGAIN (the number of
 # rules moved in the instant between our last read and our replace; here

@@ -55,8 +55,9 @@ if [ "${3:-}" = reboot-before ] || [ "${3:-}" = reboot-after ]; then
 		run 0 ntc restore --json
 		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["backend"] == "iptables" and "current generation 1 was applied with the iptables backend" in d["backend_decision"]["reason"], d' "$work/out" ||
 			fail "restore after a reboot: $(cat "$work/out")"
-		iptables-legacy-save | grep -q -- '-A PREROUTING -m comment --comment notrackctl -j NOTRACKCTL-PRE' ||
-			fail "restore after a reboot did not put our legacy rules back"
+		iptables-legacy-save >"$work/restored.ipt4"
+		assert_contains "$work/restored.ipt4" '-A PREROUTING -m comment --comment notrackctl -j NOTRACKCTL-PRE' \
+			"our legacy rules, put back by restore after a reboot"
 		nft list table inet notrackctl >/dev/null 2>&1 && fail "restore after a reboot made an nft table"
 	fi
 	echo "PASS $3"
@@ -98,12 +99,14 @@ assert d["backend_decision"]["backend"] is None, d' "$work/out" || fail "$case: 
 	assert_same_file "$work/tables-before" "$work/tables-after" "$case: tables after probing"
 	run 0 ntc apply "$policy"
 	if [ "$want" = iptables ]; then
-		iptables-legacy-save | grep -q -- '-j NOTRACKCTL-PRE' || fail "$case: our chains are not in iptables-legacy"
+		iptables-legacy-save >"$work/$case.ipt4"
+		assert_contains "$work/$case.ipt4" '-j NOTRACKCTL-PRE' "$case: our chains in iptables-legacy"
 		nft list table inet notrackctl >/dev/null 2>&1 && fail "$case: an nft table was made"
 	else
 		nft list table inet notrackctl >/dev/null || fail "$case: no nft table of ours"
 		# iptables-legacy-save dumps only the tables already loaded
-		iptables-legacy-save | grep -q NOTRACKCTL && fail "$case: our chains went into iptables-legacy"
+		iptables-legacy-save >"$work/$case.ipt4"
+		assert_not_contains "$work/$case.ipt4" NOTRACKCTL "$case: iptables-legacy, which must not hold our chains"
 	fi
 	if [ "$case" = iptables-nft ]; then
 		iptables-nft-save >"$work/save" 2>&1

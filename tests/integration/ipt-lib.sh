@@ -17,16 +17,26 @@ fault() {
 }
 
 # legacy_snapshot NAME: iptables-legacy-save and ip6tables-legacy-save,
-# without the header comments (they hold the date), and the nft ruleset.
+# without the date comments (a failed save fails the test), and the nft
+# ruleset.
 legacy_snapshot() {
-	{ iptables-legacy-save | grep -v '^#' || true; } >"$work/$1.ipt4"
-	{ ip6tables-legacy-save | grep -v '^#' || true; } >"$work/$1.ipt6"
+	save_without_dates "$work/$1.ipt4" iptables-legacy-save
+	save_without_dates "$work/$1.ipt6" ip6tables-legacy-save
 	nft list ruleset >"$work/$1.nft"
+}
+
+# lock_waiter FILE: someone is blocked in flock(2) on FILE (a "->" line of
+# /proc/locks names the waiter, with FILE's inode).
+lock_waiter() {
+	local ino
+	ino=$(stat -c %i "$1")
+	grep -qE -- "-> FLOCK .*:$ino " /proc/locks
 }
 
 # assert_same_legacy A B: the kernel held byte-identical legacy tables (and
 # nftables did not move).
 assert_same_legacy() {
+	[ -s "$work/$1.ipt4" ] || [ -s "$work/$2.ipt4" ] || fail "legacy snapshots $1 and $2 are both empty"
 	assert_same_file "$work/$1.ipt4" "$work/$2.ipt4" "iptables-legacy-save ($1 vs $2)"
 	assert_same_file "$work/$1.ipt6" "$work/$2.ipt6" "ip6tables-legacy-save ($1 vs $2)"
 	assert_same_file "$work/$1.nft" "$work/$2.nft" "nft list ruleset ($1 vs $2)"

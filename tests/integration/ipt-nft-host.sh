@@ -42,7 +42,8 @@ grep -qx -- "-A FORWARD -m conntrack --ctstate UNTRACKED -m comment --comment no
 	fail "iptables-nft-save does not show our accept in FORWARD: $(cat "$work/save4")"
 grep -qx -- "-A INPUT -m conntrack --ctstate UNTRACKED -m comment --comment notrackctl -j ACCEPT" "$work/save6" ||
 	fail "ip6tables-nft-save does not show our accept in INPUT: $(cat "$work/save6")"
-grep -- '^-A FORWARD' "$work/save4" | head -1 | grep -q 'comment notrackctl' || fail "our accept is not first in FORWARD"
+assert_eq "$(first_line "$work/save4" '^-A FORWARD')" \
+	"-A FORWARD -m conntrack --ctstate UNTRACKED -m comment --comment notrackctl -j ACCEPT" "the first rule of FORWARD"
 iptables-nft -w -L FORWARD -n >/dev/null || fail "iptables-nft -L fails after apply"
 ip6tables-nft -w -L INPUT -n >/dev/null || fail "ip6tables-nft -L fails after apply"
 

@@ -29,14 +29,14 @@ for f in ipt4 ipt6; do
 	s=$work/applied.$f
 	# the first rule of each built-in chain is ours, and only one is
 	for c in PREROUTING OUTPUT; do
-		sed -n '/^\*raw/,/^COMMIT/p' "$s" | grep -- "^-A $c " | head -1 |
-			grep -qx -- "-A $c -m comment --comment notrackctl -j NOTRACKCTL-${c:0:3}" ||
-			fail "$f: raw $c does not start with our jump: $(grep -- "^-A $c " "$s")"
+		sed -n '/^\*raw/,/^COMMIT/p' "$s" >"$work/raw.$f"
+		assert_eq "$(first_line "$work/raw.$f" "^-A $c ")" "-A $c -m comment --comment notrackctl -j NOTRACKCTL-${c:0:3}" \
+			"$f: the first rule of raw $c"
 	done
 	for c in INPUT FORWARD OUTPUT; do
-		sed -n '/^\*filter/,/^COMMIT/p' "$s" | grep -- "^-A $c " | head -1 |
-			grep -qx -- "-A $c -m conntrack --ctstate UNTRACKED -m comment --comment notrackctl -j ACCEPT" ||
-			fail "$f: filter $c does not start with our accept: $(grep -- "^-A $c " "$s")"
+		sed -n '/^\*filter/,/^COMMIT/p' "$s" >"$work/filter.$f"
+		assert_eq "$(first_line "$work/filter.$f" "^-A $c ")" \
+			"-A $c -m conntrack --ctstate UNTRACKED -m comment --comment notrackctl -j ACCEPT" "$f: the first rule of filter $c"
 		assert_eq "$(sed -n '/^\*filter/,/^COMMIT/p' "$s" | grep -c -- "^-A $c .*--comment notrackctl -j ACCEPT")" 1 \
 			"$f: our accepts in filter $c"
 	done

@@ -42,10 +42,13 @@ snapshot back-to-gen1
 assert_same_rules gen1 back-to-gen1
 
 # 3. The automatic rollback of --confirm refuses over a change to our table.
-run 0 ntc apply --confirm 2 "$src/policies/dns.json"
+run 0 ntc apply --confirm 5 "$src/policies/dns.json"
 nft add rule inet notrackctl output udp sport 4321 counter notrack comment '"hand-made"'
 snapshot tampered2
-sleep 3.5
+# the timer ran (and refused): its audit line, written when it is done
+wait_until 30 "the timer's confirm-expire audit line" grep -q ': confirm-expire ' "$NOTRACKCTL_AUDIT_FILE"
+grep ': confirm-expire ' "$NOTRACKCTL_AUDIT_FILE" >"$work/expire-audit"
+assert_contains "$work/expire-audit" "result=error" "the refused automatic rollback's audit line"
 snapshot after-deadline
 assert_same_snapshot tampered2 after-deadline
 [ -e "$NOTRACKCTL_STATE_DIR/pending.json" ] || fail "the refused automatic rollback dropped the pending confirmation"

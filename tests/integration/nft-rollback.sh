@@ -82,19 +82,34 @@ iptables-nft -w -L INPUT -n >/dev/null || fail "iptables -L fails after apply"
 
 # Idempotency: the same policy again sends no batch.  nft monitor prints an
 # event for every committed change, anyone's.
+# mark_seen NAME: nft monitor has printed the creation of table NAME.
+# start_mark: creates and deletes table monitor_start, seen or not, until
+# the monitor (which may not listen yet) has printed it.
+mark_seen() { grep -q "^add table inet $1" "$work/events"; }
+start_mark() {
+	nft add table inet monitor_start
+	nft delete table inet monitor_start
+	mark_seen monitor_start
+}
+# Marks before and after, as events of their own, tell when the monitor
+# listens and when it has printed everything up to the end.
 nft monitor >"$work/events" 2>&1 &
 monitor=$!
 defer "kill $monitor 2>/dev/null"
-sleep 0.3
+wait_until 10 "nft monitor reporting the start mark" start_mark
 run 0 ntc apply --allow-conflicts "$policy"
 assert_contains "$work/out" "unchanged (generation 1)" "second apply"
 run 0 ntc apply --allow-conflicts --json "$policy"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] is False and d["generation"] == 1 and d["diff"] == [] and d["error"] is None, d' "$work/out" ||
 	fail "apply --json of an unchanged policy: $(cat "$work/out")"
-sleep 0.3
+nft add table inet monitor_end
+wait_until 10 "nft monitor reporting the end mark" mark_seen monitor_end
 kill $monitor
 wait $monitor 2>/dev/null || true
-[ ! -s "$work/events" ] || fail "an unchanged apply changed the ruleset: $(cat "$work/events")"
+sed -n '/^delete table inet monitor_start/,/^add table inet monitor_end/p' "$work/events" |
+	grep -v -e monitor_start -e monitor_end -e '^# ' >"$work/between" || true
+[ ! -s "$work/between" ] || fail "an unchanged apply changed the ruleset: $(cat "$work/between")"
+nft delete table inet monitor_end
 snapshot again
 assert_same_snapshot applied again
 

@@ -28,13 +28,11 @@ chmod 0700 "$NOTRACKCTL_STATE_DIR"
 snapshot after-refusal
 assert_same_snapshot at1 after-refusal
 
-# Another run holds the lock.
-flock "$NOTRACKCTL_STATE_DIR/lock" sleep 3 &
-holder=$!
-sleep 0.3
+# Another run holds the lock until told to let go.
+hold_lock "$NOTRACKCTL_STATE_DIR/lock"
 run 6 ntc apply --lock-timeout 1 "$src/policies/dns.json"
 assert_contains "$work/err" "$NOTRACKCTL_STATE_DIR/lock" "the lock timeout names the lock"
-wait $holder
+release_lock
 snapshot after-lock
 assert_same_snapshot at1 after-lock
 
@@ -45,16 +43,23 @@ run 9 ntc rollback --to 1
 assert_contains "$work/err" "checksum mismatch" "rollback to a damaged generation"
 run 0 ntc diff "$src/policies/dns.json"
 
-# The audit trail: one line per run that could change the kernel.
-export NOTRACKCTL_AUDIT_STDERR=1
+# The audit trail: one line per run that could change the kernel, in
+# syslog, or (as here: lib.sh) in the file NOTRACKCTL_AUDIT_FILE names.
+audit=$NOTRACKCTL_AUDIT_FILE
+[ -s "$audit" ] || fail "the applies above left no audit line in $audit"
+: >"$audit"
 SUDO_USER=alice run 0 ntc apply -q "$src/policies/nginx.json"
-assert_contains "$work/err" "apply uid=0 euid=0" "audit line of an apply"
-assert_contains "$work/err" "sudo_user=alice backend=nft table=notrackctl generation=4->5 policy=" "audit line of an apply"
-assert_contains "$work/err" "result=changed" "audit line of an apply"
+assert_eq "$(wc -l <"$audit")" 1 "audit lines after one apply"
+assert_contains "$audit" "notrackctl[" "audit line of an apply"
+assert_contains "$audit" "]: apply uid=0 euid=0" "audit line of an apply"
+assert_contains "$audit" "sudo_user=alice backend=nft table=notrackctl generation=4->5 policy=" "audit line of an apply"
+assert_contains "$audit" "result=changed" "audit line of an apply"
+assert_not_contains "$work/err" "uid=" "the audit line goes to the file only"
 run 0 ntc diff "$src/policies/nginx.json"
-assert_not_contains "$work/err" "uid=" "diff changes nothing and leaves no audit line"
+assert_eq "$(wc -l <"$audit")" 1 "audit lines after a diff, which changes nothing"
 run 9 ntc rollback --to 1
-assert_contains "$work/err" "rollback uid=0" "audit line of a failed rollback"
-assert_contains "$work/err" "result=error msg=" "audit line of a failed rollback"
-unset NOTRACKCTL_AUDIT_STDERR
+assert_eq "$(wc -l <"$audit")" 2 "audit lines after a failed rollback"
+tail -1 "$audit" >"$work/last"
+assert_contains "$work/last" "rollback uid=0" "audit line of a failed rollback"
+assert_contains "$work/last" "result=error msg=" "audit line of a failed rollback"
 echo "PASS"

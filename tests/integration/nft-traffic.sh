@@ -17,9 +17,12 @@ start_server 8080 ::1
 ct_flush
 connections 200
 connections 50 8080 ::1
-before=$(ct_count)
-echo "entries before apply: $before"
-assert_ge "$before" 200 "conntrack entries for 200 + 50 tracked connections"
+# each family on its own: IPv6 must be shown tracked before apply too
+conntrack -L -f ipv4 -p tcp --dport 8080 >"$work/ct4" 2>/dev/null
+conntrack -L -f ipv6 -p tcp --dport 8080 >"$work/ct6" 2>/dev/null
+echo "entries before apply: $(wc -l <"$work/ct4") IPv4, $(wc -l <"$work/ct6") IPv6"
+assert_ge "$(wc -l <"$work/ct4")" 200 "IPv4 conntrack entries for 200 tracked connections"
+assert_ge "$(wc -l <"$work/ct6")" 50 "IPv6 conntrack entries for 50 tracked connections"
 
 run 0 ntc apply "$src/policies/nginx.json"
 ct_flush

@@ -14,7 +14,7 @@ set -euo pipefail
 trap 'echo "FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 src=$(cd "$1" && pwd)
 [ "$(id -u)" = 0 ] || skip "needs root for a mount namespace"
-need_commands cpack dpkg dpkg-deb dpkg-shlibdeps unshare systemd-analyze objdump ldconfig
+need_commands cpack dpkg dpkg-deb dpkg-shlibdeps unshare systemd-analyze objdump ldconfig file
 work=$(mktemp -d)
 defer rm -rf "$work"
 
@@ -27,11 +27,16 @@ deb=$(ls "$work"/build/notrackctl_*.deb)
 dpkg-deb -f "$deb" Depends >"$work/depends"
 objdump -p "$work/build/notrackctl" | awk '/NEEDED/ {print $2}' >"$work/needed"
 [ -s "$work/needed" ] || fail "objdump found no NEEDED entries"
+# (each reader takes a whole file: `ldconfig -p | awk '... exit'` killed
+# ldconfig with SIGPIPE, 141 under pipefail, on a fresh machine)
+ldconfig -p >"$work/ldconfig"
 while read -r soname; do
-	path=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|x86_64|64bit/ {print $NF; exit}')
-	[ -n "$path" ] || path=$(ldconfig -p | awk -v s="$soname" '$1 == s {print $NF; exit}')
-	pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1) || true
-	[ -n "$pkg" ] || pkg=$(dpkg -S "$path" | head -1 | cut -d: -f1)
+	path=$(awk -v s="$soname" '$1 == s && /x86-64|x86_64|64bit/ {print $NF; exit}' "$work/ldconfig")
+	[ -n "$path" ] || path=$(awk -v s="$soname" '$1 == s {print $NF; exit}' "$work/ldconfig")
+	[ -n "$path" ] || fail "ldconfig -p does not know $soname"
+	dpkg -S "$(readlink -f "$path")" >"$work/dpkg-S" 2>/dev/null || dpkg -S "$path" >"$work/dpkg-S" ||
+		fail "no package owns $path"
+	pkg=$(awk -F: '{print $1; exit}' "$work/dpkg-S")
 	grep -q "\b$pkg\b" "$work/depends" || fail "the binary links $soname (package $pkg) but Depends says: $(cat "$work/depends")"
 done <"$work/needed"
 dpkg-deb -c "$deb" | awk '{print $6}' >"$work/files"
@@ -56,7 +61,8 @@ unshare -m -- bash -euo pipefail -c '
 	mount -t tmpfs tmpfs "$work/root/run"
 	in_root() { chroot "$work/root" "$@"; }
 	in_root dpkg -i "/$deb" >/dev/null || fail "dpkg -i failed"
-	in_root notrackctl --version | grep -q "^notrackctl " || fail "the installed binary does not run"
+	version=$(in_root notrackctl --version) || fail "the installed binary does not run"
+	[[ $version == "notrackctl "* ]] || fail "the installed binary says: $version"
 	in_root notrackctl compile -q /etc/notrackctl/example-nginx.json >/dev/null || fail "compile of the installed example failed"
 	for u in notrackctl-restore.service notrackctl-metrics.service notrackctl-metrics.timer; do
 		in_root systemd-analyze verify --man=no /lib/systemd/system/$u || fail "systemd-analyze verify rejects $u"
