@@ -87,7 +87,10 @@ enum owned_role inspect_owned_role(const struct owned_object *o)
 		return OWNED_ROLE_ACCEPT;
 	if (o->kind == OWNED_JUMP)
 		return OWNED_ROLE_JUMP;
-	if (!strncmp(inspect_owned_origin(o), "keep_tracked", strlen("keep_tracked")))
+	/* the route_localnet guard keeps tracked like an exception, though no
+	 * policy entry wrote it */
+	if (!strncmp(inspect_owned_origin(o), "keep_tracked", strlen("keep_tracked")) ||
+	    !strncmp(inspect_owned_origin(o), "route_localnet", strlen("route_localnet")))
 		return OWNED_ROLE_KEEP;
 	return OWNED_ROLE_NOTRACK;
 }

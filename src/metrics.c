@@ -159,6 +159,7 @@ static void render_sums(const struct entry_sums *s, enum owned_role role, const 
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct entry_sum *e = &s->v[i];
+		uint64_t value = bytes ? e->bytes : e->packets;
 		/* a rule without a policy entry is not one of ours to count: someone
 		 * added it to our table, and notrackctl_drift says so */
 		if (e->role != role || !e->has_counter || (role != OWNED_ROLE_ACCEPT && !*e->origin))
@@ -167,13 +168,26 @@ static void render_sums(const struct entry_sums *s, enum owned_role role, const 
 			prom_family(sb, name, PROM_COUNTER, help);
 		if (role == OWNED_ROLE_ACCEPT) {
 			const char *labels[] = {"family", e->family, "table", e->table, "chain", e->hook, NULL};
-			prom_sample(sb, name, labels, bytes ? e->bytes : e->packets);
-		} else {
-			/* the entry's JSON path, as errors and warnings name it */
-			snprintf(entry, sizeof(entry), "$.%s", e->origin);
-			const char *labels[] = {"entry", entry, "hook", e->hook, "family", e->family, NULL};
-			prom_sample(sb, name, labels, bytes ? e->bytes : e->packets);
+			prom_sample(sb, name, labels, value);
+			continue;
 		}
+		/* The entry's JSON path, as errors and warnings name it.  An entry's
+		 * ICMP-error rules ("notrack.services[0] (icmp errors)") are part of
+		 * what it lets bypass conntrack: the sort puts them right after the
+		 * entry's own rules, and one series holds both. */
+		size_t path = strcspn(e->origin, " ");
+		while (i + 1 < s->n && s->v[i + 1].role == role && s->v[i + 1].has_counter &&
+		       !strcmp(s->v[i + 1].family, e->family) && !strcmp(s->v[i + 1].hook, e->hook) &&
+		       !strncmp(s->v[i + 1].origin, e->origin, path) && s->v[i + 1].origin[path] == ' ') {
+			i++;
+			value += bytes ? s->v[i].bytes : s->v[i].packets;
+		}
+		if (!strncmp(e->origin, "notrack", 7) || !strncmp(e->origin, "keep_tracked", 12))
+			snprintf(entry, sizeof(entry), "$.%.*s", (int)path, e->origin);
+		else /* the route_localnet guard: no policy entry wrote it */
+			snprintf(entry, sizeof(entry), "%s", e->origin);
+		const char *labels[] = {"entry", entry, "hook", e->hook, "family", e->family, NULL};
+		prom_sample(sb, name, labels, value);
 	}
 }
 
