@@ -22,6 +22,22 @@ void cli_print_lint(const struct lint_report *rep, bool as_warnings)
 		fprintf(stderr, "notrackctl: note: lint: %s\n", rep->notes[i]);
 }
 
+void cli_print_lint_exposure(const struct lint_report *rep)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < rep->n; i++) {
+		if (rep->v[i].kind != LINT_FOREIGN)
+			continue;
+		if (!any)
+			fprintf(stderr,
+				"Also accepted now: another rule untracks it, and the untracked accept cannot tell "
+				"it from ours:\n");
+		any = true;
+		fprintf(stderr, "  - %s\n", rep->v[i].exposure);
+	}
+}
+
 json_t *cli_lint_json(const struct lint_report *rep)
 {
 	json_t *a = json_array();

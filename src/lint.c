@@ -1156,8 +1156,10 @@ static bool ours_anyway(const struct analysis *a, enum hook h, const struct lint
 	return false;
 }
 
+/* shown: the packets in words (without the host's addresses, which x, the
+ * ones the chain meets, may be narrowed to) */
 static int report_foreign(struct analysis *a, const struct lint_notrack *n, const struct lint_chain *c,
-			  const struct lint_sel *x, const char *why)
+			  const struct lint_sel *shown, const char *why)
 {
 	_cleanup_strbuf_ struct strbuf m = {0}, what = {0};
 	const char *towards = c->hook == LINT_HOOK_INPUT     ? " arriving for this host"
@@ -1178,10 +1180,13 @@ static int report_foreign(struct analysis *a, const struct lint_notrack *n, cons
 	snprintf(f->rule, sizeof(f->rule), "%s", n->rule);
 	strbuf_init(&m);
 	strbuf_init(&what);
-	if (lint_sel_is_any(x))
+	struct lint_sel words = *shown; /* an ip or ip6 table's family goes without saying */
+	if (strcmp(n->family, "inet"))
+		words.family = FAMILY_BOTH;
+	if (lint_sel_is_any(&words))
 		strbuf_puts(&what, "all traffic");
 	else
-		lint_sel_format(x, &what);
+		lint_sel_format(&words, &what);
 	strbuf_puts(&what, towards);
 	strbuf_printf(&m,
 		      "another rule untracks traffic that a filter chain drops today: %s%s %s %s (%s) untracks %s, "
@@ -1218,23 +1223,29 @@ static int check_foreign(struct analysis *a, const struct lint_notrack *n)
 		unsigned dirs = c->hook == LINT_HOOK_INPUT     ? LINT_DIR_IIF
 				: c->hook == LINT_HOOK_FORWARD ? LINT_DIR_IIF | LINT_DIR_OIF
 							       : LINT_DIR_OIF;
-		struct lint_sel x;
+		struct lint_sel x, shown;
 		const char *why;
 
 		if ((h == HOOK_OUTPUT) != (c->hook == LINT_HOOK_OUTPUT) || !chain_gets_accept(a->rs, c))
 			continue;
-		e = lint_sel_copy(&x, &n->sel);
+		e = lint_sel_copy(&shown, &n->sel);
 		if (e < 0)
 			break;
-		lint_sel_and_family(&x, family_of(c->family));
+		lint_sel_and_family(&shown, family_of(c->family));
+		e = lint_sel_copy(&x, &shown);
+		if (e < 0) {
+			lint_sel_free(&shown);
+			break;
+		}
 		if (c->hook == LINT_HOOK_INPUT)
 			e = to_this_host(&x, a->local);
 		else if (c->hook == LINT_HOOK_FORWARD)
 			e = not_to_this_host(&x, a->local);
 		if (e == 0 && !lint_sel_empty(&x, dirs) && !ours_anyway(a, h, c, &x, dirs) &&
 		    (why = dropper(c, 0, &x, dirs)))
-			e = report_foreign(a, n, c, &x, why);
+			e = report_foreign(a, n, c, &shown, why);
 		lint_sel_free(&x);
+		lint_sel_free(&shown);
 	}
 	return e;
 }
