@@ -862,12 +862,20 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	switch (f->kind) {
 	case LINT_NAT: strbuf_puts(&m, ": NAT would break for that traffic."); break;
 	case LINT_STATE:
-		if (then)
+		if (then) {
+			const struct lint_chain *c = &a->in->chains[u->chain_index];
 			strbuf_printf(&m,
 				      ": untracked, that traffic would skip this accept and be dropped further down "
-				      "(%s), so it would stop working.",
+				      "(%s), so it would stop working",
 				      then);
-		else
+			if (c->owner_locked && a->rs->accept_mode == UNTRACKED_ACCEPT_AUTO)
+				strbuf_printf(
+				    &m,
+				    "; table %s %s is owned by another process, which alone may change it, so "
+				    "the untracked accept cannot go there",
+				    c->family_name, c->table);
+			strbuf_putc(&m, '.');
+		} else
 			strbuf_puts(&m, ": that rule would no longer see the traffic (it would be bypassed).");
 		break;
 	default:
@@ -904,8 +912,8 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
  * of the chain accepts what skips it (firewalld's iifname lo accept, or the
  * opened port's accept).  NULL then; otherwise what drops it instead.
  */
-static const char *bypassed_accept(const struct analysis *a, const struct ct_user *u, const struct lint_sel *x,
-				   unsigned dirs, bool *same)
+static const char *bypassed_accept(const struct analysis *a, const struct ct_user *u, const struct rule *ru,
+				   const struct lint_sel *x, unsigned dirs, bool *same)
 {
 	const struct lint_chain *c;
 
@@ -914,7 +922,11 @@ static const char *bypassed_accept(const struct analysis *a, const struct ct_use
 	    (u->need != CT_NEED_STATE && u->need != CT_NEED_OTHER))
 		return NULL;
 	c = &a->in->chains[u->chain_index];
-	if (chain_gets_accept(a->rs, c)) {
+	/* A service's packets belong to connections clients open: tracked, the
+	 * first one is new, and an accept that cannot take a new packet
+	 * (established, related, ct status dnat) never let such a connection
+	 * in; the rest of it the chain treats as it treats the first. */
+	if (chain_gets_accept(a->rs, c) || (ru->scope == SCOPE_LOCAL_DEST && !(u->ct_state & LINT_CT_NEW))) {
 		*same = true;
 		return NULL;
 	}
@@ -968,7 +980,7 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 					}
 				}
 			}
-			then = kept ? NULL : bypassed_accept(a, u, &x, dirs, &same);
+			then = kept ? NULL : bypassed_accept(a, u, ru, &x, dirs, &same);
 			if (!kept && !same)
 				e = report_user(a, u, i, pr, &x, partly, then);
 			lint_sel_free(&x);
@@ -1109,6 +1121,13 @@ static int check_chain(struct analysis *a, const struct lint_chain *c)
 			continue;
 		if (c->hook == LINT_HOOK_FORWARD && ru->scope != SCOPE_ANY)
 			continue; /* this host's own traffic is not forwarded */
+		/* A service's connections are opened by clients: tracked, their
+		 * first packet meets the same stateless rules as the untracked
+		 * ones do, so a drop that takes them dropped that first packet
+		 * too.  What untracking changes there is an accept that needed
+		 * the state (ct state new accept): check_user's finding. */
+		if (ru->scope == SCOPE_LOCAL_DEST)
+			continue;
 		e = lint_sel_copy(&x, &a->sels[i]);
 		if (e < 0)
 			break;

@@ -1228,8 +1228,18 @@ static bool is_ours(const struct lint_nft_view *v, uint32_t family, const char *
 	return family == NFPROTO_INET && v->our_table && !strcmp(table, v->our_table);
 }
 
+/*
+ * Whether an accept of ours in this table cannot be counted on: the table
+ * has the owner flag (only its creator may change it), or it is firewalld's.
+ * firewalld 1.3 (Debian 12) sets no owner flag, so apply can insert the
+ * untracked accept there, but firewalld deletes and rebuilds its whole table
+ * on every reload (FlushAllOnReload, firewall-cmd --reload, a zone change),
+ * and with it the accept, until the next apply; firewalld 2 flags it.
+ */
 static bool owner_locked(const struct lint_nft_view *v, uint32_t family, const char *table)
 {
+	if (!strcmp(table, "firewalld"))
+		return true;
 	for (size_t i = 0; i < v->n_tables; i++)
 		if (v->tables[i].family == family && !strcmp(v->tables[i].name, table))
 			return v->tables[i].flags & LINT_NFT_TABLE_F_OWNER;
