@@ -132,10 +132,12 @@ void cli_print_exposure(const struct ruleset *rs, const char *file, const char *
 	size_t n_rules[2] = {0, 0}, n_sets = 0;
 	char where[128];
 
-	for (size_t i = 0; i < rs->n_rules; i++)
-		n_rules[rs->rules[i].hook]++;
+	/* every rule of our chains: the guards and ICMP error rules too */
+	n_rules[HOOK_PREROUTING] = rs->n_chain[HOOK_PREROUTING];
+	n_rules[HOOK_OUTPUT] = rs->n_chain[HOOK_OUTPUT];
 	for (size_t i = 0; i < rs->n_port_sets; i++)
-		n_sets += !port_set_is_inline(&rs->port_sets[i]);
+		n_sets += !port_set_is_inline(&rs->port_sets[i]) + rs->port_sets[i].icmp_copy;
+	n_sets += ruleset_has_icmp(rs, FAMILY_IPV4) + ruleset_has_icmp(rs, FAMILY_IPV6);
 	for (size_t i = 0; i < rs->n_addr_sets; i++)
 		n_sets += !addr_set_is_inline(&rs->addr_sets[i]);
 	if (backend && !strcmp(backend, "iptables")) {

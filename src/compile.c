@@ -22,7 +22,7 @@ struct compiler {
 	const struct policy *pol;
 	struct ruleset *rs;
 	struct diag *d;
-	size_t cap_rules, cap_port_sets, cap_addr_sets;
+	size_t cap_rules, cap_port_sets, cap_addr_sets, cap_icmp_rules;
 };
 
 #define GROW(arr, n, cap)                                                                                              \
@@ -138,6 +138,57 @@ static int add_rule(struct compiler *c, const struct rule *r)
 	return 0;
 }
 
+static bool same_icmp_rule(const struct rule *a, const struct rule *b)
+{
+	return a->verdict == b->verdict && a->scope == b->scope && a->family == b->family &&
+	       a->has_ifname == b->has_ifname &&
+	       (!a->has_ifname ||
+		(a->ifname.wildcard == b->ifname.wildcard && !strcmp(a->ifname.name, b->ifname.name))) &&
+	       a->proto == b->proto && a->port_set == b->port_set && a->port_field == b->port_field &&
+	       !strcmp(a->origin, b->origin);
+}
+
+/*
+ * The ICMP errors about the packets output rule `out` lets leave, one rule a
+ * family.  A notrack rule of a service or upstream untracks them (scoped
+ * like the entry: addressed to this host, or about one of its own sockets;
+ * the socket lookup of an ICMP error is done on the embedded packet); an
+ * exception with a protocol or addresses returns them first, so that errors
+ * about what it keeps tracked (NAT) stay RELATED and get their NAT undone.
+ * The embedded addresses are not compared: an exception with addresses
+ * keeps every error about its protocol and ports tracked, a notrack entry
+ * with addresses untracks errors about its ports from any address.
+ */
+static int add_icmp_rules(struct compiler *c, const struct rule *out, enum rule_scope scope)
+{
+	static const unsigned families[2] = {FAMILY_IPV4, FAMILY_IPV6};
+	struct ruleset *rs = c->rs;
+
+	if (out->verdict == VERDICT_NOTRACK ? scope == SCOPE_ANY
+					    : !out->proto && out->peer_set < 0 && out->local_set < 0)
+		return 0; /* whole interfaces: their prerouting rules take every ICMP error too */
+	for (size_t f = 0; f < 2; f++) {
+		struct rule r = *out;
+		if (!(out->family & families[f]))
+			continue;
+		r.hook = HOOK_PREROUTING;
+		r.icmp_error = true;
+		r.scope = out->verdict == VERDICT_NOTRACK ? scope : SCOPE_ANY;
+		r.family = families[f];
+		r.peer_set = r.local_set = -1;
+		r.peer_field = r.local_field = FIELD_NONE;
+		snprintf(r.origin, sizeof(r.origin), "%.*s (icmp errors)", (int)sizeof(r.origin) - 16, out->origin);
+		if (rs->n_icmp_rules && same_icmp_rule(&rs->icmp_rules[rs->n_icmp_rules - 1], &r))
+			continue;
+		if (GROW(rs->icmp_rules, rs->n_icmp_rules, c->cap_icmp_rules) < 0)
+			return oom(c);
+		rs->icmp_rules[rs->n_icmp_rules++] = r;
+		if (r.port_set >= 0 && !port_set_is_inline(&rs->port_sets[r.port_set]))
+			rs->port_sets[r.port_set].icmp_copy = true;
+	}
+	return 0;
+}
+
 /* Emits the rules of one selector for one hook: one per interface, role and
  * family that the selector needs. */
 static int compile_selector_hook(struct compiler *c, const struct selector *s, enum verdict v, enum hook h,
@@ -199,6 +250,8 @@ static int compile_selector_hook(struct compiler *c, const struct selector *s, e
 					r.ifname = s->interfaces[ii];
 				}
 				int e = add_rule(c, &r);
+				if (e == 0 && !incoming)
+					e = add_icmp_rules(c, &r, scope);
 				if (e < 0)
 					return e;
 			}
@@ -545,9 +598,190 @@ static int compile_list(struct compiler *c, const struct selector *list, size_t 
 		_cleanup_strbuf_ struct strbuf sb;
 		strbuf_init(&sb);
 		describe_selector(&sb, s, kind);
+		/* what the fib and socket lookups leave out (see emit_nft.c, put_scope) */
+		if (kind == ROLE_SERVICE)
+			strbuf_puts(&sb, " (packets addressed to this host's own addresses; traffic it forwards "
+					 "stays tracked)");
+		else
+			strbuf_puts(&sb, " (replies for this host's own sockets; connections it forwards or "
+					 "masquerades stay tracked)");
 		r = push_line(c, &c->rs->exposure, &c->rs->n_exposure, &sb);
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* guards and chain order                                               */
+
+static bool port_sets_meet(const struct ruleset *rs, int a, int b)
+{
+	if (a < 0 || b < 0)
+		return true;
+	const struct port_set *pa = &rs->port_sets[a], *pb = &rs->port_sets[b];
+	for (size_t i = 0; i < pa->n; i++)
+		for (size_t j = 0; j < pb->n; j++)
+			if (pa->ranges[i].first <= pb->ranges[j].last && pb->ranges[j].first <= pa->ranges[i].last)
+				return true;
+	return false;
+}
+
+/* Whether an error both ICMP error rules could match exists. */
+static bool icmp_rules_meet(const struct ruleset *rs, const struct rule *a, const struct rule *b)
+{
+	return a->family == b->family && (!a->proto || !b->proto || a->proto == b->proto) &&
+	       (!a->has_ifname || !b->has_ifname || ifname_meets(&a->ifname, &b->ifname)) &&
+	       (a->port_field == b->port_field || a->port_set < 0 || b->port_set < 0) &&
+	       port_sets_meet(rs, a->port_set, b->port_set);
+}
+
+static int describe_icmp(struct compiler *c)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < c->rs->n_icmp_rules; i++)
+		any |= c->rs->icmp_rules[i].verdict == VERDICT_NOTRACK;
+	if (!any)
+		return 0;
+	_cleanup_strbuf_ struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "ICMP and ICMPv6 errors (destination unreachable, time exceeded, parameter problem, packet "
+			 "too big) addressed to this host about the services and upstreams above, matched by the "
+			 "protocol and port of the packet they carry, not by its addresses");
+	return push_line(c, &c->rs->exposure, &c->rs->n_exposure, &sb);
+}
+
+/* An exception for ICMP errors that no ICMP notrack rule could take is only
+ * cost on the datapath: drop it, then mark the port sets still looked up. */
+static void prune_icmp_rules(struct ruleset *rs)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < rs->n_icmp_rules; i++) {
+		const struct rule *r = &rs->icmp_rules[i];
+		bool needed = r->verdict == VERDICT_NOTRACK;
+		for (size_t j = 0; !needed && j < rs->n_icmp_rules; j++)
+			needed =
+			    rs->icmp_rules[j].verdict == VERDICT_NOTRACK && icmp_rules_meet(rs, r, &rs->icmp_rules[j]);
+		if (needed)
+			rs->icmp_rules[n++] = *r;
+	}
+	rs->n_icmp_rules = n;
+	for (size_t i = 0; i < rs->n_port_sets; i++)
+		rs->port_sets[i].icmp_copy = false;
+	for (size_t i = 0; i < n; i++) {
+		int ps = rs->icmp_rules[i].port_set;
+		if (ps >= 0 && !port_set_is_inline(&rs->port_sets[ps]))
+			rs->port_sets[ps].icmp_copy = true;
+	}
+}
+
+static const struct cidr loopback_nets[2] = {
+    {.family = FAMILY_IPV4, .prefix = 8, .addr = {127}},
+    {.family = FAMILY_IPV6, .prefix = 128, .addr = {[15] = 1}},
+};
+
+/* Whether prerouting rule r can notrack a packet of `family` addressed to
+ * that family's loopback network that arrives on an interface other than lo. */
+static bool reaches_loopback_from_outside(const struct ruleset *rs, const struct rule *r, unsigned family,
+					  const struct cidr *lo)
+{
+	if (r->hook != HOOK_PREROUTING || r->verdict != VERDICT_NOTRACK || !(r->family & family))
+		return false;
+	if (r->has_ifname && !r->ifname_invert && !r->ifname.wildcard && !strcmp(r->ifname.name, "lo"))
+		return false;
+	if (r->local_set >= 0 && r->local_field == FIELD_DEST) {
+		const struct addr_set *as = &rs->addr_sets[r->local_set];
+		if (as->family != family)
+			return false;
+		for (size_t i = 0; i < as->n; i++)
+			if (prefix_covers(&as->cidrs[i], lo) || prefix_covers(lo, &as->cidrs[i]))
+				return true;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * With net.ipv4.conf.*.route_localnet=1 (kube-proxy sets it for NodePorts
+ * on localhost) the kernel delivers a packet to 127.0.0.1 that arrived on
+ * eth0; "fib daddr type local" is true for it.  Such packets must stay
+ * tracked so that a conntrack-based guard (kube-proxy's KUBE-FIREWALL,
+ * CVE-2020-8558) still sees them: one return per family, after the
+ * exceptions and before any notrack rule that could match them.
+ */
+static int add_guards(struct compiler *c)
+{
+	static const unsigned families[2] = {FAMILY_IPV4, FAMILY_IPV6};
+	struct ruleset *rs = c->rs;
+	bool need[2] = {false, false};
+	size_t n = 0;
+
+	for (size_t f = 0; f < 2; f++) {
+		for (size_t i = 0; !need[f] && (rs->families & families[f]) && i < rs->n_rules; i++)
+			need[f] = reaches_loopback_from_outside(rs, &rs->rules[i], families[f], &loopback_nets[f]);
+		for (size_t i = 0; !need[f] && (rs->families & families[f]) && i < rs->n_icmp_rules; i++)
+			need[f] = reaches_loopback_from_outside(rs, &rs->icmp_rules[i], families[f], &loopback_nets[f]);
+	}
+	if (!need[0] && !need[1])
+		return 0;
+	rs->guards = calloc(2, sizeof(*rs->guards));
+	if (!rs->guards)
+		return oom(c);
+	for (size_t f = 0; f < 2; f++) {
+		struct rule *g = &rs->guards[n];
+		int set, r;
+		if (!need[f])
+			continue;
+		r = add_addr_set(c, "guard", "lo", &loopback_nets[f], 1, families[f], &set);
+		if (r < 0)
+			return r;
+		*g = (struct rule){
+		    .hook = HOOK_PREROUTING,
+		    .verdict = VERDICT_RETURN,
+		    .scope = SCOPE_ANY,
+		    .family = families[f],
+		    .has_ifname = true,
+		    .ifname_invert = true,
+		    .ifname = {.name = "lo"},
+		    .port_set = -1,
+		    .peer_set = -1,
+		    .local_field = FIELD_DEST,
+		    .local_set = set,
+		};
+		snprintf(g->origin, sizeof(g->origin), "route_localnet guard");
+		rs->n_guards = ++n;
+	}
+	return 0;
+}
+
+/* Exceptions, then the guards, then the notrack rules, then the ICMP
+ * error rules (their exceptions first). */
+static int order_chains(struct compiler *c)
+{
+	struct ruleset *rs = c->rs;
+
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		size_t n = 0;
+		rs->chain[h] = calloc(rs->n_rules + rs->n_guards + rs->n_icmp_rules + 1, sizeof(*rs->chain[h]));
+		if (!rs->chain[h])
+			return oom(c);
+		for (size_t i = 0; i < rs->n_rules; i++)
+			if (rs->rules[i].hook == h && rs->rules[i].verdict == VERDICT_RETURN)
+				rs->chain[h][n++] = &rs->rules[i];
+		for (size_t i = 0; i < rs->n_guards; i++)
+			if (rs->guards[i].hook == h)
+				rs->chain[h][n++] = &rs->guards[i];
+		for (size_t i = 0; i < rs->n_rules; i++)
+			if (rs->rules[i].hook == h && rs->rules[i].verdict != VERDICT_RETURN)
+				rs->chain[h][n++] = &rs->rules[i];
+		/* last: other packets fail their first compares (the protocol) */
+		for (int v = VERDICT_RETURN; v <= VERDICT_NOTRACK; v++)
+			for (size_t i = 0; i < rs->n_icmp_rules; i++)
+				if (rs->icmp_rules[i].hook == h && rs->icmp_rules[i].verdict == (enum verdict)v)
+					rs->chain[h][n++] = &rs->icmp_rules[i];
+		rs->n_chain[h] = n;
 	}
 	return 0;
 }
@@ -635,8 +869,8 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 			goto fail;
 		_cleanup_strbuf_ struct strbuf sb;
 		strbuf_init(&sb);
-		strbuf_printf(&sb, "all traffic on %s%s%s", ifn.wildcard ? "every interface named " : "", ifn.name,
-			      ifn.wildcard ? "*" : "");
+		strbuf_printf(&sb, "all traffic on %s%s, including traffic this host forwards",
+			      ifn.wildcard ? "every interface whose name starts with " : "", ifn.name);
 		r = push_line(&c, &rs->exposure, &rs->n_exposure, &sb);
 		if (r < 0)
 			goto fail;
@@ -666,6 +900,14 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 	if (r < 0)
 		goto fail;
 
+	prune_icmp_rules(rs);
+	r = describe_icmp(&c);
+	if (r == 0)
+		r = add_guards(&c);
+	if (r == 0)
+		r = order_chains(&c);
+	if (r < 0)
+		goto fail;
 	rs->accept_hooks = ruleset_accept_hooks(rs);
 	if (!rs->n_exposure && diag_warn(d, "$.notrack", "the policy notracks nothing") < 0) {
 		r = oom(&c);
@@ -710,6 +952,10 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->port_sets);
 	free(rs->addr_sets);
 	free(rs->rules);
+	free(rs->guards);
+	free(rs->icmp_rules);
+	free(rs->chain[HOOK_PREROUTING]);
+	free(rs->chain[HOOK_OUTPUT]);
 	free(rs->accept_chains);
 	free(rs->exposure);
 	free(rs->kept);

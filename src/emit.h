@@ -46,3 +46,60 @@ void iptables_variant_text(const struct ruleset *rs, const struct iptables_varia
 
 /* iptables multiport takes at most 15 ports, a range counting as two. */
 #define MULTIPORT_MAX_SLOTS 15
+/* a u32 test compares with at most 10 values or ranges (XT_U32_MAXSIZE) */
+#define U32_MAX_VALUES 10
+
+struct xt_u32;
+/*
+ * The u32 match of an ICMP error rule's variant (rule.icmp_error): the
+ * error types, then the embedded packet's header, protocol and ports at
+ * their offsets (see below).  iptables_variant_text prints it as the
+ * "--u32" argument; libiptc loads the struct.
+ */
+void iptables_icmp_u32(const struct iptables_variant *v, struct xt_u32 *out);
+
+/*
+ * ICMP error rules (rule.icmp_error): where the embedded packet lies,
+ * counted from the start of the ICMP or ICMPv6 header.  An IPv4 error
+ * carries the original IP header (its first byte 0x45 when it has no
+ * options, the only case matched) and at least 8 bytes of what followed;
+ * an ICMPv6 error the whole IPv6 header (extension headers are not
+ * looked through: such errors stay tracked).
+ */
+enum {
+	ICMP_INNER_VERSION_IHL = 8, /* 0x45 */
+	ICMP_INNER_PROTO = 17,
+	ICMP_INNER_L4 = 28,
+	ICMPV6_INNER_NEXTHDR = 14,
+	ICMPV6_INNER_L4 = 48,
+};
+#define ICMP_INNER_IPV4_NO_OPTIONS 0x45
+
+/* the named sets of error types the ICMP error rules look up */
+#define ICMP_ERRORS_SET "icmp_errors"
+#define ICMPV6_ERRORS_SET "icmpv6_errors"
+/* destination unreachable, time exceeded, parameter problem */
+static const unsigned char icmp_error_types[] = {3, 11, 12};
+/* destination unreachable, packet too big, time exceeded, parameter problem */
+static const unsigned char icmpv6_error_types[] = {1, 2, 3, 4};
+
+static inline const unsigned char *icmp_error_types_of(unsigned family, size_t *n)
+{
+	*n = family == FAMILY_IPV4 ? sizeof(icmp_error_types) : sizeof(icmpv6_error_types);
+	return family == FAMILY_IPV4 ? icmp_error_types : icmpv6_error_types;
+}
+
+/* Offset of the embedded packet's port a rule compares, from the ICMP header. */
+static inline unsigned icmp_inner_port_offset(const struct rule *r)
+{
+	return (r->family == FAMILY_IPV4 ? ICMP_INNER_L4 : ICMPV6_INNER_L4) + (r->port_field == FIELD_DEST ? 2 : 0);
+}
+
+/* Whether rs has ICMP error rules of `family`. */
+static inline bool ruleset_has_icmp(const struct ruleset *rs, unsigned family)
+{
+	for (size_t i = 0; i < rs->n_icmp_rules; i++)
+		if (rs->icmp_rules[i].family == family)
+			return true;
+	return false;
+}

@@ -5,6 +5,8 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <linux/netfilter/xt_u32.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,12 +63,125 @@ int iptables_for_each_variant(const struct ruleset *rs, const struct rule *r, ip
 				continue;
 			}
 			for (v.pstart = 0; ret == 0 && v.pstart < ps->n; v.pstart += v.pcount) {
-				v.pcount = multiport_chunk(ps, v.pstart);
+				v.pcount = r->icmp_error
+					       ? (ps->n - v.pstart < U32_MAX_VALUES ? ps->n - v.pstart : U32_MAX_VALUES)
+					       : multiport_chunk(ps, v.pstart);
 				ret = fn(rs, &v, ctx);
 			}
 		}
 	}
 	return ret;
+}
+
+/* One u32 test: a location (a list of numbers joined by operators) and the values. */
+static struct xt_u32_test *u32_test(struct xt_u32 *u, const uint32_t *nums, const uint8_t *ops, size_t n)
+{
+	struct xt_u32_test *t = &u->tests[u->ntests++];
+
+	for (size_t i = 0; i < n; i++) {
+		t->location[i].number = nums[i];
+		t->location[i].nextop = ops[i];
+	}
+	t->nnums = (uint8_t)n;
+	return t;
+}
+
+static void u32_value(struct xt_u32_test *t, uint32_t min, uint32_t max)
+{
+	t->value[t->nvalues].min = min;
+	t->value[t->nvalues++].max = max;
+}
+
+/*
+ * u32 reads 32-bit words: a location starts with an offset from the
+ * network header, shifts and masks the word it reads, and "@" moves to the
+ * offset held in the value so far.  IPv4: "0>>22&0x3c" is the header length,
+ * so "0>>22&0x3c@N" reads the word N bytes into the ICMP header.  IPv6 has
+ * a fixed header: the outer next header must be ICMPv6 itself (byte 6),
+ * with no extension headers, so the ICMPv6 header is at 40.
+ */
+void iptables_icmp_u32(const struct iptables_variant *v, struct xt_u32 *u)
+{
+	const struct rule *r = v->rule;
+	bool v4 = r->family == FAMILY_IPV4;
+	/* a word at offset `at` of the ICMP header, shifted right and masked */
+	uint32_t at_nums[5] = {0, 22, 0x3c, 0, 0};
+	const uint8_t at_ops[5] = {0, XT_U32_RIGHTSH, XT_U32_AND, XT_U32_AT, XT_U32_RIGHTSH};
+	const uint8_t and_ops[6] = {0, XT_U32_RIGHTSH, XT_U32_AND, XT_U32_AT, XT_U32_RIGHTSH, XT_U32_AND};
+	const uint8_t v6_ops[3] = {0, XT_U32_RIGHTSH, XT_U32_AND};
+	struct xt_u32_test *t;
+	size_t n;
+	const unsigned char *types = icmp_error_types_of(r->family, &n);
+
+	memset(u, 0, sizeof(*u));
+	if (v4) {
+		t = u32_test(u, (uint32_t[]){0, 22, 0x3c, 0, 24}, at_ops, 5);
+	} else {
+		t = u32_test(u, (uint32_t[]){4, 8, 0xff}, v6_ops, 3);
+		u32_value(t, IPPROTO_ICMPV6, IPPROTO_ICMPV6);
+		t = u32_test(u, (uint32_t[]){40, 24}, v6_ops, 2);
+	}
+	/* the error types, adjacent ones as one range */
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+		while (j + 1 < n && types[j + 1] == types[j] + 1)
+			j++;
+		u32_value(t, types[i], types[j]);
+		i = j;
+	}
+	if (v4) {
+		at_nums[3] = ICMP_INNER_VERSION_IHL, at_nums[4] = 24;
+		t = u32_test(u, at_nums, at_ops, 5);
+		u32_value(t, ICMP_INNER_IPV4_NO_OPTIONS, ICMP_INNER_IPV4_NO_OPTIONS);
+	}
+	if (r->proto) {
+		/* the byte before the protocol (TTL, payload length) comes with it */
+		if (v4)
+			t = u32_test(u, (uint32_t[]){0, 22, 0x3c, ICMP_INNER_PROTO - 1, 16, 0xff}, and_ops, 6);
+		else
+			t = u32_test(u, (uint32_t[]){40 + ICMPV6_INNER_NEXTHDR - 2, 8, 0xff}, v6_ops, 3);
+		u32_value(t, r->proto, r->proto);
+	}
+	if (v->ports) {
+		unsigned off = (v4 ? ICMP_INNER_L4 : 40 + ICMPV6_INNER_L4);
+		/* one word holds both ports: the source port is its high half */
+		if (v4 && r->port_field == FIELD_SOURCE)
+			t = u32_test(u, (uint32_t[]){0, 22, 0x3c, off, 16}, at_ops, 5);
+		else if (v4)
+			t = u32_test(u, (uint32_t[]){0, 22, 0x3c, off, 0xffff},
+				     (const uint8_t[]){0, XT_U32_RIGHTSH, XT_U32_AND, XT_U32_AT, XT_U32_AND}, 5);
+		else if (r->port_field == FIELD_SOURCE)
+			t = u32_test(u, (uint32_t[]){off, 16}, v6_ops, 2);
+		else
+			t = u32_test(u, (uint32_t[]){off, 0xffff}, (const uint8_t[]){0, XT_U32_AND}, 2);
+		for (size_t i = v->pstart; i < v->pstart + v->pcount; i++)
+			u32_value(t, v->ports->ranges[i].first, v->ports->ranges[i].last);
+	}
+}
+
+static void put_u32(struct strbuf *out, const struct xt_u32 *u)
+{
+	static const char *const ops[] = {
+	    [XT_U32_AND] = "&", [XT_U32_LEFTSH] = "<<", [XT_U32_RIGHTSH] = ">>", [XT_U32_AT] = "@"};
+
+	strbuf_puts(out, " -m u32 --u32 \"");
+	for (size_t i = 0; i < u->ntests; i++) {
+		const struct xt_u32_test *t = &u->tests[i];
+		strbuf_puts(out, i ? "&&" : "");
+		for (size_t k = 0; k < t->nnums; k++) {
+			const struct xt_u32_location_element *l = &t->location[k];
+			bool mask = k && l->nextop == XT_U32_AND;
+			strbuf_printf(out, mask ? "%s0x%x" : "%s%u", k ? ops[l->nextop] : "", l->number);
+		}
+		strbuf_putc(out, '=');
+		for (size_t k = 0; k < t->nvalues; k++) {
+			if (t->value[k].min == t->value[k].max)
+				strbuf_printf(out, "%s%u", k ? "," : "", t->value[k].min);
+			else
+				strbuf_printf(out, "%s%u:%u", k ? "," : "", t->value[k].min, t->value[k].max);
+		}
+	}
+	strbuf_putc(out, '"');
 }
 
 void iptables_variant_text(const struct ruleset *rs, const struct iptables_variant *v, const char *chain,
@@ -77,7 +192,7 @@ void iptables_variant_text(const struct ruleset *rs, const struct iptables_varia
 	bool in = r->hook == HOOK_PREROUTING;
 
 	strbuf_printf(out, "-A %s", chain);
-	if (r->has_ifname)
+	if (r->has_ifname && !r->ifname_invert)
 		strbuf_printf(out, " %s %s%s", in ? "-i" : "-o", r->ifname.name, r->ifname.wildcard ? "+" : "");
 	if (v->peer) {
 		cidr_format(v->peer, buf, sizeof(buf));
@@ -87,9 +202,17 @@ void iptables_variant_text(const struct ruleset *rs, const struct iptables_varia
 		cidr_format(v->local, buf, sizeof(buf));
 		strbuf_printf(out, " %s %s", r->local_field == FIELD_SOURCE ? "-s" : "-d", buf);
 	}
-	if (r->proto)
+	if (r->has_ifname && r->ifname_invert)
+		strbuf_printf(out, " ! %s %s%s", in ? "-i" : "-o", r->ifname.name, r->ifname.wildcard ? "+" : "");
+	if (r->icmp_error) {
+		struct xt_u32 u;
+		strbuf_puts(out, r->family == FAMILY_IPV4 ? " -p icmp" : " -p ipv6-icmp");
+		iptables_icmp_u32(v, &u);
+		put_u32(out, &u);
+	} else if (r->proto) {
 		strbuf_printf(out, " -p %s", proto_name(r->proto));
-	if (v->ports) {
+	}
+	if (v->ports && !r->icmp_error) {
 		strbuf_printf(out, " -m multiport --%s ", r->port_field == FIELD_SOURCE ? "sports" : "dports");
 		for (size_t i = v->pstart; i < v->pstart + v->pcount; i++) {
 			const struct port_range *p = &v->ports->ranges[i];
@@ -99,6 +222,14 @@ void iptables_variant_text(const struct ruleset *rs, const struct iptables_varia
 				strbuf_printf(out, "%s%u:%u", i == v->pstart ? "" : ",", p->first, p->last);
 		}
 	}
+	/* the lookups after the cheap matches: see put_scope in emit_nft.c.
+	 * xt_socket without --nowildcard ignores sockets bound to 0.0.0.0 or
+	 * ::, like nft's "socket wildcard 0". */
+	if (r->scope == SCOPE_LOCAL_DEST)
+		strbuf_puts(out, " -m addrtype --dst-type LOCAL");
+	else if (r->scope == SCOPE_OWN_SOCKET)
+		strbuf_puts(out, r->proto == IPPROTO_TCP && !r->icmp_error ? " -m tcp --tcp-flags ACK ACK -m socket"
+									   : " -m socket");
 	rule_comment(rs, r, comment, sizeof(comment));
 	strbuf_printf(out, " -m comment --comment \"%s\" -j %s", comment,
 		      r->verdict == VERDICT_NOTRACK ? "CT --notrack" : "RETURN");
@@ -144,10 +275,10 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 		strbuf_printf(out, ":%s - [0:0]\n", chains[h]);
 	}
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
-		for (size_t i = 0; i < rs->n_rules; i++) {
-			const struct rule *r = &rs->rules[i];
+		for (size_t i = 0; i < rs->n_chain[h]; i++) {
+			const struct rule *r = rs->chain[h][i];
 			struct text_ctx t = {.out = out, .chain = chains[h]};
-			if (r->hook == h && (r->family & family))
+			if (r->family & family)
 				iptables_for_each_variant(rs, r, put_variant, &t);
 		}
 	}
@@ -159,9 +290,12 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 	case UNTRACKED_ACCEPT_AUTO:
 		strbuf_puts(out, "*filter\n");
 		for (size_t i = 0; i < 3; i++)
-			strbuf_printf(
-			    out, "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT\n",
-			    (const char *[]){"INPUT", "FORWARD", "OUTPUT"}[i], rs->table);
+			if (rs->accept_hooks &
+			    (const unsigned[]){ACCEPT_HOOK_INPUT, ACCEPT_HOOK_FORWARD, ACCEPT_HOOK_OUTPUT}[i])
+				strbuf_printf(
+				    out,
+				    "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT\n",
+				    (const char *[]){"INPUT", "FORWARD", "OUTPUT"}[i], rs->table);
 		strbuf_puts(out, "COMMIT\n");
 		break;
 	case UNTRACKED_ACCEPT_NONE:

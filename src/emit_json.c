@@ -69,7 +69,11 @@ static json_t *rule_json(const struct ruleset *rs, const struct rule *r)
 	json_object_set_new(o, "families", families_json(r->family));
 	if (r->has_ifname) {
 		snprintf(ifn, sizeof(ifn), "%s%s", r->ifname.name, r->ifname.wildcard ? "+" : "");
-		json_object_set_new(o, r->hook == HOOK_PREROUTING ? "iifname" : "oifname", json_string(ifn));
+		json_object_set_new(o,
+				    r->ifname_invert ? (r->hook == HOOK_PREROUTING ? "iifname_not" : "oifname_not")
+				    : r->hook == HOOK_PREROUTING ? "iifname"
+								 : "oifname",
+				    json_string(ifn));
 	}
 	if (r->proto)
 		json_object_set_new(o, "proto", json_string(proto_name(r->proto)));
@@ -91,6 +95,9 @@ static json_t *rule_json(const struct ruleset *rs, const struct rule *r)
 		json_object_set_new(m, "set", json_string(rs->addr_sets[r->local_set].name));
 		json_object_set_new(o, "local", m);
 	}
+	if (r->scope != SCOPE_ANY)
+		json_object_set_new(o, "scope",
+				    json_string(r->scope == SCOPE_LOCAL_DEST ? "local_destination" : "own_socket"));
 	rule_comment(rs, r, comment, sizeof(comment));
 	json_object_set_new(o, "comment", json_string(comment));
 	json_object_set_new(o, "origin", json_string(r->origin));
@@ -132,8 +139,10 @@ int emit_json(const struct ruleset *rs, const struct diag *d, struct strbuf *out
 	}
 	json_object_set_new(root, "sets", sets);
 	sets = NULL;
-	for (size_t i = 0; i < rs->n_rules; i++)
-		json_array_append_new(rules, rule_json(rs, &rs->rules[i]));
+	/* in chain order, the guards among them */
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
+		for (size_t i = 0; i < rs->n_chain[h]; i++)
+			json_array_append_new(rules, rule_json(rs, rs->chain[h][i]));
 	json_object_set_new(root, "rules", rules);
 	rules = NULL;
 
@@ -141,6 +150,14 @@ int emit_json(const struct ruleset *rs, const struct diag *d, struct strbuf *out
 			    json_string(rs->accept_mode == UNTRACKED_ACCEPT_AUTO   ? "auto"
 					: rs->accept_mode == UNTRACKED_ACCEPT_NONE ? "none"
 										   : "list"));
+	if (rs->accept_mode == UNTRACKED_ACCEPT_AUTO) {
+		json_t *hooks = json_array();
+		for (size_t i = 0; i < 3; i++)
+			if (rs->accept_hooks & (1u << i))
+				json_array_append_new(hooks,
+						      json_string((const char *[]){"input", "forward", "output"}[i]));
+		json_object_set_new(ua, "hooks", hooks);
+	}
 	if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
 		json_t *chains = json_array();
 		for (size_t i = 0; i < rs->n_accept_chains; i++) {

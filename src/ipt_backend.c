@@ -45,6 +45,8 @@
 static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
 static const char *const builtin_of_hook[] = {"PREROUTING", "OUTPUT"};
 static const char *const filter_chains[] = {"INPUT", "FORWARD", "OUTPUT"};
+/* "auto" puts the accept only where the policy's untracked packets arrive */
+static const unsigned filter_hooks[] = {ACCEPT_HOOK_INPUT, ACCEPT_HOOK_FORWARD, ACCEPT_HOOK_OUTPUT};
 
 struct ipt_plan;
 
@@ -318,7 +320,8 @@ static int build_wanted(struct backend *b, struct ipt_plan *ip, const struct rul
 			 * rollback cannot unload. */
 			struct tbl *filter = find_table(ip, family, "filter");
 			for (size_t i = 0; filter && i < 3; i++)
-				if (want_accept(b, filter, filter_chains[i]) < 0)
+				if ((rs->accept_hooks & filter_hooks[i]) &&
+				    want_accept(b, filter, filter_chains[i]) < 0)
 					return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 		}
 	}

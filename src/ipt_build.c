@@ -4,9 +4,14 @@
 #include <libiptc/libip6tc.h>
 #include <libiptc/libiptc.h>
 #include <linux/netfilter/xt_CT.h>
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_multiport.h>
+#include <linux/netfilter/xt_socket.h>
+#include <linux/netfilter/xt_tcpudp.h>
+#include <linux/netfilter/xt_u32.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +27,16 @@ enum {
 	COMMENT_REV = 0,
 	CONNTRACK_REV = 3, /* struct xt_conntrack_mtinfo3 */
 	CT_REV = 2,	   /* struct xt_ct_target_info_v1 */
+	ADDRTYPE_REV = 1,  /* struct xt_addrtype_info_v1: IPv6 too */
+	TCP_REV = 0,
+	SOCKET_REV = 3, /* struct xt_socket_mtinfo3 */
+	U32_REV = 0,
 };
 
-/* Large enough for the biggest entry we build: an ip6t_entry, multiport,
- * comment and the CT target come to well under 1 KiB. */
-#define ENTRY_ROOM 1024
+/* Large enough for the biggest entry we build: an ip6t_entry, the u32
+ * match of an ICMP error rule (about 2 KiB), addrtype or socket, comment
+ * and the CT target. */
+#define ENTRY_ROOM 4096
 
 struct entry_buf {
 	unsigned family;
@@ -144,12 +154,16 @@ struct ip_fields {
 	unsigned char *iniface_mask, *outiface_mask;
 	void *src, *dst, *smsk, *dmsk;
 	size_t addr_len;
+	uint8_t *invflags;
 };
 
 static void put_ip(const struct ip_fields *f, const struct iptables_variant *v)
 {
 	const struct rule *r = v->rule;
 
+	/* IPT_INV_VIA_IN and IP6T_INV_VIA_IN (and the _OUT pair) are the same bits */
+	if (r->has_ifname && r->ifname_invert)
+		*f->invflags |= r->hook == HOOK_PREROUTING ? IPT_INV_VIA_IN : IPT_INV_VIA_OUT;
 	if (r->has_ifname) {
 		if (r->hook == HOOK_PREROUTING)
 			put_iface(&r->ifname, f->iniface, f->iniface_mask);
@@ -166,24 +180,24 @@ static void put_ip(const struct ip_fields *f, const struct iptables_variant *v)
 
 static void ip4_header(struct ipt_ip *ip, const struct iptables_variant *v)
 {
-	const struct ip_fields f = {ip->iniface,       ip->outiface, ip->iniface_mask,
-				    ip->outiface_mask, &ip->src,     &ip->dst,
-				    &ip->smsk,	       &ip->dmsk,    4};
+	const struct ip_fields f = {ip->iniface, ip->outiface, ip->iniface_mask, ip->outiface_mask,
+				    &ip->src,	 &ip->dst,     &ip->smsk,	 &ip->dmsk,
+				    4,		 &ip->invflags};
 
 	put_ip(&f, v);
-	ip->proto = v->rule->proto;
+	ip->proto = v->rule->icmp_error ? IPPROTO_ICMP : v->rule->proto;
 }
 
 static void ip6_header(struct ip6t_ip6 *ip, const struct iptables_variant *v)
 {
-	const struct ip_fields f = {ip->iniface,       ip->outiface, ip->iniface_mask,
-				    ip->outiface_mask, &ip->src,     &ip->dst,
-				    &ip->smsk,	       &ip->dmsk,    16};
+	const struct ip_fields f = {ip->iniface, ip->outiface, ip->iniface_mask, ip->outiface_mask,
+				    &ip->src,	 &ip->dst,     &ip->smsk,	 &ip->dmsk,
+				    16,		 &ip->invflags};
 
 	put_ip(&f, v);
 	/* unlike IPv4, ip6_tables looks at proto only when this flag says so */
-	if (v->rule->proto) {
-		ip->proto = v->rule->proto;
+	if (v->rule->proto || v->rule->icmp_error) {
+		ip->proto = v->rule->icmp_error ? IPPROTO_ICMPV6 : v->rule->proto;
 		ip->flags |= IP6T_F_PROTO;
 	}
 }
@@ -211,6 +225,25 @@ static void put_multiport(struct entry_buf *eb, const struct iptables_variant *v
 	mp->count = (uint8_t)n;
 }
 
+/* "-m addrtype --dst-type LOCAL", or "-m tcp --tcp-flags ACK ACK" (TCP)
+ * and "-m socket": emit_iptables prints the same, in the same order. */
+static void put_scope(struct entry_buf *eb, const struct rule *r)
+{
+	if (r->scope == SCOPE_LOCAL_DEST) {
+		struct xt_addrtype_info_v1 *at = eb_match(eb, "addrtype", ADDRTYPE_REV, sizeof(*at));
+		at->dest = XT_ADDRTYPE_LOCAL;
+	} else if (r->scope == SCOPE_OWN_SOCKET) {
+		if (r->proto == IPPROTO_TCP && !r->icmp_error) {
+			struct xt_tcp *tcp = eb_match(eb, "tcp", TCP_REV, sizeof(*tcp));
+			tcp->spts[1] = tcp->dpts[1] = 0xffff;
+			tcp->flg_mask = tcp->flg_cmp = 0x10; /* ACK */
+		}
+		/* no flags: without XT_SOCKET_NOWILDCARD the kernel ignores
+		 * sockets bound to 0.0.0.0 or :: */
+		eb_match(eb, "socket", SOCKET_REV, sizeof(struct xt_socket_mtinfo3));
+	}
+}
+
 struct build_ctx {
 	unsigned family;
 	const char *chain;
@@ -230,8 +263,11 @@ static int build_variant(const struct ruleset *rs, const struct iptables_variant
 		ip4_header(&((struct ipt_entry *)eb.b)->ip, v);
 	else
 		ip6_header(&((struct ip6t_entry *)eb.b)->ipv6, v);
-	if (v->ports)
+	if (v->rule->icmp_error)
+		iptables_icmp_u32(v, eb_match(&eb, "u32", U32_REV, sizeof(struct xt_u32)));
+	else if (v->ports)
 		put_multiport(&eb, v);
+	put_scope(&eb, v->rule);
 	if (ctx->commented != v->rule) {
 		rule_comment(rs, v->rule, ctx->comment, sizeof(ctx->comment));
 		ctx->commented = v->rule;
@@ -257,9 +293,9 @@ int ipt_build_chain_rules(const struct ruleset *rs, unsigned family, enum hook h
 	struct build_ctx ctx = {.family = family, .chain = chain, .out = out};
 	int r = 0;
 
-	for (size_t i = 0; r == 0 && i < rs->n_rules; i++)
-		if (rs->rules[i].hook == h && (rs->rules[i].family & family))
-			r = iptables_for_each_variant(rs, &rs->rules[i], build_variant, &ctx);
+	for (size_t i = 0; r == 0 && i < rs->n_chain[h]; i++)
+		if (rs->chain[h][i]->family & family)
+			r = iptables_for_each_variant(rs, rs->chain[h][i], build_variant, &ctx);
 	return r;
 }
 

@@ -632,9 +632,10 @@ static int add_target(struct nft_plan *np, struct accept_target **targets, size_
 	return 0;
 }
 
-/* Where the untracked accept must sit: every filter chain on the input,
- * forward and output hooks of tables we do not own ("auto"), or the chains
- * the policy names. */
+/* Where the untracked accept must sit: every filter chain on the hooks in
+ * rs->accept_hooks (input, output, and forward only when a whole interface
+ * is notracked) of tables we do not own ("auto"), or the chains the policy
+ * names. */
 static int accept_targets(struct backend *b, struct nft_plan *np, const struct ruleset *rs,
 			  struct accept_target **targets, size_t *n, struct diag *d)
 {
@@ -663,7 +664,14 @@ static int accept_targets(struct backend *b, struct nft_plan *np, const struct r
 			continue;
 		if (c->family != NFPROTO_INET && c->family != NFPROTO_IPV4 && c->family != NFPROTO_IPV6)
 			continue;
-		if (c->hooknum != NF_INET_LOCAL_IN && c->hooknum != NF_INET_FORWARD && c->hooknum != NF_INET_LOCAL_OUT)
+		/* only where this policy's untracked packets can arrive: a
+		 * forward accept for a services-only policy would accept other
+		 * tools' untracked forwarded packets, and nothing of ours */
+		unsigned want = c->hooknum == NF_INET_LOCAL_IN	  ? ACCEPT_HOOK_INPUT
+				: c->hooknum == NF_INET_FORWARD	  ? ACCEPT_HOOK_FORWARD
+				: c->hooknum == NF_INET_LOCAL_OUT ? ACCEPT_HOOK_OUTPUT
+								  : 0;
+		if (!(want & rs->accept_hooks))
 			continue;
 		bool owned = false;
 		for (size_t t = 0; t < l->n_tables; t++)

@@ -7,7 +7,9 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +19,19 @@
 /* nft's datatype ids (src/datatype.h in nftables), stored in the set so that
  * `nft list` prints the elements as ports and addresses */
 enum {
+	NFT_TYPE_INTEGER = 4,
 	NFT_TYPE_IPADDR = 7,
 	NFT_TYPE_IP6ADDR = 8,
 	NFT_TYPE_INET_SERVICE = 13,
+	NFT_TYPE_ICMP_TYPE = 14,
+	NFT_TYPE_ICMPV6_TYPE = 29,
+};
+
+/* nft's own numbers in a typeof set's userdata (src/expression.h and
+ * src/datatype.h in nftables): the payload expression and big endian */
+enum {
+	NFT_EXPR_TYPE_PAYLOAD = 7,
+	NFT_BYTEORDER_BIG_ENDIAN = 2,
 };
 
 /* offsets of the fields we match, relative to the header's start */
@@ -30,6 +42,8 @@ enum {
 	IPV6_DADDR_OFFSET = 24,
 	L4_SPORT_OFFSET = 0, /* tcp, udp, sctp and dccp all start with sport, dport */
 	L4_DPORT_OFFSET = 2,
+	TCP_FLAGS_OFFSET = 13,
+	TCP_FLAG_ACK_BIT = 0x10,
 };
 
 static void add(struct nftnl_rule *r, struct nftnl_expr *e)
@@ -118,14 +132,45 @@ static void add_u8_meta_match(struct nftnl_rule *r, uint32_t key, uint8_t value)
 	add(r, cmp(NFT_CMP_EQ, &value, 1));
 }
 
-static void add_ifname(struct nftnl_rule *r, enum hook h, const struct ifname *ifn)
+static void add_ifname(struct nftnl_rule *r, enum hook h, const struct ifname *ifn, bool invert)
 {
 	char name[IFNAMSIZ] = {0};
 
 	snprintf(name, sizeof(name), "%s", ifn->name);
 	add(r, meta_load(h == HOOK_PREROUTING ? NFT_META_IIFNAME : NFT_META_OIFNAME));
 	/* a wildcard compares only the prefix; an exact name includes the NUL padding */
-	add(r, cmp(NFT_CMP_EQ, name, ifn->wildcard ? (uint32_t)strlen(name) : IFNAMSIZ));
+	add(r, cmp(invert ? NFT_CMP_NEQ : NFT_CMP_EQ, name, ifn->wildcard ? (uint32_t)strlen(name) : IFNAMSIZ));
+}
+
+/* What emit_nft writes as "fib daddr type local", "tcp flags & ack == ack"
+ * and "socket wildcard 0" (see put_scope there for why). */
+static void add_scope(struct nftnl_rule *r, const struct rule *ir)
+{
+	if (ir->scope == SCOPE_LOCAL_DEST) {
+		uint32_t local = RTN_LOCAL;
+		struct nftnl_expr *e = nftnl_expr_alloc("fib");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+		}
+		add(r, e);
+		add(r, cmp(NFT_CMP_EQ, &local, sizeof(local)));
+	} else if (ir->scope == SCOPE_OWN_SOCKET) {
+		uint8_t ack = TCP_FLAG_ACK_BIT, zero = 0;
+		if (ir->proto == IPPROTO_TCP && !ir->icmp_error) {
+			add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, TCP_FLAGS_OFFSET, 1));
+			add(r, bitwise_mask(&ack, 1));
+			add(r, cmp(NFT_CMP_EQ, &ack, 1));
+		}
+		struct nftnl_expr *e = nftnl_expr_alloc("socket");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_KEY, NFT_SOCKET_WILDCARD);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_SOCKET_DREG, NFT_REG_1);
+		}
+		add(r, e);
+		add(r, cmp(NFT_CMP_EQ, &zero, 1));
+	}
 }
 
 static void add_addr_match(struct nftnl_rule *r, const struct addr_set *s, enum field f, uint32_t set_id,
@@ -172,14 +217,9 @@ static void add_port_match(struct nftnl_rule *r, const struct port_set *s, enum 
 		add(r, cmp(NFT_CMP_EQ, &first, 2));
 		return;
 	}
-	struct nftnl_expr *e = nftnl_expr_alloc("range");
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_RANGE_OP, NFT_RANGE_EQ);
-	nftnl_expr_set(e, NFTNL_EXPR_RANGE_FROM_DATA, &first, 2);
-	nftnl_expr_set(e, NFTNL_EXPR_RANGE_TO_DATA, &last, 2);
-	add(r, e);
+	/* as nft writes "dport 30000-65535": two compares, not a range expression */
+	add(r, cmp(NFT_CMP_GTE, &first, 2));
+	add(r, cmp(NFT_CMP_LTE, &last, 2));
 }
 
 static int set_comment(struct nftnl_rule *r, const char *comment)
@@ -206,6 +246,52 @@ static uint32_t addr_set_id(size_t i)
 {
 	return (uint32_t)(0x10000 + i);
 }
+static uint32_t icmp_copy_set_id(size_t i)
+{
+	return (uint32_t)(0x20000 + i);
+}
+static uint32_t icmp_types_set_id(bool v4)
+{
+	return v4 ? 0x30000 : 0x30001;
+}
+
+/* What emit_nft writes as "icmp type @icmp_errors @th,64,8 0x45 @th,136,8 6
+ * @th,224,16 @svc0_ports_icmp" (and the ICMPv6 form): see put_icmp_match. */
+static void add_icmp_match(struct nftnl_rule *r, const struct ruleset *rs, const struct rule *ir)
+{
+	bool v4 = ir->family == FAMILY_IPV4;
+
+	add_u8_meta_match(r, NFT_META_NFPROTO, v4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+	add_u8_meta_match(r, NFT_META_L4PROTO, v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6);
+	add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1));
+	add(r, lookup(v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET, icmp_types_set_id(v4)));
+	if (v4) {
+		uint8_t v = ICMP_INNER_IPV4_NO_OPTIONS;
+		add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, ICMP_INNER_VERSION_IHL, 1));
+		add(r, cmp(NFT_CMP_EQ, &v, 1));
+	}
+	if (ir->proto) {
+		add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, v4 ? ICMP_INNER_PROTO : ICMPV6_INNER_NEXTHDR, 1));
+		add(r, cmp(NFT_CMP_EQ, &ir->proto, 1));
+	}
+	if (ir->port_set >= 0) {
+		const struct port_set *ps = &rs->port_sets[ir->port_set];
+		char name[RULESET_NAME_MAX + 8];
+		add(r, payload_load(NFT_PAYLOAD_TRANSPORT_HEADER, icmp_inner_port_offset(ir), 2));
+		if (port_set_is_inline(ps)) {
+			uint16_t first = htons(ps->ranges[0].first), last = htons(ps->ranges[0].last);
+			if (first == last) {
+				add(r, cmp(NFT_CMP_EQ, &first, 2));
+			} else {
+				add(r, cmp(NFT_CMP_GTE, &first, 2));
+				add(r, cmp(NFT_CMP_LTE, &last, 2));
+			}
+			return;
+		}
+		snprintf(name, sizeof(name), "%s_icmp", ps->name);
+		add(r, lookup(name, icmp_copy_set_id((size_t)ir->port_set)));
+	}
+}
 
 static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule *ir)
 {
@@ -217,10 +303,16 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, rs->table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, hook_name(ir->hook));
+	if (ir->icmp_error) {
+		if (ir->has_ifname)
+			add_ifname(r, ir->hook, &ir->ifname, false);
+		add_icmp_match(r, rs, ir);
+		goto verdict;
+	}
 	if (ir->family != FAMILY_BOTH && ir->peer_set < 0 && ir->local_set < 0)
 		add_u8_meta_match(r, NFT_META_NFPROTO, ir->family == FAMILY_IPV4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
-	if (ir->has_ifname)
-		add_ifname(r, ir->hook, &ir->ifname);
+	if (ir->has_ifname && !ir->ifname_invert)
+		add_ifname(r, ir->hook, &ir->ifname, false);
 	/* peers and local addresses of one rule always share a family: check it once */
 	if (ir->peer_set >= 0)
 		add_addr_match(r, &rs->addr_sets[ir->peer_set], ir->peer_field, addr_set_id((size_t)ir->peer_set),
@@ -233,6 +325,10 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 			       port_set_id((size_t)ir->port_set));
 	else if (ir->proto)
 		add_u8_meta_match(r, NFT_META_L4PROTO, ir->proto);
+	if (ir->has_ifname && ir->ifname_invert)
+		add_ifname(r, ir->hook, &ir->ifname, true);
+verdict:
+	add_scope(r, ir);
 	add(r, nftnl_expr_alloc("counter"));
 	/* notrack only attaches the untracked template; the return ends our
 	 * chain so later rules neither see nor count the packet again */
@@ -326,6 +422,41 @@ static int add_addr_elems(struct nftnl_set *s, const struct addr_set *as)
 	return r;
 }
 
+/*
+ * What nft stores for "typeof @th,OFFSET,LEN": the key's byte order and the
+ * raw payload it was declared from, so that `nft list` shows the set as
+ * nft itself would have made it.
+ */
+static int set_typeof_raw(struct nftnl_set *s, uint32_t base, uint32_t offset_bits, uint32_t len_bits)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+	struct nftnl_udata *typeof_nest, *data_nest;
+	int r = -ENOMEM;
+
+	if (!ud)
+		return -ENOMEM;
+	if (!nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, NFT_BYTEORDER_BIG_ENDIAN))
+		goto out;
+	typeof_nest = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_KEY_TYPEOF);
+	if (!typeof_nest || !nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_TYPE_PAYLOAD))
+		goto out;
+	data_nest = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
+	/* nft's payload udata: protocol description (none: raw), template,
+	 * base (nft counts from 1 where the kernel counts from 0), offset and
+	 * length in bits */
+	if (!data_nest || !nftnl_udata_put_u32(ud, 0, 0) || !nftnl_udata_put_u32(ud, 1, 0) ||
+	    !nftnl_udata_put_u32(ud, 2, base + 1) || !nftnl_udata_put_u32(ud, 3, offset_bits) ||
+	    !nftnl_udata_put_u32(ud, 4, len_bits))
+		goto out;
+	nftnl_udata_nest_end(ud, data_nest);
+	nftnl_udata_nest_end(ud, typeof_nest);
+	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud));
+	r = 0;
+out:
+	nftnl_udata_buf_free(ud);
+	return r;
+}
+
 static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type, uint32_t len,
 				 uint32_t flags)
 {
@@ -371,7 +502,7 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 	nftnl_table_set_u32(d->table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(d->table, NFTNL_TABLE_NAME, rs->table);
 
-	d->sets = calloc(rs->n_port_sets + rs->n_addr_sets + 1, sizeof(*d->sets));
+	d->sets = calloc(2 * rs->n_port_sets + rs->n_addr_sets + 2 + 1, sizeof(*d->sets));
 	if (!d->sets)
 		goto oom;
 	for (size_t i = 0; i < rs->n_port_sets; i++) {
@@ -387,6 +518,36 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		d->sets[d->n_sets++] = s;
 		if (add_port_elems(s, ps) < 0)
 			goto oom;
+	}
+	for (size_t i = 0; i < rs->n_port_sets; i++) {
+		const struct port_set *ps = &rs->port_sets[i];
+		char name[RULESET_NAME_MAX + 8];
+		if (!ps->icmp_copy)
+			continue;
+		snprintf(name, sizeof(name), "%s_icmp", ps->name);
+		struct nftnl_set *s = new_set(rs, name, icmp_copy_set_id(i), NFT_TYPE_INTEGER, 2,
+					      ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL);
+		if (!s)
+			goto oom;
+		d->sets[d->n_sets++] = s;
+		if (set_typeof_raw(s, NFT_PAYLOAD_TRANSPORT_HEADER, ICMP_INNER_L4 * 8, 16) < 0 ||
+		    add_port_elems(s, ps) < 0)
+			goto oom;
+	}
+	for (unsigned family = FAMILY_IPV4; family <= FAMILY_IPV6; family <<= 1) {
+		bool v4 = family == FAMILY_IPV4;
+		size_t n;
+		const unsigned char *types = icmp_error_types_of(family, &n);
+		if (!ruleset_has_icmp(rs, family))
+			continue;
+		struct nftnl_set *s = new_set(rs, v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET, icmp_types_set_id(v4),
+					      v4 ? NFT_TYPE_ICMP_TYPE : NFT_TYPE_ICMPV6_TYPE, 1, 0);
+		if (!s)
+			goto oom;
+		d->sets[d->n_sets++] = s;
+		for (size_t t = 0; t < n; t++)
+			if (add_elem(s, &types[t], 1, false) < 0)
+				goto oom;
 	}
 	for (size_t i = 0; i < rs->n_addr_sets; i++) {
 		const struct addr_set *as = &rs->addr_sets[i];
@@ -406,19 +567,18 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		if (!d->chains[h])
 			goto oom;
 	}
-	d->rules = calloc(rs->n_rules + 1, sizeof(*d->rules));
-	d->ir_rules = calloc(rs->n_rules + 1, sizeof(*d->ir_rules));
+	size_t total = rs->n_chain[HOOK_PREROUTING] + rs->n_chain[HOOK_OUTPUT];
+	d->rules = calloc(total + 1, sizeof(*d->rules));
+	d->ir_rules = calloc(total + 1, sizeof(*d->ir_rules));
 	if (!d->rules || !d->ir_rules)
 		goto oom;
-	/* grouped by chain, each chain's rules in IR order */
+	/* grouped by chain, each chain's rules in the order the kernel walks them */
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
-		for (size_t i = 0; i < rs->n_rules; i++) {
-			if (rs->rules[i].hook != h)
-				continue;
-			d->rules[d->n_rules] = build_rule(rs, &rs->rules[i]);
+		for (size_t i = 0; i < rs->n_chain[h]; i++) {
+			d->rules[d->n_rules] = build_rule(rs, rs->chain[h][i]);
 			if (!d->rules[d->n_rules])
 				goto oom;
-			d->ir_rules[d->n_rules++] = &rs->rules[i];
+			d->ir_rules[d->n_rules++] = rs->chain[h][i];
 		}
 	}
 	return 0;

@@ -610,6 +610,17 @@ static int parse_ifname(struct parser *p, const char *path, json_t *v, struct if
 				    s);
 		if (c == '+' && i != len - 1)
 			return fail(p, path, "interface name \"%s\": '+' is a wildcard and may only come last", s);
+		/* nft reads a trailing '*' in iifname "eth*" as a wildcard while
+		 * the kernel compares the name we install byte for byte: one
+		 * meaning everywhere, so only '+' says wildcard */
+		if (c == '*' && i == len - 1)
+			return fail(p, path, "interface name \"%s\": '*' is not a wildcard; write \"%.*s+\"", s, (int)i,
+				    s);
+		if (c == '*')
+			return fail(p, path,
+				    "interface name \"%s\": '*' is not a wildcard; a trailing '+' matches every name "
+				    "with that prefix",
+				    s);
 	}
 	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
 		return fail(p, path, "\"%s\" is not a valid interface name", s);

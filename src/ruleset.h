@@ -60,6 +60,10 @@ struct port_set {
 	 * false, an interval set of ranges (an rbtree); true, a hash of single
 	 * ports (nft "flags dynamic", the kernel's rhash).  compile.c decides. */
 	bool hashed;
+	/* ICMP error rules look the embedded port up in a copy of this set
+	 * whose key is a raw payload (named "<name>_icmp"): nft's grammar
+	 * refuses a raw payload against a set of type inet_service. */
+	bool icmp_copy;
 };
 
 /* A port set is hashed while holding its ports one by one costs at most this
@@ -88,8 +92,16 @@ struct rule {
 	enum hook hook;
 	enum verdict verdict;
 	enum rule_scope scope;
-	unsigned family; /* FAMILY_BOTH: no family match needed */
-	bool has_ifname; /* iifname on prerouting, oifname on output */
+	unsigned family;    /* FAMILY_BOTH: no family match needed */
+	bool has_ifname;    /* iifname on prerouting, oifname on output */
+	bool ifname_invert; /* every interface but `ifname`; matched after the addresses */
+	/* An ICMP or ICMPv6 error addressed to this host about a packet this
+	 * host sent (v4: destination unreachable, time exceeded, parameter
+	 * problem; v6: packet too big too).  proto, port_field and port_set
+	 * describe that embedded packet as the output rule describes what
+	 * leaves (a service's port is its source port); `family` is one
+	 * family; ifname is where the error arrives; no address matches. */
+	bool icmp_error;
 	struct ifname ifname;
 	unsigned char proto; /* IPPROTO_*, 0 = any */
 	enum field port_field;
@@ -108,8 +120,26 @@ struct ruleset {
 	size_t n_port_sets;
 	struct addr_set *addr_sets;
 	size_t n_addr_sets;
-	struct rule *rules;
+	struct rule *rules; /* what the policy's entries select: lint and coverage model these */
 	size_t n_rules;
+	/* Returns the policy never wrote, between the keep_tracked rules and the
+	 * notrack rules: a packet to 127.0.0.0/8 or ::1 that arrives on an
+	 * interface other than lo stays tracked (with route_localnet on, the
+	 * kernel routes it to a loopback-bound service; CVE-2020-8558). */
+	struct rule *guards;
+	size_t n_guards;
+	/* The ICMP errors about what the notrack rules of services and
+	 * upstreams untrack (and, first, returns for what keep_tracked keeps):
+	 * conntrack finds no flow for an error about an untracked connection
+	 * and marks it INVALID, so a "ct state invalid drop" would take it
+	 * (path MTU discovery breaks); untracked, the untracked accept lets
+	 * it reach its socket.  Last in prerouting. */
+	struct rule *icmp_rules;
+	size_t n_icmp_rules;
+	/* each chain's rules in the order the kernel walks them, pointing into
+	 * rules, guards and icmp_rules: what every emitter writes */
+	const struct rule **chain[2];
+	size_t n_chain[2];
 	enum untracked_accept_mode accept_mode;
 	unsigned accept_hooks; /* enum accept_hook: where untracked packets of ours can arrive */
 	struct chain_ref *accept_chains;

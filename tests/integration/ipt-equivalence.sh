@@ -31,9 +31,8 @@ prepare() {
 }
 
 n=0
-shopt -s nullglob
-for policy in "$src"/tests/cases/valid/*.json "$src"/policies/*.json; do
-	case $policy in */schema.json) continue ;; esac
+equivalence_policies >"$work/policies"
+while read -r policy <&3; do
 	n=$((n + 1))
 	name=$(basename "$policy" .json)
 	prepare
@@ -49,7 +48,7 @@ for policy in "$src"/tests/cases/valid/*.json "$src"/policies/*.json; do
 	assert_same_legacy "$name-restore" "$name-libiptc"
 	grep -q -- '-j CT --notrack' "$work/$name-libiptc.ipt4" "$work/$name-libiptc.ipt6" ||
 		[ "$name" = notrack-nothing ] || fail "$name: no notrack rule loaded at all"
-done
+done 3<"$work/policies"
 [ "$n" -ge 15 ] || fail "only $n policies found"
 echo "$n policies: iptables-legacy-save identical for both paths"
 echo "PASS"

@@ -143,3 +143,12 @@ connections() {
 
 ct_count() { conntrack -C; }
 ct_flush() { conntrack -F >/dev/null 2>&1 || true; }
+
+# equivalence_policies: every valid test policy and every shipped one, one a
+# line (the equivalence tests load each one both ways).
+equivalence_policies() {
+	local p
+	for p in "$src"/tests/cases/valid/*.json "$src"/policies/*.json; do
+		case $p in */schema.json) ;; *) echo "$p" ;; esac
+	done
+}

@@ -199,8 +199,10 @@ static void test_large_port_list_is_one_rule_per_direction(void **state)
 		assert_int_equal(ps->ranges[i].last, ps->ranges[i].first);
 	}
 	assert_false(port_set_is_inline(ps));
-	assert_string_equal(c->rs.exposure[0], "tcp/10000-10099,10200-10299,10400-10499,10600-10699,10800-10899,"
-					       "11000-11099,... (10000 ports in 199 ranges) served by this host");
+	assert_string_equal(c->rs.exposure[0],
+			    "tcp/10000-10099,10200-10299,10400-10499,10600-10699,10800-10899,"
+			    "11000-11099,... (10000 ports in 199 ranges) served by this host"
+			    " (packets addressed to this host's own addresses; traffic it forwards stays tracked)");
 }
 
 static void test_adjacent_ports_and_ranges_merge(void **state)
@@ -218,11 +220,16 @@ static void test_adjacent_ports_and_ranges_merge(void **state)
 	assert_int_equal(ps->ranges[1].last, 95);
 	assert_int_equal(ps->ranges[2].first, 65530);
 	assert_int_equal(ps->ranges[2].last, 65535);
-	assert_string_equal(c->rs.exposure[0], "udp/80-90,92-95,65530-65535 served by this host");
+	assert_string_equal(c->rs.exposure[0],
+			    "udp/80-90,92-95,65530-65535 served by this host"
+			    " (packets addressed to this host's own addresses; traffic it forwards stays tracked)");
 }
 
 /* ------------------------------------------------------------------ */
 /* exposure summary                                                    */
+
+#define SERVED " (packets addressed to this host's own addresses; traffic it forwards stays tracked)"
+#define REPLIES " (replies for this host's own sockets; connections it forwards or masquerades stay tracked)"
 
 static void test_exposure_lines(void **state)
 {
@@ -241,11 +248,15 @@ static void test_exposure_lines(void **state)
 	    NULL);
 	static const char *const exposure[] = {
 	    "all traffic on lo (loopback)",
-	    "all traffic on eth1",
-	    "all traffic on every interface named veth*",
-	    "tcp/80,443 served by this host on eth0, eth2 or bond0",
-	    "udp/53 served by this host at 169.254.20.10 for clients in 10.0.0.0/8, fd00::/8",
-	    "tcp/5432 to upstreams from local 10.2.0.1 at 10.2.0.5, 10.3.0.0/24, 10.4.0.0/24, 10.5.0.0/24 and 2 more",
+	    "all traffic on eth1, including traffic this host forwards",
+	    "all traffic on every interface whose name starts with veth, including traffic this host forwards",
+	    "tcp/80,443 served by this host on eth0, eth2 or bond0" SERVED,
+	    "udp/53 served by this host at 169.254.20.10 for clients in 10.0.0.0/8, fd00::/8" SERVED,
+	    "tcp/5432 to upstreams from local 10.2.0.1 at 10.2.0.5, 10.3.0.0/24, 10.4.0.0/24, 10.5.0.0/24 and 2 "
+	    "more" REPLIES,
+	    "ICMP and ICMPv6 errors (destination unreachable, time exceeded, parameter problem, packet too big) "
+	    "addressed to this host about the services and upstreams above, matched by the protocol and port of the "
+	    "packet they carry, not by its addresses",
 	};
 	static const char *const kept[] = {
 	    "all traffic on docker0 (nat)",

@@ -13,9 +13,11 @@
 #include <libiptc/libip6tc.h>
 #include <libiptc/libiptc.h>
 #include <linux/netfilter/xt_CT.h>
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_multiport.h>
+#include <linux/netfilter/xt_u32.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,13 +95,26 @@ static void test_service_ipv4(void **state)
 	const struct xt_ct_target_info_v1 *ct;
 	bool t;
 
-	assert_int_equal(b->rules.n, 1);
-	assert_string_equal(b->rules.v[0].chain, "T-PRE");
-	assert_int_equal(b->rules.v[0].pos, 1);
+	/* the route_localnet guard first: 127.0.0.0/8 not arriving on lo stays
+	 * tracked; the ICMP errors about the service last */
+	assert_int_equal(b->rules.n, 3);
 	assert_string_equal(ipt_rule_text(&b->rules.v[0]),
-			    "-A T-PRE -i eth0 -s 203.0.113.0/24 -p tcp -m multiport --dports 80,443 "
-			    "-m comment --comment \"notrackctl notrack.services[0]\" -j CT --notrack");
+			    "-A T-PRE -d 127.0.0.0/8 ! -i lo -m comment --comment \"notrackctl route_localnet guard\" "
+			    "-j RETURN");
 	e = b->rules.v[0].e;
+	assert_string_equal(e->ip.iniface, "lo");
+	assert_memory_equal(e->ip.iniface_mask, "\xff\xff\xff\0", 4);
+	assert_int_equal(e->ip.invflags, IPT_INV_VIA_IN);
+	assert_int_equal(ntohl(e->ip.dst.s_addr), 0x7f000000);
+	assert_int_equal(ntohl(e->ip.dmsk.s_addr), 0xff000000);
+	assert_string_equal(b->rules.v[1].chain, "T-PRE");
+	assert_int_equal(b->rules.v[1].pos, 2);
+	assert_string_equal(
+	    ipt_rule_text(&b->rules.v[1]),
+	    "-A T-PRE -i eth0 -s 203.0.113.0/24 -p tcp -m multiport --dports 80,443 "
+	    "-m addrtype --dst-type LOCAL -m comment --comment \"notrackctl notrack.services[0]\" -j CT "
+	    "--notrack");
+	e = b->rules.v[1].e;
 	/* -i eth0: the name and its NUL compare */
 	assert_string_equal(e->ip.iniface, "eth0");
 	assert_memory_equal(e->ip.iniface_mask, "\xff\xff\xff\xff\xff\0", 6);
@@ -117,15 +132,41 @@ static void test_service_ipv4(void **state)
 	assert_int_equal(mp->count, 2);
 	assert_int_equal(mp->ports[0], 80); /* host byte order, like iptables */
 	assert_int_equal(mp->ports[1], 443);
-	assert_ext(FAMILY_IPV4, e, 1, "comment", 0, sizeof(struct xt_comment_info), false);
-	assert_string_equal(((const struct xt_comment_info *)ext(FAMILY_IPV4, e, 1, &t)->data)->comment,
+	/* only packets addressed to this host: forwarded ones stay tracked */
+	assert_ext(FAMILY_IPV4, e, 1, "addrtype", 1, sizeof(struct xt_addrtype_info_v1), false);
+	const struct xt_addrtype_info_v1 *at = (const void *)ext(FAMILY_IPV4, e, 1, &t)->data;
+	assert_int_equal(at->dest, XT_ADDRTYPE_LOCAL);
+	assert_int_equal(at->source, 0);
+	assert_int_equal(at->flags, 0);
+	assert_ext(FAMILY_IPV4, e, 2, "comment", 0, sizeof(struct xt_comment_info), false);
+	assert_string_equal(((const struct xt_comment_info *)ext(FAMILY_IPV4, e, 2, &t)->data)->comment,
 			    "notrackctl notrack.services[0]");
-	assert_ext(FAMILY_IPV4, e, 2, "CT", 2, sizeof(*ct), true);
-	ct = (const void *)ext(FAMILY_IPV4, e, 2, &t)->data;
+	assert_ext(FAMILY_IPV4, e, 3, "CT", 2, sizeof(*ct), true);
+	ct = (const void *)ext(FAMILY_IPV4, e, 3, &t)->data;
 	assert_int_equal(ct->flags, XT_CT_NOTRACK);
 	assert_int_equal(e->next_offset,
 			 e->target_offset + XT_ALIGN(sizeof(struct xt_entry_target)) + XT_ALIGN(sizeof(*ct)));
 	assert_string_equal(ipt_entry_comment(FAMILY_IPV4, e), "notrackctl notrack.services[0]");
+
+	/* an ICMP error about what the service sent: its source port is 80 or 443 */
+	assert_string_equal(
+	    ipt_rule_text(&b->rules.v[2]),
+	    "-A T-PRE -i eth0 -p icmp -m u32 --u32 \"0>>22&0x3c@0>>24=3,11:12&&0>>22&0x3c@8>>24=69&&"
+	    "0>>22&0x3c@16>>16&0xff=6&&0>>22&0x3c@28>>16=80,443\" -m addrtype --dst-type LOCAL -m comment "
+	    "--comment \"notrackctl notrack.services[0] (icmp errors)\" -j CT --notrack");
+	e = b->rules.v[2].e;
+	assert_int_equal(e->ip.proto, IPPROTO_ICMP);
+	assert_int_equal(e->ip.src.s_addr, 0); /* the embedded addresses are not compared */
+	assert_ext(FAMILY_IPV4, e, 0, "u32", 0, sizeof(struct xt_u32), false);
+	const struct xt_u32 *u = (const void *)ext(FAMILY_IPV4, e, 0, &t)->data;
+	assert_int_equal(u->ntests, 4);
+	assert_int_equal(u->tests[3].nnums, 5);
+	assert_int_equal(u->tests[3].location[3].nextop, XT_U32_AT);
+	assert_int_equal(u->tests[3].location[3].number, 28);
+	assert_int_equal(u->tests[3].nvalues, 2);
+	assert_int_equal(u->tests[3].value[1].min, 443);
+	assert_int_equal(u->tests[3].value[1].max, 443);
+	assert_ext(FAMILY_IPV4, e, 1, "addrtype", 1, sizeof(struct xt_addrtype_info_v1), false);
 }
 
 static void test_ipv6_flags_and_wildcard(void **state)
@@ -163,21 +204,24 @@ static void test_multiport_split(void **state)
 	const struct xt_multiport_v1 *mp;
 	bool t;
 
-	assert_int_equal(b->rules.n, 2);
-	mp = (const void *)ext(FAMILY_IPV4, b->rules.v[0].e, 0, &t)->data;
+	/* the route_localnet guard, the two halves, then the ICMP errors: 10 ranges a u32 test */
+	assert_int_equal(b->rules.n, 5);
+	assert_int_equal(((const struct xt_u32 *)ext(FAMILY_IPV4, b->rules.v[3].e, 0, &t)->data)->tests[3].nvalues, 10);
+	assert_int_equal(((const struct xt_u32 *)ext(FAMILY_IPV4, b->rules.v[4].e, 0, &t)->data)->tests[3].nvalues, 6);
+	mp = (const void *)ext(FAMILY_IPV4, b->rules.v[1].e, 0, &t)->data;
 	/* 13 single ports, then the range would need slots 14 and 15 */
 	assert_int_equal(mp->count, 15);
 	assert_int_equal(mp->ports[13], 100);
 	assert_int_equal(mp->pflags[13], 1);
 	assert_int_equal(mp->ports[14], 200);
 	assert_int_equal(mp->pflags[14], 0);
-	mp = (const void *)ext(FAMILY_IPV4, b->rules.v[1].e, 0, &t)->data;
+	mp = (const void *)ext(FAMILY_IPV4, b->rules.v[2].e, 0, &t)->data;
 	assert_int_equal(mp->count, 2);
 	assert_int_equal(mp->ports[0], 301);
 	assert_int_equal(mp->ports[1], 303);
-	assert_int_equal(b->rules.v[1].pos, 2);
-	assert_non_null(strstr(ipt_rule_text(&b->rules.v[0]), "--dports 1,3,5,7,9,11,13,15,17,19,21,23,25,100:200 "));
-	assert_non_null(strstr(ipt_rule_text(&b->rules.v[1]), "--dports 301,303 "));
+	assert_int_equal(b->rules.v[2].pos, 3);
+	assert_non_null(strstr(ipt_rule_text(&b->rules.v[1]), "--dports 1,3,5,7,9,11,13,15,17,19,21,23,25,100:200 "));
+	assert_non_null(strstr(ipt_rule_text(&b->rules.v[2]), "--dports 301,303 "));
 }
 
 static void test_keep_tracked_returns(void **state)
