@@ -1101,7 +1101,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 }
 
 /* What an untracked packet meets in a filter chain (see struct lint_vrule). */
-static int emit_vrule(struct walker *w, const struct decoded *d, const struct lint_sel *sel)
+static int emit_vrule(struct walker *w, const struct decoded *d, const struct lint_sel *sel, bool widened)
 {
 	bool ct = d->needs != 0, drop = d->verdict == NF_DROP || d->vmap_drop;
 	bool untracked_too = d->ct_state && (d->ct_state & LINT_CT_UNTRACKED);
@@ -1110,7 +1110,10 @@ static int emit_vrule(struct walker *w, const struct decoded *d, const struct li
 
 	if (!w->filter || d->notrack)
 		return 0;
-	if (d->verdict == NF_ACCEPT && (!ct || (only_state && untracked_too))) {
+	/* an accept we could not read all of (meta l4proto { icmp, ipv6-icmp },
+	 * a set of interface names) may take less than its selector says: it
+	 * is left out, so that it never hides a drop after it */
+	if (d->verdict == NF_ACCEPT && !widened && (!ct || (only_state && untracked_too))) {
 		rule_words(d, words, sizeof(words));
 		return lint_chain_add_rule(w->filter, LINT_V_ACCEPT, sel, words);
 	}
@@ -1177,7 +1180,7 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 			if (d->needs & (1u << n))
 				e = emit_user(w, d, (enum ct_need)n, &s, kube, widened || d->widened);
 		if (e == 0)
-			e = emit_vrule(w, d, &s);
+			e = emit_vrule(w, d, &s, widened || d->widened);
 		if (e == 0 && d->notrack)
 			e = emit_notrack(w, d, &s);
 		for (size_t t = 0; t < d->n_targets && e == 0; t++) {
