@@ -2,15 +2,16 @@
 # A Docker-like host, linted and applied without --allow-conflicts, with
 # real traffic through it:
 #
-#   outside netns 192.0.2.2 --ext0-- this host 192.0.2.1 --docker0-- container 172.17.0.2
+#   outside netns 192.0.2.2 --eth0-- this host 192.0.2.1 --docker0-- container 172.17.0.2
 #   (a server on :80)                (its own server on :80)          (a server on :443)
 #
-#   DNAT ext0:8443 -> 172.17.0.2:443, masquerade of 172.17.0.0/16, a forward
+#   DNAT eth0:8443 -> 172.17.0.2:443, masquerade of 172.17.0.0/16, a forward
 #   chain with policy drop,
 # once in native nft (ct state established,related accept; ct status dnat
 # accept) and once in Docker's own iptables-nft layout (DOCKER-USER,
 # DOCKER-FORWARD, DOCKER, the addrtype jump in nat).  Policy: services tcp
-# 80, 443, 8443 and keep_tracked nat tcp/8443.  Services match only what is
+# 80, 443, 8443 and keep_tracked nat tcp/8443 (and the shipped
+# docker-host policies lint clean too).  Services match only what is
 # addressed to this host, so the container's connections to an outside :80
 # (forwarded, masqueraded) and the forward chain are none of the policy's
 # business: lint exits 0, apply succeeds, and
@@ -63,7 +64,7 @@ entries_to() {
 sysctl -qw net.ipv4.ip_forward=1
 peer ct0 172.17.0.2/16 docker0 172.17.0.1/16
 container=$peer_pid
-peer out0 192.0.2.2/24 ext0 192.0.2.1/24
+peer out0 192.0.2.2/24 eth0 192.0.2.1/24
 outside=$peer_pid
 serve "$container" 172.17.0.2 443
 serve "$outside" 192.0.2.2 80
@@ -88,6 +89,9 @@ check() {
 
 	run 0 ntc lint "$work/policy.json"
 	assert_contains "$work/out" "clean" "$name: lint"
+	# and the shipped docker-host policy (its services on eth0)
+	run 0 ntc lint "$src/policies/docker-host.json"
+	run 0 ntc lint "$src/examples/docker-host/policy.json"
 	run 0 ntc apply "$work/policy.json"
 	assert_not_contains "$work/err" "lint" "$name: apply of a clean policy"
 
@@ -104,7 +108,7 @@ nft -f - <<'NFT'
 table ip nat {
 	chain prerouting {
 		type nat hook prerouting priority dstnat;
-		iifname "ext0" tcp dport 8443 dnat to 172.17.0.2:443
+		iifname "eth0" tcp dport 8443 dnat to 172.17.0.2:443
 	}
 	chain postrouting {
 		type nat hook postrouting priority srcnat;
@@ -116,7 +120,7 @@ table inet filter {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
 		ct status dnat accept
-		iifname "docker0" oifname "ext0" accept
+		iifname "docker0" oifname "eth0" accept
 	}
 }
 NFT
