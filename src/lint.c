@@ -918,7 +918,9 @@ static const char *bypassed_accept(const struct analysis *a, const struct ct_use
 	const struct lint_chain *c;
 
 	*same = false;
-	if (!u->accepts || u->chain_index < 0 || (size_t)u->chain_index >= a->in->n_chains ||
+	/* tcp dport 22 ct state new limit rate 10/minute accept: untracked, ssh
+	 * is accepted without the limit, whatever the rest of the chain does */
+	if (!u->accepts || u->limited || u->chain_index < 0 || (size_t)u->chain_index >= a->in->n_chains ||
 	    (u->need != CT_NEED_STATE && u->need != CT_NEED_OTHER))
 		return NULL;
 	c = &a->in->chains[u->chain_index];

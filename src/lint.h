@@ -95,6 +95,7 @@ struct ct_user {
 	struct lint_ifs to_if;	       /* DNAT: the interface toward the new destination, if known */
 	uint32_t ct_state;	       /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
 	bool accepts;		       /* its verdict is accept */
+	bool limited;		       /* it also has a limit or quota: skipping it lifts that */
 	/* Where it sits in a filter chain (in->chains[chain_index], before the
 	 * chain's rules[chain_pos]), or chain_index < 0: what an untracked packet that
 	 * skips it meets next. */

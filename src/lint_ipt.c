@@ -186,7 +186,8 @@ static int add_vrule(struct reader *rd, const struct entry *x, const char *label
 	bool drop = !strcmp(label, "DROP") || !strcmp(target, "REJECT");
 	char text[LINT_RULE_MAX];
 
-	if (!strcmp(label, "ACCEPT") && !x->xt.widened && (!x->xt.needs || (only_state && untracked_too))) {
+	if (!strcmp(label, "ACCEPT") && !x->xt.widened && !x->xt.limited &&
+	    (!x->xt.needs || (only_state && untracked_too))) {
 		words(&x->sel, "accept", pos, text, sizeof(text));
 		return lint_chain_add_rule(rd->filter, LINT_V_ACCEPT, &x->sel, text);
 	}

@@ -73,6 +73,7 @@ struct decoded {
 	bool dnat_known_place;
 	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN; NFT_CONTINUE: none */
 	bool vmap_drop;
+	bool limited;	/* a limit or quota: not every packet it selects is accepted */
 	char **targets; /* chains jumped or gone to */
 	size_t n_targets;
 	bool notrack;
@@ -785,6 +786,7 @@ static void on_match(struct decoder *x, struct nftnl_expr *e)
 	x->d->widened |= xt.widened;
 	x->d->needs |= xt.needs;
 	x->d->ct_state |= xt.ct_state;
+	x->d->limited |= xt.limited;
 	if (xt.words[0])
 		action(x->d, "%s", xt.words);
 }
@@ -920,6 +922,15 @@ static void on_fib(struct decoder *x, struct nftnl_expr *e)
 		load(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), R_ADDRTYPE, 4);
 }
 
+/* A limit or quota selects packets by rate, which the selector cannot say:
+ * it is left out, and the rule is marked (an accept with a limit is not one
+ * an untracked packet may skip for free). */
+static void on_limit(struct decoder *x, struct nftnl_expr *e)
+{
+	(void)e;
+	x->d->limited = true;
+}
+
 /* Expressions that neither load a register nor select packets. */
 static void on_nothing(struct decoder *x, struct nftnl_expr *e)
 {
@@ -949,8 +960,8 @@ static const struct {
     {"reject", on_reject},
     {"counter", on_nothing},
     {"log", on_nothing},
-    {"limit", on_nothing},
-    {"quota", on_nothing},
+    {"limit", on_limit},
+    {"quota", on_limit},
     {"dynset", on_nothing},
     {"last", on_nothing},
     {"fib", on_fib},
@@ -1087,6 +1098,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 		e = lint_ranges_copy(&u->to_port, &d->to_port);
 	u->ct_state = n == CT_NEED_STATE ? d->ct_state : 0;
 	u->accepts = d->verdict == NF_ACCEPT;
+	u->limited = d->limited;
 	if (w->filter) {
 		/* what an untracked packet that skips this rule meets next */
 		u->chain_index = w->filter - w->out->chains;
@@ -1113,7 +1125,7 @@ static int emit_vrule(struct walker *w, const struct decoded *d, const struct li
 	/* an accept we could not read all of (meta l4proto { icmp, ipv6-icmp },
 	 * a set of interface names) may take less than its selector says: it
 	 * is left out, so that it never hides a drop after it */
-	if (d->verdict == NF_ACCEPT && !widened && (!ct || (only_state && untracked_too))) {
+	if (d->verdict == NF_ACCEPT && !widened && !d->limited && (!ct || (only_state && untracked_too))) {
 		rule_words(d, words, sizeof(words));
 		return lint_chain_add_rule(w->filter, LINT_V_ACCEPT, sel, words);
 	}

@@ -201,7 +201,9 @@ int lint_xt_match(struct lint_xt *x, const char *name, uint32_t rev, const void 
 		r = xt_multiport(x, rev, info, (uint32_t)len);
 	} else if (!strcmp(name, "tcp") || !strcmp(name, "udp")) {
 		r = xt_tcpudp(x, name, info, (uint32_t)len);
-	} else if (strcmp(name, "comment") && strcmp(name, "limit") && strcmp(name, "addrtype")) {
+	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent")) {
+		x->limited = true;
+	} else if (strcmp(name, "comment") && strcmp(name, "addrtype")) {
 		x->widened = true; /* mark, set, ...: left out */
 	}
 	return r;

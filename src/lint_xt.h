@@ -18,6 +18,7 @@ struct lint_xt {
 	bool widened;	      /* a match was left out (the selector is wider than the rule) */
 	unsigned needs;	      /* 1 << enum ct_need */
 	uint32_t ct_state;    /* LINT_CT_* the state matches take */
+	bool limited;	      /* a limit, hashlimit or recent match: selects by rate, left out */
 	char words[160];      /* the conntrack part in words */
 };
 

@@ -246,6 +246,8 @@ static void parse_user(struct lint_input *in, const char *spec)
 			u->accepts = true;
 		} else if (!strcmp(key, "widened")) {
 			u->widened = true;
+		} else if (!strcmp(key, "limited")) {
+			u->limited = true;
 		} else if (!strcmp(key, "at")) {
 			/* at=CHAIN:POS: in the CHAIN-th chain of the case, before its POS-th rule */
 			assert_int_equal(sscanf(val, "%ld:%zu", &u->chain_index, &u->chain_pos), 2);
@@ -639,6 +641,11 @@ static const struct lint_case cases[] = {
      {"need=state hooks=out family=ip proto=tcp state=new accept at=0:0"},
      {"hook=out family=ip table=filter chain=OUTPUT"},
      ""},
+    {"a rate-limited new accept, even behind our accept",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [22]}]}"),
+     {"need=state hooks=in family=ip proto=tcp dport=22 state=new accept limited at=0:0"},
+     {"family=ip table=filter chain=INPUT"},
+     "$.notrack.services[0] state"},
     {"firewalld: the rest of the chain accepts what skips ct status dnat accept",
      P("'notrack': {'loopback': true, 'services': [{'proto': 'tcp', 'ports': [8080]}]}"),
      {"need=state hooks=in state=new accept at=0:0"},
