@@ -927,8 +927,10 @@ static void on_fib(struct decoder *x, struct nftnl_expr *e)
  * an untracked packet may skip for free). */
 static void on_limit(struct decoder *x, struct nftnl_expr *e)
 {
-	(void)e;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
 	x->d->limited = true;
+	action(x->d, "%s", name && !strcmp(name, "quota") ? "quota" : "limit");
 }
 
 /* Expressions that neither load a register nor select packets. */
