@@ -585,9 +585,14 @@ static int compile_list(struct compiler *c, const struct selector *list, size_t 
 		if (r < 0)
 			return r;
 		/* exceptions may be broader than what they carve out of: they keep tracked */
-		enum rule_scope scope = v == VERDICT_RETURN    ? SCOPE_ANY
-					: kind == ROLE_SERVICE ? SCOPE_LOCAL_DEST
-							       : SCOPE_OWN_SOCKET;
+		/* The kernel's socket lookup (nft socket, xt_socket) knows only
+		 * TCP and UDP: an sctp or dccp reply would never match it and
+		 * stay tracked while what we send is not, so those upstreams
+		 * fall back to "addressed to this host". */
+		bool socket_lookup = s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP;
+		enum rule_scope scope = v == VERDICT_RETURN			 ? SCOPE_ANY
+					: kind == ROLE_SERVICE || !socket_lookup ? SCOPE_LOCAL_DEST
+										 : SCOPE_OWN_SOCKET;
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
 			r = compile_selector_hook(c, s, v, h, scope, sets.ports, sets.peers, sets.locals);
 			if (r < 0)
@@ -602,9 +607,13 @@ static int compile_list(struct compiler *c, const struct selector *list, size_t 
 		if (kind == ROLE_SERVICE)
 			strbuf_puts(&sb, " (packets addressed to this host's own addresses; traffic it forwards "
 					 "stays tracked)");
-		else
+		else if (scope == SCOPE_OWN_SOCKET)
 			strbuf_puts(&sb, " (replies for this host's own sockets; connections it forwards or "
 					 "masquerades stay tracked)");
+		else
+			strbuf_puts(&sb, " (replies addressed to this host's own addresses, masqueraded ones "
+					 "included: the socket lookup knows only tcp and udp; traffic it forwards "
+					 "stays tracked)");
 		r = push_line(c, &c->rs->exposure, &c->rs->n_exposure, &sb);
 		if (r < 0)
 			return r;

@@ -164,21 +164,19 @@ static void put_u32(struct strbuf *out, const struct xt_u32 *u)
 	static const char *const ops[] = {
 	    [XT_U32_AND] = "&", [XT_U32_LEFTSH] = "<<", [XT_U32_RIGHTSH] = ">>", [XT_U32_AT] = "@"};
 
+	/* in hex, as iptables-save prints it, so the two read the same */
 	strbuf_puts(out, " -m u32 --u32 \"");
 	for (size_t i = 0; i < u->ntests; i++) {
 		const struct xt_u32_test *t = &u->tests[i];
 		strbuf_puts(out, i ? "&&" : "");
-		for (size_t k = 0; k < t->nnums; k++) {
-			const struct xt_u32_location_element *l = &t->location[k];
-			bool mask = k && l->nextop == XT_U32_AND;
-			strbuf_printf(out, mask ? "%s0x%x" : "%s%u", k ? ops[l->nextop] : "", l->number);
-		}
+		for (size_t k = 0; k < t->nnums; k++)
+			strbuf_printf(out, "%s0x%x", k ? ops[t->location[k].nextop] : "", t->location[k].number);
 		strbuf_putc(out, '=');
 		for (size_t k = 0; k < t->nvalues; k++) {
 			if (t->value[k].min == t->value[k].max)
-				strbuf_printf(out, "%s%u", k ? "," : "", t->value[k].min);
+				strbuf_printf(out, "%s0x%x", k ? "," : "", t->value[k].min);
 			else
-				strbuf_printf(out, "%s%u:%u", k ? "," : "", t->value[k].min, t->value[k].max);
+				strbuf_printf(out, "%s0x%x:0x%x", k ? "," : "", t->value[k].min, t->value[k].max);
 		}
 	}
 	strbuf_putc(out, '"');

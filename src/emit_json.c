@@ -95,6 +95,9 @@ static json_t *rule_json(const struct ruleset *rs, const struct rule *r)
 		json_object_set_new(m, "set", json_string(rs->addr_sets[r->local_set].name));
 		json_object_set_new(o, "local", m);
 	}
+	/* proto and port describe the packet the error carries, as this host sent it */
+	if (r->icmp_error)
+		json_object_set_new(o, "icmp_error", json_true());
 	if (r->scope != SCOPE_ANY)
 		json_object_set_new(o, "scope",
 				    json_string(r->scope == SCOPE_LOCAL_DEST ? "local_destination" : "own_socket"));

@@ -25,7 +25,10 @@ ip6tables-nft -w -A INPUT -p tcp --dport 22 -j ACCEPT
 snapshot before
 ip6tables-nft-save 2>&1 | grep -v '^#' >"$work/before.ip6tnft"
 
-run 0 ntc apply --allow-conflicts --json "$src/policies/nginx.json"
+# with a whole interface, so that FORWARD gets the accept too
+policy=$work/nginx-lan.json
+nginx_lan "$policy"
+run 0 ntc apply --allow-conflicts --json "$policy"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["backend"] == "nft" and "iptables-nft manages" in d["backend_decision"]["reason"], d' "$work/out" ||
 	fail "auto did not pick nft for an iptables-nft host: $(cat "$work/out")"
 
@@ -51,7 +54,7 @@ grep -qxF -f "$work/theirs" "$work/in-forward" || fail "our conntrack match diff
 "$NOTRACKCTL_XT_DUMP" ip6 filter INPUT | awk '$3 == "match" { print $4 }' >"$work/ip6-matches"
 assert_contains "$work/ip6-matches" "conntrack" "the accept in ip6 filter INPUT uses the xt match"
 
-run 0 ntc apply --allow-conflicts "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts "$policy"
 assert_contains "$work/out" "unchanged (generation 1)" "second apply"
 run 0 ntc rollback
 snapshot after

@@ -17,7 +17,11 @@
 legacy_foreign
 legacy_snapshot before
 
-run 0 ntc apply --backend iptables "$src/policies/nginx.json"
+# with a whole interface, so that forward chains get the accept too
+policy=$work/nginx-lan.json
+nginx_lan "$policy"
+
+run 0 ntc apply --backend iptables "$policy"
 assert_contains "$work/out" "changed: generation 0 -> 1" "first apply"
 legacy_snapshot applied
 
@@ -38,8 +42,11 @@ for f in ipt4 ipt6; do
 	done
 	got=$(grep -- '^-A NOTRACKCTL-PRE ' "$s" | sed 's/.*--comment "\([^"]*\)".*-j \(.*\)$/\1 -> \2/')
 	want='notrackctl keep_tracked[0] -> RETURN
+notrackctl route_localnet guard -> RETURN
 notrackctl notrack.loopback -> CT --notrack
-notrackctl notrack.services[0] -> CT --notrack'
+notrackctl notrack.interfaces[0] -> CT --notrack
+notrackctl notrack.services[0] -> CT --notrack
+notrackctl notrack.services[0] (icmp errors) -> CT --notrack'
 	assert_eq "$got" "$want" "$f: rules of NOTRACKCTL-PRE"
 done
 # Taking our lines out leaves the foreign rules byte for byte.
@@ -47,16 +54,16 @@ without_ours applied
 assert_same_legacy before applied-foreign
 
 # Idempotency: nothing to do, nothing committed.
-run 0 fault 1 5 apply --backend iptables "$src/policies/nginx.json"
+run 0 fault 1 5 apply --backend iptables "$policy"
 assert_contains "$work/out" "unchanged (generation 1)" "second apply"
-run 0 ntc apply --backend iptables --json "$src/policies/nginx.json"
+run 0 ntc apply --backend iptables --json "$policy"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] is False and d["generation"] == 1 and d["diff"] == [] and d["error"] is None and d["backend"] == "iptables", d' "$work/out" ||
 	fail "apply --json of an unchanged policy: $(cat "$work/out")"
 legacy_snapshot again
 assert_same_legacy applied again
 
 # diff: 0 for no change, 1 for some, and it changes nothing
-run 0 ntc diff --backend iptables "$src/policies/nginx.json"
+run 0 ntc diff --backend iptables "$policy"
 run 1 ntc diff --backend iptables "$src/policies/dns.json"
 assert_contains "$work/out" "+ rule ipv4 raw: -A NOTRACKCTL-PRE -p udp -m multiport --dports 53" "diff against dns"
 legacy_snapshot after-diff

@@ -152,3 +152,11 @@ equivalence_policies() {
 		case $p in */schema.json) ;; *) echo "$p" ;; esac
 	done
 }
+
+# nginx_lan FILE: policies/nginx.json plus the whole interface lan0.  Its
+# forwarded traffic is untracked too, so "auto" puts the accept into
+# forward chains as well as input and output.
+nginx_lan() {
+	python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); p["notrack"]["interfaces"]=["lan0"]; json.dump(p, open(sys.argv[2], "w"))' \
+		"$src/policies/nginx.json" "$1"
+}

@@ -17,7 +17,11 @@ nat_table
 docker_like
 snapshot before
 
-run 0 ntc apply --allow-conflicts "$src/policies/nginx.json"
+# with a whole interface, so that forward chains get the accept too
+policy=$work/nginx-lan.json
+nginx_lan "$policy"
+
+run 0 ntc apply --allow-conflicts "$policy"
 assert_contains "$work/out" "changed: generation 0 -> 1" "first apply"
 snapshot applied
 
@@ -38,7 +42,11 @@ for name, hook in (("prerouting", "prerouting"), ("output", "output")):
     if not c or c.get("hook") != hook or c.get("prio") != -300 or c.get("type") != "filter":
         fail("inet notrackctl %s is not a filter chain on %s at priority raw: %r" % (name, hook, c))
     got = [r.get("comment") for r in rules.get(("inet", "notrackctl", name), [])]
-    want = ["notrackctl keep_tracked[0]", "notrackctl notrack.loopback", "notrackctl notrack.services[0]"]
+    want = ["notrackctl keep_tracked[0]", "notrackctl notrack.loopback", "notrackctl notrack.interfaces[0]",
+            "notrackctl notrack.services[0]"]
+    if name == "prerouting":
+        want[1:1] = ["notrackctl route_localnet guard"] * 2
+        want += ["notrackctl notrack.services[0] (icmp errors)"] * 2
     if got != want:
         fail("rules of %s: %r, want %r" % (name, got, want))
 # every foreign filter chain on input/forward/output starts with our accept, once
@@ -78,9 +86,9 @@ nft monitor >"$work/events" 2>&1 &
 monitor=$!
 defer "kill $monitor 2>/dev/null"
 sleep 0.3
-run 0 ntc apply --allow-conflicts "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts "$policy"
 assert_contains "$work/out" "unchanged (generation 1)" "second apply"
-run 0 ntc apply --allow-conflicts --json "$src/policies/nginx.json"
+run 0 ntc apply --allow-conflicts --json "$policy"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] is False and d["generation"] == 1 and d["diff"] == [] and d["error"] is None, d' "$work/out" ||
 	fail "apply --json of an unchanged policy: $(cat "$work/out")"
 sleep 0.3
@@ -91,7 +99,7 @@ snapshot again
 assert_same_snapshot applied again
 
 # diff: 0 for no change, 1 for some, like diff(1)
-run 0 ntc diff "$src/policies/nginx.json"
+run 0 ntc diff "$policy"
 run 1 ntc diff "$src/policies/dns.json"
 assert_contains "$work/out" "+ rule" "diff against another policy"
 snapshot after-diff

@@ -35,7 +35,7 @@ packets=$(grep 'notrack.loopback' "$work/chain" | sed -n 's/.*counter packets \(
 assert_ge "${packets:-0}" 1000 "packets counted by the loopback notrack rule"
 # The first matching rule takes the packet: the service rule after the
 # loopback rule never sees loopback traffic, so no packet is counted twice.
-packets=$(grep 'notrack.services' "$work/chain" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
+packets=$(grep 'notrack.services\[0\]"' "$work/chain" | sed -n 's/.*counter packets \([0-9]*\).*/\1/p')
 assert_eq "$packets" 0 "packets counted by the service rule behind the loopback rule"
 packets=$(nft list chain inet filter input | sed -n 's/.*ct state untracked counter packets \([0-9]*\).*/\1/p')
 assert_ge "${packets:-0}" 1000 "packets let through by the untracked accept"

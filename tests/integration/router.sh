@@ -82,4 +82,12 @@ ip6tables-legacy-save -t filter >"$work/filter6"
 assert_not_contains "$work/filter4" "-A FORWARD -m conntrack --ctstate UNTRACKED" "iptables FORWARD after apply"
 assert_not_contains "$work/filter6" "-A FORWARD -m conntrack --ctstate UNTRACKED" "ip6tables FORWARD after apply"
 assert_contains "$work/filter4" "-A INPUT -m conntrack --ctstate UNTRACKED" "iptables INPUT after apply"
+# an accept of ours left in FORWARD by an older notrackctl goes away
+ipt4 -I FORWARD 1 -m conntrack --ctstate UNTRACKED -m comment --comment notrackctl -j ACCEPT
+run 1 ntc diff --backend iptables "$policy"
+assert_contains "$work/out" "- rule ipv4 filter FORWARD #1" "diff names the stale FORWARD accept"
+run 0 ntc apply --backend iptables "$policy"
+iptables-legacy-save -t filter >"$work/filter4"
+assert_not_contains "$work/filter4" "-A FORWARD -m conntrack --ctstate UNTRACKED" "iptables FORWARD after re-apply"
+check "iptables re-apply"
 echo "PASS"

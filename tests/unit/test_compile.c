@@ -415,6 +415,132 @@ static void test_bad_table_name_is_a_usage_error(void **state)
 	*state = NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* this host's own traffic: scopes, accept hooks, guards, ICMP errors   */
+
+static void test_scopes_and_accept_hooks(void **state)
+{
+	struct compiled *c = *state =
+	    compile_ok("{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", \"ports\": [80]}],"
+		       " \"upstreams\": [{\"proto\": \"udp\", \"ports\": [53]}]}}",
+		       NULL);
+
+	for (size_t i = 0; i < c->rs.n_rules; i++) {
+		const struct rule *r = &c->rs.rules[i];
+		bool svc = strstr(r->origin, "services") != NULL;
+		/* prerouting only: only locally generated packets reach output */
+		assert_int_equal(r->scope, r->hook == HOOK_OUTPUT ? SCOPE_ANY
+					   : svc		  ? SCOPE_LOCAL_DEST
+								  : SCOPE_OWN_SOCKET);
+	}
+	/* nothing forwarded is untracked: no accept in forward chains */
+	assert_int_equal(c->rs.accept_hooks, ACCEPT_HOOK_INPUT | ACCEPT_HOOK_OUTPUT);
+	compiled_free(c);
+
+	/* the socket lookup knows only tcp and udp: sctp replies addressed to this host */
+	*state = c = compile_ok(
+	    "{\"version\": 1, \"notrack\": {\"upstreams\": [{\"proto\": \"sctp\", \"ports\": [3868]}]}}", NULL);
+	assert_int_equal(c->rs.rules[0].hook, HOOK_PREROUTING);
+	assert_int_equal(c->rs.rules[0].scope, SCOPE_LOCAL_DEST);
+	compiled_free(c);
+
+	*state = c = compile_ok("{\"version\": 1, \"notrack\": {\"interfaces\": [\"eth1\"]}}", NULL);
+	assert_int_equal(c->rs.accept_hooks, ACCEPT_HOOK_INPUT | ACCEPT_HOOK_FORWARD | ACCEPT_HOOK_OUTPUT);
+	compiled_free(c);
+
+	*state = c = compile_ok("{\"version\": 1, \"notrack\": {\"loopback\": true}}", NULL);
+	assert_int_equal(c->rs.accept_hooks, ACCEPT_HOOK_INPUT | ACCEPT_HOOK_OUTPUT);
+}
+
+static void test_localnet_guard(void **state)
+{
+	struct compiled *c = *state = compile_ok(
+	    "{\"version\": 1, \"notrack\": {\"loopback\": true, \"services\": [{\"proto\": \"tcp\", \"ports\": "
+	    "[8080]}]}, \"keep_tracked\": [{\"reason\": \"state\", \"proto\": \"tcp\", \"ports\": [22], \"role\": "
+	    "\"service\"}]}",
+	    NULL);
+	const struct rule *const *pre = c->rs.chain[HOOK_PREROUTING];
+
+	/* after the exception, before the first notrack rule, one a family */
+	assert_int_equal(c->rs.n_guards, 2);
+	assert_ptr_equal(pre[0], &c->rs.rules[0]);
+	assert_ptr_equal(pre[1], &c->rs.guards[0]);
+	assert_ptr_equal(pre[2], &c->rs.guards[1]);
+	assert_int_equal(pre[3]->verdict, VERDICT_NOTRACK);
+	for (size_t i = 0; i < 2; i++) {
+		const struct rule *g = &c->rs.guards[i];
+		const struct addr_set *as = &c->rs.addr_sets[g->local_set];
+		assert_int_equal(g->verdict, VERDICT_RETURN);
+		assert_true(g->has_ifname && g->ifname_invert);
+		assert_string_equal(g->ifname.name, "lo");
+		assert_int_equal(g->local_field, FIELD_DEST);
+		assert_int_equal(as->n, 1);
+		assert_int_equal(as->cidrs[0].prefix, i == 0 ? 8 : 128);
+	}
+	compiled_free(c);
+
+	/* nothing that could take 127.0.0.1 from outside: no guard */
+	*state = c = compile_ok("{\"version\": 1, \"notrack\": {\"loopback\": true, \"services\": [{\"proto\": "
+				"\"tcp\", \"ports\": [80], \"interfaces\": [\"lo\"]}]}}",
+				NULL);
+	assert_int_equal(c->rs.n_guards, 0);
+	compiled_free(c);
+
+	/* a local address away from 127.0.0.0/8 does not keep the ICMP error
+	 * rules (which compare no address) from needing the guard */
+	*state = c = compile_ok("{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", \"ports\": "
+				"[80], \"addresses\": [\"192.0.2.1\"]}]}, \"families\": [\"ipv4\"]}",
+				NULL);
+	assert_int_equal(c->rs.n_guards, 1);
+}
+
+static void test_icmp_error_rules(void **state)
+{
+	struct compiled *c = *state =
+	    compile_ok("{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", \"ports\": [80, 443], "
+		       "\"interfaces\": [\"eth0\"]}], \"upstreams\": [{\"proto\": \"udp\", \"ports\": [53]}]},"
+		       " \"keep_tracked\": [{\"reason\": \"nat\", \"proto\": \"tcp\", \"ports\": [443], \"role\": "
+		       "\"service\"}, {\"reason\": \"state\", \"proto\": \"tcp\", \"ports\": [22]}]}",
+		       NULL);
+	size_t returns = 0, notracks = 0;
+
+	for (size_t i = 0; i < c->rs.n_icmp_rules; i++) {
+		const struct rule *r = &c->rs.icmp_rules[i];
+		assert_true(r->icmp_error);
+		assert_int_equal(r->hook, HOOK_PREROUTING);
+		assert_true(r->family == FAMILY_IPV4 || r->family == FAMILY_IPV6);
+		assert_int_equal(r->peer_set, -1);
+		assert_int_equal(r->local_set, -1);
+		if (r->verdict == VERDICT_RETURN) {
+			/* 443 meets the service's ports; 22 meets no ICMP notrack rule */
+			assert_non_null(strstr(r->origin, "keep_tracked[0]"));
+			returns++;
+			continue;
+		}
+		notracks++;
+		if (strstr(r->origin, "services")) {
+			/* the port as the service sent it: its source port, on eth0 */
+			assert_int_equal(r->port_field, FIELD_SOURCE);
+			assert_int_equal(r->scope, SCOPE_LOCAL_DEST);
+			assert_true(r->has_ifname);
+			assert_true(c->rs.port_sets[r->port_set].icmp_copy);
+		} else {
+			assert_int_equal(r->port_field, FIELD_DEST);
+			assert_int_equal(r->scope, SCOPE_OWN_SOCKET);
+			assert_int_equal(r->proto, IPPROTO_UDP);
+		}
+	}
+	assert_int_equal(returns, 2);
+	assert_int_equal(notracks, 4);
+	/* the ICMP rules close the prerouting chain, their exceptions first */
+	size_t n = c->rs.n_chain[HOOK_PREROUTING];
+	assert_true(c->rs.chain[HOOK_PREROUTING][n - 5]->icmp_error);
+	assert_int_equal(c->rs.chain[HOOK_PREROUTING][n - 6]->verdict, VERDICT_RETURN);
+	assert_true(c->rs.chain[HOOK_PREROUTING][n - 6]->icmp_error);
+	/* and the summary says so */
+	assert_non_null(strstr(c->rs.exposure[c->rs.n_exposure - 1], "ICMP and ICMPv6 errors"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +556,9 @@ int main(void)
 	    cmocka_unit_test_teardown(test_warning_notracks_nothing, teardown),
 	    cmocka_unit_test_teardown(test_table_name_option, teardown),
 	    cmocka_unit_test_teardown(test_bad_table_name_is_a_usage_error, teardown),
+	    cmocka_unit_test_teardown(test_scopes_and_accept_hooks, teardown),
+	    cmocka_unit_test_teardown(test_localnet_guard, teardown),
+	    cmocka_unit_test_teardown(test_icmp_error_rules, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,11 +149,11 @@ static void test_service_ipv4(void **state)
 	assert_string_equal(ipt_entry_comment(FAMILY_IPV4, e), "notrackctl notrack.services[0]");
 
 	/* an ICMP error about what the service sent: its source port is 80 or 443 */
-	assert_string_equal(
-	    ipt_rule_text(&b->rules.v[2]),
-	    "-A T-PRE -i eth0 -p icmp -m u32 --u32 \"0>>22&0x3c@0>>24=3,11:12&&0>>22&0x3c@8>>24=69&&"
-	    "0>>22&0x3c@16>>16&0xff=6&&0>>22&0x3c@28>>16=80,443\" -m addrtype --dst-type LOCAL -m comment "
-	    "--comment \"notrackctl notrack.services[0] (icmp errors)\" -j CT --notrack");
+	assert_string_equal(ipt_rule_text(&b->rules.v[2]),
+			    "-A T-PRE -i eth0 -p icmp -m u32 --u32 \"0x0>>0x16&0x3c@0x0>>0x18=0x3,0xb:0xc&&"
+			    "0x0>>0x16&0x3c@0x8>>0x18=0x45&&0x0>>0x16&0x3c@0x10>>0x10&0xff=0x6&&"
+			    "0x0>>0x16&0x3c@0x1c>>0x10=0x50,0x1bb\" -m addrtype --dst-type LOCAL -m comment "
+			    "--comment \"notrackctl notrack.services[0] (icmp errors)\" -j CT --notrack");
 	e = b->rules.v[2].e;
 	assert_int_equal(e->ip.proto, IPPROTO_ICMP);
 	assert_int_equal(e->ip.src.s_addr, 0); /* the embedded addresses are not compared */
