@@ -15,7 +15,7 @@
 #   3. the legacy raw table, with the legacy filter table's INPUT policy
 #      drop, and --backend iptables (which lints nothing else yet).
 . "$(dirname "$0")/lib.sh"
-need_commands nsenter iptables-nft iptables-legacy iptables-legacy-save
+need_commands nsenter iptables-nft iptables-legacy iptables-legacy-save ip6tables-legacy
 
 unshare -n sleep 600 &
 client=$!
@@ -133,4 +133,14 @@ iptables-legacy -w -A INPUT -p tcp --dport 22 -j ACCEPT
 iptables-legacy -w -P INPUT DROP
 case_refused "legacy CT --notrack" iptables "iptables-legacy ip raw PREROUTING (udp dport 9999 notrack, rule 1)" \
 	"iptables-legacy ip filter INPUT"
+
+# 4. IPv6: a NOTRACK in the legacy raw table, and a drop in a chain INPUT
+# jumps to (no traffic: the names are the point)
+ip6tables-legacy -w -t raw -A PREROUTING -p udp --dport 9999 -j NOTRACK
+ip6tables-legacy -w -N MYINPUT
+ip6tables-legacy -w -A INPUT -j MYINPUT
+ip6tables-legacy -w -A MYINPUT -p udp -s 2001:db8::/32 -j DROP
+run 4 ntc --backend iptables lint "$work/p80.json"
+assert_contains "$work/out" "iptables-legacy ip6 raw PREROUTING (udp dport 9999 notrack, rule 1)" "IPv6: the rule"
+assert_contains "$work/out" "iptables-legacy ip6 filter INPUT drops (ip6 saddr 2001:db8::/32" "IPv6: the drop"
 echo "PASS"
