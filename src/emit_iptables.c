@@ -286,6 +286,11 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 
 	switch (rs->accept_mode) {
 	case UNTRACKED_ACCEPT_AUTO:
+		if (!rs->accept_hooks) {
+			strbuf_puts(out, "# untracked_accept \"auto\": the policy untracks nothing, so no accept is "
+					 "inserted\n");
+			break;
+		}
 		strbuf_puts(out, "*filter\n");
 		for (size_t i = 0; i < 3; i++)
 			if (rs->accept_hooks &

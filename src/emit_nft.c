@@ -257,6 +257,11 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 
 	switch (rs->accept_mode) {
 	case UNTRACKED_ACCEPT_AUTO:
+		if (!rs->accept_hooks) {
+			strbuf_puts(out, "\n# untracked_accept \"auto\": the policy untracks nothing, so no accept "
+					 "is inserted.\n");
+			break;
+		}
 		strbuf_printf(out,
 			      "\n# untracked_accept \"auto\": decided at apply time from the live ruleset.\n"
 			      "# notrackctl inserts, at position 0 of every base chain of type filter on the\n"
