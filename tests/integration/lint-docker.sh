@@ -21,25 +21,6 @@
 . "$(dirname "$0")/lib.sh"
 need_commands nsenter iptables-nft sysctl
 
-# peer NAME ADDR HOSTIF HOSTADDR: a namespace behind a veth pair, held by a
-# sleeping process whose pid is in $peer_pid
-peer() {
-	local name=$1 addr=$2 hostif=$3 hostaddr=$4
-	unshare -n sleep 600 &
-	peer_pid=$!
-	defer "kill $peer_pid 2>/dev/null; wait $peer_pid 2>/dev/null"
-	ip link add "$hostif" type veth peer name "$name"
-	ip link set "$name" netns "$peer_pid"
-	ip addr add "$hostaddr" dev "$hostif"
-	ip link set "$hostif" up
-	nsenter -t "$peer_pid" -n sh -c "ip link set lo up && ip link set $name up && ip addr add $addr dev $name &&
-		ip route add default via ${hostaddr%/*}"
-}
-in_peer() {
-	local pid=$1
-	shift
-	nsenter -t "$pid" -n "$@"
-}
 # serve PID ADDR PORT: tcpload's echo server in a peer, stopped at exit
 serve() {
 	nsenter -t "$1" -n python3 "$tcpload" serve "$2" "$3" &

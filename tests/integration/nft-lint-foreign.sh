@@ -17,14 +17,8 @@
 . "$(dirname "$0")/lib.sh"
 need_commands nsenter iptables-nft iptables-legacy iptables-legacy-save ip6tables-legacy
 
-unshare -n sleep 600 &
-client=$!
-defer "kill $client 2>/dev/null; wait $client 2>/dev/null"
-ip link add ext0 type veth peer name cl0
-ip link set cl0 netns "$client"
-ip addr add 192.0.2.1/24 dev ext0
-ip link set ext0 up
-nsenter -t "$client" -n sh -c 'ip link set lo up && ip link set cl0 up && ip addr add 192.0.2.2/24 dev cl0'
+peer cl0 192.0.2.2/24 ext0 192.0.2.1/24
+client=$peer_pid
 
 # a udp echo server on this host, and a client that counts the answers
 cat >"$work/udp.py" <<'PY'
