@@ -277,8 +277,10 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	if (r == 0)
 		r = op_apply(&cfg, &src, &res, &d);
 	code = report(cmd, g, &cb, &res, &d, r, check);
-	if (r == 0 && !g->quiet && !g->json && res.txn.changed && !check && res.rs.n_exposure)
+	if (r == 0 && !g->quiet && !g->json && res.txn.changed && !check && res.rs.n_exposure) {
 		cli_print_exposure(&res.rs, src.file, cb.ops ? cb.ops->name : NULL);
+		cli_print_lint_exposure(&res.lint);
+	}
 	cli_backend_free(&cb);
 	op_result_free(&res);
 	policy_source_free(&src);

@@ -67,6 +67,8 @@ const char *cli_diag_kind_name(enum diag_kind k);
 /* Lint findings on stderr, one line each: as warnings, or as the reason a
  * command failed; and as a --json array. */
 void cli_print_lint(const struct lint_report *rep, bool as_warnings);
+/* The exposure a foreign notrack rule adds (apply --allow-conflicts). */
+void cli_print_lint_exposure(const struct lint_report *rep);
 json_t *cli_lint_json(const struct lint_report *rep);
 
 /* One function per command: argv[0] is the command name. */

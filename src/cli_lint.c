@@ -22,6 +22,22 @@ void cli_print_lint(const struct lint_report *rep, bool as_warnings)
 		fprintf(stderr, "notrackctl: note: lint: %s\n", rep->notes[i]);
 }
 
+void cli_print_lint_exposure(const struct lint_report *rep)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < rep->n; i++) {
+		if (rep->v[i].kind != LINT_FOREIGN)
+			continue;
+		if (!any)
+			fprintf(stderr,
+				"Also accepted now: another rule untracks it, and the untracked accept cannot tell "
+				"it from ours:\n");
+		any = true;
+		fprintf(stderr, "  - %s\n", rep->v[i].exposure);
+	}
+}
+
 json_t *cli_lint_json(const struct lint_report *rep)
 {
 	json_t *a = json_array();
@@ -66,9 +82,11 @@ static const char lint_help[] = "Usage: notrackctl lint [OPTIONS] POLICY\n"
 				"rule that needs conntrack (masquerade, SNAT, DNAT, redirect, ct state,\n"
 				"ct helper, ct mark, ct zone, Docker's published ports, kube-proxy) that a\n"
 				"notrack rule of the policy would catch and no keep_tracked entry\n"
-				"protects, and every filter chain that would drop untracked packets where\n"
-				"untracked_accept does not reach. One line per finding. 'apply' runs the\n"
-				"same check first and refuses unless --allow-conflicts.\n"
+				"protects, every filter chain that would drop untracked packets where\n"
+				"untracked_accept does not reach, and every foreign notrack rule whose\n"
+				"packets the untracked accept would newly let through. One line per\n"
+				"finding. 'apply' runs the same check first and refuses unless\n"
+				"--allow-conflicts.\n"
 				"Exits 0 when clean, 4 when something would break, 3 for an invalid policy.\n"
 				"\n"
 				"Options:\n"

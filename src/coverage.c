@@ -18,7 +18,14 @@ struct flow {
 	enum hook hook;
 	const char *ifname; /* iif at prerouting, oif at output; NULL: unknown */
 	bool not_lo;	    /* unknown, but certainly not lo */
-	unsigned family;    /* FAMILY_IPV4 or FAMILY_IPV6 */
+	/* prerouting: whether it was addressed to this host (known only when
+	 * the host's addresses are), else it was forwarded */
+	bool to_local, to_local_known;
+	/* prerouting: to 127.0.0.0/8 or ::1 from elsewhere (route_localnet):
+	 * arrived on an interface other than lo, and no rule of ours untracks
+	 * that */
+	bool loopback_from_outside;
+	unsigned family; /* FAMILY_IPV4 or FAMILY_IPV6 */
 	const struct ct_entry *e;
 };
 
@@ -51,6 +58,7 @@ static void flow_of(const struct cov_host *h, const struct ct_entry *e, struct f
 {
 	const char *dst_if = local_ifname(h, e->family, e->dst);
 
+	memset(f, 0, sizeof(*f));
 	f->e = e;
 	f->family = e->family == AF_INET ? FAMILY_IPV4 : FAMILY_IPV6;
 	if (local_ifname(h, e->family, e->src)) {
@@ -59,6 +67,12 @@ static void flow_of(const struct cov_host *h, const struct ct_entry *e, struct f
 	} else {
 		f->hook = HOOK_PREROUTING;
 		f->ifname = dst_if;
+		f->to_local = dst_if != NULL;
+		f->to_local_known = h && h->n;
+		if (is_loopback(e->family, e->dst)) {
+			f->ifname = NULL;
+			f->loopback_from_outside = true;
+		}
 	}
 	/* lo carries only what this host sends to itself: a packet to a remote
 	 * address leaves elsewhere, one from a remote source came in elsewhere */
@@ -112,6 +126,12 @@ static enum tri match(const struct ruleset *rs, const struct rule *r, const stru
 	const struct ct_entry *e = f->e;
 
 	if (!(r->family & f->family))
+		return TRI_NO;
+	/* services take only what is addressed to this host, upstream replies
+	 * only this host's own sockets' (ruleset.h): neither a forwarded packet */
+	if (f->hook == HOOK_PREROUTING && r->scope != SCOPE_ANY && f->to_local_known && !f->to_local)
+		return TRI_NO;
+	if (f->loopback_from_outside && r->verdict == VERDICT_NOTRACK)
 		return TRI_NO;
 	if (r->proto && r->proto != e->proto)
 		return TRI_NO;

@@ -17,6 +17,9 @@
  *     address (127.0.0.0/8 and ::1: lo).  This is the strong host model; a
  *     host that accepts packets for one interface's address on another
  *     breaks it;
+ *   - an arriving packet to an address that is not local was forwarded:
+ *     services and upstream replies never take it (their rules match only
+ *     what is addressed to this host, or this host's own sockets);
  *   - otherwise the interface is unknown (a forwarded packet, or one sent to
  *     a remote address: that needs a route lookup), but it is not lo, which
  *     carries only what the host sends to itself.  A rule that names another

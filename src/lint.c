@@ -90,12 +90,35 @@ struct ct_user *lint_input_add_user(struct lint_input *in)
 		return NULL;
 	lint_sel_init(&u->sel, FAMILY_BOTH);
 	u->to_addr[LINT_AF4].any = u->to_addr[LINT_AF6].any = u->to_port.any = true;
+	u->chain_index = -1;
 	return u;
 }
 
 struct lint_chain *lint_input_add_chain(struct lint_input *in)
 {
 	return push(&in->chains, &in->n_chains, sizeof(struct lint_chain));
+}
+
+struct lint_notrack *lint_input_add_notrack(struct lint_input *in)
+{
+	struct lint_notrack *n = push(&in->notracks, &in->n_notracks, sizeof(*n));
+
+	if (n)
+		lint_sel_init(&n->sel, FAMILY_BOTH);
+	return n;
+}
+
+int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src)
+{
+	for (size_t i = 0; i < src->n_notracks; i++) {
+		struct lint_notrack *n = push(&dst->notracks, &dst->n_notracks, sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		*n = src->notracks[i]; /* the selector's ranges move with it */
+		memset(&src->notracks[i].sel, 0, sizeof(src->notracks[i].sel));
+	}
+	src->n_notracks = 0;
+	return 0;
 }
 
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule)
@@ -127,6 +150,9 @@ void lint_input_free(struct lint_input *in)
 			lint_sel_free(&in->chains[i].rules[j].sel);
 		free(in->chains[i].rules);
 	}
+	for (size_t i = 0; i < in->n_notracks; i++)
+		lint_sel_free(&in->notracks[i].sel);
+	free(in->notracks);
 	for (size_t i = 0; i < in->n_notes; i++)
 		free(in->notes[i]);
 	lint_ranges_free(&in->local[0]);
@@ -153,6 +179,7 @@ const char *lint_kind_name(enum lint_kind k)
 	case LINT_STATE: return "state";
 	case LINT_CT: return "conntrack";
 	case LINT_UNCOVERED: return "uncovered_drop";
+	case LINT_FOREIGN: return "foreign_notrack";
 	}
 	return "unknown";
 }
@@ -373,8 +400,16 @@ static unsigned hook_dirs(enum hook h)
 struct probe {
 	enum hook hook;
 	bool reply;
+	/* 1 << enum rule_scope: the scopes of our rules its packets can meet.
+	 * A forwarded packet is not addressed to this host (no services), and
+	 * no packet of a flow someone else's NAT translates belongs to one of
+	 * this host's sockets (no upstream replies). */
+	unsigned scopes;
 	struct lint_sel sel;
 };
+
+#define SCOPES_ALL (1u << SCOPE_ANY | 1u << SCOPE_LOCAL_DEST | 1u << SCOPE_OWN_SOCKET)
+#define SCOPES_FORWARDED (1u << SCOPE_ANY)
 
 struct probes {
 	struct probe v[6];
@@ -388,7 +423,7 @@ static void probes_free(struct probes *p)
 	p->n = 0;
 }
 
-static int probe_add(struct probes *p, enum hook h, bool reply, const struct lint_sel *sel)
+static int probe_add(struct probes *p, enum hook h, bool reply, unsigned scopes, const struct lint_sel *sel)
 {
 	struct probe *pr = &p->v[p->n];
 
@@ -403,6 +438,7 @@ static int probe_add(struct probes *p, enum hook h, bool reply, const struct lin
 		lint_sel_add_if(&pr->sel, true, "lo", false, true);
 	pr->hook = h;
 	pr->reply = reply;
+	pr->scopes = scopes;
 	p->n++;
 	return 0;
 }
@@ -424,7 +460,7 @@ static int loopback_probe(struct probes *p, const struct lint_sel *o)
 	lo.iif.n = 0;
 	lo.oif.n = 0;
 	lint_sel_add_if(&lo, false, "lo", false, false);
-	e = probe_add(p, HOOK_OUTPUT, false, &lo);
+	e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &lo);
 	lint_sel_free(&lo);
 	return e;
 }
@@ -528,10 +564,28 @@ static int not_to_this_host(struct lint_sel *s, const struct lint_ranges local[2
 	return 0;
 }
 
+/* What a service's rule matches: addressed to this host (when its
+ * addresses are known). */
+static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
+{
+	for (int f = 0; f < 2; f++) {
+		int e;
+		if (!local[f].n)
+			continue;
+		e = lint_ranges_and(&s->daddr[f], &local[f], lint_af_width((enum lint_af)f));
+		if (e < 0)
+			return e;
+		if (lint_ranges_empty(&s->daddr[f]))
+			s->family &= ~lint_af_family((enum lint_af)f);
+	}
+	return 0;
+}
+
 static int build_probes(const struct ct_user *u, const struct lint_ranges host[2], struct probes *p)
 {
 	bool arriving = u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD | LINT_HOOK_POSTROUTING);
-	bool local = u->hooks & (LINT_HOOK_OUTPUT | LINT_HOOK_POSTROUTING);
+	/* a rule that names an input interface never sees a packet this host sends */
+	bool local = (u->hooks & (LINT_HOOK_OUTPUT | LINT_HOOK_POSTROUTING)) && !has_positive_if(&u->sel.iif);
 	bool source_nat = u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE;
 	struct lint_sel o, r;
 	int e;
@@ -563,10 +617,12 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 		if (e == 0)
 			e = not_to_this_host(&fwd, host);
 		if (e == 0)
-			e = probe_add(p, HOOK_PREROUTING, false, &fwd);
+			e = probe_add(p, HOOK_PREROUTING, false, SCOPES_FORWARDED, &fwd);
 		lint_sel_free(&fwd);
 	} else if (e == 0 && arriving) {
-		e = probe_add(p, HOOK_PREROUTING, false, &o);
+		/* the first packet of a flow NAT translates has no socket here yet */
+		e = probe_add(p, HOOK_PREROUTING, false,
+			      is_nat(u->need) ? SCOPES_ALL & ~(1u << SCOPE_OWN_SOCKET) : SCOPES_ALL, &o);
 	}
 	if (e == 0 && !is_nat(u->need) && (u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)))
 		e = loopback_probe(p, &o);
@@ -574,7 +630,7 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 	 * matter are forwarded: its replies come before its local packets, so
 	 * that a finding names the likelier breakage */
 	if (e == 0 && local && !(source_nat && arriving))
-		e = probe_add(p, HOOK_OUTPUT, false, &o);
+		e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &o);
 	if (e == 0 && is_nat(u->need)) {
 		bool to_local, to_remote;
 		if (is_dnat(u->need)) {
@@ -587,15 +643,22 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 			to_local = u->hooks & LINT_HOOK_INPUT;
 			to_remote = u->hooks & LINT_HOOK_POSTROUTING;
 		}
+		/* A reply arriving for a source NAT is addressed to this host
+		 * until conntrack reverses the NAT, but it belongs to no socket
+		 * here; a DNAT's reply goes back to the client, which is this
+		 * host only when the flow began here (on output). */
+		unsigned reply_scopes = 1u << SCOPE_ANY;
+		if (!is_dnat(u->need) || (u->hooks & LINT_HOOK_OUTPUT))
+			reply_scopes |= 1u << SCOPE_LOCAL_DEST;
 		e = reply_sel(u, &o, &r);
 		if (e == 0 && to_remote)
-			e = probe_add(p, HOOK_PREROUTING, true, &r);
+			e = probe_add(p, HOOK_PREROUTING, true, reply_scopes, &r);
 		if (e == 0 && to_local)
-			e = probe_add(p, HOOK_OUTPUT, true, &r);
+			e = probe_add(p, HOOK_OUTPUT, true, SCOPES_ALL, &r);
 		lint_sel_free(&r);
 	}
 	if (e == 0 && local && source_nat && arriving)
-		e = probe_add(p, HOOK_OUTPUT, false, &o);
+		e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &o);
 	lint_sel_free(&o);
 	if (e < 0)
 		probes_free(p);
@@ -633,10 +696,15 @@ static bool state_user_is_noise(const struct ct_user *u)
 
 struct analysis {
 	const struct ruleset *rs;
+	const struct lint_input *in;
 	const struct lint_ranges *local; /* this host's addresses, by family */
 	struct lint_sel *sels;		 /* one per IR rule */
 	struct lint_report *out;
 };
+
+static bool chain_gets_accept(const struct ruleset *rs, const struct lint_chain *c);
+static const char *dropper(const struct lint_chain *c, size_t from, const struct lint_sel *x, unsigned dirs);
+static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2]);
 
 static struct lint_finding *add_finding(struct lint_report *out)
 {
@@ -764,7 +832,7 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 }
 
 static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
-		       const struct lint_sel *x, size_t partly_by)
+		       const struct lint_sel *x, size_t partly_by, const char *then)
 {
 	const struct rule *ru = &a->rs->rules[rule_i];
 	_cleanup_strbuf_ struct strbuf m = {0};
@@ -776,7 +844,7 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	f = add_finding(a->out);
 	if (!f)
 		return -ENOMEM;
-	f->kind = is_nat(u->need) ? LINT_NAT : u->need == CT_NEED_STATE ? LINT_STATE : LINT_CT;
+	f->kind = is_nat(u->need) ? LINT_NAT : u->need == CT_NEED_STATE || then ? LINT_STATE : LINT_CT;
 	snprintf(f->origin, sizeof(f->origin), "%s", ru->origin);
 	snprintf(f->family, sizeof(f->family), "%s", u->family);
 	snprintf(f->table, sizeof(f->table), "%s", u->table);
@@ -793,7 +861,23 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	}
 	switch (f->kind) {
 	case LINT_NAT: strbuf_puts(&m, ": NAT would break for that traffic."); break;
-	case LINT_STATE: strbuf_puts(&m, ": that rule would no longer see the traffic (it would be bypassed)."); break;
+	case LINT_STATE:
+		if (then) {
+			const struct lint_chain *c = &a->in->chains[u->chain_index];
+			strbuf_printf(&m,
+				      ": untracked, that traffic would skip this accept and be dropped further down "
+				      "(%s), so it would stop working",
+				      then);
+			if (c->owner_locked && a->rs->accept_mode == UNTRACKED_ACCEPT_AUTO)
+				strbuf_printf(
+				    &m,
+				    "; table %s %s is owned by another process, which alone may change it, so "
+				    "the untracked accept cannot go there",
+				    c->family_name, c->table);
+			strbuf_putc(&m, '.');
+		} else
+			strbuf_puts(&m, ": that rule would no longer see the traffic (it would be bypassed).");
+		break;
 	default:
 		strbuf_printf(
 		    &m, ": the %s would be lost for that traffic (untracked packets have no conntrack entry).", what);
@@ -820,6 +904,39 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	return m.oom ? -ENOMEM : 0;
 }
 
+/*
+ * An accept that needs a conntrack entry (ct state new accept, ct status
+ * dnat accept) in a filter chain: bypassing it changes nothing when our
+ * untracked accept sits at the head of that same base chain (ufw's
+ * ufw-track-output, reached from OUTPUT), and nothing either when the rest
+ * of the chain accepts what skips it (firewalld's iifname lo accept, or the
+ * opened port's accept).  NULL then; otherwise what drops it instead.
+ */
+static const char *bypassed_accept(const struct analysis *a, const struct ct_user *u, const struct rule *ru,
+				   const struct lint_sel *x, unsigned dirs, bool *same)
+{
+	const struct lint_chain *c;
+
+	*same = false;
+	/* tcp dport 22 ct state new limit rate 10/minute accept: untracked, ssh
+	 * is accepted without the limit, whatever the rest of the chain does */
+	if (!u->accepts || u->limited || u->chain_index < 0 || (size_t)u->chain_index >= a->in->n_chains ||
+	    (u->need != CT_NEED_STATE && u->need != CT_NEED_OTHER))
+		return NULL;
+	c = &a->in->chains[u->chain_index];
+	/* A service's packets belong to connections clients open: tracked, the
+	 * first one is new, and an accept that cannot take a new packet
+	 * (established, related, ct status dnat) never let such a connection
+	 * in; the rest of it the chain treats as it treats the first. */
+	if (chain_gets_accept(a->rs, c) || (ru->scope == SCOPE_LOCAL_DEST && !(u->ct_state & LINT_CT_NEW))) {
+		*same = true;
+		return NULL;
+	}
+	const char *why = dropper(c, u->chain_pos, x, dirs);
+	*same = why == NULL;
+	return why;
+}
+
 static int check_user(struct analysis *a, const struct ct_user *u)
 {
 	const struct ruleset *rs = a->rs;
@@ -835,14 +952,17 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 		for (size_t i = 0; e == 0 && i < rs->n_rules; i++) {
 			const struct rule *ru = &rs->rules[i];
 			struct lint_sel x;
-			bool kept = false;
+			bool kept = false, same = false;
 			size_t partly = (size_t)-1;
+			const char *then;
 
-			if (ru->hook != pr->hook || ru->verdict != VERDICT_NOTRACK)
+			if (ru->hook != pr->hook || ru->verdict != VERDICT_NOTRACK || !(pr->scopes & (1u << ru->scope)))
 				continue;
 			e = lint_sel_copy(&x, &pr->sel);
 			if (e == 0)
 				e = lint_sel_and(&x, &a->sels[i]);
+			if (e == 0 && ru->scope == SCOPE_LOCAL_DEST)
+				e = to_this_host(&x, a->local);
 			if (e < 0 || lint_sel_empty(&x, dirs)) {
 				lint_sel_free(&x);
 				continue;
@@ -862,8 +982,9 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 					}
 				}
 			}
-			if (!kept)
-				e = report_user(a, u, i, pr, &x, partly);
+			then = kept ? NULL : bypassed_accept(a, u, ru, &x, dirs, &same);
+			if (!kept && !same)
+				e = report_user(a, u, i, pr, &x, partly, then);
 			lint_sel_free(&x);
 		}
 	}
@@ -879,10 +1000,25 @@ static const char *chain_family_str(enum chain_family f)
 	return f == CHAIN_FAMILY_IP ? "ip" : f == CHAIN_FAMILY_IP6 ? "ip6" : "inet";
 }
 
+static unsigned accept_hook_of(unsigned lint_hook)
+{
+	return lint_hook == LINT_HOOK_INPUT	? ACCEPT_HOOK_INPUT
+	       : lint_hook == LINT_HOOK_FORWARD ? ACCEPT_HOOK_FORWARD
+	       : lint_hook == LINT_HOOK_OUTPUT	? ACCEPT_HOOK_OUTPUT
+						: 0;
+}
+
+/* Whether untracked packets of this policy can reach the chain's hook at all
+ * (services and upstream replies are this host's own: never forwarded). */
+static bool chain_reached(const struct ruleset *rs, const struct lint_chain *c)
+{
+	return rs->accept_hooks & accept_hook_of(c->hook);
+}
+
 static bool chain_covered(const struct ruleset *rs, const struct lint_chain *c)
 {
 	switch (rs->accept_mode) {
-	case UNTRACKED_ACCEPT_AUTO: return !c->owner_locked;
+	case UNTRACKED_ACCEPT_AUTO: return !c->owner_locked && chain_reached(rs, c);
 	case UNTRACKED_ACCEPT_NONE: return false;
 	case UNTRACKED_ACCEPT_LIST:
 		for (size_t i = 0; i < rs->n_accept_chains; i++) {
@@ -895,17 +1031,23 @@ static bool chain_covered(const struct ruleset *rs, const struct lint_chain *c)
 	return false;
 }
 
+/* Whether our untracked accept sits at the head of the chain. */
+static bool chain_gets_accept(const struct ruleset *rs, const struct lint_chain *c)
+{
+	return chain_covered(rs, c);
+}
+
 static unsigned family_of(enum chain_family f)
 {
 	return f == CHAIN_FAMILY_IP ? FAMILY_IPV4 : f == CHAIN_FAMILY_IP6 ? FAMILY_IPV6 : FAMILY_BOTH;
 }
 
-/* The rule that drops x first, "policy drop", or NULL if x is accepted or
- * passes.  An accept counts only if it takes all of x; a drop counts if it
- * takes any of it. */
-static const char *dropper(const struct lint_chain *c, const struct lint_sel *x, unsigned dirs)
+/* The rule that drops x first (from rules[from] on), "policy drop", or NULL
+ * if x is accepted or passes.  An accept counts only if it takes all of x; a
+ * drop counts if it takes any of it. */
+static const char *dropper(const struct lint_chain *c, size_t from, const struct lint_sel *x, unsigned dirs)
 {
-	for (size_t i = 0; i < c->n_rules; i++) {
+	for (size_t i = from; i < c->n_rules; i++) {
 		const struct lint_vrule *v = &c->rules[i];
 		if (v->verdict == LINT_V_ACCEPT) {
 			if (lint_sel_covers(&v->sel, x, dirs))
@@ -970,7 +1112,7 @@ static int check_chain(struct analysis *a, const struct lint_chain *c)
 	unsigned dirs = hook_dirs(h);
 	int e = 0;
 
-	if (chain_covered(rs, c))
+	if (chain_covered(rs, c) || !chain_reached(rs, c))
 		return 0;
 	for (size_t i = 0; e == 0 && i < rs->n_rules; i++) {
 		const struct rule *ru = &rs->rules[i];
@@ -979,13 +1121,152 @@ static int check_chain(struct analysis *a, const struct lint_chain *c)
 
 		if (ru->hook != h || ru->verdict != VERDICT_NOTRACK)
 			continue;
+		if (c->hook == LINT_HOOK_FORWARD && ru->scope != SCOPE_ANY)
+			continue; /* this host's own traffic is not forwarded */
+		/* A service's connections are opened by clients: tracked, their
+		 * first packet meets the same stateless rules as the untracked
+		 * ones do, so a drop that takes them dropped that first packet
+		 * too.  What untracking changes there is an accept that needed
+		 * the state (ct state new accept): check_user's finding. */
+		if (ru->scope == SCOPE_LOCAL_DEST)
+			continue;
 		e = lint_sel_copy(&x, &a->sels[i]);
 		if (e < 0)
 			break;
 		lint_sel_and_family(&x, family_of(c->family));
-		if (!lint_sel_empty(&x, dirs) && (why = dropper(c, &x, dirs)))
+		if (!lint_sel_empty(&x, dirs) && (why = dropper(c, 0, &x, dirs)))
 			e = report_chain(a, c, i, why);
 		lint_sel_free(&x);
+	}
+	return e;
+}
+
+/* ------------------------------------------------------------------ */
+/* foreign notrack rules our accept would open                          */
+
+/* Whether the policy untracks all of x anyway, where chain c sees it: a
+ * notrack rule of ours that covers it, with no keep_tracked entry before it
+ * that takes any of it. */
+static bool ours_anyway(const struct analysis *a, enum hook h, const struct lint_chain *c, const struct lint_sel *x,
+			unsigned dirs)
+{
+	const struct ruleset *rs = a->rs;
+
+	for (size_t i = 0; i < rs->n_rules; i++) {
+		const struct rule *ru = &rs->rules[i];
+		if (ru->hook != h || ru->verdict != VERDICT_NOTRACK)
+			continue;
+		/* services cover only what is addressed to this host, upstream
+		 * replies only some of it: neither covers forwarded traffic */
+		if (ru->scope == SCOPE_OWN_SOCKET || (ru->scope == SCOPE_LOCAL_DEST && c->hook != LINT_HOOK_INPUT))
+			continue;
+		if (!lint_sel_covers(&a->sels[i], x, dirs))
+			continue;
+		bool kept = false;
+		for (size_t k = 0; k < i && !kept; k++) {
+			struct lint_sel y;
+			if (rs->rules[k].hook != h || rs->rules[k].verdict != VERDICT_RETURN ||
+			    lint_sel_copy(&y, x) < 0)
+				continue;
+			kept = lint_sel_and(&y, &a->sels[k]) == 0 && !lint_sel_empty(&y, dirs);
+			lint_sel_free(&y);
+		}
+		if (!kept)
+			return true;
+	}
+	return false;
+}
+
+/* shown: the packets in words (without the host's addresses, which x, the
+ * ones the chain meets, may be narrowed to) */
+static int report_foreign(struct analysis *a, const struct lint_notrack *n, const struct lint_chain *c,
+			  const struct lint_sel *shown, const char *why)
+{
+	_cleanup_strbuf_ struct strbuf m = {0}, what = {0};
+	const char *towards = c->hook == LINT_HOOK_INPUT     ? " arriving for this host"
+			      : c->hook == LINT_HOOK_FORWARD ? " forwarded through this host"
+							     : " sent by this host";
+	struct lint_finding *f;
+
+	if (have_finding(a->out, "$.untracked_accept", n->family, n->table, n->chain, n->rule))
+		return 0;
+	f = add_finding(a->out);
+	if (!f)
+		return -ENOMEM;
+	f->kind = LINT_FOREIGN;
+	snprintf(f->origin, sizeof(f->origin), "$.untracked_accept");
+	snprintf(f->family, sizeof(f->family), "%s", n->family);
+	snprintf(f->table, sizeof(f->table), "%s", n->table);
+	snprintf(f->chain, sizeof(f->chain), "%s", n->chain);
+	snprintf(f->rule, sizeof(f->rule), "%s", n->rule);
+	strbuf_init(&m);
+	strbuf_init(&what);
+	struct lint_sel words = *shown; /* an ip or ip6 table's family goes without saying */
+	if (strcmp(n->family, "inet"))
+		words.family = FAMILY_BOTH;
+	if (lint_sel_is_any(&words))
+		strbuf_puts(&what, "all traffic");
+	else
+		lint_sel_format(&words, &what);
+	strbuf_puts(&what, towards);
+	strbuf_printf(&m,
+		      "another rule untracks traffic that a filter chain drops today: %s%s %s %s (%s) untracks %s, "
+		      "which %s%s %s %s drops (%s). The untracked accept this policy puts at the head of that chain "
+		      "($.untracked_accept) would accept it, so it would become reachable. Remove or narrow that "
+		      "notrack rule, or leave "
+		      "the chain out of untracked_accept (a list of chains, or \"none\").",
+		      n->legacy ? "iptables-legacy " : "", n->family, n->table, n->chain, n->rule, what.data,
+		      c->legacy ? "iptables-legacy " : "", c->family_name, c->table, c->chain, why);
+	snprintf(f->msg, sizeof(f->msg), "%s", m.data ? m.data : "");
+	strbuf_reset(&m);
+	strbuf_printf(&m, "%s, untracked by %s%s %s %s (%s), now accepted by %s%s %s %s", what.data,
+		      n->legacy ? "iptables-legacy " : "", n->family, n->table, n->chain, n->rule,
+		      c->legacy ? "iptables-legacy " : "", c->family_name, c->table, c->chain);
+	snprintf(f->exposure, sizeof(f->exposure), "%s", m.data ? m.data : "");
+	return m.oom || what.oom ? -ENOMEM : 0;
+}
+
+/*
+ * A foreign notrack rule untracks its packets exactly as ours do, and our
+ * untracked accept cannot tell them apart: in every chain that gets our
+ * accept, what the chain dropped of them before (its policy, or a drop or
+ * reject they met) is now accepted.  Prerouting's untracked packets reach
+ * input (addressed to this host) and forward (the rest); output's reach
+ * output.  Traffic the policy untracks anyway is its own exposure.
+ */
+static int check_foreign(struct analysis *a, const struct lint_notrack *n)
+{
+	enum hook h = n->hook == LINT_HOOK_OUTPUT ? HOOK_OUTPUT : HOOK_PREROUTING;
+	int e = 0;
+
+	for (size_t i = 0; e == 0 && i < a->in->n_chains; i++) {
+		const struct lint_chain *c = &a->in->chains[i];
+		unsigned dirs = c->hook == LINT_HOOK_INPUT     ? LINT_DIR_IIF
+				: c->hook == LINT_HOOK_FORWARD ? LINT_DIR_IIF | LINT_DIR_OIF
+							       : LINT_DIR_OIF;
+		struct lint_sel x, shown;
+		const char *why;
+
+		if ((h == HOOK_OUTPUT) != (c->hook == LINT_HOOK_OUTPUT) || !chain_gets_accept(a->rs, c))
+			continue;
+		e = lint_sel_copy(&shown, &n->sel);
+		if (e < 0)
+			break;
+		lint_sel_and_family(&shown, family_of(c->family));
+		e = lint_sel_copy(&x, &shown);
+		if (e < 0) {
+			lint_sel_free(&shown);
+			break;
+		}
+		if (c->hook == LINT_HOOK_INPUT)
+			e = to_this_host(&x, a->local);
+		else if (c->hook == LINT_HOOK_FORWARD)
+			e = not_to_this_host(&x, a->local);
+		if (e == 0 && !lint_sel_empty(&x, dirs) && !ours_anyway(a, h, c, &x, dirs) &&
+		    (why = dropper(c, 0, &x, dirs)))
+			e = report_foreign(a, n, c, &shown, why);
+		lint_sel_free(&x);
+		lint_sel_free(&shown);
 	}
 	return e;
 }
@@ -1007,9 +1288,9 @@ static int copy_notes(struct lint_report *out, char *const *notes, size_t n)
 	return 0;
 }
 
-int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct lint_report *out)
+static int analyse(const struct ruleset *rs, const struct lint_input *in, bool foreign_only, struct lint_report *out)
 {
-	struct analysis a = {.rs = rs, .local = in->local, .out = out};
+	struct analysis a = {.rs = rs, .in = in, .local = in->local, .out = out};
 	size_t made = 0;
 	int e = 0;
 
@@ -1019,10 +1300,12 @@ int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct l
 		return -ENOMEM;
 	for (; e == 0 && made < rs->n_rules; made++)
 		e = ir_sel(rs, &rs->rules[made], &a.sels[made]);
-	for (size_t i = 0; e == 0 && i < in->n_users; i++)
+	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_users; i++)
 		e = check_user(&a, &in->users[i]);
-	for (size_t i = 0; e == 0 && i < in->n_chains; i++)
+	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_chains; i++)
 		e = check_chain(&a, &in->chains[i]);
+	for (size_t i = 0; e == 0 && i < in->n_notracks; i++)
+		e = check_foreign(&a, &in->notracks[i]);
 	if (e == 0)
 		e = copy_notes(out, in->notes, in->n_notes);
 	for (size_t i = 0; i < made; i++)
@@ -1031,6 +1314,16 @@ int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct l
 	if (e < 0)
 		lint_report_free(out);
 	return e;
+}
+
+int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct lint_report *out)
+{
+	return analyse(rs, in, false, out);
+}
+
+int lint_analyse_foreign(const struct ruleset *rs, const struct lint_input *in, struct lint_report *out)
+{
+	return analyse(rs, in, true, out);
 }
 
 int lint_offline(const struct ruleset *rs, struct lint_report *out)

@@ -95,8 +95,14 @@ struct ct_user {
 	struct lint_ifs to_if;	       /* DNAT: the interface toward the new destination, if known */
 	uint32_t ct_state;	       /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
 	bool accepts;		       /* its verdict is accept */
-	bool kube;		       /* kube-proxy's table or chains */
-	bool widened;		       /* part of it could not be decoded and was left out */
+	bool limited;		       /* it also has a limit or quota: skipping it lifts that */
+	/* Where it sits in a filter chain (in->chains[chain_index], before the
+	 * chain's rules[chain_pos]), or chain_index < 0: what an untracked packet that
+	 * skips it meets next. */
+	long chain_index;
+	size_t chain_pos;
+	bool kube;    /* kube-proxy's table or chains */
+	bool widened; /* part of it could not be decoded and was left out */
 };
 
 enum lint_verdict {
@@ -122,8 +128,25 @@ struct lint_chain {
 	unsigned hook;		  /* one LINT_HOOK_* */
 	bool policy_drop;	  /* what reaches its end is dropped */
 	bool owner_locked;	  /* only another process may change the table (nft owner flag, firewalld) */
+	bool legacy;		  /* a legacy iptables chain (libiptc), not an nftables one */
 	struct lint_vrule *rules; /* in evaluation order, jumped-to chains inlined */
 	size_t n_rules;
+};
+
+/*
+ * A foreign rule that untracks packets: nft notrack, xt CT --notrack or
+ * NOTRACK (iptables-nft's compat target, or a legacy raw table).  Its
+ * packets are untracked like ours, so our untracked accept takes them too:
+ * whatever a filter chain dropped of them before, it now accepts.
+ */
+struct lint_notrack {
+	unsigned hook; /* LINT_HOOK_PREROUTING or LINT_HOOK_OUTPUT */
+	bool legacy;   /* in a legacy iptables table */
+	char family[8];
+	char table[LINT_NAME_MAX];
+	char chain[LINT_NAME_MAX];
+	char rule[LINT_RULE_MAX]; /* in words, with its handle or rule number */
+	struct lint_sel sel;	  /* the packets it untracks, jump conditions included */
 };
 
 /* What a backend reader hands the analyser. */
@@ -132,6 +155,8 @@ struct lint_input {
 	size_t n_users;
 	struct lint_chain *chains;
 	size_t n_chains;
+	struct lint_notrack *notracks;
+	size_t n_notracks;
 	char **notes; /* what could not be read, in words */
 	size_t n_notes;
 	/* This host's own addresses, by enum lint_af (lint_input_apply_host);
@@ -144,6 +169,7 @@ enum lint_kind {
 	LINT_STATE,	/* a ct state rule would be bypassed */
 	LINT_CT,	/* a helper, mark or zone would be lost */
 	LINT_UNCOVERED, /* a filter chain would drop untracked packets */
+	LINT_FOREIGN,	/* our untracked accept would accept what a foreign notrack untracks and a chain drops */
 };
 
 struct lint_finding {
@@ -155,6 +181,7 @@ struct lint_finding {
 	char rule[LINT_RULE_MAX];
 	bool reply; /* met in the reply direction */
 	char msg[1400];
+	char exposure[512]; /* LINT_FOREIGN: what becomes reachable, for the exposure summary */
 };
 
 struct lint_report {
@@ -191,6 +218,10 @@ void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *a
 /* Pure: every finding for this policy and this live ruleset. */
 int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct lint_report *out);
 
+/* Pure: only the foreign notrack rules of in (a backend whose other
+ * conntrack users cannot be read yet still runs this part). */
+int lint_analyse_foreign(const struct ruleset *rs, const struct lint_input *in, struct lint_report *out);
+
 /* Findings that need no kernel: the policy alone (lint --offline). */
 int lint_offline(const struct ruleset *rs, struct lint_report *out);
 
@@ -198,6 +229,9 @@ int lint_input_add_note(struct lint_input *in, const char *fmt, ...) __attribute
 int lint_report_add_note(struct lint_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct ct_user *lint_input_add_user(struct lint_input *in);
 struct lint_chain *lint_input_add_chain(struct lint_input *in);
+struct lint_notrack *lint_input_add_notrack(struct lint_input *in);
+/* Moves src's notrack rules to the end of dst's (src keeps none). */
+int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src);
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule);
 void lint_input_free(struct lint_input *in);
 void lint_report_free(struct lint_report *r);

@@ -14,9 +14,11 @@
  * register; a compare on a register we know nothing about widens the rule.
  */
 #include "lint_nft.h"
+#include "lint_xt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <libnftnl/expr.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
@@ -71,6 +73,7 @@ struct decoded {
 	bool dnat_known_place;
 	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN; NFT_CONTINUE: none */
 	bool vmap_drop;
+	bool limited;	/* a limit or quota: not every packet it selects is accepted */
 	char **targets; /* chains jumped or gone to */
 	size_t n_targets;
 	bool notrack;
@@ -378,31 +381,12 @@ static uint32_t u32_of(const uint8_t *data, unsigned len)
 	return v;
 }
 
-static void state_words(uint32_t m, char *buf, size_t size)
-{
-	static const struct {
-		uint32_t bit;
-		const char *name;
-	} names[] = {{LINT_CT_INVALID, "invalid"},
-		     {LINT_CT_ESTABLISHED, "established"},
-		     {LINT_CT_RELATED, "related"},
-		     {LINT_CT_NEW, "new"},
-		     {LINT_CT_UNTRACKED, "untracked"}};
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (m & names[i].bit)
-			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s", len ? "," : "",
-						names[i].name);
-}
-
 static void set_ct_state(struct decoder *x, uint32_t mask)
 {
 	char words[80];
 
 	x->d->ct_state |= mask & CT_ALL_STATES;
-	state_words(mask & CT_ALL_STATES, words, sizeof(words));
+	lint_ct_state_words(mask & CT_ALL_STATES, words, sizeof(words));
 	action(x->d, "ct state %s", words);
 }
 
@@ -786,158 +770,25 @@ static void on_masq_redir(struct decoder *x, struct nftnl_expr *e, bool redir)
 /* ------------------------------------------------------------------ */
 /* iptables-nft's xt compat expressions                                 */
 
-static int and_port_list(struct decoder *x, bool source, const struct lint_range *rg, size_t n, bool invert)
-{
-	struct lint_ranges set = {0};
-	int e = lint_ranges_set(&set, rg, n, LINT_PORT_WIDTH);
-
-	if (e == 0 && invert)
-		e = lint_ranges_not(&set, LINT_PORT_WIDTH);
-	if (e == 0)
-		e = lint_sel_and_ports(&x->d->sel, source, &set);
-	lint_ranges_free(&set);
-	return e;
-}
-
-static int xt_multiport(struct decoder *x, uint32_t rev, const uint8_t *info, uint32_t len)
-{
-	struct lint_range rg[XT_MULTI_PORTS] = {0};
-	size_t n = 0;
-	uint8_t flags, count;
-	bool invert = false;
-
-	if (rev == 0 && len >= sizeof(struct xt_multiport)) {
-		const struct xt_multiport *m = (const void *)info;
-		flags = m->flags;
-		count = m->count > XT_MULTI_PORTS ? XT_MULTI_PORTS : m->count;
-		for (uint8_t i = 0; i < count; i++)
-			lint_range_port(&rg[n++], m->ports[i], m->ports[i]);
-	} else if (rev >= 1 && len >= sizeof(struct xt_multiport_v1)) {
-		const struct xt_multiport_v1 *m = (const void *)info;
-		flags = m->flags;
-		count = m->count > XT_MULTI_PORTS ? XT_MULTI_PORTS : m->count;
-		invert = m->invert;
-		/* pflags[i] set: ports[i] and ports[i+1] are a range */
-		for (uint8_t i = 0; i < count; i++) {
-			if (m->pflags[i] && i + 1 < count) {
-				lint_range_port(&rg[n++], m->ports[i], m->ports[i + 1]);
-				i++;
-			} else {
-				lint_range_port(&rg[n++], m->ports[i], m->ports[i]);
-			}
-		}
-	} else {
-		widen(x);
-		return 0;
-	}
-	if (flags == XT_MULTIPORT_EITHER) {
-		widen(x); /* source or destination: no single field to constrain */
-		return 0;
-	}
-	return and_port_list(x, flags == XT_MULTIPORT_SOURCE, rg, n, invert);
-}
-
-static int xt_tcpudp(struct decoder *x, const char *name, const uint8_t *info, uint32_t len)
-{
-	const uint16_t *spts, *dpts;
-	uint8_t inv;
-	struct lint_range rg;
-	int e;
-
-	if (!strcmp(name, "tcp") && len >= sizeof(struct xt_tcp)) {
-		const struct xt_tcp *t = (const void *)info;
-		spts = t->spts, dpts = t->dpts, inv = t->invflags;
-		lint_sel_and_proto(&x->d->sel, IPPROTO_TCP);
-	} else if (len >= sizeof(struct xt_udp)) {
-		const struct xt_udp *u = (const void *)info;
-		spts = u->spts, dpts = u->dpts, inv = u->invflags;
-		lint_sel_and_proto(&x->d->sel, IPPROTO_UDP);
-	} else {
-		widen(x);
-		return 0;
-	}
-	lint_range_port(&rg, spts[0], spts[1]);
-	e = and_port_list(x, true, &rg, 1, inv & XT_TCP_INV_SRCPT);
-	lint_range_port(&rg, dpts[0], dpts[1]);
-	if (e == 0)
-		e = and_port_list(x, false, &rg, 1, inv & XT_TCP_INV_DSTPT);
-	return e;
-}
-
-/* xt conntrack's state bits: like nft's, but untracked is bit 8 and bits 6
- * and 7 are SNAT and DNAT status. */
-static uint32_t xt_conntrack_states(uint16_t m)
-{
-	return (m & 0x0f) | ((m & XT_CONNTRACK_STATE_UNTRACKED) ? LINT_CT_UNTRACKED : 0);
-}
-
-static void xt_conntrack(struct decoder *x, uint32_t rev, const uint8_t *info, uint32_t len)
-{
-	uint16_t flags, invflags, state;
-
-	if (rev == 1 && len >= sizeof(struct xt_conntrack_mtinfo1)) {
-		const struct xt_conntrack_mtinfo1 *m = (const void *)info;
-		flags = m->match_flags, invflags = m->invert_flags, state = m->state_mask;
-	} else if (rev == 2 && len >= sizeof(struct xt_conntrack_mtinfo2)) {
-		const struct xt_conntrack_mtinfo2 *m = (const void *)info;
-		flags = m->match_flags, invflags = m->invert_flags, state = m->state_mask;
-	} else if (rev == 3 && len >= sizeof(struct xt_conntrack_mtinfo3)) {
-		const struct xt_conntrack_mtinfo3 *m = (const void *)info;
-		flags = m->match_flags, invflags = m->invert_flags, state = m->state_mask;
-	} else {
-		need(x, CT_NEED_OTHER);
-		action(x->d, "-m conntrack");
-		return;
-	}
-	if ((flags & XT_CONNTRACK_STATE) && !(state & (XT_CONNTRACK_STATE_SNAT | XT_CONNTRACK_STATE_DNAT))) {
-		uint32_t m = xt_conntrack_states(state);
-		need(x, CT_NEED_STATE);
-		set_ct_state(x, (invflags & XT_CONNTRACK_STATE) ? ~m : m);
-	} else if (flags & XT_CONNTRACK_STATE) {
-		need(x, CT_NEED_OTHER);
-		action(x->d, "-m conntrack --ctstate SNAT/DNAT");
-	}
-	if (flags & ~(XT_CONNTRACK_STATE | XT_CONNTRACK_STATE_ALIAS)) {
-		need(x, CT_NEED_OTHER);
-		action(x->d, "-m conntrack (status, tuple or expiry)");
-	}
-}
-
 static void on_match(struct decoder *x, struct nftnl_expr *e)
 {
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME);
 	uint32_t rev = nftnl_expr_get_u32(e, NFTNL_EXPR_MT_REV), len = 0;
 	const uint8_t *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &len);
-	int r = 0;
+	struct lint_xt xt = {.sel = &x->d->sel};
 
 	if (!name || !info) {
 		widen(x);
 		return;
 	}
-	if (!strcmp(name, "conntrack")) {
-		xt_conntrack(x, rev, info, len);
-	} else if (!strcmp(name, "state") && len >= sizeof(struct xt_state_info)) {
-		need(x, CT_NEED_STATE);
-		set_ct_state(x, ((const struct xt_state_info *)(const void *)info)->statemask);
-	} else if (!strcmp(name, "connmark")) {
-		need(x, CT_NEED_MARK);
-		action(x->d, "-m connmark");
-	} else if (!strcmp(name, "helper")) {
-		need(x, CT_NEED_HELPER);
-		action(x->d, "-m helper");
-	} else if (!strcmp(name, "connbytes") || !strcmp(name, "connlabel") || !strcmp(name, "connlimit") ||
-		   !strcmp(name, "cluster")) {
-		need(x, CT_NEED_OTHER);
-		action(x->d, "-m %s", name);
-	} else if (!strcmp(name, "multiport")) {
-		r = xt_multiport(x, rev, info, len);
-	} else if (!strcmp(name, "tcp") || !strcmp(name, "udp")) {
-		r = xt_tcpudp(x, name, info, len);
-	} else if (strcmp(name, "comment") && strcmp(name, "limit") && strcmp(name, "addrtype")) {
-		widen(x); /* mark, set, ...: left out */
-	}
-	if (r < 0)
+	if (lint_xt_match(&xt, name, rev, info, len) < 0)
 		x->err = -ENOMEM;
+	x->d->widened |= xt.widened;
+	x->d->needs |= xt.needs;
+	x->d->ct_state |= xt.ct_state;
+	x->d->limited |= xt.limited;
+	if (xt.words[0])
+		action(x->d, "%s", xt.words);
 }
 
 /* The NAT range of an xt target: rev 0 is IPv4's multi-range compat struct,
@@ -1071,6 +922,17 @@ static void on_fib(struct decoder *x, struct nftnl_expr *e)
 		load(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), R_ADDRTYPE, 4);
 }
 
+/* A limit or quota selects packets by rate, which the selector cannot say:
+ * it is left out, and the rule is marked (an accept with a limit is not one
+ * an untracked packet may skip for free). */
+static void on_limit(struct decoder *x, struct nftnl_expr *e)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	x->d->limited = true;
+	action(x->d, "%s", name && !strcmp(name, "quota") ? "quota" : "limit");
+}
+
 /* Expressions that neither load a register nor select packets. */
 static void on_nothing(struct decoder *x, struct nftnl_expr *e)
 {
@@ -1100,8 +962,8 @@ static const struct {
     {"reject", on_reject},
     {"counter", on_nothing},
     {"log", on_nothing},
-    {"limit", on_nothing},
-    {"quota", on_nothing},
+    {"limit", on_limit},
+    {"quota", on_limit},
     {"dynset", on_nothing},
     {"last", on_nothing},
     {"fib", on_fib},
@@ -1238,6 +1100,12 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 		e = lint_ranges_copy(&u->to_port, &d->to_port);
 	u->ct_state = n == CT_NEED_STATE ? d->ct_state : 0;
 	u->accepts = d->verdict == NF_ACCEPT;
+	u->limited = d->limited;
+	if (w->filter) {
+		/* what an untracked packet that skips this rule meets next */
+		u->chain_index = w->filter - w->out->chains;
+		u->chain_pos = w->filter->n_rules;
+	}
 	u->kube = kube;
 	u->widened = widened;
 	/* a source NAT on input: this host answers */
@@ -1247,7 +1115,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 }
 
 /* What an untracked packet meets in a filter chain (see struct lint_vrule). */
-static int emit_vrule(struct walker *w, const struct decoded *d, const struct lint_sel *sel)
+static int emit_vrule(struct walker *w, const struct decoded *d, const struct lint_sel *sel, bool widened)
 {
 	bool ct = d->needs != 0, drop = d->verdict == NF_DROP || d->vmap_drop;
 	bool untracked_too = d->ct_state && (d->ct_state & LINT_CT_UNTRACKED);
@@ -1256,7 +1124,10 @@ static int emit_vrule(struct walker *w, const struct decoded *d, const struct li
 
 	if (!w->filter || d->notrack)
 		return 0;
-	if (d->verdict == NF_ACCEPT && (!ct || (only_state && untracked_too))) {
+	/* an accept we could not read all of (meta l4proto { icmp, ipv6-icmp },
+	 * a set of interface names) may take less than its selector says: it
+	 * is left out, so that it never hides a drop after it */
+	if (d->verdict == NF_ACCEPT && !widened && !d->limited && (!ct || (only_state && untracked_too))) {
 		rule_words(d, words, sizeof(words));
 		return lint_chain_add_rule(w->filter, LINT_V_ACCEPT, sel, words);
 	}
@@ -1266,6 +1137,36 @@ static int emit_vrule(struct walker *w, const struct decoded *d, const struct li
 		return lint_chain_add_rule(w->filter, LINT_V_DROP, sel, words);
 	}
 	return 0;
+}
+
+/* NF_IP_PRI_CONNTRACK: a notrack in a chain that runs later finds the
+ * packet tracked already and does nothing. */
+#define PRIO_CONNTRACK (-200)
+
+/* A foreign notrack rule, where it takes effect: prerouting or output, in a
+ * base chain that runs before conntrack. */
+static int emit_notrack(struct walker *w, const struct decoded *d, const struct lint_sel *sel)
+{
+	const struct lint_nft_rule *ru = d->src;
+	uint32_t hook = w->base->hooknum;
+	struct lint_notrack *n;
+	char words[LINT_RULE_MAX - 48]; /* room for the handle */
+
+	if (hook != NF_INET_PRE_ROUTING && hook != NF_INET_LOCAL_OUT)
+		return 0;
+	if (w->base->prio >= PRIO_CONNTRACK)
+		return 0;
+	n = lint_input_add_notrack(w->out);
+	if (!n)
+		return -ENOMEM;
+	n->hook = hook == NF_INET_LOCAL_OUT ? LINT_HOOK_OUTPUT : LINT_HOOK_PREROUTING;
+	snprintf(n->family, sizeof(n->family), "%s", nf_family_str(ru->family));
+	snprintf(n->table, sizeof(n->table), "%s", ru->table);
+	snprintf(n->chain, sizeof(n->chain), "%s", ru->chain);
+	rule_words(d, words, sizeof(words));
+	snprintf(n->rule, sizeof(n->rule), "%s%snotrack, handle %" PRIu64, words, words[0] ? " " : "", ru->handle);
+	lint_sel_free(&n->sel);
+	return lint_sel_copy(&n->sel, sel);
 }
 
 static int walk(struct walker *w, const struct lint_nft_chain *c, const struct lint_sel *carried, int depth, bool kube,
@@ -1293,7 +1194,9 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 			if (d->needs & (1u << n))
 				e = emit_user(w, d, (enum ct_need)n, &s, kube, widened || d->widened);
 		if (e == 0)
-			e = emit_vrule(w, d, &s);
+			e = emit_vrule(w, d, &s, widened || d->widened);
+		if (e == 0 && d->notrack)
+			e = emit_notrack(w, d, &s);
 		for (size_t t = 0; t < d->n_targets && e == 0; t++) {
 			const struct lint_nft_chain *to = find_chain(v, c->family, c->table, d->targets[t]);
 			if (!to || to->base)
@@ -1342,8 +1245,18 @@ static bool is_ours(const struct lint_nft_view *v, uint32_t family, const char *
 	return family == NFPROTO_INET && v->our_table && !strcmp(table, v->our_table);
 }
 
+/*
+ * Whether an accept of ours in this table cannot be counted on: the table
+ * has the owner flag (only its creator may change it), or it is firewalld's.
+ * firewalld 1.3 (Debian 12) sets no owner flag, so apply can insert the
+ * untracked accept there, but firewalld deletes and rebuilds its whole table
+ * on every reload (FlushAllOnReload, firewall-cmd --reload, a zone change),
+ * and with it the accept, until the next apply; firewalld 2 flags it.
+ */
 static bool owner_locked(const struct lint_nft_view *v, uint32_t family, const char *table)
 {
+	if (!strcmp(table, "firewalld"))
+		return true;
 	for (size_t i = 0; i < v->n_tables; i++)
 		if (v->tables[i].family == family && !strcmp(v->tables[i].name, table))
 			return v->tables[i].flags & LINT_NFT_TABLE_F_OWNER;
@@ -1402,7 +1315,9 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 	e = index_chains(&w);
 	for (; decoded < v->n_rules && e == 0; decoded++) {
 		const struct lint_nft_rule *ru = &v->rules[decoded];
-		if (!table_families(ru->family) || is_ours(v, ru->family, ru->table)) {
+		/* our accept in someone else's chain is read as if it were not
+		 * there: what the chain does without it is the question */
+		if (!table_families(ru->family) || is_ours(v, ru->family, ru->table) || ru->ours) {
 			memset(&w.rules[decoded], 0, sizeof(w.rules[decoded]));
 			lint_sel_init(&w.rules[decoded].sel, 0);
 			continue;

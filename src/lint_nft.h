@@ -32,12 +32,15 @@ struct lint_nft_chain {
 	uint32_t hooknum; /* NF_INET_* */
 	uint32_t policy;  /* NF_ACCEPT / NF_DROP */
 	const char *type; /* "filter", "nat", "route" */
+	int32_t prio;	  /* base chains: before conntrack (-200) a notrack takes effect */
 };
 
 struct lint_nft_rule {
 	const struct nftnl_rule *r;
 	uint32_t family;
 	const char *table, *chain;
+	uint64_t handle;
+	bool ours; /* our untracked accept in a foreign chain: read as if it were not there */
 };
 
 struct lint_nft_view {

@@ -1144,10 +1144,10 @@ static int lint_decode_live(struct backend *b, const struct live *l, struct lint
 		for (size_t i = 0; i < l->n_chains; i++)
 			c[i] = (struct lint_nft_chain){l->chains[i].family, l->chains[i].table,	  l->chains[i].name,
 						       l->chains[i].base,   l->chains[i].hooknum, l->chains[i].policy,
-						       l->chains[i].type};
+						       l->chains[i].type,   l->chains[i].prio};
 		for (size_t i = 0; i < l->n_rules; i++)
-			ru[i] = (struct lint_nft_rule){l->rules[i].r, l->rules[i].family, l->rules[i].table,
-						       l->rules[i].chain};
+			ru[i] = (struct lint_nft_rule){l->rules[i].r,	  l->rules[i].family, l->rules[i].table,
+						       l->rules[i].chain, l->rules[i].handle, l->rules[i].ours};
 		r = lint_nft_decode(&v, out);
 	}
 	free(t);

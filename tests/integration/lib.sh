@@ -203,6 +203,37 @@ release_lock() {
 	wait "$_lock_holder" || fail "the lock holder failed"
 }
 
+# peer NAME ADDR HOSTIF HOSTADDR: a network namespace behind a veth pair
+# (NAME inside, HOSTIF here), held by a sleeping process whose pid is in
+# $peer_pid, with a default route via HOSTADDR.
+peer() {
+	local name=$1 addr=$2 hostif=$3 hostaddr=$4 i
+	unshare -n sleep 600 &
+	peer_pid=$!
+	defer "kill $peer_pid 2>/dev/null; wait $peer_pid 2>/dev/null"
+	# bounded: the child has unshared once its namespace differs from ours
+	# (before that, a veth moved "into" it would stay here)
+	for i in $(seq 300); do
+		[ "$(readlink /proc/$peer_pid/ns/net)" != "$(readlink /proc/self/ns/net)" ] && break
+		sleep 0.01
+	done
+	[ "$(readlink /proc/$peer_pid/ns/net)" != "$(readlink /proc/self/ns/net)" ] || fail "peer $name: no namespace"
+	ip link add "$hostif" type veth peer name "$name"
+	defer "ip link del $hostif 2>/dev/null"
+	ip link set "$name" netns "$peer_pid"
+	ip addr add "$hostaddr" dev "$hostif"
+	ip link set "$hostif" up
+	nsenter -t "$peer_pid" -n sh -c "ip link set lo up && ip link set $name up && ip addr add $addr dev $name &&
+		ip route add default via ${hostaddr%/*}"
+}
+
+# in_peer PID CMD...: CMD in that peer's network namespace.
+in_peer() {
+	local pid=$1
+	shift
+	nsenter -t "$pid" -n "$@"
+}
+
 ct_count() { conntrack -C; }
 ct_flush() { conntrack -F >/dev/null 2>&1 || true; }
 

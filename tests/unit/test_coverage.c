@@ -125,6 +125,24 @@ static void test_services_and_keep(void **state)
 	 * so the service rule (tcp sport 80,443) does not match; the loopback
 	 * rule cannot match either, a remote destination never leaves on lo */
 	assert_outcome(c, flow(IPPROTO_TCP, "10.0.0.5", 50000, "203.0.113.9", 443), COV_TRACKED, "");
+	/* a router forwards a client's connection to a server behind it:
+	 * dport 443, but not addressed to this host, so not a service's */
+	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "192.0.2.80", 443), COV_TRACKED, "");
+	assert_outcome(c, flow(IPPROTO_TCP, "2001:db8::77", 40000, "2001:db8:1::80", 80), COV_TRACKED, "");
+	/* to 127.0.0.1 from a LAN neighbour (route_localnet): never untracked */
+	assert_outcome(c, flow(IPPROTO_TCP, "10.0.0.9", 40000, "127.0.0.1", 80), COV_TRACKED, "");
+	compiled_free(c);
+}
+
+/* A whole interface takes forwarded traffic too. */
+static void test_forwarded_interface(void **state)
+{
+	struct compiled *c = compile("{\"version\":1,\"notrack\":{\"interfaces\":[\"eth0\"]}}");
+
+	(void)state;
+	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "192.0.2.80", 443), COV_UNDECIDABLE, "");
+	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "10.0.0.5", 443), COV_AVOIDED,
+		       "$.notrack.interfaces[0]");
 	compiled_free(c);
 }
 
@@ -187,8 +205,8 @@ static void test_interfaces(void **state)
 	/* arrives for eth0's address: in on eth0, and eth+ matches it */
 	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "10.0.0.5", 80), COV_AVOIDED,
 		       "$.notrack.services[0]");
-	/* forwarded: the incoming interface is unknown */
-	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "192.0.2.1", 80), COV_UNDECIDABLE, "");
+	/* forwarded: a service never takes it, whatever the interface */
+	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "192.0.2.1", 80), COV_TRACKED, "");
 	/* but a packet another rule term rules out is decided anyway */
 	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "192.0.2.1", 81), COV_TRACKED, "");
 	/* to a local address on lo: in on lo, not eth+ */
@@ -204,12 +222,18 @@ static void test_undecidable_keep(void **state)
 				     "\"keep_tracked\":[{\"reason\":\"nat\",\"interfaces\":[\"docker0\"]}]}");
 
 	(void)state;
-	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "172.17.0.2", 80), COV_UNDECIDABLE, "");
+	/* forwarded to a container: a service never takes it */
+	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "172.17.0.2", 80), COV_TRACKED, "");
 	/* for our own address the interface is known (eth0): the keep rule does not match */
 	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "10.0.0.5", 80), COV_AVOIDED,
 		       "$.notrack.services[0]");
 	/* an undecidable keep rule and no notrack rule: tracked either way */
 	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "172.17.0.2", 81), COV_TRACKED, "");
+	compiled_free(c);
+	/* a whole interface does take forwarded traffic: undecidable after the keep rule */
+	c = compile("{\"version\":1,\"notrack\":{\"interfaces\":[\"eth+\"]},"
+		    "\"keep_tracked\":[{\"reason\":\"nat\",\"interfaces\":[\"docker0\"]}]}");
+	assert_outcome(c, flow(IPPROTO_TCP, "198.51.100.7", 40000, "172.17.0.2", 80), COV_UNDECIDABLE, "");
 	compiled_free(c);
 }
 
@@ -268,6 +292,7 @@ int main(void)
 	    cmocka_unit_test(test_local_client_of_local_service),
 	    cmocka_unit_test(test_upstreams_with_peers),
 	    cmocka_unit_test(test_interfaces),
+	    cmocka_unit_test(test_forwarded_interface),
 	    cmocka_unit_test(test_undecidable_keep),
 	    cmocka_unit_test(test_families),
 	    cmocka_unit_test(test_counting),

@@ -246,6 +246,11 @@ static void parse_user(struct lint_input *in, const char *spec)
 			u->accepts = true;
 		} else if (!strcmp(key, "widened")) {
 			u->widened = true;
+		} else if (!strcmp(key, "limited")) {
+			u->limited = true;
+		} else if (!strcmp(key, "at")) {
+			/* at=CHAIN:POS: in the CHAIN-th chain of the case, before its POS-th rule */
+			assert_int_equal(sscanf(val, "%ld:%zu", &u->chain_index, &u->chain_pos), 2);
 		} else {
 			fail_msg("unknown user token %s", key);
 		}
@@ -311,6 +316,35 @@ static void parse_chain(struct lint_input *in, const char *spec)
 	}
 }
 
+/* A foreign notrack rule: "hook=pre|out legacy <selector>", in ip raw PREROUTING or OUTPUT. */
+static void parse_notrack(struct lint_input *in, const char *spec)
+{
+	struct lint_notrack *n = lint_input_add_notrack(in);
+	char buf[512], *save = NULL;
+
+	assert_non_null(n);
+	n->hook = LINT_HOOK_PREROUTING;
+	n->sel.family = FAMILY_IPV4;
+	snprintf(n->family, sizeof(n->family), "ip");
+	snprintf(n->table, sizeof(n->table), "raw");
+	snprintf(n->rule, sizeof(n->rule), "%s", spec);
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		char *key, *val;
+		const char *op;
+		split_token(tok, &key, &op, &val);
+		if (sel_token(&n->sel, key, op, val))
+			continue;
+		if (!strcmp(key, "hook"))
+			n->hook = parse_hooks(val);
+		else if (!strcmp(key, "legacy"))
+			n->legacy = true;
+		else
+			fail_msg("unknown notrack token %s", key);
+	}
+	snprintf(n->chain, sizeof(n->chain), "%s", n->hook == LINT_HOOK_OUTPUT ? "OUTPUT" : "PREROUTING");
+}
+
 /* ------------------------------------------------------------------ */
 /* the cases                                                            */
 
@@ -322,10 +356,14 @@ struct lint_case {
 	const char *users[MAX_ITEMS];
 	const char *chains[MAX_ITEMS];
 	const char *want; /* "ORIGIN KIND[ reply]; ..." sorted, "" for none */
+	const char *notracks[MAX_ITEMS];
 };
 
 #define P(body) "{'version': 1, " body "}"
 
+/* most cases have no foreign notrack rules: they leave notracks out */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct lint_case cases[] = {
     /* DNAT, as Docker publishes a port */
     {"dnat caught",
@@ -379,7 +417,7 @@ static const struct lint_case cases[] = {
      P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [80]}]}"),
      {"need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80 place=remote toif=docker0"},
      {NULL},
-     "$.notrack.upstreams[0] nat reply"},
+     ""}, /* the container's replies go to the remote client: no socket of this host's */
     {"dnat upstream peer elsewhere",
      P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [80], 'peers': ['10.0.0.0/8']}]}"),
      {"need=dnat hooks=pre proto=tcp dport=8081 to=172.17.0.2 toport=80 place=remote"},
@@ -410,7 +448,7 @@ static const struct lint_case cases[] = {
      P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
      {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
      {NULL},
-     "$.notrack.services[0] nat"},
+     ""}, /* a service matches only what is addressed to this host */
     {"masquerade and a service on another interface",
      P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'interfaces': ['eth0']}]}"),
      {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
@@ -425,7 +463,7 @@ static const struct lint_case cases[] = {
      P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [443]}]}"),
      {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
      {NULL},
-     "$.notrack.upstreams[0] nat reply"},
+     ""}, /* upstream replies are only those of this host's own sockets */
     {"masquerade and loopback",
      P("'notrack': {'loopback': true}"),
      {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 iif=docker0"},
@@ -435,7 +473,7 @@ static const struct lint_case cases[] = {
      P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [443]}]}"),
      {"need=snat hooks=post proto=tcp to=10.0.0.1"},
      {NULL},
-     "$.notrack.upstreams[0] nat reply"},
+     "$.notrack.upstreams[0] nat"}, /* this host's own connections, caught on output */
     {"snat, other family",
      P("'families': ['ipv6'], 'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [443]}]}"),
      {"need=snat hooks=post proto=tcp to=10.0.0.1"},
@@ -540,19 +578,29 @@ static const struct lint_case cases[] = {
      ""},
     /* filter chains that drop untracked packets */
     {"owner-flagged chain with auto",
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [8080]}]}"),
+     {NULL},
+     {"table=firewalld chain=filter_INPUT policy=drop owner | accept proto=tcp dport=22"},
+     "$.notrack.upstreams[0] uncovered_drop"},
+    {"a service the chain drops tracked too",
      P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}"),
      {NULL},
      {"table=firewalld chain=filter_INPUT policy=drop owner | accept proto=tcp dport=22"},
-     "$.notrack.services[0] uncovered_drop"},
+     ""},
     {"writable chain with auto",
      P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}"),
      {NULL},
      {"table=filter chain=input policy=drop"},
      ""},
     {"none leaves a drop chain uncovered",
-     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': 'none'"),
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': 'none'"),
      {NULL},
      {"policy=drop", "hook=output chain=output"},
+     "$.notrack.upstreams[0] uncovered_drop"},
+    {"none, and a service's replies leave through a drop chain",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': 'none'"),
+     {NULL},
+     {"hook=output chain=output policy=drop"},
      "$.notrack.services[0] uncovered_drop"},
     {"a stateless accept lets the untracked packets through",
      P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': 'none'"),
@@ -560,23 +608,110 @@ static const struct lint_case cases[] = {
      {"policy=drop | accept proto=tcp dport=8000-9000"},
      ""},
     {"a listed chain is covered, an unlisted one is not",
-     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': [{'family': 'inet', "
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [8080]}]}, 'untracked_accept': [{'family': 'inet', "
        "'table': 'filter', 'chain': 'input'}]"),
      {NULL},
      {"policy=drop", "family=ip table=other chain=INPUT policy=drop"},
-     "$.notrack.services[0] uncovered_drop"},
+     "$.notrack.upstreams[0] uncovered_drop"},
     {"a drop rule for other traffic",
-     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080, 23]}]}, 'untracked_accept': 'none'"),
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [8080, 23]}]}, 'untracked_accept': 'none'"),
      {NULL},
-     {"| drop proto=tcp dport=23", "chain=input2 | drop proto=tcp dport=24"},
-     "$.notrack.services[0] uncovered_drop"},
+     {"| drop proto=tcp sport=23", "chain=input2 | drop proto=tcp sport=24"},
+     "$.notrack.upstreams[0] uncovered_drop"},
     {"a chain of the other family",
      P("'families': ['ipv4'], 'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}, "
        "'untracked_accept': 'none'"),
      {NULL},
      {"family=ip6 table=filter chain=INPUT policy=drop"},
      ""},
+    /* what only forwarded traffic meets */
+    {"a forward chain's state rules and a services-only policy",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80, 443]}]}"),
+     {"need=state hooks=fwd proto=tcp dport=80 state=new accept", "need=zone hooks=fwd proto=tcp dport=443"},
+     {"hook=fwd chain=forward policy=drop"},
+     ""},
+    {"a forward chain and a whole interface",
+     P("'notrack': {'interfaces': ['eth1']}, 'untracked_accept': 'none'"),
+     {NULL},
+     {"hook=fwd chain=forward policy=drop"},
+     "$.notrack.interfaces[0] uncovered_drop"},
+    /* an accept that needs conntrack, bypassed */
+    {"ufw: a new accept our accept precedes in the same base chain",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8080]}]}"),
+     {"need=state hooks=out family=ip proto=tcp state=new accept at=0:0"},
+     {"hook=out family=ip table=filter chain=OUTPUT"},
+     ""},
+    {"a rate-limited new accept, even behind our accept",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [22]}]}"),
+     {"need=state hooks=in family=ip proto=tcp dport=22 state=new accept limited at=0:0"},
+     {"family=ip table=filter chain=INPUT"},
+     "$.notrack.services[0] state"},
+    {"firewalld: the rest of the chain accepts what skips ct status dnat accept",
+     P("'notrack': {'loopback': true, 'services': [{'proto': 'tcp', 'ports': [8080]}]}"),
+     {"need=state hooks=in state=new accept at=0:0"},
+     {"table=firewalld chain=filter_INPUT owner | accept iif=lo | accept proto=tcp dport=8080 | drop"},
+     ""},
+    {"firewalld: the rest of the chain rejects what skips it",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [8081]}]}"),
+     {"need=state hooks=in proto=tcp state=new accept at=0:1"},
+     {"table=firewalld chain=filter_INPUT owner | accept iif=lo | drop"},
+     "$.notrack.services[0] state"},
+    {"firewalld: a service port it rejects anyway, behind ct status dnat accept",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {"need=state hooks=in accept at=0:0"},
+     {"table=firewalld chain=filter_INPUT owner | accept iif=lo | accept proto=tcp dport=8080 | drop"},
+     ""},
+    {"firewalld: an upstream's replies reach the final reject",
+     P("'notrack': {'upstreams': [{'proto': 'tcp', 'ports': [80, 443]}]}"),
+     {NULL},
+     {"table=firewalld chain=filter_INPUT owner | accept iif=lo | accept proto=tcp dport=8080 | drop"},
+     "$.notrack.upstreams[0] uncovered_drop"},
+    /* foreign notrack rules */
+    {"a foreign notrack and an input policy drop",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {NULL},
+     {"table=filter chain=input policy=drop"},
+     "$.untracked_accept foreign_notrack",
+     {"proto=udp dport=9999"}},
+    {"a foreign notrack of traffic the chain accepts anyway",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {NULL},
+     {"table=filter chain=input policy=drop | accept proto=udp dport=9000-10000"},
+     "",
+     {"proto=udp dport=9999"}},
+    {"a foreign notrack of what the policy untracks anyway",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80, 81]}]}"),
+     {NULL},
+     {"table=filter chain=input policy=drop"},
+     "",
+     {"proto=tcp dport=80"}},
+    {"a foreign notrack, kept tracked by the policy",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80, 81]}]}, 'keep_tracked': [{'reason': 'state', "
+       "'proto': 'tcp', 'ports': [80], 'role': 'service'}]"),
+     {NULL},
+     {"table=filter chain=input policy=drop"},
+     "$.untracked_accept foreign_notrack",
+     {"proto=tcp dport=80"}},
+    {"a foreign notrack in a chain without our accept",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}, 'untracked_accept': 'none'"),
+     {NULL},
+     {"table=filter chain=input policy=drop | accept proto=tcp dport=80"},
+     "",
+     {"proto=udp dport=9999"}},
+    {"a foreign notrack on output and a drop rule",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {NULL},
+     {"table=filter chain=input policy=drop", "hook=out chain=output | drop proto=udp"},
+     "$.untracked_accept foreign_notrack",
+     {"hook=out legacy proto=udp dport=9999"}},
+    {"a foreign notrack of forwarded traffic and a services-only policy",
+     P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"),
+     {NULL},
+     {"hook=fwd chain=forward policy=drop"},
+     "",
+     {"proto=udp dport=9999"}},
 };
+#pragma GCC diagnostic pop
 
 static void json_quotes(char *s)
 {
@@ -593,7 +728,8 @@ static int finding_order(const void *a, const void *b)
 /* Compiles the policy, builds the reader's input from the text forms (NULL-
  * terminated lists), refines it with host addresses if given, analyses. */
 static void analyse_text(const char *name, const char *policy, const char *const *users, const char *const *chains,
-			 const struct lint_host_addr *addrs, size_t n_addrs, struct lint_report *rep)
+			 const char *const *notracks, const struct lint_host_addr *addrs, size_t n_addrs,
+			 struct lint_report *rep)
 {
 	struct policy_source src;
 	struct ruleset rs;
@@ -613,6 +749,8 @@ static void analyse_text(const char *name, const char *policy, const char *const
 		parse_user(&in, users[i]);
 	for (size_t i = 0; chains && i < MAX_ITEMS && chains[i]; i++)
 		parse_chain(&in, chains[i]);
+	for (size_t i = 0; notracks && i < MAX_ITEMS && notracks[i]; i++)
+		parse_notrack(&in, notracks[i]);
 	if (addrs)
 		lint_input_apply_host(&in, addrs, n_addrs);
 	assert_int_equal(lint_analyse(&rs, &in, rep), 0);
@@ -629,7 +767,7 @@ static void run_case(void **state)
 	struct lint_report rep;
 	char got[2048] = "", *lines[64];
 
-	analyse_text(c->name, c->policy, c->users, c->chains, NULL, 0, &rep);
+	analyse_text(c->name, c->policy, c->users, c->chains, c->notracks, NULL, 0, &rep);
 	assert_true(rep.n < 64);
 	for (size_t i = 0; i < rep.n; i++) {
 		assert_true(asprintf(&lines[i], "%s %s%s", rep.v[i].origin, lint_kind_name(rep.v[i].kind),
@@ -793,15 +931,15 @@ static size_t count_findings(const char *policy, const char *user, const struct 
 	struct lint_report rep;
 	size_t found;
 
-	analyse_text("count", policy, users, NULL, addrs, n, &rep);
+	analyse_text("count", policy, users, NULL, NULL, addrs, n, &rep);
 	found = rep.n;
 	lint_report_free(&rep);
 	return found;
 }
 
-/* A service bound to this host's address never takes forwarded traffic, so
- * a masquerade of forwarded traffic does not meet it; without the host's
- * addresses the analyser cannot know that, and says so. */
+/* A service takes only what is addressed to this host, never forwarded
+ * traffic, so a masquerade of forwarded traffic does not meet it, with or
+ * without the host's addresses; a whole interface does. */
 static void test_forwarded(void **state)
 {
 	const char *policy =
@@ -813,8 +951,10 @@ static void test_forwarded(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(count_findings(policy, masq, NULL, 0), 1);
+	assert_int_equal(count_findings(policy, masq, NULL, 0), 0);
 	assert_int_equal(count_findings(policy, masq, addrs, 2), 0);
+	/* a whole interface takes forwarded traffic too */
+	assert_int_equal(count_findings(P("'notrack': {'interfaces': ['docker0']}"), masq, addrs, 2), 1);
 	/* a DNAT on prerouting is about packets to this host: still caught */
 	assert_int_equal(
 	    count_findings(policy, "need=dnat hooks=pre proto=tcp dport=80 to=172.17.0.2 place=remote", addrs, 2), 1);
