@@ -421,6 +421,37 @@ struct nft_plan {
 	size_t n_accept_inserts;
 	char tag[RULESET_NAME_MAX];
 	bool live_complete; /* live is a whole, consistent read: worth keeping */
+	/* Our table changed in place rather than deleted and created again:
+	 * the batch carries only what differs (see diff_table()). */
+	bool incremental;
+	struct set_change *set_changes;
+	size_t n_set_changes;
+	struct live_rule **rule_deletes;
+	size_t n_rule_deletes;
+	struct rule_insert *rule_inserts;
+	size_t n_rule_inserts;
+};
+
+enum set_change_kind {
+	SET_ADD,     /* a new set */
+	SET_DEL,     /* a set we no longer want */
+	SET_REBUILD, /* its type or flags changed: deleted and created again */
+	SET_ELEMS,   /* the same kind of set: elements deleted and added */
+};
+
+struct set_change {
+	enum set_change_kind kind;
+	const struct nftnl_set *want; /* SET_ADD, SET_REBUILD, SET_ELEMS */
+	const struct nftnl_set *have; /* SET_DEL, SET_REBUILD, SET_ELEMS */
+	struct nft_set_delta delta;   /* SET_ELEMS */
+};
+
+/* A desired rule that is not live: it goes right before the live rule
+ * with handle `before`, or at the end of its chain when that is 0.  Runs
+ * inserted before the same rule keep their order. */
+struct rule_insert {
+	size_t want; /* index into nft_desired.rules */
+	uint64_t before;
 };
 
 static const char *family_str(uint32_t f)
@@ -469,12 +500,23 @@ static bool live_rule_in_our_table(const struct backend *b, const struct live_ru
 	return is_our_table(b, lr->family, lr->table);
 }
 
+/* The diff lists at most this many elements of one set, then a count. */
+#define SET_DIFF_ELEMS_MAX 16
+
+struct rule_diff_op {
+	enum seqdiff_op op;
+	size_t ia, ib;
+};
+
 struct rule_diff {
 	const struct ruleset *rs;
 	struct plan *p;
 	const char *chain;
 	const struct rule **want_ir; /* desired rules of this chain, IR */
+	size_t *want_idx;	     /* their index in nft_desired.rules */
 	struct live_rule **have;     /* live rules of this chain */
+	struct rule_diff_op *ops;    /* the edit script, in chain order */
+	size_t n_ops;
 	bool differs;
 };
 
@@ -483,6 +525,7 @@ static int rule_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 	struct rule_diff *rd = ctx;
 	char comment[NFT_USERDATA_MAXLEN];
 
+	rd->ops[rd->n_ops++] = (struct rule_diff_op){op, ia, ib};
 	if (op == SEQDIFF_SAME)
 		return 0;
 	rd->differs = true;
@@ -494,6 +537,61 @@ static int rule_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 	strbuf_init(&text);
 	emit_nft_rule(rd->rs, rd->want_ir[ib], &text);
 	return text.oom ? -ENOMEM : plan_add_diff(rd->p, "+ rule %s: %s", rd->chain, text.data ? text.data : "");
+}
+
+/* Turns one chain's edit script into deletes by handle and inserts placed
+ * before the next rule that stays. */
+static int plan_rule_edits(struct nft_plan *np, const struct rule_diff *rd)
+{
+	uint64_t before = 0;
+	uint64_t *anchors = calloc(rd->n_ops + 1, sizeof(*anchors));
+	int r = 0;
+
+	if (!anchors)
+		return -ENOMEM;
+	for (size_t k = rd->n_ops; k-- > 0;) {
+		if (rd->ops[k].op == SEQDIFF_SAME)
+			before = rd->have[rd->ops[k].ia]->handle;
+		anchors[k] = before;
+	}
+	for (size_t k = 0; r == 0 && k < rd->n_ops; k++) {
+		const struct rule_diff_op *o = &rd->ops[k];
+		if (o->op == SEQDIFF_DELETE) {
+			struct live_rule **p =
+			    realloc(np->rule_deletes, (np->n_rule_deletes + 1) * sizeof(*np->rule_deletes));
+			if (!p)
+				r = -ENOMEM;
+			else
+				(np->rule_deletes = p)[np->n_rule_deletes++] = rd->have[o->ia];
+		} else if (o->op == SEQDIFF_INSERT) {
+			struct rule_insert *p =
+			    realloc(np->rule_inserts, (np->n_rule_inserts + 1) * sizeof(*np->rule_inserts));
+			if (!p)
+				r = -ENOMEM;
+			else
+				(np->rule_inserts = p)[np->n_rule_inserts++] =
+				    (struct rule_insert){rd->want_idx[o->ib], anchors[k]};
+		}
+	}
+	free(anchors);
+	return r;
+}
+
+/* A live rule that looks up a set being deleted or created again must go
+ * too: the kernel binds a lookup to the set object, not to its name. */
+static bool uses_replaced_set(const struct nft_plan *np, const char *canon)
+{
+	char needle[300];
+
+	for (size_t i = 0; i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind != SET_DEL && c->kind != SET_REBUILD)
+			continue;
+		snprintf(needle, sizeof(needle), "[lookup %s ", nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+		if (strstr(canon, needle))
+			return true;
+	}
+	return false;
 }
 
 /* Canonical strings of the live rules of one of our chains against the
@@ -508,7 +606,9 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h,
 
 	rd->have = calloc(l->n_rules + 1, sizeof(*rd->have));
 	rd->want_ir = calloc(dd->n_rules + 1, sizeof(*rd->want_ir));
-	if (!have_c || !want_c || !rd->have || !rd->want_ir)
+	rd->want_idx = calloc(dd->n_rules + 1, sizeof(*rd->want_idx));
+	rd->ops = calloc(l->n_rules + dd->n_rules + 1, sizeof(*rd->ops));
+	if (!have_c || !want_c || !rd->have || !rd->want_ir || !rd->want_idx || !rd->ops)
 		goto out;
 	for (size_t j = 0; j < l->n_rules; j++) {
 		struct strbuf c;
@@ -517,6 +617,8 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h,
 		strbuf_init(&c);
 		if (nft_rule_canon(l->rules[j].r, &c) < 0)
 			goto out;
+		if (uses_replaced_set(np, c.data ? c.data : ""))
+			strbuf_puts(&c, " (its set is replaced)"); /* matches no desired rule */
 		rd->have[n_have] = &l->rules[j];
 		have_c[n_have++] = strbuf_take(&c);
 	}
@@ -528,9 +630,12 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h,
 		if (nft_rule_canon(dd->rules[i], &c) < 0)
 			goto out;
 		rd->want_ir[n_want] = dd->ir_rules[i];
+		rd->want_idx[n_want] = i;
 		want_c[n_want++] = strbuf_take(&c);
 	}
 	r = seqdiff((const char *const *)have_c, n_have, (const char *const *)want_c, n_want, rule_diff_cb, rd);
+	if (r == 0)
+		r = plan_rule_edits(np, rd);
 out:
 	for (size_t i = 0; have_c && i < n_have; i++)
 		free(have_c[i]);
@@ -540,17 +645,77 @@ out:
 	free(want_c);
 	free(rd->have);
 	free(rd->want_ir);
+	free(rd->want_idx);
+	free(rd->ops);
 	return r;
 }
 
-/* Compares our table with what we want, object by object, and says how it
- * differs.  Returns 1 if it differs, 0 if not. */
+static struct set_change *add_set_change(struct nft_plan *np, enum set_change_kind kind, const struct nftnl_set *want,
+					 const struct nftnl_set *have)
+{
+	struct set_change *c = realloc(np->set_changes, (np->n_set_changes + 1) * sizeof(*c));
+
+	if (!c)
+		return NULL;
+	np->set_changes = c;
+	c = &c[np->n_set_changes++];
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	c->want = want;
+	c->have = have;
+	return c;
+}
+
+static const char *set_kind_str(const struct nftnl_set *s)
+{
+	return nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL ? "intervals" : "a hash";
+}
+
+/* One of our sets against the one we want: nothing, its elements, or the set. */
+static int diff_set(struct nft_plan *np, struct plan *p, const struct nftnl_set *want, const struct nftnl_set *have,
+		    struct strbuf *want_c, struct strbuf *have_c)
+{
+	const char *name = nftnl_set_get_str(want, NFTNL_SET_NAME);
+	struct set_change *c;
+	int r;
+
+	strbuf_reset(want_c);
+	strbuf_reset(have_c);
+	nft_set_canon(want, want_c);
+	nft_set_canon(have, have_c);
+	if (want_c->oom || have_c->oom)
+		return -ENOMEM;
+	if (!strcmp(want_c->data, have_c->data))
+		return 0;
+	if (!nft_set_same_kind(have, want)) {
+		if (!add_set_change(np, SET_REBUILD, want, have))
+			return -ENOMEM;
+		return plan_add_diff(p, "~ set %s: created again as %s", name, set_kind_str(want)) < 0 ? -ENOMEM : 1;
+	}
+	c = add_set_change(np, SET_ELEMS, want, have);
+	if (!c)
+		return -ENOMEM;
+	r = nft_set_delta(have, want, &c->delta);
+	if (r < 0)
+		return r;
+	strbuf_reset(want_c);
+	strbuf_printf(want_c, "~ set %s:", name);
+	nft_set_delta_text(&c->delta, SET_DIFF_ELEMS_MAX, want_c);
+	if (want_c->oom)
+		return -ENOMEM;
+	return plan_add_diff(p, "%s", want_c->data) < 0 ? -ENOMEM : 1;
+}
+
+/* Compares our table with what we want, object by object, says how it
+ * differs and plans the change of each set and rule.  Returns 0 if nothing
+ * differs, 1 if the table can be changed in place, 2 if its chains differ
+ * and it must be created again. */
 static int diff_table(struct backend *b, struct nft_plan *np, const struct ruleset *rs, struct plan *p)
 {
 	struct live *l = &np->live;
 	struct nft_desired *dd = &np->desired;
 	_cleanup_strbuf_ struct strbuf want, have;
-	bool differs = false;
+	bool differs = false, chains_differ = false;
 	int r = 0;
 
 	strbuf_init(&want);
@@ -569,7 +734,7 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		if (lc)
 			chain_canon(lc, &have);
 		if (!lc || strcmp(want.data, have.data)) {
-			differs = true;
+			chains_differ = true;
 			r |= plan_add_diff(p, "%c chain %s", lc ? '~' : '+', name);
 		}
 	}
@@ -577,28 +742,31 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		const struct live_chain *lc = &l->chains[j];
 		if (is_our_table(b, lc->family, lc->table) && strcmp(lc->name, "prerouting") &&
 		    strcmp(lc->name, "output")) {
-			differs = true;
+			chains_differ = true;
 			r |= plan_add_diff(p, "- chain %s", lc->name);
 		}
 	}
-	/* sets */
-	for (size_t i = 0; i < dd->n_sets; i++) {
+	/* sets: what differs is changed in place, element by element where it can */
+	for (size_t i = 0; r >= 0 && i < dd->n_sets; i++) {
 		const char *name = nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME);
 		const struct nftnl_set *ls = find_set(l->sets, l->n_sets, name);
-		strbuf_reset(&want);
-		strbuf_reset(&have);
-		nft_set_canon(dd->sets[i], &want);
-		if (ls)
-			nft_set_canon(ls, &have);
-		if (!ls || strcmp(want.data, have.data)) {
-			differs = true;
-			r |= plan_add_diff(p, "%c set %s", ls ? '~' : '+', name);
+		if (ls) {
+			int c = diff_set(np, p, dd->sets[i], ls, &want, &have);
+			r = c < 0 ? c : r;
+			differs |= c > 0;
+			continue;
 		}
+		differs = true;
+		if (!add_set_change(np, SET_ADD, dd->sets[i], NULL))
+			return -ENOMEM;
+		r |= plan_add_diff(p, "+ set %s", name);
 	}
-	for (size_t i = 0; i < l->n_sets; i++) {
+	for (size_t i = 0; r >= 0 && i < l->n_sets; i++) {
 		const char *name = nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME);
 		if (!find_set(dd->sets, dd->n_sets, name)) {
 			differs = true;
+			if (!add_set_change(np, SET_DEL, NULL, l->sets[i]))
+				return -ENOMEM;
 			r |= plan_add_diff(p, "- set %s", name);
 		}
 	}
@@ -610,7 +778,7 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 	}
 	if (r < 0 || want.oom || have.oom)
 		return -ENOMEM;
-	return differs ? 1 : 0;
+	return chains_differ ? 2 : differs ? 1 : 0;
 }
 
 static int add_target(struct nft_plan *np, struct accept_target **targets, size_t *n, uint32_t family,
@@ -779,6 +947,11 @@ static void nft_plan_free(struct plan *p)
 			nft_desired_free(&np->desired);
 		free(np->accept_deletes);
 		free(np->accept_inserts);
+		for (size_t i = 0; i < np->n_set_changes; i++)
+			nft_set_delta_free(&np->set_changes[i].delta);
+		free(np->set_changes);
+		free(np->rule_deletes);
+		free(np->rule_inserts);
 		free(np);
 	}
 	plan_free_diff(p);
@@ -816,17 +989,18 @@ static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 		r = plan_add_diff(p, "- table inet %s", b->table);
 	} else if (rs) {
 		r = diff_table(b, np, rs, p);
-		if (r > 0) {
+		np->incremental = r == 1;
+		if (r == 2)
 			np->delete_table = np->create_table = true;
-			r = 0;
-		}
+		r = r < 0 ? r : 0;
 	}
 	if (r < 0)
 		goto oom;
 	r = plan_accepts(b, np, rs, p, d);
 	if (r < 0)
 		goto oom;
-	p->changed = np->create_table || np->delete_table || np->n_accept_deletes || np->n_accept_inserts;
+	p->changed =
+	    np->create_table || np->delete_table || np->incremental || np->n_accept_deletes || np->n_accept_inserts;
 	return 0;
 oom:
 	r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
@@ -873,7 +1047,7 @@ static void build_rule(struct nlmsghdr *nlh, const void *o)
 
 /* Elements go in messages of ELEMS_PER_MSG, so no single message outgrows a
  * page-sized kernel allocation however large the set is. */
-static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
+static int put_set_elems(struct nft_batch *bt, uint16_t type, const char *what, struct nftnl_set *s)
 {
 	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
 	struct nftnl_set_elem *e = it ? nftnl_set_elems_iter_next(it) : NULL;
@@ -882,7 +1056,7 @@ static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
 
 	if (!it)
 		return -ENOMEM;
-	snprintf(label, sizeof(label), "the elements of set %s", nftnl_set_get_str(s, NFTNL_SET_NAME));
+	snprintf(label, sizeof(label), "%s set %s", what, nftnl_set_get_str(s, NFTNL_SET_NAME));
 	while (e && r == 0) {
 		char *buf = nft_batch_reserve(bt, MSG_ROOM);
 		struct nlmsghdr *nlh;
@@ -893,11 +1067,13 @@ static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
 			r = -ENOMEM;
 			break;
 		}
-		nlh =
-		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE, nft_batch_next_seq(bt));
+		nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
+					    nft_batch_next_seq(bt));
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nftnl_set_get_str(s, NFTNL_SET_TABLE));
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(s, NFTNL_SET_NAME));
-		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
+		/* an existing set is found by name; the id names one created in this batch */
+		if (nftnl_set_is_set(s, NFTNL_SET_ID))
+			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
 		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		for (; e && i < ELEMS_PER_MSG; e = nftnl_set_elems_iter_next(it))
 			nftnl_set_elem_nlmsg_build(nlh, e, ++i);
@@ -905,6 +1081,101 @@ static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
 		r = nft_batch_commit_msg(bt, label);
 	}
 	nftnl_set_elems_iter_destroy(it);
+	return r;
+}
+
+static int put_set_delta(struct nft_batch *bt, const struct set_change *c, bool del)
+{
+	struct nftnl_set *s;
+	int r;
+
+	if (!(del ? c->delta.n_del : c->delta.n_add))
+		return 0;
+	s = nft_set_delta_elems(&c->delta, c->want, del);
+	if (!s)
+		return -ENOMEM;
+	r = put_set_elems(bt, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+			  del ? "deleting elements of" : "adding elements to", s);
+	nftnl_set_free(s);
+	return r;
+}
+
+static int put_rule_delete(struct nft_batch *bt, const struct live_rule *lr, const char *label)
+{
+	struct nftnl_rule *del = nftnl_rule_alloc();
+	int r;
+
+	if (!del)
+		return -ENOMEM;
+	nftnl_rule_set_u32(del, NFTNL_RULE_FAMILY, lr->family);
+	nftnl_rule_set_str(del, NFTNL_RULE_TABLE, lr->table);
+	nftnl_rule_set_str(del, NFTNL_RULE_CHAIN, lr->chain);
+	nftnl_rule_set_u64(del, NFTNL_RULE_HANDLE, lr->handle);
+	r = put_object(bt, NFT_MSG_DELRULE, (uint16_t)lr->family, 0, label, build_rule, del);
+	nftnl_rule_free(del);
+	return r;
+}
+
+/*
+ * Our table changed in place, in an order the kernel accepts at every step:
+ * rules go before the sets they look up, element deletions before the
+ * additions that may reuse their keys, new sets before the rules that look
+ * them up.
+ */
+static int build_incremental(struct nft_plan *np, struct nft_batch *bt)
+{
+	struct nft_desired *dd = &np->desired;
+	char label[800];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < np->n_rule_deletes; i++) {
+		snprintf(label, sizeof(label), "deleting rule handle %llu of chain %s",
+			 (unsigned long long)np->rule_deletes[i]->handle, np->rule_deletes[i]->chain);
+		r = put_rule_delete(bt, np->rule_deletes[i], label);
+	}
+	for (size_t i = 0; r == 0 && i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind == SET_DEL || c->kind == SET_REBUILD) {
+			struct nftnl_set *del = nftnl_set_alloc();
+			if (!del)
+				return -ENOMEM;
+			nftnl_set_set_u32(del, NFTNL_SET_FAMILY, NFPROTO_INET);
+			nftnl_set_set_str(del, NFTNL_SET_TABLE, nftnl_set_get_str(c->have, NFTNL_SET_TABLE));
+			nftnl_set_set_str(del, NFTNL_SET_NAME, nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+			snprintf(label, sizeof(label), "deleting set %s", nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+			r = put_object(bt, NFT_MSG_DELSET, NFPROTO_INET, 0, label, build_set, del);
+			nftnl_set_free(del);
+		} else if (c->kind == SET_ELEMS) {
+			r = put_set_delta(bt, c, true);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind == SET_ADD || c->kind == SET_REBUILD) {
+			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(c->want, NFTNL_SET_NAME));
+			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, c->want);
+			if (r == 0)
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of",
+						  (struct nftnl_set *)c->want);
+		} else if (c->kind == SET_ELEMS) {
+			r = put_set_delta(bt, c, false);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < np->n_rule_inserts; i++) {
+		const struct rule_insert *in = &np->rule_inserts[i];
+		struct nftnl_rule *rule = dd->rules[in->want];
+		uint16_t flags = NLM_F_CREATE;
+		snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[in->want]->hook),
+			 dd->ir_rules[in->want]->origin);
+		/* with a position and no NLM_F_APPEND the kernel inserts before
+		 * that rule; with neither, at the head: so append at the end */
+		if (in->before)
+			nftnl_rule_set_u64(rule, NFTNL_RULE_POSITION, in->before);
+		else
+			flags |= NLM_F_APPEND;
+		r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, flags, label, build_rule, rule);
+		nftnl_rule_unset(rule, NFTNL_RULE_POSITION);
+	}
 	return r;
 }
 
@@ -917,18 +1188,12 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 	/* our accepts first: deleting by handle must see the chain as it was read */
 	for (size_t i = 0; r == 0 && i < np->n_accept_deletes; i++) {
 		struct live_rule *lr = np->accept_deletes[i];
-		struct nftnl_rule *del = nftnl_rule_alloc();
-		if (!del)
-			return -ENOMEM;
-		nftnl_rule_set_u32(del, NFTNL_RULE_FAMILY, lr->family);
-		nftnl_rule_set_str(del, NFTNL_RULE_TABLE, lr->table);
-		nftnl_rule_set_str(del, NFTNL_RULE_CHAIN, lr->chain);
-		nftnl_rule_set_u64(del, NFTNL_RULE_HANDLE, lr->handle);
 		snprintf(label, sizeof(label), "deleting our untracked accept in %s %s %s", family_str(lr->family),
 			 lr->table, lr->chain);
-		r = put_object(bt, NFT_MSG_DELRULE, (uint16_t)lr->family, 0, label, build_rule, del);
-		nftnl_rule_free(del);
+		r = put_rule_delete(bt, lr, label);
 	}
+	if (r == 0 && np->incremental)
+		r = build_incremental(np, bt);
 	if (r == 0 && np->delete_table) {
 		struct nftnl_table *t = nftnl_table_alloc();
 		if (!t)
@@ -946,7 +1211,7 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME));
 			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, dd->sets[i]);
 			if (r == 0)
-				r = put_set_elems(bt, dd->sets[i]);
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", dd->sets[i]);
 		}
 		for (size_t i = 0; r == 0 && i < 2; i++) {
 			snprintf(label, sizeof(label), "chain %s",

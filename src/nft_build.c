@@ -622,3 +622,295 @@ int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
 	free(l.items);
 	return l.oom || out->oom ? -ENOMEM : 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* element changes                                                      */
+
+enum item_kind {
+	ITEM_SINGLE,   /* an element of a set without intervals */
+	ITEM_INTERVAL, /* a start boundary and the end boundary one past its last value */
+	ITEM_OPEN,     /* a start boundary whose interval reaches the maximum key */
+	ITEM_LONE_END, /* an end boundary alone: the explicit gap below the first interval */
+};
+
+/* Zeroed before filling, so that memcmp() compares items. */
+struct nft_elem_item {
+	uint8_t start[16];
+	uint8_t end[16];
+	uint8_t len;
+	uint8_t kind;
+};
+
+struct boundary {
+	uint8_t key[16];
+	uint8_t len;
+	bool end;
+};
+
+static int cmp_boundary(const void *a, const void *b)
+{
+	const struct boundary *x = a, *y = b;
+	int c = memcmp(x->key, y->key, sizeof(x->key));
+
+	/* at equal keys the end of one interval comes before the start of the next */
+	return c ? c : (int)y->end - (int)x->end;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct nft_elem_item));
+}
+
+struct boundary_list {
+	struct boundary *b;
+	size_t n, cap;
+};
+
+static int boundary_cb(struct nftnl_set_elem *e, void *data)
+{
+	struct boundary_list *l = data;
+	const void *key;
+	uint32_t len;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct boundary *p = realloc(l->b, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		l->b = p;
+		l->cap = cap;
+	}
+	struct boundary *bd = &l->b[l->n++];
+	memset(bd, 0, sizeof(*bd));
+	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	bd->len = (uint8_t)(len < sizeof(bd->key) ? len : sizeof(bd->key));
+	if (key)
+		memcpy(bd->key, key, bd->len);
+	bd->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+		  (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+	return 0;
+}
+
+/* A set's elements as sorted items: boundaries paired into intervals. */
+static int set_items(const struct nftnl_set *s, struct nft_elem_item **out, size_t *n_out)
+{
+	struct boundary_list l = {0};
+	bool interval = nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL;
+	struct nft_elem_item *items;
+	size_t n = 0;
+
+	if (nftnl_set_elem_foreach((struct nftnl_set *)s, boundary_cb, &l) < 0) {
+		free(l.b);
+		return -ENOMEM;
+	}
+	items = calloc(l.n + 1, sizeof(*items));
+	if (!items) {
+		free(l.b);
+		return -ENOMEM;
+	}
+	if (l.n)
+		qsort(l.b, l.n, sizeof(*l.b), cmp_boundary);
+	for (size_t i = 0; i < l.n; i++) {
+		struct nft_elem_item *it = &items[n++];
+		it->len = l.b[i].len;
+		memcpy(it->start, l.b[i].key, sizeof(it->start));
+		if (!interval) {
+			it->kind = ITEM_SINGLE;
+		} else if (l.b[i].end) {
+			it->kind = ITEM_LONE_END;
+		} else if (i + 1 < l.n && l.b[i + 1].end) {
+			it->kind = ITEM_INTERVAL;
+			memcpy(it->end, l.b[++i].key, sizeof(it->end));
+		} else {
+			it->kind = ITEM_OPEN;
+		}
+	}
+	free(l.b);
+	if (n)
+		qsort(items, n, sizeof(*items), cmp_item);
+	*out = items;
+	*n_out = n;
+	return 0;
+}
+
+bool nft_set_same_kind(const struct nftnl_set *have, const struct nftnl_set *want)
+{
+	static const uint16_t attrs[] = {NFTNL_SET_KEY_TYPE, NFTNL_SET_KEY_LEN, NFTNL_SET_FLAGS};
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (nftnl_set_get_u32(have, attrs[i]) != nftnl_set_get_u32(want, attrs[i]))
+			return false;
+	return true;
+}
+
+void nft_set_delta_free(struct nft_set_delta *d)
+{
+	free(d->del);
+	free(d->add);
+	memset(d, 0, sizeof(*d));
+}
+
+int nft_set_delta(const struct nftnl_set *have, const struct nftnl_set *want, struct nft_set_delta *out)
+{
+	struct nft_elem_item *h = NULL, *w = NULL;
+	size_t nh = 0, nw = 0, i = 0, j = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->key_type = nftnl_set_get_u32(want, NFTNL_SET_KEY_TYPE);
+	r = set_items(have, &h, &nh);
+	if (r == 0)
+		r = set_items(want, &w, &nw);
+	if (r < 0)
+		goto out;
+	/* both sorted: a merge walk; what only one side has is the change */
+	out->del = calloc(nh + 1, sizeof(*out->del));
+	out->add = calloc(nw + 1, sizeof(*out->add));
+	if (!out->del || !out->add) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (i < nh || j < nw) {
+		int c = i == nh ? 1 : j == nw ? -1 : cmp_item(&h[i], &w[j]);
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {
+			out->del[out->n_del++] = h[i++];
+		} else {
+			out->add[out->n_add++] = w[j++];
+		}
+	}
+out:
+	free(h);
+	free(w);
+	if (r < 0)
+		nft_set_delta_free(out);
+	return r;
+}
+
+struct nftnl_set *nft_set_delta_elems(const struct nft_set_delta *d, const struct nftnl_set *like, bool del)
+{
+	const struct nft_elem_item *items = del ? d->del : d->add;
+	size_t n = del ? d->n_del : d->n_add;
+	struct nftnl_set *s = nftnl_set_alloc();
+	int r = 0;
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, nftnl_set_get_u32(like, NFTNL_SET_FAMILY));
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, nftnl_set_get_str(like, NFTNL_SET_TABLE));
+	nftnl_set_set_str(s, NFTNL_SET_NAME, nftnl_set_get_str(like, NFTNL_SET_NAME));
+	/* ascending, each interval's start before its end: every boundary
+	 * added then meets only whole intervals around it */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct nft_elem_item *it = &items[i];
+		r = add_elem(s, it->start, it->len, it->kind == ITEM_LONE_END);
+		if (r == 0 && it->kind == ITEM_INTERVAL)
+			r = add_elem(s, it->end, it->len, true);
+	}
+	if (r < 0) {
+		nftnl_set_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* One less, big-endian. */
+static void be_decrement(uint8_t *v, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (v[i]-- != 0)
+			return;
+}
+
+/* The prefix length when [first, last] is exactly one CIDR block, else -1. */
+static int cidr_prefix(const uint8_t *first, const uint8_t *last, size_t len)
+{
+	size_t bits = len * 8, p = 0;
+
+	while (p < bits && !((first[p / 8] ^ last[p / 8]) & (0x80 >> (p % 8))))
+		p++;
+	for (size_t b = p; b < bits; b++) {
+		uint8_t m = (uint8_t)(0x80 >> (b % 8));
+		if ((first[b / 8] & m) || !(last[b / 8] & m))
+			return -1;
+	}
+	return (int)p;
+}
+
+static void put_key(struct strbuf *out, uint32_t type, const uint8_t *key, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (type == NFT_TYPE_INET_SERVICE && len == 2)
+		strbuf_printf(out, "%u", (unsigned)key[0] << 8 | key[1]);
+	else if (type == NFT_TYPE_IPADDR && len == 4 && inet_ntop(AF_INET, key, buf, sizeof(buf)))
+		strbuf_puts(out, buf);
+	else if (type == NFT_TYPE_IP6ADDR && len == 16 && inet_ntop(AF_INET6, key, buf, sizeof(buf)))
+		strbuf_puts(out, buf);
+	else
+		for (size_t i = 0; i < len; i++)
+			strbuf_printf(out, "%02x", key[i]);
+}
+
+static void put_item(struct strbuf *out, uint32_t type, const struct nft_elem_item *it, char sign)
+{
+	uint8_t last[16];
+	int prefix;
+
+	strbuf_printf(out, " %c", sign);
+	put_key(out, type, it->start, it->len);
+	if (it->kind == ITEM_SINGLE)
+		return;
+	if (it->kind == ITEM_OPEN) {
+		memset(last, 0xff, sizeof(last));
+	} else {
+		memcpy(last, it->end, sizeof(last));
+		be_decrement(last, it->len);
+	}
+	if (!memcmp(last, it->start, it->len))
+		return;
+	prefix = type == NFT_TYPE_INET_SERVICE ? -1 : cidr_prefix(it->start, last, it->len);
+	if (prefix >= 0) {
+		strbuf_printf(out, "/%d", prefix);
+		return;
+	}
+	strbuf_putc(out, '-');
+	put_key(out, type, last, it->len);
+}
+
+int nft_set_delta_text(const struct nft_set_delta *d, size_t max, struct strbuf *out)
+{
+	size_t listed = 0, total = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const struct nft_elem_item *items = pass ? d->del : d->add;
+		size_t n = pass ? d->n_del : d->n_add;
+		for (size_t i = 0; i < n; i++) {
+			if (items[i].kind == ITEM_LONE_END)
+				continue;
+			total++;
+			if (listed < max) {
+				put_item(out, d->key_type, &items[i], pass ? '-' : '+');
+				listed++;
+			}
+		}
+	}
+	if (total > listed)
+		strbuf_printf(out, " and %zu more", total - listed);
+	return out->oom ? -ENOMEM : 0;
+}
+
+int nft_set_copy_elems(struct nftnl_set *dst, const struct nftnl_set *src)
+{
+	struct boundary_list l = {0};
+	int r = 0;
+
+	if (nftnl_set_elem_foreach((struct nftnl_set *)src, boundary_cb, &l) < 0)
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < l.n; i++)
+		r = add_elem(dst, l.b[i].key, l.b[i].len, l.b[i].end);
+	free(l.b);
+	return r;
+}

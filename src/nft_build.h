@@ -40,5 +40,34 @@ struct nftnl_rule *nft_build_accept_rule(int family, const char *table, const ch
 int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out);
 /* Canonical text of a set: name, type, flags and sorted elements. */
 int nft_set_canon(const struct nftnl_set *s, struct strbuf *out);
+/*
+ * The element change that turns one of our sets, as the kernel holds it
+ * (`have`), into the set we want, when both have the same type and flags.
+ * An interval set is compared interval by interval, not boundary by
+ * boundary: the kernel refuses a boundary that would split or overlap a
+ * live interval (ENOTEMPTY), so a changed interval is deleted whole and its
+ * successor added whole, and the deletions go first in the batch.
+ */
+struct nft_elem_item;
+struct nft_set_delta {
+	struct nft_elem_item *del, *add; /* whole items: an element, or an interval */
+	size_t n_del, n_add;
+	uint32_t key_type;
+};
+
+/* True when the kernel can change `have` into `want` element by element:
+ * same key type, key length and flags. */
+bool nft_set_same_kind(const struct nftnl_set *have, const struct nftnl_set *want);
+int nft_set_delta(const struct nftnl_set *have, const struct nftnl_set *want, struct nft_set_delta *out);
+void nft_set_delta_free(struct nft_set_delta *d);
+/* The elements to delete (del) or add (!del) as a set named like `like`,
+ * ready for NFT_MSG_DELSETELEM / NFT_MSG_NEWSETELEM; NULL when out of memory. */
+struct nftnl_set *nft_set_delta_elems(const struct nft_set_delta *d, const struct nftnl_set *like, bool del);
+/* "+8001 -8000" for people: at most `max` items listed (the sentinel
+ * boundary below the first interval is not one), then "and N more". */
+int nft_set_delta_text(const struct nft_set_delta *d, size_t max, struct strbuf *out);
+/* Adds copies of src's elements (key and flags) to dst. */
+int nft_set_copy_elems(struct nftnl_set *dst, const struct nftnl_set *src);
+
 /* The comment in a rule's userdata, or NULL. */
 const char *nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t size);
