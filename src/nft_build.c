@@ -557,72 +557,6 @@ int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out)
 	return out->oom ? -ENOMEM : 0;
 }
 
-/* Elements as fixed-size text records in one array: a set of 10,000 ports
- * has 20,000 boundary elements, and a string each was most of the cost. */
-#define ELEM_TEXT_MAX 80
-
-struct elem_list {
-	char (*items)[ELEM_TEXT_MAX];
-	size_t n, cap;
-	int oom;
-};
-
-static int canon_elem_cb(struct nftnl_set_elem *e, void *data)
-{
-	static const char digits[] = "0123456789abcdef";
-	struct elem_list *l = data;
-	const uint8_t *key;
-	uint32_t len, flags = 0;
-	char *hex;
-	size_t n = 0;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		char(*p)[ELEM_TEXT_MAX] = realloc(l->items, cap * sizeof(*p));
-		if (!p) {
-			l->oom = 1;
-			return -1;
-		}
-		l->items = p;
-		l->cap = cap;
-	}
-	hex = l->items[l->n];
-	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
-		flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
-	/* two hex digits a byte while they fit, then "/<interval end bit>" */
-	for (uint32_t i = 0; key && i < len && n + 3 < ELEM_TEXT_MAX; i++) {
-		hex[n++] = digits[key[i] >> 4];
-		hex[n++] = digits[key[i] & 0xf];
-	}
-	snprintf(hex + n, ELEM_TEXT_MAX - n, "/%u", flags & NFT_SET_ELEM_INTERVAL_END);
-	l->n++;
-	return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
-{
-	struct elem_list l = {0};
-
-	strbuf_printf(out, "set %s type %u len %u flags %u:", nftnl_set_get_str(s, NFTNL_SET_NAME),
-		      nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
-		      nftnl_set_get_u32(s, NFTNL_SET_FLAGS));
-	nftnl_set_elem_foreach((struct nftnl_set *)s, canon_elem_cb, &l);
-	if (l.n)
-		qsort(l.items, l.n, sizeof(*l.items), cmp_str);
-	for (size_t i = 0; i < l.n; i++) {
-		strbuf_putc(out, ' ');
-		strbuf_puts(out, l.items[i]);
-	}
-	free(l.items);
-	return l.oom || out->oom ? -ENOMEM : 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* element changes                                                      */
 
@@ -691,6 +625,30 @@ static int boundary_cb(struct nftnl_set_elem *e, void *data)
 	return 0;
 }
 
+/* The kernel dumps an interval set in descending order, and we build ours
+ * ascending: look before paying for a sort. */
+static void sort_boundaries(struct boundary_list *l, int (*order)(const void *, const void *))
+{
+	bool asc = true, desc = true;
+
+	for (size_t i = 1; i < l->n && (asc || desc); i++) {
+		int c = order(&l->b[i - 1], &l->b[i]);
+		asc &= c <= 0;
+		desc &= c >= 0;
+	}
+	if (asc)
+		return;
+	if (desc) {
+		for (size_t i = 0, j = l->n - 1; i < j; i++, j--) {
+			struct boundary t = l->b[i];
+			l->b[i] = l->b[j];
+			l->b[j] = t;
+		}
+		return;
+	}
+	qsort(l->b, l->n, sizeof(*l->b), order);
+}
+
 /* A set's elements as sorted items: boundaries paired into intervals. */
 static int set_items(const struct nftnl_set *s, struct nft_elem_item **out, size_t *n_out)
 {
@@ -708,8 +666,7 @@ static int set_items(const struct nftnl_set *s, struct nft_elem_item **out, size
 		free(l.b);
 		return -ENOMEM;
 	}
-	if (l.n)
-		qsort(l.b, l.n, sizeof(*l.b), cmp_boundary);
+	sort_boundaries(&l, cmp_boundary);
 	for (size_t i = 0; i < l.n; i++) {
 		struct nft_elem_item *it = &items[n++];
 		it->len = l.b[i].len;
@@ -726,8 +683,7 @@ static int set_items(const struct nftnl_set *s, struct nft_elem_item **out, size
 		}
 	}
 	free(l.b);
-	if (n)
-		qsort(items, n, sizeof(*items), cmp_item);
+	/* sorted boundaries make sorted items: nothing to sort again */
 	*out = items;
 	*n_out = n;
 	return 0;
@@ -913,4 +869,44 @@ int nft_set_copy_elems(struct nftnl_set *dst, const struct nftnl_set *src)
 		r = add_elem(dst, l.b[i].key, l.b[i].len, l.b[i].end);
 	free(l.b);
 	return r;
+}
+
+/* Sorted like the text "<hex key>/<interval end bit>" sorts (keys of one set
+ * have one length, and lowercase hex sorts as the bytes do), so the digests
+ * recorded in earlier generations stay valid, without sorting strings. */
+static int cmp_boundary_canon(const void *a, const void *b)
+{
+	const struct boundary *x = a, *y = b;
+	int c = memcmp(x->key, y->key, sizeof(x->key));
+
+	return c ? c : (int)x->end - (int)y->end;
+}
+
+int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	struct boundary_list l = {0};
+	char text[2 * sizeof(l.b->key) + 4];
+
+	strbuf_printf(out, "set %s type %u len %u flags %u:", nftnl_set_get_str(s, NFTNL_SET_NAME),
+		      nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
+		      nftnl_set_get_u32(s, NFTNL_SET_FLAGS));
+	if (nftnl_set_elem_foreach((struct nftnl_set *)s, boundary_cb, &l) < 0) {
+		free(l.b);
+		return -ENOMEM;
+	}
+	sort_boundaries(&l, cmp_boundary_canon);
+	for (size_t i = 0; i < l.n; i++) {
+		size_t n = 0;
+		text[n++] = ' ';
+		for (size_t k = 0; k < l.b[i].len; k++) {
+			text[n++] = digits[l.b[i].key[k] >> 4];
+			text[n++] = digits[l.b[i].key[k] & 0xf];
+		}
+		text[n++] = '/';
+		text[n++] = l.b[i].end ? '1' : '0';
+		strbuf_putn(out, text, n);
+	}
+	free(l.b);
+	return out->oom ? -ENOMEM : 0;
 }
