@@ -85,9 +85,9 @@ struct backend {
 	 * same ruleset without dumping 10,000 set elements again. */
 	struct live cache;
 	bool cached;
-	/* Set while reading right after our own commit: the elements of our
-	 * sets are these, not dumped again (see keep_committed()). */
-	const struct nft_desired *elems_from;
+	/* Set while reading right after our own commit: our sets are these,
+	 * elements and all, not dumped again (see keep_committed()). */
+	struct nft_desired *elems_from;
 };
 
 static void live_free(struct live *l)
@@ -313,7 +313,16 @@ static bool iptables_nft_shape(const struct live *l, const struct live_table *t)
 	return false;
 }
 
-static const struct nftnl_set *find_set(struct nftnl_set *const *sets, size_t n, const char *name);
+/* The slot of the desired set that the kernel's set `s` is, by name and kind. */
+static struct nftnl_set **find_desired_set(struct nft_desired *dd, const struct nftnl_set *s)
+{
+	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+	for (size_t i = 0; i < dd->n_sets; i++)
+		if (!strcmp(nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME), name))
+			return nft_set_same_kind(s, dd->sets[i]) ? &dd->sets[i] : NULL;
+	return NULL;
+}
 
 static int read_once(struct backend *b, struct live *l, struct diag *d)
 {
@@ -335,15 +344,16 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 	if (l->have_table) {
 		r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_INET, set_cb, l, set_filter, b->table, d);
 		for (size_t i = 0; r == 0 && i < l->n_sets; i++) {
-			const struct nftnl_set *known = b->elems_from
-							    ? find_set(b->elems_from->sets, b->elems_from->n_sets,
-								       nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME))
-							    : NULL;
-			if (known)
-				r = nft_set_copy_elems(l->sets[i], known);
-			else
-				r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_cb, l->sets[i],
-					      setelem_filter, l->sets[i], d);
+			struct nftnl_set **known = b->elems_from ? find_desired_set(b->elems_from, l->sets[i]) : NULL;
+			if (known) {
+				/* the plan's set, elements and all, for the header read back */
+				struct nftnl_set *t = *known;
+				*known = l->sets[i];
+				l->sets[i] = t;
+				continue;
+			}
+			r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_cb, l->sets[i], setelem_filter,
+				      l->sets[i], d);
 		}
 		if (r < 0)
 			return r;
@@ -1258,9 +1268,9 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
  * the only commit since the read it was planned on (it carried that read's
  * generation id, so the kernel would have refused it after any other), and
  * our sets hold exactly the elements we wanted.  Tables, chains, rules and
- * set headers are read back as usual, since they are few; the elements come
- * from the plan.  Anything else (another commit since, a failed read) leaves
- * no cache, and the next plan reads everything.
+ * set headers are read back as usual, since they are few; the sets with
+ * their elements come from the plan (which gives them up: it is spent).  Anything else (another commit since, a failed
+ * read) leaves no cache, and the next plan reads everything.
  */
 static void keep_committed(struct backend *b, struct nft_plan *np)
 {
@@ -1323,6 +1333,12 @@ static int counter_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
+static int cmp_set_name(const void *a, const void *b)
+{
+	return strcmp(nftnl_set_get_str(*(struct nftnl_set *const *)a, NFTNL_SET_NAME),
+		      nftnl_set_get_str(*(struct nftnl_set *const *)b, NFTNL_SET_NAME));
+}
+
 static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d)
 {
 	_cleanup_strbuf_ struct strbuf canon;
@@ -1341,6 +1357,9 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 	for (size_t i = 0; i < l.n_chains; i++)
 		if (is_our_table(b, l.chains[i].family, l.chains[i].table))
 			chain_canon(&l.chains[i], &canon);
+	/* sets by name: a table lists them in the order they were created, and
+	 * a set added in place comes last whatever the policy's order */
+	qsort(l.sets, l.n_sets, sizeof(*l.sets), cmp_set_name);
 	for (size_t i = 0; i < l.n_sets; i++) {
 		nft_set_canon(l.sets[i], &canon);
 		strbuf_putc(&canon, '\n');
@@ -1382,7 +1401,11 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 		goto out;
 	}
-	digest_text(canon.data ? canon.data : "", canon.len, out->digest);
+	/* "nft2:" names this form (sets by name): a digest of the older form,
+	 * in kernel order, cannot be compared with it (digest_comparable()) */
+	char hex[DIGEST_SIZE];
+	digest_text(canon.data ? canon.data : "", canon.len, hex);
+	snprintf(out->digest, sizeof(out->digest), "nft2:%.16s", hex);
 out:
 	if (r < 0)
 		owned_list_free(out);

@@ -576,15 +576,25 @@ struct nft_elem_item {
 };
 
 struct boundary {
+	uint64_t hi, lo; /* the key as a big-endian number, for sorting */
 	uint8_t key[16];
 	uint8_t len;
 	bool end;
 };
 
+static int cmp_key(const struct boundary *x, const struct boundary *y)
+{
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return 0;
+}
+
 static int cmp_boundary(const void *a, const void *b)
 {
 	const struct boundary *x = a, *y = b;
-	int c = memcmp(x->key, y->key, sizeof(x->key));
+	int c = cmp_key(x, y);
 
 	/* at equal keys the end of one interval comes before the start of the next */
 	return c ? c : (int)y->end - (int)x->end;
@@ -620,6 +630,10 @@ static int boundary_cb(struct nftnl_set_elem *e, void *data)
 	bd->len = (uint8_t)(len < sizeof(bd->key) ? len : sizeof(bd->key));
 	if (key)
 		memcpy(bd->key, key, bd->len);
+	for (size_t i = 0; i < 8; i++) {
+		bd->hi = bd->hi << 8 | bd->key[i];
+		bd->lo = bd->lo << 8 | bd->key[i + 8];
+	}
 	bd->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
 		  (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
 	return 0;
@@ -858,26 +872,13 @@ int nft_set_delta_text(const struct nft_set_delta *d, size_t max, struct strbuf 
 	return out->oom ? -ENOMEM : 0;
 }
 
-int nft_set_copy_elems(struct nftnl_set *dst, const struct nftnl_set *src)
-{
-	struct boundary_list l = {0};
-	int r = 0;
-
-	if (nftnl_set_elem_foreach((struct nftnl_set *)src, boundary_cb, &l) < 0)
-		r = -ENOMEM;
-	for (size_t i = 0; r == 0 && i < l.n; i++)
-		r = add_elem(dst, l.b[i].key, l.b[i].len, l.b[i].end);
-	free(l.b);
-	return r;
-}
-
-/* Sorted like the text "<hex key>/<interval end bit>" sorts (keys of one set
- * have one length, and lowercase hex sorts as the bytes do), so the digests
- * recorded in earlier generations stay valid, without sorting strings. */
+/* Sorted as the text "<hex key>/<interval end bit>" sorts (the keys of one
+ * set have one length, and lowercase hex sorts as the bytes do), without
+ * making and sorting 20,000 strings for 10,000 ports. */
 static int cmp_boundary_canon(const void *a, const void *b)
 {
 	const struct boundary *x = a, *y = b;
-	int c = memcmp(x->key, y->key, sizeof(x->key));
+	int c = cmp_key(x, y);
 
 	return c ? c : (int)x->end - (int)y->end;
 }

@@ -66,8 +66,6 @@ struct nftnl_set *nft_set_delta_elems(const struct nft_set_delta *d, const struc
 /* "+8001 -8000" for people: at most `max` items listed (the sentinel
  * boundary below the first interval is not one), then "and N more". */
 int nft_set_delta_text(const struct nft_set_delta *d, size_t max, struct strbuf *out);
-/* Adds copies of src's elements (key and flags) to dst. */
-int nft_set_copy_elems(struct nftnl_set *dst, const struct nftnl_set *src);
 
 /* The comment in a rule's userdata, or NULL. */
 const char *nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t size);
