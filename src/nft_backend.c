@@ -14,6 +14,7 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +71,10 @@ struct live {
 	size_t n_chains;
 	struct live_rule *rules;
 	size_t n_rules;
-	struct nftnl_set **sets; /* sets of our table, with elements */
+	struct nftnl_set **sets; /* sets of our table (the linter's read: everyone's, with elements) */
 	size_t n_sets;
+	struct nft_elems *elems; /* the elements of our sets, one for each of sets[] as read_once() read them */
+	size_t n_elems;
 	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
 	bool have_table;
 };
@@ -85,9 +88,9 @@ struct backend {
 	 * same ruleset without dumping 10,000 set elements again. */
 	struct live cache;
 	bool cached;
-	/* Set while reading right after our own commit: our sets are these,
-	 * elements and all, not dumped again (see keep_committed()). */
-	struct nft_desired *elems_from;
+	/* Set while reading right after our own commit: the elements of our
+	 * sets are these, not dumped again (see keep_committed()). */
+	const struct nft_desired *elems_from;
 };
 
 static void live_free(struct live *l)
@@ -96,6 +99,9 @@ static void live_free(struct live *l)
 		nftnl_rule_free(l->rules[i].r);
 	for (size_t i = 0; i < l->n_sets; i++)
 		nftnl_set_free(l->sets[i]);
+	for (size_t i = 0; i < l->n_elems; i++)
+		nft_elems_free(&l->elems[i]);
+	free(l->elems);
 	free(l->tables);
 	free(l->chains);
 	free(l->rules);
@@ -254,6 +260,50 @@ static int setelem_cb(const struct nlmsghdr *nlh, void *data)
 	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
+/* The key and interval-end bit of one NFTA_LIST_ELEM. */
+static int elem_key(const struct nlattr *elem, struct nft_elems *out)
+{
+	const struct nlattr *a, *v;
+	const void *key = NULL;
+	uint32_t len = 0, flags = 0;
+
+	mnl_attr_for_each_nested(a, elem)
+	{
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_FLAGS && mnl_attr_get_payload_len(a) == 4)
+			flags = ntohl(mnl_attr_get_u32(a));
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_KEY)
+			continue;
+		mnl_attr_for_each_nested(v, a)
+		{
+			if (mnl_attr_get_type(v) == NFTA_DATA_VALUE) {
+				key = mnl_attr_get_payload(v);
+				len = mnl_attr_get_payload_len(v);
+			}
+		}
+	}
+	if (!key)
+		return -EPROTO;
+	return nft_elems_add(out, key, len, flags & NFT_SET_ELEM_INTERVAL_END);
+}
+
+/* Our sets' elements straight into plain keys (see struct nft_elems). */
+static int setelem_keys_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a, *e;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a)
+		{
+			if (elem_key(e, data) < 0)
+				return MNL_CB_ERROR;
+		}
+	}
+	return MNL_CB_OK;
+}
+
 static int dump_kind(struct backend *b, uint16_t type, uint16_t family, mnl_cb_t cb, void *data,
 		     void (*filter)(struct nlmsghdr *, void *), void *filter_data, struct diag *d)
 {
@@ -313,14 +363,14 @@ static bool iptables_nft_shape(const struct live *l, const struct live_table *t)
 	return false;
 }
 
-/* The slot of the desired set that the kernel's set `s` is, by name and kind. */
-static struct nftnl_set **find_desired_set(struct nft_desired *dd, const struct nftnl_set *s)
+/* The desired set that the kernel's set `s` is, by name and kind. */
+static const struct nftnl_set *find_desired_set(const struct nft_desired *dd, const struct nftnl_set *s)
 {
 	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
 
 	for (size_t i = 0; i < dd->n_sets; i++)
 		if (!strcmp(nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME), name))
-			return nft_set_same_kind(s, dd->sets[i]) ? &dd->sets[i] : NULL;
+			return nft_set_same_kind(s, dd->sets[i]) ? dd->sets[i] : NULL;
 	return NULL;
 }
 
@@ -343,17 +393,18 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		l->have_table |= is_our_table(b, l->tables[i].family, l->tables[i].name);
 	if (l->have_table) {
 		r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_INET, set_cb, l, set_filter, b->table, d);
+		l->elems = calloc(l->n_sets + 1, sizeof(*l->elems));
+		if (r == 0 && !l->elems)
+			r = -ENOMEM;
 		for (size_t i = 0; r == 0 && i < l->n_sets; i++) {
-			struct nftnl_set **known = b->elems_from ? find_desired_set(b->elems_from, l->sets[i]) : NULL;
-			if (known) {
-				/* the plan's set, elements and all, for the header read back */
-				struct nftnl_set *t = *known;
-				*known = l->sets[i];
-				l->sets[i] = t;
-				continue;
-			}
-			r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_cb, l->sets[i], setelem_filter,
-				      l->sets[i], d);
+			const struct nftnl_set *known =
+			    b->elems_from ? find_desired_set(b->elems_from, l->sets[i]) : NULL;
+			l->n_elems++;
+			if (known)
+				r = nft_elems_from_set(&l->elems[i], known);
+			else
+				r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_keys_cb, &l->elems[i],
+					      setelem_filter, l->sets[i], d);
 		}
 		if (r < 0)
 			return r;
@@ -694,9 +745,18 @@ static const char *set_kind_str(const struct nftnl_set *s)
 	return nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL ? "intervals" : "a hash";
 }
 
+static size_t ls_index(const struct live *l, const struct nftnl_set *s)
+{
+	size_t i = 0;
+
+	while (l->sets[i] != s)
+		i++;
+	return i;
+}
+
 /* One of our sets against the one we want: nothing, its elements, or the set. */
 static int diff_set(struct nft_plan *np, struct plan *p, const struct nftnl_set *want, const struct nftnl_set *have,
-		    struct strbuf *want_c)
+		    struct nft_elems *have_elems, struct strbuf *want_c)
 {
 	const char *name = nftnl_set_get_str(want, NFTNL_SET_NAME);
 	struct set_change *c;
@@ -711,7 +771,7 @@ static int diff_set(struct nft_plan *np, struct plan *p, const struct nftnl_set 
 	if (!c)
 		return -ENOMEM;
 	/* no difference in elements: the same set (nft_set_canon() compares the same) */
-	r = nft_set_delta(have, want, &c->delta);
+	r = nft_set_delta(have_elems, want, &c->delta);
 	if (r < 0)
 		return r;
 	if (!c->delta.n_del && !c->delta.n_add) {
@@ -772,7 +832,9 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		const char *name = nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME);
 		const struct nftnl_set *ls = find_set(l->sets, l->n_sets, name);
 		if (ls) {
-			int c = diff_set(np, p, dd->sets[i], ls, &want);
+			/* read_once() read the elements of every set it listed */
+			struct nft_elems *le = &l->elems[ls_index(l, ls)];
+			int c = diff_set(np, p, dd->sets[i], ls, le, &want);
 			r = c < 0 ? c : r;
 			differs |= c > 0;
 			continue;
@@ -1268,8 +1330,8 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
  * the only commit since the read it was planned on (it carried that read's
  * generation id, so the kernel would have refused it after any other), and
  * our sets hold exactly the elements we wanted.  Tables, chains, rules and
- * set headers are read back as usual, since they are few; the sets with
- * their elements come from the plan (which gives them up: it is spent).  Anything else (another commit since, a failed
+ * set headers are read back as usual, since they are few; the elements come
+ * from the plan.  Anything else (another commit since, a failed
  * read) leaves no cache, and the next plan reads everything.
  */
 static void keep_committed(struct backend *b, struct nft_plan *np)
@@ -1333,10 +1395,14 @@ static int counter_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
-static int cmp_set_name(const void *a, const void *b)
+struct set_ref {
+	const char *name;
+	size_t i;
+};
+
+static int cmp_set_ref(const void *a, const void *b)
 {
-	return strcmp(nftnl_set_get_str(*(struct nftnl_set *const *)a, NFTNL_SET_NAME),
-		      nftnl_set_get_str(*(struct nftnl_set *const *)b, NFTNL_SET_NAME));
+	return strcmp(((const struct set_ref *)a)->name, ((const struct set_ref *)b)->name);
 }
 
 static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d)
@@ -1359,11 +1425,19 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 			chain_canon(&l.chains[i], &canon);
 	/* sets by name: a table lists them in the order they were created, and
 	 * a set added in place comes last whatever the policy's order */
-	qsort(l.sets, l.n_sets, sizeof(*l.sets), cmp_set_name);
-	for (size_t i = 0; i < l.n_sets; i++) {
-		nft_set_canon(l.sets[i], &canon);
+	struct set_ref *by_name = calloc(l.n_sets + 1, sizeof(*by_name));
+	if (!by_name) {
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < l.n_sets; i++)
+		by_name[i] = (struct set_ref){nftnl_set_get_str(l.sets[i], NFTNL_SET_NAME), i};
+	qsort(by_name, l.n_sets, sizeof(*by_name), cmp_set_ref);
+	for (size_t k = 0; k < l.n_sets; k++) {
+		nft_set_canon(l.sets[by_name[k].i], &l.elems[by_name[k].i], &canon);
 		strbuf_putc(&canon, '\n');
 	}
+	free(by_name);
 	for (size_t i = 0; i < l.n_rules; i++) {
 		struct live_rule *lr = &l.rules[i];
 		bool mine = live_rule_in_our_table(b, lr);

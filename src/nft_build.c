@@ -575,14 +575,7 @@ struct nft_elem_item {
 	uint8_t kind;
 };
 
-struct boundary {
-	uint64_t hi, lo; /* the key as a big-endian number, for sorting */
-	uint8_t key[16];
-	uint8_t len;
-	bool end;
-};
-
-static int cmp_key(const struct boundary *x, const struct boundary *y)
+static int cmp_key(const struct nft_key *x, const struct nft_key *y)
 {
 	if (x->hi != y->hi)
 		return x->hi < y->hi ? -1 : 1;
@@ -593,7 +586,7 @@ static int cmp_key(const struct boundary *x, const struct boundary *y)
 
 static int cmp_boundary(const void *a, const void *b)
 {
-	const struct boundary *x = a, *y = b;
+	const struct nft_key *x = a, *y = b;
 	int c = cmp_key(x, y);
 
 	/* at equal keys the end of one interval comes before the start of the next */
@@ -605,7 +598,7 @@ static int cmp_boundary(const void *a, const void *b)
  * making and sorting 20,000 strings for 10,000 ports. */
 static int cmp_boundary_canon(const void *a, const void *b)
 {
-	const struct boundary *x = a, *y = b;
+	const struct nft_key *x = a, *y = b;
 	int c = cmp_key(x, y);
 
 	return c ? c : (int)x->end - (int)y->end;
@@ -616,37 +609,55 @@ static int cmp_item(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct nft_elem_item));
 }
 
-struct boundary_list {
-	struct boundary *b;
-	size_t n, cap;
-};
-
-static int boundary_cb(struct nftnl_set_elem *e, void *data)
+int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end)
 {
-	struct boundary_list *l = data;
-	const void *key;
-	uint32_t len;
+	struct nft_key *k;
 
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct boundary *p = realloc(l->b, cap * sizeof(*p));
+		struct nft_key *p = realloc(l->v, cap * sizeof(*p));
 		if (!p)
-			return -1;
-		l->b = p;
+			return -ENOMEM;
+		l->v = p;
 		l->cap = cap;
 	}
-	struct boundary *bd = &l->b[l->n++];
-	memset(bd, 0, sizeof(*bd));
-	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-	bd->len = (uint8_t)(len < sizeof(bd->key) ? len : sizeof(bd->key));
+	k = &l->v[l->n++];
+	memset(k, 0, sizeof(*k));
+	k->len = (uint8_t)(len < sizeof(k->key) ? len : sizeof(k->key));
 	if (key)
-		memcpy(bd->key, key, bd->len);
+		memcpy(k->key, key, k->len);
 	for (size_t i = 0; i < 8; i++) {
-		bd->hi = bd->hi << 8 | bd->key[i];
-		bd->lo = bd->lo << 8 | bd->key[i + 8];
+		k->hi = k->hi << 8 | k->key[i];
+		k->lo = k->lo << 8 | k->key[i + 8];
 	}
-	bd->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
-		  (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+	k->end = end;
+	return 0;
+}
+
+void nft_elems_free(struct nft_elems *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int elem_cb(struct nftnl_set_elem *e, void *data)
+{
+	const void *key;
+	uint32_t len = 0;
+
+	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	return nft_elems_add(data, key, len,
+			     nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+				 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END));
+}
+
+int nft_elems_from_set(struct nft_elems *l, const struct nftnl_set *s)
+{
+	memset(l, 0, sizeof(*l));
+	if (nftnl_set_elem_foreach((struct nftnl_set *)s, elem_cb, l) < 0) {
+		nft_elems_free(l);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -654,20 +665,21 @@ static int boundary_cb(struct nftnl_set_elem *e, void *data)
  * planning: a set of ports (2-byte keys, every key and end bit once, as in
  * any set) is sorted by marking a bitmap of key and end bit instead.
  * Returns false, having changed nothing, for anything else. */
-static bool sort_ports(struct boundary_list *l, bool end_first)
+static bool sort_ports(struct nft_elems *l, bool end_first)
 {
 	enum { WORDS = 65536 * 2 / 64 };
 	uint64_t *bits;
 	size_t n = 0;
 
 	for (size_t i = 0; i < l->n; i++)
-		if (l->b[i].len != 2)
+		if (l->v[i].len != 2)
 			return false;
 	bits = calloc(WORDS, sizeof(*bits));
 	if (!bits)
 		return false;
 	for (size_t i = 0; i < l->n; i++) {
-		unsigned bit = (unsigned)l->b[i].lo << 1 | (l->b[i].end != end_first);
+		unsigned port = (unsigned)l->v[i].key[0] << 8 | l->v[i].key[1];
+		unsigned bit = port << 1 | (l->v[i].end != end_first);
 		if (bits[bit / 64] & (1ull << (bit % 64))) {
 			free(bits); /* twice the same: leave it to qsort() */
 			return false;
@@ -677,13 +689,14 @@ static bool sort_ports(struct boundary_list *l, bool end_first)
 	for (unsigned w = 0; w < WORDS; w++)
 		for (uint64_t m = bits[w]; m; m &= m - 1) {
 			unsigned bit = w * 64 + (unsigned)__builtin_ctzll(m);
-			struct boundary *bd = &l->b[n++];
-			memset(bd, 0, sizeof(*bd));
-			bd->lo = bit >> 1;
-			bd->key[0] = (uint8_t)(bd->lo >> 8);
-			bd->key[1] = (uint8_t)bd->lo;
-			bd->len = 2;
-			bd->end = (bit & 1) != end_first;
+			struct nft_key *k = &l->v[n++];
+			unsigned port = bit >> 1;
+			memset(k, 0, sizeof(*k));
+			k->key[0] = (uint8_t)(port >> 8);
+			k->key[1] = (uint8_t)port;
+			k->hi = (uint64_t)port << 48; /* as nft_elems_add() makes it */
+			k->len = 2;
+			k->end = (bit & 1) != end_first;
 		}
 	free(bits);
 	return true;
@@ -693,13 +706,13 @@ static bool sort_ports(struct boundary_list *l, bool end_first)
  * (where one interval ends, the next may start), else last (the canonical
  * text's order).  The kernel dumps an interval set in descending order, and
  * we build ours ascending: look before paying for a sort. */
-static void sort_boundaries(struct boundary_list *l, bool end_first)
+static void sort_boundaries(struct nft_elems *l, bool end_first)
 {
 	int (*order)(const void *, const void *) = end_first ? cmp_boundary : cmp_boundary_canon;
 	bool asc = true, desc = true;
 
 	for (size_t i = 1; i < l->n && (asc || desc); i++) {
-		int c = order(&l->b[i - 1], &l->b[i]);
+		int c = order(&l->v[i - 1], &l->v[i]);
 		asc &= c <= 0;
 		desc &= c >= 0;
 	}
@@ -707,50 +720,40 @@ static void sort_boundaries(struct boundary_list *l, bool end_first)
 		return;
 	if (desc) {
 		for (size_t i = 0, j = l->n - 1; i < j; i++, j--) {
-			struct boundary t = l->b[i];
-			l->b[i] = l->b[j];
-			l->b[j] = t;
+			struct nft_key t = l->v[i];
+			l->v[i] = l->v[j];
+			l->v[j] = t;
 		}
 		return;
 	}
 	if (!sort_ports(l, end_first))
-		qsort(l->b, l->n, sizeof(*l->b), order);
+		qsort(l->v, l->n, sizeof(*l->v), order);
 }
 
 /* A set's elements as sorted items: boundaries paired into intervals. */
-static int set_items(const struct nftnl_set *s, struct nft_elem_item **out, size_t *n_out)
+static int set_items(bool interval, struct nft_elems *l, struct nft_elem_item **out, size_t *n_out)
 {
-	struct boundary_list l = {0};
-	bool interval = nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL;
-	struct nft_elem_item *items;
+	struct nft_elem_item *items = calloc(l->n + 1, sizeof(*items));
 	size_t n = 0;
 
-	if (nftnl_set_elem_foreach((struct nftnl_set *)s, boundary_cb, &l) < 0) {
-		free(l.b);
+	if (!items)
 		return -ENOMEM;
-	}
-	items = calloc(l.n + 1, sizeof(*items));
-	if (!items) {
-		free(l.b);
-		return -ENOMEM;
-	}
-	sort_boundaries(&l, true);
-	for (size_t i = 0; i < l.n; i++) {
+	sort_boundaries(l, true);
+	for (size_t i = 0; i < l->n; i++) {
 		struct nft_elem_item *it = &items[n++];
-		it->len = l.b[i].len;
-		memcpy(it->start, l.b[i].key, sizeof(it->start));
+		it->len = l->v[i].len;
+		memcpy(it->start, l->v[i].key, sizeof(it->start));
 		if (!interval) {
 			it->kind = ITEM_SINGLE;
-		} else if (l.b[i].end) {
+		} else if (l->v[i].end) {
 			it->kind = ITEM_LONE_END;
-		} else if (i + 1 < l.n && l.b[i + 1].end) {
+		} else if (i + 1 < l->n && l->v[i + 1].end) {
 			it->kind = ITEM_INTERVAL;
-			memcpy(it->end, l.b[++i].key, sizeof(it->end));
+			memcpy(it->end, l->v[++i].key, sizeof(it->end));
 		} else {
 			it->kind = ITEM_OPEN;
 		}
 	}
-	free(l.b);
 	/* sorted boundaries make sorted items: nothing to sort again */
 	*out = items;
 	*n_out = n;
@@ -774,17 +777,23 @@ void nft_set_delta_free(struct nft_set_delta *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int nft_set_delta(const struct nftnl_set *have, const struct nftnl_set *want, struct nft_set_delta *out)
+int nft_set_delta(struct nft_elems *have, const struct nftnl_set *want, struct nft_set_delta *out)
 {
+	bool interval = nftnl_set_get_u32(want, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL;
 	struct nft_elem_item *h = NULL, *w = NULL;
+	struct nft_elems want_elems;
 	size_t nh = 0, nw = 0, i = 0, j = 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	out->key_type = nftnl_set_get_u32(want, NFTNL_SET_KEY_TYPE);
-	r = set_items(have, &h, &nh);
+	r = nft_elems_from_set(&want_elems, want);
+	if (r < 0)
+		return r;
+	r = set_items(interval, have, &h, &nh);
 	if (r == 0)
-		r = set_items(want, &w, &nw);
+		r = set_items(interval, &want_elems, &w, &nw);
+	nft_elems_free(&want_elems);
 	if (r < 0)
 		goto out;
 	/* both sorted: a merge walk; what only one side has is the change */
@@ -926,31 +935,26 @@ int nft_set_delta_text(const struct nft_set_delta *d, size_t max, struct strbuf 
 	return out->oom ? -ENOMEM : 0;
 }
 
-int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
+int nft_set_canon(const struct nftnl_set *s, struct nft_elems *elems, struct strbuf *out)
 {
 	static const char digits[] = "0123456789abcdef";
-	struct boundary_list l = {0};
-	char text[2 * sizeof(l.b->key) + 4];
+	struct nft_elems *l = elems;
+	char text[2 * sizeof(l->v->key) + 4];
 
 	strbuf_printf(out, "set %s type %u len %u flags %u:", nftnl_set_get_str(s, NFTNL_SET_NAME),
 		      nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
 		      nftnl_set_get_u32(s, NFTNL_SET_FLAGS));
-	if (nftnl_set_elem_foreach((struct nftnl_set *)s, boundary_cb, &l) < 0) {
-		free(l.b);
-		return -ENOMEM;
-	}
-	sort_boundaries(&l, false);
-	for (size_t i = 0; i < l.n; i++) {
+	sort_boundaries(l, false);
+	for (size_t i = 0; i < l->n; i++) {
 		size_t n = 0;
 		text[n++] = ' ';
-		for (size_t k = 0; k < l.b[i].len; k++) {
-			text[n++] = digits[l.b[i].key[k] >> 4];
-			text[n++] = digits[l.b[i].key[k] & 0xf];
+		for (size_t k = 0; k < l->v[i].len; k++) {
+			text[n++] = digits[l->v[i].key[k] >> 4];
+			text[n++] = digits[l->v[i].key[k] & 0xf];
 		}
 		text[n++] = '/';
-		text[n++] = l.b[i].end ? '1' : '0';
+		text[n++] = l->v[i].end ? '1' : '0';
 		strbuf_putn(out, text, n);
 	}
-	free(l.b);
 	return out->oom ? -ENOMEM : 0;
 }

@@ -38,11 +38,30 @@ struct nftnl_rule *nft_build_accept_rule(int family, const char *table, const ch
 /* Canonical text of a rule's expressions with counter values left out, so a
  * rule read back from the kernel compares equal to the one we built. */
 int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out);
-/* Canonical text of a set: name, type, flags and sorted elements. */
-int nft_set_canon(const struct nftnl_set *s, struct strbuf *out);
+/* A set's elements as plain boundaries: 10,000 ports read back as
+ * libnftnl elements were 10,000 allocations of a few hundred bytes each. */
+struct nft_key {
+	uint64_t hi, lo; /* the key as a big-endian number, for sorting */
+	uint8_t key[16];
+	uint8_t len;
+	bool end; /* NFT_SET_ELEM_INTERVAL_END */
+};
+
+struct nft_elems {
+	struct nft_key *v;
+	size_t n, cap;
+};
+
+int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end);
+int nft_elems_from_set(struct nft_elems *l, const struct nftnl_set *s);
+void nft_elems_free(struct nft_elems *l);
+
+/* Canonical text of a set: name, type, flags (from s) and sorted elements
+ * (which it sorts in place). */
+int nft_set_canon(const struct nftnl_set *s, struct nft_elems *elems, struct strbuf *out);
 /*
  * The element change that turns one of our sets, as the kernel holds it
- * (`have`), into the set we want, when both have the same type and flags.
+ * (`have`, sorted in place), into the set we want, when both have the same type and flags.
  * An interval set is compared interval by interval, not boundary by
  * boundary: the kernel refuses a boundary that would split or overlap a
  * live interval (ENOTEMPTY), so a changed interval is deleted whole and its
@@ -58,7 +77,7 @@ struct nft_set_delta {
 /* True when the kernel can change `have` into `want` element by element:
  * same key type, key length and flags. */
 bool nft_set_same_kind(const struct nftnl_set *have, const struct nftnl_set *want);
-int nft_set_delta(const struct nftnl_set *have, const struct nftnl_set *want, struct nft_set_delta *out);
+int nft_set_delta(struct nft_elems *have, const struct nftnl_set *want, struct nft_set_delta *out);
 void nft_set_delta_free(struct nft_set_delta *d);
 /* The elements to delete (del) or add (!del) as a set named like `like`,
  * ready for NFT_MSG_DELSETELEM / NFT_MSG_NEWSETELEM; NULL when out of memory. */

@@ -58,10 +58,13 @@ static char *delta_text(const struct nftnl_set *have, const struct nftnl_set *wa
 			size_t *n_add)
 {
 	struct nft_set_delta d;
+	struct nft_elems h;
 	struct strbuf t;
 
 	strbuf_init(&t);
-	assert_int_equal(nft_set_delta(have, want, &d), 0);
+	assert_int_equal(nft_elems_from_set(&h, have), 0);
+	assert_int_equal(nft_set_delta(&h, want, &d), 0);
+	nft_elems_free(&h);
 	assert_int_equal(nft_set_delta_text(&d, max, &t), 0);
 	*n_del = d.n_del;
 	*n_add = d.n_add;
@@ -80,8 +83,11 @@ static void test_canon_unchanged_form(void **state)
 	range(s, 9000, 9000);
 	range(s, 8000, 8005);
 	port(s, 0, true);
+	struct nft_elems e;
 	strbuf_init(&t);
-	assert_int_equal(nft_set_canon(s, &t), 0);
+	assert_int_equal(nft_elems_from_set(&e, s), 0);
+	assert_int_equal(nft_set_canon(s, &e, &t), 0);
+	nft_elems_free(&e);
 	assert_string_equal(t.data, "set s type 13 len 2 flags 4: 0000/1 1f40/0 1f46/1 2328/0 2329/1");
 	strbuf_free(&t);
 	nftnl_set_free(s);
