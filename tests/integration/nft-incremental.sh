@@ -30,38 +30,15 @@ in_fresh() { ip netns exec "$fresh" env NOTRACKCTL_STATE_DIR="$work/fresh-state"
 dump() { nft -j list ruleset >"$1"; }
 dump_fresh() { in_fresh nft -j list ruleset >"$1"; }
 
-# same A B WHAT: equal rulesets once handles are left out, and sets and
-# their elements sorted
+# same A B WHAT: the same ruleset (nft-json-same.py: handles left out, sets
+# by name, elements as a multiset), asked of one comparing process
+coproc SAME { python3 "$src/tests/integration/nft-json-same.py" --serve; }
+defer "kill $SAME_PID 2>/dev/null"
 same() {
-	python3 - "$1" "$2" "$3" <<-'PY' || fail "$3: the rulesets differ (seed $seed; see above)"
-		import json, sys
-		def norm(o):
-		    if isinstance(o, dict):
-		        return {k: norm(v) for k, v in o.items() if k not in ("handle", "metainfo")}
-		    if isinstance(o, list):
-		        return [norm(v) for v in o]
-		    return o
-		def load(p):
-		    objs = [norm(o) for o in json.load(open(p))["nftables"] if "metainfo" not in o]
-		    for o in objs:
-		        if "set" in o and "elem" in o["set"]:
-		            o["set"]["elem"] = sorted(o["set"]["elem"], key=json.dumps)
-		    # a table lists its sets in the order they were created, which
-		    # says nothing about what they hold: compare them by name
-		    sets = sorted((o for o in objs if "set" in o), key=lambda o: o["set"]["name"])
-		    return sets + [o for o in objs if "set" not in o]
-		a, b = load(sys.argv[1]), load(sys.argv[2])
-		if a != b:
-		    for x in a:
-		        if x not in b:
-		            print("only incremental:", json.dumps(x)[:300], file=sys.stderr)
-		    for x in b:
-		        if x not in a:
-		            print("only fresh:", json.dumps(x)[:300], file=sys.stderr)
-		    print("the same objects in another order" if sorted(map(json.dumps, a)) == sorted(map(json.dumps, b))
-		          else "", file=sys.stderr)
-		    sys.exit(1)
-	PY
+	local answer
+	printf '%s\t%s\n' "$1" "$2" >&"${SAME[1]}"
+	read -r answer <&"${SAME[0]}" || fail "$3: the comparing process is gone"
+	[ "$answer" = same ] || fail "$3 (seed $seed): the rulesets $answer"
 }
 
 # last_batch_ok WHAT: exactly one batch went out since the log was emptied, and it was small
