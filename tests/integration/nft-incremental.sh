@@ -10,7 +10,8 @@
 #    rollback through every generation, with the same checks;
 #  - a foreign edit: someone deletes an element of our set; the next apply
 #    puts it back and its diff says so;
-#  - the diff and the batch of a one-port change: "+NEW -OLD", one small batch.
+#  - the diff and the batch of a one-port change and of its rollback:
+#    "+NEW -OLD", one batch of four messages.
 #
 # NOTRACKCTL_TEST_EDITS and NOTRACKCTL_TEST_SEED override the defaults (200, 1).
 . "$(dirname "$0")/lib.sh"
@@ -76,8 +77,15 @@ assert_contains "$work/out" "~ set svc0_ports: +$new -$old" "the diff of a one-p
 last_batch_ok "a one-port change"
 msgs=$(awk '{print $4}' "$NOTRACKCTL_TEST_BATCH_LOG")
 assert_eq "$msgs" 4 "messages of a one-port change (begin, delete, add, end)"
-run 0 ntc apply --json "$work/p/p000.json"
-assert_contains "$work/out" "~ set svc0_ports: +$old -$new" "the --json diff of the change back"
+# rolling it back is a one-port change too
+: >"$NOTRACKCTL_TEST_BATCH_LOG"
+run 0 ntc rollback
+assert_contains "$work/out" "~ set svc0_ports: +$old -$new" "the diff of the rollback"
+last_batch_ok "the rollback of a one-port change"
+assert_eq "$(awk '{print $4}' "$NOTRACKCTL_TEST_BATCH_LOG")" 4 "messages of the rollback"
+run 0 ntc apply --json "$work/one.json"
+assert_contains "$work/out" "~ set svc0_ports: +$new -$old" "the --json diff"
+run 0 ntc apply -q "$work/p/p000.json"
 
 # someone else deletes an element of our set: the next apply puts it back
 nft delete element inet notrackctl svc0_ports "{ $old }"
@@ -110,6 +118,7 @@ for k in $(seq 1 "$edits"); do
 	g=$(sed -n 's/^changed: generation [0-9]* -> \([0-9]*\)$/\1/p' "$work/out")
 	[ -n "$g" ] || fail "edit $k (seed $seed) changed nothing: $(head -c 500 "$work/out")"
 	gen_of[$k]=$g
+	cat "$work/out" >>"$work/diffs"
 	last_batch_ok "edit $k (seed $seed)"
 	dump "$work/a.json"
 	in_fresh nft flush ruleset
@@ -118,6 +127,14 @@ for k in $(seq 1 "$edits"); do
 	dump_fresh "$work/fresh-$k.json"
 	same "$work/a.json" "$work/fresh-$k.json" "edit $k"
 done
+
+# the edits went through every kind of change in place (seed 1, 200 edits)
+if [ "$seed" = 1 ] && [ "$edits" -ge 200 ]; then
+	for kind in "~ set svc0_ports: +" "~ set svc0_ports: -" "created again as intervals" "created again as a hash" \
+		"+ set " "- set " "+ rule " "- rule "; do
+		assert_contains "$work/diffs" "$kind" "the kinds of change the edits made"
+	done
+fi
 
 # back through every generation, one rollback at a time
 for k in $(seq $((edits - 1)) -1 0); do
