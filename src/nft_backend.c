@@ -363,14 +363,14 @@ static bool iptables_nft_shape(const struct live *l, const struct live_table *t)
 	return false;
 }
 
-/* The desired set that the kernel's set `s` is, by name and kind. */
-static const struct nftnl_set *find_desired_set(const struct nft_desired *dd, const struct nftnl_set *s)
+/* The elements of the desired set that the kernel's set `s` is, by name and kind. */
+static const struct nft_elems *find_desired_elems(const struct nft_desired *dd, const struct nftnl_set *s)
 {
 	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
 
 	for (size_t i = 0; i < dd->n_sets; i++)
 		if (!strcmp(nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME), name))
-			return nft_set_same_kind(s, dd->sets[i]) ? dd->sets[i] : NULL;
+			return nft_set_same_kind(s, dd->sets[i]) ? &dd->set_elems[i] : NULL;
 	return NULL;
 }
 
@@ -397,11 +397,11 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		if (r == 0 && !l->elems)
 			r = -ENOMEM;
 		for (size_t i = 0; r == 0 && i < l->n_sets; i++) {
-			const struct nftnl_set *known =
-			    b->elems_from ? find_desired_set(b->elems_from, l->sets[i]) : NULL;
+			const struct nft_elems *known =
+			    b->elems_from ? find_desired_elems(b->elems_from, l->sets[i]) : NULL;
 			l->n_elems++;
 			if (known)
-				r = nft_elems_from_set(&l->elems[i], known);
+				r = nft_elems_copy(&l->elems[i], known);
 			else
 				r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_keys_cb, &l->elems[i],
 					      setelem_filter, l->sets[i], d);
@@ -516,6 +516,7 @@ enum set_change_kind {
 struct set_change {
 	enum set_change_kind kind;
 	const struct nftnl_set *want; /* SET_ADD, SET_REBUILD, SET_ELEMS */
+	struct nft_elems *want_elems; /* its elements */
 	const struct nftnl_set *have; /* SET_DEL, SET_REBUILD, SET_ELEMS */
 	struct nft_set_delta delta;   /* SET_ELEMS */
 };
@@ -724,7 +725,7 @@ out:
 	return r;
 }
 
-static struct set_change *add_set_change(struct nft_plan *np, enum set_change_kind kind, const struct nftnl_set *want,
+static struct set_change *add_set_change(struct nft_plan *np, enum set_change_kind kind, size_t want,
 					 const struct nftnl_set *have)
 {
 	struct set_change *c = realloc(np->set_changes, (np->n_set_changes + 1) * sizeof(*c));
@@ -735,7 +736,10 @@ static struct set_change *add_set_change(struct nft_plan *np, enum set_change_ki
 	c = &c[np->n_set_changes++];
 	memset(c, 0, sizeof(*c));
 	c->kind = kind;
-	c->want = want;
+	if (want < np->desired.n_sets) {
+		c->want = np->desired.sets[want];
+		c->want_elems = &np->desired.set_elems[want];
+	}
 	c->have = have;
 	return c;
 }
@@ -755,23 +759,24 @@ static size_t ls_index(const struct live *l, const struct nftnl_set *s)
 }
 
 /* One of our sets against the one we want: nothing, its elements, or the set. */
-static int diff_set(struct nft_plan *np, struct plan *p, const struct nftnl_set *want, const struct nftnl_set *have,
+static int diff_set(struct nft_plan *np, struct plan *p, size_t wi, const struct nftnl_set *have,
 		    struct nft_elems *have_elems, struct strbuf *want_c)
 {
+	const struct nftnl_set *want = np->desired.sets[wi];
 	const char *name = nftnl_set_get_str(want, NFTNL_SET_NAME);
 	struct set_change *c;
 	int r;
 
 	if (!nft_set_same_kind(have, want)) {
-		if (!add_set_change(np, SET_REBUILD, want, have))
+		if (!add_set_change(np, SET_REBUILD, wi, have))
 			return -ENOMEM;
 		return plan_add_diff(p, "~ set %s: created again as %s", name, set_kind_str(want)) < 0 ? -ENOMEM : 1;
 	}
-	c = add_set_change(np, SET_ELEMS, want, have);
+	c = add_set_change(np, SET_ELEMS, wi, have);
 	if (!c)
 		return -ENOMEM;
 	/* no difference in elements: the same set (nft_set_canon() compares the same) */
-	r = nft_set_delta(have_elems, want, &c->delta);
+	r = nft_set_delta(have_elems, want, c->want_elems, &c->delta);
 	if (r < 0)
 		return r;
 	if (!c->delta.n_del && !c->delta.n_add) {
@@ -834,13 +839,13 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		if (ls) {
 			/* read_once() read the elements of every set it listed */
 			struct nft_elems *le = &l->elems[ls_index(l, ls)];
-			int c = diff_set(np, p, dd->sets[i], ls, le, &want);
+			int c = diff_set(np, p, i, ls, le, &want);
 			r = c < 0 ? c : r;
 			differs |= c > 0;
 			continue;
 		}
 		differs = true;
-		if (!add_set_change(np, SET_ADD, dd->sets[i], NULL))
+		if (!add_set_change(np, SET_ADD, i, NULL))
 			return -ENOMEM;
 		r |= plan_add_diff(p, "+ set %s", name);
 	}
@@ -848,7 +853,7 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		const char *name = nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME);
 		if (!find_set(dd->sets, dd->n_sets, name)) {
 			differs = true;
-			if (!add_set_change(np, SET_DEL, NULL, l->sets[i]))
+			if (!add_set_change(np, SET_DEL, SIZE_MAX, l->sets[i]))
 				return -ENOMEM;
 			r |= plan_add_diff(p, "- set %s", name);
 		}
@@ -1130,26 +1135,35 @@ static void build_rule(struct nlmsghdr *nlh, const void *o)
 
 /* Elements go in messages of ELEMS_PER_MSG, so no single message outgrows a
  * page-sized kernel allocation however large the set is. */
-static int put_set_elems(struct nft_batch *bt, uint16_t type, const char *what, struct nftnl_set *s)
+/* One element, as nftnl_set_elem_nlmsg_build() would write it. */
+static void put_elem(struct nlmsghdr *nlh, const struct nft_key *k, int index)
 {
-	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
-	struct nftnl_set_elem *e = it ? nftnl_set_elems_iter_next(it) : NULL;
+	struct nlattr *elem = mnl_attr_nest_start(nlh, (uint16_t)index), *key;
+
+	if (k->end)
+		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+	key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, k->len, k->key);
+	mnl_attr_nest_end(nlh, key);
+	mnl_attr_nest_end(nlh, elem);
+}
+
+static int put_set_elems(struct nft_batch *bt, uint16_t type, const char *what, const struct nftnl_set *s,
+			 const struct nft_elems *elems)
+{
 	char label[300];
+	size_t e = 0;
 	int r = 0;
 
-	if (!it)
-		return -ENOMEM;
 	snprintf(label, sizeof(label), "%s set %s", what, nftnl_set_get_str(s, NFTNL_SET_NAME));
-	while (e && r == 0) {
+	while (e < elems->n && r == 0) {
 		char *buf = nft_batch_reserve(bt, MSG_ROOM);
 		struct nlmsghdr *nlh;
 		struct nlattr *list;
 		int i = 0;
 
-		if (!buf) {
-			r = -ENOMEM;
-			break;
-		}
+		if (!buf)
+			return -ENOMEM;
 		nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
 					    nft_batch_next_seq(bt));
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nftnl_set_get_str(s, NFTNL_SET_TABLE));
@@ -1158,28 +1172,27 @@ static int put_set_elems(struct nft_batch *bt, uint16_t type, const char *what, 
 		if (nftnl_set_is_set(s, NFTNL_SET_ID))
 			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
 		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-		for (; e && i < ELEMS_PER_MSG; e = nftnl_set_elems_iter_next(it))
-			nftnl_set_elem_nlmsg_build(nlh, e, ++i);
+		for (; e < elems->n && i < ELEMS_PER_MSG; e++)
+			put_elem(nlh, &elems->v[e], ++i);
 		mnl_attr_nest_end(nlh, list);
 		r = nft_batch_commit_msg(bt, label);
 	}
-	nftnl_set_elems_iter_destroy(it);
 	return r;
 }
 
 static int put_set_delta(struct nft_batch *bt, const struct set_change *c, bool del)
 {
-	struct nftnl_set *s;
+	struct nft_elems elems;
 	int r;
 
 	if (!(del ? c->delta.n_del : c->delta.n_add))
 		return 0;
-	s = nft_set_delta_elems(&c->delta, c->want, del);
-	if (!s)
-		return -ENOMEM;
+	r = nft_set_delta_elems(&c->delta, del, &elems);
+	if (r < 0)
+		return r;
 	r = put_set_elems(bt, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
-			  del ? "deleting elements of" : "adding elements to", s);
-	nftnl_set_free(s);
+			  del ? "deleting elements of" : "adding elements to", c->want, &elems);
+	nft_elems_free(&elems);
 	return r;
 }
 
@@ -1238,8 +1251,7 @@ static int build_incremental(struct nft_plan *np, struct nft_batch *bt)
 			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(c->want, NFTNL_SET_NAME));
 			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, c->want);
 			if (r == 0)
-				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of",
-						  (struct nftnl_set *)c->want);
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", c->want, c->want_elems);
 		} else if (c->kind == SET_ELEMS) {
 			r = put_set_delta(bt, c, false);
 		}
@@ -1294,7 +1306,8 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME));
 			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, dd->sets[i]);
 			if (r == 0)
-				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", dd->sets[i]);
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", dd->sets[i],
+						  &dd->set_elems[i]);
 		}
 		for (size_t i = 0; r == 0 && i < 2; i++) {
 			snprintf(label, sizeof(label), "chain %s",

@@ -251,26 +251,13 @@ fail:
 /* ------------------------------------------------------------------ */
 /* sets                                                                 */
 
-static int add_elem(struct nftnl_set *s, const void *key, uint32_t len, bool end)
-{
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-	if (end)
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-	nftnl_set_elem_add(s, e);
-	return 0;
-}
-
 /*
  * Interval sets hold boundaries, not ranges: a start element where a matching
  * interval begins and an INTERVAL_END element one past its last value.  Like
  * nft, we open with an end element at zero so the gap below the first range
  * is explicit, and leave out the end of a range that reaches the maximum.
  */
-static int add_port_elems(struct nftnl_set *s, const struct port_set *ps)
+static int add_port_elems(struct nft_elems *s, const struct port_set *ps)
 {
 	uint16_t zero = 0;
 	int r = 0;
@@ -280,18 +267,18 @@ static int add_port_elems(struct nftnl_set *s, const struct port_set *ps)
 		for (size_t i = 0; r == 0 && i < ps->n; i++)
 			for (unsigned p = ps->ranges[i].first; r == 0 && p <= ps->ranges[i].last; p++) {
 				uint16_t key = htons((uint16_t)p);
-				r = add_elem(s, &key, 2, false);
+				r = nft_elems_add(s, &key, 2, false);
 			}
 		return r;
 	}
 
 	if (ps->ranges[0].first != 0)
-		r = add_elem(s, &zero, 2, true);
+		r = nft_elems_add(s, &zero, 2, true);
 	for (size_t i = 0; r == 0 && i < ps->n; i++) {
 		uint16_t first = htons(ps->ranges[i].first), after = htons((uint16_t)(ps->ranges[i].last + 1));
-		r = add_elem(s, &first, 2, false);
+		r = nft_elems_add(s, &first, 2, false);
 		if (r == 0 && ps->ranges[i].last != 65535)
-			r = add_elem(s, &after, 2, true);
+			r = nft_elems_add(s, &after, 2, true);
 	}
 	return r;
 }
@@ -305,23 +292,23 @@ static bool be_increment(uint8_t *v, size_t len)
 	return true;
 }
 
-static int add_addr_elems(struct nftnl_set *s, const struct addr_set *as)
+static int add_addr_elems(struct nft_elems *s, const struct addr_set *as)
 {
 	uint32_t len = as->family == FAMILY_IPV4 ? 4 : 16;
 	static const uint8_t zero[16];
 	int r = 0;
 
 	if (memcmp(as->cidrs[0].addr, zero, len) != 0)
-		r = add_elem(s, zero, len, true);
+		r = nft_elems_add(s, zero, len, true);
 	for (size_t i = 0; r == 0 && i < as->n; i++) {
 		const struct cidr *c = &as->cidrs[i];
 		uint8_t last[16];
 		memcpy(last, c->addr, sizeof(last));
 		for (unsigned b = c->prefix; b < len * 8; b++)
 			last[b / 8] |= (uint8_t)(0x80 >> (b % 8));
-		r = add_elem(s, c->addr, len, false);
+		r = nft_elems_add(s, c->addr, len, false);
 		if (r == 0 && !be_increment(last, len))
-			r = add_elem(s, last, len, true);
+			r = nft_elems_add(s, last, len, true);
 	}
 	return r;
 }
@@ -372,7 +359,8 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 	nftnl_table_set_str(d->table, NFTNL_TABLE_NAME, rs->table);
 
 	d->sets = calloc(rs->n_port_sets + rs->n_addr_sets + 1, sizeof(*d->sets));
-	if (!d->sets)
+	d->set_elems = calloc(rs->n_port_sets + rs->n_addr_sets + 1, sizeof(*d->set_elems));
+	if (!d->sets || !d->set_elems)
 		goto oom;
 	for (size_t i = 0; i < rs->n_port_sets; i++) {
 		const struct port_set *ps = &rs->port_sets[i];
@@ -384,9 +372,9 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 					      ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL);
 		if (!s)
 			goto oom;
-		d->sets[d->n_sets++] = s;
-		if (add_port_elems(s, ps) < 0)
+		if (add_port_elems(&d->set_elems[d->n_sets], ps) < 0)
 			goto oom;
+		d->sets[d->n_sets++] = s;
 	}
 	for (size_t i = 0; i < rs->n_addr_sets; i++) {
 		const struct addr_set *as = &rs->addr_sets[i];
@@ -397,9 +385,9 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 					      v4 ? 4 : 16, NFT_SET_INTERVAL);
 		if (!s)
 			goto oom;
-		d->sets[d->n_sets++] = s;
-		if (add_addr_elems(s, as) < 0)
+		if (add_addr_elems(&d->set_elems[d->n_sets], as) < 0)
 			goto oom;
+		d->sets[d->n_sets++] = s;
 	}
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
 		d->chains[h] = build_chain(rs, h);
@@ -433,6 +421,10 @@ void nft_desired_free(struct nft_desired *d)
 		nftnl_table_free(d->table);
 	for (size_t i = 0; i < d->n_sets; i++)
 		nftnl_set_free(d->sets[i]);
+	/* one more than n_sets may hold elements: the set being built when memory ran out */
+	for (size_t i = 0; d->set_elems && i <= d->n_sets; i++)
+		nft_elems_free(&d->set_elems[i]);
+	free(d->set_elems);
 	for (size_t i = 0; i < 2; i++)
 		if (d->chains[i])
 			nftnl_chain_free(d->chains[i]);
@@ -651,6 +643,18 @@ static int elem_cb(struct nftnl_set_elem *e, void *data)
 				 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END));
 }
 
+int nft_elems_copy(struct nft_elems *dst, const struct nft_elems *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->v = malloc((src->n + 1) * sizeof(*dst->v));
+	if (!dst->v)
+		return -ENOMEM;
+	if (src->n)
+		memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
+	dst->n = dst->cap = src->n;
+	return 0;
+}
+
 int nft_elems_from_set(struct nft_elems *l, const struct nftnl_set *s)
 {
 	memset(l, 0, sizeof(*l));
@@ -777,23 +781,19 @@ void nft_set_delta_free(struct nft_set_delta *d)
 	memset(d, 0, sizeof(*d));
 }
 
-int nft_set_delta(struct nft_elems *have, const struct nftnl_set *want, struct nft_set_delta *out)
+int nft_set_delta(struct nft_elems *have, const struct nftnl_set *want, struct nft_elems *want_elems,
+		  struct nft_set_delta *out)
 {
 	bool interval = nftnl_set_get_u32(want, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL;
 	struct nft_elem_item *h = NULL, *w = NULL;
-	struct nft_elems want_elems;
 	size_t nh = 0, nw = 0, i = 0, j = 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	out->key_type = nftnl_set_get_u32(want, NFTNL_SET_KEY_TYPE);
-	r = nft_elems_from_set(&want_elems, want);
-	if (r < 0)
-		return r;
 	r = set_items(interval, have, &h, &nh);
 	if (r == 0)
-		r = set_items(interval, &want_elems, &w, &nw);
-	nft_elems_free(&want_elems);
+		r = set_items(interval, want_elems, &w, &nw);
 	if (r < 0)
 		goto out;
 	/* both sorted: a merge walk; what only one side has is the change */
@@ -822,31 +822,24 @@ out:
 	return r;
 }
 
-struct nftnl_set *nft_set_delta_elems(const struct nft_set_delta *d, const struct nftnl_set *like, bool del)
+int nft_set_delta_elems(const struct nft_set_delta *d, bool del, struct nft_elems *s)
 {
 	const struct nft_elem_item *items = del ? d->del : d->add;
 	size_t n = del ? d->n_del : d->n_add;
-	struct nftnl_set *s = nftnl_set_alloc();
 	int r = 0;
 
-	if (!s)
-		return NULL;
-	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, nftnl_set_get_u32(like, NFTNL_SET_FAMILY));
-	nftnl_set_set_str(s, NFTNL_SET_TABLE, nftnl_set_get_str(like, NFTNL_SET_TABLE));
-	nftnl_set_set_str(s, NFTNL_SET_NAME, nftnl_set_get_str(like, NFTNL_SET_NAME));
+	memset(s, 0, sizeof(*s));
 	/* ascending, each interval's start before its end: every boundary
 	 * added then meets only whole intervals around it */
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct nft_elem_item *it = &items[i];
-		r = add_elem(s, it->start, it->len, it->kind == ITEM_LONE_END);
+		r = nft_elems_add(s, it->start, it->len, it->kind == ITEM_LONE_END);
 		if (r == 0 && it->kind == ITEM_INTERVAL)
-			r = add_elem(s, it->end, it->len, true);
+			r = nft_elems_add(s, it->end, it->len, true);
 	}
-	if (r < 0) {
-		nftnl_set_free(s);
-		return NULL;
-	}
-	return s;
+	if (r < 0)
+		nft_elems_free(s);
+	return r;
 }
 
 /* One less, big-endian. */

@@ -58,13 +58,15 @@ static char *delta_text(const struct nftnl_set *have, const struct nftnl_set *wa
 			size_t *n_add)
 {
 	struct nft_set_delta d;
-	struct nft_elems h;
+	struct nft_elems h, w;
 	struct strbuf t;
 
 	strbuf_init(&t);
 	assert_int_equal(nft_elems_from_set(&h, have), 0);
-	assert_int_equal(nft_set_delta(&h, want, &d), 0);
+	assert_int_equal(nft_elems_from_set(&w, want), 0);
+	assert_int_equal(nft_set_delta(&h, want, &w, &d), 0);
 	nft_elems_free(&h);
+	nft_elems_free(&w);
 	assert_int_equal(nft_set_delta_text(&d, max, &t), 0);
 	*n_del = d.n_del;
 	*n_add = d.n_add;
