@@ -1149,7 +1149,7 @@ static void put_elem(struct nlmsghdr *nlh, const struct nft_key *k, int index)
 }
 
 static int put_set_elems(struct nft_batch *bt, uint16_t type, const char *what, const struct nftnl_set *s,
-			 const struct nft_elems *elems)
+			 const struct nft_elems *elems, bool new_set)
 {
 	char label[300];
 	size_t e = 0;
@@ -1169,7 +1169,7 @@ static int put_set_elems(struct nft_batch *bt, uint16_t type, const char *what, 
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nftnl_set_get_str(s, NFTNL_SET_TABLE));
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(s, NFTNL_SET_NAME));
 		/* an existing set is found by name; the id names one created in this batch */
-		if (nftnl_set_is_set(s, NFTNL_SET_ID))
+		if (new_set && nftnl_set_is_set(s, NFTNL_SET_ID))
 			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
 		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 		for (; e < elems->n && i < ELEMS_PER_MSG; e++)
@@ -1191,7 +1191,7 @@ static int put_set_delta(struct nft_batch *bt, const struct set_change *c, bool 
 	if (r < 0)
 		return r;
 	r = put_set_elems(bt, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
-			  del ? "deleting elements of" : "adding elements to", c->want, &elems);
+			  del ? "deleting elements of" : "adding elements to", c->want, &elems, false);
 	nft_elems_free(&elems);
 	return r;
 }
@@ -1251,7 +1251,8 @@ static int build_incremental(struct nft_plan *np, struct nft_batch *bt)
 			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(c->want, NFTNL_SET_NAME));
 			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, c->want);
 			if (r == 0)
-				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", c->want, c->want_elems);
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", c->want, c->want_elems,
+						  true);
 		} else if (c->kind == SET_ELEMS) {
 			r = put_set_delta(bt, c, false);
 		}
@@ -1307,7 +1308,7 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, dd->sets[i]);
 			if (r == 0)
 				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", dd->sets[i],
-						  &dd->set_elems[i]);
+						  &dd->set_elems[i], true);
 		}
 		for (size_t i = 0; r == 0 && i < 2; i++) {
 			snprintf(label, sizeof(label), "chain %s",
