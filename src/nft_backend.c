@@ -14,6 +14,7 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,8 +71,10 @@ struct live {
 	size_t n_chains;
 	struct live_rule *rules;
 	size_t n_rules;
-	struct nftnl_set **sets; /* sets of our table, with elements */
+	struct nftnl_set **sets; /* sets of our table (the linter's read: everyone's, with elements) */
 	size_t n_sets;
+	struct nft_elems *elems; /* the elements of our sets, one for each of sets[] as read_once() read them */
+	size_t n_elems;
 	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
 	bool have_table;
 };
@@ -85,6 +88,9 @@ struct backend {
 	 * same ruleset without dumping 10,000 set elements again. */
 	struct live cache;
 	bool cached;
+	/* Set while reading right after our own commit: the elements of our
+	 * sets are these, not dumped again (see keep_committed()). */
+	const struct nft_desired *elems_from;
 };
 
 static void live_free(struct live *l)
@@ -93,6 +99,9 @@ static void live_free(struct live *l)
 		nftnl_rule_free(l->rules[i].r);
 	for (size_t i = 0; i < l->n_sets; i++)
 		nftnl_set_free(l->sets[i]);
+	for (size_t i = 0; i < l->n_elems; i++)
+		nft_elems_free(&l->elems[i]);
+	free(l->elems);
 	free(l->tables);
 	free(l->chains);
 	free(l->rules);
@@ -251,6 +260,50 @@ static int setelem_cb(const struct nlmsghdr *nlh, void *data)
 	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
+/* The key and interval-end bit of one NFTA_LIST_ELEM. */
+static int elem_key(const struct nlattr *elem, struct nft_elems *out)
+{
+	const struct nlattr *a, *v;
+	const void *key = NULL;
+	uint32_t len = 0, flags = 0;
+
+	mnl_attr_for_each_nested(a, elem)
+	{
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_FLAGS && mnl_attr_get_payload_len(a) == 4)
+			flags = ntohl(mnl_attr_get_u32(a));
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_KEY)
+			continue;
+		mnl_attr_for_each_nested(v, a)
+		{
+			if (mnl_attr_get_type(v) == NFTA_DATA_VALUE) {
+				key = mnl_attr_get_payload(v);
+				len = mnl_attr_get_payload_len(v);
+			}
+		}
+	}
+	if (!key)
+		return -EPROTO;
+	return nft_elems_add(out, key, len, flags & NFT_SET_ELEM_INTERVAL_END);
+}
+
+/* Our sets' elements straight into plain keys (see struct nft_elems). */
+static int setelem_keys_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a, *e;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a)
+		{
+			if (elem_key(e, data) < 0)
+				return MNL_CB_ERROR;
+		}
+	}
+	return MNL_CB_OK;
+}
+
 static int dump_kind(struct backend *b, uint16_t type, uint16_t family, mnl_cb_t cb, void *data,
 		     void (*filter)(struct nlmsghdr *, void *), void *filter_data, struct diag *d)
 {
@@ -310,6 +363,17 @@ static bool iptables_nft_shape(const struct live *l, const struct live_table *t)
 	return false;
 }
 
+/* The elements of the desired set that the kernel's set `s` is, by name and kind. */
+static const struct nft_elems *find_desired_elems(const struct nft_desired *dd, const struct nftnl_set *s)
+{
+	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+	for (size_t i = 0; i < dd->n_sets; i++)
+		if (!strcmp(nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME), name))
+			return nft_set_same_kind(s, dd->sets[i]) ? &dd->set_elems[i] : NULL;
+	return NULL;
+}
+
 static int read_once(struct backend *b, struct live *l, struct diag *d)
 {
 	struct rule_dump rd = {.l = l, .tag = b->table};
@@ -329,9 +393,19 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		l->have_table |= is_our_table(b, l->tables[i].family, l->tables[i].name);
 	if (l->have_table) {
 		r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_INET, set_cb, l, set_filter, b->table, d);
-		for (size_t i = 0; r == 0 && i < l->n_sets; i++)
-			r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_cb, l->sets[i], setelem_filter,
-				      l->sets[i], d);
+		l->elems = calloc(l->n_sets + 1, sizeof(*l->elems));
+		if (r == 0 && !l->elems)
+			r = -ENOMEM;
+		for (size_t i = 0; r == 0 && i < l->n_sets; i++) {
+			const struct nft_elems *known =
+			    b->elems_from ? find_desired_elems(b->elems_from, l->sets[i]) : NULL;
+			l->n_elems++;
+			if (known)
+				r = nft_elems_copy(&l->elems[i], known);
+			else
+				r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_keys_cb, &l->elems[i],
+					      setelem_filter, l->sets[i], d);
+		}
 		if (r < 0)
 			return r;
 	}
@@ -421,6 +495,38 @@ struct nft_plan {
 	size_t n_accept_inserts;
 	char tag[RULESET_NAME_MAX];
 	bool live_complete; /* live is a whole, consistent read: worth keeping */
+	/* Our table changed in place rather than deleted and created again:
+	 * the batch carries only what differs (see diff_table()). */
+	bool incremental;
+	struct set_change *set_changes;
+	size_t n_set_changes;
+	struct live_rule **rule_deletes;
+	size_t n_rule_deletes;
+	struct rule_insert *rule_inserts;
+	size_t n_rule_inserts;
+};
+
+enum set_change_kind {
+	SET_ADD,     /* a new set */
+	SET_DEL,     /* a set we no longer want */
+	SET_REBUILD, /* its type or flags changed: deleted and created again */
+	SET_ELEMS,   /* the same kind of set: elements deleted and added */
+};
+
+struct set_change {
+	enum set_change_kind kind;
+	const struct nftnl_set *want; /* SET_ADD, SET_REBUILD, SET_ELEMS */
+	struct nft_elems *want_elems; /* its elements */
+	const struct nftnl_set *have; /* SET_DEL, SET_REBUILD, SET_ELEMS */
+	struct nft_set_delta delta;   /* SET_ELEMS */
+};
+
+/* A desired rule that is not live: it goes right before the live rule
+ * with handle `before`, or at the end of its chain when that is 0.  Runs
+ * inserted before the same rule keep their order. */
+struct rule_insert {
+	size_t want; /* index into nft_desired.rules */
+	uint64_t before;
 };
 
 static const char *family_str(uint32_t f)
@@ -469,12 +575,23 @@ static bool live_rule_in_our_table(const struct backend *b, const struct live_ru
 	return is_our_table(b, lr->family, lr->table);
 }
 
+/* The diff lists at most this many elements of one set, then a count. */
+#define SET_DIFF_ELEMS_MAX 16
+
+struct rule_diff_op {
+	enum seqdiff_op op;
+	size_t ia, ib;
+};
+
 struct rule_diff {
 	const struct ruleset *rs;
 	struct plan *p;
 	const char *chain;
 	const struct rule **want_ir; /* desired rules of this chain, IR */
+	size_t *want_idx;	     /* their index in nft_desired.rules */
 	struct live_rule **have;     /* live rules of this chain */
+	struct rule_diff_op *ops;    /* the edit script, in chain order */
+	size_t n_ops;
 	bool differs;
 };
 
@@ -483,6 +600,7 @@ static int rule_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 	struct rule_diff *rd = ctx;
 	char comment[NFT_USERDATA_MAXLEN];
 
+	rd->ops[rd->n_ops++] = (struct rule_diff_op){op, ia, ib};
 	if (op == SEQDIFF_SAME)
 		return 0;
 	rd->differs = true;
@@ -494,6 +612,61 @@ static int rule_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 	strbuf_init(&text);
 	emit_nft_rule(rd->rs, rd->want_ir[ib], &text);
 	return text.oom ? -ENOMEM : plan_add_diff(rd->p, "+ rule %s: %s", rd->chain, text.data ? text.data : "");
+}
+
+/* Turns one chain's edit script into deletes by handle and inserts placed
+ * before the next rule that stays. */
+static int plan_rule_edits(struct nft_plan *np, const struct rule_diff *rd)
+{
+	uint64_t before = 0;
+	uint64_t *anchors = calloc(rd->n_ops + 1, sizeof(*anchors));
+	int r = 0;
+
+	if (!anchors)
+		return -ENOMEM;
+	for (size_t k = rd->n_ops; k-- > 0;) {
+		if (rd->ops[k].op == SEQDIFF_SAME)
+			before = rd->have[rd->ops[k].ia]->handle;
+		anchors[k] = before;
+	}
+	for (size_t k = 0; r == 0 && k < rd->n_ops; k++) {
+		const struct rule_diff_op *o = &rd->ops[k];
+		if (o->op == SEQDIFF_DELETE) {
+			struct live_rule **p =
+			    realloc(np->rule_deletes, (np->n_rule_deletes + 1) * sizeof(*np->rule_deletes));
+			if (!p)
+				r = -ENOMEM;
+			else
+				(np->rule_deletes = p)[np->n_rule_deletes++] = rd->have[o->ia];
+		} else if (o->op == SEQDIFF_INSERT) {
+			struct rule_insert *p =
+			    realloc(np->rule_inserts, (np->n_rule_inserts + 1) * sizeof(*np->rule_inserts));
+			if (!p)
+				r = -ENOMEM;
+			else
+				(np->rule_inserts = p)[np->n_rule_inserts++] =
+				    (struct rule_insert){rd->want_idx[o->ib], anchors[k]};
+		}
+	}
+	free(anchors);
+	return r;
+}
+
+/* A live rule that looks up a set being deleted or created again must go
+ * too: the kernel binds a lookup to the set object, not to its name. */
+static bool uses_replaced_set(const struct nft_plan *np, const char *canon)
+{
+	char needle[300];
+
+	for (size_t i = 0; i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind != SET_DEL && c->kind != SET_REBUILD)
+			continue;
+		snprintf(needle, sizeof(needle), "[lookup %s ", nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+		if (strstr(canon, needle))
+			return true;
+	}
+	return false;
 }
 
 /* Canonical strings of the live rules of one of our chains against the
@@ -508,7 +681,9 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h,
 
 	rd->have = calloc(l->n_rules + 1, sizeof(*rd->have));
 	rd->want_ir = calloc(dd->n_rules + 1, sizeof(*rd->want_ir));
-	if (!have_c || !want_c || !rd->have || !rd->want_ir)
+	rd->want_idx = calloc(dd->n_rules + 1, sizeof(*rd->want_idx));
+	rd->ops = calloc(l->n_rules + dd->n_rules + 1, sizeof(*rd->ops));
+	if (!have_c || !want_c || !rd->have || !rd->want_ir || !rd->want_idx || !rd->ops)
 		goto out;
 	for (size_t j = 0; j < l->n_rules; j++) {
 		struct strbuf c;
@@ -517,6 +692,8 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h,
 		strbuf_init(&c);
 		if (nft_rule_canon(l->rules[j].r, &c) < 0)
 			goto out;
+		if (uses_replaced_set(np, c.data ? c.data : ""))
+			strbuf_puts(&c, " (its set is replaced)"); /* matches no desired rule */
 		rd->have[n_have] = &l->rules[j];
 		have_c[n_have++] = strbuf_take(&c);
 	}
@@ -528,9 +705,12 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h,
 		if (nft_rule_canon(dd->rules[i], &c) < 0)
 			goto out;
 		rd->want_ir[n_want] = dd->ir_rules[i];
+		rd->want_idx[n_want] = i;
 		want_c[n_want++] = strbuf_take(&c);
 	}
 	r = seqdiff((const char *const *)have_c, n_have, (const char *const *)want_c, n_want, rule_diff_cb, rd);
+	if (r == 0)
+		r = plan_rule_edits(np, rd);
 out:
 	for (size_t i = 0; have_c && i < n_have; i++)
 		free(have_c[i]);
@@ -540,17 +720,88 @@ out:
 	free(want_c);
 	free(rd->have);
 	free(rd->want_ir);
+	free(rd->want_idx);
+	free(rd->ops);
 	return r;
 }
 
-/* Compares our table with what we want, object by object, and says how it
- * differs.  Returns 1 if it differs, 0 if not. */
+static struct set_change *add_set_change(struct nft_plan *np, enum set_change_kind kind, size_t want,
+					 const struct nftnl_set *have)
+{
+	struct set_change *c = realloc(np->set_changes, (np->n_set_changes + 1) * sizeof(*c));
+
+	if (!c)
+		return NULL;
+	np->set_changes = c;
+	c = &c[np->n_set_changes++];
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	if (want < np->desired.n_sets) {
+		c->want = np->desired.sets[want];
+		c->want_elems = &np->desired.set_elems[want];
+	}
+	c->have = have;
+	return c;
+}
+
+static const char *set_kind_str(const struct nftnl_set *s)
+{
+	return nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL ? "intervals" : "a hash";
+}
+
+static size_t ls_index(const struct live *l, const struct nftnl_set *s)
+{
+	size_t i = 0;
+
+	while (l->sets[i] != s)
+		i++;
+	return i;
+}
+
+/* One of our sets against the one we want: nothing, its elements, or the set. */
+static int diff_set(struct nft_plan *np, struct plan *p, size_t wi, const struct nftnl_set *have,
+		    struct nft_elems *have_elems, struct strbuf *want_c)
+{
+	const struct nftnl_set *want = np->desired.sets[wi];
+	const char *name = nftnl_set_get_str(want, NFTNL_SET_NAME);
+	struct set_change *c;
+	int r;
+
+	if (!nft_set_same_kind(have, want)) {
+		if (!add_set_change(np, SET_REBUILD, wi, have))
+			return -ENOMEM;
+		return plan_add_diff(p, "~ set %s: created again as %s", name, set_kind_str(want)) < 0 ? -ENOMEM : 1;
+	}
+	c = add_set_change(np, SET_ELEMS, wi, have);
+	if (!c)
+		return -ENOMEM;
+	/* no difference in elements: the same set (nft_set_canon() compares the same) */
+	r = nft_set_delta(have_elems, want, c->want_elems, &c->delta);
+	if (r < 0)
+		return r;
+	if (!c->delta.n_del && !c->delta.n_add) {
+		nft_set_delta_free(&c->delta);
+		np->n_set_changes--;
+		return 0;
+	}
+	strbuf_reset(want_c);
+	strbuf_printf(want_c, "~ set %s:", name);
+	nft_set_delta_text(&c->delta, SET_DIFF_ELEMS_MAX, want_c);
+	if (want_c->oom)
+		return -ENOMEM;
+	return plan_add_diff(p, "%s", want_c->data) < 0 ? -ENOMEM : 1;
+}
+
+/* Compares our table with what we want, object by object, says how it
+ * differs and plans the change of each set and rule.  Returns 0 if nothing
+ * differs, 1 if the table can be changed in place, 2 if its chains differ
+ * and it must be created again. */
 static int diff_table(struct backend *b, struct nft_plan *np, const struct ruleset *rs, struct plan *p)
 {
 	struct live *l = &np->live;
 	struct nft_desired *dd = &np->desired;
 	_cleanup_strbuf_ struct strbuf want, have;
-	bool differs = false;
+	bool differs = false, chains_differ = false;
 	int r = 0;
 
 	strbuf_init(&want);
@@ -569,7 +820,7 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		if (lc)
 			chain_canon(lc, &have);
 		if (!lc || strcmp(want.data, have.data)) {
-			differs = true;
+			chains_differ = true;
 			r |= plan_add_diff(p, "%c chain %s", lc ? '~' : '+', name);
 		}
 	}
@@ -577,28 +828,33 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		const struct live_chain *lc = &l->chains[j];
 		if (is_our_table(b, lc->family, lc->table) && strcmp(lc->name, "prerouting") &&
 		    strcmp(lc->name, "output")) {
-			differs = true;
+			chains_differ = true;
 			r |= plan_add_diff(p, "- chain %s", lc->name);
 		}
 	}
-	/* sets */
-	for (size_t i = 0; i < dd->n_sets; i++) {
+	/* sets: what differs is changed in place, element by element where it can */
+	for (size_t i = 0; r >= 0 && i < dd->n_sets; i++) {
 		const char *name = nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME);
 		const struct nftnl_set *ls = find_set(l->sets, l->n_sets, name);
-		strbuf_reset(&want);
-		strbuf_reset(&have);
-		nft_set_canon(dd->sets[i], &want);
-		if (ls)
-			nft_set_canon(ls, &have);
-		if (!ls || strcmp(want.data, have.data)) {
-			differs = true;
-			r |= plan_add_diff(p, "%c set %s", ls ? '~' : '+', name);
+		if (ls) {
+			/* read_once() read the elements of every set it listed */
+			struct nft_elems *le = &l->elems[ls_index(l, ls)];
+			int c = diff_set(np, p, i, ls, le, &want);
+			r = c < 0 ? c : r;
+			differs |= c > 0;
+			continue;
 		}
+		differs = true;
+		if (!add_set_change(np, SET_ADD, i, NULL))
+			return -ENOMEM;
+		r |= plan_add_diff(p, "+ set %s", name);
 	}
-	for (size_t i = 0; i < l->n_sets; i++) {
+	for (size_t i = 0; r >= 0 && i < l->n_sets; i++) {
 		const char *name = nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME);
 		if (!find_set(dd->sets, dd->n_sets, name)) {
 			differs = true;
+			if (!add_set_change(np, SET_DEL, SIZE_MAX, l->sets[i]))
+				return -ENOMEM;
 			r |= plan_add_diff(p, "- set %s", name);
 		}
 	}
@@ -610,7 +866,7 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 	}
 	if (r < 0 || want.oom || have.oom)
 		return -ENOMEM;
-	return differs ? 1 : 0;
+	return chains_differ ? 2 : differs ? 1 : 0;
 }
 
 static int add_target(struct nft_plan *np, struct accept_target **targets, size_t *n, uint32_t family,
@@ -787,6 +1043,11 @@ static void nft_plan_free(struct plan *p)
 			nft_desired_free(&np->desired);
 		free(np->accept_deletes);
 		free(np->accept_inserts);
+		for (size_t i = 0; i < np->n_set_changes; i++)
+			nft_set_delta_free(&np->set_changes[i].delta);
+		free(np->set_changes);
+		free(np->rule_deletes);
+		free(np->rule_inserts);
 		free(np);
 	}
 	plan_free_diff(p);
@@ -824,17 +1085,18 @@ static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 		r = plan_add_diff(p, "- table inet %s", b->table);
 	} else if (rs) {
 		r = diff_table(b, np, rs, p);
-		if (r > 0) {
+		np->incremental = r == 1;
+		if (r == 2)
 			np->delete_table = np->create_table = true;
-			r = 0;
-		}
+		r = r < 0 ? r : 0;
 	}
 	if (r < 0)
 		goto oom;
 	r = plan_accepts(b, np, rs, p, d);
 	if (r < 0)
 		goto oom;
-	p->changed = np->create_table || np->delete_table || np->n_accept_deletes || np->n_accept_inserts;
+	p->changed =
+	    np->create_table || np->delete_table || np->incremental || np->n_accept_deletes || np->n_accept_inserts;
 	return 0;
 oom:
 	r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
@@ -881,38 +1143,143 @@ static void build_rule(struct nlmsghdr *nlh, const void *o)
 
 /* Elements go in messages of ELEMS_PER_MSG, so no single message outgrows a
  * page-sized kernel allocation however large the set is. */
-static int put_set_elems(struct nft_batch *bt, struct nftnl_set *s)
+/* One element, as nftnl_set_elem_nlmsg_build() would write it. */
+static void put_elem(struct nlmsghdr *nlh, const struct nft_key *k, int index)
 {
-	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
-	struct nftnl_set_elem *e = it ? nftnl_set_elems_iter_next(it) : NULL;
+	struct nlattr *elem = mnl_attr_nest_start(nlh, (uint16_t)index), *key;
+
+	if (k->end)
+		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+	key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, k->len, k->key);
+	mnl_attr_nest_end(nlh, key);
+	mnl_attr_nest_end(nlh, elem);
+}
+
+static int put_set_elems(struct nft_batch *bt, uint16_t type, const char *what, const struct nftnl_set *s,
+			 const struct nft_elems *elems, bool new_set)
+{
 	char label[300];
+	size_t e = 0;
 	int r = 0;
 
-	if (!it)
-		return -ENOMEM;
-	snprintf(label, sizeof(label), "the elements of set %s", nftnl_set_get_str(s, NFTNL_SET_NAME));
-	while (e && r == 0) {
+	snprintf(label, sizeof(label), "%s set %s", what, nftnl_set_get_str(s, NFTNL_SET_NAME));
+	while (e < elems->n && r == 0) {
 		char *buf = nft_batch_reserve(bt, MSG_ROOM);
 		struct nlmsghdr *nlh;
 		struct nlattr *list;
 		int i = 0;
 
-		if (!buf) {
-			r = -ENOMEM;
-			break;
-		}
-		nlh =
-		    nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, NFPROTO_INET, NLM_F_CREATE, nft_batch_next_seq(bt));
+		if (!buf)
+			return -ENOMEM;
+		nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
+					    nft_batch_next_seq(bt));
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nftnl_set_get_str(s, NFTNL_SET_TABLE));
 		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(s, NFTNL_SET_NAME));
-		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
+		/* an existing set is found by name; the id names one created in this batch */
+		if (new_set && nftnl_set_is_set(s, NFTNL_SET_ID))
+			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
 		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-		for (; e && i < ELEMS_PER_MSG; e = nftnl_set_elems_iter_next(it))
-			nftnl_set_elem_nlmsg_build(nlh, e, ++i);
+		for (; e < elems->n && i < ELEMS_PER_MSG; e++)
+			put_elem(nlh, &elems->v[e], ++i);
 		mnl_attr_nest_end(nlh, list);
 		r = nft_batch_commit_msg(bt, label);
 	}
-	nftnl_set_elems_iter_destroy(it);
+	return r;
+}
+
+static int put_set_delta(struct nft_batch *bt, const struct set_change *c, bool del)
+{
+	struct nft_elems elems;
+	int r;
+
+	if (!(del ? c->delta.n_del : c->delta.n_add))
+		return 0;
+	r = nft_set_delta_elems(&c->delta, del, &elems);
+	if (r < 0)
+		return r;
+	r = put_set_elems(bt, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+			  del ? "deleting elements of" : "adding elements to", c->want, &elems, false);
+	nft_elems_free(&elems);
+	return r;
+}
+
+static int put_rule_delete(struct nft_batch *bt, const struct live_rule *lr, const char *label)
+{
+	struct nftnl_rule *del = nftnl_rule_alloc();
+	int r;
+
+	if (!del)
+		return -ENOMEM;
+	nftnl_rule_set_u32(del, NFTNL_RULE_FAMILY, lr->family);
+	nftnl_rule_set_str(del, NFTNL_RULE_TABLE, lr->table);
+	nftnl_rule_set_str(del, NFTNL_RULE_CHAIN, lr->chain);
+	nftnl_rule_set_u64(del, NFTNL_RULE_HANDLE, lr->handle);
+	r = put_object(bt, NFT_MSG_DELRULE, (uint16_t)lr->family, 0, label, build_rule, del);
+	nftnl_rule_free(del);
+	return r;
+}
+
+/*
+ * Our table changed in place, in an order the kernel accepts at every step:
+ * rules go before the sets they look up, element deletions before the
+ * additions that may reuse their keys, new sets before the rules that look
+ * them up.
+ */
+static int build_incremental(struct nft_plan *np, struct nft_batch *bt)
+{
+	struct nft_desired *dd = &np->desired;
+	char label[800];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < np->n_rule_deletes; i++) {
+		snprintf(label, sizeof(label), "deleting rule handle %llu of chain %s",
+			 (unsigned long long)np->rule_deletes[i]->handle, np->rule_deletes[i]->chain);
+		r = put_rule_delete(bt, np->rule_deletes[i], label);
+	}
+	for (size_t i = 0; r == 0 && i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind == SET_DEL || c->kind == SET_REBUILD) {
+			struct nftnl_set *del = nftnl_set_alloc();
+			if (!del)
+				return -ENOMEM;
+			nftnl_set_set_u32(del, NFTNL_SET_FAMILY, NFPROTO_INET);
+			nftnl_set_set_str(del, NFTNL_SET_TABLE, nftnl_set_get_str(c->have, NFTNL_SET_TABLE));
+			nftnl_set_set_str(del, NFTNL_SET_NAME, nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+			snprintf(label, sizeof(label), "deleting set %s", nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+			r = put_object(bt, NFT_MSG_DELSET, NFPROTO_INET, 0, label, build_set, del);
+			nftnl_set_free(del);
+		} else if (c->kind == SET_ELEMS) {
+			r = put_set_delta(bt, c, true);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind == SET_ADD || c->kind == SET_REBUILD) {
+			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(c->want, NFTNL_SET_NAME));
+			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, c->want);
+			if (r == 0)
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", c->want, c->want_elems,
+						  true);
+		} else if (c->kind == SET_ELEMS) {
+			r = put_set_delta(bt, c, false);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < np->n_rule_inserts; i++) {
+		const struct rule_insert *in = &np->rule_inserts[i];
+		struct nftnl_rule *rule = dd->rules[in->want];
+		uint16_t flags = NLM_F_CREATE;
+		snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[in->want]->hook),
+			 dd->ir_rules[in->want]->origin);
+		/* with a position and no NLM_F_APPEND the kernel inserts before
+		 * that rule; with neither, at the head: so append at the end */
+		if (in->before)
+			nftnl_rule_set_u64(rule, NFTNL_RULE_POSITION, in->before);
+		else
+			flags |= NLM_F_APPEND;
+		r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, flags, label, build_rule, rule);
+		nftnl_rule_unset(rule, NFTNL_RULE_POSITION);
+	}
 	return r;
 }
 
@@ -925,18 +1292,12 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 	/* our accepts first: deleting by handle must see the chain as it was read */
 	for (size_t i = 0; r == 0 && i < np->n_accept_deletes; i++) {
 		struct live_rule *lr = np->accept_deletes[i];
-		struct nftnl_rule *del = nftnl_rule_alloc();
-		if (!del)
-			return -ENOMEM;
-		nftnl_rule_set_u32(del, NFTNL_RULE_FAMILY, lr->family);
-		nftnl_rule_set_str(del, NFTNL_RULE_TABLE, lr->table);
-		nftnl_rule_set_str(del, NFTNL_RULE_CHAIN, lr->chain);
-		nftnl_rule_set_u64(del, NFTNL_RULE_HANDLE, lr->handle);
 		snprintf(label, sizeof(label), "deleting our untracked accept in %s %s %s", family_str(lr->family),
 			 lr->table, lr->chain);
-		r = put_object(bt, NFT_MSG_DELRULE, (uint16_t)lr->family, 0, label, build_rule, del);
-		nftnl_rule_free(del);
+		r = put_rule_delete(bt, lr, label);
 	}
+	if (r == 0 && np->incremental)
+		r = build_incremental(np, bt);
 	if (r == 0 && np->delete_table) {
 		struct nftnl_table *t = nftnl_table_alloc();
 		if (!t)
@@ -954,7 +1315,8 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME));
 			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, dd->sets[i]);
 			if (r == 0)
-				r = put_set_elems(bt, dd->sets[i]);
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", dd->sets[i],
+						  &dd->set_elems[i], true);
 		}
 		for (size_t i = 0; r == 0 && i < 2; i++) {
 			snprintf(label, sizeof(label), "chain %s",
@@ -983,6 +1345,35 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 	return r;
 }
 
+/*
+ * After our batch, the next plan (the transaction's verification, the
+ * record of what we own) would dump every element again: 20,000 of them for
+ * 10,000 ports.  When the generation id moved by exactly one, our batch was
+ * the only commit since the read it was planned on (it carried that read's
+ * generation id, so the kernel would have refused it after any other), and
+ * our sets hold exactly the elements we wanted.  Tables, chains, rules and
+ * set headers are read back as usual, since they are few; the elements come
+ * from the plan.  Anything else (another commit since, a failed
+ * read) leaves no cache, and the next plan reads everything.
+ */
+static void keep_committed(struct backend *b, struct nft_plan *np)
+{
+	struct live l = {0};
+	struct diag scratch;
+	uint32_t genid;
+
+	np->live_complete = false; /* the read before the commit is stale now */
+	diag_init(&scratch);
+	if (nft_get_genid(&b->sock, &genid, &scratch) == 0 && genid == np->live.genid + 1) {
+		b->elems_from = np->have_desired ? &np->desired : NULL;
+		if (read_once(b, &l, &scratch) == 0 && l.genid == genid)
+			live_keep(b, &l);
+		b->elems_from = NULL;
+	}
+	live_free(&l);
+	diag_free(&scratch);
+}
+
 static int nft_commit(struct backend *b, struct plan *p, struct diag *d)
 {
 	struct nft_plan *np = p->priv;
@@ -998,6 +1389,8 @@ static int nft_commit(struct backend *b, struct plan *p, struct diag *d)
 	}
 	r = nft_batch_send(&b->sock, &bt, d);
 	nft_batch_free(&bt);
+	if (r == 0)
+		keep_committed(b, np);
 	return r;
 }
 
@@ -1024,6 +1417,16 @@ static int counter_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
+struct set_ref {
+	const char *name;
+	size_t i;
+};
+
+static int cmp_set_ref(const void *a, const void *b)
+{
+	return strcmp(((const struct set_ref *)a)->name, ((const struct set_ref *)b)->name);
+}
+
 static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d)
 {
 	_cleanup_strbuf_ struct strbuf canon;
@@ -1042,10 +1445,21 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 	for (size_t i = 0; i < l.n_chains; i++)
 		if (is_our_table(b, l.chains[i].family, l.chains[i].table))
 			chain_canon(&l.chains[i], &canon);
-	for (size_t i = 0; i < l.n_sets; i++) {
-		nft_set_canon(l.sets[i], &canon);
+	/* sets by name: a table lists them in the order they were created, and
+	 * a set added in place comes last whatever the policy's order */
+	struct set_ref *by_name = calloc(l.n_sets + 1, sizeof(*by_name));
+	if (!by_name) {
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < l.n_sets; i++)
+		by_name[i] = (struct set_ref){nftnl_set_get_str(l.sets[i], NFTNL_SET_NAME), i};
+	qsort(by_name, l.n_sets, sizeof(*by_name), cmp_set_ref);
+	for (size_t k = 0; k < l.n_sets; k++) {
+		nft_set_canon(l.sets[by_name[k].i], &l.elems[by_name[k].i], &canon);
 		strbuf_putc(&canon, '\n');
 	}
+	free(by_name);
 	for (size_t i = 0; i < l.n_rules; i++) {
 		struct live_rule *lr = &l.rules[i];
 		bool mine = live_rule_in_our_table(b, lr);
@@ -1083,7 +1497,11 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 		goto out;
 	}
-	digest_text(canon.data ? canon.data : "", canon.len, out->digest);
+	/* "nft2:" names this form (sets by name): a digest of the older form,
+	 * in kernel order, cannot be compared with it (digest_comparable()) */
+	char hex[DIGEST_SIZE];
+	digest_text(canon.data ? canon.data : "", canon.len, hex);
+	snprintf(out->digest, sizeof(out->digest), "nft2:%.16s", hex);
 out:
 	if (r < 0)
 		owned_list_free(out);

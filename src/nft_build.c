@@ -347,26 +347,13 @@ fail:
 /* ------------------------------------------------------------------ */
 /* sets                                                                 */
 
-static int add_elem(struct nftnl_set *s, const void *key, uint32_t len, bool end)
-{
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
-	if (end)
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-	nftnl_set_elem_add(s, e);
-	return 0;
-}
-
 /*
  * Interval sets hold boundaries, not ranges: a start element where a matching
  * interval begins and an INTERVAL_END element one past its last value.  Like
  * nft, we open with an end element at zero so the gap below the first range
  * is explicit, and leave out the end of a range that reaches the maximum.
  */
-static int add_port_elems(struct nftnl_set *s, const struct port_set *ps)
+static int add_port_elems(struct nft_elems *s, const struct port_set *ps)
 {
 	uint16_t zero = 0;
 	int r = 0;
@@ -376,18 +363,18 @@ static int add_port_elems(struct nftnl_set *s, const struct port_set *ps)
 		for (size_t i = 0; r == 0 && i < ps->n; i++)
 			for (unsigned p = ps->ranges[i].first; r == 0 && p <= ps->ranges[i].last; p++) {
 				uint16_t key = htons((uint16_t)p);
-				r = add_elem(s, &key, 2, false);
+				r = nft_elems_add(s, &key, 2, false);
 			}
 		return r;
 	}
 
 	if (ps->ranges[0].first != 0)
-		r = add_elem(s, &zero, 2, true);
+		r = nft_elems_add(s, &zero, 2, true);
 	for (size_t i = 0; r == 0 && i < ps->n; i++) {
 		uint16_t first = htons(ps->ranges[i].first), after = htons((uint16_t)(ps->ranges[i].last + 1));
-		r = add_elem(s, &first, 2, false);
+		r = nft_elems_add(s, &first, 2, false);
 		if (r == 0 && ps->ranges[i].last != 65535)
-			r = add_elem(s, &after, 2, true);
+			r = nft_elems_add(s, &after, 2, true);
 	}
 	return r;
 }
@@ -401,23 +388,23 @@ static bool be_increment(uint8_t *v, size_t len)
 	return true;
 }
 
-static int add_addr_elems(struct nftnl_set *s, const struct addr_set *as)
+static int add_addr_elems(struct nft_elems *s, const struct addr_set *as)
 {
 	uint32_t len = as->family == FAMILY_IPV4 ? 4 : 16;
 	static const uint8_t zero[16];
 	int r = 0;
 
 	if (memcmp(as->cidrs[0].addr, zero, len) != 0)
-		r = add_elem(s, zero, len, true);
+		r = nft_elems_add(s, zero, len, true);
 	for (size_t i = 0; r == 0 && i < as->n; i++) {
 		const struct cidr *c = &as->cidrs[i];
 		uint8_t last[16];
 		memcpy(last, c->addr, sizeof(last));
 		for (unsigned b = c->prefix; b < len * 8; b++)
 			last[b / 8] |= (uint8_t)(0x80 >> (b % 8));
-		r = add_elem(s, c->addr, len, false);
+		r = nft_elems_add(s, c->addr, len, false);
 		if (r == 0 && !be_increment(last, len))
-			r = add_elem(s, last, len, true);
+			r = nft_elems_add(s, last, len, true);
 	}
 	return r;
 }
@@ -502,8 +489,11 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 	nftnl_table_set_u32(d->table, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(d->table, NFTNL_TABLE_NAME, rs->table);
 
-	d->sets = calloc(2 * rs->n_port_sets + rs->n_addr_sets + 2 + 1, sizeof(*d->sets));
-	if (!d->sets)
+	/* each port set may have its ICMP-error copy, and each family its set of error types */
+	size_t max_sets = 2 * rs->n_port_sets + rs->n_addr_sets + 2 + 1;
+	d->sets = calloc(max_sets, sizeof(*d->sets));
+	d->set_elems = calloc(max_sets, sizeof(*d->set_elems));
+	if (!d->sets || !d->set_elems)
 		goto oom;
 	for (size_t i = 0; i < rs->n_port_sets; i++) {
 		const struct port_set *ps = &rs->port_sets[i];
@@ -515,9 +505,9 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 					      ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL);
 		if (!s)
 			goto oom;
-		d->sets[d->n_sets++] = s;
-		if (add_port_elems(s, ps) < 0)
+		if (add_port_elems(&d->set_elems[d->n_sets], ps) < 0)
 			goto oom;
+		d->sets[d->n_sets++] = s;
 	}
 	for (size_t i = 0; i < rs->n_port_sets; i++) {
 		const struct port_set *ps = &rs->port_sets[i];
@@ -529,10 +519,12 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 					      ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL);
 		if (!s)
 			goto oom;
-		d->sets[d->n_sets++] = s;
 		if (set_typeof_raw(s, NFT_PAYLOAD_TRANSPORT_HEADER, ICMP_INNER_L4 * 8, 16) < 0 ||
-		    add_port_elems(s, ps) < 0)
+		    add_port_elems(&d->set_elems[d->n_sets], ps) < 0) {
+			nftnl_set_free(s);
 			goto oom;
+		}
+		d->sets[d->n_sets++] = s;
 	}
 	for (unsigned family = FAMILY_IPV4; family <= FAMILY_IPV6; family <<= 1) {
 		bool v4 = family == FAMILY_IPV4;
@@ -544,10 +536,12 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 					      v4 ? NFT_TYPE_ICMP_TYPE : NFT_TYPE_ICMPV6_TYPE, 1, 0);
 		if (!s)
 			goto oom;
-		d->sets[d->n_sets++] = s;
 		for (size_t t = 0; t < n; t++)
-			if (add_elem(s, &types[t], 1, false) < 0)
+			if (nft_elems_add(&d->set_elems[d->n_sets], &types[t], 1, false) < 0) {
+				nftnl_set_free(s);
 				goto oom;
+			}
+		d->sets[d->n_sets++] = s;
 	}
 	for (size_t i = 0; i < rs->n_addr_sets; i++) {
 		const struct addr_set *as = &rs->addr_sets[i];
@@ -558,9 +552,9 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 					      v4 ? 4 : 16, NFT_SET_INTERVAL);
 		if (!s)
 			goto oom;
-		d->sets[d->n_sets++] = s;
-		if (add_addr_elems(s, as) < 0)
+		if (add_addr_elems(&d->set_elems[d->n_sets], as) < 0)
 			goto oom;
+		d->sets[d->n_sets++] = s;
 	}
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
 		d->chains[h] = build_chain(rs, h);
@@ -593,6 +587,10 @@ void nft_desired_free(struct nft_desired *d)
 		nftnl_table_free(d->table);
 	for (size_t i = 0; i < d->n_sets; i++)
 		nftnl_set_free(d->sets[i]);
+	/* one more than n_sets may hold elements: the set being built when memory ran out */
+	for (size_t i = 0; d->set_elems && i <= d->n_sets; i++)
+		nft_elems_free(&d->set_elems[i]);
+	free(d->set_elems);
 	for (size_t i = 0; i < 2; i++)
 		if (d->chains[i])
 			nftnl_chain_free(d->chains[i]);
@@ -717,68 +715,406 @@ int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out)
 	return out->oom ? -ENOMEM : 0;
 }
 
-/* Elements as fixed-size text records in one array: a set of 10,000 ports
- * has 20,000 boundary elements, and a string each was most of the cost. */
-#define ELEM_TEXT_MAX 80
+/* ------------------------------------------------------------------ */
+/* element changes                                                      */
 
-struct elem_list {
-	char (*items)[ELEM_TEXT_MAX];
-	size_t n, cap;
-	int oom;
+enum item_kind {
+	ITEM_SINGLE,   /* an element of a set without intervals */
+	ITEM_INTERVAL, /* a start boundary and the end boundary one past its last value */
+	ITEM_OPEN,     /* a start boundary whose interval reaches the maximum key */
+	ITEM_LONE_END, /* an end boundary alone: the explicit gap below the first interval */
 };
 
-static int canon_elem_cb(struct nftnl_set_elem *e, void *data)
-{
-	static const char digits[] = "0123456789abcdef";
-	struct elem_list *l = data;
-	const uint8_t *key;
-	uint32_t len, flags = 0;
-	char *hex;
-	size_t n = 0;
+/* Zeroed before filling, so that memcmp() compares items. */
+struct nft_elem_item {
+	uint8_t start[16];
+	uint8_t end[16];
+	uint8_t len;
+	uint8_t kind;
+};
 
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		char(*p)[ELEM_TEXT_MAX] = realloc(l->items, cap * sizeof(*p));
-		if (!p) {
-			l->oom = 1;
-			return -1;
-		}
-		l->items = p;
-		l->cap = cap;
-	}
-	hex = l->items[l->n];
-	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
-		flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
-	/* two hex digits a byte while they fit, then "/<interval end bit>" */
-	for (uint32_t i = 0; key && i < len && n + 3 < ELEM_TEXT_MAX; i++) {
-		hex[n++] = digits[key[i] >> 4];
-		hex[n++] = digits[key[i] & 0xf];
-	}
-	snprintf(hex + n, ELEM_TEXT_MAX - n, "/%u", flags & NFT_SET_ELEM_INTERVAL_END);
-	l->n++;
+static int cmp_key(const struct nft_key *x, const struct nft_key *y)
+{
+	if (x->hi != y->hi)
+		return x->hi < y->hi ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int cmp_boundary(const void *a, const void *b)
 {
-	return strcmp(a, b);
+	const struct nft_key *x = a, *y = b;
+	int c = cmp_key(x, y);
+
+	/* at equal keys the end of one interval comes before the start of the next */
+	return c ? c : (int)y->end - (int)x->end;
 }
 
-int nft_set_canon(const struct nftnl_set *s, struct strbuf *out)
+/* Sorted as the text "<hex key>/<interval end bit>" sorts (the keys of one
+ * set have one length, and lowercase hex sorts as the bytes do), without
+ * making and sorting 20,000 strings for 10,000 ports. */
+static int cmp_boundary_canon(const void *a, const void *b)
 {
-	struct elem_list l = {0};
+	const struct nft_key *x = a, *y = b;
+	int c = cmp_key(x, y);
+
+	return c ? c : (int)x->end - (int)y->end;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct nft_elem_item));
+}
+
+int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end)
+{
+	struct nft_key *k;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct nft_key *p = realloc(l->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		l->v = p;
+		l->cap = cap;
+	}
+	k = &l->v[l->n++];
+	memset(k, 0, sizeof(*k));
+	k->len = (uint8_t)(len < sizeof(k->key) ? len : sizeof(k->key));
+	if (key)
+		memcpy(k->key, key, k->len);
+	for (size_t i = 0; i < 8; i++) {
+		k->hi = k->hi << 8 | k->key[i];
+		k->lo = k->lo << 8 | k->key[i + 8];
+	}
+	k->end = end;
+	return 0;
+}
+
+void nft_elems_free(struct nft_elems *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static int elem_cb(struct nftnl_set_elem *e, void *data)
+{
+	const void *key;
+	uint32_t len = 0;
+
+	key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	return nft_elems_add(data, key, len,
+			     nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+				 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END));
+}
+
+int nft_elems_copy(struct nft_elems *dst, const struct nft_elems *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->v = malloc((src->n + 1) * sizeof(*dst->v));
+	if (!dst->v)
+		return -ENOMEM;
+	if (src->n)
+		memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
+	dst->n = dst->cap = src->n;
+	return 0;
+}
+
+int nft_elems_from_set(struct nft_elems *l, const struct nftnl_set *s)
+{
+	memset(l, 0, sizeof(*l));
+	if (nftnl_set_elem_foreach((struct nftnl_set *)s, elem_cb, l) < 0) {
+		nft_elems_free(l);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Sorting 10,000 ports with qsort() was most of a one-port change's
+ * planning: a set of ports (2-byte keys, every key and end bit once, as in
+ * any set) is sorted by marking a bitmap of key and end bit instead.
+ * Returns false, having changed nothing, for anything else. */
+static bool sort_ports(struct nft_elems *l, bool end_first)
+{
+	enum { WORDS = 65536 * 2 / 64 };
+	uint64_t *bits;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].len != 2)
+			return false;
+	bits = calloc(WORDS, sizeof(*bits));
+	if (!bits)
+		return false;
+	for (size_t i = 0; i < l->n; i++) {
+		unsigned port = (unsigned)l->v[i].key[0] << 8 | l->v[i].key[1];
+		unsigned bit = port << 1 | (l->v[i].end != end_first);
+		if (bits[bit / 64] & (1ull << (bit % 64))) {
+			free(bits); /* twice the same: leave it to qsort() */
+			return false;
+		}
+		bits[bit / 64] |= 1ull << (bit % 64);
+	}
+	for (unsigned w = 0; w < WORDS; w++)
+		for (uint64_t m = bits[w]; m; m &= m - 1) {
+			unsigned bit = w * 64 + (unsigned)__builtin_ctzll(m);
+			struct nft_key *k = &l->v[n++];
+			unsigned port = bit >> 1;
+			memset(k, 0, sizeof(*k));
+			k->key[0] = (uint8_t)(port >> 8);
+			k->key[1] = (uint8_t)port;
+			k->hi = (uint64_t)port << 48; /* as nft_elems_add() makes it */
+			k->len = 2;
+			k->end = (bit & 1) != end_first;
+		}
+	free(bits);
+	return true;
+}
+
+/* Ascending by key; at equal keys the end boundary first when end_first
+ * (where one interval ends, the next may start), else last (the canonical
+ * text's order).  The kernel dumps an interval set in descending order, and
+ * we build ours ascending: look before paying for a sort. */
+static void sort_boundaries(struct nft_elems *l, bool end_first)
+{
+	int (*order)(const void *, const void *) = end_first ? cmp_boundary : cmp_boundary_canon;
+	bool asc = true, desc = true;
+
+	for (size_t i = 1; i < l->n && (asc || desc); i++) {
+		int c = order(&l->v[i - 1], &l->v[i]);
+		asc &= c <= 0;
+		desc &= c >= 0;
+	}
+	if (asc)
+		return;
+	if (desc) {
+		for (size_t i = 0, j = l->n - 1; i < j; i++, j--) {
+			struct nft_key t = l->v[i];
+			l->v[i] = l->v[j];
+			l->v[j] = t;
+		}
+		return;
+	}
+	if (!sort_ports(l, end_first))
+		qsort(l->v, l->n, sizeof(*l->v), order);
+}
+
+/* A set's elements as sorted items: boundaries paired into intervals. */
+static int set_items(bool interval, struct nft_elems *l, struct nft_elem_item **out, size_t *n_out)
+{
+	struct nft_elem_item *items = calloc(l->n + 1, sizeof(*items));
+	size_t n = 0;
+
+	if (!items)
+		return -ENOMEM;
+	sort_boundaries(l, true);
+	for (size_t i = 0; i < l->n; i++) {
+		struct nft_elem_item *it = &items[n++];
+		it->len = l->v[i].len;
+		memcpy(it->start, l->v[i].key, sizeof(it->start));
+		if (!interval) {
+			it->kind = ITEM_SINGLE;
+		} else if (l->v[i].end) {
+			it->kind = ITEM_LONE_END;
+		} else if (i + 1 < l->n && l->v[i + 1].end) {
+			it->kind = ITEM_INTERVAL;
+			memcpy(it->end, l->v[++i].key, sizeof(it->end));
+		} else {
+			it->kind = ITEM_OPEN;
+		}
+	}
+	/* sorted boundaries make sorted items: nothing to sort again */
+	*out = items;
+	*n_out = n;
+	return 0;
+}
+
+bool nft_set_same_kind(const struct nftnl_set *have, const struct nftnl_set *want)
+{
+	static const uint16_t attrs[] = {NFTNL_SET_KEY_TYPE, NFTNL_SET_KEY_LEN, NFTNL_SET_FLAGS};
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (nftnl_set_get_u32(have, attrs[i]) != nftnl_set_get_u32(want, attrs[i]))
+			return false;
+	return true;
+}
+
+void nft_set_delta_free(struct nft_set_delta *d)
+{
+	free(d->del);
+	free(d->add);
+	memset(d, 0, sizeof(*d));
+}
+
+int nft_set_delta(struct nft_elems *have, const struct nftnl_set *want, struct nft_elems *want_elems,
+		  struct nft_set_delta *out)
+{
+	bool interval = nftnl_set_get_u32(want, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL;
+	struct nft_elem_item *h = NULL, *w = NULL;
+	size_t nh = 0, nw = 0, i = 0, j = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->key_type = nftnl_set_get_u32(want, NFTNL_SET_KEY_TYPE);
+	r = set_items(interval, have, &h, &nh);
+	if (r == 0)
+		r = set_items(interval, want_elems, &w, &nw);
+	if (r < 0)
+		goto out;
+	/* both sorted: a merge walk; what only one side has is the change */
+	out->del = calloc(nh + 1, sizeof(*out->del));
+	out->add = calloc(nw + 1, sizeof(*out->add));
+	if (!out->del || !out->add) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (i < nh || j < nw) {
+		int c = i == nh ? 1 : j == nw ? -1 : cmp_item(&h[i], &w[j]);
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {
+			out->del[out->n_del++] = h[i++];
+		} else {
+			out->add[out->n_add++] = w[j++];
+		}
+	}
+out:
+	free(h);
+	free(w);
+	if (r < 0)
+		nft_set_delta_free(out);
+	return r;
+}
+
+int nft_set_delta_elems(const struct nft_set_delta *d, bool del, struct nft_elems *s)
+{
+	const struct nft_elem_item *items = del ? d->del : d->add;
+	size_t n = del ? d->n_del : d->n_add;
+	int r = 0;
+
+	memset(s, 0, sizeof(*s));
+	/* ascending, each interval's start before its end: every boundary
+	 * added then meets only whole intervals around it */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct nft_elem_item *it = &items[i];
+		r = nft_elems_add(s, it->start, it->len, it->kind == ITEM_LONE_END);
+		if (r == 0 && it->kind == ITEM_INTERVAL)
+			r = nft_elems_add(s, it->end, it->len, true);
+	}
+	if (r < 0)
+		nft_elems_free(s);
+	return r;
+}
+
+/* One less, big-endian. */
+static void be_decrement(uint8_t *v, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (v[i]-- != 0)
+			return;
+}
+
+/* The prefix length when [first, last] is exactly one CIDR block, else -1. */
+static int cidr_prefix(const uint8_t *first, const uint8_t *last, size_t len)
+{
+	size_t bits = len * 8, p = 0;
+
+	while (p < bits && !((first[p / 8] ^ last[p / 8]) & (0x80 >> (p % 8))))
+		p++;
+	for (size_t b = p; b < bits; b++) {
+		uint8_t m = (uint8_t)(0x80 >> (b % 8));
+		if ((first[b / 8] & m) || !(last[b / 8] & m))
+			return -1;
+	}
+	return (int)p;
+}
+
+static void put_key(struct strbuf *out, uint32_t type, const uint8_t *key, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	/* a port, or a port of the ICMP-error copy (a raw 16-bit payload key) */
+	if ((type == NFT_TYPE_INET_SERVICE || type == NFT_TYPE_INTEGER) && len == 2)
+		strbuf_printf(out, "%u", (unsigned)key[0] << 8 | key[1]);
+	else if (type == NFT_TYPE_IPADDR && len == 4 && inet_ntop(AF_INET, key, buf, sizeof(buf)))
+		strbuf_puts(out, buf);
+	else if (type == NFT_TYPE_IP6ADDR && len == 16 && inet_ntop(AF_INET6, key, buf, sizeof(buf)))
+		strbuf_puts(out, buf);
+	else
+		for (size_t i = 0; i < len; i++)
+			strbuf_printf(out, "%02x", key[i]);
+}
+
+static void put_item(struct strbuf *out, uint32_t type, const struct nft_elem_item *it, char sign)
+{
+	uint8_t last[16];
+	int prefix;
+
+	strbuf_printf(out, " %c", sign);
+	put_key(out, type, it->start, it->len);
+	if (it->kind == ITEM_SINGLE)
+		return;
+	if (it->kind == ITEM_OPEN) {
+		memset(last, 0xff, sizeof(last));
+	} else {
+		memcpy(last, it->end, sizeof(last));
+		be_decrement(last, it->len);
+	}
+	if (!memcmp(last, it->start, it->len))
+		return;
+	prefix = type == NFT_TYPE_INET_SERVICE || type == NFT_TYPE_INTEGER ? -1 : cidr_prefix(it->start, last, it->len);
+	if (prefix >= 0) {
+		strbuf_printf(out, "/%d", prefix);
+		return;
+	}
+	strbuf_putc(out, '-');
+	put_key(out, type, last, it->len);
+}
+
+int nft_set_delta_text(const struct nft_set_delta *d, size_t max, struct strbuf *out)
+{
+	size_t listed = 0, total = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		const struct nft_elem_item *items = pass ? d->del : d->add;
+		size_t n = pass ? d->n_del : d->n_add;
+		for (size_t i = 0; i < n; i++) {
+			if (items[i].kind == ITEM_LONE_END)
+				continue;
+			total++;
+			if (listed < max) {
+				put_item(out, d->key_type, &items[i], pass ? '-' : '+');
+				listed++;
+			}
+		}
+	}
+	if (total > listed)
+		strbuf_printf(out, " and %zu more", total - listed);
+	return out->oom ? -ENOMEM : 0;
+}
+
+int nft_set_canon(const struct nftnl_set *s, struct nft_elems *elems, struct strbuf *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	struct nft_elems *l = elems;
+	char text[2 * sizeof(l->v->key) + 4];
 
 	strbuf_printf(out, "set %s type %u len %u flags %u:", nftnl_set_get_str(s, NFTNL_SET_NAME),
 		      nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
 		      nftnl_set_get_u32(s, NFTNL_SET_FLAGS));
-	nftnl_set_elem_foreach((struct nftnl_set *)s, canon_elem_cb, &l);
-	if (l.n)
-		qsort(l.items, l.n, sizeof(*l.items), cmp_str);
-	for (size_t i = 0; i < l.n; i++) {
-		strbuf_putc(out, ' ');
-		strbuf_puts(out, l.items[i]);
+	sort_boundaries(l, false);
+	for (size_t i = 0; i < l->n; i++) {
+		size_t n = 0;
+		text[n++] = ' ';
+		for (size_t k = 0; k < l->v[i].len; k++) {
+			text[n++] = digits[l->v[i].key[k] >> 4];
+			text[n++] = digits[l->v[i].key[k] & 0xf];
+		}
+		text[n++] = '/';
+		text[n++] = l->v[i].end ? '1' : '0';
+		strbuf_putn(out, text, n);
 	}
-	free(l.items);
-	return l.oom || out->oom ? -ENOMEM : 0;
+	return out->oom ? -ENOMEM : 0;
 }

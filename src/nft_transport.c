@@ -314,6 +314,27 @@ static const char *describe_error(int err)
 	}
 }
 
+/*
+ * A test seam.  With NOTRACKCTL_TEST_BATCH_LOG set to a file, every batch
+ * about to be sent appends one line to it: "batch BYTES bytes MESSAGES
+ * messages", the messages counting begin and end.  The tests check with it
+ * that a small change sends a small batch.  Unset, as always outside tests,
+ * it costs one getenv().
+ */
+static void batch_log(const struct nft_batch *b)
+{
+	const char *path = getenv("NOTRACKCTL_TEST_BATCH_LOG");
+	FILE *f;
+
+	if (!path || !*path)
+		return;
+	f = fopen(path, "ae");
+	if (!f)
+		return;
+	fprintf(f, "batch %zu bytes %u messages\n", b->len, b->n_msgs + 2);
+	fclose(f);
+}
+
 int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 {
 	struct ack_state st = {.b = b};
@@ -334,6 +355,7 @@ int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 
+	batch_log(b);
 	struct iovec iov = {.iov_base = b->buf, .iov_len = b->len};
 	struct msghdr msg = {.msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = &iov, .msg_iovlen = 1};
 	ssize_t sent;
