@@ -37,7 +37,8 @@ static const char exit_code_help[] = "Exit codes:\n"
 				     "  8  a commit-confirmed apply is pending\n"
 				     "  9  state directory unreadable or inconsistent\n"
 				     "  10 other system error\n"
-				     "  11 rollback refused: someone else changed what notrackctl owns\n";
+				     "  11 rollback refused: someone else changed what notrackctl owns\n"
+				     "  12 confirm came too late: the change was not confirmed in time\n";
 
 const char cli_common_help[] = "      --json            print one JSON document on stdout\n"
 			       "      --state-dir DIR   state directory (default /var/lib/notrackctl,\n"
@@ -90,6 +91,7 @@ int cli_exit_code(const struct diag *d)
 	case DIAG_PENDING: return EXIT_PENDING;
 	case DIAG_STATE: return EXIT_STATE;
 	case DIAG_DRIFT: return EXIT_DRIFT;
+	case DIAG_EXPIRED: return EXIT_EXPIRED;
 	case DIAG_SYSTEM: return EXIT_SYSTEM;
 	}
 	return EXIT_SYSTEM;
@@ -181,6 +183,7 @@ const char *cli_diag_kind_name(enum diag_kind k)
 	case DIAG_PENDING: return "pending_confirmation";
 	case DIAG_STATE: return "state";
 	case DIAG_DRIFT: return "drift";
+	case DIAG_EXPIRED: return "confirmation_expired";
 	case DIAG_SYSTEM: return "system";
 	}
 	return "system";
@@ -241,7 +244,7 @@ int cli_main(int argc, char **argv)
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	struct global_options g = {.table = getenv("NOTRACKCTL_TABLE")};
+	struct global_options g = {.table = getenv("NOTRACKCTL_TABLE"), .lock_timeout_ms = -1};
 	int c;
 
 	if (g.table && !*g.table)

@@ -173,8 +173,9 @@ static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
 
 /*
  * What the confirmation timer runs at the deadline: this very binary, with
- * the same table, backend and state directory, by absolute paths, since the
- * timer runs from / and, under systemd, with another environment.
+ * the same table, backend, state directory and permission checks, by
+ * absolute paths, since the timer runs from / and, under systemd, with
+ * another environment (confirm_timer.c carries XTABLES_LOCKFILE over).
  */
 static int expire_command(const struct global_options *g, struct op_config *cfg, struct diag *d)
 {
@@ -203,6 +204,9 @@ static int expire_command(const struct global_options *g, struct op_config *cfg,
 	argv[i++] = dir;
 	argv[i++] = "--backend";
 	argv[i++] = cfg->backend->name;
+	/* a state this run accepted must not stop its own rollback */
+	if (trust_insecure())
+		argv[i++] = "--insecure-permissions";
 	argv[i] = NULL;
 	cfg->expire_argv = argv;
 	return 0;
@@ -558,7 +562,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 	r = cli_backend_choose(g, &cb, &d);
 	fill_config(g, cb.ops, &cfg);
 	/* the timer waits as long as it takes for a run that holds the lock */
-	if (expire && !cfg.lock_timeout_ms)
+	if (expire && cfg.lock_timeout_ms < 0)
 		cfg.lock_timeout_ms = 10 * 60 * 1000;
 	if (r == 0)
 		r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
@@ -573,6 +577,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 			printf("not confirmed in time: rolled back to generation %" PRIu64 "\n", res.generation_to);
 		else
 			printf("confirmed: generation %" PRIu64 " stays\n", res.pending.generation);
+		cli_print_warnings(&d);
 	}
 	cli_backend_free(&cb);
 	op_result_free(&res);

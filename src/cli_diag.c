@@ -282,6 +282,14 @@ static void print_status_json(const struct status_report *rep, const char *backe
 					      rep->pending_detail.timer, "timer_id", rep->pending_detail.timer_id));
 	else
 		json_object_set_new(o, "pending", json_null());
+	if (rep->has_expired)
+		json_object_set_new(o, "expired",
+				    json_pack("{s:s,s:I,s:I,s:b,s:s}", "token", rep->expired.token, "generation",
+					      (json_int_t)rep->expired.generation, "rolled_back_to",
+					      (json_int_t)rep->expired.rolled_back, "refused", rep->expired.refused,
+					      "reason", rep->expired.reason));
+	else
+		json_object_set_new(o, "expired", json_null());
 	json_object_set_new(o, "nft_table", json_string(table));
 	for (size_t i = 0; i < rep->owned.n; i++) {
 		const struct owned_object *r = &rep->owned.v[i];

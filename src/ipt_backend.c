@@ -41,6 +41,7 @@
 #include "ipt_transport.h"
 #include "lockfile.h"
 #include "seqdiff.h"
+#include "txn.h"
 
 static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
 static const char *const builtin_of_hook[] = {"PREROUTING", "OUTPUT"};
@@ -688,6 +689,35 @@ static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed,
 	return replaced;
 }
 
+/*
+ * The order the tables are replaced in.  Each replace is atomic but the
+ * set of them is not: a run killed between two leaves the first ones
+ * replaced.  A NOTRACK rule live without its untracked accept drops the
+ * untracked traffic in a stateful filter; an accept live without its
+ * NOTRACK rule matches nothing.  So, per family, the filter tables go
+ * first when the change leaves accepts in them, and last when it takes
+ * them away: every moment in between is safe.
+ */
+static bool family_keeps_accepts(const struct ipt_plan *ip, unsigned family)
+{
+	for (size_t i = 0; i < ip->n; i++)
+		if (ip->v[i].family == family && strcmp(ip->v[i].name, "raw") && ip->v[i].want.rules.n)
+			return true;
+	return false;
+}
+
+static int commit_order(const void *a, const void *b, void *ctx)
+{
+	const struct tbl *x = a, *y = b;
+	const bool *accepts_first = ctx;
+	int raw_x = !strcmp(x->name, "raw"), raw_y = !strcmp(y->name, "raw");
+
+	if (x->family != y->family || raw_x == raw_y)
+		return tbl_order(a, b);
+	/* raw against a filter table of the same family */
+	return accepts_first[x->family == FAMILY_IPV6] == (bool)raw_x ? 1 : -1;
+}
+
 static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
 {
 	struct ipt_plan *ip = p->priv;
@@ -699,9 +729,19 @@ static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
 	strbuf_init(&undo_errors);
 	diag_init(&cd);
 	forget_last_read(b);
-	for (failed = 0; failed < ip->n; failed++)
-		if (ip->v[failed].dirty && (r = replace_table(b, &ip->v[failed], &ip->v[failed].want, true, &cd)) < 0)
+	bool accepts_first[2] = {family_keeps_accepts(ip, FAMILY_IPV4), family_keeps_accepts(ip, FAMILY_IPV6)};
+	qsort_r(ip->v, ip->n, sizeof(*ip->v), commit_order, accepts_first);
+	bool replaced_one = false;
+	for (failed = 0; failed < ip->n; failed++) {
+		if (!ip->v[failed].dirty)
+			continue;
+		/* the test seam between two replaces (txn.c) */
+		if (replaced_one)
+			txn_test_pause("between-tables");
+		if ((r = replace_table(b, &ip->v[failed], &ip->v[failed].want, true, &cd)) < 0)
 			break;
+		replaced_one = true;
+	}
 	if (r == 0) {
 		diag_free(&cd);
 		return 0;

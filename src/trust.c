@@ -14,6 +14,11 @@ void trust_set_insecure(bool insecure)
 	insecure_ok = insecure;
 }
 
+bool trust_insecure(void)
+{
+	return insecure_ok;
+}
+
 /* msg is complete; `path` is what the user named (shown as the file). */
 static int refuse(struct diag *d, const char *path, const char *msg)
 {

@@ -41,15 +41,21 @@ nft delete rule inet filter input handle "$(nft -a list chain inet filter input 
 snapshot back-to-gen1
 assert_same_rules gen1 back-to-gen1
 
-# 3. The automatic rollback of --confirm refuses over a change to our table.
+# 3. The automatic rollback of --confirm refuses over a change to our table,
+#    and the confirmation ends all the same: nothing stays pending, and
+#    status and a late confirm say what happened.
 run 0 ntc apply --confirm 2 "$src/policies/dns.json"
 nft add rule inet notrackctl output udp sport 4321 counter notrack comment '"hand-made"'
 snapshot tampered2
-sleep 3.5
+for i in $(seq 100); do [ -e "$NOTRACKCTL_STATE_DIR/expired.json" ] && break; sleep 0.1; done
+[ -e "$NOTRACKCTL_STATE_DIR/expired.json" ] || fail "the expiry never ran"
+[ ! -e "$NOTRACKCTL_STATE_DIR/pending.json" ] || fail "the refused automatic rollback left the confirmation pending"
 snapshot after-deadline
 assert_same_snapshot tampered2 after-deadline
-[ -e "$NOTRACKCTL_STATE_DIR/pending.json" ] || fail "the refused automatic rollback dropped the pending confirmation"
-run 8 ntc apply "$src/policies/minimal.json"
+run 0 ntc status
+assert_contains "$work/out" "its rollback was refused" "status after a refused expiry"
+run 12 ntc confirm
+assert_contains "$work/err" "its rollback was refused" "a late confirm after a refused expiry"
 run 0 ntc rollback --force
 [ ! -e "$NOTRACKCTL_STATE_DIR/pending.json" ] || fail "pending.json left after rollback --force"
 snapshot final
