@@ -45,27 +45,6 @@ run 0 nb restore
 assert_eq "$(current_gen)" 2 "current after a journal came back"
 assert_holds "journal back on generation 2"
 
-# baseline: dns, then nginx on top of it; nothing pending
-baseline() {
-	rm -f "$NOTRACKCTL_STATE_DIR/pending.json"
-	run 0 nb restore
-	run 0 nb apply -q --allow-conflicts "$src/policies/dns.json"
-	run 0 nb apply -q --allow-conflicts "$src/policies/nginx.json"
-}
-
-# next_command WHAT CMD...: (a) runs CMD; when it (or its warning) names
-# restore, runs restore, which must work.
-next_command() {
-	local what=$1 got=0
-	shift
-	"$@" >"$work/out" 2>"$work/err" || got=$?
-	if grep -q "'notrackctl restore'\|'notrackctl --backend [a-z]* --table [a-z_]* restore'" "$work/err"; then
-		run 0 nb restore
-	elif [ "$got" != 0 ]; then
-		fail "$what: the next command exited $got without naming a command that works: $(cat "$work/err")"
-	fi
-}
-
 trials=0
 # trial OP POINT: kills OP at POINT, checks (a), then again and checks (b).
 trial() {
