@@ -55,15 +55,26 @@ void audit_log(const char *action, const char *backend, const char *table, const
 			 : res->txn.changed   ? "changed"
 					      : "unchanged");
 	}
-	/* tests read the line on stderr; syslog is the real destination */
+	char line[1200];
+	snprintf(line, sizeof(line),
+		 "%s uid=%u euid=%u loginuid=%s%s backend=%s table=%s generation=%" PRIu64 "->%" PRIu64
+		 " policy=%s result=%s",
+		 action, (unsigned)getuid(), (unsigned)geteuid(), luid, sudo, backend, table, res->generation_from,
+		 r < 0 ? res->generation_from : res->generation_to, res->policy_digest[0] ? res->policy_digest : "none",
+		 result);
+	/* tests read the line on stderr, or (for the confirmation timer, whose
+	 * stderr is /dev/null) appended to a file; syslog is the real one */
 	if (getenv("NOTRACKCTL_AUDIT_STDERR"))
 		options |= LOG_PERROR;
+	const char *copy = getenv("NOTRACKCTL_TEST_AUDIT_FILE");
+	if (copy && *copy) {
+		FILE *f = fopen(copy, "ae");
+		if (f) {
+			fprintf(f, "%s\n", line);
+			fclose(f);
+		}
+	}
 	openlog("notrackctl", options, LOG_AUTHPRIV);
-	syslog(r < 0 ? LOG_ERR : LOG_NOTICE,
-	       "%s uid=%u euid=%u loginuid=%s%s backend=%s table=%s generation=%" PRIu64 "->%" PRIu64
-	       " policy=%s result=%s",
-	       action, (unsigned)getuid(), (unsigned)geteuid(), luid, sudo, backend, table, res->generation_from,
-	       r < 0 ? res->generation_from : res->generation_to, res->policy_digest[0] ? res->policy_digest : "none",
-	       result);
+	syslog(r < 0 ? LOG_ERR : LOG_NOTICE, "%s", line);
 	closelog();
 }

@@ -844,32 +844,40 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 
 	for (size_t i = 0; i < ip->n; i++) {
 		const struct tbl *t = &ip->v[i];
-		const char *chain = NULL;
-		/* only tables that hold something of ours count: loading
-		 * another table (iptables -t mangle -S does) changes nothing
-		 * of ours */
-		if (t->live.chain[HOOK_PREROUTING] || t->live.chain[HOOK_OUTPUT] || t->live.rules.n)
+		const char *mixed_chain = NULL;
+		/* only tables that hold something of ours in the digest count:
+		 * loading another table (iptables -t mangle -S does) changes
+		 * nothing of ours */
+		bool table_mixed = t->live.chain[HOOK_PREROUTING] || t->live.chain[HOOK_OUTPUT];
+		if (table_mixed)
 			digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
 			if (t->live.chain[h])
 				digest = hash_mix_str(digest, b->chain[h]);
-		bool own_chain = false;
 		for (size_t j = 0; j < t->live.rules.n; j++) {
 			const struct ipt_rule *lr = &t->live.rules.v[j];
 			const char *comment;
 			struct owned_object *o;
-			bool jump;
-			/* rules come chain by chain, in order */
-			if (!chain || strcmp(chain, lr->chain)) {
-				digest = hash_mix_str(digest, chain = lr->chain);
-				own_chain = our_hook(b, chain) >= 0;
+			bool own_chain = our_hook(b, lr->chain) >= 0;
+			bool jump = !own_chain && our_hook(b, ipt_rule_target(lr)) >= 0;
+			/* What our rules are, never where others' rules put them:
+			 * a rule inserted ahead of a jump or an accept of ours
+			 * moves it without changing it.  The accepts sit in
+			 * others' chains, whose owners may reload them (owned.h),
+			 * so they are not in the digest at all. */
+			if (own_chain || jump) {
+				if (!table_mixed)
+					digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+				table_mixed = true;
+				/* rules come chain by chain, in order */
+				if (!mixed_chain || strcmp(mixed_chain, lr->chain))
+					digest = hash_mix_str(digest, mixed_chain = lr->chain);
+				digest = hash_mix_u64(digest, lr->key);
 			}
-			digest = hash_mix_u64(hash_mix_u64(digest, !own_chain && lr->pos != 1), lr->key);
 			if (own_chain && !with_rules) {
 				out->rules++;
 				continue;
 			}
-			jump = !own_chain && our_hook(b, ipt_rule_target(lr)) >= 0;
 			comment = ipt_entry_comment(t->family, lr->e);
 			o = owned_list_add(out);
 			if (!o)
@@ -885,7 +893,9 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 			o->bytes = lr->bytes;
 		}
 	}
-	snprintf(out->digest, sizeof(out->digest), "xxh3:%016" PRIx64, digest);
+	/* "xxh3p" for a digest with neither positions nor accepts; "xxh3"
+	 * digests had both, and are not comparable with these */
+	snprintf(out->digest, sizeof(out->digest), "xxh3p:%016" PRIx64, digest);
 	return 0;
 }
 

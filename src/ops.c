@@ -1322,6 +1322,7 @@ int op_confirm(const struct op_config *cfg, const char *token, struct op_result 
 		if (r == 0) {
 			confirm_timer_cancel(&res->pending);
 			res->cancelled_pending = true;
+			txn_test_pause("confirm-locked"); /* still holding the lock */
 		}
 	}
 	session_close(cfg, &s);
