@@ -46,7 +46,8 @@ const char cli_common_help[] = "      --json            print one JSON document 
 			       "      --backend NAME    auto (default): decided from the live kernel;\n"
 			       "                        nft, or iptables (iptables-legacy via libiptc)\n"
 			       "      --verbose         say which backend was chosen and why\n"
-			       "      --lock-timeout S  wait at most S seconds for another run (default 30)\n"
+			       "      --lock-timeout S  wait at most S seconds for another run (default 30;\n"
+			       "                        0: do not wait)\n"
 			       "      --table NAME      table and ownership tag (default notrackctl)\n"
 			       "      --insecure-permissions\n"
 			       "                        accept a policy or state that others could\n"
@@ -64,7 +65,12 @@ int cli_parse_common(const char *cmd, int c, const char *arg, struct global_opti
 	case OPT_JSON: g->json = true; return 1;
 	case OPT_STATE_DIR: g->state_dir = arg; return 1;
 	case OPT_BACKEND: g->backend = arg; return 1;
-	case OPT_TABLE: g->table = arg; return 1;
+	case OPT_TABLE:
+		if (!ruleset_valid_table_name(arg))
+			return -cli_usage_error(
+			    cmd, "table name '%s' must be lower-case letters, digits and '_', under 24 bytes", arg);
+		g->table = arg;
+		return 1;
 	case OPT_INSECURE: trust_set_insecure(true); return 1;
 	case 'q': g->quiet = true; return 1;
 	case OPT_VERBOSE: g->verbose = true; return 1;
@@ -227,7 +233,7 @@ static void print_main_help(FILE *f)
 			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
-		"Options (before the command, or after it):\n"
+		"Options (before the command, or after it and its arguments, up to --):\n"
 		"%s"
 		"  -V, --version         print the version\n"
 		"\n%s",

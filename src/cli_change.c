@@ -233,7 +233,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	struct diag d;
 	int c, r, code;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common(cmd, c, optarg, g);
 		if (k < 0)
 			return -k;
@@ -359,7 +359,7 @@ static int run_undo(int argc, char **argv, struct global_options *g, enum undo_k
 	struct diag d;
 	int c, r, code;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common(cmd, c, optarg, g);
 		char *end;
 		if (k < 0)
@@ -441,7 +441,7 @@ int cmd_generations(int argc, char **argv, struct global_options *g)
 	json_t *arr = NULL;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common("generations", c, optarg, g);
 		if (k < 0)
 			return -k;
@@ -540,7 +540,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 	struct diag d;
 	int c, r, code;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common(cmd, c, optarg, g);
 		if (k < 0)
 			return -k;

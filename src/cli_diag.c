@@ -322,7 +322,7 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	const char *reason, *table;
 	int c, k, code = EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		if ((k = cli_parse_common("status", c, optarg, g)) < 0)
 			return -k;
 		if (k)
@@ -698,7 +698,7 @@ int cmd_top(int argc, char **argv, struct global_options *g)
 	struct diag d;
 	int c, k, r, code = EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "+qhn:p:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qhn:p:", opts, NULL)) != -1) {
 		if ((k = cli_parse_common("top", c, optarg, g)) < 0)
 			return -k;
 		if (k)
@@ -922,7 +922,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	struct diag d;
 	int c, k, r, code = EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		if ((k = cli_parse_common("advise", c, optarg, g)) < 0)
 			return -k;
 		if (k)
