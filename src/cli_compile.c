@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli_common.h"
+#include "ipt_size.h"
 #include "emit.h"
 #include "exit_codes.h"
 #include "ops.h"
@@ -129,6 +130,9 @@ int cmd_compile(int argc, char **argv, struct global_options *g)
 	diag_init(&d);
 	strbuf_init(&out);
 	r = load_and_compile(argv[optind], g, host_checks, &src, &rs, &d);
+	/* refused before a single rule is printed (ipt_size.h) */
+	if (r == 0 && !strcmp(format, "iptables") && (r = ipt_size_check(&rs, &d)) < 0)
+		policy_locate(&src, &d);
 	if (g->json) {
 		code = print_compile_json(&rs, &d, r);
 		goto out;

@@ -16,6 +16,7 @@
 
 #include "confirm_timer.h"
 #include "emit.h"
+#include "ipt_size.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 30000
 
@@ -942,6 +943,9 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	memset(res, 0, sizeof(*res));
 	digest_text(src->text, src->len, res->policy_digest);
 	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
+	/* before any lock is taken or rule built: what iptables cannot hold */
+	if (r == 0 && cfg->backend == &ipt_backend_ops && (r = ipt_size_check(&res->rs, d)) < 0)
+		policy_locate(src, d);
 	if (r < 0)
 		return r;
 	r = session_begin(cfg, !cfg->check_only, &s, res, d);
