@@ -160,7 +160,8 @@ int confirm_timer_arm(struct pending *p, char *const argv[], struct diag *d)
 
 	/* the boot-time clock: the deadline was set on it (ops.c) */
 	clock_gettime(CLOCK_BOOTTIME, &now);
-	seconds = p->boot_deadline > now.tv_sec ? p->boot_deadline - now.tv_sec : 1;
+	int64_t left_ms = p->boot_deadline_ms - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	seconds = left_ms > 0 ? (left_ms + 999) / 1000 : 1; /* systemd-run counts whole seconds */
 	if (systemd_manages_us() && arm_systemd(p, argv, seconds) == 0)
 		return 0;
 	/* no systemd here, or systemd-run failed: the detached process */

@@ -191,7 +191,7 @@ static void status_pending(const struct status_config *cfg, struct status_report
 			snprintf(rep->pending, sizeof(rep->pending),
 				 "generation %" PRIu64 " until %s%s, then back to %" PRIu64 " (token %s)",
 				 rep->pending_detail.generation, when,
-				 rep->pending_detail.deadline < (int64_t)time(NULL) ? " (deadline passed)" : "",
+				 state_pending_left_ms(&rep->pending_detail) <= 0 ? " (deadline passed)" : "",
 				 rep->pending_detail.rollback_to, rep->pending_detail.token);
 		} else if (state_expired_read(&st, &rep->expired, &d) == 0) {
 			/* the last one that was not confirmed in time, until the next apply */

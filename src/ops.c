@@ -568,28 +568,6 @@ static int cancel_pending(struct session *s, struct op_result *res, struct diag 
 	return end_pending(s, true, res, d);
 }
 
-/* CLOCK_BOOTTIME: monotonic, counts suspended time, never stepped. */
-static int64_t boot_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_BOOTTIME, &t);
-	return (int64_t)t.tv_sec;
-}
-
-/* Seconds until a pending confirmation's deadline (<= 0: passed), on the
- * boot-time clock when the deadline was set in this boot. */
-static int64_t pending_left(const struct pending *p)
-{
-	char boot[40];
-
-	if (p->boot_deadline > 0 && state_boot_id(boot) == 0 && !strcmp(boot, p->boot_id))
-		return p->boot_deadline - boot_seconds();
-	/* recorded without a boot-time deadline, or in another boot (its
-	 * clock is gone): the wall clock is all there is */
-	return p->deadline - (int64_t)time(NULL);
-}
-
 static int random_token(char out[PENDING_TOKEN_LEN + 1], struct diag *d)
 {
 	unsigned char raw[PENDING_TOKEN_LEN / 2];
@@ -625,7 +603,7 @@ static int arm_confirmation(const struct op_config *cfg, struct session *s, stru
 	p->rollback_to = res->generation_from;
 	p->created = (int64_t)time(NULL);
 	p->deadline = p->created + cfg->confirm_seconds;
-	p->boot_deadline = boot_seconds() + cfg->confirm_seconds;
+	p->boot_deadline_ms = state_boot_ms() + (int64_t)cfg->confirm_seconds * 1000;
 	state_boot_id(p->boot_id);
 	snprintf(p->timer, sizeof(p->timer), "none");
 	r = state_pending_write(&s->st, p, d);
@@ -1314,7 +1292,7 @@ int op_confirm(const struct op_config *cfg, const char *token, struct op_result 
 		r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
 			      "token %s does not match the pending confirmation of generation %" PRIu64, token,
 			      res->pending.generation);
-	} else if (r == 0 && pending_left(&res->pending) <= 0) {
+	} else if (r == 0 && state_pending_left_ms(&res->pending) <= 0) {
 		/* the deadline passed: the expiry is due (or its timer died);
 		 * do what it does, and fail as a late confirm */
 		struct pending p = res->pending;
@@ -1349,8 +1327,10 @@ int op_confirm_expire(const struct op_config *cfg, const char *token, struct op_
 	}
 	if (r < 0)
 		return r;
-	while ((left = pending_left(&p)) > 0)
-		sleep((unsigned)left);
+	while ((left = state_pending_left_ms(&p)) > 0) {
+		struct timespec nap = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
+		nanosleep(&nap, NULL);
+	}
 
 	/* from here to the end of the rollback, one lock: a confirm either
 	 * ran before (the pending file is gone) or waits and finds it over */

@@ -520,7 +520,7 @@ int state_pending_read(struct state *st, struct pending *p, struct diag *d)
 {
 	char path[4200], *text;
 	const char *token, *timer, *timer_id, *boot_id = "";
-	json_int_t gen, to, created, deadline, boot_deadline = 0;
+	json_int_t gen, to, created, deadline, boot_deadline_ms = 0;
 	json_error_t jerr;
 	json_t *root;
 	size_t len;
@@ -536,7 +536,8 @@ int state_pending_read(struct state *st, struct pending *p, struct diag *d)
 	if (!root ||
 	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s,s:I,s:I,s:I,s:I,s:s,s:s,s?I,s?s}", "token", &token,
 			   "generation", &gen, "rollback_to", &to, "created", &created, "deadline", &deadline, "timer",
-			   &timer, "timer_id", &timer_id, "boot_deadline", &boot_deadline, "boot_id", &boot_id) < 0 ||
+			   &timer, "timer_id", &timer_id, "boot_deadline_ms", &boot_deadline_ms, "boot_id",
+			   &boot_id) < 0 ||
 	    strlen(boot_id) >= sizeof(p->boot_id) || strlen(token) != PENDING_TOKEN_LEN ||
 	    strlen(timer) >= sizeof(p->timer) || strlen(timer_id) >= sizeof(p->timer_id) || gen < 0 || to < 0) {
 		json_decref(root);
@@ -550,10 +551,32 @@ int state_pending_read(struct state *st, struct pending *p, struct diag *d)
 	p->rollback_to = (uint64_t)to;
 	p->created = created;
 	p->deadline = deadline;
-	p->boot_deadline = boot_deadline;
+	p->boot_deadline_ms = boot_deadline_ms;
 	snprintf(p->boot_id, sizeof(p->boot_id), "%s", boot_id);
 	json_decref(root);
 	return 0;
+}
+
+/* CLOCK_BOOTTIME in ms: monotonic, counts suspended time, never stepped. */
+int64_t state_boot_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_BOOTTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Milliseconds until a pending confirmation's deadline (<= 0: passed), on
+ * the boot-time clock when the deadline was set in this boot. */
+int64_t state_pending_left_ms(const struct pending *p)
+{
+	char boot[40];
+
+	if (p->boot_deadline_ms > 0 && state_boot_id(boot) == 0 && !strcmp(boot, p->boot_id))
+		return p->boot_deadline_ms - state_boot_ms();
+	/* recorded without a boot-time deadline, or in another boot (its
+	 * clock is gone): the wall clock is all there is */
+	return (p->deadline - (int64_t)time(NULL)) * 1000;
 }
 
 int state_pending_write(struct state *st, const struct pending *p, struct diag *d)
@@ -562,7 +585,7 @@ int state_pending_write(struct state *st, const struct pending *p, struct diag *
 	    json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:s}", "token", p->token, "generation",
 		      (json_int_t)p->generation, "rollback_to", (json_int_t)p->rollback_to, "created",
 		      (json_int_t)p->created, "deadline", (json_int_t)p->deadline, "timer", p->timer, "timer_id",
-		      p->timer_id, "boot_deadline", (json_int_t)p->boot_deadline, "boot_id", p->boot_id);
+		      p->timer_id, "boot_deadline_ms", (json_int_t)p->boot_deadline_ms, "boot_id", p->boot_id);
 	char *text = o ? json_dumps(o, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
 	int r;
 

@@ -103,10 +103,10 @@ struct pending {
 	uint64_t generation;
 	uint64_t rollback_to;
 	int64_t created, deadline; /* seconds since the epoch, for people */
-	/* The deadline that counts: CLOCK_BOOTTIME seconds in boot boot_id.
+	/* The deadline that counts: CLOCK_BOOTTIME milliseconds in boot boot_id.
 	 * The wall clock may be stepped (NTP, an admin) while a change waits;
 	 * the boot-time clock only moves forward, suspended time included. */
-	int64_t boot_deadline;
+	int64_t boot_deadline_ms;
 	char boot_id[40];
 	char timer[16];	   /* "systemd" or "process" */
 	char timer_id[80]; /* systemd unit, or the process id */
@@ -116,6 +116,11 @@ struct pending {
 int state_pending_read(struct state *st, struct pending *p, struct diag *d);
 int state_pending_write(struct state *st, const struct pending *p, struct diag *d);
 int state_pending_clear(struct state *st, struct diag *d);
+/* CLOCK_BOOTTIME in milliseconds. */
+int64_t state_boot_ms(void);
+/* Milliseconds until p's deadline (<= 0: it passed): on the boot-time clock
+ * when p was armed in this boot, else on the wall clock. */
+int64_t state_pending_left_ms(const struct pending *p);
 
 /* A change under way (see intent.json above). */
 struct intent {

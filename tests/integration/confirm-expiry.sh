@@ -20,7 +20,7 @@ pol=$src/policies/nginx.json
 reboot
 kernel before
 pending_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$NOTRACKCTL_STATE_DIR/pending.json" "$1"; }
-# wait_for FILE: the expiry ran (bounded)
+# wait_for FILE: the expiry ran (bounded); FILE must not be there before
 wait_for() {
 	local i
 	for i in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
@@ -65,7 +65,8 @@ kernel before
 #    can write to is accepted by it too, and it rolls back.
 chmod 0770 "$NOTRACKCTL_STATE_DIR"
 run 7 nb apply -q --allow-conflicts --confirm 1 "$pol"
-run 0 nb --insecure-permissions apply -q --allow-conflicts --confirm 1 "$pol"
+rm "$NOTRACKCTL_STATE_DIR/expired.json" # the last one's: wait for this one's
+run 0 nb --insecure-permissions apply -q --allow-conflicts --confirm 3 "$pol"
 grep -q -- --insecure-permissions "/proc/$(pending_field timer_id)/cmdline" || fail "the timer lacks --insecure-permissions"
 tr '\0' '\n' <"/proc/$(pending_field timer_id)/environ" >"$work/timer.env"
 assert_contains "$work/timer.env" "XTABLES_LOCKFILE=$XTABLES_LOCKFILE" "the timer's environment"
@@ -76,7 +77,7 @@ chmod 0700 "$NOTRACKCTL_STATE_DIR"
 
 # 3b. The timer died; the deadline passed: confirm runs the rollback and
 #     fails as late.
-run 0 nb apply -q --allow-conflicts --confirm 1 "$pol"
+run 0 nb apply -q --allow-conflicts --confirm 3 "$pol"
 kill -KILL "$(pending_field timer_id)"
 until nb status >"$work/st" 2>&1 && grep -q 'deadline passed' "$work/st"; do sleep 0.05; done
 run 12 nb confirm
@@ -89,7 +90,7 @@ assert_contains "$work/out" "nothing awaits confirmation" "confirm after a plain
 run 0 nb remove
 
 # 4a. The expiry took the lock first: confirm waits, then finds it over.
-run 0 nb apply -q --allow-conflicts --confirm 1 "$pol"
+run 0 nb apply -q --allow-conflicts --confirm 3 "$pol"
 token=$(pending_field token)
 kill -KILL "$(pending_field timer_id)"
 rm -rf "$work/sync" && mkdir "$work/sync"

@@ -61,7 +61,7 @@ trial() {
 			cmd=(nb restore)
 			;;
 		expire)
-			run 0 nb apply -q --allow-conflicts --confirm 1 "$src/policies/dns.json"
+			run 0 nb apply -q --allow-conflicts --confirm 2 "$src/policies/dns.json"
 			token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$NOTRACKCTL_STATE_DIR/pending.json")
 			timer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timer_id"])' "$NOTRACKCTL_STATE_DIR/pending.json")
 			kill -KILL "$timer" 2>/dev/null || true

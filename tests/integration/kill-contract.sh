@@ -36,7 +36,7 @@ for trial in $(seq "$want"); do
 		cmd=(restore)
 		;;
 	expire)
-		run 0 nb apply --allow-conflicts --confirm 1 "$src/policies/dns.json"
+		run 0 nb apply --allow-conflicts --confirm 2 "$src/policies/dns.json"
 		[ -e "$NOTRACKCTL_STATE_DIR/pending.json" ] ||
 			fail "trial $trial: apply --confirm left nothing pending: $(cat "$work/out" "$work/err"; nb generations)"
 		token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$NOTRACKCTL_STATE_DIR/pending.json")
