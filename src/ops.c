@@ -536,6 +536,11 @@ static int refuse_if_pending(struct session *s, struct diag *d)
 	t = (time_t)p.deadline;
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (state_pending_left_ms(&p) <= 0)
+		return diag_fail(d, DIAG_PENDING, EBUSY, NULL,
+				 "generation %" PRIu64 " was not confirmed by %s, and its timer has not rolled it back "
+				 "(it died, or is about to): run 'notrackctl rollback' to undo it",
+				 p.generation, when);
 	return diag_fail(d, DIAG_PENDING, EBUSY, NULL,
 			 "generation %" PRIu64 " awaits confirmation until %s (token %s): run 'notrackctl confirm' "
 			 "to keep it or 'notrackctl rollback' to undo it first",

@@ -376,8 +376,9 @@ static json_t *generation_body(const struct generation *g)
 }
 
 /* The checksum covers the body as serialised with sorted keys, so a damaged
- * or hand-edited file is detected before it can steer anything.  Takes body. */
-static int write_checksummed(const char *dir, const char *name, json_t *body, struct diag *d)
+ * or hand-edited file is detected before it can steer anything.  Takes body.
+ * Without `durable`, see write_replace(). */
+static int write_checksummed_as(const char *dir, const char *name, json_t *body, bool durable, struct diag *d)
 {
 	char digest[DIGEST_SIZE], *text, *out;
 	int r;
@@ -396,9 +397,14 @@ static int write_checksummed(const char *dir, const char *name, json_t *body, st
 	json_decref(body);
 	if (!out)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	r = write_atomic(dir, name, out, strlen(out), d);
+	r = write_replace(dir, name, out, strlen(out), durable, d);
 	free(out);
 	return r;
+}
+
+static int write_checksummed(const char *dir, const char *name, json_t *body, struct diag *d)
+{
+	return write_checksummed_as(dir, name, body, true, d);
 }
 
 /* Reads a file written by write_checksummed() and checks its checksum.
@@ -737,11 +743,12 @@ int state_live_read(struct state *st, struct live_record *l)
 
 int state_live_write(struct state *st, const struct live_record *l, struct diag *d)
 {
-	return write_checksummed(st->dir, "live.json",
-				 json_pack("{s:i,s:I,s:s,s:I,s:s}", "format", STATE_FORMAT, "generation",
-					   (json_int_t)l->generation, "boot_id", l->boot_id, "kernel_generation",
-					   (json_int_t)l->kernel_generation, "owned_digest", l->owned_digest),
-				 d);
+	/* not fsynced: it describes this boot's kernel, which a crash ends */
+	return write_checksummed_as(st->dir, "live.json",
+				    json_pack("{s:i,s:I,s:s,s:I,s:s}", "format", STATE_FORMAT, "generation",
+					      (json_int_t)l->generation, "boot_id", l->boot_id, "kernel_generation",
+					      (json_int_t)l->kernel_generation, "owned_digest", l->owned_digest),
+				    false, d);
 }
 
 int state_expired_read(struct state *st, struct expired *e, struct diag *d)

@@ -80,6 +80,9 @@ chmod 0700 "$NOTRACKCTL_STATE_DIR"
 run 0 nb apply -q --allow-conflicts --confirm 3 "$pol"
 kill -KILL "$(pending_field timer_id)"
 until nb status >"$work/st" 2>&1 && grep -q 'deadline passed' "$work/st"; do sleep 0.05; done
+run 8 nb apply -q --allow-conflicts "$src/policies/dns.json"
+assert_contains "$work/err" "its timer has not rolled it back" "apply while an expiry is overdue"
+assert_contains "$work/err" "'notrackctl rollback'" "apply while an expiry is overdue"
 run 12 nb confirm
 assert_contains "$work/err" "too late" "confirm after the deadline, timer dead"
 kernel after-late
