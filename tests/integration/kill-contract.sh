@@ -15,6 +15,7 @@ backend=${3:-nft}
 want=${4:-200}
 need_commands iptables-legacy iptables-legacy-save ip6tables-legacy ip6tables-legacy-save
 . "$(dirname "$0")/crash-lib.sh"
+export NOTRACKCTL_TEST_AUDIT_FILE=$work/audit
 
 for l in none nginx dns; do learn "$l"; done
 rm -rf "$NOTRACKCTL_STATE_DIR"
@@ -36,11 +37,12 @@ for trial in $(seq "$want"); do
 		cmd=(restore)
 		;;
 	expire)
-		run 0 nb apply --allow-conflicts --confirm 2 "$src/policies/dns.json"
+		run 0 nb apply --json --allow-conflicts --confirm 2 "$src/policies/dns.json"
+		python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["confirm"]; print(c["token"], c["timer_id"])' "$work/out" >"$work/confirm"
+		read -r token timer <"$work/confirm"
+		kill -KILL "$timer" 2>/dev/null || true
 		[ -e "$NOTRACKCTL_STATE_DIR/pending.json" ] ||
-			fail "trial $trial: apply --confirm left nothing pending: $(cat "$work/out" "$work/err"; nb generations)"
-		token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$NOTRACKCTL_STATE_DIR/pending.json")
-		kill -KILL "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timer_id"])' "$NOTRACKCTL_STATE_DIR/pending.json")" 2>/dev/null || true
+			fail "trial $trial: nothing pending after apply --confirm: $(cat "$work/out" "$work/err" "$work/audit"; nb generations)"
 		# past the deadline, so that the kill lands in the rollback
 		until nb status >"$work/st" 2>&1 && grep -q 'deadline passed' "$work/st"; do sleep 0.1; done
 		cmd=(confirm-expire "$token")
