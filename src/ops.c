@@ -1374,17 +1374,25 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 		goto out;
 	to = res->generation_from;
 	/* A change that was never confirmed must not come back with a reboot:
-	 * its timer died with the old boot, so do what it would have done. */
+	 * its timer died with the old boot, so do what it would have done.  In
+	 * the boot it was applied in, before its deadline, it stays pending. */
+	bool pending = false, undo = false;
+	char boot[40] = "";
 	r = state_pending_read(&s.st, &p, d);
-	if (r == 0 && p.generation == to) {
-		r = diag_warn(d, "",
-			      "generation %" PRIu64
-			      " was never confirmed before the restart; restoring generation %" PRIu64
-			      " instead, as its timer would have",
-			      p.generation, p.rollback_to);
-		to = p.rollback_to;
+	if (r == 0) {
+		pending = true;
+		state_boot_id(boot);
+		undo = p.generation == to && (strcmp(p.boot_id, boot) || state_pending_left_ms(&p) <= 0);
 	} else if (r == -ENOENT) {
 		r = 0;
+	}
+	if (undo) {
+		r = diag_warn(d, "",
+			      "generation %" PRIu64 " was never confirmed %s; restoring generation %" PRIu64
+			      " instead, as its timer would have",
+			      p.generation, strcmp(p.boot_id, boot) ? "before the restart" : "by its deadline",
+			      p.rollback_to);
+		to = p.rollback_to;
 	}
 	if (r == 0 && to != 0)
 		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
@@ -1393,8 +1401,19 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 				   .desired = to && res->rs.table[0] ? &res->rs : NULL};
 		r = run_change(cfg, &s, &c, res, d);
 	}
-	if (r == 0 && !cfg->check_only)
+	/* a pending confirmation this restore did not undo is about another
+	 * generation (its apply never became current), or still running */
+	if (r == 0 && !cfg->check_only && pending && (undo || p.generation != to))
 		r = cancel_pending(&s, res, d);
+	if (r == 0 && !cfg->check_only && undo) {
+		/* a confirm that comes now is too late (exit 12) */
+		struct expired e = {.generation = p.generation, .rolled_back = to, .time = (int64_t)time(NULL)};
+		struct diag ignored;
+		snprintf(e.token, sizeof(e.token), "%s", p.token);
+		diag_init(&ignored);
+		state_expired_write(&s.st, &e, &ignored);
+		diag_free(&ignored);
+	}
 	if (r == 0)
 		res->generation_to = to;
 out:
