@@ -1213,11 +1213,13 @@ int op_pending(const struct op_config *cfg, struct pending *p, struct diag *d)
 /*
  * The deadline passed and p is still pending: roll back to p.rollback_to,
  * under the lock the caller took before it read p, so that a confirm can
- * neither slip in between nor win after.  The change always ends here:
+ * neither slip in between nor win after.  The change ends here:
  *  - rolled back, recorded in expired.json (a late confirm fails on it);
  *  - or, when someone else changed our own rules since (the rollback
  *    refuses to undo their change), the pending state is cleared all the
- *    same, and expired.json, syslog and status say that p.generation stayed.
+ *    same, and expired.json, syslog and status say that p.generation stayed;
+ *  - a rollback that fails (the kernel refused it) leaves it pending, past
+ *    its deadline: apply then names rollback, and confirm tries again.
  * A timer for an apply that never became current has nothing to undo.
  */
 static int expire_locked(const struct op_config *cfg, struct session *s, const struct pending *p, bool stop_timer,
@@ -1235,6 +1237,14 @@ static int expire_locked(const struct op_config *cfg, struct session *s, const s
 	}
 	r = rollback_in(cfg, s, true, p->rollback_to, stop_timer, res, d);
 	e.rolled_back = r == 0 ? res->generation_to : res->generation_from;
+	if (r < 0 && d->kind != DIAG_DRIFT) {
+		/* not a refusal but a failure (the kernel, memory, the state):
+		 * the rollback is still due, so the confirmation stays */
+		size_t n = strlen(d->msg);
+		snprintf(d->msg + n, sizeof(d->msg) - n,
+			 "; generation %" PRIu64 " stays pending: 'notrackctl rollback' undoes it", p->generation);
+		return r;
+	}
 	if (r < 0) {
 		e.refused = true;
 		snprintf(e.reason, sizeof(e.reason), "%s", d->msg);
