@@ -11,10 +11,11 @@
  * A test seam.  With NOTRACKCTL_TEST_SYNC_DIR set, a run stops at named
  * points and waits (up to 10 s) for the test.  The first transaction of a
  * run stops at "before-commit" (planned, journaled, batch not sent) and at
- * "after-commit" (the kernel holds the change, nothing recorded yet); the
- * operations add their own (ops.c: "after-save", "before-clear",
- * "expire-locked").  At each it creates DIR/POINT and waits for
- * DIR/POINT.go.  The tests use it to change the ruleset under a stale plan
+ * "after-commit" (the kernel holds the change, nothing recorded yet).  The
+ * other points stop only where the test asks, with DIR/POINT.wait:
+ * "between-tables" (ipt_backend.c), "after-save", "before-clear",
+ * "expire-locked" and "confirm-locked" (ops.c).  At each it creates
+ * DIR/POINT and waits for DIR/POINT.go.  The tests use it to change the ruleset under a stale plan
  * (the genid check), to kill the run at every step (the intent journal)
  * and to order two runs.  Unset, as always outside tests, it costs one
  * getenv().
@@ -27,6 +28,11 @@ void txn_test_pause(const char *point)
 
 	if (!dir || !*dir)
 		return;
+	if (strcmp(point, "before-commit") && strcmp(point, "after-commit")) {
+		snprintf(path, sizeof(path), "%s/%s.wait", dir, point);
+		if (access(path, F_OK) != 0)
+			return;
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, point);
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0)

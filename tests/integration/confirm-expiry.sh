@@ -97,7 +97,7 @@ run 0 nb apply -q --allow-conflicts --confirm 3 "$pol"
 token=$(pending_field token)
 kill -KILL "$(pending_field timer_id)"
 rm -rf "$work/sync" && mkdir "$work/sync"
-for p in before-commit between-tables after-commit after-save before-clear; do touch "$work/sync/$p.go"; done
+touch "$work/sync/before-commit.go" "$work/sync/after-commit.go" "$work/sync/expire-locked.wait"
 NOTRACKCTL_TEST_SYNC_DIR=$work/sync "$bin" --backend "$backend" confirm-expire "$token" >"$work/exp.out" 2>&1 &
 exp=$!
 for i in $(seq 400); do [ -e "$work/sync/expire-locked" ] && break; sleep 0.05; done
@@ -120,6 +120,7 @@ kernel applied
 token=$(pending_field token)
 kill -KILL "$(pending_field timer_id)"
 rm -rf "$work/sync" && mkdir "$work/sync"
+touch "$work/sync/confirm-locked.wait"
 NOTRACKCTL_TEST_SYNC_DIR=$work/sync "$bin" --backend "$backend" confirm "$token" >"$work/conf.out" 2>&1 &
 conf=$!
 for i in $(seq 400); do [ -e "$work/sync/confirm-locked" ] && break; sleep 0.05; done
