@@ -382,11 +382,11 @@ static int damaged_journal(struct session *s, enum recovery mode, struct diag *r
  * A run was killed (or its state write failed, and so did the repair)
  * between journaling a change and clearing the journal.  What follows
  * decides on the facts, in this order:
- *  - the journal names another backend or table: only a run there can
- *    probe the right place, so name it;
  *  - it was written in another boot (the boot id moved): the kernel started
  *    empty since, so it holds neither side; the state's current generation
  *    is what was last committed, and stays;
+ *  - the journal names another backend or table: only a run there can
+ *    probe the right place, so name it;
  *  - otherwise the batch is atomic, so the kernel holds either the change
  *    or what was there before: find out which by planning against each,
  *    then record the one it holds;
@@ -420,13 +420,6 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, e
 	r = state_current(&s->st, &current, d);
 	if (r < 0)
 		goto out;
-	if (c.in.backend[0] && (strcmp(c.in.backend, cfg->backend->name) || strcmp(c.in.table, cfg_table(cfg)))) {
-		r = diag_fail(d, DIAG_STATE, EXDEV, NULL,
-			      "an earlier %s with the %s backend on table %s was interrupted; only a run there can "
-			      "tell what the kernel holds: run 'notrackctl --backend %s --table %s restore'",
-			      c.in.action, c.in.backend, c.in.table, c.in.backend, c.in.table);
-		goto out;
-	}
 	if (c.in.boot_id[0] && state_boot_id(boot) == 0 && strcmp(boot, c.in.boot_id)) {
 		r = diag_warn(d, "",
 			      "an earlier %s was interrupted before a restart; the kernel forgot it, and generation "
@@ -434,6 +427,13 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, e
 			      c.in.action, current,
 			      mode == RECOVER_RESTORING ? "" : " ('notrackctl restore' puts it back)");
 		goto done_if_ok;
+	}
+	if (c.in.backend[0] && (strcmp(c.in.backend, cfg->backend->name) || strcmp(c.in.table, cfg_table(cfg)))) {
+		r = diag_fail(d, DIAG_STATE, EXDEV, NULL,
+			      "an earlier %s with the %s backend on table %s was interrupted; only a run there can "
+			      "tell what the kernel holds: run 'notrackctl --backend %s --table %s restore'",
+			      c.in.action, c.in.backend, c.in.table, c.in.backend, c.in.table);
+		goto out;
 	}
 	if (!strcmp(c.in.action, "apply") && c.in.policy) {
 		src.file = strdup(c.in.policy_file ? c.in.policy_file : "interrupted apply");
