@@ -873,17 +873,12 @@ static int compiled_identity(const struct op_config *cfg, const struct ruleset *
 static int stamp_here(const struct op_config *cfg, const struct ruleset *rs, struct verified_stamp *v)
 {
 	socklen_t len = sizeof(v->netns_cookie);
-	FILE *f;
 	int fd, r;
 
 	memset(v, 0, sizeof(*v));
 	if (!cfg->backend->exact_generation)
 		return -1;
-	f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (!f)
-		return -1;
-	r = fscanf(f, "%39s", v->boot_id) == 1 ? 0 : -1;
-	fclose(f);
+	r = state_boot_id(v->boot_id);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (r < 0 || fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &v->netns_cookie, &len) < 0)
 		r = -1; /* before Linux 5.14: no cookie, no stamp */
