@@ -29,28 +29,46 @@ static uint64_t product(const struct expansion *e)
 	return e->peers * e->locals * e->lists;
 }
 
+/* The total for one family, and the rule that multiplies most. */
+static uint64_t count(const struct ruleset *rs, unsigned family, const struct rule **worst, uint64_t *worst_n)
+{
+	uint64_t total = 0;
+
+	*worst = NULL;
+	*worst_n = 0;
+	if (!(rs->families & family))
+		return 0;
+	for (size_t i = 0; i < rs->n_rules; i++) {
+		const struct rule *r = &rs->rules[i];
+		struct expansion e;
+		if (!(r->family & family))
+			continue;
+		e = expand(rs, r);
+		total += product(&e);
+		if (product(&e) > *worst_n) {
+			*worst_n = product(&e);
+			*worst = r;
+		}
+	}
+	return total;
+}
+
+uint64_t ipt_size_count(const struct ruleset *rs, unsigned family)
+{
+	const struct rule *worst;
+	uint64_t worst_n;
+
+	return count(rs, family, &worst, &worst_n);
+}
+
 int ipt_size_check(const struct ruleset *rs, struct diag *d)
 {
 	static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
 
 	for (size_t f = 0; f < 2; f++) {
-		uint64_t total = 0, worst_n = 0;
-		const struct rule *worst = NULL;
+		const struct rule *worst;
+		uint64_t worst_n, total = count(rs, families[f], &worst, &worst_n);
 
-		if (!(rs->families & families[f]))
-			continue;
-		for (size_t i = 0; i < rs->n_rules; i++) {
-			const struct rule *r = &rs->rules[i];
-			struct expansion e;
-			if (!(r->family & families[f]))
-				continue;
-			e = expand(rs, r);
-			total += product(&e);
-			if (product(&e) > worst_n) {
-				worst_n = product(&e);
-				worst = r;
-			}
-		}
 		if (total <= IPT_MAX_RULES_PER_FAMILY)
 			continue;
 		struct expansion w = expand(rs, worst);

@@ -7,11 +7,16 @@
  * the limit refuses that at once instead.
  */
 #pragma once
+#include <stdint.h>
+
 #include "diag.h"
 #include "ruleset.h"
 
 /* Rules per family the iptables backend accepts (README, "Backends"). */
 #define IPT_MAX_RULES_PER_FAMILY 250000u
+
+/* The rules our chains would hold in one family (FAMILY_IPV4 or _IPV6). */
+uint64_t ipt_size_count(const struct ruleset *rs, unsigned family);
 
 /* 0, or a DIAG_POLICY failure naming (as its JSON path) the entry that
  * multiplies most, with its factors, when either family would exceed the
