@@ -1,8 +1,8 @@
 #!/bin/bash
 # apply --confirm always ends, for one backend (nft or iptables):
-#  1. rules others insert at the head of the same chains (fail2ban, Docker)
-#     do not stop the automatic rollback; theirs stay, ours go, and the
-#     timer's own audit line names the generations;
+#  1. rules others insert at the head of the same chains (fail2ban, Docker),
+#     append or delete there do not stop the automatic rollback; theirs
+#     stay, ours go, and the timer's own audit line names the generations;
 #  2. --insecure-permissions and XTABLES_LOCKFILE reach the timer's command;
 #  3. a confirm after the deadline fails with exit code 12, whether the
 #     rollback ran already or is due (its timer died: confirm runs it);
@@ -26,14 +26,20 @@ wait_for() {
 	for i in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done
 	fail "$1 never appeared"
 }
-# foreign rules at the head of the chains ours are in
+# foreign rules inserted at the head of the chains ours are in, appended,
+# and deleted (fail2ban, Docker, an admin)
 foreign_insert() {
 	if [ "$backend" = nft ]; then
 		nft insert rule inet filter input ip saddr 192.0.2.7 counter drop comment '"f2b"'
 		nft insert rule inet filter output ip daddr 192.0.2.8 counter accept
+		nft add rule inet filter input tcp dport 2222 accept
+		nft delete rule inet filter input handle \
+			"$(nft -a list chain inet filter input | sed -n 's/.*tcp dport 8080 accept # handle \([0-9]*\)$/\1/p')"
 	else
 		iptables-legacy -w -I INPUT 1 -s 192.0.2.7 -j DROP
 		iptables-legacy -w -t raw -I PREROUTING 1 -s 192.0.2.9 -j ACCEPT
+		iptables-legacy -w -A INPUT -p tcp --dport 2222 -j ACCEPT
+		iptables-legacy -w -D INPUT -p tcp --dport 22 -j ACCEPT
 		ip6tables-legacy -w -I INPUT 1 -s 2001:db8::7 -j DROP
 	fi
 }
