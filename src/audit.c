@@ -60,8 +60,10 @@ void audit_log(const char *action, const char *backend, const char *table, const
 		 "%s uid=%u euid=%u loginuid=%s%s backend=%s table=%s generation=%" PRIu64 "->%" PRIu64
 		 " policy=%s result=%s",
 		 action, (unsigned)getuid(), (unsigned)geteuid(), luid, sudo, backend, table, res->generation_from,
-		 r < 0 ? res->generation_from : res->generation_to, res->policy_digest[0] ? res->policy_digest : "none",
-		 result);
+		 /* a failed run names where it left the state; a late confirm
+		  * fails after carrying out the rollback that was due */
+		 r < 0 && !res->txn.committed ? res->generation_from : res->generation_to,
+		 res->policy_digest[0] ? res->policy_digest : "none", result);
 	/* tests read the line on stderr, or (for the confirmation timer, whose
 	 * stderr is /dev/null) appended to a file; syslog is the real one */
 	if (getenv("NOTRACKCTL_AUDIT_STDERR"))

@@ -91,6 +91,9 @@ assert_contains "$work/err" "its timer has not rolled it back" "apply while an e
 assert_contains "$work/err" "'notrackctl rollback'" "apply while an expiry is overdue"
 run 12 nb confirm
 assert_contains "$work/err" "too late" "confirm after the deadline, timer dead"
+tail -n 1 "$work/audit" >"$work/last-audit"
+assert_contains "$work/last-audit" "confirm uid=0" "the late confirm's audit line"
+assert_contains "$work/last-audit" "->0 policy=" "the late confirm's audit line names the rollback it did"
 kernel after-late
 assert_same_file "$work/before.k" "$work/after-late.k" "the ruleset after a late confirm"
 run 0 nb apply -q --allow-conflicts "$pol" # a new change: confirm is about it now
