@@ -62,8 +62,10 @@ void audit_log(const char *action, const char *backend, const char *table, const
 		 "%s uid=%u euid=%u loginuid=%s%s backend=%s table=%s generation=%" PRIu64 "->%" PRIu64
 		 " policy=%s result=%s",
 		 action, (unsigned)getuid(), (unsigned)geteuid(), luid, sudo, backend, table, res->generation_from,
-		 r < 0 ? res->generation_from : res->generation_to, res->policy_digest[0] ? res->policy_digest : "none",
-		 result);
+		 /* a failed run names where it left the state; a late confirm
+		  * fails after carrying out the rollback that was due */
+		 r < 0 && !res->txn.committed ? res->generation_from : res->generation_to,
+		 res->policy_digest[0] ? res->policy_digest : "none", result);
 	/* The test suite's seam: its runs must not fill the host's syslog, so it
 	 * names a file that gets the line instead (one O_APPEND write, so
 	 * concurrent runs do not interleave). */

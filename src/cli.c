@@ -37,7 +37,8 @@ static const char exit_code_help[] = "Exit codes:\n"
 				     "  8  a commit-confirmed apply is pending\n"
 				     "  9  state directory unreadable or inconsistent\n"
 				     "  10 other system error\n"
-				     "  11 rollback refused: someone else changed what notrackctl owns\n";
+				     "  11 rollback refused: someone else changed what notrackctl owns\n"
+				     "  12 confirm came too late: the change was not confirmed in time\n";
 
 const char cli_common_help[] = "      --json            print one JSON document on stdout\n"
 			       "      --state-dir DIR   state directory (default /var/lib/notrackctl,\n"
@@ -45,7 +46,8 @@ const char cli_common_help[] = "      --json            print one JSON document 
 			       "      --backend NAME    auto (default): decided from the live kernel;\n"
 			       "                        nft, or iptables (iptables-legacy via libiptc)\n"
 			       "      --verbose         say which backend was chosen and why\n"
-			       "      --lock-timeout S  wait at most S seconds for another run (default 30)\n"
+			       "      --lock-timeout S  wait at most S seconds for another run (default 30;\n"
+			       "                        0: do not wait)\n"
 			       "      --table NAME      table and ownership tag (default notrackctl)\n"
 			       "      --insecure-permissions\n"
 			       "                        accept a policy or state that others could\n"
@@ -63,7 +65,12 @@ int cli_parse_common(const char *cmd, int c, const char *arg, struct global_opti
 	case OPT_JSON: g->json = true; return 1;
 	case OPT_STATE_DIR: g->state_dir = arg; return 1;
 	case OPT_BACKEND: g->backend = arg; return 1;
-	case OPT_TABLE: g->table = arg; return 1;
+	case OPT_TABLE:
+		if (!ruleset_valid_table_name(arg))
+			return -cli_usage_error(
+			    cmd, "table name '%s' must be lower-case letters, digits and '_', under 24 bytes", arg);
+		g->table = arg;
+		return 1;
 	case OPT_INSECURE: trust_set_insecure(true); return 1;
 	case 'q': g->quiet = true; return 1;
 	case OPT_VERBOSE: g->verbose = true; return 1;
@@ -90,6 +97,7 @@ int cli_exit_code(const struct diag *d)
 	case DIAG_PENDING: return EXIT_PENDING;
 	case DIAG_STATE: return EXIT_STATE;
 	case DIAG_DRIFT: return EXIT_DRIFT;
+	case DIAG_EXPIRED: return EXIT_EXPIRED;
 	case DIAG_SYSTEM: return EXIT_SYSTEM;
 	}
 	return EXIT_SYSTEM;
@@ -183,6 +191,7 @@ const char *cli_diag_kind_name(enum diag_kind k)
 	case DIAG_PENDING: return "pending_confirmation";
 	case DIAG_STATE: return "state";
 	case DIAG_DRIFT: return "drift";
+	case DIAG_EXPIRED: return "confirmation_expired";
 	case DIAG_SYSTEM: return "system";
 	}
 	return "system";
@@ -227,7 +236,7 @@ static void print_main_help(FILE *f)
 			fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
-		"Options (before the command, or after it):\n"
+		"Options (before the command, or after it and its arguments, up to --):\n"
 		"%s"
 		"  -V, --version         print the version\n"
 		"\n%s",
@@ -244,7 +253,7 @@ int cli_main(int argc, char **argv)
 	    COMMON_OPTIONS,
 	    {NULL, 0, NULL, 0},
 	};
-	struct global_options g = {.table = getenv("NOTRACKCTL_TABLE")};
+	struct global_options g = {.table = getenv("NOTRACKCTL_TABLE"), .lock_timeout_ms = -1};
 	int c;
 
 	if (g.table && !*g.table)

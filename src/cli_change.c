@@ -173,8 +173,9 @@ static const char diff_help[] = "Usage: notrackctl diff [OPTIONS] POLICY\n"
 
 /*
  * What the confirmation timer runs at the deadline: this very binary, with
- * the same table, backend and state directory, by absolute paths, since the
- * timer runs from / and, under systemd, with another environment.
+ * the same table, backend, state directory and permission checks, by
+ * absolute paths, since the timer runs from / and, under systemd, with
+ * another environment (confirm_timer.c carries XTABLES_LOCKFILE over).
  */
 static int expire_command(const struct global_options *g, struct op_config *cfg, struct diag *d)
 {
@@ -203,6 +204,9 @@ static int expire_command(const struct global_options *g, struct op_config *cfg,
 	argv[i++] = dir;
 	argv[i++] = "--backend";
 	argv[i++] = cfg->backend->name;
+	/* a state this run accepted must not stop its own rollback */
+	if (trust_insecure())
+		argv[i++] = "--insecure-permissions";
 	argv[i] = NULL;
 	cfg->expire_argv = argv;
 	return 0;
@@ -229,7 +233,7 @@ static int run_apply(int argc, char **argv, struct global_options *g, bool diff_
 	struct diag d;
 	int c, r, code;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common(cmd, c, optarg, g);
 		if (k < 0)
 			return -k;
@@ -357,7 +361,7 @@ static int run_undo(int argc, char **argv, struct global_options *g, enum undo_k
 	struct diag d;
 	int c, r, code;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common(cmd, c, optarg, g);
 		char *end;
 		if (k < 0)
@@ -439,7 +443,7 @@ int cmd_generations(int argc, char **argv, struct global_options *g)
 	json_t *arr = NULL;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common("generations", c, optarg, g);
 		if (k < 0)
 			return -k;
@@ -538,7 +542,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 	struct diag d;
 	int c, r, code;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common(cmd, c, optarg, g);
 		if (k < 0)
 			return -k;
@@ -560,7 +564,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 	r = cli_backend_choose(g, &cb, &d);
 	fill_config(g, cb.ops, &cfg);
 	/* the timer waits as long as it takes for a run that holds the lock */
-	if (expire && !cfg.lock_timeout_ms)
+	if (expire && cfg.lock_timeout_ms < 0)
 		cfg.lock_timeout_ms = 10 * 60 * 1000;
 	if (r == 0)
 		r = expire ? op_confirm_expire(&cfg, token, &res, &d) : op_confirm(&cfg, token, &res, &d);
@@ -575,6 +579,7 @@ static int run_confirm(int argc, char **argv, struct global_options *g, bool exp
 			printf("not confirmed in time: rolled back to generation %" PRIu64 "\n", res.generation_to);
 		else
 			printf("confirmed: generation %" PRIu64 " stays\n", res.pending.generation);
+		cli_print_warnings(&d);
 	}
 	cli_backend_free(&cb);
 	op_result_free(&res);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli_common.h"
+#include "ipt_size.h"
 #include "emit.h"
 #include "exit_codes.h"
 #include "ops.h"
@@ -46,8 +47,10 @@ static const char compile_help[] = "Usage: notrackctl compile [OPTIONS] POLICY\n
 				   "      --no-host-check   do not warn about interfaces missing on this host\n"
 				   "      --json            one JSON document: the compiled rules (as --format\n"
 				   "                        json), exposure, warnings and error\n"
+				   "      --table NAME      table and ownership tag (default notrackctl)\n"
 				   "  -q, --quiet           print no exposure summary\n"
-				   "  -h, --help            show this help\n";
+				   "  -h, --help            show this help\n"
+				   "Options may come before or after POLICY (up to --).\n";
 
 /* --json: the same document shape as the kernel-facing commands, with the
  * compiled rules (the --format json document) under "compiled". */
@@ -80,6 +83,8 @@ int cmd_compile(int argc, char **argv, struct global_options *g)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"json", no_argument, NULL, 'j'},
+	    /* the one global option compile uses: before or after POLICY */
+	    {"table", required_argument, NULL, OPT_TABLE},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *format = "nft";
@@ -91,7 +96,12 @@ int cmd_compile(int argc, char **argv, struct global_options *g)
 	struct diag d;
 	int c, r, code;
 
-	while ((c = getopt_long(argc, argv, "+f:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
+		int k = c == OPT_TABLE ? cli_parse_common("compile", c, optarg, g) : 0;
+		if (k < 0)
+			return -k;
+		if (k)
+			continue;
 		switch (c) {
 		case 'f':
 			format = optarg;
@@ -120,6 +130,9 @@ int cmd_compile(int argc, char **argv, struct global_options *g)
 	diag_init(&d);
 	strbuf_init(&out);
 	r = load_and_compile(argv[optind], g, host_checks, &src, &rs, &d);
+	/* refused before a single rule is printed (ipt_size.h) */
+	if (r == 0 && !strcmp(format, "iptables") && (r = ipt_size_check(&rs, &d)) < 0)
+		policy_locate(&src, &d);
 	if (g->json) {
 		code = print_compile_json(&rs, &d, r);
 		goto out;

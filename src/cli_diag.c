@@ -342,6 +342,14 @@ static void print_status_json(const struct status_report *rep, const char *backe
 	json_object_set_new(o, "drift",
 			    rep->has_drift ? json_pack("{s:b,s:s}", "changed", rep->drift, "what", rep->drift_what)
 					   : json_null());
+	if (rep->has_expired)
+		json_object_set_new(o, "expired",
+				    json_pack("{s:s,s:I,s:I,s:b,s:s}", "token", rep->expired.token, "generation",
+					      (json_int_t)rep->expired.generation, "rolled_back_to",
+					      (json_int_t)rep->expired.rolled_back, "refused", rep->expired.refused,
+					      "reason", rep->expired.reason));
+	else
+		json_object_set_new(o, "expired", json_null());
 	json_object_set_new(o, "nft_table", json_string(table));
 	for (size_t i = 0; i < rep->owned.n; i++) {
 		const struct owned_object *r = &rep->owned.v[i];
@@ -375,7 +383,7 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	const char *reason, *table;
 	int c, k, code = EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		if ((k = cli_parse_common("status", c, optarg, g)) < 0)
 			return -k;
 		if (k)
@@ -751,7 +759,7 @@ int cmd_top(int argc, char **argv, struct global_options *g)
 	struct diag d;
 	int c, k, r, code = EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "+qhn:p:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qhn:p:", opts, NULL)) != -1) {
 		if ((k = cli_parse_common("top", c, optarg, g)) < 0)
 			return -k;
 		if (k)
@@ -975,7 +983,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	struct diag d;
 	int c, k, r, code = EXIT_OK;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		if ((k = cli_parse_common("advise", c, optarg, g)) < 0)
 			return -k;
 		if (k)

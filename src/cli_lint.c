@@ -109,7 +109,7 @@ int cmd_lint(int argc, char **argv, struct global_options *g)
 	struct diag d;
 	int c, r = 0, code;
 
-	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		int k = cli_parse_common("lint", c, optarg, g);
 		if (k < 0)
 			return -k;

@@ -67,6 +67,14 @@ static int arm_systemd(struct pending *p, char *const argv[], int64_t seconds)
 	cmd[n++] = unit;
 	cmd[n++] = active;
 	cmd[n++] = "--timer-property=AccuracySec=1s";
+	/* the unit starts with systemd's environment, not ours: the xtables
+	 * lock must be the one every other iptables user here takes */
+	char lockenv[4200];
+	const char *lock = getenv("XTABLES_LOCKFILE");
+	if (lock && *lock) {
+		snprintf(lockenv, sizeof(lockenv), "--setenv=XTABLES_LOCKFILE=%s", lock);
+		cmd[n++] = lockenv;
+	}
 	cmd[n++] = "--";
 	for (size_t i = 0; argv[i] && n < 63; i++)
 		cmd[n++] = argv[i];
@@ -150,8 +158,10 @@ int confirm_timer_arm(struct pending *p, char *const argv[], struct diag *d)
 	struct timespec now;
 	int64_t seconds;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	seconds = p->deadline > now.tv_sec ? p->deadline - now.tv_sec : 1;
+	/* the boot-time clock: the deadline was set on it (ops.c) */
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	int64_t left_ms = p->boot_deadline_ms - ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	seconds = left_ms > 0 ? (left_ms + 999) / 1000 : 1; /* systemd-run counts whole seconds */
 	if (systemd_manages_us() && arm_systemd(p, argv, seconds) == 0)
 		return 0;
 	/* no systemd here, or systemd-run failed: the detached process */

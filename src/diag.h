@@ -22,6 +22,7 @@ enum diag_kind {
 	DIAG_STATE,	 /* the state directory is unreadable or inconsistent */
 	DIAG_DRIFT,	 /* someone else changed the objects we own */
 	DIAG_SYSTEM,	 /* any other operating-system error */
+	DIAG_EXPIRED,	 /* confirm came after the deadline: the change is gone */
 };
 
 struct diag_warning {

@@ -42,6 +42,15 @@ static size_t multiport_chunk(const struct port_set *s, size_t start)
 	return i - start;
 }
 
+size_t iptables_port_lists(const struct port_set *s)
+{
+	size_t lists = 0;
+
+	for (size_t start = 0; start < s->n; start += multiport_chunk(s, start))
+		lists++;
+	return lists;
+}
+
 int iptables_for_each_variant(const struct ruleset *rs, const struct rule *r, iptables_variant_fn fn, void *ctx)
 {
 	const struct addr_set *peers = r->peer_set >= 0 ? &rs->addr_sets[r->peer_set] : NULL;

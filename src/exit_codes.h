@@ -14,4 +14,5 @@ enum exit_code {
 	EXIT_STATE = 9,	     /* state directory unreadable or inconsistent */
 	EXIT_SYSTEM = 10,    /* any other system error */
 	EXIT_DRIFT = 11,     /* rollback refused: someone else changed our objects */
+	EXIT_EXPIRED = 12,   /* confirm too late: the change was rolled back */
 };

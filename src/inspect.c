@@ -158,7 +158,7 @@ static void status_rules(const struct status_config *cfg, struct status_report *
 {
 	const struct backend_options bo = {
 	    .table = cfg->table ? cfg->table : RULESET_DEFAULT_TABLE,
-	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : 30000,
+	    .lock_timeout_ms = cfg->lock_timeout_ms >= 0 ? cfg->lock_timeout_ms : 30000,
 	};
 	struct backend *b = NULL;
 
@@ -199,8 +199,22 @@ static void status_pending(const struct status_config *cfg, struct status_report
 			snprintf(rep->pending, sizeof(rep->pending),
 				 "generation %" PRIu64 " until %s%s, then back to %" PRIu64 " (token %s)",
 				 rep->pending_detail.generation, when,
-				 rep->pending_detail.deadline < (int64_t)time(NULL) ? " (deadline passed)" : "",
+				 state_pending_left_ms(&rep->pending_detail) <= 0 ? " (deadline passed)" : "",
 				 rep->pending_detail.rollback_to, rep->pending_detail.token);
+		} else if (state_expired_read(&st, &rep->expired, &d) == 0) {
+			/* the last one that was not confirmed in time, until the next apply */
+			rep->has_expired = true;
+			if (rep->expired.refused)
+				snprintf(rep->pending, sizeof(rep->pending),
+					 "none; generation %" PRIu64 " was not confirmed in time, and its rollback "
+					 "was refused: it stays live, unconfirmed (%.100s)",
+					 rep->expired.generation, rep->expired.reason);
+			else
+				snprintf(rep->pending, sizeof(rep->pending),
+					 "none; generation %" PRIu64
+					 " was not confirmed in time and was rolled back to "
+					 "%" PRIu64,
+					 rep->expired.generation, rep->expired.rolled_back);
 		}
 		state_close(&st);
 	}

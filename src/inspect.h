@@ -50,7 +50,7 @@ struct status_config {
 	const struct backend_ops *backend; /* NULL: none could be chosen; rules are skipped */
 	const char *table;		   /* NULL: RULESET_DEFAULT_TABLE */
 	const char *state_dir;		   /* NULL: STATE_DEFAULT_DIR */
-	int lock_timeout_ms;		   /* for a backend lock (iptables: the xtables lock); 0: 30 s */
+	int lock_timeout_ms;		   /* for a backend lock (iptables: the xtables lock); < 0: 30 s */
 };
 
 struct status_report {
@@ -61,9 +61,11 @@ struct status_report {
 	bool has_state_dir;   /* false: never applied here */
 	char *policy_file;    /* of the current generation; NULL if none */
 	int64_t applied_time; /* seconds since the epoch; 0 if none */
-	char pending[256];    /* a commit-confirmed apply waiting, in words, or "none" */
+	char pending[384];    /* a commit-confirmed apply waiting, in words, or "none" */
 	bool has_pending;
 	struct pending pending_detail;
+	bool has_expired; /* nothing pending, and the last confirmation expired */
+	struct expired expired;
 	struct diag state_err;
 
 	struct owned_list owned;

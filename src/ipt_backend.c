@@ -41,6 +41,7 @@
 #include "ipt_transport.h"
 #include "lockfile.h"
 #include "seqdiff.h"
+#include "txn.h"
 
 static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
 static const char *const builtin_of_hook[] = {"PREROUTING", "OUTPUT"};
@@ -691,6 +692,35 @@ static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed,
 	return replaced;
 }
 
+/*
+ * The order the tables are replaced in.  Each replace is atomic but the
+ * set of them is not: a run killed between two leaves the first ones
+ * replaced.  A NOTRACK rule live without its untracked accept drops the
+ * untracked traffic in a stateful filter; an accept live without its
+ * NOTRACK rule matches nothing.  So, per family, the filter tables go
+ * first when the change leaves accepts in them, and last when it takes
+ * them away: every moment in between is safe.
+ */
+static bool family_keeps_accepts(const struct ipt_plan *ip, unsigned family)
+{
+	for (size_t i = 0; i < ip->n; i++)
+		if (ip->v[i].family == family && strcmp(ip->v[i].name, "raw") && ip->v[i].want.rules.n)
+			return true;
+	return false;
+}
+
+static int commit_order(const void *a, const void *b, void *ctx)
+{
+	const struct tbl *x = a, *y = b;
+	const bool *accepts_first = ctx;
+	int raw_x = !strcmp(x->name, "raw"), raw_y = !strcmp(y->name, "raw");
+
+	if (x->family != y->family || raw_x == raw_y)
+		return tbl_order(a, b);
+	/* raw against a filter table of the same family */
+	return accepts_first[x->family == FAMILY_IPV6] == (bool)raw_x ? 1 : -1;
+}
+
 static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
 {
 	struct ipt_plan *ip = p->priv;
@@ -702,9 +732,19 @@ static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
 	strbuf_init(&undo_errors);
 	diag_init(&cd);
 	forget_last_read(b);
-	for (failed = 0; failed < ip->n; failed++)
-		if (ip->v[failed].dirty && (r = replace_table(b, &ip->v[failed], &ip->v[failed].want, true, &cd)) < 0)
+	bool accepts_first[2] = {family_keeps_accepts(ip, FAMILY_IPV4), family_keeps_accepts(ip, FAMILY_IPV6)};
+	qsort_r(ip->v, ip->n, sizeof(*ip->v), commit_order, accepts_first);
+	bool replaced_one = false;
+	for (failed = 0; failed < ip->n; failed++) {
+		if (!ip->v[failed].dirty)
+			continue;
+		/* the test seam between two replaces (txn.c) */
+		if (replaced_one)
+			txn_test_pause("between-tables");
+		if ((r = replace_table(b, &ip->v[failed], &ip->v[failed].want, true, &cd)) < 0)
 			break;
+		replaced_one = true;
+	}
 	if (r == 0) {
 		diag_free(&cd);
 		return 0;
@@ -807,32 +847,40 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 
 	for (size_t i = 0; i < ip->n; i++) {
 		const struct tbl *t = &ip->v[i];
-		const char *chain = NULL;
-		/* only tables that hold something of ours count: loading
-		 * another table (iptables -t mangle -S does) changes nothing
-		 * of ours */
-		if (t->live.chain[HOOK_PREROUTING] || t->live.chain[HOOK_OUTPUT] || t->live.rules.n)
+		const char *mixed_chain = NULL;
+		/* only tables that hold something of ours in the digest count:
+		 * loading another table (iptables -t mangle -S does) changes
+		 * nothing of ours */
+		bool table_mixed = t->live.chain[HOOK_PREROUTING] || t->live.chain[HOOK_OUTPUT];
+		if (table_mixed)
 			digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
 			if (t->live.chain[h])
 				digest = hash_mix_str(digest, b->chain[h]);
-		bool own_chain = false;
 		for (size_t j = 0; j < t->live.rules.n; j++) {
 			const struct ipt_rule *lr = &t->live.rules.v[j];
 			const char *comment;
 			struct owned_object *o;
-			bool jump;
-			/* rules come chain by chain, in order */
-			if (!chain || strcmp(chain, lr->chain)) {
-				digest = hash_mix_str(digest, chain = lr->chain);
-				own_chain = our_hook(b, chain) >= 0;
+			bool own_chain = our_hook(b, lr->chain) >= 0;
+			bool jump = !own_chain && our_hook(b, ipt_rule_target(lr)) >= 0;
+			/* What our rules are, never where others' rules put them:
+			 * a rule inserted ahead of a jump or an accept of ours
+			 * moves it without changing it.  The accepts sit in
+			 * others' chains, whose owners may reload them (owned.h),
+			 * so they are not in the digest at all. */
+			if (own_chain || jump) {
+				if (!table_mixed)
+					digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+				table_mixed = true;
+				/* rules come chain by chain, in order */
+				if (!mixed_chain || strcmp(mixed_chain, lr->chain))
+					digest = hash_mix_str(digest, mixed_chain = lr->chain);
+				digest = hash_mix_u64(digest, lr->key);
 			}
-			digest = hash_mix_u64(hash_mix_u64(digest, !own_chain && lr->pos != 1), lr->key);
 			if (own_chain && !with_rules) {
 				out->rules++;
 				continue;
 			}
-			jump = !own_chain && our_hook(b, ipt_rule_target(lr)) >= 0;
 			comment = ipt_entry_comment(t->family, lr->e);
 			o = owned_list_add(out);
 			if (!o)
@@ -849,7 +897,9 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 			o->bytes = lr->bytes;
 		}
 	}
-	snprintf(out->digest, sizeof(out->digest), "xxh3:%016" PRIx64, digest);
+	/* "xxh3p" for a digest with neither positions nor accepts; "xxh3"
+	 * digests had both, and are not comparable with these */
+	snprintf(out->digest, sizeof(out->digest), "xxh3p:%016" PRIx64, digest);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "confirm_timer.h"
 #include "emit.h"
 #include "lint_ipt.h"
+#include "ipt_size.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 30000
 
@@ -72,13 +73,22 @@ struct session {
 	bool st_open;
 };
 
-static int recover_interrupted(const struct op_config *cfg, struct session *s, struct diag *d);
+/* How a run treats a change an earlier run left journaled: every run
+ * finishes or drops it when the kernel says which; restore also resolves
+ * what nothing else can, since it puts the current generation back anyway. */
+enum recovery {
+	RECOVER_OR_FAIL,
+	RECOVER_RESTORING,
+};
 
-static int session_open(const struct op_config *cfg, bool lock, struct session *s, struct diag *d)
+static int recover_interrupted(const struct op_config *cfg, struct session *s, enum recovery mode, struct diag *d);
+
+static int session_open_for(const struct op_config *cfg, bool lock, enum recovery mode, struct session *s,
+			    struct diag *d)
 {
 	const struct backend_options bo = {
 	    .table = cfg_table(cfg),
-	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
+	    .lock_timeout_ms = cfg->lock_timeout_ms >= 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
 	};
 	int r;
 
@@ -96,7 +106,7 @@ static int session_open(const struct op_config *cfg, bool lock, struct session *
 	}
 	r = cfg->backend->open(&s->b, &bo, d);
 	if (r == 0 && lock)
-		r = recover_interrupted(cfg, s, d);
+		r = recover_interrupted(cfg, s, mode, d);
 	return r;
 }
 
@@ -110,15 +120,53 @@ static void session_close(const struct op_config *cfg, struct session *s)
 
 /* Every operation starts here: a session (locked for writers) and the
  * current generation, which is also where it ends unless it changes. */
-static int session_begin(const struct op_config *cfg, bool lock, struct session *s, struct op_result *res,
-			 struct diag *d)
+static int session_begin_for(const struct op_config *cfg, bool lock, enum recovery mode, struct session *s,
+			     struct op_result *res, struct diag *d)
 {
-	int r = session_open(cfg, lock, s, d);
+	int r = session_open_for(cfg, lock, mode, s, d);
 
 	if (r == 0)
 		r = state_current(&s->st, &res->generation_from, d);
 	res->generation_to = res->generation_from;
 	return r;
+}
+
+static int session_begin(const struct op_config *cfg, bool lock, struct session *s, struct op_result *res,
+			 struct diag *d)
+{
+	return session_begin_for(cfg, lock, RECOVER_OR_FAIL, s, res, d);
+}
+
+/*
+ * Notes what generation `number` looks like now that this run made it live
+ * (state.h, struct live_record), from our objects as just read.  Best
+ * effort: without the record a later rollback compares with the
+ * generation file, as before it existed.
+ */
+static void note_live(struct session *s, uint64_t number, uint64_t kernel_generation, const char *owned_digest)
+{
+	struct live_record l = {.generation = number, .kernel_generation = kernel_generation};
+	struct diag ignored;
+
+	if (state_boot_id(l.boot_id) < 0)
+		return;
+	snprintf(l.owned_digest, sizeof(l.owned_digest), "%s", owned_digest);
+	diag_init(&ignored);
+	state_live_write(&s->st, &l, &ignored);
+	diag_free(&ignored);
+}
+
+static void note_live_now(const struct op_config *cfg, struct session *s, uint64_t number, uint64_t kernel_generation)
+{
+	struct owned_list now;
+	struct diag ignored;
+
+	diag_init(&ignored);
+	if (cfg->backend->owned(s->b, false, &now, &ignored) == 0) {
+		note_live(s, number, kernel_generation, now.digest);
+		owned_list_free(&now);
+	}
+	diag_free(&ignored);
 }
 
 /* Records what is now live as a new generation and makes it current. */
@@ -155,12 +203,16 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 	r = cfg->backend->owned(s->b, false, &g.owned, d);
 	if (r == 0)
 		r = state_save(&s->st, &g, d);
-	owned_list_free(&g.owned);
 	strbuf_free(&text);
-	if (r == 0)
+	if (r == 0) {
+		txn_test_pause("after-save");
 		r = state_set_current(&s->st, g.number, d);
-	if (r == 0)
+	}
+	if (r == 0) {
 		res->generation_to = g.number;
+		note_live(s, g.number, g.kernel_generation, g.owned.digest);
+	}
+	owned_list_free(&g.owned);
 	return r;
 }
 
@@ -195,6 +247,7 @@ static int finish_change(const struct op_config *cfg, struct session *s, const s
 			return r;
 	}
 	res->generation_to = c->in.to;
+	note_live_now(cfg, s, c->in.to, res->txn.kernel_generation);
 	return 0;
 }
 
@@ -284,6 +337,9 @@ static int run_change(const struct op_config *cfg, struct session *s, struct cha
 	if (cfg->check_only)
 		return txn_run(cfg->backend, s->b, c->desired, true, &res->txn, d);
 	c->in.from = res->generation_from;
+	state_boot_id(c->in.boot_id);
+	snprintf(c->in.backend, sizeof(c->in.backend), "%s", cfg->backend->name);
+	snprintf(c->in.table, sizeof(c->in.table), "%s", cfg_table(cfg));
 	r = txn_run_hooked(cfg->backend, s->b, c->desired, false, &hooks, &res->txn, d);
 	if (r == 0)
 		r = finish_change(cfg, s, c, res, d);
@@ -292,6 +348,8 @@ static int run_change(const struct op_config *cfg, struct session *s, struct cha
 	if (j.written) {
 		/* a journal entry that will not go away is harmless: the next
 		 * run finds the state already agreeing with the kernel */
+		if (r == 0)
+			txn_test_pause("before-clear");
 		diag_init(&ignored);
 		state_intent_clear(&s->st, &ignored);
 		diag_free(&ignored);
@@ -299,27 +357,85 @@ static int run_change(const struct op_config *cfg, struct session *s, struct cha
 	return r;
 }
 
+/* The journal cannot be read: restore sets it aside (it only ever helps to
+ * record a change, and restore records none); anything else names restore. */
+static int damaged_journal(struct session *s, enum recovery mode, struct diag *rd, struct diag *d)
+{
+	char from[4200], to[4300];
+
+	if (mode != RECOVER_RESTORING) {
+		diag_set_file(d, rd->file);
+		return diag_fail(d, rd->kind, rd->err, NULL,
+				 "%.300s; run 'notrackctl restore': it puts the current generation back and sets the "
+				 "journal aside",
+				 rd->msg);
+	}
+	snprintf(from, sizeof(from), "%s/intent.json", s->st.dir);
+	snprintf(to, sizeof(to), "%s.damaged", from);
+	if (rename(from, to) < 0)
+		return diag_fail(d, DIAG_STATE, errno, NULL, "cannot set the damaged journal %s aside: %s", from,
+				 strerror(errno));
+	return diag_warn(d, "", "the journal of an interrupted change is damaged (%s); set it aside as %s", rd->msg,
+			 to);
+}
+
 /*
  * A run was killed (or its state write failed, and so did the repair)
- * between journaling a change and recording it.  The batch is atomic, so
- * the kernel holds either the change or what was there before: find out
- * which by planning against each, then record the one it holds.
+ * between journaling a change and clearing the journal.  What follows
+ * decides on the facts, in this order:
+ *  - it was written in another boot (the boot id moved): the kernel started
+ *    empty since, so it holds neither side; the state's current generation
+ *    is what was last committed, and stays;
+ *  - the journal names another backend or table: only a run there can
+ *    probe the right place, so name it;
+ *  - otherwise the batch is atomic, so the kernel holds either the change
+ *    or what was there before: find out which by planning against each,
+ *    then record the one it holds;
+ *  - it holds neither: someone changed our rules meanwhile.  Restore puts
+ *    the current generation back over it (that is its job at boot); every
+ *    other command says so and names restore.
  */
-static int recover_interrupted(const struct op_config *cfg, struct session *s, struct diag *d)
+static int recover_interrupted(const struct op_config *cfg, struct session *s, enum recovery mode, struct diag *d)
 {
 	struct op_result res = {0}, probe = {0};
 	struct policy_source src = {0};
 	struct loaded target = {0}, before = {0};
 	struct change c = {0};
+	char boot[40];
 	uint64_t current;
-	int r = state_intent_read(&s->st, &c.in, d);
+	struct diag rd;
+	int r;
 
-	if (r == -ENOENT)
+	diag_init(&rd);
+	r = state_intent_read(&s->st, &c.in, &rd);
+	if (r == -ENOENT) {
+		diag_free(&rd);
 		return 0;
-	if (r == 0)
-		r = state_current(&s->st, &current, d);
+	}
+	if (r < 0) {
+		r = damaged_journal(s, mode, &rd, d);
+		diag_free(&rd);
+		return r;
+	}
+	diag_free(&rd);
+	r = state_current(&s->st, &current, d);
 	if (r < 0)
 		goto out;
+	if (c.in.boot_id[0] && state_boot_id(boot) == 0 && strcmp(boot, c.in.boot_id)) {
+		r = diag_warn(d, "",
+			      "an earlier %s was interrupted before a restart; the kernel forgot it, and generation "
+			      "%" PRIu64 " stays current%s",
+			      c.in.action, current,
+			      mode == RECOVER_RESTORING ? "" : " ('notrackctl restore' puts it back)");
+		goto done_if_ok;
+	}
+	if (c.in.backend[0] && (strcmp(c.in.backend, cfg->backend->name) || strcmp(c.in.table, cfg_table(cfg)))) {
+		r = diag_fail(d, DIAG_STATE, EXDEV, NULL,
+			      "an earlier %s with the %s backend on table %s was interrupted; only a run there can "
+			      "tell what the kernel holds: run 'notrackctl --backend %s --table %s restore'",
+			      c.in.action, c.in.backend, c.in.table, c.in.backend, c.in.table);
+		goto out;
+	}
 	if (!strcmp(c.in.action, "apply") && c.in.policy) {
 		src.file = strdup(c.in.policy_file ? c.in.policy_file : "interrupted apply");
 		src.text = strdup(c.in.policy);
@@ -361,13 +477,27 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, s
 		r = txn_run(cfg->backend, s->b, loaded_rules(&before), true, &probe.txn, d);
 	if (r < 0)
 		goto out;
-	if (probe.txn.changed && !cfg->force) {
+	if (probe.txn.changed && !strcmp(c.in.action, "restore")) {
+		/* a restore goes from the current generation to itself: the
+		 * kernel did not hold it when it started, and does not now */
+		r = diag_warn(d, "", "an earlier restore was interrupted before the kernel took it; dropped it%s",
+			      mode == RECOVER_RESTORING ? "" : " (run 'notrackctl restore' to finish it)");
+		goto done_if_ok;
+	}
+	if (probe.txn.changed) {
+		if (mode == RECOVER_RESTORING || cfg->force) {
+			r = diag_warn(d, "",
+				      "an earlier %s was interrupted, and the kernel holds neither its result nor "
+				      "generation %" PRIu64 "; dropped the interrupted record",
+				      c.in.action, c.in.from);
+			goto done_if_ok;
+		}
 		r = diag_fail(
 		    d, DIAG_STATE, ESTALE, NULL,
 		    "an earlier %s was interrupted, and the kernel now holds neither its result nor generation "
-		    "%" PRIu64 " (someone changed our rules meanwhile?); see 'notrackctl diff', then run again "
-		    "with --force to drop the interrupted record",
-		    c.in.action, current);
+		    "%" PRIu64 " (someone changed our rules meanwhile?); see 'notrackctl diff POLICY', then run "
+		    "'notrackctl restore' to put generation %" PRIu64 " back and drop the interrupted record",
+		    c.in.action, c.in.from, current);
 		goto out;
 	}
 	/* the kernel holds what was there before: so must the state */
@@ -407,14 +537,21 @@ static int refuse_if_pending(struct session *s, struct diag *d)
 	t = (time_t)p.deadline;
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (state_pending_left_ms(&p) <= 0)
+		return diag_fail(d, DIAG_PENDING, EBUSY, NULL,
+				 "generation %" PRIu64 " was not confirmed by %s, and its timer has not rolled it back "
+				 "(it died, or is about to): run 'notrackctl rollback' to undo it",
+				 p.generation, when);
 	return diag_fail(d, DIAG_PENDING, EBUSY, NULL,
 			 "generation %" PRIu64 " awaits confirmation until %s (token %s): run 'notrackctl confirm' "
 			 "to keep it or 'notrackctl rollback' to undo it first",
 			 p.generation, when, p.token);
 }
 
-/* Ends a pending confirmation after a rollback or remove made it moot. */
-static int cancel_pending(struct session *s, struct op_result *res, struct diag *d)
+/* Ends a pending confirmation after a rollback or remove made it moot.
+ * The expiry itself is the timer's command: cancelling the timer there
+ * would kill the very process that is rolling back (before its audit line). */
+static int end_pending(struct session *s, bool stop_timer, struct op_result *res, struct diag *d)
 {
 	struct pending p;
 	int r = state_pending_read(&s->st, &p, d);
@@ -424,10 +561,17 @@ static int cancel_pending(struct session *s, struct op_result *res, struct diag 
 	if (r == 0)
 		r = state_pending_clear(&s->st, d);
 	if (r == 0) {
-		confirm_timer_cancel(&p);
+		if (stop_timer)
+			confirm_timer_cancel(&p);
+		res->pending = p;
 		res->cancelled_pending = true;
 	}
 	return r;
+}
+
+static int cancel_pending(struct session *s, struct op_result *res, struct diag *d)
+{
+	return end_pending(s, true, res, d);
 }
 
 static int random_token(char out[PENDING_TOKEN_LEN + 1], struct diag *d)
@@ -465,6 +609,8 @@ static int arm_confirmation(const struct op_config *cfg, struct session *s, stru
 	p->rollback_to = res->generation_from;
 	p->created = (int64_t)time(NULL);
 	p->deadline = p->created + cfg->confirm_seconds;
+	p->boot_deadline_ms = state_boot_ms() + (int64_t)cfg->confirm_seconds * 1000;
+	state_boot_id(p->boot_id);
 	snprintf(p->timer, sizeof(p->timer), "none");
 	r = state_pending_write(&s->st, p, d);
 	if (r < 0)
@@ -622,7 +768,7 @@ int op_lint(const struct op_config *cfg, const struct policy_source *src, bool o
 	 * (a backend may still take its tools' lock to read, as iptables does) */
 	const struct backend_options bo = {
 	    .table = cfg_table(cfg),
-	    .lock_timeout_ms = cfg->lock_timeout_ms > 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
+	    .lock_timeout_ms = cfg->lock_timeout_ms >= 0 ? cfg->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS,
 	};
 	r = cfg->backend->open(&b, &bo, d);
 	if (r == 0)
@@ -771,17 +917,12 @@ static int compiled_identity(const struct op_config *cfg, const struct ruleset *
 static int stamp_here(const struct op_config *cfg, const struct ruleset *rs, struct verified_stamp *v)
 {
 	socklen_t len = sizeof(v->netns_cookie);
-	FILE *f;
 	int fd, r;
 
 	memset(v, 0, sizeof(*v));
 	if (!cfg->backend->exact_generation)
 		return -1;
-	f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (!f)
-		return -1;
-	r = fscanf(f, "%39s", v->boot_id) == 1 ? 0 : -1;
-	fclose(f);
+	r = state_boot_id(v->boot_id);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (r < 0 || fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &v->netns_cookie, &len) < 0)
 		r = -1; /* before Linux 5.14: no cookie, no stamp */
@@ -824,6 +965,9 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	memset(res, 0, sizeof(*res));
 	digest_text(src->text, src->len, res->policy_digest);
 	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
+	/* before any lock is taken or rule built: what iptables cannot hold */
+	if (r == 0 && cfg->backend == &ipt_backend_ops && (r = ipt_size_check(&res->rs, d)) < 0)
+		policy_locate(src, d);
 	if (r < 0)
 		return r;
 	r = session_begin(cfg, !cfg->check_only, &s, res, d);
@@ -863,6 +1007,13 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 		here.kernel_generation = res->txn.kernel_generation;
 		diag_init(&ignored);
 		state_stamp_write(&s.st, &here, &ignored);
+		diag_free(&ignored);
+	}
+	if (r == 0 && !cfg->check_only) {
+		/* a new change: a confirm now is about it, not an old expiry */
+		struct diag ignored;
+		diag_init(&ignored);
+		state_expired_clear(&s.st, &ignored);
 		diag_free(&ignored);
 	}
 	if (r < 0 && res->has_pending) {
@@ -912,15 +1063,17 @@ static int warn_vanished(const struct op_config *cfg, struct session *s, const s
 
 		if (o->kind != OWNED_ACCEPT)
 			continue;
+		/* by what it is, never by its handle or position: a rule
+		 * inserted before it moves it, and a rollback that put it
+		 * back gave it a new handle */
 		for (size_t j = 0; j < now.n && !live; j++)
-			live = now.v[j].kind == OWNED_ACCEPT && now.v[j].handle == o->handle &&
-			       !strcmp(now.v[j].family, o->family) && !strcmp(now.v[j].table, o->table) &&
-			       !strcmp(now.v[j].chain, o->chain);
+			live = now.v[j].kind == OWNED_ACCEPT && !strcmp(now.v[j].family, o->family) &&
+			       !strcmp(now.v[j].table, o->table) && !strcmp(now.v[j].chain, o->chain);
 		if (!live)
 			r = diag_warn(d, "",
-				      "our untracked accept in %s %s %s (handle %" PRIu64 ") is gone: someone else "
-				      "removed it since generation %" PRIu64 "; nothing to undo there",
-				      o->family, o->table, o->chain, o->handle, cur->number);
+				      "our untracked accept in %s %s %s is gone: someone else removed it since "
+				      "generation %" PRIu64 "; nothing to undo there",
+				      o->family, o->table, o->chain, cur->number);
 	}
 	owned_list_free(&now);
 	return r;
@@ -928,23 +1081,45 @@ static int warn_vanished(const struct op_config *cfg, struct session *s, const s
 
 /*
  * Rollback restores our objects, and only ours.  The current generation
- * recorded the digest of our table as it stood after its commit: if it
+ * recorded the digest of our table as it stood after its commit (or, once a
+ * rollback or restore made it live again, the live record did): if it
  * differs now, someone else changed our rules, and restoring an older
  * generation over their change would silently undo it, so we refuse unless
  * forced.  When only others' objects changed (the kernel's ruleset
  * generation moved, our digest did not), we go ahead and leave theirs as
  * they are now.
+ *
+ * A kernel that was reset is not a change to our rules: after a reboot
+ * (another boot id than the one the generation went live in) or a flush,
+ * nothing of ours is there, and nobody's change can be undone by going on.
  */
 static int check_untouched(const struct op_config *cfg, struct session *s, const struct generation *cur,
 			   struct op_result *res, struct diag *d)
 {
 	struct owned_list now;
-	uint64_t genid = 0;
+	struct live_record live;
+	const char *digest = cur->owned.digest;
+	uint64_t kgen = cur->kernel_generation, genid = 0;
+	char boot[40] = "";
+	bool reset;
 	int r = cfg->backend->owned(s->b, false, &now, d);
 
 	if (r < 0)
 		return r;
-	if (!digest_comparable(now.digest, cur->owned.digest)) {
+	if (state_live_read(&s->st, &live) == 0 && live.generation == cur->number) {
+		digest = live.owned_digest;
+		kgen = live.kernel_generation;
+	}
+	state_boot_id(boot);
+	reset = (!now.n && !now.rules) || (live.boot_id[0] && boot[0] && strcmp(live.boot_id, boot));
+	if (reset && strcmp(now.digest, digest)) {
+		r = diag_warn(d, "",
+			      "%s since generation %" PRIu64 " was made live; not a change to our rules, so "
+			      "nothing to refuse",
+			      !now.n && !now.rules ? "nothing of ours is in the kernel (a reboot or a flush)"
+						   : "the kernel was restarted",
+			      cur->number);
+	} else if (!digest_comparable(now.digest, digest)) {
 		/* a generation recorded by a notrackctl that digested our rules
 		 * another way: nothing to compare with, so nothing to refuse */
 		r = diag_warn(d, "",
@@ -952,18 +1127,18 @@ static int check_untouched(const struct op_config *cfg, struct session *s, const
 			      "cannot be compared with this one's; rolling back without checking for others' "
 			      "changes to them",
 			      cur->number);
-	} else if (strcmp(now.digest, cur->owned.digest) && !cfg->force) {
+	} else if (strcmp(now.digest, digest) && !cfg->force) {
 		r = diag_fail(d, DIAG_DRIFT, ESTALE, NULL,
 			      "someone else changed notrackctl's own rules since generation %" PRIu64
 			      " was applied (digest %s, now %s); refusing to roll back over their change. "
 			      "Look with 'notrackctl diff', or roll back anyway with --force",
-			      cur->number, cur->owned.digest, now.digest);
+			      cur->number, digest, now.digest);
 	}
 	owned_list_free(&now);
 	if (r < 0)
 		return r;
 	r = cfg->backend->generation(s->b, &genid, d);
-	if (r == 0 && genid != cur->kernel_generation)
+	if (r == 0 && !reset && genid != kgen)
 		res->foreign_changes = true;
 	return r;
 }
@@ -1001,53 +1176,63 @@ static int load_generation_rules(const struct op_config *cfg, struct session *s,
 	return op_compile(src, cfg_table(cfg), false, &res->rs, d);
 }
 
-int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op_result *res, struct diag *d)
+/* The rollback, in a session already open and locked (res->generation_from
+ * read).  An expiry passes stop_timer false: it is the timer. */
+static int rollback_in(const struct op_config *cfg, struct session *s, bool has_to, uint64_t to, bool stop_timer,
+		       struct op_result *res, struct diag *d)
 {
 	struct generation cur = {0}, target = {0};
 	struct policy_source src = {0};
-	struct session s;
-	int r;
+	int r = 0;
 
-	memset(res, 0, sizeof(*res));
-	r = session_begin(cfg, !cfg->check_only, &s, res, d);
-	if (r < 0)
-		goto out;
 	if (!has_to && res->generation_from == 0) {
 		r = diag_fail(d, DIAG_STATE, ENOENT, NULL,
 			      "nothing to roll back: no generation is current (see 'notrackctl generations')");
 		goto out;
 	}
 	if (res->generation_from != 0) {
-		r = state_load(&s.st, res->generation_from, &cur, d);
+		r = state_load(&s->st, res->generation_from, &cur, d);
 		if (r < 0)
 			goto out;
 		if (!has_to)
 			to = cur.parent;
-		r = warn_vanished(cfg, &s, &cur, d);
+		r = warn_vanished(cfg, s, &cur, d);
 		if (r < 0)
 			goto out;
 	}
 	if (to != 0) {
-		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
+		r = load_generation_rules(cfg, s, to, &target, &src, res, d);
 		if (r < 0)
 			goto out;
 	}
 	if (res->generation_from != 0) {
-		r = check_untouched(cfg, &s, &cur, res, d);
+		r = check_untouched(cfg, s, &cur, res, d);
 		if (r < 0)
 			goto out;
 	}
 	{
 		struct change c = {.in = {.action = "rollback", .to = to},
 				   .desired = to && res->rs.table[0] ? &res->rs : NULL};
-		r = run_change(cfg, &s, &c, res, d);
+		r = run_change(cfg, s, &c, res, d);
 	}
 	if (r == 0 && !cfg->check_only)
-		r = cancel_pending(&s, res, d);
+		r = end_pending(s, stop_timer, res, d);
 out:
 	generation_free(&cur);
 	generation_free(&target);
 	policy_source_free(&src);
+	return r;
+}
+
+int op_rollback(const struct op_config *cfg, bool has_to, uint64_t to, struct op_result *res, struct diag *d)
+{
+	struct session s;
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	r = session_begin(cfg, !cfg->check_only, &s, res, d);
+	if (r == 0)
+		r = rollback_in(cfg, &s, has_to, to, true, res, d);
 	session_close(cfg, &s);
 	return r;
 }
@@ -1064,8 +1249,84 @@ int op_pending(const struct op_config *cfg, struct pending *p, struct diag *d)
 	return r;
 }
 
+/*
+ * The deadline passed and p is still pending: roll back to p.rollback_to,
+ * under the lock the caller took before it read p, so that a confirm can
+ * neither slip in between nor win after.  The change ends here:
+ *  - rolled back, recorded in expired.json (a late confirm fails on it);
+ *  - or, when someone else changed our own rules since (the rollback
+ *    refuses to undo their change), the pending state is cleared all the
+ *    same, and expired.json, syslog and status say that p.generation stayed;
+ *  - a rollback that fails (the kernel refused it) leaves it pending, past
+ *    its deadline: apply then names rollback, and confirm tries again.
+ * A timer for an apply that never became current has nothing to undo.
+ */
+static int expire_locked(const struct op_config *cfg, struct session *s, const struct pending *p, bool stop_timer,
+			 struct op_result *res, struct diag *d)
+{
+	struct expired e = {.generation = p->generation, .time = (int64_t)time(NULL)};
+	struct diag ignored;
+	int r;
+
+	snprintf(e.token, sizeof(e.token), "%s", p->token);
+	res->pending = *p;
+	if (res->generation_from != p->generation) {
+		res->nothing_pending = true;
+		return state_pending_clear(&s->st, d);
+	}
+	r = rollback_in(cfg, s, true, p->rollback_to, stop_timer, res, d);
+	e.rolled_back = r == 0 ? res->generation_to : res->generation_from;
+	if (r < 0 && d->kind != DIAG_DRIFT) {
+		/* not a refusal but a failure (the kernel, memory, the state):
+		 * the rollback is still due, so the confirmation stays */
+		size_t n = strlen(d->msg);
+		snprintf(d->msg + n, sizeof(d->msg) - n,
+			 "; generation %" PRIu64 " stays pending: 'notrackctl rollback' undoes it", p->generation);
+		return r;
+	}
+	if (r < 0) {
+		e.refused = true;
+		snprintf(e.reason, sizeof(e.reason), "%s", d->msg);
+		diag_init(&ignored);
+		if (state_pending_clear(&s->st, &ignored) == 0) {
+			size_t n = strlen(d->msg);
+			snprintf(d->msg + n, sizeof(d->msg) - n,
+				 "; the confirmation of generation %" PRIu64 " is over all the same: it stays live "
+				 "unconfirmed (see 'notrackctl status')",
+				 p->generation);
+			if (stop_timer)
+				confirm_timer_cancel(p);
+		}
+		diag_free(&ignored);
+	}
+	diag_init(&ignored);
+	state_expired_write(&s->st, &e, &ignored);
+	diag_free(&ignored);
+	return r;
+}
+
+static int expired_fail(const struct expired *e, struct diag *d)
+{
+	char when[32] = "?";
+	time_t t = (time_t)e->time;
+	struct tm tm;
+
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	if (e->refused)
+		return diag_fail(d, DIAG_EXPIRED, ETIME, NULL,
+				 "generation %" PRIu64 " was not confirmed in time (%s); its rollback was refused, so "
+				 "it stays, unconfirmed: %s",
+				 e->generation, when, e->reason);
+	return diag_fail(d, DIAG_EXPIRED, ETIME, NULL,
+			 "too late: generation %" PRIu64 " was not confirmed in time and was rolled back to %" PRIu64
+			 " at %s; apply it again to keep it",
+			 e->generation, e->rolled_back, when);
+}
+
 int op_confirm(const struct op_config *cfg, const char *token, struct op_result *res, struct diag *d)
 {
+	struct expired e;
 	struct session s;
 	int r;
 
@@ -1074,18 +1335,30 @@ int op_confirm(const struct op_config *cfg, const char *token, struct op_result 
 	if (r == 0)
 		r = state_pending_read(&s.st, &res->pending, d);
 	if (r == -ENOENT) {
-		/* nothing pending: already confirmed, rolled back, or never asked */
-		res->nothing_pending = true;
-		r = 0;
+		/* nothing pending: already confirmed, never asked, or expired */
+		r = state_expired_read(&s.st, &e, d);
+		if (r == 0 && (!token || !strcmp(token, e.token)))
+			r = expired_fail(&e, d);
+		else if (r == 0 || r == -ENOENT)
+			r = 0;
+		res->nothing_pending = r == 0;
 	} else if (r == 0 && token && strcmp(token, res->pending.token)) {
 		r = diag_fail(d, DIAG_STATE, EINVAL, NULL,
 			      "token %s does not match the pending confirmation of generation %" PRIu64, token,
 			      res->pending.generation);
+	} else if (r == 0 && state_pending_left_ms(&res->pending) <= 0) {
+		/* the deadline passed: the expiry is due (or its timer died);
+		 * do what it does, and fail as a late confirm */
+		struct pending p = res->pending;
+		r = expire_locked(cfg, &s, &p, true, res, d);
+		if (r == 0 && state_expired_read(&s.st, &e, d) == 0)
+			r = expired_fail(&e, d);
 	} else if (r == 0) {
 		r = state_pending_clear(&s.st, d);
 		if (r == 0) {
 			confirm_timer_cancel(&res->pending);
 			res->cancelled_pending = true;
+			txn_test_pause("confirm-locked"); /* still holding the lock */
 		}
 	}
 	session_close(cfg, &s);
@@ -1095,8 +1368,8 @@ int op_confirm(const struct op_config *cfg, const char *token, struct op_result 
 int op_confirm_expire(const struct op_config *cfg, const char *token, struct op_result *res, struct diag *d)
 {
 	struct pending p;
-	uint64_t current;
 	struct session s;
+	int64_t left;
 	int r;
 
 	memset(res, 0, sizeof(*res));
@@ -1108,36 +1381,27 @@ int op_confirm_expire(const struct op_config *cfg, const char *token, struct op_
 	}
 	if (r < 0)
 		return r;
-	for (time_t now = time(NULL); now < p.deadline; now = time(NULL))
-		sleep((unsigned)(p.deadline - now));
+	while ((left = state_pending_left_ms(&p)) > 0) {
+		struct timespec nap = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
+		nanosleep(&nap, NULL);
+	}
 
-	r = session_open(cfg, true, &s, d);
+	/* from here to the end of the rollback, one lock: a confirm either
+	 * ran before (the pending file is gone) or waits and finds it over */
+	r = session_begin(cfg, true, &s, res, d);
 	if (r == 0)
 		r = state_pending_read(&s.st, &p, d);
 	if (r == 0 && strcmp(p.token, token))
 		r = -ENOENT;
-	if (r == 0)
-		r = state_current(&s.st, &current, d);
-	session_close(cfg, &s);
 	if (r == -ENOENT) {
 		res->nothing_pending = true; /* confirmed meanwhile */
-		return 0;
+		r = 0;
+	} else if (r == 0) {
+		txn_test_pause("expire-locked");
+		r = expire_locked(cfg, &s, &p, false, res, d);
 	}
-	if (r < 0)
-		return r;
-	if (current != p.generation) {
-		/* the apply this timer guarded never became current: nothing to undo */
-		r = state_open(&s.st, cfg->state_dir ? cfg->state_dir : STATE_DEFAULT_DIR, d);
-		if (r == 0) {
-			r = state_pending_clear(&s.st, d);
-			state_close(&s.st);
-		}
-		res->nothing_pending = true;
-		return r;
-	}
-	/* the rollback takes the lock again, checks that our objects are as
-	 * generation p.generation left them, and clears the pending file */
-	return op_rollback(cfg, true, p.rollback_to, res, d);
+	session_close(cfg, &s);
+	return r;
 }
 
 int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *d)
@@ -1150,22 +1414,34 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = session_begin(cfg, !cfg->check_only, &s, res, d);
+	r = session_begin_for(cfg, !cfg->check_only, RECOVER_RESTORING, &s, res, d);
+	/* a state that cannot be read in full is not acted on at boot: every
+	 * generation's checksum first, as documented */
+	if (r == 0)
+		r = state_verify_all(&s.st, d);
 	if (r < 0)
 		goto out;
 	to = res->generation_from;
 	/* A change that was never confirmed must not come back with a reboot:
-	 * its timer died with the old boot, so do what it would have done. */
+	 * its timer died with the old boot, so do what it would have done.  In
+	 * the boot it was applied in, before its deadline, it stays pending. */
+	bool pending = false, undo = false;
+	char boot[40] = "";
 	r = state_pending_read(&s.st, &p, d);
-	if (r == 0 && p.generation == to) {
-		r = diag_warn(d, "",
-			      "generation %" PRIu64
-			      " was never confirmed before the restart; restoring generation %" PRIu64
-			      " instead, as its timer would have",
-			      p.generation, p.rollback_to);
-		to = p.rollback_to;
+	if (r == 0) {
+		pending = true;
+		state_boot_id(boot);
+		undo = p.generation == to && (strcmp(p.boot_id, boot) || state_pending_left_ms(&p) <= 0);
 	} else if (r == -ENOENT) {
 		r = 0;
+	}
+	if (undo) {
+		r = diag_warn(d, "",
+			      "generation %" PRIu64 " was never confirmed %s; restoring generation %" PRIu64
+			      " instead, as its timer would have",
+			      p.generation, strcmp(p.boot_id, boot) ? "before the restart" : "by its deadline",
+			      p.rollback_to);
+		to = p.rollback_to;
 	}
 	if (r == 0 && to != 0)
 		r = load_generation_rules(cfg, &s, to, &target, &src, res, d);
@@ -1174,8 +1450,19 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 				   .desired = to && res->rs.table[0] ? &res->rs : NULL};
 		r = run_change(cfg, &s, &c, res, d);
 	}
-	if (r == 0 && !cfg->check_only)
+	/* a pending confirmation this restore did not undo is about another
+	 * generation (its apply never became current), or still running */
+	if (r == 0 && !cfg->check_only && pending && (undo || p.generation != to))
 		r = cancel_pending(&s, res, d);
+	if (r == 0 && !cfg->check_only && undo) {
+		/* a confirm that comes now is too late (exit 12) */
+		struct expired e = {.generation = p.generation, .rolled_back = to, .time = (int64_t)time(NULL)};
+		struct diag ignored;
+		snprintf(e.token, sizeof(e.token), "%s", p.token);
+		diag_init(&ignored);
+		state_expired_write(&s.st, &e, &ignored);
+		diag_free(&ignored);
+	}
 	if (r == 0)
 		res->generation_to = to;
 out:

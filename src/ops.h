@@ -15,10 +15,10 @@ struct op_config {
 	const char *table;     /* NULL: RULESET_DEFAULT_TABLE */
 	const char *state_dir; /* NULL: STATE_DEFAULT_DIR */
 	const struct backend_ops *backend;
-	int lock_timeout_ms;
-	bool check_only;  /* plan and report; change nothing, record nothing */
-	bool host_checks; /* warn about interfaces missing on this host */
-	bool force;	  /* rollback even though someone changed our objects */
+	int lock_timeout_ms; /* < 0: the default (30 s); 0: do not wait */
+	bool check_only;     /* plan and report; change nothing, record nothing */
+	bool host_checks;    /* warn about interfaces missing on this host */
+	bool force;	     /* rollback even though someone changed our objects */
 	/* apply: go ahead although lint found conflicts (they become warnings) */
 	bool allow_conflicts;
 	/* apply --confirm: seconds until the automatic rollback (0: none), and

@@ -376,8 +376,9 @@ static json_t *generation_body(const struct generation *g)
 }
 
 /* The checksum covers the body as serialised with sorted keys, so a damaged
- * or hand-edited file is detected before it can steer anything.  Takes body. */
-static int write_checksummed(const char *dir, const char *name, json_t *body, struct diag *d)
+ * or hand-edited file is detected before it can steer anything.  Takes body.
+ * Without `durable`, see write_replace(). */
+static int write_checksummed_as(const char *dir, const char *name, json_t *body, bool durable, struct diag *d)
 {
 	char digest[DIGEST_SIZE], *text, *out;
 	int r;
@@ -396,9 +397,14 @@ static int write_checksummed(const char *dir, const char *name, json_t *body, st
 	json_decref(body);
 	if (!out)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	r = write_atomic(dir, name, out, strlen(out), d);
+	r = write_replace(dir, name, out, strlen(out), durable, d);
 	free(out);
 	return r;
+}
+
+static int write_checksummed(const char *dir, const char *name, json_t *body, struct diag *d)
+{
+	return write_checksummed_as(dir, name, body, true, d);
 }
 
 /* Reads a file written by write_checksummed() and checks its checksum.
@@ -440,6 +446,15 @@ static int read_checksummed(const char *path, json_t **out, struct diag *d)
 	free(canon);
 	*out = root;
 	return r;
+}
+
+/* read_checksummed() of DIR/name. */
+static int read_state_json(struct state *st, const char *name, json_t **out, struct diag *d)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s", st->dir, name);
+	return read_checksummed(path, out, d);
 }
 
 int state_save(struct state *st, const struct generation *g, struct diag *d)
@@ -510,8 +525,8 @@ out:
 int state_pending_read(struct state *st, struct pending *p, struct diag *d)
 {
 	char path[4200], *text;
-	const char *token, *timer, *timer_id;
-	json_int_t gen, to, created, deadline;
+	const char *token, *timer, *timer_id, *boot_id = "";
+	json_int_t gen, to, created, deadline, boot_deadline_ms = 0;
 	json_error_t jerr;
 	json_t *root;
 	size_t len;
@@ -525,11 +540,12 @@ int state_pending_read(struct state *st, struct pending *p, struct diag *d)
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(text);
 	if (!root ||
-	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s,s:I,s:I,s:I,s:I,s:s,s:s}", "token", &token, "generation",
-			   &gen, "rollback_to", &to, "created", &created, "deadline", &deadline, "timer", &timer,
-			   "timer_id", &timer_id) < 0 ||
-	    strlen(token) != PENDING_TOKEN_LEN || strlen(timer) >= sizeof(p->timer) ||
-	    strlen(timer_id) >= sizeof(p->timer_id) || gen < 0 || to < 0) {
+	    json_unpack_ex(root, &jerr, JSON_STRICT, "{s:s,s:I,s:I,s:I,s:I,s:s,s:s,s?I,s?s}", "token", &token,
+			   "generation", &gen, "rollback_to", &to, "created", &created, "deadline", &deadline, "timer",
+			   &timer, "timer_id", &timer_id, "boot_deadline_ms", &boot_deadline_ms, "boot_id",
+			   &boot_id) < 0 ||
+	    strlen(boot_id) >= sizeof(p->boot_id) || strlen(token) != PENDING_TOKEN_LEN ||
+	    strlen(timer) >= sizeof(p->timer) || strlen(timer_id) >= sizeof(p->timer_id) || gen < 0 || to < 0) {
 		json_decref(root);
 		diag_set_file(d, path);
 		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "damaged (%s); left for the admin", jerr.text);
@@ -541,16 +557,41 @@ int state_pending_read(struct state *st, struct pending *p, struct diag *d)
 	p->rollback_to = (uint64_t)to;
 	p->created = created;
 	p->deadline = deadline;
+	p->boot_deadline_ms = boot_deadline_ms;
+	snprintf(p->boot_id, sizeof(p->boot_id), "%s", boot_id);
 	json_decref(root);
 	return 0;
+}
+
+/* CLOCK_BOOTTIME in ms: monotonic, counts suspended time, never stepped. */
+int64_t state_boot_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_BOOTTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Milliseconds until a pending confirmation's deadline (<= 0: passed), on
+ * the boot-time clock when the deadline was set in this boot. */
+int64_t state_pending_left_ms(const struct pending *p)
+{
+	char boot[40];
+
+	if (p->boot_deadline_ms > 0 && state_boot_id(boot) == 0 && !strcmp(boot, p->boot_id))
+		return p->boot_deadline_ms - state_boot_ms();
+	/* recorded without a boot-time deadline, or in another boot (its
+	 * clock is gone): the wall clock is all there is */
+	return (p->deadline - (int64_t)time(NULL)) * 1000;
 }
 
 int state_pending_write(struct state *st, const struct pending *p, struct diag *d)
 {
 	json_t *o =
-	    json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:s}", "token", p->token, "generation", (json_int_t)p->generation,
-		      "rollback_to", (json_int_t)p->rollback_to, "created", (json_int_t)p->created, "deadline",
-		      (json_int_t)p->deadline, "timer", p->timer, "timer_id", p->timer_id);
+	    json_pack("{s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:I,s:s}", "token", p->token, "generation",
+		      (json_int_t)p->generation, "rollback_to", (json_int_t)p->rollback_to, "created",
+		      (json_int_t)p->created, "deadline", (json_int_t)p->deadline, "timer", p->timer, "timer_id",
+		      p->timer_id, "boot_deadline_ms", (json_int_t)p->boot_deadline_ms, "boot_id", p->boot_id);
 	char *text = o ? json_dumps(o, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
 	int r;
 
@@ -562,21 +603,31 @@ int state_pending_write(struct state *st, const struct pending *p, struct diag *
 	return r;
 }
 
-int state_pending_clear(struct state *st, struct diag *d)
+/* Unlinks DIR/name and makes that durable: an unlink lives in the
+ * directory, so it survives a power loss only once the directory is synced. */
+static int unlink_durable(const char *dir, const char *name, struct diag *d)
 {
 	char path[4200];
 	int dfd;
 
-	snprintf(path, sizeof(path), "%s/pending.json", st->dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (unlink(path) < 0)
 		return errno == ENOENT ? 0 : sys_fail(d, errno, path, "cannot remove");
-	/* the removal must be durable before we report a confirmation */
-	dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		int r = sys_fail(d, errno, dir, "cannot fsync the directory");
+		if (dfd >= 0)
+			close(dfd);
+		return r;
 	}
+	close(dfd);
 	return 0;
+}
+
+int state_pending_clear(struct state *st, struct diag *d)
+{
+	/* the removal must be durable before we report a confirmation */
+	return unlink_durable(st->dir, "pending.json", d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -592,29 +643,30 @@ void intent_free(struct intent *in)
 int state_intent_write(struct state *st, const struct intent *in, struct diag *d)
 {
 	return write_checksummed(st->dir, "intent.json",
-				 json_pack("{s:i,s:s,s:I,s:I,s:s?,s:s?}", "format", STATE_FORMAT, "action", in->action,
-					   "from", (json_int_t)in->from, "to", (json_int_t)in->to, "policy_file",
-					   in->policy_file, "policy", in->policy),
+				 json_pack("{s:i,s:s,s:I,s:I,s:s?,s:s?,s:s,s:s,s:s}", "format", STATE_FORMAT, "action",
+					   in->action, "from", (json_int_t)in->from, "to", (json_int_t)in->to,
+					   "policy_file", in->policy_file, "policy", in->policy, "boot_id", in->boot_id,
+					   "backend", in->backend, "table", in->table),
 				 d);
 }
 
 int state_intent_read(struct state *st, struct intent *in, struct diag *d)
 {
-	char path[4200];
 	json_error_t jerr;
 	json_int_t fmt, from, to;
-	const char *action;
+	const char *action, *boot_id = "", *backend = "", *table = "";
 	json_t *root;
 	int r;
 
 	memset(in, 0, sizeof(*in));
-	snprintf(path, sizeof(path), "%s/intent.json", st->dir);
-	r = read_checksummed(path, &root, d);
+	r = read_state_json(st, "intent.json", &root, d);
 	if (r < 0)
 		return r;
-	if (json_unpack_ex(root, &jerr, 0, "{s:I,s:s,s:I,s:I}", "format", &fmt, "action", &action, "from", &from, "to",
-			   &to) < 0 ||
-	    fmt != STATE_FORMAT || from < 0 || to < 0 || strlen(action) >= sizeof(in->action)) {
+	if (json_unpack_ex(root, &jerr, 0, "{s:I,s:s,s:I,s:I,s?s,s?s,s?s}", "format", &fmt, "action", &action, "from",
+			   &from, "to", &to, "boot_id", &boot_id, "backend", &backend, "table", &table) < 0 ||
+	    fmt != STATE_FORMAT || from < 0 || to < 0 || strlen(action) >= sizeof(in->action) ||
+	    strlen(boot_id) >= sizeof(in->boot_id) || strlen(backend) >= sizeof(in->backend) ||
+	    strlen(table) >= sizeof(in->table)) {
 		json_decref(root);
 		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "unexpected content (%s); left for the admin", jerr.text);
 	}
@@ -623,6 +675,9 @@ int state_intent_read(struct state *st, struct intent *in, struct diag *d)
 	in->to = (uint64_t)to;
 	in->policy_file = dup_opt(root, "policy_file");
 	in->policy = dup_opt(root, "policy");
+	snprintf(in->boot_id, sizeof(in->boot_id), "%s", boot_id);
+	snprintf(in->backend, sizeof(in->backend), "%s", backend);
+	snprintf(in->table, sizeof(in->table), "%s", table);
 	json_decref(root);
 	d->file[0] = '\0';
 	return 0;
@@ -630,12 +685,130 @@ int state_intent_read(struct state *st, struct intent *in, struct diag *d)
 
 int state_intent_clear(struct state *st, struct diag *d)
 {
-	char path[4200];
+	return unlink_durable(st->dir, "intent.json", d);
+}
 
-	snprintf(path, sizeof(path), "%s/intent.json", st->dir);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return sys_fail(d, errno, path, "cannot remove");
+int state_boot_id(char out[40])
+{
+	const char *seam = getenv("NOTRACKCTL_TEST_BOOT_ID");
+	FILE *f;
+	int r;
+
+	out[0] = '\0';
+	if (seam && *seam) {
+		snprintf(out, 40, "%s", seam);
+		return 0;
+	}
+	f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (!f)
+		return -1;
+	r = fscanf(f, "%39s", out) == 1 ? 0 : -1;
+	fclose(f);
+	if (r < 0)
+		out[0] = '\0';
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* the live record and the expired confirmation                         */
+
+int state_live_read(struct state *st, struct live_record *l)
+{
+	const char *boot_id, *digest;
+	json_int_t gen, kgen;
+	struct diag scratch;
+	json_t *root;
+	int r;
+
+	memset(l, 0, sizeof(*l));
+	diag_init(&scratch);
+	r = read_state_json(st, "live.json", &root, &scratch);
+	diag_free(&scratch);
+	if (r < 0)
+		return -ENOENT;
+	r = json_unpack(root, "{s:I,s:s,s:I,s:s}", "generation", &gen, "boot_id", &boot_id, "kernel_generation", &kgen,
+			"owned_digest", &digest) < 0 ||
+		    gen < 0 || strlen(boot_id) >= sizeof(l->boot_id) || strlen(digest) >= sizeof(l->owned_digest)
+		? -ENOENT
+		: 0;
+	if (r == 0) {
+		l->generation = (uint64_t)gen;
+		l->kernel_generation = (uint64_t)kgen;
+		snprintf(l->boot_id, sizeof(l->boot_id), "%s", boot_id);
+		snprintf(l->owned_digest, sizeof(l->owned_digest), "%s", digest);
+	}
+	json_decref(root);
+	return r;
+}
+
+int state_live_write(struct state *st, const struct live_record *l, struct diag *d)
+{
+	/* not fsynced: it describes this boot's kernel, which a crash ends */
+	return write_checksummed_as(st->dir, "live.json",
+				    json_pack("{s:i,s:I,s:s,s:I,s:s}", "format", STATE_FORMAT, "generation",
+					      (json_int_t)l->generation, "boot_id", l->boot_id, "kernel_generation",
+					      (json_int_t)l->kernel_generation, "owned_digest", l->owned_digest),
+				    false, d);
+}
+
+int state_expired_read(struct state *st, struct expired *e, struct diag *d)
+{
+	const char *token, *reason;
+	json_int_t gen, back, tm;
+	int refused;
+	json_t *root;
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	r = read_state_json(st, "expired.json", &root, d);
+	if (r < 0)
+		return r;
+	if (json_unpack(root, "{s:s,s:I,s:I,s:I,s:b,s:s}", "token", &token, "generation", &gen, "rolled_back", &back,
+			"time", &tm, "refused", &refused, "reason", &reason) < 0 ||
+	    strlen(token) != PENDING_TOKEN_LEN || gen < 0 || back < 0) {
+		json_decref(root);
+		return diag_fail(d, DIAG_STATE, EINVAL, NULL, "unexpected content; left for the admin");
+	}
+	snprintf(e->token, sizeof(e->token), "%s", token);
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	e->generation = (uint64_t)gen;
+	e->rolled_back = (uint64_t)back;
+	e->time = tm;
+	e->refused = refused;
+	json_decref(root);
+	d->file[0] = '\0';
 	return 0;
+}
+
+int state_expired_write(struct state *st, const struct expired *e, struct diag *d)
+{
+	return write_checksummed(st->dir, "expired.json",
+				 json_pack("{s:i,s:s,s:I,s:I,s:I,s:b,s:s}", "format", STATE_FORMAT, "token", e->token,
+					   "generation", (json_int_t)e->generation, "rolled_back",
+					   (json_int_t)e->rolled_back, "time", (json_int_t)e->time, "refused",
+					   (int)e->refused, "reason", e->reason),
+				 d);
+}
+
+int state_expired_clear(struct state *st, struct diag *d)
+{
+	return unlink_durable(st->dir, "expired.json", d);
+}
+
+int state_verify_all(struct state *st, struct diag *d)
+{
+	uint64_t *nums;
+	size_t n;
+	int r = state_list(st, &nums, &n, d);
+
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct generation g;
+		r = state_load(st, nums[i], &g, d);
+		if (r == 0)
+			generation_free(&g);
+	}
+	free(nums);
+	return r;
 }
 
 /* ------------------------------------------------------------------ */

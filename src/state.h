@@ -8,6 +8,9 @@
  *   DIR/intent.json     the change under way: written before the batch goes
  *                       out, removed once it is recorded, so a run killed in
  *                       between is finished or undone by the next one
+ *   DIR/live.json       what the current generation looked like in the kernel
+ *                       the last time a run made it live (boot, digest)
+ *   DIR/expired.json    the last commit-confirmed apply that was not confirmed
  * Generation 0 is "nothing of ours in the kernel" and has no file.
  */
 #pragma once
@@ -99,15 +102,25 @@ struct pending {
 	char token[PENDING_TOKEN_LEN + 1]; /* hex */
 	uint64_t generation;
 	uint64_t rollback_to;
-	int64_t created, deadline; /* seconds since the epoch */
-	char timer[16];		   /* "systemd" or "process" */
-	char timer_id[80];	   /* systemd unit, or the process id */
+	int64_t created, deadline; /* seconds since the epoch, for people */
+	/* The deadline that counts: CLOCK_BOOTTIME milliseconds in boot boot_id.
+	 * The wall clock may be stepped (NTP, an admin) while a change waits;
+	 * the boot-time clock only moves forward, suspended time included. */
+	int64_t boot_deadline_ms;
+	char boot_id[40];
+	char timer[16];	   /* "systemd" or "process" */
+	char timer_id[80]; /* systemd unit, or the process id */
 };
 
 /* -ENOENT (without touching d) when nothing is pending. */
 int state_pending_read(struct state *st, struct pending *p, struct diag *d);
 int state_pending_write(struct state *st, const struct pending *p, struct diag *d);
 int state_pending_clear(struct state *st, struct diag *d);
+/* CLOCK_BOOTTIME in milliseconds. */
+int64_t state_boot_ms(void);
+/* Milliseconds until p's deadline (<= 0: it passed): on the boot-time clock
+ * when p was armed in this boot, else on the wall clock. */
+int64_t state_pending_left_ms(const struct pending *p);
 
 /* A change under way (see intent.json above). */
 struct intent {
@@ -115,10 +128,68 @@ struct intent {
 	uint64_t from;		    /* the current generation when it started */
 	uint64_t to;		    /* rollback, restore: the generation it goes to */
 	char *policy_file, *policy; /* apply: the policy */
+	/* where and when it ran: the boot (see state_boot_id), the backend and
+	 * the table; empty in journals written before they were recorded */
+	char boot_id[40];
+	char backend[16];
+	char table[32];
 };
 
 /* -ENOENT (without touching d) when no change is under way. */
 int state_intent_read(struct state *st, struct intent *in, struct diag *d);
 int state_intent_write(struct state *st, const struct intent *in, struct diag *d);
+/* Removes the journal durably: a journal that came back after a power loss
+ * would make a finished change look interrupted. */
 int state_intent_clear(struct state *st, struct diag *d);
 void intent_free(struct intent *in);
+
+/*
+ * This boot's identity: /proc/sys/kernel/random/boot_id, which the kernel
+ * draws anew at every boot.  A record made under another boot id describes
+ * a kernel that no longer exists: its ruleset started empty since.  Tests
+ * simulate a reboot with NOTRACKCTL_TEST_BOOT_ID (a seam, like the sync
+ * points in txn.c).  0, or -1 with out empty when it cannot be read.
+ */
+int state_boot_id(char out[40]);
+
+/*
+ * The current generation as a run last made it live: which generation, in
+ * which boot, at which kernel ruleset generation, and the digest of our
+ * objects right after.  A generation file keeps these as of its own apply;
+ * a rollback or restore that makes an older generation live again writes
+ * them here, so the next rollback compares with what it really left.
+ * Best effort: a missing, damaged or other generation's record reads as
+ * absent (-ENOENT).
+ */
+struct live_record {
+	uint64_t generation;
+	char boot_id[40];
+	uint64_t kernel_generation;
+	char owned_digest[24];
+};
+
+int state_live_read(struct state *st, struct live_record *l);
+int state_live_write(struct state *st, const struct live_record *l, struct diag *d);
+
+/*
+ * A commit-confirmed apply that was not confirmed in time: what its expiry
+ * did (rolled back, or refused because someone changed our own rules), so
+ * that a late `confirm` fails and `status` says so.  Kept until the next
+ * apply.
+ */
+struct expired {
+	char token[PENDING_TOKEN_LEN + 1];
+	uint64_t generation;  /* the apply that was not confirmed */
+	uint64_t rolled_back; /* the generation now current */
+	int64_t time;
+	bool refused;	  /* the rollback was refused: generation stays live */
+	char reason[512]; /* why it was refused */
+};
+
+int state_expired_read(struct state *st, struct expired *e, struct diag *d);
+int state_expired_write(struct state *st, const struct expired *e, struct diag *d);
+int state_expired_clear(struct state *st, struct diag *d);
+
+/* Loads every generation file: 0, or the first that cannot be read in
+ * full or fails its checksum (restore refuses to act on such a state). */
+int state_verify_all(struct state *st, struct diag *d);

@@ -14,6 +14,11 @@ void trust_set_insecure(bool insecure)
 	insecure_ok = insecure;
 }
 
+bool trust_insecure(void)
+{
+	return insecure_ok;
+}
+
 /* msg is complete; `path` is what the user named (shown as the file). */
 static int refuse(struct diag *d, const char *path, const char *msg)
 {
@@ -99,6 +104,14 @@ static int check_symlinks(const char *path, struct diag *d)
 		prefix[i] = '\0';
 		if (lstat(prefix, &st) < 0 || !S_ISLNK(st.st_mode))
 			continue;
+		/* its owner can point it elsewhere at any time, even in a
+		 * sticky directory (/tmp), where only the owner may */
+		if (!owner_ok(&st)) {
+			char msg[DIAG_MSG_MAX];
+			snprintf(msg, sizeof(msg), "reached through the symlink %.400s, owned by uid %u, not by root",
+				 prefix, (unsigned)st.st_uid);
+			return refuse(d, path, msg);
+		}
 		/* the directory holding the link */
 		char holder[PATH_MAX], real[PATH_MAX];
 		snprintf(holder, sizeof(holder), "%s", prefix);

@@ -15,6 +15,9 @@
 /* --insecure-permissions: report what would be refused as a warning and go
  * on.  Set once by the CLI. */
 void trust_set_insecure(bool insecure);
+/* Whether --insecure-permissions was given (the confirmation timer's
+ * command must carry it on). */
+bool trust_insecure(void);
 
 /* Checks path (a policy file, the state directory) as described above.
  * A path that does not exist passes: opening it fails with its own error. */

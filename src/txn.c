@@ -8,16 +8,19 @@
 #include <unistd.h>
 
 /*
- * A test seam.  With NOTRACKCTL_TEST_SYNC_DIR set, the first transaction of
- * a run stops at two points and waits (up to 10 s) for the test: at
- * "before-commit" (planned, batch not sent) and at "after-commit" (the
- * kernel holds the change, nothing recorded yet).  At each it creates
- * DIR/POINT and waits for DIR/POINT.go.  The tests use it to change the
- * ruleset under a stale plan (the genid check) and to kill the run at the
- * worst moments (the intent journal).  Unset, as always outside tests, it
- * costs one getenv().
+ * A test seam.  With NOTRACKCTL_TEST_SYNC_DIR set, a run stops at named
+ * points and waits (up to 10 s) for the test.  The first transaction of a
+ * run stops at "before-commit" (planned, journaled, batch not sent) and at
+ * "after-commit" (the kernel holds the change, nothing recorded yet).  The
+ * other points stop only where the test asks, with DIR/POINT.wait:
+ * "between-tables" (ipt_backend.c), "after-save", "before-clear",
+ * "expire-locked" and "confirm-locked" (ops.c).  At each it creates
+ * DIR/POINT and waits for DIR/POINT.go.  The tests use it to change the ruleset under a stale plan
+ * (the genid check), to kill the run at every step (the intent journal)
+ * and to order two runs.  Unset, as always outside tests, it costs one
+ * getenv().
  */
-static void test_pause(const char *point)
+void txn_test_pause(const char *point)
 {
 	const char *dir = getenv("NOTRACKCTL_TEST_SYNC_DIR");
 	char path[4096];
@@ -25,6 +28,11 @@ static void test_pause(const char *point)
 
 	if (!dir || !*dir)
 		return;
+	if (strcmp(point, "before-commit") && strcmp(point, "after-commit")) {
+		snprintf(path, sizeof(path), "%s/%s.wait", dir, point);
+		if (access(path, F_OK) != 0)
+			return;
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, point);
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd >= 0)
@@ -100,7 +108,7 @@ int txn_run_hooked(const struct backend_ops *ops, struct backend *b, const struc
 					return r;
 				}
 			}
-			test_pause("before-commit");
+			txn_test_pause("before-commit");
 		}
 		r = ops->commit(b, &p, d);
 		if (r == -EINPROGRESS) {
@@ -114,7 +122,7 @@ int txn_run_hooked(const struct backend_ops *ops, struct backend *b, const struc
 		}
 		if (r == 0) {
 			res->committed = true;
-			test_pause("after-commit");
+			txn_test_pause("after-commit");
 			if (ops->verify) {
 				r = ops->verify(b, &p, &res->kernel_generation, d);
 				ops->plan_free(&p);

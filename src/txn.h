@@ -31,3 +31,7 @@ int txn_run(const struct backend_ops *ops, struct backend *b, const struct rules
 int txn_run_hooked(const struct backend_ops *ops, struct backend *b, const struct ruleset *desired, bool check_only,
 		   const struct txn_hooks *hooks, struct txn_result *res, struct diag *d);
 void txn_result_free(struct txn_result *res);
+
+/* The test seam's sync point `point` (see txn.c): nothing unless
+ * NOTRACKCTL_TEST_SYNC_DIR is set. */
+void txn_test_pause(const char *point);

@@ -3,7 +3,8 @@
 # whoever can write a policy or the state can open the firewall through us.
 #  - a policy writable by group or others, owned by another user, in a
 #    directory owned by another user, or reached through a symlink in a
-#    directory others can write to: apply refuses (exit 7), nothing applied;
+#    directory others can write to or a symlink another user owns: apply
+#    refuses (exit 7), nothing applied;
 #  - --insecure-permissions applies it, with a warning;
 #  - a state file others can write to is refused too;
 #  - compile needs no privileges and makes no such demand;
@@ -38,6 +39,14 @@ chmod 0777 "$work/public" # no sticky bit: anyone can replace the link
 ln -s "$work/policy.json" "$work/public/link.json"
 run 7 ntc apply "$work/public/link.json"
 assert_contains "$work/err" "reached through the symlink $work/public/link.json" "a symlink in a world-writable directory"
+# A symlink someone else owns, in a sticky directory (as in /tmp), where
+# only its owner can replace it: its owner can point it anywhere.
+chmod 0711 "$work" # nobody must reach the sticky directory
+mkdir -m 1777 "$work/sticky"
+chmod 1777 "$work/sticky"
+setpriv --reuid=65534 --regid=65534 --clear-groups ln -s "$work/policy.json" "$work/sticky/theirs.json"
+run 7 ntc apply "$work/sticky/theirs.json"
+assert_contains "$work/err" "reached through the symlink $work/sticky/theirs.json, owned by uid 65534, not by root" "a symlink owned by nobody"
 snapshot refused
 assert_same_snapshot before refused
 

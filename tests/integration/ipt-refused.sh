@@ -1,11 +1,12 @@
 #!/bin/bash
 # A change libiptc cannot complete leaves every table as it was, with a
 # legacy host's foreign rules present in both families:
-#  - the filter commit fails (through the transport's fault seam) after
-#    the raw commit went through: raw is put back, both tables are
+#  - the raw commit fails (through the transport's fault seam) after
+#    the filter commit went through (the accepts go first: an accept
+#    without its NOTRACK is harmless): filter is put back, both tables are
 #    byte-identical to before, nothing is recorded;
 #  - the first commit fails: nothing to put back; the last of four commits
-#    (ipv6 filter) fails: the three before it are put back;
+#    (ipv6 raw) fails: the three before it are put back;
 #  - putting back fails too: the error says the kernel holds part of the
 #    change, and a later apply + rollback cleans up;
 #  - the same over an applied generation: our old chains and accepts come
@@ -20,10 +21,10 @@ need_commands setpriv
 legacy_foreign
 legacy_snapshot before
 
-# The raw table of IPv4 is commit 1, its filter table commit 2.
-run 5 fault ipv4/filter 5 apply --backend iptables "$src/policies/nginx.json"
-assert_contains "$work/err" "failing commit 2 (ipv4 filter)" "the fault hit the filter commit after raw"
-assert_contains "$work/err" "iptables table filter: the kernel refused the new table: Input/output error; the tables already replaced were put back as they were, so nothing was applied" "error"
+# The filter table of IPv4 is commit 1, its raw table commit 2.
+run 5 fault ipv4/raw 5 apply --backend iptables "$src/policies/nginx.json"
+assert_contains "$work/err" "failing commit 2 (ipv4 raw)" "the fault hit the raw commit after filter"
+assert_contains "$work/err" "iptables table raw: the kernel refused the new table: Input/output error; the tables already replaced were put back as they were, so nothing was applied" "error"
 assert_eq "$(grep -vc '^notrackctl-fault:' "$work/err")" 1 "lines of error output"
 legacy_snapshot after-filter
 assert_same_legacy before after-filter
@@ -33,12 +34,12 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"]
 
 # The first commit refused: nothing to put back.
 run 5 fault 1 5 apply --backend iptables "$src/policies/nginx.json"
-assert_contains "$work/err" "iptables table raw: the kernel refused the new table: Input/output error; nothing was applied" "error"
+assert_contains "$work/err" "iptables table filter: the kernel refused the new table: Input/output error; nothing was applied" "error"
 legacy_snapshot after-first
 assert_same_legacy before after-first
 
 run 5 fault 4 5 apply --backend iptables --json "$src/policies/nginx.json"
-assert_contains "$work/err" "failing commit 4 (ipv6 filter)" "the fault hit the last commit"
+assert_contains "$work/err" "failing commit 4 (ipv6 raw)" "the fault hit the last commit"
 python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))

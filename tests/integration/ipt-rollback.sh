@@ -118,7 +118,8 @@ done
 # A generation from before the digest of our rules named its making (bare
 # FNV-1a hex): rollback cannot compare it, says so, and goes ahead.
 run 0 ntc apply --backend iptables "$src/policies/dns.json"
-gen=$(cat "$NOTRACKCTL_STATE_DIR/current")
+gen=$(head -n 1 "$NOTRACKCTL_STATE_DIR/current")
+rm -f "$NOTRACKCTL_STATE_DIR/live.json" # that notrackctl kept no live record
 python3 - "$NOTRACKCTL_STATE_DIR/gen/$gen.json" <<'PY' || fail "cannot rewrite generation $gen as an older one"
 import json, sys
 path = sys.argv[1]

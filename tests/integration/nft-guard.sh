@@ -41,7 +41,9 @@ nft delete rule inet filter input handle "$(nft -a list chain inet filter input 
 snapshot back-to-gen1
 assert_same_rules gen1 back-to-gen1
 
-# 3. The automatic rollback of --confirm refuses over a change to our table.
+# 3. The automatic rollback of --confirm refuses over a change to our table,
+#    and the confirmation ends all the same: nothing stays pending, and
+#    status and a late confirm say what happened.
 run 0 ntc apply --confirm 5 "$src/policies/dns.json"
 nft add rule inet notrackctl output udp sport 4321 counter notrack comment '"hand-made"'
 snapshot tampered2
@@ -49,10 +51,14 @@ snapshot tampered2
 wait_until 30 "the timer's confirm-expire audit line" grep -q ': confirm-expire ' "$NOTRACKCTL_AUDIT_FILE"
 grep ': confirm-expire ' "$NOTRACKCTL_AUDIT_FILE" >"$work/expire-audit"
 assert_contains "$work/expire-audit" "result=error" "the refused automatic rollback's audit line"
+[ -e "$NOTRACKCTL_STATE_DIR/expired.json" ] || fail "the expiry left no record"
+[ ! -e "$NOTRACKCTL_STATE_DIR/pending.json" ] || fail "the refused automatic rollback left the confirmation pending"
 snapshot after-deadline
 assert_same_snapshot tampered2 after-deadline
-[ -e "$NOTRACKCTL_STATE_DIR/pending.json" ] || fail "the refused automatic rollback dropped the pending confirmation"
-run 8 ntc apply "$src/policies/minimal.json"
+run 0 ntc status
+assert_contains "$work/out" "its rollback was refused" "status after a refused expiry"
+run 12 ntc confirm
+assert_contains "$work/err" "its rollback was refused" "a late confirm after a refused expiry"
 run 0 ntc rollback --force
 [ ! -e "$NOTRACKCTL_STATE_DIR/pending.json" ] || fail "pending.json left after rollback --force"
 snapshot final

@@ -147,7 +147,7 @@ handle=$(nft -a list chain inet filter input | sed -n 's/.*comment "notrackctl" 
 [ -n "$handle" ] || fail "no accept of ours in inet filter input"
 nft delete rule inet filter input handle "$handle"
 run 0 ntc rollback
-assert_contains "$work/err" "our untracked accept in inet filter input (handle $handle) is gone" "rollback after a foreign delete"
+assert_contains "$work/err" "our untracked accept in inet filter input is gone" "rollback after a foreign delete"
 snapshot vanished
 assert_same_snapshot before vanished
 
