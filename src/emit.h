@@ -38,8 +38,9 @@ struct iptables_variant {
 
 typedef int (*iptables_variant_fn)(const struct ruleset *rs, const struct iptables_variant *v, void *ctx);
 
-/* How many multiport lists (rules) a port set takes in iptables. */
-size_t iptables_port_lists(const struct port_set *s);
+/* How many rules r's port set takes in iptables: multiport lists, or u32
+ * value lists for an ICMP error rule. */
+size_t iptables_port_lists(const struct rule *r, const struct port_set *s);
 /* Calls fn for every variant of r in order; stops at the first non-zero return and returns it. */
 int iptables_for_each_variant(const struct ruleset *rs, const struct rule *r, iptables_variant_fn fn, void *ctx);
 /* The variant as an iptables-restore line ("-A CHAIN ..."), without the newline. */

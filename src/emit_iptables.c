@@ -42,11 +42,20 @@ static size_t multiport_chunk(const struct port_set *s, size_t start)
 	return i - start;
 }
 
-size_t iptables_port_lists(const struct port_set *s)
+/* How many of the ranges from `start` one rule of r holds: a multiport
+ * match, or the values of one u32 test for an ICMP error rule. */
+static size_t port_chunk(const struct rule *r, const struct port_set *s, size_t start)
+{
+	if (r->icmp_error)
+		return s->n - start < U32_MAX_VALUES ? s->n - start : U32_MAX_VALUES;
+	return multiport_chunk(s, start);
+}
+
+size_t iptables_port_lists(const struct rule *r, const struct port_set *s)
 {
 	size_t lists = 0;
 
-	for (size_t start = 0; start < s->n; start += multiport_chunk(s, start))
+	for (size_t start = 0; start < s->n; start += port_chunk(r, s, start))
 		lists++;
 	return lists;
 }
@@ -72,9 +81,7 @@ int iptables_for_each_variant(const struct ruleset *rs, const struct rule *r, ip
 				continue;
 			}
 			for (v.pstart = 0; ret == 0 && v.pstart < ps->n; v.pstart += v.pcount) {
-				v.pcount = r->icmp_error
-					       ? (ps->n - v.pstart < U32_MAX_VALUES ? ps->n - v.pstart : U32_MAX_VALUES)
-					       : multiport_chunk(ps, v.pstart);
+				v.pcount = port_chunk(r, ps, v.pstart);
 				ret = fn(rs, &v, ctx);
 			}
 		}

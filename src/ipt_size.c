@@ -20,7 +20,7 @@ static struct expansion expand(const struct ruleset *rs, const struct rule *r)
 	if (r->local_set >= 0)
 		e.locals = rs->addr_sets[r->local_set].n;
 	if (r->port_set >= 0)
-		e.lists = iptables_port_lists(&rs->port_sets[r->port_set]);
+		e.lists = iptables_port_lists(r, &rs->port_sets[r->port_set]);
 	return e;
 }
 
@@ -38,16 +38,20 @@ static uint64_t count(const struct ruleset *rs, unsigned family, const struct ru
 	*worst_n = 0;
 	if (!(rs->families & family))
 		return 0;
-	for (size_t i = 0; i < rs->n_rules; i++) {
-		const struct rule *r = &rs->rules[i];
-		struct expansion e;
-		if (!(r->family & family))
-			continue;
-		e = expand(rs, r);
-		total += product(&e);
-		if (product(&e) > *worst_n) {
-			*worst_n = product(&e);
-			*worst = r;
+	/* every rule the emitters write: the policy's, the route_localnet
+	 * guards and the ICMP error rules, in both chains */
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		for (size_t i = 0; i < rs->n_chain[h]; i++) {
+			const struct rule *r = rs->chain[h][i];
+			struct expansion e;
+			if (!(r->family & family))
+				continue;
+			e = expand(rs, r);
+			total += product(&e);
+			if (product(&e) > *worst_n) {
+				*worst_n = product(&e);
+				*worst = r;
+			}
 		}
 	}
 	return total;
