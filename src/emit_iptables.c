@@ -198,24 +198,33 @@ static void put_u32(struct strbuf *out, const struct xt_u32 *u)
 	strbuf_putc(out, '"');
 }
 
+/* An address as iptables-save writes it, with its prefix length even for a
+ * single host ("::1/128"), so that what compile prints is what the kernel
+ * reads back. */
+static void put_addr(struct strbuf *out, const char *flag, const struct cidr *c)
+{
+	char buf[64];
+
+	cidr_format(c, buf, sizeof(buf));
+	strbuf_printf(out, " %s %s", flag, buf);
+	if (!strchr(buf, '/'))
+		strbuf_printf(out, "/%u", (unsigned)c->prefix);
+}
+
 void iptables_variant_text(const struct ruleset *rs, const struct iptables_variant *v, const char *chain,
 			   struct strbuf *out)
 {
 	const struct rule *r = v->rule;
-	char buf[64], comment[128];
+	char comment[128];
 	bool in = r->hook == HOOK_PREROUTING;
 
 	strbuf_printf(out, "-A %s", chain);
 	if (r->has_ifname && !r->ifname_invert)
 		strbuf_printf(out, " %s %s%s", in ? "-i" : "-o", r->ifname.name, r->ifname.wildcard ? "+" : "");
-	if (v->peer) {
-		cidr_format(v->peer, buf, sizeof(buf));
-		strbuf_printf(out, " %s %s", r->peer_field == FIELD_SOURCE ? "-s" : "-d", buf);
-	}
-	if (v->local) {
-		cidr_format(v->local, buf, sizeof(buf));
-		strbuf_printf(out, " %s %s", r->local_field == FIELD_SOURCE ? "-s" : "-d", buf);
-	}
+	if (v->peer)
+		put_addr(out, r->peer_field == FIELD_SOURCE ? "-s" : "-d", v->peer);
+	if (v->local)
+		put_addr(out, r->local_field == FIELD_SOURCE ? "-s" : "-d", v->local);
 	if (r->has_ifname && r->ifname_invert)
 		strbuf_printf(out, " ! %s %s%s", in ? "-i" : "-o", r->ifname.name, r->ifname.wildcard ? "+" : "");
 	if (r->icmp_error) {
