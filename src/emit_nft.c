@@ -11,28 +11,56 @@ static const char *l4_name(unsigned char proto)
 	return proto_name(proto);
 }
 
-static void put_port_range(struct strbuf *out, const struct port_range *p)
+/* A port or range, in hex for the raw payload key of an "_icmp" copy (nft
+ * prints a typeof @th integer so). */
+static void put_port_range(struct strbuf *out, const struct port_range *p, bool hex)
 {
-	if (p->first == p->last)
-		strbuf_printf(out, "%u", p->first);
-	else
-		strbuf_printf(out, "%u-%u", p->first, p->last);
+	const char *fmt = hex ? "0x%x" : "%u";
+
+	strbuf_printf(out, fmt, p->first);
+	if (p->last != p->first) {
+		strbuf_putc(out, '-');
+		strbuf_printf(out, fmt, p->last);
+	}
 }
 
-static void put_elements_ports(struct strbuf *out, const struct port_set *s)
+/* The elements of a port set as nft lists them: 16 to a line. */
+static void put_elements_ports(struct strbuf *out, const struct port_set *s, bool hex)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
 		if (!s->hashed) {
 			strbuf_puts(out, i == 0 ? "" : (i % 16 == 0 ? ",\n\t\t\t     " : ", "));
-			put_port_range(out, &s->ranges[i]);
+			put_port_range(out, &s->ranges[i], hex);
 			continue;
 		}
 		/* a hash holds single ports */
-		for (unsigned p = s->ranges[i].first; p <= s->ranges[i].last; p++, k++)
-			strbuf_printf(out, "%s%u", k == 0 ? "" : (k % 16 == 0 ? ",\n\t\t\t     " : ", "), p);
+		for (unsigned p = s->ranges[i].first; p <= s->ranges[i].last; p++, k++) {
+			strbuf_puts(out, k == 0 ? "" : (k % 16 == 0 ? ",\n\t\t\t     " : ", "));
+			put_port_range(out, &(struct port_range){p, p}, hex);
+		}
 	}
+}
+
+/* The error types by the names nft lists them with, one to a line as nft
+ * puts symbolic values. */
+static const char *icmp_type_name(unsigned family, unsigned type)
+{
+	if (family == FAMILY_IPV4)
+		switch (type) {
+		case 3: return "destination-unreachable";
+		case 11: return "time-exceeded";
+		case 12: return "parameter-problem";
+		}
+	else
+		switch (type) {
+		case 1: return "destination-unreachable";
+		case 2: return "packet-too-big";
+		case 3: return "time-exceeded";
+		case 4: return "parameter-problem";
+		}
+	return NULL;
 }
 
 static void put_elements_addrs(struct strbuf *out, const struct addr_set *s)
@@ -106,12 +134,12 @@ static void put_icmp_match(struct strbuf *out, const struct ruleset *rs, const s
 	if (v4)
 		strbuf_printf(out, "@th,%u,8 0x%x ", ICMP_INNER_VERSION_IHL * 8, ICMP_INNER_IPV4_NO_OPTIONS);
 	if (r->proto)
-		strbuf_printf(out, "@th,%u,8 %u ", (v4 ? ICMP_INNER_PROTO : ICMPV6_INNER_NEXTHDR) * 8, r->proto);
+		strbuf_printf(out, "@th,%u,8 0x%x ", (v4 ? ICMP_INNER_PROTO : ICMPV6_INNER_NEXTHDR) * 8, r->proto);
 	if (r->port_set >= 0) {
 		const struct port_set *ps = &rs->port_sets[r->port_set];
 		strbuf_printf(out, "@th,%u,16 ", icmp_inner_port_offset(r) * 8);
 		if (port_set_is_inline(ps)) {
-			put_port_range(out, &ps->ranges[0]);
+			put_port_range(out, &ps->ranges[0], true);
 			strbuf_putc(out, ' ');
 		} else {
 			strbuf_printf(out, "@%s_icmp ", ps->name);
@@ -148,7 +176,7 @@ void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf
 		const struct port_set *ps = &rs->port_sets[r->port_set];
 		strbuf_printf(out, "%s %s ", l4_name(r->proto), r->port_field == FIELD_SOURCE ? "sport" : "dport");
 		if (port_set_is_inline(ps)) {
-			put_port_range(out, &ps->ranges[0]);
+			put_port_range(out, &ps->ranges[0], false);
 			strbuf_putc(out, ' ');
 		} else {
 			strbuf_printf(out, "@%s ", ps->name);
@@ -209,7 +237,7 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 			continue;
 		strbuf_printf(out, "%s\tset %s {\n\t\ttype inet_service\n\t\tflags %s\n\t\telements = { ",
 			      first ? "" : "\n", s->name, s->hashed ? "dynamic" : "interval");
-		put_elements_ports(out, s);
+		put_elements_ports(out, s, false);
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;
 	}
@@ -220,7 +248,7 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		/* any raw 16-bit payload will do as the type: it is an integer */
 		strbuf_printf(out, "%s\tset %s_icmp {\n\t\ttypeof @th,%u,16\n\t\tflags %s\n\t\telements = { ",
 			      first ? "" : "\n", s->name, ICMP_INNER_L4 * 8, s->hashed ? "dynamic" : "interval");
-		put_elements_ports(out, s);
+		put_elements_ports(out, s, true);
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;
 	}
@@ -233,7 +261,7 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		strbuf_printf(out, "%s\tset %s {\n\t\ttype %s\n\t\telements = { ", first ? "" : "\n",
 			      v4 ? ICMP_ERRORS_SET : ICMPV6_ERRORS_SET, v4 ? "icmp_type" : "icmpv6_type");
 		for (size_t i = 0; i < n; i++)
-			strbuf_printf(out, "%s%u", i ? ", " : "", types[i]);
+			strbuf_printf(out, "%s%s", i ? ",\n\t\t\t     " : "", icmp_type_name(family, types[i]));
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;
 	}
