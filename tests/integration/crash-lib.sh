@@ -50,7 +50,7 @@ reboot() {
 
 kernel() {
 	{
-		nft list ruleset
+		nft_ruleset
 		iptables-legacy-save
 		ip6tables-legacy-save
 	} 2>&1 | grep -v '^#' | sed -E -e 's/counter packets [0-9]+ bytes [0-9]+/counter/' \
@@ -76,8 +76,9 @@ label_of() {
 # per family; nft: our table.
 ours_compiled() {
 	if [ "$backend" = nft ]; then
-		ntc compile -q "$src/policies/$1.json" 2>/dev/null |
-			awk '/^table inet notrackctl \{/{p=1} p{print} p && /^}/{exit}'
+		ntc compile -q "$src/policies/$1.json" 2>/dev/null >"$work/compiled-raw"
+		awk '/^table inet notrackctl \{/{p=1} p{print} p && /^}/{exit}' "$work/compiled-raw" |
+			awk -f "$checkout/tests/tools/nft-canon.awk"
 	else
 		ntc compile -q --format iptables "$src/policies/$1.json" 2>/dev/null | sed 's/"//g' |
 			awk '/IPv6/{six=1} /^-A NOTRACKCTL-/{print (six ? "6" : "4") " " $0}' | sort -s -k1,1 -k3,3
@@ -85,7 +86,9 @@ ours_compiled() {
 }
 ours_live() {
 	if [ "$backend" = nft ]; then
-		nft list table inet notrackctl | sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'
+		nft list table inet notrackctl >"$work/nft-raw"
+		awk -f "$checkout/tests/tools/nft-canon.awk" "$work/nft-raw" |
+			sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/'
 	else
 		{
 			iptables-legacy-save -t raw | sed 's/^/4 /'

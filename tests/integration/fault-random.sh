@@ -36,7 +36,7 @@ if [ "$backend" = iptables ]; then
 else
 	stateful_filter
 	docker_like
-	ruleset() { nft list ruleset 2>/dev/null; }
+	ruleset() { nft_ruleset 2>/dev/null; }
 	calls=(sendmsg sendto recv setsockopt open write fsync rename unlink)
 fi
 ntc() { "$bin" --backend "$backend" "$@"; }

@@ -22,7 +22,7 @@ fault() {
 legacy_snapshot() {
 	save_without_dates "$work/$1.ipt4" iptables-legacy-save
 	save_without_dates "$work/$1.ipt6" ip6tables-legacy-save
-	nft list ruleset >"$work/$1.nft"
+	nft_ruleset >"$work/$1.nft"
 }
 
 # lock_waiter FILE: someone is blocked in flock(2) on FILE (a "->" line of

@@ -24,7 +24,7 @@ done
 run 0 ntc rollback
 
 state_now() {
-	nft list ruleset >"$work/now.nft" 2>/dev/null
+	nft_ruleset >"$work/now.nft" 2>/dev/null
 	local s
 	for s in none "${policies[@]/#/is-}"; do
 		cmp -s "$work/now.nft" "$work/$s.nft" && { echo "$s"; return; }

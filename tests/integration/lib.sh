@@ -36,6 +36,18 @@ ip link set lo up
 
 ntc() { "$bin" "$@"; }
 
+# nft_ruleset [--json]: the kernel's nft ruleset with each table's sets in
+# name order (tests/tools/nft-canon.py says why): what tests compare.
+nft_ruleset() {
+	if [ "${1:-}" = --json ]; then
+		nft -j list ruleset >"$work/nft-raw"
+		python3 "$checkout/tests/tools/nft-canon.py" <"$work/nft-raw"
+	else
+		nft list ruleset >"$work/nft-raw"
+		awk -f "$checkout/tests/tools/nft-canon.awk" "$work/nft-raw"
+	fi
+}
+
 # run WANT_EXIT CMD...: runs CMD with stdout in $work/out and stderr in
 # $work/err, and fails unless it exits with WANT_EXIT.
 run() {
@@ -80,8 +92,8 @@ save_without_dates() {
 # snapshot NAME: the whole ruleset as nft text and JSON, and the
 # iptables-nft view of it (the date comments dropped).
 snapshot() {
-	nft list ruleset >"$work/$1.nft"
-	nft -j list ruleset >"$work/$1.json"
+	nft_ruleset >"$work/$1.nft"
+	nft_ruleset --json >"$work/$1.json"
 	save_without_dates "$work/$1.iptnft" iptables-nft-save
 }
 
