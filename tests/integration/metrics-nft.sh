@@ -178,7 +178,11 @@ grep -q '^  drift        our untracked accept in inet guard in is gone' "$work/s
 
 # 5. a pending confirmation
 now=$(date +%s)
-"$bin" apply -q --state-dir "$state" --confirm 300 "$src/policies/minimal.json" >/dev/null 2>&1
+# a root-owned copy: the checkout may belong to a normal user, whose files
+# notrackctl refuses to apply (the trust check)
+install -m 0644 -o root -g root "$src/policies/minimal.json" "$work/minimal.json"
+"$bin" apply -q --state-dir "$state" --confirm 300 "$work/minimal.json" >"$work/apply.out" 2>&1 ||
+	fail "apply --confirm: $(cat "$work/apply.out")"
 m >"$work/m5.txt"
 check "$work/m5.txt"
 expect_eq "pending" "$(val "$work/m5.txt" notrackctl_pending_confirmation)" 1
