@@ -3,7 +3,7 @@
 #  - every command `notrackctl --help` lists has a working `--help`, a
 #    section in the man page and a mention in README.md;
 #  - every `notrackctl COMMAND` shown in README.md exists;
-#  - every exit code in src/exit_codes.h is in --help, the man page and
+#  - every exit code in src/cli/exit_codes.h is in --help, the man page and
 #    README.md;
 #  - the sources are clang-formatted.
 #
@@ -37,7 +37,7 @@ while read -r c; do
 done <"$work/readme-commands"
 
 # Exit codes.
-sed -n 's/^\s*EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$src/src/exit_codes.h" >"$work/codes"
+sed -n 's/^\s*EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$src/src/cli/exit_codes.h" >"$work/codes"
 [ "$(wc -l <"$work/codes")" -ge 10 ] || fail "cannot read the exit codes"
 while read -r code; do
 	grep -qE "^  $code +[a-z]" "$work/help" || fail "--help does not list exit code $code"
@@ -75,6 +75,6 @@ $(cat "$work/pipes")"
 
 # Style.
 need_commands clang-format
-(cd "$src" && clang-format --dry-run --Werror src/*.c src/*.h tests/unit/*.c tests/lib/*.c tests/lib/*.h) ||
+(cd "$src" && clang-format --dry-run --Werror $(find src -name "*.[ch]") tests/unit/*.c tests/lib/*.c tests/lib/*.h) ||
 	fail "clang-format would change the sources: run clang-format -i"
 echo "PASS"

@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diag.h"
-#include "emit.h"
-#include "ipt_build.h"
-#include "nft_build.h"
-#include "policy.h"
-#include "ruleset.h"
-#include "strbuf.h"
+#include "util/diag.h"
+#include "emit/emit.h"
+#include "emit/ipt_build.h"
+#include "backend/nft/nft_build.h"
+#include "policy/policy.h"
+#include "compile/ruleset.h"
+#include "util/strbuf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

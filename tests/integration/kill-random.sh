@@ -33,7 +33,7 @@ state_now() {
 }
 
 # Every 10th trial kills an apply that changes something at one of the two
-# worst moments, through the sync seam (src/txn.c): just before its batch
+# worst moments, through the sync seam (src/engine/txn.c): just before its batch
 # goes out, or with the kernel changed and nothing recorded yet (which must
 # leave the intent journal).  The others kill at a random moment.
 killed_mid=0 repaired=0 at_point=0

@@ -1,7 +1,7 @@
 #!/bin/bash
 # A newcomer's run: `git clone` as a normal user, then `sudo ./scripts/test`.
 # The checkout belongs to that user, and notrackctl refuses to apply a policy
-# that another user owns (src/trust.c), so a test that applies its fixtures
+# that another user owns (src/util/trust.c), so a test that applies its fixtures
 # straight from the checkout fails there while it passes on a root-owned one.
 #
 # This copies the checkout into a directory owned by nobody and runs a few

@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "diag.h"
-#include "policy.h"
-#include "ruleset.h"
+#include "util/diag.h"
+#include "policy/policy.h"
+#include "compile/ruleset.h"
 
 /* Set NOTRACKCTL_UPDATE_GOLDEN=1 to rewrite golden files instead of comparing. */
 #define TL_UPDATE_GOLDEN_ENV "NOTRACKCTL_UPDATE_GOLDEN"

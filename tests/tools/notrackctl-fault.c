@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "ipt_transport.h"
-#include "policy.h"
+#include "cli/cli.h"
+#include "backend/iptables/ipt_transport.h"
+#include "policy/policy.h"
 
 static const char *which;
 static int fail_errno;

@@ -13,8 +13,8 @@
 
 #include <string.h>
 
-#include "advise.h"
-#include "strbuf.h"
+#include "diagnostics/advise.h"
+#include "util/strbuf.h"
 
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * MIB)

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "emit.h"
+#include "emit/emit.h"
 #include "testlib.h"
 
 /* One compiled inline policy; fixture state for a test. */

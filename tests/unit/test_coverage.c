@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coverage.h"
+#include "diagnostics/coverage.h"
 #include "testlib.h"
 
 static struct cov_local_addr host_addrs[3];

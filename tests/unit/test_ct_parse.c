@@ -19,9 +19,9 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "ct_dump.h"
-#include "ct_proc.h"
-#include "inspect.h"
+#include "diagnostics/ct_dump.h"
+#include "diagnostics/ct_proc.h"
+#include "diagnostics/inspect.h"
 
 static char buf[8192];
 

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipt_build.h"
+#include "emit/ipt_build.h"
 #include "testlib.h"
 
 struct built {

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipt_build.h"
-#include "ipt_size.h"
+#include "emit/ipt_build.h"
+#include "emit/ipt_size.h"
 #include "testlib.h"
 
 struct compiled {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonpos.h"
+#include "util/jsonpos.h"
 
 static const char doc[] =
     "{\n"

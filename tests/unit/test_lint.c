@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lint.h"
+#include "lint/lint.h"
 #include "testlib.h"
 
 /* ------------------------------------------------------------------ */

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metrics.h"
-#include "prom.h"
+#include "diagnostics/metrics.h"
+#include "diagnostics/prom.h"
 
 static void test_escaping(void **state)
 {

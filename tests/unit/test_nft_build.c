@@ -12,7 +12,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <string.h>
 
-#include "nft_build.h"
+#include "backend/nft/nft_build.h"
 
 enum { TYPE_IPADDR = 7, TYPE_SERVICE = 13 };
 

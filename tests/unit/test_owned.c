@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "owned.h"
-#include "state.h"
+#include "backend/owned.h"
+#include "engine/state.h"
 
 static void test_digest_formats(void **state)
 {

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "seqdiff.h"
+#include "util/seqdiff.h"
 
 /* Renders the script as one string: "=x" same, "-x" deleted, "+x" inserted. */
 struct script {

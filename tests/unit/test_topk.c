@@ -16,8 +16,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "ct_agg.h"
-#include "topk.h"
+#include "diagnostics/ct_agg.h"
+#include "util/topk.h"
 
 static void add_u32(struct topk *t, uint32_t key, unsigned times)
 {

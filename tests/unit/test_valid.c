@@ -14,7 +14,7 @@
 
 #include <stdlib.h>
 
-#include "emit.h"
+#include "emit/emit.h"
 #include "testlib.h"
 
 static const char *cases_dir = NOTRACKCTL_CASES_DIR "/valid";

@@ -1,0 +1,1016 @@
+/*
+ * The iptables-legacy backend, through libip4tc and libip6tc.
+ *
+ * What we own, per family:
+ *   - in the raw table, our chains <TAG>-PRE and <TAG>-OUT (all their rules),
+ *     and the jumps into them at the head of PREROUTING and OUTPUT;
+ *   - in filter (or the chains the policy names), one untracked accept at
+ *     the head of each chain, tagged with the comment <TAG>.
+ * A rule is ours when it sits in our chain, carries exactly our tag as its
+ * comment, or jumps into our chain.  Nothing else is ever touched: the
+ * other rules of a table we change are handed back to the kernel as they
+ * were read.
+ *
+ * libiptc replaces one table at a time, atomically.  A change can span up
+ * to four tables (raw and filter, IPv4 and IPv6), so commit() replaces them
+ * one after another and, if one is refused, puts back what we owned in the
+ * tables already replaced, from what plan() read.  Either every table ends
+ * up as asked, or every table holds what it held before.  Each table is
+ * read once more right before its replace and must still be the table the
+ * plan was made against; otherwise (someone ignored the xtables lock) the
+ * commit returns -ERESTART and the transaction plans again.
+ *
+ * There is no ruleset generation id for legacy tables; a digest of every
+ * loaded table of both families (rules and policies, without counters)
+ * stands in for it.  It changes whenever anyone changes a rule.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "util/digest.h"
+#include "util/hash.h"
+#include "emit/emit.h"
+#include "emit/ipt_build.h"
+#include "backend/iptables/ipt_transport.h"
+#include "util/lockfile.h"
+#include "util/seqdiff.h"
+#include "engine/txn.h"
+
+static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
+static const char *const builtin_of_hook[] = {"PREROUTING", "OUTPUT"};
+static const char *const filter_chains[] = {"INPUT", "FORWARD", "OUTPUT"};
+/* "auto" puts the accept only where the policy's untracked packets arrive */
+static const unsigned filter_hooks[] = {ACCEPT_HOOK_INPUT, ACCEPT_HOOK_FORWARD, ACCEPT_HOOK_OUTPUT};
+
+struct ipt_plan;
+
+struct backend {
+	char tag[RULESET_NAME_MAX];
+	char chain[2][IPT_CHAIN_MAX]; /* our chains, by enum hook */
+	int lock_fd;
+	/* verify()'s read of every table, served to owned() and generation()
+	 * (record() asks for both right after) until anything is committed.
+	 * We hold the xtables lock from open() to close(), so only a writer
+	 * that ignores it could make this stale. */
+	struct ipt_plan *last_read;
+};
+
+/* Everything of ours in one table: which of our chains exist, and our
+ * rules, each with its chain and position. */
+struct ours {
+	bool chain[2];
+	struct ipt_rule_list rules;
+};
+
+struct tbl {
+	unsigned family;
+	char name[IPT_CHAIN_MAX];
+	bool loaded;	    /* the kernel had this table before we looked */
+	struct ipt_snap ts; /* the snapshot plan() read (closed at once outside plans); h is NULL when not loaded */
+	struct ours live, want;
+	uint64_t digest; /* of the whole table as plan() read it */
+	bool dirty;
+};
+
+struct ipt_plan {
+	struct tbl *v;
+	size_t n;
+	uint64_t generation; /* the digest of every table read */
+};
+
+static const char *fam(unsigned family)
+{
+	return family == FAMILY_IPV4 ? "ipv4" : "ipv6";
+}
+
+static int our_hook(const struct backend *b, const char *chain)
+{
+	for (int h = 0; h < 2; h++)
+		if (!strcmp(b->chain[h], chain))
+			return h;
+	return -1;
+}
+
+static void ours_free(struct ours *o)
+{
+	ipt_rule_list_free(&o->rules);
+	memset(o, 0, sizeof(*o));
+}
+
+/* ------------------------------------------------------------------ */
+/* reading                                                              */
+
+/* Reads our objects from a snapshot and a digest of the whole table:
+ * chains, policies and every rule's key.  With `borrow`,
+ * our rules are the snapshot's own bytes (see ipt_rule_list_borrow), for a
+ * read that only compares and counts: the snapshot must stay open. */
+static int read_table(struct backend *b, struct ipt_snap *t, bool borrow, struct ours *o, uint64_t *digest,
+		      struct diag *d)
+{
+	uint64_t h = hash_mix_str(hash_mix_str(0, fam(t->family)), t->name);
+
+	memset(o, 0, sizeof(*o));
+	for (const char *chain = ipt_snap_first_chain(t); chain; chain = ipt_snap_next_chain(t)) {
+		int hook = our_hook(b, chain);
+		unsigned pos = 0;
+		if (hook >= 0)
+			o->chain[hook] = true;
+		h = hash_mix_str(hash_mix_str(h, chain), ipt_snap_builtin(t, chain) ? ipt_snap_policy(t, chain) : "-");
+		for (const void *e = ipt_snap_first_rule(t, chain); e; e = ipt_snap_next_rule(t, e)) {
+			const char *label = ipt_snap_target(t, e), *comment = ipt_entry_comment(t->family, e);
+			bool mine =
+			    hook >= 0 || (comment && !strcmp(comment, b->tag)) || (label && our_hook(b, label) >= 0);
+			pos++;
+			if (!mine) {
+				h = hash_mix_u64(h, ipt_entry_key(t->family, e, label));
+				continue;
+			}
+			struct ipt_rule *r = borrow ? ipt_rule_list_borrow(&o->rules, t->family, chain, pos, e, label)
+						    : ipt_rule_list_add(&o->rules, t->family, chain, pos,
+									ipt_entry_normalise(t->family, e, label), NULL);
+			if (!r)
+				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			ipt_entry_counters(t->family, e, &r->packets, &r->bytes);
+			h = hash_mix_u64(h, r->key);
+		}
+		/* a chain's end, so that rules cannot move between chains unseen */
+		h = hash_mix_u64(h, pos);
+	}
+	*digest = h;
+	return 0;
+}
+
+static int tbl_order(const void *a, const void *b)
+{
+	const struct tbl *x = a, *y = b;
+	int rank_x = !strcmp(x->name, "raw") ? 0 : !strcmp(x->name, "filter") ? 1 : 2;
+	int rank_y = !strcmp(y->name, "raw") ? 0 : !strcmp(y->name, "filter") ? 1 : 2;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (rank_x != rank_y)
+		return rank_x - rank_y;
+	return strcmp(x->name, y->name);
+}
+
+static struct tbl *plan_add_table(struct ipt_plan *ip, unsigned family, const char *name)
+{
+	struct tbl *v = realloc(ip->v, (ip->n + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	ip->v = v;
+	memset(&v[ip->n], 0, sizeof(v[ip->n]));
+	v[ip->n].family = family;
+	snprintf(v[ip->n].name, sizeof(v[ip->n].name), "%s", name);
+	return &v[ip->n++];
+}
+
+static struct tbl *find_table(struct ipt_plan *ip, unsigned family, const char *name)
+{
+	for (size_t i = 0; i < ip->n; i++)
+		if (ip->v[i].family == family && !strcmp(ip->v[i].name, name))
+			return &ip->v[i];
+	return NULL;
+}
+
+static void ipt_plan_data_free(struct ipt_plan *ip)
+{
+	for (size_t i = 0; i < ip->n; i++) {
+		ipt_snap_close(&ip->v[i].ts);
+		ours_free(&ip->v[i].live);
+		ours_free(&ip->v[i].want);
+	}
+	free(ip->v);
+	memset(ip, 0, sizeof(*ip));
+}
+
+static void forget_last_read(struct backend *b)
+{
+	if (b->last_read) {
+		ipt_plan_data_free(b->last_read);
+		free(b->last_read);
+		b->last_read = NULL;
+	}
+}
+
+/* How read_all() leaves the tables it read. */
+enum read_mode {
+	READ_CLOSE,  /* snapshots closed, our rules copied */
+	READ_KEEP,   /* snapshots open, to edit and commit */
+	READ_BORROW, /* snapshots open, our rules borrowed from them: to compare */
+};
+
+/* Opens and reads every loaded table of both families. */
+static int read_all(struct backend *b, struct ipt_plan *ip, enum read_mode mode, uint64_t *generation, struct diag *d)
+{
+	uint64_t all = 0;
+	int r = 0;
+
+	for (size_t f = 0; r == 0 && f < 2; f++) {
+		char **names;
+		size_t n;
+		r = ipt_loaded_tables(families[f], &names, &n, d);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct tbl *t = plan_add_table(ip, families[f], names[i]);
+			if (!t) {
+				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+				break;
+			}
+			t->loaded = true;
+			r = ipt_snap_open(&t->ts, families[f], names[i], d);
+			if (r == 0)
+				r = read_table(b, &t->ts, mode == READ_BORROW, &t->live, &t->digest, d);
+			all = hash_mix_u64(all, t->digest);
+			if (mode == READ_CLOSE)
+				ipt_snap_close(&t->ts);
+		}
+		ipt_names_free(names, n);
+	}
+	ip->generation = all;
+	if (r == 0 && generation)
+		*generation = all;
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* what we want                                                         */
+
+/* Adds a rule we want; takes e.  The text is the iptables line for diffs. */
+static int want_rule(struct tbl *t, const char *chain, unsigned pos, void *e, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int want_rule(struct tbl *t, const char *chain, unsigned pos, void *e, const char *fmt, ...)
+{
+	char *text = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	va_end(ap);
+	return ipt_rule_list_add(&t->want.rules, t->family, chain, pos, e, text) ? 0 : -ENOMEM;
+}
+
+static int want_accept(struct backend *b, struct tbl *t, const char *chain)
+{
+	return want_rule(t, chain, 1, ipt_build_accept(t->family, b->tag),
+			 "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT", chain,
+			 b->tag);
+}
+
+/* The chains the policy names for untracked accepts must exist: we never
+ * create tables or chains of others. */
+static int want_listed_accepts(struct backend *b, struct ipt_plan *ip, const struct ruleset *rs, unsigned family,
+			       struct diag *d)
+{
+	for (size_t i = 0; i < rs->n_accept_chains; i++) {
+		const struct chain_ref *c = &rs->accept_chains[i];
+		struct tbl *t;
+		if (c->family != CHAIN_FAMILY_INET && (c->family == CHAIN_FAMILY_IP) != (family == FAMILY_IPV4))
+			continue;
+		t = find_table(ip, family, c->table);
+		if (!t || !t->loaded || !ipt_snap_is_chain(&t->ts, c->chain))
+			return diag_fail(d, DIAG_KERNEL, ENOENT, c->path,
+					 "%s table %s has no chain %s for the untracked accept%s",
+					 family == FAMILY_IPV4 ? "iptables" : "ip6tables", c->table, c->chain,
+					 t && t->loaded ? "" : " (the table is not in use on this host)");
+		/* "inet" and "ip" may name the same chain: one accept is enough */
+		bool have = false;
+		for (size_t j = 0; j < t->want.rules.n; j++)
+			have |= !strcmp(t->want.rules.v[j].chain, c->chain);
+		if (!have && want_accept(b, t, c->chain) < 0)
+			return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	return 0;
+}
+
+static int build_wanted(struct backend *b, struct ipt_plan *ip, const struct ruleset *rs, struct diag *d)
+{
+	for (size_t f = 0; f < 2; f++) {
+		unsigned family = families[f];
+		struct tbl *raw;
+		if (!(rs->families & family))
+			continue;
+		raw = find_table(ip, family, "raw");
+		if (!raw)
+			raw = plan_add_table(ip, family, "raw"); /* created at commit time */
+		if (!raw)
+			return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+			raw->want.chain[h] = true;
+			if (ipt_build_chain_rules(rs, family, h, b->chain[h], &raw->want.rules) < 0 ||
+			    want_rule(raw, builtin_of_hook[h], 1, ipt_build_jump(family, b->tag, b->chain[h]),
+				      "-I %s 1 -m comment --comment \"%s\" -j %s", builtin_of_hook[h], b->tag,
+				      b->chain[h]) < 0)
+				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		}
+		if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
+			int r = want_listed_accepts(b, ip, rs, family, d);
+			if (r < 0)
+				return r;
+		} else if (rs->accept_mode == UNTRACKED_ACCEPT_AUTO) {
+			/* A filter table nobody loaded drops nothing, and loading it
+			 * just to add an accept would leave a table behind that
+			 * rollback cannot unload. */
+			struct tbl *filter = find_table(ip, family, "filter");
+			for (size_t i = 0; filter && i < 3; i++)
+				if ((rs->accept_hooks & filter_hooks[i]) &&
+				    want_accept(b, filter, filter_chains[i]) < 0)
+					return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* comparing                                                            */
+
+/* Our rules of one chain, in position order (the lists are built in that order). */
+static size_t chain_rules(const struct ours *o, const char *chain, struct ipt_rule **out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->rules.n; i++)
+		if (!strcmp(o->rules.v[i].chain, chain) && n < max)
+			out[n++] = &o->rules.v[i];
+	return n;
+}
+
+static bool same_rules(const struct ours *a, const struct ours *b, const char *chain, bool positions)
+{
+	size_t na = 0, nb = 0, ia = 0, ib = 0;
+
+	for (size_t i = 0; i < a->rules.n; i++)
+		na += !strcmp(a->rules.v[i].chain, chain);
+	for (size_t i = 0; i < b->rules.n; i++)
+		nb += !strcmp(b->rules.v[i].chain, chain);
+	if (na != nb)
+		return false;
+	for (;;) {
+		while (ia < a->rules.n && strcmp(a->rules.v[ia].chain, chain))
+			ia++;
+		while (ib < b->rules.n && strcmp(b->rules.v[ib].chain, chain))
+			ib++;
+		if (ia >= a->rules.n || ib >= b->rules.n)
+			return true;
+		if (!ipt_rule_same(&a->rules.v[ia], &b->rules.v[ib]) ||
+		    (positions && a->rules.v[ia].pos != b->rules.v[ib].pos))
+			return false;
+		ia++;
+		ib++;
+	}
+}
+
+/* Calls fn once for every chain that holds rules of ours in either state
+ * and is not one of our chains. */
+static int for_each_foreign_chain(const struct backend *b, const struct ours *x, const struct ours *y,
+				  int (*fn)(const char *chain, void *ctx), void *ctx)
+{
+	const struct ours *both[2] = {x, y};
+	int r = 0;
+
+	for (size_t s = 0; r == 0 && s < 2; s++) {
+		for (size_t i = 0; r == 0 && i < both[s]->rules.n; i++) {
+			const char *chain = both[s]->rules.v[i].chain;
+			bool seen = our_hook(b, chain) >= 0;
+			for (size_t j = 0; !seen && j < i; j++)
+				seen = !strcmp(both[s]->rules.v[j].chain, chain);
+			for (size_t j = 0; !seen && s == 1 && j < x->rules.n; j++)
+				seen = !strcmp(x->rules.v[j].chain, chain);
+			if (!seen)
+				r = fn(chain, ctx);
+		}
+	}
+	return r;
+}
+
+struct diff_ctx {
+	const struct backend *b;
+	const struct tbl *t;
+	struct plan *p;
+	bool differs;
+};
+
+static int diff_foreign_chain(const char *chain, void *data)
+{
+	struct diff_ctx *c = data;
+	const struct tbl *t = c->t;
+	int r = 0;
+
+	if (same_rules(&t->live, &t->want, chain, true))
+		return 0;
+	c->differs = true;
+	for (size_t i = 0; r == 0 && i < t->live.rules.n; i++)
+		if (!strcmp(t->live.rules.v[i].chain, chain))
+			r = plan_add_diff(c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, chain,
+					  t->live.rules.v[i].pos, ipt_rule_text(&t->live.rules.v[i]));
+	for (size_t i = 0; r == 0 && i < t->want.rules.n; i++)
+		if (!strcmp(t->want.rules.v[i].chain, chain))
+			r = plan_add_diff(c->p, "+ rule %s %s: %s", fam(t->family), t->name,
+					  ipt_rule_text(&t->want.rules.v[i]));
+	return r;
+}
+
+/* A chain's changes are listed up to this many lines, then counted. */
+#define CHAIN_DIFF_LINES_MAX 1000
+
+struct chain_diff {
+	struct diff_ctx *c;
+	const char *chain;
+	struct ipt_rule **live, **want;
+	size_t lines, more;
+};
+
+static bool chain_diff_same(size_t ia, size_t ib, void *ctx)
+{
+	const struct chain_diff *cd = ctx;
+
+	return ipt_rule_same(cd->live[ia], cd->want[ib]);
+}
+
+static int chain_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
+{
+	struct chain_diff *cd = ctx;
+	const struct tbl *t = cd->c->t;
+
+	if (op != SEQDIFF_SAME && cd->lines++ >= CHAIN_DIFF_LINES_MAX) {
+		cd->more++;
+		return 0;
+	}
+	if (op == SEQDIFF_DELETE)
+		return plan_add_diff(cd->c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, cd->chain,
+				     cd->live[ia]->pos, ipt_rule_text(cd->live[ia]));
+	if (op == SEQDIFF_INSERT)
+		return plan_add_diff(cd->c->p, "+ rule %s %s: %s", fam(t->family), t->name,
+				     ipt_rule_text(cd->want[ib]));
+	return 0;
+}
+
+/* Like the nft backend: a shortest edit script between the live and the
+ * wanted rules of one of our chains, so the diff names only what changed. */
+static int diff_our_chain(struct diff_ctx *c, enum hook h)
+{
+	const struct tbl *t = c->t;
+	struct chain_diff cd = {.c = c, .chain = c->b->chain[h]};
+	size_t nl, nw;
+	int r;
+
+	if (t->live.chain[h] != t->want.chain[h]) {
+		/* a whole chain comes or goes: its rules are counted, not
+		 * listed (`compile` lists them), as nft's "+ table" line does */
+		const struct ours *o = t->want.chain[h] ? &t->want : &t->live;
+		size_t n = 0;
+		for (size_t i = 0; i < o->rules.n; i++)
+			n += !strcmp(o->rules.v[i].chain, cd.chain);
+		c->differs = true;
+		return plan_add_diff(c->p, "%c chain %s %s %s: %zu rule%s", t->want.chain[h] ? '+' : '-',
+				     fam(t->family), t->name, cd.chain, n, n == 1 ? "" : "s");
+	}
+	if (same_rules(&t->live, &t->want, cd.chain, false))
+		return 0;
+	c->differs = true;
+	cd.live = calloc(t->live.rules.n + 1, sizeof(*cd.live));
+	cd.want = calloc(t->want.rules.n + 1, sizeof(*cd.want));
+	r = -ENOMEM;
+	if (cd.live && cd.want) {
+		nl = chain_rules(&t->live, cd.chain, cd.live, t->live.rules.n);
+		nw = chain_rules(&t->want, cd.chain, cd.want, t->want.rules.n);
+		r = seqdiff_by(nl, nw, chain_diff_same, chain_diff_cb, &cd);
+	}
+	if (r == 0 && cd.more)
+		r = plan_add_diff(c->p, "~ chain %s %s %s: %zu more rule changes not listed", fam(t->family), t->name,
+				  cd.chain, cd.more);
+	free(cd.live);
+	free(cd.want);
+	return r;
+}
+
+static int diff_table(const struct backend *b, struct tbl *t, struct plan *p)
+{
+	struct diff_ctx c = {.b = b, .t = t, .p = p};
+	int r = 0;
+
+	for (enum hook h = HOOK_PREROUTING; r == 0 && h <= HOOK_OUTPUT; h++)
+		r = diff_our_chain(&c, h);
+	if (r == 0)
+		r = for_each_foreign_chain(b, &t->live, &t->want, diff_foreign_chain, &c);
+	t->dirty = c.differs;
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* editing a snapshot                                                   */
+
+struct edit_ctx {
+	const struct backend *b;
+	struct ipt_snap *t;
+	const struct ours *cur, *want;
+	bool insert; /* second pass: put the wanted rules in */
+	struct diag *d;
+};
+
+static int edit_foreign_chain(const char *chain, void *data)
+{
+	struct edit_ctx *c = data;
+	int r = 0;
+
+	if (same_rules(c->cur, c->want, chain, true))
+		return 0;
+	if (!c->insert) {
+		/* from the bottom up, so the positions above stay right */
+		for (size_t i = c->cur->rules.n; r == 0 && i-- > 0;)
+			if (!strcmp(c->cur->rules.v[i].chain, chain))
+				r = ipt_snap_delete_rule(c->t, chain, c->cur->rules.v[i].pos, c->d);
+		return r;
+	}
+	/* from the top down: once ours are gone, the others stand where they
+	 * stood, so inserting at the recorded positions rebuilds the order */
+	for (size_t i = 0; r == 0 && i < c->want->rules.n; i++)
+		if (!strcmp(c->want->rules.v[i].chain, chain))
+			r = ipt_snap_insert_rule(c->t, chain, c->want->rules.v[i].e, c->want->rules.v[i].pos, c->d);
+	return r;
+}
+
+/* Changes the snapshot t, in which we own `cur` (as read_table() read it),
+ * so that what we own becomes `want`, touching only the chains where it
+ * differs.  Everything else stays as read. */
+static int edit_table(const struct backend *b, struct ipt_snap *t, const struct ours *cur, const struct ours *want,
+		      struct diag *d)
+{
+	struct edit_ctx c = {.b = b, .t = t, .cur = cur, .want = want, .d = d};
+	int r;
+
+	/* jumps and accepts out first: a chain with references cannot go */
+	r = for_each_foreign_chain(b, cur, want, edit_foreign_chain, &c);
+	for (enum hook h = HOOK_PREROUTING; r == 0 && h <= HOOK_OUTPUT; h++) {
+		const char *chain = b->chain[h];
+		if (cur->chain[h] == want->chain[h] && same_rules(cur, want, chain, false))
+			continue;
+		if (cur->chain[h])
+			r = ipt_snap_flush_chain(t, chain, d);
+		if (r == 0 && cur->chain[h] && !want->chain[h])
+			r = ipt_snap_delete_chain(t, chain, d);
+		if (r == 0 && !cur->chain[h] && want->chain[h])
+			r = ipt_snap_create_chain(t, chain, d);
+		for (size_t i = 0; r == 0 && i < want->rules.n; i++)
+			if (!strcmp(want->rules.v[i].chain, chain))
+				r = ipt_snap_append_rule(t, chain, want->rules.v[i].e, d);
+	}
+	c.insert = true;
+	if (r == 0)
+		r = for_each_foreign_chain(b, cur, want, edit_foreign_chain, &c);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* the backend operations                                               */
+
+static void ipt_plan_free(struct plan *p)
+{
+	struct ipt_plan *ip = p->priv;
+
+	if (ip) {
+		ipt_plan_data_free(ip);
+		free(ip);
+	}
+	plan_free_diff(p);
+	memset(p, 0, sizeof(*p));
+}
+
+static int ipt_plan(struct backend *b, const struct ruleset *rs, struct plan *p, struct diag *d)
+{
+	struct ipt_plan *ip = calloc(1, sizeof(*ip));
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if (!ip)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	p->priv = ip;
+	r = read_all(b, ip, READ_KEEP, &p->generation_before, d);
+	if (r == 0 && rs)
+		r = build_wanted(b, ip, rs, d);
+	if (r < 0)
+		goto fail;
+	qsort(ip->v, ip->n, sizeof(*ip->v), tbl_order);
+	for (size_t i = 0; i < ip->n; i++) {
+		if (diff_table(b, &ip->v[i], p) < 0) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			goto fail;
+		}
+		p->changed |= ip->v[i].dirty;
+	}
+	return 0;
+fail:
+	ipt_plan_free(p);
+	return r;
+}
+
+/*
+ * Replaces one table so that what we own in it becomes `want`: reads it
+ * afresh (a table nobody had loaded is created here, not while planning),
+ * edits it and commits it.  With `as_planned`, it must still be the table
+ * plan() read.  We hold the xtables lock, so only a writer that ignores the
+ * lock can have changed it; then -EAGAIN, as the kernel itself answers when
+ * the number of rules moved between our read and our replace.  Undoing a
+ * commit skips that check: it puts back what we owned on whatever is live.
+ */
+static int replace_table(struct backend *b, struct tbl *t, const struct ours *want, bool as_planned, struct diag *d)
+{
+	struct ipt_snap fresh;
+	struct ours cur;
+	uint64_t digest;
+	int r;
+
+	r = ipt_snap_open(&fresh, t->family, t->name, d);
+	if (r == 0) {
+		r = read_table(b, &fresh, false, &cur, &digest, d);
+		if (r == 0 && as_planned && t->loaded && digest != t->digest)
+			r = diag_fail(d, DIAG_KERNEL, EAGAIN, NULL, "%s table %s changed since it was read",
+				      t->family == FAMILY_IPV4 ? "iptables" : "ip6tables", t->name);
+		if (r == 0)
+			r = edit_table(b, &fresh, &cur, want, d);
+		ours_free(&cur);
+	}
+	if (r == 0)
+		r = ipt_snap_commit(&fresh, d);
+	ipt_snap_close(&fresh);
+	return r;
+}
+
+/* Whether table t still reads exactly as plan() read it. */
+static bool table_as_read(struct backend *b, struct tbl *t)
+{
+	struct ipt_snap fresh;
+	struct ours scratch;
+	struct diag ignored;
+	uint64_t digest;
+	bool same = false;
+
+	diag_init(&ignored);
+	if (ipt_snap_open(&fresh, t->family, t->name, &ignored) == 0) {
+		if (read_table(b, &fresh, true, &scratch, &digest, &ignored) == 0)
+			same = digest == t->digest;
+		ours_free(&scratch);
+		ipt_snap_close(&fresh);
+	}
+	diag_free(&ignored);
+	return same;
+}
+
+/*
+ * Undoes the tables replaced up to and including `failed`, newest first.
+ * Returns how many were replaced before it; undo_errors collects what could
+ * not be undone.
+ *
+ * libiptc's commit is two calls, the atomic replace and then the counters,
+ * so a commit can fail after its table was replaced (the fault tests found
+ * exactly that): the failed table is read back, and put back too unless it
+ * still is the table we read.
+ */
+static size_t undo_tables(struct backend *b, struct ipt_plan *ip, size_t failed, struct strbuf *undo_errors)
+{
+	size_t replaced = 0;
+
+	for (size_t j = failed + 1; j-- > 0;) {
+		struct tbl *t = &ip->v[j];
+		struct diag ud;
+		if (!t->dirty || (j == failed && (!t->loaded || table_as_read(b, t))))
+			continue;
+		replaced += j != failed;
+		diag_init(&ud);
+		if (replace_table(b, t, &t->live, false, &ud) < 0)
+			strbuf_printf(undo_errors, "; %s", ud.msg);
+		diag_free(&ud);
+	}
+	return replaced;
+}
+
+/*
+ * The order the tables are replaced in.  Each replace is atomic but the
+ * set of them is not: a run killed between two leaves the first ones
+ * replaced.  A NOTRACK rule live without its untracked accept drops the
+ * untracked traffic in a stateful filter; an accept live without its
+ * NOTRACK rule matches nothing.  So, per family, the filter tables go
+ * first when the change leaves accepts in them, and last when it takes
+ * them away: every moment in between is safe.
+ */
+static bool family_keeps_accepts(const struct ipt_plan *ip, unsigned family)
+{
+	for (size_t i = 0; i < ip->n; i++)
+		if (ip->v[i].family == family && strcmp(ip->v[i].name, "raw") && ip->v[i].want.rules.n)
+			return true;
+	return false;
+}
+
+static int commit_order(const void *a, const void *b, void *ctx)
+{
+	const struct tbl *x = a, *y = b;
+	const bool *accepts_first = ctx;
+	int raw_x = !strcmp(x->name, "raw"), raw_y = !strcmp(y->name, "raw");
+
+	if (x->family != y->family || raw_x == raw_y)
+		return tbl_order(a, b);
+	/* raw against a filter table of the same family */
+	return accepts_first[x->family == FAMILY_IPV6] == (bool)raw_x ? 1 : -1;
+}
+
+static int ipt_commit(struct backend *b, struct plan *p, struct diag *d)
+{
+	struct ipt_plan *ip = p->priv;
+	_cleanup_strbuf_ struct strbuf undo_errors;
+	struct diag cd; /* why a table failed, until we know what else to say */
+	size_t failed, replaced;
+	int r = 0;
+
+	strbuf_init(&undo_errors);
+	diag_init(&cd);
+	forget_last_read(b);
+	bool accepts_first[2] = {family_keeps_accepts(ip, FAMILY_IPV4), family_keeps_accepts(ip, FAMILY_IPV6)};
+	qsort_r(ip->v, ip->n, sizeof(*ip->v), commit_order, accepts_first);
+	bool replaced_one = false;
+	for (failed = 0; failed < ip->n; failed++) {
+		if (!ip->v[failed].dirty)
+			continue;
+		/* the test seam between two replaces (txn.c) */
+		if (replaced_one)
+			txn_test_pause("between-tables");
+		if ((r = replace_table(b, &ip->v[failed], &ip->v[failed].want, true, &cd)) < 0)
+			break;
+		replaced_one = true;
+	}
+	if (r == 0) {
+		diag_free(&cd);
+		return 0;
+	}
+	replaced = undo_tables(b, ip, failed, &undo_errors);
+	if (undo_errors.len || undo_errors.oom)
+		r = diag_fail(d, DIAG_KERNEL, -r, NULL,
+			      "%s; putting back the tables already replaced failed too%s: the kernel now holds part "
+			      "of the change, run the command again",
+			      cd.msg, undo_errors.data ? undo_errors.data : "");
+	else if (r == -EAGAIN)
+		/* The kernel refuses a replace with EAGAIN when the table
+		 * changed since we read it (someone ignored the xtables lock).
+		 * Nothing of ours is applied now: plan again. */
+		r = -ERESTART;
+	else
+		r = diag_fail(d, cd.kind, -r, NULL, "%s; %s", cd.msg,
+			      replaced
+				  ? "the tables already replaced were put back as they were, so nothing was applied"
+				  : "nothing was applied");
+	diag_free(&cd);
+	return r;
+}
+
+/*
+ * After commit(): one fresh read of every table, compared with what the
+ * plan wanted, as plan() would compare it, without building the wanted
+ * rules a second time (131,000 of them for a 10,000-port policy).  The
+ * read is kept for owned() and generation().
+ */
+static int ipt_verify(struct backend *b, const struct plan *p, uint64_t *generation, struct diag *d)
+{
+	const struct ipt_plan *planned = p->priv;
+	struct ipt_plan *now = calloc(1, sizeof(*now));
+	struct plan check = {0};
+	bool differs = false;
+	int r;
+
+	if (!now)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	r = read_all(b, now, READ_BORROW, generation, d);
+	for (size_t i = 0; r == 0 && i < planned->n; i++) {
+		const struct tbl *want = &planned->v[i];
+		struct tbl *live = find_table(now, want->family, want->name);
+		if (!live && !(live = plan_add_table(now, want->family, want->name))) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			break;
+		}
+		/* the live table with the plan's wanted rules, borrowed */
+		struct tbl both = *live;
+		both.want = want->want;
+		if (diff_table(b, &both, &check) < 0)
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		differs |= both.dirty;
+	}
+	if (r == 0 && differs)
+		r = diag_fail(d, DIAG_KERNEL, EIO, NULL,
+			      "verification failed: after the commit the live ruleset still differs (%s)",
+			      check.n_diff ? check.diff[0] : "no detail");
+	plan_free_diff(&check);
+	if (r < 0) {
+		ipt_plan_data_free(now);
+		free(now);
+		return r;
+	}
+	qsort(now->v, now->n, sizeof(*now->v), tbl_order);
+	forget_last_read(b);
+	b->last_read = now;
+	return 0;
+}
+
+static int ipt_generation(struct backend *b, uint64_t *out, struct diag *d)
+{
+	struct ipt_plan ip = {0};
+	int r;
+
+	if (b->last_read) {
+		*out = b->last_read->generation;
+		return 0;
+	}
+	r = read_all(b, &ip, READ_CLOSE, out, d);
+	ipt_plan_data_free(&ip);
+	return r;
+}
+
+/* Copies a NUL-terminated name into a field of n bytes. */
+static void put_name(char *dst, size_t n, const char *src)
+{
+	size_t len = strlen(src);
+
+	len = len < n - 1 ? len : n - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool with_rules, struct owned_list *out,
+		      struct diag *d)
+{
+	uint64_t digest = 0;
+
+	for (size_t i = 0; i < ip->n; i++) {
+		const struct tbl *t = &ip->v[i];
+		const char *mixed_chain = NULL;
+		/* only tables that hold something of ours in the digest count:
+		 * loading another table (iptables -t mangle -S does) changes
+		 * nothing of ours */
+		bool table_mixed = t->live.chain[HOOK_PREROUTING] || t->live.chain[HOOK_OUTPUT];
+		if (table_mixed)
+			digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
+			if (t->live.chain[h])
+				digest = hash_mix_str(digest, b->chain[h]);
+		for (size_t j = 0; j < t->live.rules.n; j++) {
+			const struct ipt_rule *lr = &t->live.rules.v[j];
+			const char *comment;
+			struct owned_object *o;
+			bool own_chain = our_hook(b, lr->chain) >= 0;
+			bool jump = !own_chain && our_hook(b, ipt_rule_target(lr)) >= 0;
+			/* What our rules are, never where others' rules put them:
+			 * a rule inserted ahead of a jump or an accept of ours
+			 * moves it without changing it.  The accepts sit in
+			 * others' chains, whose owners may reload them (owned.h),
+			 * so they are not in the digest at all. */
+			if (own_chain || jump) {
+				if (!table_mixed)
+					digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+				table_mixed = true;
+				/* rules come chain by chain, in order */
+				if (!mixed_chain || strcmp(mixed_chain, lr->chain))
+					digest = hash_mix_str(digest, mixed_chain = lr->chain);
+				digest = hash_mix_u64(digest, lr->key);
+			}
+			if (own_chain && !with_rules) {
+				out->rules++;
+				continue;
+			}
+			comment = ipt_entry_comment(t->family, lr->e);
+			o = owned_list_add(out);
+			if (!o)
+				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			o->kind = own_chain ? OWNED_RULE : jump ? OWNED_JUMP : OWNED_ACCEPT;
+			put_name(o->family, sizeof(o->family), fam(t->family));
+			put_name(o->table, sizeof(o->table), t->name);
+			put_name(o->chain, sizeof(o->chain), lr->chain);
+			put_name(o->comment, sizeof(o->comment), comment ? comment : "");
+			o->handle = lr->pos;
+			o->not_first = o->kind == OWNED_ACCEPT && lr->pos != 1;
+			o->has_counter = true;
+			o->packets = lr->packets;
+			o->bytes = lr->bytes;
+		}
+	}
+	/* "xxh3p" for a digest with neither positions nor accepts; "xxh3"
+	 * digests had both, and are not comparable with these */
+	snprintf(out->digest, sizeof(out->digest), "xxh3p:%016" PRIx64, digest);
+	return 0;
+}
+
+static int ipt_owned(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d)
+{
+	struct ipt_plan ip = {0};
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!b->last_read) {
+		r = read_all(b, &ip, READ_CLOSE, NULL, d);
+		qsort(ip.v, ip.n, sizeof(*ip.v), tbl_order);
+	}
+	if (r == 0)
+		r = owned_from(b, b->last_read ? b->last_read : &ip, with_rules, out, d);
+	if (r < 0)
+		owned_list_free(out);
+	ipt_plan_data_free(&ip);
+	return r;
+}
+
+/* For --backend auto: the legacy tables this namespace has, and whether
+ * anything is in them.  Only tables already loaded are opened, so probing
+ * creates none. */
+static int ipt_probe_tables(struct probe_list *out, struct diag *d)
+{
+	int r = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t f = 0; r == 0 && f < 2; f++) {
+		char **names;
+		size_t n;
+		r = ipt_loaded_tables(families[f], &names, &n, d);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct probe_table *pt = probe_list_add(out);
+			struct ipt_snap s;
+			if (!pt) {
+				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+				break;
+			}
+			snprintf(pt->family, sizeof(pt->family), "%s", fam(families[f]));
+			snprintf(pt->name, sizeof(pt->name), "%s", names[i]);
+			r = ipt_snap_open(&s, families[f], names[i], d);
+			for (const char *c = r == 0 ? ipt_snap_first_chain(&s) : NULL; c; c = ipt_snap_next_chain(&s)) {
+				const char *policy = ipt_snap_builtin(&s, c) ? ipt_snap_policy(&s, c) : NULL;
+				if (!policy)
+					pt->n_chains++;
+				else if (strcmp(policy, "ACCEPT"))
+					pt->in_use = true; /* a DROP policy filters with no rule at all */
+				for (const void *e = ipt_snap_first_rule(&s, c); e; e = ipt_snap_next_rule(&s, e))
+					pt->n_rules++;
+			}
+			pt->in_use |= pt->n_rules || pt->n_chains;
+			ipt_snap_close(&s);
+		}
+		ipt_names_free(names, n);
+	}
+	if (r < 0)
+		probe_list_free(out);
+	return r;
+}
+
+static int ipt_render(const struct ruleset *rs, struct strbuf *out)
+{
+	int r = emit_iptables_text(rs, FAMILY_IPV4, out);
+
+	if (r == 0)
+		r = emit_iptables_text(rs, FAMILY_IPV6, out);
+	return r;
+}
+
+static int ipt_open(struct backend **out, const struct backend_options *opt, struct diag *d)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	snprintf(b->tag, sizeof(b->tag), "%s", opt->table);
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
+		iptables_chain_name_for(opt->table, h, b->chain[h], sizeof(b->chain[h]));
+	/* held from the first read to the last commit, like iptables-restore */
+	b->lock_fd = xtables_lock_take(opt->lock_timeout_ms, d);
+	if (b->lock_fd < 0) {
+		int r = b->lock_fd;
+		free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+static void ipt_close(struct backend *b)
+{
+	if (!b)
+		return;
+	forget_last_read(b);
+	if (b->lock_fd >= 0)
+		close(b->lock_fd);
+	free(b);
+}
+
+const struct backend_ops ipt_backend_ops = {
+    .name = "iptables",
+    .tables = BACKEND_TABLES_LEGACY,
+    .probe = ipt_probe_tables,
+    .open = ipt_open,
+    .close = ipt_close,
+    .plan = ipt_plan,
+    .commit = ipt_commit,
+    .plan_free = ipt_plan_free,
+    .verify = ipt_verify,
+    .generation = ipt_generation,
+    .owned = ipt_owned,
+    .render = ipt_render,
+};

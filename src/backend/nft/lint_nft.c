@@ -1,0 +1,1340 @@
+/*
+ * The nftables reader of the linter: libnftnl rules -> conntrack users and
+ * filter chains (see lint_nft.h).  Two passes: every rule is decoded once on
+ * its own (its selector, what it needs from conntrack, its verdict and
+ * jumps), then every base chain is walked, carrying the conditions of the
+ * jumps down into the chains they reach, so that Docker's DNAT in the
+ * DOCKER chain is attributed to the prerouting and output hooks of the nat
+ * base chains that jump there, with their conditions.
+ *
+ * Registers are tracked the way nft_do_chain() uses them: a load names what
+ * a register holds (a port, an address prefix, an interface name, the ct
+ * state), and the cmp/range/lookup that follows constrains that field.  An
+ * expression we do not know may have loaded anything, so it forgets every
+ * register; a compare on a register we know nothing about widens the rule.
+ */
+#include "backend/nft/lint_nft.h"
+#include "lint/lint_xt.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libnftnl/expr.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/xt_CT.h>
+#include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_multiport.h>
+#include <linux/netfilter/xt_state.h>
+#include <linux/netfilter/xt_tcpudp.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_SLOTS 16   /* 32-bit register slots: NFT_REG_1..4 are 4 slots each */
+#define MAX_DEPTH 16 /* jump nesting followed; nf_tables itself allows 16 */
+#define CT_ALL_STATES (LINT_CT_INVALID | LINT_CT_ESTABLISHED | LINT_CT_RELATED | LINT_CT_NEW | LINT_CT_UNTRACKED)
+
+enum rkind {
+	R_NONE,	   /* unknown content */
+	R_CONT,	   /* the tail of a wider load into an earlier slot */
+	R_L4PROTO, /* meta l4proto, ip protocol, ip6 nexthdr */
+	R_NFPROTO,
+	R_IFNAME, /* meta iifname / oifname */
+	R_ADDR,	  /* a prefix of ip/ip6 saddr/daddr */
+	R_PORT,	  /* th sport/dport */
+	R_CTSTATE,
+	R_CTOTHER,  /* another ct key: compares on it do not select packets in our terms */
+	R_IMM,	    /* immediate data (NAT addresses and ports) */
+	R_MAPDATA,  /* the result of a map lookup */
+	R_ADDRTYPE, /* fib ... type: compares on it are left out without calling the rule widened (below) */
+};
+
+struct reg {
+	enum rkind kind;
+	unsigned len;
+	bool source; /* R_ADDR, R_PORT: the source field; R_IFNAME: iifname */
+	enum lint_af af;
+	bool masked;
+	uint8_t mask[16];
+	uint8_t data[16];
+};
+
+struct decoded {
+	struct lint_sel sel;
+	bool widened;
+	unsigned needs; /* 1 << enum ct_need */
+	uint32_t ct_state;
+	struct lint_ranges to_addr[2], to_port;
+	bool dnat_known_place;
+	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN; NFT_CONTINUE: none */
+	bool vmap_drop;
+	bool limited;	/* a limit or quota: not every packet it selects is accepted */
+	char **targets; /* chains jumped or gone to */
+	size_t n_targets;
+	bool notrack;
+	char action[160]; /* the non-selector part in words */
+	const struct lint_nft_rule *src;
+};
+
+struct decoder {
+	const struct lint_nft_view *v;
+	struct lint_input *out;
+	const struct lint_nft_rule *rule;
+	unsigned table_family; /* FAMILY_* of the table */
+	struct reg regs[N_SLOTS];
+	struct decoded *d;
+	uint32_t hooknum_hint;
+	int err;
+};
+
+static void action(struct decoded *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void action(struct decoded *d, const char *fmt, ...)
+{
+	size_t len = strlen(d->action);
+	va_list ap;
+
+	if (len && len < sizeof(d->action) - 1)
+		d->action[len++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(d->action + len, sizeof(d->action) - len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *nf_family_str(uint32_t f)
+{
+	return f == NFPROTO_IPV4 ? "ip" : f == NFPROTO_IPV6 ? "ip6" : f == NFPROTO_INET ? "inet" : "other";
+}
+
+static unsigned table_families(uint32_t f)
+{
+	return f == NFPROTO_IPV4 ? FAMILY_IPV4 : f == NFPROTO_IPV6 ? FAMILY_IPV6 : f == NFPROTO_INET ? FAMILY_BOTH : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* registers                                                            */
+
+static int slot_of(uint32_t reg)
+{
+	if (reg >= NFT_REG_1 && reg <= NFT_REG_4)
+		return (int)(reg - NFT_REG_1) * 4;
+	if (reg >= NFT_REG32_00 && reg <= NFT_REG32_15)
+		return (int)(reg - NFT_REG32_00);
+	return -1;
+}
+
+static struct reg *reg_at(struct decoder *x, uint32_t reg)
+{
+	int s = slot_of(reg);
+
+	return s < 0 ? NULL : &x->regs[s];
+}
+
+static void reg_set(struct decoder *x, uint32_t reg, const struct reg *val)
+{
+	int s = slot_of(reg);
+
+	if (s < 0)
+		return;
+	x->regs[s] = *val;
+	for (unsigned i = 1; i < (val->len + 3) / 4 && s + (int)i < N_SLOTS; i++) {
+		memset(&x->regs[s + i], 0, sizeof(x->regs[0]));
+		x->regs[s + i].kind = R_CONT;
+	}
+}
+
+static void reg_forget_all(struct decoder *x)
+{
+	memset(x->regs, 0, sizeof(x->regs));
+}
+
+static void load(struct decoder *x, uint32_t reg, enum rkind kind, unsigned len)
+{
+	struct reg r;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = kind;
+	r.len = len;
+	reg_set(x, reg, &r);
+}
+
+/* The family the rule is known to be about, for network-header offsets. */
+static int rule_af(struct decoder *x)
+{
+	unsigned f = x->d->sel.family & x->table_family & FAMILY_BOTH;
+
+	return f == FAMILY_IPV4 ? LINT_AF4 : f == FAMILY_IPV6 ? LINT_AF6 : -1;
+}
+
+static void on_payload(struct decoder *x, struct nftnl_expr *e)
+{
+	uint32_t base, off, len, dreg;
+	struct reg r;
+	int af;
+
+	if (!nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_DREG))
+		return; /* a payload write: selects nothing */
+	dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG);
+	base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+	off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+	len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+	memset(&r, 0, sizeof(r));
+	r.len = len;
+	af = rule_af(x);
+	if (base == NFT_PAYLOAD_NETWORK_HEADER && af == LINT_AF4) {
+		if (off == 9 && len == 1)
+			r.kind = R_L4PROTO;
+		else if ((off == 12 || off == 16) && len <= 4)
+			r.kind = R_ADDR, r.source = off == 12, r.af = LINT_AF4;
+	} else if (base == NFT_PAYLOAD_NETWORK_HEADER && af == LINT_AF6) {
+		if (off == 6 && len == 1)
+			r.kind = R_L4PROTO;
+		else if ((off == 8 || off == 24) && len <= 16)
+			r.kind = R_ADDR, r.source = off == 8, r.af = LINT_AF6;
+	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && (off == 0 || off == 2) && len == 2) {
+		r.kind = R_PORT;
+		r.source = off == 0;
+	}
+	reg_set(x, dreg, &r);
+}
+
+static void on_meta(struct decoder *x, struct nftnl_expr *e)
+{
+	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY), dreg;
+
+	if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG))
+		return; /* meta set: changes the packet, selects nothing */
+	dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG);
+	switch (key) {
+	case NFT_META_L4PROTO: load(x, dreg, R_L4PROTO, 1); break;
+	case NFT_META_NFPROTO: load(x, dreg, R_NFPROTO, 1); break;
+	case NFT_META_IIFNAME:
+	case NFT_META_OIFNAME: {
+		struct reg r;
+		memset(&r, 0, sizeof(r));
+		r.kind = R_IFNAME;
+		r.len = IFNAMSIZ;
+		r.source = key == NFT_META_IIFNAME;
+		reg_set(x, dreg, &r);
+		break;
+	}
+	default: load(x, dreg, R_NONE, 4); break;
+	}
+}
+
+static void on_bitwise(struct decoder *x, struct nftnl_expr *e)
+{
+	struct reg *src = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG));
+	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG), mlen = 0, xlen = 0;
+	const uint8_t *mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &mlen);
+	const uint8_t * xor = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xlen);
+	struct reg r;
+	bool plain_mask = mask && mlen <= 16 && xor;
+
+	for (uint32_t i = 0; plain_mask && i < xlen; i++)
+		plain_mask = xor[i] == 0;
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL)
+		plain_mask = false; /* a shift */
+	if (!src || !plain_mask) {
+		load(x, dreg, R_NONE, 4);
+		return;
+	}
+	r = *src;
+	r.masked = true;
+	memset(r.mask, 0, sizeof(r.mask));
+	memcpy(r.mask, mask, mlen);
+	reg_set(x, dreg, &r);
+}
+
+static int add_target(struct decoded *d, const char *chain)
+{
+	char **t = realloc(d->targets, (d->n_targets + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	d->targets = t;
+	t[d->n_targets] = strdup(chain);
+	if (!t[d->n_targets])
+		return -ENOMEM;
+	d->n_targets++;
+	return 0;
+}
+
+static void on_immediate(struct decoder *x, struct nftnl_expr *e)
+{
+	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG), len = 0;
+	struct decoded *d = x->d;
+
+	if (dreg == NFT_REG_VERDICT) {
+		d->verdict = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
+		if ((d->verdict == NFT_JUMP || d->verdict == NFT_GOTO) && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) &&
+		    add_target(d, nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN)) < 0)
+			x->err = -ENOMEM;
+		return;
+	}
+	const void *data = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
+	struct reg r;
+	memset(&r, 0, sizeof(r));
+	r.kind = R_IMM;
+	r.len = len > 16 ? 16 : len;
+	if (data)
+		memcpy(r.data, data, r.len);
+	reg_set(x, dreg, &r);
+}
+
+/* ------------------------------------------------------------------ */
+/* constraints                                                          */
+
+static void widen(struct decoder *x)
+{
+	x->d->widened = true;
+}
+
+/* Leading one bits of a mask, or -1 if it is not a prefix mask. */
+static int prefix_of_mask(const uint8_t *m, unsigned len)
+{
+	unsigned bits = 0;
+	bool ended = false;
+
+	for (unsigned i = 0; i < len * 8; i++) {
+		bool one = m[i / 8] & (0x80 >> (i % 8));
+		if (one && ended)
+			return -1;
+		if (one)
+			bits++;
+		else
+			ended = true;
+	}
+	return (int)bits;
+}
+
+static int and_ranges(struct decoder *x, const struct reg *r, struct lint_ranges *set, bool invert)
+{
+	int e = 0;
+
+	if (invert)
+		e = lint_ranges_not(set, r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af));
+	if (e == 0)
+		e = r->kind == R_PORT ? lint_sel_and_ports(&x->d->sel, r->source, set)
+				      : lint_sel_and_addrs(&x->d->sel, r->source, r->af, set);
+	return e;
+}
+
+/* A compare on an address prefix or port: EQ, NEQ and, for ports, order. */
+static int cmp_value(struct decoder *x, const struct reg *r, uint32_t op, const uint8_t *data, unsigned len)
+{
+	struct lint_ranges set = {0};
+	struct lint_range rg;
+	int e;
+
+	if (r->kind == R_ADDR) {
+		unsigned w = lint_af_width(r->af);
+		int bits = r->masked ? prefix_of_mask(r->mask, len) : (int)len * 8;
+		uint8_t addr[16] = {0};
+		if (bits < 0 || len > w || (op != NFT_CMP_EQ && op != NFT_CMP_NEQ)) {
+			widen(x);
+			return 0;
+		}
+		memcpy(addr, data, len);
+		lint_range_prefix(&rg, addr, (unsigned)bits, w);
+	} else {
+		uint16_t v = (uint16_t)(data[0] << 8 | data[1]);
+		if (r->masked || len != 2) {
+			widen(x);
+			return 0;
+		}
+		switch (op) {
+		case NFT_CMP_EQ:
+		case NFT_CMP_NEQ: lint_range_port(&rg, v, v); break;
+		case NFT_CMP_LT:
+			if (!v)
+				return lint_sel_and_ports(&x->d->sel, r->source, &set); /* nothing */
+			lint_range_port(&rg, 0, (uint16_t)(v - 1));
+			break;
+		case NFT_CMP_LTE: lint_range_port(&rg, 0, v); break;
+		case NFT_CMP_GT:
+			if (v == 65535)
+				return lint_sel_and_ports(&x->d->sel, r->source, &set);
+			lint_range_port(&rg, (uint16_t)(v + 1), 65535);
+			break;
+		case NFT_CMP_GTE: lint_range_port(&rg, v, 65535); break;
+		default: widen(x); return 0;
+		}
+	}
+	e = lint_ranges_set(&set, &rg, 1, r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af));
+	if (e == 0)
+		e = and_ranges(x, r, &set, op == NFT_CMP_NEQ);
+	lint_ranges_free(&set);
+	return e;
+}
+
+static uint32_t u32_of(const uint8_t *data, unsigned len)
+{
+	uint32_t v = 0;
+
+	memcpy(&v, data, len < 4 ? len : 4);
+	return v;
+}
+
+static void set_ct_state(struct decoder *x, uint32_t mask)
+{
+	char words[80];
+
+	x->d->ct_state |= mask & CT_ALL_STATES;
+	lint_ct_state_words(mask & CT_ALL_STATES, words, sizeof(words));
+	action(x->d, "ct state %s", words);
+}
+
+static void on_cmp(struct decoder *x, struct nftnl_expr *e)
+{
+	struct reg *r = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG));
+	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP), len = 0;
+	const uint8_t *data = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+	struct lint_sel *s = &x->d->sel;
+
+	if (!r || !data || !len) {
+		widen(x);
+		return;
+	}
+	switch (r->kind) {
+	case R_L4PROTO:
+		if (op == NFT_CMP_EQ)
+			lint_sel_and_proto(s, data[0]);
+		break; /* != tcp: left out, wider */
+	case R_NFPROTO: {
+		unsigned f = data[0] == NFPROTO_IPV4 ? FAMILY_IPV4 : data[0] == NFPROTO_IPV6 ? FAMILY_IPV6 : 0;
+		lint_sel_and_family(s, op == NFT_CMP_EQ ? f : op == NFT_CMP_NEQ ? ~f : FAMILY_BOTH);
+		break;
+	}
+	case R_IFNAME: {
+		char name[LINT_IFNAME_MAX] = {0};
+		/* a name that ends before the compared length is exact, else it is a prefix */
+		bool exact = memchr(data, 0, len) != NULL;
+		memcpy(name, data, len < sizeof(name) - 1 ? len : sizeof(name) - 1);
+		if (op == NFT_CMP_EQ || op == NFT_CMP_NEQ)
+			lint_sel_add_if(s, r->source, name, !exact, op == NFT_CMP_NEQ);
+		else
+			widen(x);
+		break;
+	}
+	case R_ADDR:
+	case R_PORT:
+		if (cmp_value(x, r, op, data, len) < 0)
+			x->err = -ENOMEM;
+		break;
+	case R_CTSTATE: {
+		uint32_t v = u32_of(data, len), m = r->masked ? u32_of(r->mask, 4) : 0;
+		if (r->masked && v == 0)
+			set_ct_state(x, op == NFT_CMP_NEQ ? m : ~m); /* ct state {a,b} / ct state != {a,b} */
+		else if (!r->masked)
+			set_ct_state(x, op == NFT_CMP_EQ ? v : op == NFT_CMP_NEQ ? ~v : CT_ALL_STATES);
+		else
+			set_ct_state(x, CT_ALL_STATES);
+		break;
+	}
+	case R_CTOTHER:
+	case R_IMM:
+	case R_MAPDATA:
+	case R_ADDRTYPE: break;
+	default: widen(x); break;
+	}
+}
+
+static void on_range(struct decoder *x, struct nftnl_expr *e)
+{
+	struct reg *r = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_SREG));
+	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_OP), flen = 0, tlen = 0;
+	const uint8_t *from = nftnl_expr_get(e, NFTNL_EXPR_RANGE_FROM_DATA, &flen);
+	const uint8_t *to = nftnl_expr_get(e, NFTNL_EXPR_RANGE_TO_DATA, &tlen);
+	unsigned w = r && r->kind == R_PORT ? LINT_PORT_WIDTH : r && r->kind == R_ADDR ? lint_af_width(r->af) : 0;
+	struct lint_ranges set = {0};
+	struct lint_range rg;
+
+	if (!r || r->kind == R_CTOTHER)
+		return;
+	if (!w || r->masked || !from || !to || flen != w || tlen != w || r->len != w) {
+		widen(x);
+		return;
+	}
+	memset(&rg, 0, sizeof(rg));
+	memcpy(rg.lo, from, w);
+	memcpy(rg.hi, to, w);
+	if (lint_ranges_set(&set, &rg, 1, w) < 0 || and_ranges(x, r, &set, op == NFT_RANGE_NEQ) < 0)
+		x->err = -ENOMEM;
+	lint_ranges_free(&set);
+}
+
+/* ------------------------------------------------------------------ */
+/* sets and maps                                                        */
+
+static struct nftnl_set *find_set(const struct lint_nft_view *v, uint32_t family, const char *table, const char *name)
+{
+	for (size_t i = 0; i < v->n_sets; i++) {
+		struct nftnl_set *s = v->sets[i];
+		if (nftnl_set_get_u32(s, NFTNL_SET_FAMILY) == family &&
+		    !strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), table) &&
+		    !strcmp(nftnl_set_get_str(s, NFTNL_SET_NAME), name))
+			return s;
+	}
+	return NULL;
+}
+
+struct elem_key {
+	uint8_t key[16];
+	bool end;
+};
+
+static int elem_order(const void *a, const void *b)
+{
+	const struct elem_key *x = a, *y = b;
+	int c = memcmp(x->key, y->key, sizeof(x->key));
+
+	/* at the same key, an interval's end comes before the next one's start */
+	return c ? c : (int)y->end - (int)x->end;
+}
+
+/* The keys of a set as value ranges of width w.  An interval set holds each
+ * interval as a start element and an end element (one past the last value). */
+static int set_ranges(struct nftnl_set *s, unsigned w, struct lint_ranges *out)
+{
+	bool interval = nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL;
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	struct elem_key *keys = NULL;
+	struct lint_range *rg = NULL;
+	size_t n = 0, m = 0;
+	int e = 0;
+
+	if (!it)
+		return -ENOMEM;
+	for (struct nftnl_set_elem *el = nftnl_set_elems_iter_next(it); el; el = nftnl_set_elems_iter_next(it)) {
+		uint32_t klen = 0;
+		const uint8_t *k = nftnl_set_elem_get(el, NFTNL_SET_ELEM_KEY, &klen);
+		struct elem_key *p = realloc(keys, (n + 1) * sizeof(*p));
+		if (!p) {
+			e = -ENOMEM;
+			break;
+		}
+		keys = p;
+		memset(&keys[n], 0, sizeof(keys[n]));
+		if (k)
+			memcpy(keys[n].key, k, klen < w ? klen : w);
+		keys[n].end = nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_FLAGS) &&
+			      (nftnl_set_elem_get_u32(el, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+		n++;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	if (e == 0 && n) {
+		rg = calloc(n, sizeof(*rg));
+		if (!rg)
+			e = -ENOMEM;
+	}
+	if (e == 0) {
+		qsort(keys, n, sizeof(*keys), elem_order);
+		bool open = false;
+		for (size_t i = 0; i < n; i++) {
+			if (!interval) {
+				memcpy(rg[m].lo, keys[i].key, w);
+				memcpy(rg[m++].hi, keys[i].key, w);
+			} else if (!keys[i].end) {
+				if (open)
+					memset(rg[m - 1].hi, 0xff, w); /* cannot happen in a sane set: be wide */
+				memcpy(rg[m].lo, keys[i].key, w);
+				memset(rg[m++].hi, 0xff, w);
+				open = true;
+			} else if (open) {
+				/* the end element is one past the last value */
+				uint8_t *hi = rg[m - 1].hi;
+				memcpy(hi, keys[i].key, w);
+				for (unsigned b = w; b-- > 0;)
+					if (hi[b]-- != 0)
+						break;
+				open = false;
+			}
+		}
+		e = lint_ranges_set(out, rg, m, w);
+	}
+	free(keys);
+	free(rg);
+	return e;
+}
+
+/* A verdict map: the chains it jumps to, and whether it drops. */
+static int vmap_targets(struct decoder *x, struct nftnl_set *s)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	int e = 0;
+
+	if (!it)
+		return -ENOMEM;
+	for (struct nftnl_set_elem *el = nftnl_set_elems_iter_next(it); el && e == 0;
+	     el = nftnl_set_elems_iter_next(it)) {
+		if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_VERDICT))
+			continue;
+		int verdict = (int)nftnl_set_elem_get_u32(el, NFTNL_SET_ELEM_VERDICT);
+		if ((verdict == NFT_JUMP || verdict == NFT_GOTO) && nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_CHAIN))
+			e = add_target(x->d, nftnl_set_elem_get_str(el, NFTNL_SET_ELEM_CHAIN));
+		if (verdict == NF_DROP)
+			x->d->vmap_drop = true;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	return e;
+}
+
+static void on_lookup(struct decoder *x, struct nftnl_expr *e)
+{
+	const struct lint_nft_rule *ru = x->rule;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+	struct reg *r = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG));
+	struct nftnl_set *s = name ? find_set(x->v, ru->family, ru->table, name) : NULL;
+	bool inv = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) &&
+		   (nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV);
+	bool has_dreg = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG);
+	uint32_t dreg = has_dreg ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_DREG) : 0;
+	struct lint_ranges set = {0};
+
+	if (!s) {
+		widen(x);
+		if (lint_input_add_note(x->out,
+					"set %s in %s %s could not be read; rules using it are taken to match more",
+					name ? name : "?", nf_family_str(ru->family), ru->table) < 0)
+			x->err = -ENOMEM;
+		if (has_dreg)
+			load(x, dreg, R_MAPDATA, 16);
+		return;
+	}
+	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+	bool concat = (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_CONCAT) || (r && klen > ((r->len + 3) & ~3u));
+	if (has_dreg && dreg == NFT_REG_VERDICT) {
+		if (vmap_targets(x, s) < 0)
+			x->err = -ENOMEM;
+		action(x->d, "vmap @%s", name);
+	}
+	if (r && !concat && (r->kind == R_PORT || r->kind == R_ADDR) && !r->masked &&
+	    r->len == (r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af))) {
+		if (set_ranges(s, r->len, &set) < 0 || and_ranges(x, r, &set, inv) < 0)
+			x->err = -ENOMEM;
+		lint_ranges_free(&set);
+	} else if (r && !concat && r->kind == R_CTSTATE) {
+		/* ct state vmap { established : accept, ... }: the states it names */
+		struct lint_ranges keys = {0};
+		uint32_t m = 0;
+		if (set_ranges(s, 4, &keys) == 0)
+			for (size_t i = 0; i < keys.n; i++)
+				m |= u32_of(keys.v[i].lo, 4);
+		lint_ranges_free(&keys);
+		set_ct_state(x, inv ? ~m : m);
+	} else if (!r || r->kind != R_CTOTHER) {
+		widen(x); /* interface-name sets, protocol sets, concatenations: left out */
+	}
+	if (has_dreg && dreg != NFT_REG_VERDICT)
+		load(x, dreg, R_MAPDATA, nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN));
+}
+
+/* ------------------------------------------------------------------ */
+/* what needs conntrack                                                 */
+
+static void need(struct decoder *x, enum ct_need n)
+{
+	x->d->needs |= 1u << n;
+}
+
+static void on_ct(struct decoder *x, struct nftnl_expr *e)
+{
+	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
+	bool set = nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG);
+	enum ct_need n;
+
+	switch (key) {
+	case NFT_CT_STATE: n = CT_NEED_STATE; break;
+	case NFT_CT_MARK: n = CT_NEED_MARK; break;
+	case NFT_CT_ZONE: n = CT_NEED_ZONE; break;
+	case NFT_CT_HELPER: n = CT_NEED_HELPER; break;
+	default: n = CT_NEED_OTHER; break;
+	}
+	need(x, n);
+	if (set) {
+		action(x->d, "ct %s set", n == CT_NEED_MARK ? "mark" : n == CT_NEED_ZONE ? "zone" : "key");
+		return;
+	}
+	if (n != CT_NEED_STATE)
+		action(x->d, "ct %s",
+		       n == CT_NEED_MARK     ? "mark"
+		       : n == CT_NEED_ZONE   ? "zone"
+		       : n == CT_NEED_HELPER ? "helper"
+					     : "match");
+	load(x, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG), n == CT_NEED_STATE ? R_CTSTATE : R_CTOTHER, 4);
+}
+
+static void on_objref(struct decoder *x, struct nftnl_expr *e)
+{
+	uint32_t type =
+	    nftnl_expr_is_set(e, NFTNL_EXPR_OBJREF_IMM_TYPE) ? nftnl_expr_get_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE) : 0;
+
+	if (type == NFT_OBJECT_CT_HELPER) {
+		need(x, CT_NEED_HELPER);
+		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_OBJREF_IMM_NAME);
+		action(x->d, "ct helper set \"%s\"", name ? name : "?");
+	} else if (type == NFT_OBJECT_CT_TIMEOUT || type == NFT_OBJECT_CT_EXPECT) {
+		need(x, CT_NEED_OTHER);
+		action(x->d, "ct %s set", type == NFT_OBJECT_CT_TIMEOUT ? "timeout" : "expectation");
+	}
+}
+
+/* NAT to [min, max] of addresses and/or ports held in registers. */
+static int nat_to(struct decoder *x, unsigned af_family, const struct reg *amin, const struct reg *amax,
+		  const struct reg *pmin, const struct reg *pmax)
+{
+	struct decoded *d = x->d;
+	struct lint_range rg;
+	int e = 0;
+
+	for (int f = 0; f < 2 && amin; f++) {
+		unsigned w = lint_af_width((enum lint_af)f);
+		if (af_family && af_family != lint_af_family((enum lint_af)f))
+			continue;
+		if (amin->kind != R_IMM || amin->len != w || (amax && (amax->kind != R_IMM || amax->len != w)))
+			continue; /* from a map, or not this family: not known */
+		memset(&rg, 0, sizeof(rg));
+		memcpy(rg.lo, amin->data, w);
+		memcpy(rg.hi, (amax ? amax : amin)->data, w);
+		e |= lint_ranges_set(&d->to_addr[f], &rg, 1, w);
+	}
+	if (pmin && pmin->kind == R_IMM && (!pmax || pmax->kind == R_IMM)) {
+		const uint8_t *hi = (pmax ? pmax : pmin)->data;
+		lint_range_port(&rg, (uint16_t)(pmin->data[0] << 8 | pmin->data[1]), (uint16_t)(hi[0] << 8 | hi[1]));
+		e |= lint_ranges_set(&d->to_port, &rg, 1, LINT_PORT_WIDTH);
+	}
+	return e ? -ENOMEM : 0;
+}
+
+static const struct reg *reg_attr(struct decoder *x, struct nftnl_expr *e, uint16_t attr)
+{
+	return nftnl_expr_is_set(e, attr) ? reg_at(x, nftnl_expr_get_u32(e, attr)) : NULL;
+}
+
+static void to_words(struct decoded *d, const char *verb)
+{
+	struct strbuf sb;
+	bool any = true;
+
+	strbuf_init(&sb);
+	strbuf_puts(&sb, verb);
+	for (int f = 0; f < 2; f++) {
+		if (d->to_addr[f].any)
+			continue;
+		/* as nft writes it: an IPv6 address with a port goes in brackets */
+		bool brackets = f == LINT_AF6 && !d->to_port.any;
+		strbuf_puts(&sb, any ? " to " : ", ");
+		strbuf_puts(&sb, brackets ? "[" : "");
+		lint_ranges_format(&d->to_addr[f], lint_af_width((enum lint_af)f), &sb);
+		strbuf_puts(&sb, brackets ? "]" : "");
+		any = false;
+	}
+	if (!d->to_port.any) {
+		strbuf_puts(&sb, any ? " to :" : ":");
+		lint_ranges_format(&d->to_port, LINT_PORT_WIDTH, &sb);
+	}
+	action(d, "%s", sb.data ? sb.data : verb);
+	strbuf_free(&sb);
+}
+
+static void on_nat(struct decoder *x, struct nftnl_expr *e)
+{
+	bool dnat = nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE) == NFT_NAT_DNAT;
+	uint32_t nf = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_FAMILY) ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FAMILY) : 0;
+	unsigned fam = nf == NFPROTO_IPV4 ? FAMILY_IPV4 : nf == NFPROTO_IPV6 ? FAMILY_IPV6 : 0;
+
+	need(x, dnat ? CT_NEED_DNAT : CT_NEED_SNAT);
+	if (nat_to(x, fam, reg_attr(x, e, NFTNL_EXPR_NAT_REG_ADDR_MIN), reg_attr(x, e, NFTNL_EXPR_NAT_REG_ADDR_MAX),
+		   reg_attr(x, e, NFTNL_EXPR_NAT_REG_PROTO_MIN), reg_attr(x, e, NFTNL_EXPR_NAT_REG_PROTO_MAX)) < 0)
+		x->err = -ENOMEM;
+	to_words(x->d, dnat ? "dnat" : "snat");
+}
+
+static void on_masq_redir(struct decoder *x, struct nftnl_expr *e, bool redir)
+{
+	uint16_t a_min = redir ? NFTNL_EXPR_REDIR_REG_PROTO_MIN : NFTNL_EXPR_MASQ_REG_PROTO_MIN;
+	uint16_t a_max = redir ? NFTNL_EXPR_REDIR_REG_PROTO_MAX : NFTNL_EXPR_MASQ_REG_PROTO_MAX;
+
+	need(x, redir ? CT_NEED_REDIRECT : CT_NEED_MASQUERADE);
+	if (nat_to(x, 0, NULL, NULL, reg_attr(x, e, a_min), reg_attr(x, e, a_max)) < 0)
+		x->err = -ENOMEM;
+	to_words(x->d, redir ? "redirect" : "masquerade");
+}
+
+/* ------------------------------------------------------------------ */
+/* iptables-nft's xt compat expressions                                 */
+
+static void on_match(struct decoder *x, struct nftnl_expr *e)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME);
+	uint32_t rev = nftnl_expr_get_u32(e, NFTNL_EXPR_MT_REV), len = 0;
+	const uint8_t *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &len);
+	struct lint_xt xt = {.sel = &x->d->sel};
+
+	if (!name || !info) {
+		widen(x);
+		return;
+	}
+	if (lint_xt_match(&xt, name, rev, info, len) < 0)
+		x->err = -ENOMEM;
+	x->d->widened |= xt.widened;
+	x->d->needs |= xt.needs;
+	x->d->ct_state |= xt.ct_state;
+	x->d->limited |= xt.limited;
+	if (xt.words[0])
+		action(x->d, "%s", xt.words);
+}
+
+/* The NAT range of an xt target: rev 0 is IPv4's multi-range compat struct,
+ * rev 1 nf_nat_range, rev 2 nf_nat_range2 (its first fields are the same). */
+static int xt_nat_range(struct decoder *x, uint32_t rev, const uint8_t *info, uint32_t len, unsigned family)
+{
+	struct reg amin, amax, pmin, pmax;
+	unsigned flags, w = family == FAMILY_IPV6 ? 16 : 4;
+
+	memset(&amin, 0, sizeof(amin));
+	amin.kind = R_IMM;
+	amax = pmin = pmax = amin;
+	if (rev == 0 && family == FAMILY_IPV4 && len >= sizeof(struct nf_nat_ipv4_multi_range_compat)) {
+		const struct nf_nat_ipv4_multi_range_compat *m = (const void *)info;
+		flags = m->range[0].flags;
+		memcpy(amin.data, &m->range[0].min_ip, 4);
+		memcpy(amax.data, &m->range[0].max_ip, 4);
+		memcpy(pmin.data, &m->range[0].min.all, 2);
+		memcpy(pmax.data, &m->range[0].max.all, 2);
+	} else if (len >= sizeof(struct nf_nat_range)) {
+		const struct nf_nat_range *m = (const void *)info;
+		flags = m->flags;
+		memcpy(amin.data, &m->min_addr, w);
+		memcpy(amax.data, &m->max_addr, w);
+		memcpy(pmin.data, &m->min_proto.all, 2);
+		memcpy(pmax.data, &m->max_proto.all, 2);
+	} else {
+		return 0;
+	}
+	amin.len = amax.len = w;
+	pmin.len = pmax.len = 2;
+	return nat_to(x, family, (flags & NF_NAT_RANGE_MAP_IPS) ? &amin : NULL, &amax,
+		      (flags & NF_NAT_RANGE_PROTO_SPECIFIED) ? &pmin : NULL, &pmax);
+}
+
+static void on_target(struct decoder *x, struct nftnl_expr *e)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
+	uint32_t rev = nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV), len = 0;
+	const uint8_t *info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &len);
+	unsigned family = x->table_family == FAMILY_IPV6 ? FAMILY_IPV6 : FAMILY_IPV4;
+	struct decoded *d = x->d;
+
+	if (!name)
+		return;
+	if (!strcmp(name, "DNAT") || !strcmp(name, "SNAT") || !strcmp(name, "MASQUERADE") ||
+	    !strcmp(name, "REDIRECT") || !strcmp(name, "NETMAP")) {
+		enum ct_need n = !strcmp(name, "DNAT")	       ? CT_NEED_DNAT
+				 : !strcmp(name, "SNAT")       ? CT_NEED_SNAT
+				 : !strcmp(name, "REDIRECT")   ? CT_NEED_REDIRECT
+				 : !strcmp(name, "MASQUERADE") ? CT_NEED_MASQUERADE
+				 /* NETMAP rewrites the destination before routing, the source after */
+				 : (x->hooknum_hint == NF_INET_PRE_ROUTING || x->hooknum_hint == NF_INET_LOCAL_OUT)
+				     ? CT_NEED_DNAT
+				     : CT_NEED_SNAT;
+		need(x, n);
+		if (info && strcmp(name, "NETMAP") && xt_nat_range(x, rev, info, len, family) < 0)
+			x->err = -ENOMEM;
+		if (n == CT_NEED_MASQUERADE || n == CT_NEED_REDIRECT)
+			lint_ranges_free(&d->to_addr[0]), lint_ranges_free(&d->to_addr[1]),
+			    d->to_addr[0].any = d->to_addr[1].any = true;
+		to_words(d, n == CT_NEED_DNAT	    ? "dnat"
+			    : n == CT_NEED_SNAT	    ? "snat"
+			    : n == CT_NEED_REDIRECT ? "redirect"
+						    : "masquerade");
+	} else if (!strcmp(name, "CT") && info && len >= sizeof(struct xt_ct_target_info)) {
+		const struct xt_ct_target_info *ct = (const void *)info;
+		if (ct->flags & XT_CT_NOTRACK) {
+			d->notrack = true;
+		} else if (ct->helper[0]) {
+			need(x, CT_NEED_HELPER);
+			action(d, "-j CT --helper %.16s", ct->helper);
+		} else if (ct->zone) {
+			need(x, CT_NEED_ZONE);
+			action(d, "-j CT --zone %u", ct->zone);
+		} else {
+			need(x, CT_NEED_OTHER);
+			action(d, "-j CT");
+		}
+	} else if (!strcmp(name, "NOTRACK")) {
+		d->notrack = true;
+	} else if (!strcmp(name, "CONNMARK")) {
+		need(x, CT_NEED_MARK);
+		action(d, "-j CONNMARK");
+	} else if (!strcmp(name, "CONNSECMARK")) {
+		need(x, CT_NEED_OTHER);
+		action(d, "-j CONNSECMARK");
+	} else if (!strcmp(name, "REJECT")) {
+		d->verdict = NF_DROP;
+		action(d, "reject");
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* one rule                                                             */
+
+static void on_masq(struct decoder *x, struct nftnl_expr *e)
+{
+	on_masq_redir(x, e, false);
+}
+
+static void on_redir(struct decoder *x, struct nftnl_expr *e)
+{
+	on_masq_redir(x, e, true);
+}
+
+static void on_notrack(struct decoder *x, struct nftnl_expr *e)
+{
+	(void)e;
+	x->d->notrack = true;
+}
+
+static void on_reject(struct decoder *x, struct nftnl_expr *e)
+{
+	(void)e;
+	x->d->verdict = NF_DROP;
+	action(x->d, "reject");
+}
+
+/*
+ * fib daddr type local (and iptables' -m addrtype, above): "to an address of
+ * this host".  Docker's nat chains jump on it.  The probes do not model
+ * address types, so it is left out, as any unknown match is; but it is not
+ * flagged as a widening, since the packets our services notrack are
+ * addressed to this host anyway, and "may be a false alarm" on every Docker
+ * DNAT would teach people to ignore the warning.
+ */
+static void on_fib(struct decoder *x, struct nftnl_expr *e)
+{
+	if (nftnl_expr_is_set(e, NFTNL_EXPR_FIB_DREG))
+		load(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), R_ADDRTYPE, 4);
+}
+
+/* A limit or quota selects packets by rate, which the selector cannot say:
+ * it is left out, and the rule is marked (an accept with a limit is not one
+ * an untracked packet may skip for free). */
+static void on_limit(struct decoder *x, struct nftnl_expr *e)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	x->d->limited = true;
+	action(x->d, "%s", name && !strcmp(name, "quota") ? "quota" : "limit");
+}
+
+/* Expressions that neither load a register nor select packets. */
+static void on_nothing(struct decoder *x, struct nftnl_expr *e)
+{
+	(void)x;
+	(void)e;
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct decoder *x, struct nftnl_expr *e);
+} expr_handlers[] = {
+    {"payload", on_payload},
+    {"meta", on_meta},
+    {"bitwise", on_bitwise},
+    {"cmp", on_cmp},
+    {"range", on_range},
+    {"lookup", on_lookup},
+    {"immediate", on_immediate},
+    {"ct", on_ct},
+    {"objref", on_objref},
+    {"nat", on_nat},
+    {"masq", on_masq},
+    {"redir", on_redir},
+    {"match", on_match},
+    {"target", on_target},
+    {"notrack", on_notrack},
+    {"reject", on_reject},
+    {"counter", on_nothing},
+    {"log", on_nothing},
+    {"limit", on_limit},
+    {"quota", on_limit},
+    {"dynset", on_nothing},
+    {"last", on_nothing},
+    {"fib", on_fib},
+};
+
+static int expr_cb(struct nftnl_expr *e, void *data)
+{
+	struct decoder *x = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (!name || x->err)
+		return 0;
+	for (size_t i = 0; i < sizeof(expr_handlers) / sizeof(expr_handlers[0]); i++) {
+		if (!strcmp(name, expr_handlers[i].name)) {
+			expr_handlers[i].fn(x, e);
+			return 0;
+		}
+	}
+	/* fib, numgen, hash, rt, exthdr, socket, ...: whatever it loaded, into
+	 * whichever register, is unknown now */
+	reg_forget_all(x);
+	return 0;
+}
+
+static void decoded_free(struct decoded *d)
+{
+	lint_sel_free(&d->sel);
+	for (int f = 0; f < 2; f++)
+		lint_ranges_free(&d->to_addr[f]);
+	lint_ranges_free(&d->to_port);
+	for (size_t i = 0; i < d->n_targets; i++)
+		free(d->targets[i]);
+	free(d->targets);
+}
+
+static int decode_rule(const struct lint_nft_view *v, struct lint_input *out, const struct lint_nft_rule *ru,
+		       uint32_t hooknum, struct decoded *d)
+{
+	struct decoder x = {.v = v, .out = out, .rule = ru, .d = d, .hooknum_hint = hooknum};
+
+	memset(d, 0, sizeof(*d));
+	d->src = ru;
+	x.table_family = table_families(ru->family);
+	lint_sel_init(&d->sel, x.table_family);
+	d->to_addr[0].any = d->to_addr[1].any = d->to_port.any = true;
+	d->verdict = NFT_CONTINUE;
+	nftnl_expr_foreach((struct nftnl_rule *)ru->r, expr_cb, &x);
+	return x.err;
+}
+
+static const char *verdict_words(const struct decoded *d)
+{
+	switch (d->verdict) {
+	case NF_ACCEPT: return "accept";
+	case NF_DROP: return strstr(d->action, "reject") ? "" : "drop";
+	case NFT_RETURN: return "return";
+	case NFT_JUMP: return "jump";
+	case NFT_GOTO: return "goto";
+	default: return "";
+	}
+}
+
+static void rule_words(const struct decoded *d, char *buf, size_t size)
+{
+	struct strbuf sb;
+	const char *vw = verdict_words(d);
+
+	strbuf_init(&sb);
+	/* the table's family goes without saying */
+	struct lint_sel own = d->sel;
+	if (own.family == table_families(d->src->family))
+		own.family = FAMILY_BOTH;
+	lint_sel_format(&own, &sb);
+	if (d->action[0])
+		strbuf_printf(&sb, "%s%s", sb.len ? " " : "", d->action);
+	if (vw[0])
+		strbuf_printf(&sb, "%s%s", sb.len ? " " : "", vw);
+	if ((d->verdict == NFT_JUMP || d->verdict == NFT_GOTO) && d->n_targets)
+		strbuf_printf(&sb, " %s", d->targets[0]);
+	snprintf(buf, size, "%s", sb.data ? sb.data : "");
+	strbuf_free(&sb);
+}
+
+/* ------------------------------------------------------------------ */
+/* walking the chains                                                   */
+
+struct walker {
+	const struct lint_nft_view *v;
+	struct lint_input *out;
+	struct decoded *rules; /* decoded, indexed like v->rules */
+	size_t *first, *count; /* per chain: its rules are v->rules[first .. first+count) */
+	const struct lint_nft_chain *base;
+	struct lint_chain *filter; /* the filter chain being described, or NULL */
+	int err;
+};
+
+static const struct lint_nft_chain *find_chain(const struct lint_nft_view *v, uint32_t family, const char *table,
+					       const char *name)
+{
+	for (size_t i = 0; i < v->n_chains; i++)
+		if (v->chains[i].family == family && !strcmp(v->chains[i].table, table) &&
+		    !strcmp(v->chains[i].name, name))
+			return &v->chains[i];
+	return NULL;
+}
+
+static bool is_kube(const char *table, const char *chain)
+{
+	return !strcmp(table, "kube-proxy") || !strncmp(chain, "KUBE-", 5);
+}
+
+static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, const struct lint_sel *sel, bool kube,
+		     bool widened)
+{
+	const struct lint_nft_rule *ru = d->src;
+	struct ct_user *u = lint_input_add_user(w->out);
+	int e;
+
+	if (!u)
+		return -ENOMEM;
+	u->need = n;
+	u->hooks = 1u << w->base->hooknum;
+	snprintf(u->family, sizeof(u->family), "%s", nf_family_str(ru->family));
+	snprintf(u->table, sizeof(u->table), "%s", ru->table);
+	snprintf(u->chain, sizeof(u->chain), "%s", ru->chain);
+	rule_words(d, u->rule, sizeof(u->rule));
+	lint_sel_free(&u->sel);
+	e = lint_sel_copy(&u->sel, sel);
+	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT)) {
+		for (int f = 0; f < 2 && e == 0; f++)
+			e = lint_ranges_copy(&u->to_addr[f], &d->to_addr[f]);
+	}
+	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT || n == CT_NEED_MASQUERADE || n == CT_NEED_REDIRECT))
+		e = lint_ranges_copy(&u->to_port, &d->to_port);
+	u->ct_state = n == CT_NEED_STATE ? d->ct_state : 0;
+	u->accepts = d->verdict == NF_ACCEPT;
+	u->limited = d->limited;
+	if (w->filter) {
+		/* what an untracked packet that skips this rule meets next */
+		u->chain_index = w->filter - w->out->chains;
+		u->chain_pos = w->filter->n_rules;
+	}
+	u->kube = kube;
+	u->widened = widened;
+	/* a source NAT on input: this host answers */
+	if (n == CT_NEED_SNAT && w->base->hooknum == NF_INET_LOCAL_IN)
+		u->hooks = LINT_HOOK_INPUT;
+	return e;
+}
+
+/* What an untracked packet meets in a filter chain (see struct lint_vrule). */
+static int emit_vrule(struct walker *w, const struct decoded *d, const struct lint_sel *sel, bool widened)
+{
+	bool ct = d->needs != 0, drop = d->verdict == NF_DROP || d->vmap_drop;
+	bool untracked_too = d->ct_state && (d->ct_state & LINT_CT_UNTRACKED);
+	bool only_state = d->needs == (1u << CT_NEED_STATE);
+	char words[LINT_RULE_MAX];
+
+	if (!w->filter || d->notrack)
+		return 0;
+	/* an accept we could not read all of (meta l4proto { icmp, ipv6-icmp },
+	 * a set of interface names) may take less than its selector says: it
+	 * is left out, so that it never hides a drop after it */
+	if (d->verdict == NF_ACCEPT && !widened && !d->limited && (!ct || (only_state && untracked_too))) {
+		rule_words(d, words, sizeof(words));
+		return lint_chain_add_rule(w->filter, LINT_V_ACCEPT, sel, words);
+	}
+	/* a drop that needs a known state other than untracked never takes one */
+	if (drop && !(only_state && d->ct_state && !untracked_too)) {
+		rule_words(d, words, sizeof(words));
+		return lint_chain_add_rule(w->filter, LINT_V_DROP, sel, words);
+	}
+	return 0;
+}
+
+/* NF_IP_PRI_CONNTRACK: a notrack in a chain that runs later finds the
+ * packet tracked already and does nothing. */
+#define PRIO_CONNTRACK (-200)
+
+/* A foreign notrack rule, where it takes effect: prerouting or output, in a
+ * base chain that runs before conntrack. */
+static int emit_notrack(struct walker *w, const struct decoded *d, const struct lint_sel *sel)
+{
+	const struct lint_nft_rule *ru = d->src;
+	uint32_t hook = w->base->hooknum;
+	struct lint_notrack *n;
+	char words[LINT_RULE_MAX - 48]; /* room for the handle */
+
+	if (hook != NF_INET_PRE_ROUTING && hook != NF_INET_LOCAL_OUT)
+		return 0;
+	if (w->base->prio >= PRIO_CONNTRACK)
+		return 0;
+	n = lint_input_add_notrack(w->out);
+	if (!n)
+		return -ENOMEM;
+	n->hook = hook == NF_INET_LOCAL_OUT ? LINT_HOOK_OUTPUT : LINT_HOOK_PREROUTING;
+	snprintf(n->family, sizeof(n->family), "%s", nf_family_str(ru->family));
+	snprintf(n->table, sizeof(n->table), "%s", ru->table);
+	snprintf(n->chain, sizeof(n->chain), "%s", ru->chain);
+	rule_words(d, words, sizeof(words));
+	snprintf(n->rule, sizeof(n->rule), "%s%snotrack, handle %" PRIu64, words, words[0] ? " " : "", ru->handle);
+	lint_sel_free(&n->sel);
+	return lint_sel_copy(&n->sel, sel);
+}
+
+static int walk(struct walker *w, const struct lint_nft_chain *c, const struct lint_sel *carried, int depth, bool kube,
+		bool widened)
+{
+	const struct lint_nft_view *v = w->v;
+	size_t ci = (size_t)(c - v->chains);
+	int e = 0;
+
+	kube |= is_kube(c->table, c->name);
+	for (size_t i = w->first[ci]; i < w->first[ci] + w->count[ci] && e == 0; i++) {
+		struct decoded *d = &w->rules[i];
+		struct lint_sel s;
+
+		e = lint_sel_copy(&s, carried);
+		if (e == 0)
+			e = lint_sel_and(&s, &d->sel);
+		if (e < 0)
+			break;
+		if (lint_sel_empty(&s, LINT_DIR_IIF | LINT_DIR_OIF)) {
+			lint_sel_free(&s); /* no packet that gets here matches it */
+			continue;
+		}
+		for (int n = 0; n <= CT_NEED_OTHER && e == 0 && !d->notrack; n++)
+			if (d->needs & (1u << n))
+				e = emit_user(w, d, (enum ct_need)n, &s, kube, widened || d->widened);
+		if (e == 0)
+			e = emit_vrule(w, d, &s, widened || d->widened);
+		if (e == 0 && d->notrack)
+			e = emit_notrack(w, d, &s);
+		for (size_t t = 0; t < d->n_targets && e == 0; t++) {
+			const struct lint_nft_chain *to = find_chain(v, c->family, c->table, d->targets[t]);
+			if (!to || to->base)
+				continue;
+			if (depth >= MAX_DEPTH) {
+				e = lint_input_add_note(w->out,
+							"jumps nested deeper than %d in %s %s were not followed",
+							MAX_DEPTH, nf_family_str(c->family), c->table);
+				continue;
+			}
+			/* a jump whose condition was widened widens what it reaches */
+			e = walk(w, to, &s, depth + 1, kube, widened || d->widened);
+		}
+		lint_sel_free(&s);
+	}
+	return e;
+}
+
+/* The kernel dumps rules table by table, chain by chain: one lookup per run. */
+static int index_chains(struct walker *w)
+{
+	const struct lint_nft_view *v = w->v;
+
+	w->first = calloc(v->n_chains + 1, sizeof(*w->first));
+	w->count = calloc(v->n_chains + 1, sizeof(*w->count));
+	if (!w->first || !w->count)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_rules;) {
+		const struct lint_nft_rule *ru = &v->rules[i];
+		const struct lint_nft_chain *c = find_chain(v, ru->family, ru->table, ru->chain);
+		size_t j = i + 1;
+		while (j < v->n_rules && v->rules[j].family == ru->family && !strcmp(v->rules[j].table, ru->table) &&
+		       !strcmp(v->rules[j].chain, ru->chain))
+			j++;
+		if (c && !w->count[c - v->chains]) {
+			w->first[c - v->chains] = i;
+			w->count[c - v->chains] = j - i;
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static bool is_ours(const struct lint_nft_view *v, uint32_t family, const char *table)
+{
+	return family == NFPROTO_INET && v->our_table && !strcmp(table, v->our_table);
+}
+
+/*
+ * Whether an accept of ours in this table cannot be counted on: the table
+ * has the owner flag (only its creator may change it), or it is firewalld's.
+ * firewalld 1.3 (Debian 12) sets no owner flag, so apply can insert the
+ * untracked accept there, but firewalld deletes and rebuilds its whole table
+ * on every reload (FlushAllOnReload, firewall-cmd --reload, a zone change),
+ * and with it the accept, until the next apply; firewalld 2 flags it.
+ */
+static bool owner_locked(const struct lint_nft_view *v, uint32_t family, const char *table)
+{
+	if (!strcmp(table, "firewalld"))
+		return true;
+	for (size_t i = 0; i < v->n_tables; i++)
+		if (v->tables[i].family == family && !strcmp(v->tables[i].name, table))
+			return v->tables[i].flags & LINT_NFT_TABLE_F_OWNER;
+	return false;
+}
+
+/* The base chains of the table `rule` sits in that reach its chain, for the
+ * hook hint NETMAP needs; the first one will do. */
+static uint32_t hook_hint(const struct lint_nft_view *v, const struct lint_nft_rule *ru)
+{
+	const struct lint_nft_chain *c = find_chain(v, ru->family, ru->table, ru->chain);
+
+	return c && c->base ? c->hooknum : NF_INET_NUMHOOKS;
+}
+
+static int walk_base(struct walker *w, const struct lint_nft_chain *c)
+{
+	const struct lint_nft_view *v = w->v;
+	bool filter =
+	    !strcmp(c->type ? c->type : "", "filter") &&
+	    (c->hooknum == NF_INET_LOCAL_IN || c->hooknum == NF_INET_FORWARD || c->hooknum == NF_INET_LOCAL_OUT);
+	struct lint_sel any;
+	int e;
+
+	w->base = c;
+	w->filter = NULL;
+	if (filter) {
+		w->filter = lint_input_add_chain(w->out);
+		if (!w->filter)
+			return -ENOMEM;
+		w->filter->family = c->family == NFPROTO_IPV4	? CHAIN_FAMILY_IP
+				    : c->family == NFPROTO_IPV6 ? CHAIN_FAMILY_IP6
+								: CHAIN_FAMILY_INET;
+		snprintf(w->filter->family_name, sizeof(w->filter->family_name), "%s", nf_family_str(c->family));
+		snprintf(w->filter->table, sizeof(w->filter->table), "%s", c->table);
+		snprintf(w->filter->chain, sizeof(w->filter->chain), "%s", c->name);
+		w->filter->hook = 1u << c->hooknum;
+		w->filter->policy_drop = c->policy == NF_DROP;
+		w->filter->owner_locked = owner_locked(v, c->family, c->table);
+	}
+	lint_sel_init(&any, table_families(c->family));
+	e = walk(w, c, &any, 0, false, false);
+	lint_sel_free(&any);
+	return e;
+}
+
+int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
+{
+	struct walker w = {.v = v, .out = out};
+	size_t decoded = 0;
+	int e = 0;
+
+	w.rules = calloc(v->n_rules + 1, sizeof(*w.rules));
+	if (!w.rules)
+		return -ENOMEM;
+	e = index_chains(&w);
+	for (; decoded < v->n_rules && e == 0; decoded++) {
+		const struct lint_nft_rule *ru = &v->rules[decoded];
+		/* our accept in someone else's chain is read as if it were not
+		 * there: what the chain does without it is the question */
+		if (!table_families(ru->family) || is_ours(v, ru->family, ru->table) || ru->ours) {
+			memset(&w.rules[decoded], 0, sizeof(w.rules[decoded]));
+			lint_sel_init(&w.rules[decoded].sel, 0);
+			continue;
+		}
+		e = decode_rule(v, out, ru, hook_hint(v, ru), &w.rules[decoded]);
+	}
+	for (size_t i = 0; i < v->n_chains && e == 0; i++) {
+		const struct lint_nft_chain *c = &v->chains[i];
+		if (!c->base || !table_families(c->family) || is_ours(v, c->family, c->table) ||
+		    c->hooknum > NF_INET_POST_ROUTING)
+			continue;
+		e = walk_base(&w, c);
+	}
+	for (size_t i = 0; i < decoded; i++)
+		decoded_free(&w.rules[i]);
+	free(w.rules);
+	free(w.first);
+	free(w.count);
+	return e;
+}

@@ -1,0 +1,1712 @@
+/*
+ * The nftables backend.  Our rules live in one table, inet <table>, which we
+ * replace as a whole; the only objects we place elsewhere are the tagged
+ * untracked-accept rules at the head of other tables' filter chains, because
+ * an accept in our own table would not save a packet from a drop in theirs.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "util/digest.h"
+#include "emit/emit.h"
+#include "backend/nft/lint_nft.h"
+#include "backend/nft/nft_build.h"
+#include "backend/nft/nft_transport.h"
+#include "util/seqdiff.h"
+
+#define NFT_TABLE_F_OWNER_FLAG 0x2 /* NFT_TABLE_F_OWNER: only the owning process may change the table */
+#define DUMP_RETRIES 5
+
+/* ------------------------------------------------------------------ */
+/* the live ruleset                                                     */
+
+struct live_table {
+	uint32_t family;
+	char name[256];
+	uint32_t flags;
+	bool xtables; /* managed by iptables-nft */
+};
+
+struct live_chain {
+	uint32_t family;
+	char table[256];
+	char name[256];
+	bool base;
+	uint32_t hooknum;
+	int32_t prio;
+	uint32_t policy;
+	char type[32];
+};
+
+struct live_rule {
+	struct nftnl_rule *r;
+	uint32_t family;
+	const char *table, *chain;
+	uint64_t handle;
+	size_t position; /* index within its chain */
+	bool ours;	 /* an untracked accept we inserted (tag comment) */
+	bool xt;	 /* uses an iptables compat expression */
+};
+
+struct live {
+	uint32_t genid;
+	struct live_table *tables;
+	size_t n_tables;
+	struct live_chain *chains;
+	size_t n_chains;
+	struct live_rule *rules;
+	size_t n_rules;
+	struct nftnl_set **sets; /* sets of our table (the linter's read: everyone's, with elements) */
+	size_t n_sets;
+	struct nft_elems *elems; /* the elements of our sets, one for each of sets[] as read_once() read them */
+	size_t n_elems;
+	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
+	bool have_table;
+};
+
+struct backend {
+	struct nft_sock sock;
+	char table[RULESET_NAME_MAX];
+	/* The last complete read of the ruleset, kept for the next read in this
+	 * run: if the generation id has not moved, nothing has changed, and the
+	 * verification, the record of what we own and the next plan all see the
+	 * same ruleset without dumping 10,000 set elements again. */
+	struct live cache;
+	bool cached;
+	/* Set while reading right after our own commit: the elements of our
+	 * sets are these, not dumped again (see keep_committed()). */
+	const struct nft_desired *elems_from;
+};
+
+static void live_free(struct live *l)
+{
+	for (size_t i = 0; i < l->n_rules; i++)
+		nftnl_rule_free(l->rules[i].r);
+	for (size_t i = 0; i < l->n_sets; i++)
+		nftnl_set_free(l->sets[i]);
+	for (size_t i = 0; i < l->n_elems; i++)
+		nft_elems_free(&l->elems[i]);
+	free(l->elems);
+	free(l->tables);
+	free(l->chains);
+	free(l->rules);
+	free(l->sets);
+	memset(l, 0, sizeof(*l));
+}
+
+static void *grow(void *p, size_t n, size_t size)
+{
+	/* grows by doubling when n reaches a power of two */
+	if (n && (n & (n - 1)))
+		return p;
+	return realloc(p, (n ? n * 2 : 8) * size);
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct live *l = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct live_table *lt;
+	void *p;
+
+	if (!t)
+		return MNL_CB_ERROR;
+	if (nftnl_table_nlmsg_parse(nlh, t) < 0)
+		goto err;
+	p = grow(l->tables, l->n_tables, sizeof(*l->tables));
+	if (!p)
+		goto err;
+	l->tables = p;
+	lt = &l->tables[l->n_tables++];
+	memset(lt, 0, sizeof(*lt));
+	lt->family = nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY);
+	snprintf(lt->name, sizeof(lt->name), "%s", nftnl_table_get_str(t, NFTNL_TABLE_NAME));
+	lt->flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+	nftnl_table_free(t);
+	return MNL_CB_OK;
+err:
+	nftnl_table_free(t);
+	return MNL_CB_ERROR;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct live *l = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct live_chain *lc;
+	void *p;
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) < 0)
+		goto err;
+	p = grow(l->chains, l->n_chains, sizeof(*l->chains));
+	if (!p)
+		goto err;
+	l->chains = p;
+	lc = &l->chains[l->n_chains++];
+	memset(lc, 0, sizeof(*lc));
+	lc->family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
+	snprintf(lc->table, sizeof(lc->table), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
+	snprintf(lc->name, sizeof(lc->name), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+	lc->base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
+	if (lc->base) {
+		lc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
+		lc->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
+		lc->policy =
+		    nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
+		if (nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE))
+			snprintf(lc->type, sizeof(lc->type), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE));
+	}
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+err:
+	nftnl_chain_free(c);
+	return MNL_CB_ERROR;
+}
+
+static int xt_expr_cb(struct nftnl_expr *e, void *data)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (name && (!strcmp(name, "match") || !strcmp(name, "target")))
+		*(bool *)data = true;
+	return 0;
+}
+
+struct rule_dump {
+	struct live *l;
+	const char *tag;
+};
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct rule_dump *rd = data;
+	struct live *l = rd->l;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct live_rule *lr;
+	char comment[NFT_USERDATA_MAXLEN];
+	void *p;
+
+	if (!r)
+		return MNL_CB_ERROR;
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		nftnl_rule_free(r);
+		return MNL_CB_ERROR;
+	}
+	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
+	if (!p) {
+		nftnl_rule_free(r);
+		return MNL_CB_ERROR;
+	}
+	l->rules = p;
+	lr = &l->rules[l->n_rules++];
+	memset(lr, 0, sizeof(*lr));
+	lr->r = r;
+	lr->family = nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY);
+	lr->table = nftnl_rule_get_str(r, NFTNL_RULE_TABLE);
+	lr->chain = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+	lr->handle = nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE);
+	const char *c = nft_rule_comment(r, comment, sizeof(comment));
+	lr->ours = c && strcmp(c, rd->tag) == 0;
+	nftnl_expr_foreach(r, xt_expr_cb, &lr->xt);
+	return MNL_CB_OK;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct live *l = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	void *p;
+
+	if (!s)
+		return MNL_CB_ERROR;
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	/* anonymous sets belong to a rule and are compared through it */
+	if (!l->keep_anonymous && (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)) {
+		nftnl_set_free(s);
+		return MNL_CB_OK;
+	}
+	p = grow(l->sets, l->n_sets, sizeof(*l->sets));
+	if (!p) {
+		nftnl_set_free(s);
+		return MNL_CB_ERROR;
+	}
+	l->sets = p;
+	l->sets[l->n_sets++] = s;
+	return MNL_CB_OK;
+}
+
+static int setelem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+/* The key and interval-end bit of one NFTA_LIST_ELEM. */
+static int elem_key(const struct nlattr *elem, struct nft_elems *out)
+{
+	const struct nlattr *a, *v;
+	const void *key = NULL;
+	uint32_t len = 0, flags = 0;
+
+	mnl_attr_for_each_nested(a, elem)
+	{
+		if (mnl_attr_get_type(a) == NFTA_SET_ELEM_FLAGS && mnl_attr_get_payload_len(a) == 4)
+			flags = ntohl(mnl_attr_get_u32(a));
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_KEY)
+			continue;
+		mnl_attr_for_each_nested(v, a)
+		{
+			if (mnl_attr_get_type(v) == NFTA_DATA_VALUE) {
+				key = mnl_attr_get_payload(v);
+				len = mnl_attr_get_payload_len(v);
+			}
+		}
+	}
+	if (!key)
+		return -EPROTO;
+	return nft_elems_add(out, key, len, flags & NFT_SET_ELEM_INTERVAL_END);
+}
+
+/* Our sets' elements straight into plain keys (see struct nft_elems). */
+static int setelem_keys_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a, *e;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(e, a)
+		{
+			if (elem_key(e, data) < 0)
+				return MNL_CB_ERROR;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+static int dump_kind(struct backend *b, uint16_t type, uint16_t family, mnl_cb_t cb, void *data,
+		     void (*filter)(struct nlmsghdr *, void *), void *filter_data, struct diag *d)
+{
+	char buf[4096] = {0}; /* netlink padding must not carry stack garbage to the kernel */
+	struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, family, NLM_F_DUMP, 0);
+
+	if (filter)
+		filter(nlh, filter_data);
+	return nft_dump(&b->sock, nlh, cb, data, d);
+}
+
+static void set_filter(struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, data);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+}
+
+static void setelem_filter(struct nlmsghdr *nlh, void *data)
+{
+	nftnl_set_elems_nlmsg_build_payload(nlh, data);
+}
+
+static bool is_our_table(const struct backend *b, uint32_t family, const char *name)
+{
+	return family == NFPROTO_INET && strcmp(name, b->table) == 0;
+}
+
+/*
+ * iptables-nft keeps its rules in ip and ip6 tables named like iptables'
+ * tables, with base chains named like its built-in chains.  It translates
+ * the matches it can into native expressions, so a table of iptables-nft
+ * may hold no xt expression at all (only "-p tcp --dport 22 -j ACCEPT"),
+ * yet a native "ct state" rule placed there still makes iptables-nft-save
+ * give up on the whole table.  Its shape tells it apart.
+ */
+static bool iptables_nft_shape(const struct live *l, const struct live_table *t)
+{
+	static const char *const tables[] = {"filter", "raw", "mangle", "nat", "security"};
+	static const char *const chains[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
+	bool named = false;
+
+	if (t->family != NFPROTO_IPV4 && t->family != NFPROTO_IPV6)
+		return false;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		named |= !strcmp(t->name, tables[i]);
+	for (size_t i = 0; named && i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i];
+		if (c->family != t->family || strcmp(c->table, t->name) || !c->base)
+			continue;
+		for (size_t j = 0; j < sizeof(chains) / sizeof(chains[0]); j++)
+			if (!strcmp(c->name, chains[j]))
+				return true;
+	}
+	return false;
+}
+
+/* The elements of the desired set that the kernel's set `s` is, by name and kind. */
+static const struct nft_elems *find_desired_elems(const struct nft_desired *dd, const struct nftnl_set *s)
+{
+	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+	for (size_t i = 0; i < dd->n_sets; i++)
+		if (!strcmp(nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME), name))
+			return nft_set_same_kind(s, dd->sets[i]) ? &dd->set_elems[i] : NULL;
+	return NULL;
+}
+
+static int read_once(struct backend *b, struct live *l, struct diag *d)
+{
+	struct rule_dump rd = {.l = l, .tag = b->table};
+	uint32_t genid_after;
+	int r;
+
+	r = nft_get_genid(&b->sock, &l->genid, d);
+	if (r == 0)
+		r = dump_kind(b, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, table_cb, l, NULL, NULL, d);
+	if (r == 0)
+		r = dump_kind(b, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, chain_cb, l, NULL, NULL, d);
+	if (r == 0)
+		r = dump_kind(b, NFT_MSG_GETRULE, NFPROTO_UNSPEC, rule_cb, &rd, NULL, NULL, d);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l->n_tables; i++)
+		l->have_table |= is_our_table(b, l->tables[i].family, l->tables[i].name);
+	if (l->have_table) {
+		r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_INET, set_cb, l, set_filter, b->table, d);
+		l->elems = calloc(l->n_sets + 1, sizeof(*l->elems));
+		if (r == 0 && !l->elems)
+			r = -ENOMEM;
+		for (size_t i = 0; r == 0 && i < l->n_sets; i++) {
+			const struct nft_elems *known =
+			    b->elems_from ? find_desired_elems(b->elems_from, l->sets[i]) : NULL;
+			l->n_elems++;
+			if (known)
+				r = nft_elems_copy(&l->elems[i], known);
+			else
+				r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_keys_cb, &l->elems[i],
+					      setelem_filter, l->sets[i], d);
+		}
+		if (r < 0)
+			return r;
+	}
+	/* positions, and which tables iptables-nft manages */
+	for (size_t i = 0; i < l->n_rules; i++) {
+		struct live_rule *lr = &l->rules[i], *prev = i ? &l->rules[i - 1] : NULL;
+		/* the kernel dumps table by table, chain by chain, rules in order */
+		if (prev && prev->family == lr->family && !strcmp(prev->table, lr->table) &&
+		    !strcmp(prev->chain, lr->chain))
+			lr->position = prev->position + 1;
+		if (!lr->xt)
+			continue;
+		for (size_t t = 0; t < l->n_tables; t++)
+			if (l->tables[t].family == lr->family && !strcmp(l->tables[t].name, lr->table))
+				l->tables[t].xtables = true;
+	}
+	for (size_t t = 0; t < l->n_tables; t++)
+		l->tables[t].xtables |= iptables_nft_shape(l, &l->tables[t]);
+	/* a dump is not atomic across object kinds: make sure nothing moved meanwhile */
+	r = nft_get_genid(&b->sock, &genid_after, d);
+	if (r < 0)
+		return r;
+	return genid_after == l->genid ? 0 : -EINTR;
+}
+
+/* Hands a complete read over to the backend's cache (see struct backend). */
+static void live_keep(struct backend *b, struct live *l)
+{
+	if (b->cached)
+		live_free(&b->cache);
+	b->cache = *l;
+	b->cached = true;
+	memset(l, 0, sizeof(*l));
+}
+
+static int read_live(struct backend *b, struct live *l, struct diag *d)
+{
+	int r = -EINTR;
+
+	live_free(l);
+	if (b->cached) {
+		uint32_t genid;
+		r = nft_get_genid(&b->sock, &genid, d);
+		if (r < 0)
+			return r;
+		if (genid == b->cache.genid) {
+			*l = b->cache;
+			memset(&b->cache, 0, sizeof(b->cache));
+			b->cached = false;
+			return 0;
+		}
+		live_free(&b->cache);
+		b->cached = false;
+		r = -EINTR;
+	}
+	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
+		live_free(l);
+		r = read_once(b, l, d);
+	}
+	if (r == -EINTR)
+		return diag_fail(d, DIAG_KERNEL, EAGAIN, NULL,
+				 "the ruleset kept changing while it was being read (%d attempts); try again",
+				 DUMP_RETRIES);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* planning                                                             */
+
+struct accept_target {
+	uint32_t family;
+	char table[256];
+	char chain[256];
+	bool xtables;
+	char origin[POLICY_PATH_MAX]; /* the policy entry that named the chain, "" for auto */
+};
+
+struct nft_plan {
+	struct backend *b;
+	struct live live;
+	struct nft_desired desired;
+	bool have_desired;
+	bool delete_table, create_table;
+	struct live_rule **accept_deletes;
+	size_t n_accept_deletes;
+	struct accept_target *accept_inserts;
+	size_t n_accept_inserts;
+	char tag[RULESET_NAME_MAX];
+	bool live_complete; /* live is a whole, consistent read: worth keeping */
+	/* Our table changed in place rather than deleted and created again:
+	 * the batch carries only what differs (see diff_table()). */
+	bool incremental;
+	struct set_change *set_changes;
+	size_t n_set_changes;
+	struct live_rule **rule_deletes;
+	size_t n_rule_deletes;
+	struct rule_insert *rule_inserts;
+	size_t n_rule_inserts;
+};
+
+enum set_change_kind {
+	SET_ADD,     /* a new set */
+	SET_DEL,     /* a set we no longer want */
+	SET_REBUILD, /* its type or flags changed: deleted and created again */
+	SET_ELEMS,   /* the same kind of set: elements deleted and added */
+};
+
+struct set_change {
+	enum set_change_kind kind;
+	const struct nftnl_set *want; /* SET_ADD, SET_REBUILD, SET_ELEMS */
+	struct nft_elems *want_elems; /* its elements */
+	const struct nftnl_set *have; /* SET_DEL, SET_REBUILD, SET_ELEMS */
+	struct nft_set_delta delta;   /* SET_ELEMS */
+};
+
+/* A desired rule that is not live: it goes right before the live rule
+ * with handle `before`, or at the end of its chain when that is 0.  Runs
+ * inserted before the same rule keep their order. */
+struct rule_insert {
+	size_t want; /* index into nft_desired.rules */
+	uint64_t before;
+};
+
+static const char *family_str(uint32_t f)
+{
+	switch (f) {
+	case NFPROTO_INET: return "inet";
+	case NFPROTO_IPV4: return "ip";
+	case NFPROTO_IPV6: return "ip6";
+	case NFPROTO_ARP: return "arp";
+	case NFPROTO_BRIDGE: return "bridge";
+	case NFPROTO_NETDEV: return "netdev";
+	default: return "unknown";
+	}
+}
+
+static const char *hook_str(uint32_t h)
+{
+	static const char *const names[] = {"prerouting", "input", "forward", "output", "postrouting"};
+	return h < 5 ? names[h] : "ingress";
+}
+
+static int chain_canon(const struct live_chain *c, struct strbuf *out)
+{
+	return strbuf_printf(out, "chain %s type %s hook %s prio %d policy %u\n", c->name, c->type,
+			     hook_str(c->hooknum), c->prio, c->policy);
+}
+
+static int desired_chain_canon(const struct nftnl_chain *c, struct strbuf *out)
+{
+	return strbuf_printf(out, "chain %s type %s hook %s prio %d policy %u\n",
+			     nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE),
+			     hook_str(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM)),
+			     nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY));
+}
+
+static const struct nftnl_set *find_set(struct nftnl_set *const *sets, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(nftnl_set_get_str(sets[i], NFTNL_SET_NAME), name))
+			return sets[i];
+	return NULL;
+}
+
+static bool live_rule_in_our_table(const struct backend *b, const struct live_rule *lr)
+{
+	return is_our_table(b, lr->family, lr->table);
+}
+
+/* The diff lists at most this many elements of one set, then a count. */
+#define SET_DIFF_ELEMS_MAX 16
+
+struct rule_diff_op {
+	enum seqdiff_op op;
+	size_t ia, ib;
+};
+
+struct rule_diff {
+	const struct ruleset *rs;
+	struct plan *p;
+	const char *chain;
+	const struct rule **want_ir; /* desired rules of this chain, IR */
+	size_t *want_idx;	     /* their index in nft_desired.rules */
+	struct live_rule **have;     /* live rules of this chain */
+	struct rule_diff_op *ops;    /* the edit script, in chain order */
+	size_t n_ops;
+	bool differs;
+};
+
+static int rule_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
+{
+	struct rule_diff *rd = ctx;
+	char comment[NFT_USERDATA_MAXLEN];
+
+	rd->ops[rd->n_ops++] = (struct rule_diff_op){op, ia, ib};
+	if (op == SEQDIFF_SAME)
+		return 0;
+	rd->differs = true;
+	if (op == SEQDIFF_DELETE)
+		return plan_add_diff(rd->p, "- rule %s: handle %llu comment \"%s\"", rd->chain,
+				     (unsigned long long)rd->have[ia]->handle,
+				     nft_rule_comment(rd->have[ia]->r, comment, sizeof(comment)) ?: "");
+	_cleanup_strbuf_ struct strbuf text;
+	strbuf_init(&text);
+	emit_nft_rule(rd->rs, rd->want_ir[ib], &text);
+	return text.oom ? -ENOMEM : plan_add_diff(rd->p, "+ rule %s: %s", rd->chain, text.data ? text.data : "");
+}
+
+/* Turns one chain's edit script into deletes by handle and inserts placed
+ * before the next rule that stays. */
+static int plan_rule_edits(struct nft_plan *np, const struct rule_diff *rd)
+{
+	uint64_t before = 0;
+	uint64_t *anchors = calloc(rd->n_ops + 1, sizeof(*anchors));
+	int r = 0;
+
+	if (!anchors)
+		return -ENOMEM;
+	for (size_t k = rd->n_ops; k-- > 0;) {
+		if (rd->ops[k].op == SEQDIFF_SAME)
+			before = rd->have[rd->ops[k].ia]->handle;
+		anchors[k] = before;
+	}
+	for (size_t k = 0; r == 0 && k < rd->n_ops; k++) {
+		const struct rule_diff_op *o = &rd->ops[k];
+		if (o->op == SEQDIFF_DELETE) {
+			struct live_rule **p =
+			    realloc(np->rule_deletes, (np->n_rule_deletes + 1) * sizeof(*np->rule_deletes));
+			if (!p)
+				r = -ENOMEM;
+			else
+				(np->rule_deletes = p)[np->n_rule_deletes++] = rd->have[o->ia];
+		} else if (o->op == SEQDIFF_INSERT) {
+			struct rule_insert *p =
+			    realloc(np->rule_inserts, (np->n_rule_inserts + 1) * sizeof(*np->rule_inserts));
+			if (!p)
+				r = -ENOMEM;
+			else
+				(np->rule_inserts = p)[np->n_rule_inserts++] =
+				    (struct rule_insert){rd->want_idx[o->ib], anchors[k]};
+		}
+	}
+	free(anchors);
+	return r;
+}
+
+/* A live rule that looks up a set being deleted or created again must go
+ * too: the kernel binds a lookup to the set object, not to its name. */
+static bool uses_replaced_set(const struct nft_plan *np, const char *canon)
+{
+	char needle[300];
+
+	for (size_t i = 0; i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind != SET_DEL && c->kind != SET_REBUILD)
+			continue;
+		snprintf(needle, sizeof(needle), "[lookup %s ", nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+		if (strstr(canon, needle))
+			return true;
+	}
+	return false;
+}
+
+/* Canonical strings of the live rules of one of our chains against the
+ * desired ones, so the diff lists only what really differs. */
+static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h, struct rule_diff *rd)
+{
+	struct live *l = &np->live;
+	struct nft_desired *dd = &np->desired;
+	size_t n_have = 0, n_want = 0;
+	char **have_c = calloc(l->n_rules + 1, sizeof(char *)), **want_c = calloc(dd->n_rules + 1, sizeof(char *));
+	int r = -ENOMEM;
+
+	rd->have = calloc(l->n_rules + 1, sizeof(*rd->have));
+	rd->want_ir = calloc(dd->n_rules + 1, sizeof(*rd->want_ir));
+	rd->want_idx = calloc(dd->n_rules + 1, sizeof(*rd->want_idx));
+	rd->ops = calloc(l->n_rules + dd->n_rules + 1, sizeof(*rd->ops));
+	if (!have_c || !want_c || !rd->have || !rd->want_ir || !rd->want_idx || !rd->ops)
+		goto out;
+	for (size_t j = 0; j < l->n_rules; j++) {
+		struct strbuf c;
+		if (!live_rule_in_our_table(b, &l->rules[j]) || strcmp(l->rules[j].chain, rd->chain))
+			continue;
+		strbuf_init(&c);
+		if (nft_rule_canon(l->rules[j].r, &c) < 0)
+			goto out;
+		if (uses_replaced_set(np, c.data ? c.data : ""))
+			strbuf_puts(&c, " (its set is replaced)"); /* matches no desired rule */
+		rd->have[n_have] = &l->rules[j];
+		have_c[n_have++] = strbuf_take(&c);
+	}
+	for (size_t i = 0; i < dd->n_rules; i++) {
+		struct strbuf c;
+		if (dd->ir_rules[i]->hook != h)
+			continue;
+		strbuf_init(&c);
+		if (nft_rule_canon(dd->rules[i], &c) < 0)
+			goto out;
+		rd->want_ir[n_want] = dd->ir_rules[i];
+		rd->want_idx[n_want] = i;
+		want_c[n_want++] = strbuf_take(&c);
+	}
+	r = seqdiff((const char *const *)have_c, n_have, (const char *const *)want_c, n_want, rule_diff_cb, rd);
+	if (r == 0)
+		r = plan_rule_edits(np, rd);
+out:
+	for (size_t i = 0; have_c && i < n_have; i++)
+		free(have_c[i]);
+	for (size_t i = 0; want_c && i < n_want; i++)
+		free(want_c[i]);
+	free(have_c);
+	free(want_c);
+	free(rd->have);
+	free(rd->want_ir);
+	free(rd->want_idx);
+	free(rd->ops);
+	return r;
+}
+
+static struct set_change *add_set_change(struct nft_plan *np, enum set_change_kind kind, size_t want,
+					 const struct nftnl_set *have)
+{
+	struct set_change *c = realloc(np->set_changes, (np->n_set_changes + 1) * sizeof(*c));
+
+	if (!c)
+		return NULL;
+	np->set_changes = c;
+	c = &c[np->n_set_changes++];
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	if (want < np->desired.n_sets) {
+		c->want = np->desired.sets[want];
+		c->want_elems = &np->desired.set_elems[want];
+	}
+	c->have = have;
+	return c;
+}
+
+static const char *set_kind_str(const struct nftnl_set *s)
+{
+	return nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL ? "intervals" : "a hash";
+}
+
+static size_t ls_index(const struct live *l, const struct nftnl_set *s)
+{
+	size_t i = 0;
+
+	while (l->sets[i] != s)
+		i++;
+	return i;
+}
+
+/* One of our sets against the one we want: nothing, its elements, or the set. */
+static int diff_set(struct nft_plan *np, struct plan *p, size_t wi, const struct nftnl_set *have,
+		    struct nft_elems *have_elems, struct strbuf *want_c)
+{
+	const struct nftnl_set *want = np->desired.sets[wi];
+	const char *name = nftnl_set_get_str(want, NFTNL_SET_NAME);
+	struct set_change *c;
+	int r;
+
+	if (!nft_set_same_kind(have, want)) {
+		if (!add_set_change(np, SET_REBUILD, wi, have))
+			return -ENOMEM;
+		return plan_add_diff(p, "~ set %s: created again as %s", name, set_kind_str(want)) < 0 ? -ENOMEM : 1;
+	}
+	c = add_set_change(np, SET_ELEMS, wi, have);
+	if (!c)
+		return -ENOMEM;
+	/* no difference in elements: the same set (nft_set_canon() compares the same) */
+	r = nft_set_delta(have_elems, want, c->want_elems, &c->delta);
+	if (r < 0)
+		return r;
+	if (!c->delta.n_del && !c->delta.n_add) {
+		nft_set_delta_free(&c->delta);
+		np->n_set_changes--;
+		return 0;
+	}
+	strbuf_reset(want_c);
+	strbuf_printf(want_c, "~ set %s:", name);
+	nft_set_delta_text(&c->delta, SET_DIFF_ELEMS_MAX, want_c);
+	if (want_c->oom)
+		return -ENOMEM;
+	return plan_add_diff(p, "%s", want_c->data) < 0 ? -ENOMEM : 1;
+}
+
+/* Compares our table with what we want, object by object, says how it
+ * differs and plans the change of each set and rule.  Returns 0 if nothing
+ * differs, 1 if the table can be changed in place, 2 if its chains differ
+ * and it must be created again. */
+static int diff_table(struct backend *b, struct nft_plan *np, const struct ruleset *rs, struct plan *p)
+{
+	struct live *l = &np->live;
+	struct nft_desired *dd = &np->desired;
+	_cleanup_strbuf_ struct strbuf want, have;
+	bool differs = false, chains_differ = false;
+	int r = 0;
+
+	strbuf_init(&want);
+	strbuf_init(&have);
+	/* chains */
+	for (size_t i = 0; i < 2; i++) {
+		const char *name = nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME);
+		const struct live_chain *lc = NULL;
+		for (size_t j = 0; j < l->n_chains; j++)
+			if (is_our_table(b, l->chains[j].family, l->chains[j].table) &&
+			    !strcmp(l->chains[j].name, name))
+				lc = &l->chains[j];
+		strbuf_reset(&want);
+		strbuf_reset(&have);
+		desired_chain_canon(dd->chains[i], &want);
+		if (lc)
+			chain_canon(lc, &have);
+		if (!lc || strcmp(want.data, have.data)) {
+			chains_differ = true;
+			r |= plan_add_diff(p, "%c chain %s", lc ? '~' : '+', name);
+		}
+	}
+	for (size_t j = 0; j < l->n_chains; j++) {
+		const struct live_chain *lc = &l->chains[j];
+		if (is_our_table(b, lc->family, lc->table) && strcmp(lc->name, "prerouting") &&
+		    strcmp(lc->name, "output")) {
+			chains_differ = true;
+			r |= plan_add_diff(p, "- chain %s", lc->name);
+		}
+	}
+	/* sets: what differs is changed in place, element by element where it can */
+	for (size_t i = 0; r >= 0 && i < dd->n_sets; i++) {
+		const char *name = nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME);
+		const struct nftnl_set *ls = find_set(l->sets, l->n_sets, name);
+		if (ls) {
+			/* read_once() read the elements of every set it listed */
+			struct nft_elems *le = &l->elems[ls_index(l, ls)];
+			int c = diff_set(np, p, i, ls, le, &want);
+			r = c < 0 ? c : r;
+			differs |= c > 0;
+			continue;
+		}
+		differs = true;
+		if (!add_set_change(np, SET_ADD, i, NULL))
+			return -ENOMEM;
+		r |= plan_add_diff(p, "+ set %s", name);
+	}
+	for (size_t i = 0; r >= 0 && i < l->n_sets; i++) {
+		const char *name = nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME);
+		if (!find_set(dd->sets, dd->n_sets, name)) {
+			differs = true;
+			if (!add_set_change(np, SET_DEL, SIZE_MAX, l->sets[i]))
+				return -ENOMEM;
+			r |= plan_add_diff(p, "- set %s", name);
+		}
+	}
+	/* rules, chain by chain, as a shortest edit script */
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT && r == 0; h++) {
+		struct rule_diff rd = {.rs = rs, .p = p, .chain = hook_name(h)};
+		r = diff_chain_rules(b, np, h, &rd);
+		differs |= rd.differs;
+	}
+	if (r < 0 || want.oom || have.oom)
+		return -ENOMEM;
+	return chains_differ ? 2 : differs ? 1 : 0;
+}
+
+static int add_target(struct nft_plan *np, struct accept_target **targets, size_t *n, uint32_t family,
+		      const char *table, const char *chain)
+{
+	struct accept_target *t = realloc(*targets, (*n + 1) * sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	*targets = t;
+	t = &t[(*n)++];
+	memset(t, 0, sizeof(*t));
+	t->family = family;
+	snprintf(t->table, sizeof(t->table), "%s", table);
+	snprintf(t->chain, sizeof(t->chain), "%s", chain);
+	for (size_t i = 0; i < np->live.n_tables; i++)
+		if (np->live.tables[i].family == family && !strcmp(np->live.tables[i].name, table))
+			t->xtables = np->live.tables[i].xtables;
+	return 0;
+}
+
+/* Where the untracked accept must sit: every filter chain on the hooks in
+ * rs->accept_hooks (input, output, and forward only when a whole interface
+ * is notracked) of tables we do not own ("auto"), or the chains the policy
+ * names. */
+static int accept_targets(struct backend *b, struct nft_plan *np, const struct ruleset *rs,
+			  struct accept_target **targets, size_t *n, struct diag *d)
+{
+	const struct live *l = &np->live;
+	int r = 0;
+
+	if (!rs)
+		return 0;
+	if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
+		for (size_t i = 0; r == 0 && i < rs->n_accept_chains; i++) {
+			const struct chain_ref *c = &rs->accept_chains[i];
+			uint32_t f = c->family == CHAIN_FAMILY_IP    ? NFPROTO_IPV4
+				     : c->family == CHAIN_FAMILY_IP6 ? NFPROTO_IPV6
+								     : NFPROTO_INET;
+			r = add_target(np, targets, n, f, c->table, c->chain);
+			if (r == 0)
+				snprintf((*targets)[*n - 1].origin, sizeof((*targets)[*n - 1].origin), "%s", c->path);
+		}
+		return r;
+	}
+	if (rs->accept_mode != UNTRACKED_ACCEPT_AUTO)
+		return 0;
+	for (size_t i = 0; r == 0 && i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i];
+		if (!c->base || strcmp(c->type, "filter") || is_our_table(b, c->family, c->table))
+			continue;
+		if (c->family != NFPROTO_INET && c->family != NFPROTO_IPV4 && c->family != NFPROTO_IPV6)
+			continue;
+		/* only where this policy's untracked packets can arrive: a
+		 * forward accept for a services-only policy would accept other
+		 * tools' untracked forwarded packets, and nothing of ours */
+		unsigned want = c->hooknum == NF_INET_LOCAL_IN	  ? ACCEPT_HOOK_INPUT
+				: c->hooknum == NF_INET_FORWARD	  ? ACCEPT_HOOK_FORWARD
+				: c->hooknum == NF_INET_LOCAL_OUT ? ACCEPT_HOOK_OUTPUT
+								  : 0;
+		if (!(want & rs->accept_hooks))
+			continue;
+		bool owned = false;
+		for (size_t t = 0; t < l->n_tables; t++)
+			if (l->tables[t].family == c->family && !strcmp(l->tables[t].name, c->table))
+				owned = l->tables[t].flags & NFT_TABLE_F_OWNER_FLAG;
+		if (owned) {
+			/* e.g. firewalld: only the owning process may change the table */
+			r = diag_warn(
+			    d, "$.untracked_accept",
+			    "table %s %s is owned by another process; cannot insert the untracked accept into "
+			    "chain %s: untracked packets may be dropped there",
+			    family_str(c->family), c->table, c->name);
+			continue;
+		}
+		r = add_target(np, targets, n, c->family, c->table, c->name);
+	}
+	return r;
+}
+
+static int push_delete(struct nft_plan *np, struct live_rule *lr)
+{
+	struct live_rule **p = realloc(np->accept_deletes, (np->n_accept_deletes + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	np->accept_deletes = p;
+	p[np->n_accept_deletes++] = lr;
+	return 0;
+}
+
+static int plan_accepts(struct backend *b, struct nft_plan *np, const struct ruleset *rs, struct plan *p,
+			struct diag *d)
+{
+	struct accept_target *targets = NULL;
+	size_t n_targets = 0;
+	struct live *l = &np->live;
+	int r;
+
+	r = accept_targets(b, np, rs, &targets, &n_targets, d);
+	for (size_t t = 0; r == 0 && t < n_targets; t++) {
+		struct accept_target *tg = &targets[t];
+		struct nftnl_rule *want =
+		    nft_build_accept_rule((int)tg->family, tg->table, tg->chain, np->tag, tg->xtables);
+		_cleanup_strbuf_ struct strbuf wc, hc;
+		size_t ours = 0;
+		bool in_sync = false;
+
+		strbuf_init(&wc);
+		strbuf_init(&hc);
+		if (!want)
+			return -ENOMEM;
+		nft_rule_canon(want, &wc);
+		nftnl_rule_free(want);
+		for (size_t i = 0; i < l->n_rules; i++) {
+			struct live_rule *lr = &l->rules[i];
+			if (!lr->ours || lr->family != tg->family || strcmp(lr->table, tg->table) ||
+			    strcmp(lr->chain, tg->chain))
+				continue;
+			ours++;
+			strbuf_reset(&hc);
+			nft_rule_canon(lr->r, &hc);
+			in_sync = lr->position == 0 && !strcmp(hc.data, wc.data);
+		}
+		if (ours == 1 && in_sync)
+			continue;
+		/* not there, not first any more, or doubled: put exactly one back at the head */
+		for (size_t i = 0; r == 0 && i < l->n_rules; i++) {
+			struct live_rule *lr = &l->rules[i];
+			if (lr->ours && lr->family == tg->family && !strcmp(lr->table, tg->table) &&
+			    !strcmp(lr->chain, tg->chain))
+				r = push_delete(np, lr);
+		}
+		struct accept_target *ins = realloc(np->accept_inserts, (np->n_accept_inserts + 1) * sizeof(*ins));
+		if (!ins)
+			r = -ENOMEM;
+		if (r < 0)
+			break;
+		np->accept_inserts = ins;
+		ins[np->n_accept_inserts++] = *tg;
+		r = plan_add_diff(p, "%c untracked accept at the head of %s %s %s%s", ours ? '~' : '+',
+				  family_str(tg->family), tg->table, tg->chain,
+				  tg->xtables ? " (iptables-nft encoding)" : "");
+	}
+	/* ours in chains that are no longer targets */
+	for (size_t i = 0; r == 0 && i < l->n_rules; i++) {
+		struct live_rule *lr = &l->rules[i];
+		bool target = false;
+		if (!lr->ours || live_rule_in_our_table(b, lr))
+			continue;
+		for (size_t t = 0; t < n_targets; t++)
+			target |= targets[t].family == lr->family && !strcmp(targets[t].table, lr->table) &&
+				  !strcmp(targets[t].chain, lr->chain);
+		if (target)
+			continue;
+		r = push_delete(np, lr);
+		if (r == 0)
+			r = plan_add_diff(p, "- untracked accept in %s %s %s (handle %llu)", family_str(lr->family),
+					  lr->table, lr->chain, (unsigned long long)lr->handle);
+	}
+	free(targets);
+	return r;
+}
+
+static void nft_plan_free(struct plan *p)
+{
+	struct nft_plan *np = p->priv;
+
+	if (np) {
+		if (np->live_complete)
+			live_keep(np->b, &np->live);
+		live_free(&np->live);
+		if (np->have_desired)
+			nft_desired_free(&np->desired);
+		free(np->accept_deletes);
+		free(np->accept_inserts);
+		for (size_t i = 0; i < np->n_set_changes; i++)
+			nft_set_delta_free(&np->set_changes[i].delta);
+		free(np->set_changes);
+		free(np->rule_deletes);
+		free(np->rule_inserts);
+		free(np);
+	}
+	plan_free_diff(p);
+	memset(p, 0, sizeof(*p));
+}
+
+static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p, struct diag *d)
+{
+	struct nft_plan *np = calloc(1, sizeof(*np));
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	if (!np)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	p->priv = np;
+	snprintf(np->tag, sizeof(np->tag), "%s", b->table);
+	np->b = b;
+	r = read_live(b, &np->live, d);
+	if (r < 0)
+		goto fail;
+	np->live_complete = true;
+	p->generation_before = np->live.genid;
+	if (rs) {
+		r = nft_build_desired(rs, &np->desired);
+		if (r < 0)
+			goto oom;
+		np->have_desired = true;
+	}
+	if (rs && !np->live.have_table) {
+		np->create_table = true;
+		r = plan_add_diff(p, "+ table inet %s: %zu rules, %zu sets", b->table, np->desired.n_rules,
+				  np->desired.n_sets);
+	} else if (!rs && np->live.have_table) {
+		np->delete_table = true;
+		r = plan_add_diff(p, "- table inet %s", b->table);
+	} else if (rs) {
+		r = diff_table(b, np, rs, p);
+		np->incremental = r == 1;
+		if (r == 2)
+			np->delete_table = np->create_table = true;
+		r = r < 0 ? r : 0;
+	}
+	if (r < 0)
+		goto oom;
+	r = plan_accepts(b, np, rs, p, d);
+	if (r < 0)
+		goto oom;
+	p->changed =
+	    np->create_table || np->delete_table || np->incremental || np->n_accept_deletes || np->n_accept_inserts;
+	return 0;
+oom:
+	r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+fail:
+	nft_plan_free(p);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* committing                                                           */
+
+#define MSG_ROOM (128 * 1024)
+#define ELEMS_PER_MSG 1024
+
+static int put_object(struct nft_batch *bt, uint16_t type, uint16_t family, uint16_t flags, const char *label,
+		      void (*build)(struct nlmsghdr *, const void *), const void *obj)
+{
+	char *buf = nft_batch_reserve(bt, MSG_ROOM);
+	struct nlmsghdr *nlh;
+
+	if (!buf)
+		return -ENOMEM;
+	nlh = nftnl_nlmsg_build_hdr(buf, type, family, flags, nft_batch_next_seq(bt));
+	build(nlh, obj);
+	return nft_batch_commit_msg(bt, label);
+}
+
+static void build_table(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_table_nlmsg_build_payload(nlh, o);
+}
+static void build_chain(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_chain_nlmsg_build_payload(nlh, o);
+}
+static void build_set(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_set_nlmsg_build_payload(nlh, (void *)o);
+}
+static void build_rule(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_rule_nlmsg_build_payload(nlh, (void *)o);
+}
+
+/* Elements go in messages of ELEMS_PER_MSG, so no single message outgrows a
+ * page-sized kernel allocation however large the set is. */
+/* One element, as nftnl_set_elem_nlmsg_build() would write it. */
+static void put_elem(struct nlmsghdr *nlh, const struct nft_key *k, int index)
+{
+	struct nlattr *elem = mnl_attr_nest_start(nlh, (uint16_t)index), *key;
+
+	if (k->end)
+		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+	key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, k->len, k->key);
+	mnl_attr_nest_end(nlh, key);
+	mnl_attr_nest_end(nlh, elem);
+}
+
+static int put_set_elems(struct nft_batch *bt, uint16_t type, const char *what, const struct nftnl_set *s,
+			 const struct nft_elems *elems, bool new_set)
+{
+	char label[300];
+	size_t e = 0;
+	int r = 0;
+
+	snprintf(label, sizeof(label), "%s set %s", what, nftnl_set_get_str(s, NFTNL_SET_NAME));
+	while (e < elems->n && r == 0) {
+		char *buf = nft_batch_reserve(bt, MSG_ROOM);
+		struct nlmsghdr *nlh;
+		struct nlattr *list;
+		int i = 0;
+
+		if (!buf)
+			return -ENOMEM;
+		nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0,
+					    nft_batch_next_seq(bt));
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, nftnl_set_get_str(s, NFTNL_SET_TABLE));
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(s, NFTNL_SET_NAME));
+		/* an existing set is found by name; the id names one created in this batch */
+		if (new_set && nftnl_set_is_set(s, NFTNL_SET_ID))
+			mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(nftnl_set_get_u32(s, NFTNL_SET_ID)));
+		list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+		for (; e < elems->n && i < ELEMS_PER_MSG; e++)
+			put_elem(nlh, &elems->v[e], ++i);
+		mnl_attr_nest_end(nlh, list);
+		r = nft_batch_commit_msg(bt, label);
+	}
+	return r;
+}
+
+static int put_set_delta(struct nft_batch *bt, const struct set_change *c, bool del)
+{
+	struct nft_elems elems;
+	int r;
+
+	if (!(del ? c->delta.n_del : c->delta.n_add))
+		return 0;
+	r = nft_set_delta_elems(&c->delta, del, &elems);
+	if (r < 0)
+		return r;
+	r = put_set_elems(bt, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+			  del ? "deleting elements of" : "adding elements to", c->want, &elems, false);
+	nft_elems_free(&elems);
+	return r;
+}
+
+static int put_rule_delete(struct nft_batch *bt, const struct live_rule *lr, const char *label)
+{
+	struct nftnl_rule *del = nftnl_rule_alloc();
+	int r;
+
+	if (!del)
+		return -ENOMEM;
+	nftnl_rule_set_u32(del, NFTNL_RULE_FAMILY, lr->family);
+	nftnl_rule_set_str(del, NFTNL_RULE_TABLE, lr->table);
+	nftnl_rule_set_str(del, NFTNL_RULE_CHAIN, lr->chain);
+	nftnl_rule_set_u64(del, NFTNL_RULE_HANDLE, lr->handle);
+	r = put_object(bt, NFT_MSG_DELRULE, (uint16_t)lr->family, 0, label, build_rule, del);
+	nftnl_rule_free(del);
+	return r;
+}
+
+/*
+ * Our table changed in place, in an order the kernel accepts at every step:
+ * rules go before the sets they look up, element deletions before the
+ * additions that may reuse their keys, new sets before the rules that look
+ * them up.
+ */
+static int build_incremental(struct nft_plan *np, struct nft_batch *bt)
+{
+	struct nft_desired *dd = &np->desired;
+	char label[800];
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < np->n_rule_deletes; i++) {
+		snprintf(label, sizeof(label), "deleting rule handle %llu of chain %s",
+			 (unsigned long long)np->rule_deletes[i]->handle, np->rule_deletes[i]->chain);
+		r = put_rule_delete(bt, np->rule_deletes[i], label);
+	}
+	for (size_t i = 0; r == 0 && i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind == SET_DEL || c->kind == SET_REBUILD) {
+			struct nftnl_set *del = nftnl_set_alloc();
+			if (!del)
+				return -ENOMEM;
+			nftnl_set_set_u32(del, NFTNL_SET_FAMILY, NFPROTO_INET);
+			nftnl_set_set_str(del, NFTNL_SET_TABLE, nftnl_set_get_str(c->have, NFTNL_SET_TABLE));
+			nftnl_set_set_str(del, NFTNL_SET_NAME, nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+			snprintf(label, sizeof(label), "deleting set %s", nftnl_set_get_str(c->have, NFTNL_SET_NAME));
+			r = put_object(bt, NFT_MSG_DELSET, NFPROTO_INET, 0, label, build_set, del);
+			nftnl_set_free(del);
+		} else if (c->kind == SET_ELEMS) {
+			r = put_set_delta(bt, c, true);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < np->n_set_changes; i++) {
+		const struct set_change *c = &np->set_changes[i];
+		if (c->kind == SET_ADD || c->kind == SET_REBUILD) {
+			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(c->want, NFTNL_SET_NAME));
+			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, c->want);
+			if (r == 0)
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", c->want, c->want_elems,
+						  true);
+		} else if (c->kind == SET_ELEMS) {
+			r = put_set_delta(bt, c, false);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < np->n_rule_inserts; i++) {
+		const struct rule_insert *in = &np->rule_inserts[i];
+		struct nftnl_rule *rule = dd->rules[in->want];
+		uint16_t flags = NLM_F_CREATE;
+		snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[in->want]->hook),
+			 dd->ir_rules[in->want]->origin);
+		/* with a position and no NLM_F_APPEND the kernel inserts before
+		 * that rule; with neither, at the head: so append at the end */
+		if (in->before)
+			nftnl_rule_set_u64(rule, NFTNL_RULE_POSITION, in->before);
+		else
+			flags |= NLM_F_APPEND;
+		r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, flags, label, build_rule, rule);
+		nftnl_rule_unset(rule, NFTNL_RULE_POSITION);
+	}
+	return r;
+}
+
+static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch *bt)
+{
+	struct nft_desired *dd = &np->desired;
+	char label[800];
+	int r = 0;
+
+	/* our accepts first: deleting by handle must see the chain as it was read */
+	for (size_t i = 0; r == 0 && i < np->n_accept_deletes; i++) {
+		struct live_rule *lr = np->accept_deletes[i];
+		snprintf(label, sizeof(label), "deleting our untracked accept in %s %s %s", family_str(lr->family),
+			 lr->table, lr->chain);
+		r = put_rule_delete(bt, lr, label);
+	}
+	if (r == 0 && np->incremental)
+		r = build_incremental(np, bt);
+	if (r == 0 && np->delete_table) {
+		struct nftnl_table *t = nftnl_table_alloc();
+		if (!t)
+			return -ENOMEM;
+		nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, b->table);
+		snprintf(label, sizeof(label), "deleting table inet %s", b->table);
+		r = put_object(bt, NFT_MSG_DELTABLE, NFPROTO_INET, 0, label, build_table, t);
+		nftnl_table_free(t);
+	}
+	if (r == 0 && np->create_table) {
+		snprintf(label, sizeof(label), "table inet %s", b->table);
+		r = put_object(bt, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE, label, build_table, dd->table);
+		for (size_t i = 0; r == 0 && i < dd->n_sets; i++) {
+			snprintf(label, sizeof(label), "set %s", nftnl_set_get_str(dd->sets[i], NFTNL_SET_NAME));
+			r = put_object(bt, NFT_MSG_NEWSET, NFPROTO_INET, NLM_F_CREATE, label, build_set, dd->sets[i]);
+			if (r == 0)
+				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", dd->sets[i],
+						  &dd->set_elems[i], true);
+		}
+		for (size_t i = 0; r == 0 && i < 2; i++) {
+			snprintf(label, sizeof(label), "chain %s",
+				 nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME));
+			r = put_object(bt, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE, label, build_chain,
+				       dd->chains[i]);
+		}
+		for (size_t i = 0; r == 0 && i < dd->n_rules; i++) {
+			snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[i]->hook),
+				 dd->ir_rules[i]->origin);
+			r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND, label,
+				       build_rule, dd->rules[i]);
+		}
+	}
+	for (size_t i = 0; r == 0 && i < np->n_accept_inserts; i++) {
+		struct accept_target *t = &np->accept_inserts[i];
+		struct nftnl_rule *acc = nft_build_accept_rule((int)t->family, t->table, t->chain, np->tag, t->xtables);
+		if (!acc)
+			return -ENOMEM;
+		snprintf(label, sizeof(label), "the untracked accept for %s %s %s%s%s%s", family_str(t->family),
+			 t->table, t->chain, t->origin[0] ? " (" : "", t->origin, t->origin[0] ? ")" : "");
+		/* no NLM_F_APPEND and no position: the kernel inserts at the head */
+		r = put_object(bt, NFT_MSG_NEWRULE, (uint16_t)t->family, NLM_F_CREATE, label, build_rule, acc);
+		nftnl_rule_free(acc);
+	}
+	return r;
+}
+
+/*
+ * After our batch, the next plan (the transaction's verification, the
+ * record of what we own) would dump every element again: 20,000 of them for
+ * 10,000 ports.  When the generation id moved by exactly one, our batch was
+ * the only commit since the read it was planned on (it carried that read's
+ * generation id, so the kernel would have refused it after any other), and
+ * our sets hold exactly the elements we wanted.  Tables, chains, rules and
+ * set headers are read back as usual, since they are few; the elements come
+ * from the plan.  Anything else (another commit since, a failed
+ * read) leaves no cache, and the next plan reads everything.
+ */
+static void keep_committed(struct backend *b, struct nft_plan *np)
+{
+	struct live l = {0};
+	struct diag scratch;
+	uint32_t genid;
+
+	np->live_complete = false; /* the read before the commit is stale now */
+	diag_init(&scratch);
+	if (nft_get_genid(&b->sock, &genid, &scratch) == 0 && genid == np->live.genid + 1) {
+		b->elems_from = np->have_desired ? &np->desired : NULL;
+		if (read_once(b, &l, &scratch) == 0 && l.genid == genid)
+			live_keep(b, &l);
+		b->elems_from = NULL;
+	}
+	live_free(&l);
+	diag_free(&scratch);
+}
+
+static int nft_commit(struct backend *b, struct plan *p, struct diag *d)
+{
+	struct nft_plan *np = p->priv;
+	struct nft_batch bt;
+	int r;
+
+	r = nft_batch_init(&bt, &b->sock, np->live.genid);
+	if (r == 0)
+		r = build_batch(b, np, &bt);
+	if (r < 0) {
+		nft_batch_free(&bt);
+		return diag_fail(d, DIAG_SYSTEM, -r, NULL, "cannot build the batch: %s", strerror(-r));
+	}
+	r = nft_batch_send(&b->sock, &bt, d);
+	nft_batch_free(&bt);
+	if (r == 0)
+		keep_committed(b, np);
+	return r;
+}
+
+static int nft_generation(struct backend *b, uint64_t *out, struct diag *d)
+{
+	uint32_t genid;
+	int r = nft_get_genid(&b->sock, &genid, d);
+
+	if (r == 0)
+		*out = genid;
+	return r;
+}
+
+static int counter_cb(struct nftnl_expr *e, void *data)
+{
+	struct owned_object *o = data;
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (name && !strcmp(name, "counter")) {
+		o->has_counter = true;
+		o->packets = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+		o->bytes = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_BYTES);
+	}
+	return 0;
+}
+
+struct set_ref {
+	const char *name;
+	size_t i;
+};
+
+static int cmp_set_ref(const void *a, const void *b)
+{
+	return strcmp(((const struct set_ref *)a)->name, ((const struct set_ref *)b)->name);
+}
+
+static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d)
+{
+	_cleanup_strbuf_ struct strbuf canon;
+	struct live l = {0};
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	strbuf_init(&canon);
+	r = read_live(b, &l, d);
+	if (r < 0)
+		goto out;
+	/* the digest covers our chains, sets and rules in kernel order, without
+	 * counters or handles; the accepts we placed in other tables are listed
+	 * one by one instead, because their tables' owners may legitimately
+	 * flush them (see owned.h) */
+	for (size_t i = 0; i < l.n_chains; i++)
+		if (is_our_table(b, l.chains[i].family, l.chains[i].table))
+			chain_canon(&l.chains[i], &canon);
+	/* sets by name: a table lists them in the order they were created, and
+	 * a set added in place comes last whatever the policy's order */
+	struct set_ref *by_name = calloc(l.n_sets + 1, sizeof(*by_name));
+	if (!by_name) {
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < l.n_sets; i++)
+		by_name[i] = (struct set_ref){nftnl_set_get_str(l.sets[i], NFTNL_SET_NAME), i};
+	qsort(by_name, l.n_sets, sizeof(*by_name), cmp_set_ref);
+	for (size_t k = 0; k < l.n_sets; k++) {
+		nft_set_canon(l.sets[by_name[k].i], &l.elems[by_name[k].i], &canon);
+		strbuf_putc(&canon, '\n');
+	}
+	free(by_name);
+	for (size_t i = 0; i < l.n_rules; i++) {
+		struct live_rule *lr = &l.rules[i];
+		bool mine = live_rule_in_our_table(b, lr);
+		struct owned_object *o;
+
+		if (!mine && !lr->ours)
+			continue;
+		if (mine && !with_rules) {
+			out->rules++;
+			strbuf_printf(&canon, "%s ", lr->chain);
+			nft_rule_canon(lr->r, &canon);
+			strbuf_putc(&canon, '\n');
+			continue;
+		}
+		o = owned_list_add(out);
+		if (!o) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			goto out;
+		}
+		o->kind = mine ? OWNED_RULE : OWNED_ACCEPT;
+		snprintf(o->family, sizeof(o->family), "%s", family_str(lr->family));
+		snprintf(o->table, sizeof(o->table), "%s", lr->table);
+		snprintf(o->chain, sizeof(o->chain), "%s", lr->chain);
+		o->handle = lr->handle;
+		nft_rule_comment(lr->r, o->comment, sizeof(o->comment));
+		nftnl_expr_foreach(lr->r, counter_cb, o);
+		o->not_first = o->kind == OWNED_ACCEPT && lr->position != 0;
+		if (o->kind == OWNED_ACCEPT)
+			continue;
+		strbuf_printf(&canon, "%s ", o->chain);
+		nft_rule_canon(lr->r, &canon);
+		strbuf_putc(&canon, '\n');
+	}
+	if (canon.oom) {
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		goto out;
+	}
+	/* "nft2:" names this form (sets by name): a digest of the older form,
+	 * in kernel order, cannot be compared with it (digest_comparable()) */
+	char hex[DIGEST_SIZE];
+	digest_text(canon.data ? canon.data : "", canon.len, hex);
+	snprintf(out->digest, sizeof(out->digest), "nft2:%.16s", hex);
+out:
+	if (r < 0)
+		owned_list_free(out);
+	else
+		live_keep(b, &l);
+	live_free(&l);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* the linter's view                                                    */
+
+static int read_all_sets(struct backend *b, struct live *l, struct diag *d)
+{
+	size_t kept = 0;
+	int r;
+
+	/* read_live() kept only our sets (the caller has put them aside): dump
+	 * every set and map of every table, anonymous ones too, since foreign
+	 * rules look their ports and addresses up in them.  Our own sets the
+	 * linter never looks at (it skips our table), and they can be the
+	 * largest: their elements are not read again. */
+	l->keep_anonymous = true;
+	r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_UNSPEC, set_cb, l, NULL, NULL, d);
+	for (size_t i = 0; i < l->n_sets; i++) {
+		struct nftnl_set *s = l->sets[i];
+		if (is_our_table(b, nftnl_set_get_u32(s, NFTNL_SET_FAMILY), nftnl_set_get_str(s, NFTNL_SET_TABLE)))
+			nftnl_set_free(s);
+		else
+			l->sets[kept++] = s;
+	}
+	l->n_sets = kept;
+	for (size_t i = 0; r == 0 && i < l->n_sets; i++)
+		r = dump_kind(b, NFT_MSG_GETSETELEM, (uint16_t)nftnl_set_get_u32(l->sets[i], NFTNL_SET_FAMILY),
+			      setelem_cb, l->sets[i], setelem_filter, l->sets[i], d);
+	return r;
+}
+
+static int lint_decode_live(struct backend *b, const struct live *l, struct lint_input *out)
+{
+	struct lint_nft_table *t = calloc(l->n_tables + 1, sizeof(*t));
+	struct lint_nft_chain *c = calloc(l->n_chains + 1, sizeof(*c));
+	struct lint_nft_rule *ru = calloc(l->n_rules + 1, sizeof(*ru));
+	struct lint_nft_view v = {.tables = t,
+				  .n_tables = l->n_tables,
+				  .chains = c,
+				  .n_chains = l->n_chains,
+				  .rules = ru,
+				  .n_rules = l->n_rules,
+				  .sets = l->sets,
+				  .n_sets = l->n_sets,
+				  .our_table = b->table};
+	int r = -ENOMEM;
+
+	if (t && c && ru) {
+		for (size_t i = 0; i < l->n_tables; i++)
+			t[i] = (struct lint_nft_table){l->tables[i].family, l->tables[i].name, l->tables[i].flags};
+		for (size_t i = 0; i < l->n_chains; i++)
+			c[i] = (struct lint_nft_chain){l->chains[i].family, l->chains[i].table,	  l->chains[i].name,
+						       l->chains[i].base,   l->chains[i].hooknum, l->chains[i].policy,
+						       l->chains[i].type,   l->chains[i].prio};
+		for (size_t i = 0; i < l->n_rules; i++)
+			ru[i] = (struct lint_nft_rule){l->rules[i].r,	  l->rules[i].family, l->rules[i].table,
+						       l->rules[i].chain, l->rules[i].handle, l->rules[i].ours};
+		r = lint_nft_decode(&v, out);
+	}
+	free(t);
+	free(c);
+	free(ru);
+	return r;
+}
+
+/* Swaps the set lists of a read: ours (from read_live) and everyone's (for the linter). */
+static void swap_sets(struct live *l, struct nftnl_set ***sets, size_t *n)
+{
+	struct nftnl_set **ts = l->sets;
+	size_t tn = l->n_sets;
+
+	l->sets = *sets;
+	l->n_sets = *n;
+	*sets = ts;
+	*n = tn;
+}
+
+static int nft_lint_read(struct backend *b, struct lint_input *out, struct diag *d)
+{
+	struct live l = {0};
+	struct nftnl_set **ours = NULL;
+	size_t n_ours = 0;
+	uint32_t genid = 0;
+	int r = -EINTR;
+
+	memset(out, 0, sizeof(*out));
+	/* rules and sets are separate dumps: read again if anyone committed in between */
+	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
+		for (size_t i = 0; i < n_ours; i++)
+			nftnl_set_free(ours[i]);
+		free(ours);
+		ours = NULL;
+		n_ours = 0;
+		r = read_live(b, &l, d);
+		if (r == 0) {
+			swap_sets(&l, &ours, &n_ours); /* ours aside, an empty list in l */
+			r = read_all_sets(b, &l, d);
+		}
+		if (r == 0)
+			r = nft_get_genid(&b->sock, &genid, d);
+		if (r == 0 && genid != l.genid)
+			r = -EINTR;
+	}
+	if (r == -EINTR)
+		r = diag_fail(d, DIAG_KERNEL, EAGAIN, NULL,
+			      "the ruleset kept changing while it was being read (%d attempts); try again",
+			      DUMP_RETRIES);
+	if (r == 0 && lint_decode_live(b, &l, out) < 0)
+		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	if (r < 0)
+		lint_input_free(out);
+	/* the read with our own sets put back is what plan() reads next: keep it */
+	for (size_t i = 0; i < l.n_sets; i++)
+		nftnl_set_free(l.sets[i]);
+	free(l.sets);
+	l.sets = ours;
+	l.n_sets = n_ours;
+	l.keep_anonymous = false;
+	if (r == 0)
+		live_keep(b, &l);
+	live_free(&l);
+	return r;
+}
+
+/* For --backend auto: every nftables table, with its chains and rules
+ * counted and iptables-nft's marked.  Only dumps: creates nothing. */
+static int nft_probe_tables(struct probe_list *out, struct diag *d)
+{
+	struct backend b = {0}; /* no tag: nothing is ours while probing */
+	struct live l = {0};
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = nft_sock_open(&b.sock, d);
+	if (r < 0)
+		return r;
+	r = read_live(&b, &l, d);
+	for (size_t i = 0; r == 0 && i < l.n_tables; i++) {
+		const struct live_table *t = &l.tables[i];
+		struct probe_table *pt = probe_list_add(out);
+		if (!pt) {
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			break;
+		}
+		snprintf(pt->family, sizeof(pt->family), "%s", family_str(t->family));
+		snprintf(pt->name, sizeof(pt->name), "%s", t->name);
+		pt->iptables_nft = t->xtables;
+		for (size_t j = 0; j < l.n_chains; j++)
+			pt->n_chains += l.chains[j].family == t->family && !strcmp(l.chains[j].table, t->name);
+		for (size_t j = 0; j < l.n_rules; j++)
+			pt->n_rules += l.rules[j].family == t->family && !strcmp(l.rules[j].table, t->name);
+		pt->in_use = pt->n_chains > 0;
+	}
+	live_free(&l);
+	nft_sock_close(&b.sock);
+	if (r < 0)
+		probe_list_free(out);
+	return r;
+}
+
+static int nft_open(struct backend **out, const struct backend_options *opt, struct diag *d)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+	int r;
+
+	if (!b)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	snprintf(b->table, sizeof(b->table), "%s", opt->table);
+	r = nft_sock_open(&b->sock, d);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+static void nft_close(struct backend *b)
+{
+	if (!b)
+		return;
+	if (b->cached)
+		live_free(&b->cache);
+	nft_sock_close(&b->sock);
+	free(b);
+}
+
+const struct backend_ops nft_backend_ops = {
+    .name = "nft",
+    .tables = BACKEND_TABLES_NFT,
+    .probe = nft_probe_tables,
+    .open = nft_open,
+    .close = nft_close,
+    .plan = nft_plan,
+    .commit = nft_commit,
+    .plan_free = nft_plan_free,
+    .generation = nft_generation,
+    .exact_generation = true,
+    .owned = nft_owned,
+    .render = emit_nft_text,
+    .lint_read = nft_lint_read,
+};

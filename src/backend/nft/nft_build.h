@@ -1,0 +1,92 @@
+/*
+ * IR → libnftnl objects: the table, its sets with their elements, the two
+ * raw-priority base chains and their rules, and the untracked-accept rule
+ * for other tables' chains.  Pure: nothing here talks to the kernel.
+ */
+#pragma once
+#include <libnftnl/chain.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <stdbool.h>
+
+#include "compile/ruleset.h"
+#include "util/strbuf.h"
+
+/* NF_CT_STATE_UNTRACKED_BIT in the kernel's ct state bitmask */
+#define NFT_CT_STATE_UNTRACKED 0x40u
+
+/* A set's elements as plain boundaries: 10,000 ports read back as
+ * libnftnl elements were 10,000 allocations of a few hundred bytes each. */
+struct nft_key {
+	uint64_t hi, lo; /* the key as a big-endian number, for sorting */
+	uint8_t key[16];
+	uint8_t len;
+	bool end; /* NFT_SET_ELEM_INTERVAL_END */
+};
+
+struct nft_elems {
+	struct nft_key *v;
+	size_t n, cap;
+};
+
+struct nft_desired {
+	struct nftnl_table *table;
+	struct nftnl_set **sets;     /* named sets, without elements */
+	struct nft_elems *set_elems; /* the elements of each of sets[], in the order they are sent */
+	size_t n_sets;
+	struct nftnl_chain *chains[2]; /* indexed by enum hook */
+	struct nftnl_rule **rules;     /* in IR order; chain attribute says which */
+	const struct rule **ir_rules;  /* the IR rule each one came from */
+	size_t n_rules;
+};
+
+int nft_build_desired(const struct ruleset *rs, struct nft_desired *out);
+void nft_desired_free(struct nft_desired *d);
+
+/* "ct state untracked counter accept" tagged with comment `tag`.  When the
+ * chain belongs to iptables-nft, the match is encoded as iptables-nft itself
+ * encodes "-m conntrack --ctstate UNTRACKED", or iptables-nft-save breaks. */
+struct nftnl_rule *nft_build_accept_rule(int family, const char *table, const char *chain, const char *tag,
+					 bool xtables_compat);
+
+/* Canonical text of a rule's expressions with counter values left out, so a
+ * rule read back from the kernel compares equal to the one we built. */
+int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out);
+int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end);
+int nft_elems_from_set(struct nft_elems *l, const struct nftnl_set *s);
+int nft_elems_copy(struct nft_elems *dst, const struct nft_elems *src);
+void nft_elems_free(struct nft_elems *l);
+
+/* Canonical text of a set: name, type, flags (from s) and sorted elements
+ * (which it sorts in place). */
+int nft_set_canon(const struct nftnl_set *s, struct nft_elems *elems, struct strbuf *out);
+/*
+ * The element change that turns one of our sets, as the kernel holds it
+ * (`have`, sorted in place), into the set we want, when both have the same type and flags.
+ * An interval set is compared interval by interval, not boundary by
+ * boundary: the kernel refuses a boundary that would split or overlap a
+ * live interval (ENOTEMPTY), so a changed interval is deleted whole and its
+ * successor added whole, and the deletions go first in the batch.
+ */
+struct nft_elem_item;
+struct nft_set_delta {
+	struct nft_elem_item *del, *add; /* whole items: an element, or an interval */
+	size_t n_del, n_add;
+	uint32_t key_type;
+};
+
+/* True when the kernel can change `have` into `want` element by element:
+ * same key type, key length and flags. */
+bool nft_set_same_kind(const struct nftnl_set *have, const struct nftnl_set *want);
+int nft_set_delta(struct nft_elems *have, const struct nftnl_set *want, struct nft_elems *want_elems,
+		  struct nft_set_delta *out);
+void nft_set_delta_free(struct nft_set_delta *d);
+/* The elements to delete (del) or add (!del), in the order to send them. */
+int nft_set_delta_elems(const struct nft_set_delta *d, bool del, struct nft_elems *out);
+/* "+8001 -8000" for people: at most `max` items listed (the sentinel
+ * boundary below the first interval is not one), then "and N more". */
+int nft_set_delta_text(const struct nft_set_delta *d, size_t max, struct strbuf *out);
+
+/* The comment in a rule's userdata, or NULL. */
+const char *nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t size);

@@ -1,0 +1,210 @@
+/*
+ * The xt matches both iptables readers meet: iptables-nft's compat "match"
+ * expressions (lint_nft.c) and legacy entries read through libiptc
+ * (lint_ipt.c) carry the same structs.  Pure.
+ */
+#include "lint/lint_xt.h"
+
+#include <errno.h>
+#include <netinet/in.h> /* before the linux headers, which need in.h's types */
+#include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_multiport.h>
+#include <linux/netfilter/xt_state.h>
+#include <linux/netfilter/xt_tcpudp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void xt_words(struct lint_xt *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void xt_words(struct lint_xt *x, const char *fmt, ...)
+{
+	size_t len = strlen(x->words);
+	va_list ap;
+
+	if (len && len < sizeof(x->words) - 1)
+		x->words[len++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(x->words + len, sizeof(x->words) - len, fmt, ap);
+	va_end(ap);
+}
+
+void lint_ct_state_words(uint32_t m, char *buf, size_t size)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {{LINT_CT_INVALID, "invalid"},
+		     {LINT_CT_ESTABLISHED, "established"},
+		     {LINT_CT_RELATED, "related"},
+		     {LINT_CT_NEW, "new"},
+		     {LINT_CT_UNTRACKED, "untracked"}};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (m & names[i].bit)
+			len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s", len ? "," : "",
+						names[i].name);
+}
+
+void lint_xt_set_state(struct lint_xt *x, uint32_t mask)
+{
+	char words[80];
+
+	x->ct_state |= mask & LINT_CT_ALL;
+	lint_ct_state_words(mask & LINT_CT_ALL, words, sizeof(words));
+	xt_words(x, "ct state %s", words);
+}
+
+static int and_port_list(struct lint_xt *x, bool source, const struct lint_range *rg, size_t n, bool invert)
+{
+	struct lint_ranges set = {0};
+	int e = lint_ranges_set(&set, rg, n, LINT_PORT_WIDTH);
+
+	if (e == 0 && invert)
+		e = lint_ranges_not(&set, LINT_PORT_WIDTH);
+	if (e == 0)
+		e = lint_sel_and_ports(x->sel, source, &set);
+	lint_ranges_free(&set);
+	return e;
+}
+
+static int xt_multiport(struct lint_xt *x, uint32_t rev, const uint8_t *info, uint32_t len)
+{
+	struct lint_range rg[XT_MULTI_PORTS] = {0};
+	size_t n = 0;
+	uint8_t flags, count;
+	bool invert = false;
+
+	if (rev == 0 && len >= sizeof(struct xt_multiport)) {
+		const struct xt_multiport *m = (const void *)info;
+		flags = m->flags;
+		count = m->count > XT_MULTI_PORTS ? XT_MULTI_PORTS : m->count;
+		for (uint8_t i = 0; i < count; i++)
+			lint_range_port(&rg[n++], m->ports[i], m->ports[i]);
+	} else if (rev >= 1 && len >= sizeof(struct xt_multiport_v1)) {
+		const struct xt_multiport_v1 *m = (const void *)info;
+		flags = m->flags;
+		count = m->count > XT_MULTI_PORTS ? XT_MULTI_PORTS : m->count;
+		invert = m->invert;
+		/* pflags[i] set: ports[i] and ports[i+1] are a range */
+		for (uint8_t i = 0; i < count; i++) {
+			if (m->pflags[i] && i + 1 < count) {
+				lint_range_port(&rg[n++], m->ports[i], m->ports[i + 1]);
+				i++;
+			} else {
+				lint_range_port(&rg[n++], m->ports[i], m->ports[i]);
+			}
+		}
+	} else {
+		x->widened = true;
+		return 0;
+	}
+	if (flags == XT_MULTIPORT_EITHER) {
+		x->widened = true; /* source or destination: no single field to constrain */
+		return 0;
+	}
+	return and_port_list(x, flags == XT_MULTIPORT_SOURCE, rg, n, invert);
+}
+
+static int xt_tcpudp(struct lint_xt *x, const char *name, const uint8_t *info, uint32_t len)
+{
+	const uint16_t *spts, *dpts;
+	uint8_t inv;
+	struct lint_range rg;
+	int e;
+
+	if (!strcmp(name, "tcp") && len >= sizeof(struct xt_tcp)) {
+		const struct xt_tcp *t = (const void *)info;
+		spts = t->spts, dpts = t->dpts, inv = t->invflags;
+		lint_sel_and_proto(x->sel, IPPROTO_TCP);
+	} else if (len >= sizeof(struct xt_udp)) {
+		const struct xt_udp *u = (const void *)info;
+		spts = u->spts, dpts = u->dpts, inv = u->invflags;
+		lint_sel_and_proto(x->sel, IPPROTO_UDP);
+	} else {
+		x->widened = true;
+		return 0;
+	}
+	/* -p tcp without ports stores 0-65535: any port, not a constraint */
+	e = 0;
+	if (spts[0] != 0 || spts[1] != 65535 || (inv & XT_TCP_INV_SRCPT)) {
+		lint_range_port(&rg, spts[0], spts[1]);
+		e = and_port_list(x, true, &rg, 1, inv & XT_TCP_INV_SRCPT);
+	}
+	if (e == 0 && (dpts[0] != 0 || dpts[1] != 65535 || (inv & XT_TCP_INV_DSTPT))) {
+		lint_range_port(&rg, dpts[0], dpts[1]);
+		e = and_port_list(x, false, &rg, 1, inv & XT_TCP_INV_DSTPT);
+	}
+	return e;
+}
+
+/* xt conntrack's state bits: like nft's, but untracked is bit 8 and bits 6
+ * and 7 are SNAT and DNAT status. */
+static uint32_t xt_conntrack_states(uint16_t m)
+{
+	return (m & 0x0f) | ((m & XT_CONNTRACK_STATE_UNTRACKED) ? LINT_CT_UNTRACKED : 0);
+}
+
+static void xt_conntrack(struct lint_xt *x, uint32_t rev, const uint8_t *info, uint32_t len)
+{
+	uint16_t flags, invflags, state;
+
+	if (rev == 1 && len >= sizeof(struct xt_conntrack_mtinfo1)) {
+		const struct xt_conntrack_mtinfo1 *m = (const void *)info;
+		flags = m->match_flags, invflags = m->invert_flags, state = m->state_mask;
+	} else if (rev == 2 && len >= sizeof(struct xt_conntrack_mtinfo2)) {
+		const struct xt_conntrack_mtinfo2 *m = (const void *)info;
+		flags = m->match_flags, invflags = m->invert_flags, state = m->state_mask;
+	} else if (rev == 3 && len >= sizeof(struct xt_conntrack_mtinfo3)) {
+		const struct xt_conntrack_mtinfo3 *m = (const void *)info;
+		flags = m->match_flags, invflags = m->invert_flags, state = m->state_mask;
+	} else {
+		x->needs |= 1u << CT_NEED_OTHER;
+		xt_words(x, "-m conntrack");
+		return;
+	}
+	if ((flags & XT_CONNTRACK_STATE) && !(state & (XT_CONNTRACK_STATE_SNAT | XT_CONNTRACK_STATE_DNAT))) {
+		uint32_t m = xt_conntrack_states(state);
+		x->needs |= 1u << CT_NEED_STATE;
+		lint_xt_set_state(x, (invflags & XT_CONNTRACK_STATE) ? ~m : m);
+	} else if (flags & XT_CONNTRACK_STATE) {
+		x->needs |= 1u << CT_NEED_OTHER;
+		xt_words(x, "-m conntrack --ctstate SNAT/DNAT");
+	}
+	if (flags & ~(XT_CONNTRACK_STATE | XT_CONNTRACK_STATE_ALIAS)) {
+		x->needs |= 1u << CT_NEED_OTHER;
+		xt_words(x, "-m conntrack (status, tuple or expiry)");
+	}
+}
+
+int lint_xt_match(struct lint_xt *x, const char *name, uint32_t rev, const void *info, size_t len)
+{
+	int r = 0;
+
+	if (!strcmp(name, "conntrack")) {
+		xt_conntrack(x, rev, info, (uint32_t)len);
+	} else if (!strcmp(name, "state") && len >= sizeof(struct xt_state_info)) {
+		x->needs |= 1u << CT_NEED_STATE;
+		lint_xt_set_state(x, ((const struct xt_state_info *)(const void *)info)->statemask);
+	} else if (!strcmp(name, "connmark")) {
+		x->needs |= 1u << CT_NEED_MARK;
+		xt_words(x, "-m connmark");
+	} else if (!strcmp(name, "helper")) {
+		x->needs |= 1u << CT_NEED_HELPER;
+		xt_words(x, "-m helper");
+	} else if (!strcmp(name, "connbytes") || !strcmp(name, "connlabel") || !strcmp(name, "connlimit") ||
+		   !strcmp(name, "cluster")) {
+		x->needs |= 1u << CT_NEED_OTHER;
+		xt_words(x, "-m %s", name);
+	} else if (!strcmp(name, "multiport")) {
+		r = xt_multiport(x, rev, info, (uint32_t)len);
+	} else if (!strcmp(name, "tcp") || !strcmp(name, "udp")) {
+		r = xt_tcpudp(x, name, info, (uint32_t)len);
+	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent")) {
+		x->limited = true;
+	} else if (strcmp(name, "comment") && strcmp(name, "addrtype")) {
+		x->widened = true; /* mark, set, ...: left out */
+	}
+	return r;
+}
