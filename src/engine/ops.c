@@ -727,7 +727,7 @@ static int lint_live(const struct op_config *cfg, struct backend *b, struct op_r
 			r = lint_read_nft_notracks(cfg, &in, d);
 	} else {
 		r = cfg->backend->lint_read(b, &in, d);
-		if (r == 0)
+		if (r == 0 && !cfg->lint_backend_only)
 			r = lint_read_legacy(cfg, &res->rs, false, &in, d);
 	}
 	if (r < 0) {

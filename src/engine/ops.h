@@ -25,6 +25,10 @@ struct op_config {
 	 * the command the timer runs then, without the token (appended). */
 	int confirm_seconds;
 	const char *const *expire_argv;
+	/* Lint reads foreign rules only through `backend`, not also from the
+	 * legacy tables and nftables beside it: for a backend that stands in
+	 * for the whole kernel (the engine's tests). */
+	bool lint_backend_only;
 };
 
 struct op_result {
