@@ -686,10 +686,7 @@ static void prune_icmp_rules(struct ruleset *rs)
 	}
 }
 
-static const struct cidr loopback_nets[2] = {
-    {.family = FAMILY_IPV4, .prefix = 8, .addr = {127}},
-    {.family = FAMILY_IPV6, .prefix = 128, .addr = {[15] = 1}},
-};
+static const struct cidr loopback_net4 = {.family = FAMILY_IPV4, .prefix = 8, .addr = {127}};
 
 /* Whether prerouting rule r can notrack a packet of `family` addressed to
  * that family's loopback network that arrives on an interface other than lo. */
@@ -717,51 +714,50 @@ static bool reaches_loopback_from_outside(const struct ruleset *rs, const struct
  * on localhost) the kernel delivers a packet to 127.0.0.1 that arrived on
  * eth0; "fib daddr type local" is true for it.  Such packets must stay
  * tracked so that a conntrack-based guard (kube-proxy's KUBE-FIREWALL,
- * CVE-2020-8558) still sees them: one return per family, after the
- * exceptions and before any notrack rule that could match them.
+ * CVE-2020-8558) still sees them: one return, after the exceptions and
+ * before any notrack rule that could match them.
+ *
+ * IPv4 only.  IPv6 has no route_localnet: ipv6_rcv() drops a packet to ::1
+ * that arrived on anything but a loopback device (RFC 4291 2.5.3) before
+ * the prerouting hook runs, so an IPv6 guard would only cost every packet
+ * a rule (tests/integration/route-localnet.sh shows such packets never
+ * reach prerouting, even at priority -400).
  */
 static int add_guards(struct compiler *c)
 {
-	static const unsigned families[2] = {FAMILY_IPV4, FAMILY_IPV6};
 	struct ruleset *rs = c->rs;
-	bool need[2] = {false, false};
-	size_t n = 0;
+	bool need = false;
+	struct rule *g;
+	int set, r;
 
-	for (size_t f = 0; f < 2; f++) {
-		for (size_t i = 0; !need[f] && (rs->families & families[f]) && i < rs->n_rules; i++)
-			need[f] = reaches_loopback_from_outside(rs, &rs->rules[i], families[f], &loopback_nets[f]);
-		for (size_t i = 0; !need[f] && (rs->families & families[f]) && i < rs->n_icmp_rules; i++)
-			need[f] = reaches_loopback_from_outside(rs, &rs->icmp_rules[i], families[f], &loopback_nets[f]);
-	}
-	if (!need[0] && !need[1])
+	for (size_t i = 0; !need && (rs->families & FAMILY_IPV4) && i < rs->n_rules; i++)
+		need = reaches_loopback_from_outside(rs, &rs->rules[i], FAMILY_IPV4, &loopback_net4);
+	for (size_t i = 0; !need && (rs->families & FAMILY_IPV4) && i < rs->n_icmp_rules; i++)
+		need = reaches_loopback_from_outside(rs, &rs->icmp_rules[i], FAMILY_IPV4, &loopback_net4);
+	if (!need)
 		return 0;
-	rs->guards = calloc(2, sizeof(*rs->guards));
+	rs->guards = calloc(1, sizeof(*rs->guards));
 	if (!rs->guards)
 		return oom(c);
-	for (size_t f = 0; f < 2; f++) {
-		struct rule *g = &rs->guards[n];
-		int set, r;
-		if (!need[f])
-			continue;
-		r = add_addr_set(c, "guard", "lo", &loopback_nets[f], 1, families[f], &set);
-		if (r < 0)
-			return r;
-		*g = (struct rule){
-		    .hook = HOOK_PREROUTING,
-		    .verdict = VERDICT_RETURN,
-		    .scope = SCOPE_ANY,
-		    .family = families[f],
-		    .has_ifname = true,
-		    .ifname_invert = true,
-		    .ifname = {.name = "lo"},
-		    .port_set = -1,
-		    .peer_set = -1,
-		    .local_field = FIELD_DEST,
-		    .local_set = set,
-		};
-		snprintf(g->origin, sizeof(g->origin), "route_localnet guard");
-		rs->n_guards = ++n;
-	}
+	r = add_addr_set(c, "guard", "lo", &loopback_net4, 1, FAMILY_IPV4, &set);
+	if (r < 0)
+		return r;
+	g = &rs->guards[0];
+	*g = (struct rule){
+	    .hook = HOOK_PREROUTING,
+	    .verdict = VERDICT_RETURN,
+	    .scope = SCOPE_ANY,
+	    .family = FAMILY_IPV4,
+	    .has_ifname = true,
+	    .ifname_invert = true,
+	    .ifname = {.name = "lo"},
+	    .port_set = -1,
+	    .peer_set = -1,
+	    .local_field = FIELD_DEST,
+	    .local_set = set,
+	};
+	snprintf(g->origin, sizeof(g->origin), "route_localnet guard");
+	rs->n_guards = 1;
 	return 0;
 }
 

@@ -63,4 +63,31 @@ rm -rf "$NOTRACKCTL_STATE_DIR"
 ipt_firewall
 run 0 ntc apply --allow-conflicts --backend iptables "$src/policies/nginx.json"
 check "iptables apply"
+
+# IPv6 needs no guard, which is why notrackctl writes none: the kernel drops
+# a packet to ::1 that arrives on a non-loopback interface in ipv6_rcv(),
+# before the prerouting hook (RFC 4291 2.5.3), while IPv4's 127.0.0.1 does
+# reach prerouting.  X sends raw frames to R's MAC; counters at priority
+# -400, before anything else could see them, tell which ones arrived.
+ip addr add 2001:db8:9::1/64 dev ext nodad
+on x ip addr add 2001:db8:9::2/64 dev eth0 nodad
+nft -f - <<-'NFT'
+	table inet seen {
+		chain pre {
+			type filter hook prerouting priority -400; policy accept;
+			ip6 daddr ::1 counter
+			ip6 daddr 2001:db8:9::1 counter
+			ip daddr 127.0.0.1 counter
+		}
+	}
+NFT
+on x python3 "$src/tests/tools/send-frames.py" eth0 "$(ip -br link show ext | awk '{print $3}')" 5 \
+	2001:db8:9::2:::1 2001:db8:9::2:2001:db8:9::1 192.0.2.2:127.0.0.1
+counted() { # DADDR: packets the early counter saw for it
+	nft list chain inet seen pre >"$work/seen"
+	sed -n "s/.*daddr $1 counter packets \([0-9]*\) .*/\1/p" "$work/seen"
+}
+controls_arrived() { [ "$(counted 2001:db8:9::1)" = 5 ] && [ "$(counted 127.0.0.1)" = 5 ]; }
+wait_until 5 "the control frames to 2001:db8:9::1 and 127.0.0.1 reached prerouting" controls_arrived
+assert_eq "$(counted ::1)" 0 "IPv6 frames to ::1 from X that reached prerouting"
 echo "PASS"
