@@ -98,6 +98,8 @@ static int add_port_set(struct compiler *c, const char *prefix, const struct sel
 	for (size_t i = 0; i < ps->n; i++)
 		ports += (size_t)ps->ranges[i].last - ps->ranges[i].first + 1;
 	ps->hashed = ports <= PORT_SET_HASH_MAX_PORTS && ports <= PORT_SET_HASH_EXPANSION * ps->n;
+	/* the lookup every packet pays, for the sizes real hosts have */
+	ps->bitmap = ps->hashed && ports <= PORT_SET_BITMAP_MAX_PORTS;
 	*index = (int)c->rs->n_port_sets++;
 	return 0;
 }

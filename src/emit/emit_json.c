@@ -126,6 +126,7 @@ int emit_json(const struct ruleset *rs, const struct diag *d, struct strbuf *out
 		json_object_set_new(s, "inline", json_boolean(port_set_is_inline(&rs->port_sets[i])));
 		json_object_set_new(s, "representation",
 				    json_string(port_set_is_inline(&rs->port_sets[i]) ? "inline"
+						: rs->port_sets[i].bitmap	      ? "bitmap"
 						: rs->port_sets[i].hashed	      ? "hash"
 										      : "interval"));
 		json_object_set_new(s, "elements", ports_json(&rs->port_sets[i]));

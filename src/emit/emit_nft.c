@@ -223,6 +223,15 @@ static const char *accept_hooks_words(unsigned hooks)
 	return "no";
 }
 
+/* How the kernel is to hold a port set (ruleset.h, struct port_set): a
+ * plain set is its bitmap, "dynamic" its rhash, "interval" its rbtree. */
+static const char *port_set_flags_line(const struct port_set *s)
+{
+	if (s->bitmap)
+		return "";
+	return s->hashed ? "\t\tflags dynamic\n" : "\t\tflags interval\n";
+}
+
 int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 {
 	bool first = true;
@@ -235,8 +244,8 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		const struct port_set *s = &rs->port_sets[i];
 		if (port_set_is_inline(s))
 			continue;
-		strbuf_printf(out, "%s\tset %s {\n\t\ttype inet_service\n\t\tflags %s\n\t\telements = { ",
-			      first ? "" : "\n", s->name, s->hashed ? "dynamic" : "interval");
+		strbuf_printf(out, "%s\tset %s {\n\t\ttype inet_service\n%s\t\telements = { ", first ? "" : "\n",
+			      s->name, port_set_flags_line(s));
 		put_elements_ports(out, s, false);
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;
@@ -246,8 +255,8 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		if (!s->icmp_copy)
 			continue;
 		/* any raw 16-bit payload will do as the type: it is an integer */
-		strbuf_printf(out, "%s\tset %s_icmp {\n\t\ttypeof @th,%u,16\n\t\tflags %s\n\t\telements = { ",
-			      first ? "" : "\n", s->name, ICMP_INNER_L4 * 8, s->hashed ? "dynamic" : "interval");
+		strbuf_printf(out, "%s\tset %s_icmp {\n\t\ttypeof @th,%u,16\n%s\t\telements = { ", first ? "" : "\n",
+			      s->name, ICMP_INNER_L4 * 8, port_set_flags_line(s));
 		put_elements_ports(out, s, true);
 		strbuf_puts(out, " }\n\t}\n");
 		first = false;

@@ -444,6 +444,16 @@ out:
 	return r;
 }
 
+/* A plain set of 16-bit keys is the kernel's bitmap; NFT_SET_EVAL
+ * ("dynamic", never updated from the packet path) makes it choose its rhash
+ * instead, which loads in linear time (ruleset.h, struct port_set). */
+static uint32_t port_set_flags(const struct port_set *ps)
+{
+	if (ps->bitmap)
+		return 0;
+	return ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL;
+}
+
 static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type, uint32_t len,
 				 uint32_t flags)
 {
@@ -499,10 +509,8 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		const struct port_set *ps = &rs->port_sets[i];
 		if (port_set_is_inline(ps))
 			continue;
-		/* NFT_SET_EVAL ("dynamic") makes the kernel choose its rhash: a
-		 * plain set of 16-bit keys would be a bitmap, slow to load */
-		struct nftnl_set *s = new_set(rs, ps->name, port_set_id(i), NFT_TYPE_INET_SERVICE, 2,
-					      ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL);
+		struct nftnl_set *s =
+		    new_set(rs, ps->name, port_set_id(i), NFT_TYPE_INET_SERVICE, 2, port_set_flags(ps));
 		if (!s)
 			goto oom;
 		if (add_port_elems(&d->set_elems[d->n_sets], ps) < 0)
@@ -515,8 +523,7 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		if (!ps->icmp_copy)
 			continue;
 		snprintf(name, sizeof(name), "%s_icmp", ps->name);
-		struct nftnl_set *s = new_set(rs, name, icmp_copy_set_id(i), NFT_TYPE_INTEGER, 2,
-					      ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL);
+		struct nftnl_set *s = new_set(rs, name, icmp_copy_set_id(i), NFT_TYPE_INTEGER, 2, port_set_flags(ps));
 		if (!s)
 			goto oom;
 		if (set_typeof_raw(s, NFT_PAYLOAD_TRANSPORT_HEADER, ICMP_INNER_L4 * 8, 16) < 0 ||
