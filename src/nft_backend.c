@@ -91,6 +91,18 @@ struct backend {
 	/* Set while reading right after our own commit: the elements of our
 	 * sets are these, not dumped again (see keep_committed()). */
 	const struct nft_desired *elems_from;
+	/* Our sets' elements as an earlier run last read them, at generation
+	 * known_genid (known_load()).  While the generation id still reads
+	 * that, nobody has committed since, so they are what a dump would
+	 * return: a small change to a large set is planned without dumping it. */
+	struct known_set *known;
+	size_t n_known;
+	uint32_t known_genid;
+};
+
+struct known_set {
+	char name[NFT_SET_MAXNAMELEN];
+	struct nft_elems elems;
 };
 
 static void live_free(struct live *l)
@@ -374,6 +386,18 @@ static const struct nft_elems *find_desired_elems(const struct nft_desired *dd, 
 	return NULL;
 }
 
+/* The elements of our set `s` as an earlier run knew them, if the
+ * generation has not moved since. */
+static const struct nft_elems *find_known(const struct backend *b, uint32_t genid, const struct nftnl_set *s)
+{
+	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+	for (size_t i = 0; b->n_known && genid == b->known_genid && i < b->n_known; i++)
+		if (!strcmp(b->known[i].name, name))
+			return &b->known[i].elems;
+	return NULL;
+}
+
 static int read_once(struct backend *b, struct live *l, struct diag *d)
 {
 	struct rule_dump rd = {.l = l, .tag = b->table};
@@ -397,8 +421,8 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		if (r == 0 && !l->elems)
 			r = -ENOMEM;
 		for (size_t i = 0; r == 0 && i < l->n_sets; i++) {
-			const struct nft_elems *known =
-			    b->elems_from ? find_desired_elems(b->elems_from, l->sets[i]) : NULL;
+			const struct nft_elems *known = b->elems_from ? find_desired_elems(b->elems_from, l->sets[i])
+								      : find_known(b, l->genid, l->sets[i]);
 			l->n_elems++;
 			if (known)
 				r = nft_elems_copy(&l->elems[i], known);
@@ -1686,12 +1710,126 @@ static int nft_open(struct backend **out, const struct backend_options *opt, str
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* what the next run may take over                                      */
+
+/*
+ * The bytes: "NTK1", the generation id, the number of sets, then for each
+ * set its name (length, bytes) and its elements (count, then length, end
+ * bit and key bytes of each), integers little-endian.  The state directory
+ * guards them with a checksum, the boot and the network namespace (ops.c);
+ * the generation id is what makes them true.
+ */
+#define KNOWN_MAGIC "NTK1"
+
+static void put_u32(struct strbuf *out, uint32_t v)
+{
+	const char le[4] = {(char)(v & 0xff), (char)(v >> 8 & 0xff), (char)(v >> 16 & 0xff), (char)(v >> 24)};
+
+	strbuf_putn(out, le, sizeof(le));
+}
+
+static int nft_known_save(struct backend *b, struct strbuf *out)
+{
+	const struct live *l = &b->cache;
+
+	/* only a whole read: every set of ours with its elements */
+	if (!b->cached || !l->have_table || l->n_elems != l->n_sets)
+		return 0;
+	if (b->n_known && l->genid == b->known_genid)
+		return 0; /* nothing committed since: what was loaded still holds */
+	strbuf_putn(out, KNOWN_MAGIC, 4);
+	put_u32(out, l->genid);
+	put_u32(out, (uint32_t)l->n_sets);
+	for (size_t i = 0; i < l->n_sets; i++) {
+		const char *name = nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME);
+		const struct nft_elems *e = &l->elems[i];
+		put_u32(out, (uint32_t)strlen(name));
+		strbuf_putn(out, name, strlen(name));
+		put_u32(out, (uint32_t)e->n);
+		for (size_t k = 0; k < e->n; k++) {
+			const char head[2] = {(char)e->v[k].len, (char)e->v[k].end};
+			strbuf_putn(out, head, 2);
+			strbuf_putn(out, (const char *)e->v[k].key, e->v[k].len);
+		}
+	}
+	return out->oom ? -ENOMEM : 0;
+}
+
+static void known_free(struct backend *b)
+{
+	for (size_t i = 0; i < b->n_known; i++)
+		nft_elems_free(&b->known[i].elems);
+	free(b->known);
+	b->known = NULL;
+	b->n_known = 0;
+}
+
+struct reader {
+	const unsigned char *p, *end;
+	bool bad;
+};
+
+static const unsigned char *take(struct reader *rd, size_t n)
+{
+	const unsigned char *at = rd->p;
+
+	if (rd->bad || (size_t)(rd->end - rd->p) < n) {
+		rd->bad = true;
+		return NULL;
+	}
+	rd->p += n;
+	return at;
+}
+
+static uint32_t take_u32(struct reader *rd)
+{
+	const unsigned char *v = take(rd, 4);
+
+	return v ? (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24 : 0;
+}
+
+static void nft_known_load(struct backend *b, const char *data, size_t len)
+{
+	struct reader rd = {(const unsigned char *)data, (const unsigned char *)data + len, false};
+	const unsigned char *magic = take(&rd, 4);
+	uint32_t n;
+
+	known_free(b);
+	if (!magic || memcmp(magic, KNOWN_MAGIC, 4))
+		return;
+	b->known_genid = take_u32(&rd);
+	n = take_u32(&rd);
+	/* every set takes at least 8 bytes: a count beyond that is damage */
+	if (rd.bad || n > (size_t)(rd.end - rd.p) / 8 || !(b->known = calloc(n + 1, sizeof(*b->known))))
+		return;
+	for (uint32_t i = 0; i < n && !rd.bad; i++) {
+		struct known_set *ks = &b->known[b->n_known++];
+		uint32_t name_len = take_u32(&rd), count;
+		const unsigned char *name = take(&rd, name_len);
+		if (!name || name_len >= sizeof(ks->name))
+			break;
+		memcpy(ks->name, name, name_len);
+		count = take_u32(&rd);
+		for (uint32_t k = 0; k < count && !rd.bad; k++) {
+			const unsigned char *head = take(&rd, 2);
+			const unsigned char *key = head ? take(&rd, head[0]) : NULL;
+			if (!key || head[0] > sizeof(ks->elems.v->key) || head[1] > 1 ||
+			    nft_elems_add(&ks->elems, key, head[0], head[1]) < 0)
+				rd.bad = true;
+		}
+	}
+	if (rd.bad || rd.p != rd.end || b->n_known != n)
+		known_free(b); /* damaged: the next read dumps, as without it */
+}
+
 static void nft_close(struct backend *b)
 {
 	if (!b)
 		return;
 	if (b->cached)
 		live_free(&b->cache);
+	known_free(b);
 	nft_sock_close(&b->sock);
 	free(b);
 }
@@ -1708,4 +1846,6 @@ const struct backend_ops nft_backend_ops = {
     .owned = nft_owned,
     .render = emit_nft_text,
     .lint_read = nft_lint_read,
+    .known_save = nft_known_save,
+    .known_load = nft_known_load,
 };

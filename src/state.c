@@ -868,3 +868,65 @@ int state_stamp_write(struct state *st, const struct verified_stamp *v, struct d
 	stamp_text(v, text, sizeof(text));
 	return write_replace(st->dir, "verified", text, strlen(text), false, d);
 }
+
+/* ------------------------------------------------------------------ */
+/* what the backend knew                                                */
+
+/* "notrackctl-known 1 TAG len N sum S\n" and then the N bytes, S their digest. */
+static int known_header(const char *tag, const char *data, size_t len, char *out, size_t size)
+{
+	char sum[DIGEST_SIZE];
+	int n;
+
+	digest_text(data, len, sum);
+	n = snprintf(out, size, "notrackctl-known 1 %s len %zu sum %s\n", tag, len, sum);
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+int state_known_read(struct state *st, const char *tag, char **data, size_t *len)
+{
+	char path[4200], header[512], *text = NULL, *nl;
+	struct diag scratch;
+	size_t n;
+	int r;
+
+	*data = NULL;
+	*len = 0;
+	snprintf(path, sizeof(path), "%s/known", st->dir);
+	diag_init(&scratch);
+	r = read_small(path, &text, &n, &scratch); /* the same trust checks as every state file */
+	diag_free(&scratch);
+	if (r < 0)
+		return -1;
+	nl = memchr(text, '\n', n < sizeof(header) ? n : sizeof(header));
+	if (nl) {
+		size_t head = (size_t)(nl - text) + 1;
+		/* the header must be exactly what writing these bytes under this tag gives */
+		r = known_header(tag, nl + 1, n - head, header, sizeof(header));
+		if (r == (int)head && !memcmp(header, text, head)) {
+			memmove(text, nl + 1, n - head);
+			*data = text;
+			*len = n - head;
+			return 0;
+		}
+	}
+	free(text);
+	return -1;
+}
+
+int state_known_write(struct state *st, const char *tag, const char *data, size_t len, struct diag *d)
+{
+	char header[512];
+	int h = known_header(tag, data, len, header, sizeof(header));
+	char *text = h < 0 ? NULL : malloc((size_t)h + len);
+	int r;
+
+	if (!text)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "cannot write the known-objects cache");
+	memcpy(text, header, (size_t)h);
+	memcpy(text + h, data, len);
+	/* not fsynced: it only holds for the boot it was written in */
+	r = write_replace(st->dir, "known", text, (size_t)h + len, false, d);
+	free(text);
+	return r;
+}
