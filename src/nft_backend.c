@@ -98,6 +98,10 @@ struct backend {
 	struct known_set *known;
 	size_t n_known;
 	uint32_t known_genid;
+	/* the bytes known_load() was handed, parsed when first needed: a
+	 * no-op apply never reads the set, and should not parse them */
+	char *known_raw;
+	size_t known_len;
 };
 
 struct known_set {
@@ -388,9 +392,14 @@ static const struct nft_elems *find_desired_elems(const struct nft_desired *dd, 
 
 /* The elements of our set `s` as an earlier run knew them, if the
  * generation has not moved since. */
-static const struct nft_elems *find_known(const struct backend *b, uint32_t genid, const struct nftnl_set *s)
+static void known_parse(struct backend *b);
+
+static const struct nft_elems *find_known(struct backend *b, uint32_t genid, const struct nftnl_set *s)
 {
 	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+	if (b->known_raw)
+		known_parse(b);
 
 	for (size_t i = 0; b->n_known && genid == b->known_genid && i < b->n_known; i++)
 		if (!strcmp(b->known[i].name, name))
@@ -1763,6 +1772,9 @@ static void known_free(struct backend *b)
 	free(b->known);
 	b->known = NULL;
 	b->n_known = 0;
+	free(b->known_raw);
+	b->known_raw = NULL;
+	b->known_len = 0;
 }
 
 struct reader {
@@ -1791,18 +1803,28 @@ static uint32_t take_u32(struct reader *rd)
 
 static void nft_known_load(struct backend *b, const char *data, size_t len)
 {
-	struct reader rd = {(const unsigned char *)data, (const unsigned char *)data + len, false};
+	known_free(b);
+	b->known_raw = malloc(len + 1);
+	if (b->known_raw) {
+		memcpy(b->known_raw, data, len);
+		b->known_len = len;
+	}
+}
+
+static void known_parse(struct backend *b)
+{
+	struct reader rd = {(const unsigned char *)b->known_raw, (const unsigned char *)b->known_raw + b->known_len,
+			    false};
 	const unsigned char *magic = take(&rd, 4);
 	uint32_t n;
 
-	known_free(b);
 	if (!magic || memcmp(magic, KNOWN_MAGIC, 4))
-		return;
+		goto out;
 	b->known_genid = take_u32(&rd);
 	n = take_u32(&rd);
 	/* every set takes at least 8 bytes: a count beyond that is damage */
 	if (rd.bad || n > (size_t)(rd.end - rd.p) / 8 || !(b->known = calloc(n + 1, sizeof(*b->known))))
-		return;
+		goto out;
 	for (uint32_t i = 0; i < n && !rd.bad; i++) {
 		struct known_set *ks = &b->known[b->n_known++];
 		uint32_t name_len = take_u32(&rd), count;
@@ -1821,6 +1843,10 @@ static void nft_known_load(struct backend *b, const char *data, size_t len)
 	}
 	if (rd.bad || rd.p != rd.end || b->n_known != n)
 		known_free(b); /* damaged: the next read dumps, as without it */
+out:
+	free(b->known_raw);
+	b->known_raw = NULL;
+	b->known_len = 0;
 }
 
 static void nft_close(struct backend *b)
