@@ -390,21 +390,25 @@ static const struct nft_elems *find_desired_elems(const struct nft_desired *dd, 
 	return NULL;
 }
 
-/* The elements of our set `s` as an earlier run knew them, if the
- * generation has not moved since. */
 static void known_parse(struct backend *b);
 
-static const struct nft_elems *find_known(struct backend *b, uint32_t genid, const struct nftnl_set *s)
+/* Moves the elements of our set `s` as an earlier run knew them into
+ * `out`, if the generation has not moved since: 1, else 0.  Taken once: a
+ * later read at the same generation finds the cache (read_live()) or dumps. */
+static int take_known(struct backend *b, uint32_t genid, const struct nftnl_set *s, struct nft_elems *out)
 {
 	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
 
 	if (b->known_raw)
 		known_parse(b);
-
 	for (size_t i = 0; b->n_known && genid == b->known_genid && i < b->n_known; i++)
-		if (!strcmp(b->known[i].name, name))
-			return &b->known[i].elems;
-	return NULL;
+		if (!strcmp(b->known[i].name, name)) {
+			*out = b->known[i].elems;
+			memset(&b->known[i].elems, 0, sizeof(b->known[i].elems));
+			b->known[i].name[0] = '\0'; /* no set is named "" */
+			return 1;
+		}
+	return 0;
 }
 
 static int read_once(struct backend *b, struct live *l, struct diag *d)
@@ -430,11 +434,13 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		if (r == 0 && !l->elems)
 			r = -ENOMEM;
 		for (size_t i = 0; r == 0 && i < l->n_sets; i++) {
-			const struct nft_elems *known = b->elems_from ? find_desired_elems(b->elems_from, l->sets[i])
-								      : find_known(b, l->genid, l->sets[i]);
+			const struct nft_elems *known =
+			    b->elems_from ? find_desired_elems(b->elems_from, l->sets[i]) : NULL;
 			l->n_elems++;
 			if (known)
 				r = nft_elems_copy(&l->elems[i], known);
+			else if (!b->elems_from && take_known(b, l->genid, l->sets[i], &l->elems[i]))
+				r = 0;
 			else
 				r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_keys_cb, &l->elems[i],
 					      setelem_filter, l->sets[i], d);
