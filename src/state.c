@@ -143,6 +143,44 @@ fail:
 	return r;
 }
 
+/* A cache (the stamp, the live record, what the backend knew) is written
+ * over in place: creating a file costs more than writing one (ext4 looks
+ * through its recently deleted inodes for every new one), and a reader
+ * already treats a torn cache, which fails its checksum, as absent.  A file
+ * that is not ours, or that others could read, is replaced instead. */
+static int write_cache(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+{
+	char path[4200];
+	struct stat s;
+	size_t off = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &s) < 0 || !S_ISREG(s.st_mode) || s.st_uid != geteuid() || (s.st_mode & 077) ||
+	    s.st_nlink != 1) {
+		if (fd >= 0)
+			close(fd);
+		return write_replace(dir, name, data, len, false, d);
+	}
+	while (off < len) {
+		ssize_t n = pwrite(fd, data + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off < len || ftruncate(fd, (off_t)len) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(path); /* a torn cache reads as absent anyway: leave none */
+		return sys_fail(d, e ? e : EIO, path, "cannot write");
+	}
+	close(fd);
+	return 0;
+}
+
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
 {
 	return write_replace(dir, name, data, len, true, d);
@@ -404,7 +442,7 @@ static int write_checksummed_as(const char *dir, const char *name, json_t *body,
 	}
 	n = (size_t)sprintf(out, "{\"checksum\":\"%s\"%s%s\n", digest, len > 2 ? "," : "", text + 1);
 	free(text);
-	r = write_replace(dir, name, out, n, durable, d);
+	r = durable ? write_replace(dir, name, out, n, true, d) : write_cache(dir, name, out, n, d);
 	free(out);
 	return r;
 }
@@ -873,7 +911,7 @@ int state_stamp_write(struct state *st, const struct verified_stamp *v, struct d
 	char text[512];
 
 	stamp_text(v, text, sizeof(text));
-	return write_replace(st->dir, "verified", text, strlen(text), false, d);
+	return write_cache(st->dir, "verified", text, strlen(text), d);
 }
 
 /* ------------------------------------------------------------------ */
@@ -933,7 +971,7 @@ int state_known_write(struct state *st, const char *tag, const char *data, size_
 	memcpy(text, header, (size_t)h);
 	memcpy(text + h, data, len);
 	/* not fsynced: it only holds for the boot it was written in */
-	r = write_replace(st->dir, "known", text, (size_t)h + len, false, d);
+	r = write_cache(st->dir, "known", text, (size_t)h + len, d);
 	free(text);
 	return r;
 }
