@@ -533,7 +533,8 @@ struct nft_plan {
 	struct accept_target *accept_inserts;
 	size_t n_accept_inserts;
 	char tag[RULESET_NAME_MAX];
-	bool live_complete; /* live is a whole, consistent read: worth keeping */
+	const struct ruleset *rs; /* what was planned for, NULL: nothing of ours */
+	bool live_complete;	  /* live is a whole, consistent read: worth keeping */
 	/* Our table changed in place rather than deleted and created again:
 	 * the batch carries only what differs (see diff_table()). */
 	bool incremental;
@@ -1093,7 +1094,10 @@ static void nft_plan_free(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p, struct diag *d)
+/* With `reuse`, the desired objects built by an earlier plan of the same
+ * ruleset, taken over (the batch leaves them as it found them). */
+static int plan_from(struct backend *b, const struct ruleset *rs, struct nft_desired *reuse, struct plan *p,
+		     struct diag *d)
 {
 	struct nft_plan *np = calloc(1, sizeof(*np));
 	int r;
@@ -1109,7 +1113,12 @@ static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 		goto fail;
 	np->live_complete = true;
 	p->generation_before = np->live.genid;
-	if (rs) {
+	np->rs = rs;
+	if (rs && reuse) {
+		np->desired = *reuse;
+		memset(reuse, 0, sizeof(*reuse));
+		np->have_desired = true;
+	} else if (rs) {
 		r = nft_build_desired(rs, &np->desired);
 		if (r < 0)
 			goto oom;
@@ -1141,6 +1150,34 @@ oom:
 	r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 fail:
 	nft_plan_free(p);
+	return r;
+}
+
+static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p, struct diag *d)
+{
+	return plan_from(b, rs, NULL, p, d);
+}
+
+/* Planning again must find nothing to do; the desired objects are the
+ * committed plan's, not built a second time. */
+static int nft_verify(struct backend *b, const struct plan *p, uint64_t *generation, struct diag *d)
+{
+	struct nft_plan *np = p->priv;
+	bool reuse = np->have_desired;
+	struct plan again;
+	int r;
+
+	np->have_desired = false; /* plan_from() takes them over */
+	r = plan_from(b, np->rs, reuse ? &np->desired : NULL, &again, d);
+	if (r < 0)
+		return r;
+	if (again.changed)
+		r = diag_fail(d, DIAG_KERNEL, EIO, NULL,
+			      "verification failed: after the commit the live ruleset still differs (%s)",
+			      again.n_diff ? again.diff[0] : "no detail");
+	else
+		*generation = again.generation_before;
+	nft_plan_free(&again);
 	return r;
 }
 
@@ -1873,6 +1910,7 @@ const struct backend_ops nft_backend_ops = {
     .plan = nft_plan,
     .commit = nft_commit,
     .plan_free = nft_plan_free,
+    .verify = nft_verify,
     .generation = nft_generation,
     .exact_generation = true,
     .owned = nft_owned,
