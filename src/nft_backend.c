@@ -390,6 +390,23 @@ static const struct nft_elems *find_desired_elems(const struct nft_desired *dd, 
 	return NULL;
 }
 
+/*
+ * A test seam.  With NOTRACKCTL_TEST_DUMP_LOG set to a file, every dump of
+ * one of our sets' elements appends "elements NAME" to it: the tests check
+ * that a change planned from what the last run knew dumps nothing, and that
+ * anything else still does.  Unset, it costs one getenv() per dump.
+ */
+static void dump_log(const struct nftnl_set *s)
+{
+	const char *path = getenv("NOTRACKCTL_TEST_DUMP_LOG");
+	FILE *f;
+
+	if (!path || !*path || !(f = fopen(path, "ae")))
+		return;
+	fprintf(f, "elements %s\n", nftnl_set_get_str(s, NFTNL_SET_NAME));
+	fclose(f);
+}
+
 static void known_parse(struct backend *b);
 
 /* Moves the elements of our set `s` as an earlier run knew them into
@@ -441,9 +458,11 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 				r = nft_elems_copy(&l->elems[i], known);
 			else if (!b->elems_from && take_known(b, l->genid, l->sets[i], &l->elems[i]))
 				r = 0;
-			else
+			else {
+				dump_log(l->sets[i]);
 				r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_keys_cb, &l->elems[i],
 					      setelem_filter, l->sets[i], d);
+			}
 		}
 		if (r < 0)
 			return r;
