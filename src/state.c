@@ -2,6 +2,7 @@
 
 #include "digest.h"
 #include "lockfile.h"
+#include "strbuf.h"
 #include "trust.h"
 
 #include <dirent.h>
@@ -413,6 +414,96 @@ static json_t *generation_body(const struct generation *g)
 	return body;
 }
 
+/* A JSON string as json_dumps() writes it (neither JSON_ENSURE_ASCII nor
+ * JSON_ESCAPE_SLASH): quote, backslash and control characters escaped,
+ * every other byte as it is. */
+static void put_json_string(struct strbuf *out, const char *s, size_t len)
+{
+	size_t run = 0;
+
+	strbuf_putc(out, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char u[8];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		strbuf_putn(out, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': strbuf_puts(out, "\\\""); break;
+		case '\\': strbuf_puts(out, "\\\\"); break;
+		case '\b': strbuf_puts(out, "\\b"); break;
+		case '\f': strbuf_puts(out, "\\f"); break;
+		case '\n': strbuf_puts(out, "\\n"); break;
+		case '\r': strbuf_puts(out, "\\r"); break;
+		case '\t': strbuf_puts(out, "\\t"); break;
+		default: snprintf(u, sizeof(u), "\\u%04X", c); strbuf_puts(out, u);
+		}
+	}
+	strbuf_putn(out, s + run, len - run);
+	strbuf_putc(out, '"');
+}
+
+/*
+ * json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT), byte for byte, with the
+ * large strings of the top level (a generation's policy and compiled text)
+ * escaped here: jansson escapes them a character at a time, which was most
+ * of recording a 10,000-port generation.  They are dumped as placeholders
+ * and put in afterwards.  NULL when out of memory.
+ */
+static char *dump_compact(json_t *body)
+{
+	static const char *const big[] = {"compiled", "policy"}; /* in sorted order */
+	enum { N_BIG = sizeof(big) / sizeof(big[0]) };
+	_cleanup_strbuf_ struct strbuf out;
+	json_t *kept[N_BIG] = {0};
+	char needle[N_BIG][64];
+	const char *at;
+	char *text;
+
+	strbuf_init(&out);
+	for (size_t i = 0; i < N_BIG; i++) {
+		json_t *v = json_object_get(body, big[i]);
+		char mark[32];
+		if (!json_is_string(v) || json_string_length(v) < 4096)
+			continue;
+		/* a control character: no policy text or path holds one unescaped */
+		snprintf(mark, sizeof(mark), "\001notrackctl-big-%zu\001", i);
+		snprintf(needle[i], sizeof(needle[i]), "\"%s\":\"\\u0001notrackctl-big-%zu\\u0001\"", big[i], i);
+		kept[i] = json_incref(v);
+		json_object_set_new(body, big[i], json_string(mark));
+	}
+	text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+	at = text;
+	for (size_t i = 0; text && i < N_BIG; i++) {
+		const char *hit;
+		if (!kept[i])
+			continue;
+		hit = strstr(at, needle[i]);
+		if (!hit) { /* cannot be: dump it the slow way */
+			free(text);
+			text = NULL;
+			break;
+		}
+		strbuf_putn(&out, at, (size_t)(hit - at));
+		strbuf_printf(&out, "\"%s\":", big[i]);
+		put_json_string(&out, json_string_value(kept[i]), json_string_length(kept[i]));
+		at = hit + strlen(needle[i]);
+	}
+	for (size_t i = 0; i < N_BIG; i++)
+		if (kept[i])
+			json_object_set_new(body, big[i], kept[i]);
+	if (!text || at == text)
+		return text ? text : json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+	strbuf_puts(&out, at);
+	free(text);
+	if (out.oom)
+		return NULL;
+	text = out.data;
+	strbuf_init(&out);
+	return text;
+}
+
 /* The checksum covers the body as serialised with sorted keys, so a damaged
  * or hand-edited file is detected before it can steer anything.  Takes body.
  * Without `durable`, see write_replace(). */
@@ -424,7 +515,7 @@ static int write_checksummed_as(const char *dir, const char *name, json_t *body,
 
 	if (!body)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+	text = dump_compact(body);
 	if (!text) {
 		json_decref(body);
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");

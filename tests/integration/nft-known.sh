@@ -32,6 +32,10 @@ python3 - "$work" <<-'PY'
 	write("p3", [x for x in ports if x != alone[30]] + [61003])
 	write("p4", [x for x in ports if x != alone[40]] + [61004])
 	open("%s/gone" % sys.argv[1], "w").write("%d\n" % alone[50])
+	# CRLF, a backslash, quotes and UTF-8: the recorded policy text escaped as jansson escapes it
+	p = {"version": 1, "name": "crlf", "notrack": {"services": [
+	    {"proto": "tcp", "ports": ports[:1500], "peers": ["10.1.0.0/16"], "comment": "a \\ \"quoted\" \u00e9"}]}}
+	open("%s/p5.json" % sys.argv[1], "w", newline="", encoding="utf-8").write(json.dumps(p, indent=1, ensure_ascii=False).replace("\n", "\r\n"))
 PY
 
 # a second namespace for the fresh applies
@@ -92,6 +96,14 @@ fresh_logs
 run 0 ntc apply -q "$work/p3.json"
 [ "$(wc -l <"$NOTRACKCTL_TEST_DUMP_LOG")" -ge 1 ] || fail "a damaged DIR/known was believed"
 exact "$work/p3.json" "after a damaged DIR/known"
+
+# a generation whose policy text needs escaping reads back (its checksum holds)
+run 0 ntc apply -q "$work/p5.json"
+g=$(sed -n 's/^changed: generation [0-9]* -> \([0-9]*\)$/\1/p' "$work/out")
+[ -n "$g" ] || fail "no generation for the CRLF policy: $(cat "$work/out")"
+run 0 ntc rollback
+run 0 ntc rollback --to "$g"
+exact "$work/p5.json" "after rolling forward to the CRLF policy"
 
 # Two fresh namespaces, one commit each, read the same generation id.  One
 # state directory used from both: B's run leaves what B holds; A's next run
