@@ -182,6 +182,78 @@ static int write_cache(const char *dir, const char *name, const char *data, size
 	return 0;
 }
 
+static int fsync_dir(const char *dir, struct diag *d)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || fsync(dfd) < 0) {
+		int r = sys_fail(d, errno, dir, "cannot fsync the directory");
+		if (dfd >= 0)
+			close(dfd);
+		return r;
+	}
+	close(dfd);
+	return 0;
+}
+
+/* An existing regular file of ours, private, with one name; else -1. */
+static int open_own(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW);
+	struct stat s;
+
+	if (fd >= 0 && (fstat(fd, &s) < 0 || !S_ISREG(s.st_mode) || s.st_uid != geteuid() || (s.st_mode & 077) ||
+			s.st_nlink != 1)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * write_replace(), durable, for the files every change rewrites (current,
+ * the intent journal): through a spare file kept next to it (DIR/.NAME.spare),
+ * written in place and fsynced, then exchanged with the file (or renamed to
+ * it, when there is none) and the directory fsynced.  The same guarantee,
+ * old file or new, never torn; but no inode is made and none freed, which on
+ * ext4 was most of what writing a small file cost.  Without a usable spare,
+ * or a filesystem that cannot exchange, it is write_replace() (and a spare
+ * is left for next time).
+ */
+static int write_via_spare(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+{
+	char path[4200], spare[4300];
+	size_t off = 0;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(spare, sizeof(spare), "%s/.%s.spare", dir, name);
+	fd = open_own(spare, O_WRONLY | O_TRUNC);
+	if (fd < 0) {
+		r = write_replace(dir, name, data, len, true, d);
+		if (r == 0 && (fd = open(spare, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
+			close(fd);
+		return r;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off < len || fsync(fd) < 0) {
+		r = sys_fail(d, off < len && errno == 0 ? EIO : errno, spare, "cannot write");
+		close(fd);
+		return r;
+	}
+	close(fd);
+	if (renameat2(AT_FDCWD, spare, AT_FDCWD, path, RENAME_EXCHANGE) < 0 && rename(spare, path) < 0)
+		return sys_fail(d, errno, path, "cannot rename into place");
+	return fsync_dir(dir, d);
+}
+
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
 {
 	return write_replace(dir, name, data, len, true, d);
@@ -256,7 +328,7 @@ int state_set_current(struct state *st, uint64_t number, struct diag *d)
 	char text[32];
 
 	snprintf(text, sizeof(text), "%" PRIu64 "\n", number);
-	return write_atomic(st->dir, "current", text, strlen(text), d);
+	return write_via_spare(st->dir, "current", text, strlen(text), d);
 }
 
 static int parse_gen_name(const char *name, uint64_t *n)
@@ -507,7 +579,13 @@ static char *dump_compact(json_t *body)
 /* The checksum covers the body as serialised with sorted keys, so a damaged
  * or hand-edited file is detected before it can steer anything.  Takes body.
  * Without `durable`, see write_replace(). */
-static int write_checksummed_as(const char *dir, const char *name, json_t *body, bool durable, struct diag *d)
+enum write_how {
+	WRITE_CACHE,   /* write_cache() */
+	WRITE_DURABLE, /* write_replace(), durable */
+	WRITE_SPARE,   /* write_via_spare() */
+};
+
+static int write_checksummed_as(const char *dir, const char *name, json_t *body, enum write_how how, struct diag *d)
 {
 	char digest[DIGEST_SIZE], *text, *out;
 	size_t len, n;
@@ -533,14 +611,16 @@ static int write_checksummed_as(const char *dir, const char *name, json_t *body,
 	}
 	n = (size_t)sprintf(out, "{\"checksum\":\"%s\"%s%s\n", digest, len > 2 ? "," : "", text + 1);
 	free(text);
-	r = durable ? write_replace(dir, name, out, n, true, d) : write_cache(dir, name, out, n, d);
+	r = how == WRITE_CACHE	 ? write_cache(dir, name, out, n, d)
+	    : how == WRITE_SPARE ? write_via_spare(dir, name, out, n, d)
+				 : write_replace(dir, name, out, n, true, d);
 	free(out);
 	return r;
 }
 
 static int write_checksummed(const char *dir, const char *name, json_t *body, struct diag *d)
 {
-	return write_checksummed_as(dir, name, body, true, d);
+	return write_checksummed_as(dir, name, body, WRITE_DURABLE, d);
 }
 
 /* Reads a file written by write_checksummed() and checks its checksum.
@@ -778,12 +858,12 @@ void intent_free(struct intent *in)
 
 int state_intent_write(struct state *st, const struct intent *in, struct diag *d)
 {
-	return write_checksummed(st->dir, "intent.json",
-				 json_pack("{s:i,s:s,s:I,s:I,s:s?,s:s?,s:s,s:s,s:s}", "format", STATE_FORMAT, "action",
-					   in->action, "from", (json_int_t)in->from, "to", (json_int_t)in->to,
-					   "policy_file", in->policy_file, "policy", in->policy, "boot_id", in->boot_id,
-					   "backend", in->backend, "table", in->table),
-				 d);
+	return write_checksummed_as(st->dir, "intent.json",
+				    json_pack("{s:i,s:s,s:I,s:I,s:s?,s:s?,s:s,s:s,s:s}", "format", STATE_FORMAT,
+					      "action", in->action, "from", (json_int_t)in->from, "to",
+					      (json_int_t)in->to, "policy_file", in->policy_file, "policy", in->policy,
+					      "boot_id", in->boot_id, "backend", in->backend, "table", in->table),
+				    WRITE_SPARE, d);
 }
 
 int state_intent_read(struct state *st, struct intent *in, struct diag *d)
@@ -821,7 +901,15 @@ int state_intent_read(struct state *st, struct intent *in, struct diag *d)
 
 int state_intent_clear(struct state *st, struct diag *d)
 {
-	return unlink_durable(st->dir, "intent.json", d);
+	char path[4200], spare[4300];
+
+	/* renamed to the spare the next journal entry is written into (see
+	 * write_via_spare()), as durably as removing it */
+	snprintf(path, sizeof(path), "%s/intent.json", st->dir);
+	snprintf(spare, sizeof(spare), "%s/.intent.json.spare", st->dir);
+	if (rename(path, spare) < 0)
+		return errno == ENOENT ? 0 : unlink_durable(st->dir, "intent.json", d);
+	return fsync_dir(st->dir, d);
 }
 
 int state_boot_id(char out[40])
@@ -884,7 +972,7 @@ int state_live_write(struct state *st, const struct live_record *l, struct diag 
 				    json_pack("{s:i,s:I,s:s,s:I,s:s}", "format", STATE_FORMAT, "generation",
 					      (json_int_t)l->generation, "boot_id", l->boot_id, "kernel_generation",
 					      (json_int_t)l->kernel_generation, "owned_digest", l->owned_digest),
-				    false, d);
+				    WRITE_CACHE, d);
 }
 
 int state_expired_read(struct state *st, struct expired *e, struct diag *d)
