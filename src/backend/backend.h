@@ -98,6 +98,14 @@ struct backend_ops {
 	 * needs conntrack, and every foreign filter chain an untracked packet
 	 * can meet.  Changes nothing. */
 	int (*lint_read)(struct backend *b, struct lint_input *out, struct diag *d);
+	/* Optional, with an exact generation: what the backend last read of its
+	 * own objects and the generation it read it at, as bytes for the next
+	 * run (ops.c keeps them in the state directory).  Nothing to say: 0 and
+	 * out left empty. */
+	int (*known_save)(struct backend *b, struct strbuf *out);
+	/* Hands such bytes back.  The backend believes them only while the
+	 * generation reads what they say, and ignores bytes it cannot parse. */
+	void (*known_load)(struct backend *b, const char *data, size_t len);
 };
 
 extern const struct backend_ops nft_backend_ops;

@@ -13,14 +13,27 @@ static const char *l4_name(unsigned char proto)
 
 /* A port or range, in hex for the raw payload key of an "_icmp" copy (nft
  * prints a typeof @th integer so). */
+static void put_port(struct strbuf *out, unsigned v, bool hex)
+{
+	/* by hand: a printf per port was most of rendering 10,000 of them */
+	char buf[8], *e = buf + sizeof(buf), *p = e;
+	unsigned base = hex ? 16 : 10;
+
+	do {
+		*--p = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v && p > buf);
+	if (hex)
+		strbuf_puts(out, "0x");
+	strbuf_putn(out, p, (size_t)(e - p));
+}
+
 static void put_port_range(struct strbuf *out, const struct port_range *p, bool hex)
 {
-	const char *fmt = hex ? "0x%x" : "%u";
-
-	strbuf_printf(out, fmt, p->first);
+	put_port(out, p->first, hex);
 	if (p->last != p->first) {
 		strbuf_putc(out, '-');
-		strbuf_printf(out, fmt, p->last);
+		put_port(out, p->last, hex);
 	}
 }
 

@@ -83,6 +83,63 @@ enum recovery {
 
 static int recover_interrupted(const struct op_config *cfg, struct session *s, enum recovery mode, struct diag *d);
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* This network namespace's cookie (Linux 5.14 and later), unique in a boot. */
+static int netns_cookie(uint64_t *out)
+{
+	socklen_t len = sizeof(*out);
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int r = fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) < 0 ? -1 : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* What DIR/known holds for (state.h): the backend's bytes are only about
+ * this boot's kernel, in this network namespace, for this table. */
+static int known_tag(const struct op_config *cfg, char *out, size_t size)
+{
+	char boot[40];
+	uint64_t cookie;
+
+	if (!cfg->backend->known_load || state_boot_id(boot) < 0 || netns_cookie(&cookie) < 0)
+		return -1;
+	snprintf(out, size, "boot %s netns %" PRIu64 " backend %s table %s", boot, cookie, cfg->backend->name,
+		 cfg_table(cfg));
+	return 0;
+}
+
+/* A large set changed a little is planned from what the last run knew
+ * rather than dumped again, while the kernel's generation says it holds. */
+static void known_load(const struct op_config *cfg, struct session *s)
+{
+	char tag[256], *data;
+	size_t len;
+
+	if (known_tag(cfg, tag, sizeof(tag)) == 0 && state_known_read(&s->st, tag, &data, &len) == 0) {
+		cfg->backend->known_load(s->b, data, len);
+		free(data);
+	}
+}
+
+static void known_save(const struct op_config *cfg, struct session *s)
+{
+	_cleanup_strbuf_ struct strbuf blob;
+	struct diag ignored;
+	char tag[256];
+
+	strbuf_init(&blob);
+	if (known_tag(cfg, tag, sizeof(tag)) < 0 || cfg->backend->known_save(s->b, &blob) < 0 || !blob.len)
+		return;
+	diag_init(&ignored);
+	state_known_write(&s->st, tag, blob.data, blob.len, &ignored);
+	diag_free(&ignored);
+}
+
 static int session_open_for(const struct op_config *cfg, bool lock, enum recovery mode, struct session *s,
 			    struct diag *d)
 {
@@ -105,6 +162,8 @@ static int session_open_for(const struct op_config *cfg, bool lock, enum recover
 			return r;
 	}
 	r = cfg->backend->open(&s->b, &bo, d);
+	if (r == 0)
+		known_load(cfg, s);
 	if (r == 0 && lock)
 		r = recover_interrupted(cfg, s, mode, d);
 	return r;
@@ -112,6 +171,9 @@ static int session_open_for(const struct op_config *cfg, bool lock, enum recover
 
 static void session_close(const struct op_config *cfg, struct session *s)
 {
+	/* only a writer, holding the lock, leaves what it knew */
+	if (s->b && s->st.lock_fd >= 0)
+		known_save(cfg, s);
 	if (s->b)
 		cfg->backend->close(s->b);
 	if (s->st_open)
@@ -809,10 +871,6 @@ static int lint_before_apply(const struct op_config *cfg, struct session *s, str
  * usual.
  */
 
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
-
 struct fnv {
 	uint64_t h;
 };
@@ -917,18 +975,14 @@ static int compiled_identity(const struct op_config *cfg, const struct ruleset *
 /* The stamp this run would leave: everything but the generation. */
 static int stamp_here(const struct op_config *cfg, const struct ruleset *rs, struct verified_stamp *v)
 {
-	socklen_t len = sizeof(v->netns_cookie);
-	int fd, r;
+	int r;
 
 	memset(v, 0, sizeof(*v));
 	if (!cfg->backend->exact_generation)
 		return -1;
 	r = state_boot_id(v->boot_id);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (r < 0 || fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &v->netns_cookie, &len) < 0)
+	if (r < 0 || netns_cookie(&v->netns_cookie) < 0)
 		r = -1; /* before Linux 5.14: no cookie, no stamp */
-	if (fd >= 0)
-		close(fd);
 	snprintf(v->backend, sizeof(v->backend), "%s", cfg->backend->name);
 	snprintf(v->table, sizeof(v->table), "%s", cfg_table(cfg));
 	if (r == 0)

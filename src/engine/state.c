@@ -3,6 +3,7 @@
 #include "util/digest.h"
 #include "util/lockfile.h"
 #include "util/trust.h"
+#include "util/strbuf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -143,6 +144,116 @@ fail:
 	return r;
 }
 
+/* A cache (the stamp, the live record, what the backend knew) is written
+ * over in place: creating a file costs more than writing one (ext4 looks
+ * through its recently deleted inodes for every new one), and a reader
+ * already treats a torn cache, which fails its checksum, as absent.  A file
+ * that is not ours, or that others could read, is replaced instead. */
+static int write_cache(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+{
+	char path[4200];
+	struct stat s;
+	size_t off = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &s) < 0 || !S_ISREG(s.st_mode) || s.st_uid != geteuid() || (s.st_mode & 077) ||
+	    s.st_nlink != 1) {
+		if (fd >= 0)
+			close(fd);
+		return write_replace(dir, name, data, len, false, d);
+	}
+	while (off < len) {
+		ssize_t n = pwrite(fd, data + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off < len || ftruncate(fd, (off_t)len) < 0) {
+		int e = errno;
+		close(fd);
+		unlink(path); /* a torn cache reads as absent anyway: leave none */
+		return sys_fail(d, e ? e : EIO, path, "cannot write");
+	}
+	close(fd);
+	return 0;
+}
+
+static int fsync_dir(const char *dir, struct diag *d)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || fsync(dfd) < 0) {
+		int r = sys_fail(d, errno, dir, "cannot fsync the directory");
+		if (dfd >= 0)
+			close(dfd);
+		return r;
+	}
+	close(dfd);
+	return 0;
+}
+
+/* An existing regular file of ours, private, with one name; else -1. */
+static int open_own(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW);
+	struct stat s;
+
+	if (fd >= 0 && (fstat(fd, &s) < 0 || !S_ISREG(s.st_mode) || s.st_uid != geteuid() || (s.st_mode & 077) ||
+			s.st_nlink != 1)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * write_replace(), durable, for the files every change rewrites (current,
+ * the intent journal): through a spare file kept next to it (DIR/.NAME.spare),
+ * written in place and fsynced, then exchanged with the file (or renamed to
+ * it, when there is none) and the directory fsynced.  The same guarantee,
+ * old file or new, never torn; but no inode is made and none freed, which on
+ * ext4 was most of what writing a small file cost.  Without a usable spare,
+ * or a filesystem that cannot exchange, it is write_replace() (and a spare
+ * is left for next time).
+ */
+static int write_via_spare(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+{
+	char path[4200], spare[4300];
+	size_t off = 0;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(spare, sizeof(spare), "%s/.%s.spare", dir, name);
+	fd = open_own(spare, O_WRONLY | O_TRUNC);
+	if (fd < 0) {
+		r = write_replace(dir, name, data, len, true, d);
+		if (r == 0 && (fd = open(spare, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
+			close(fd);
+		return r;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off < len || fsync(fd) < 0) {
+		r = sys_fail(d, off < len && errno == 0 ? EIO : errno, spare, "cannot write");
+		close(fd);
+		return r;
+	}
+	close(fd);
+	if (renameat2(AT_FDCWD, spare, AT_FDCWD, path, RENAME_EXCHANGE) < 0 && rename(spare, path) < 0)
+		return sys_fail(d, errno, path, "cannot rename into place");
+	return fsync_dir(dir, d);
+}
+
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
 {
 	return write_replace(dir, name, data, len, true, d);
@@ -217,7 +328,7 @@ int state_set_current(struct state *st, uint64_t number, struct diag *d)
 	char text[32];
 
 	snprintf(text, sizeof(text), "%" PRIu64 "\n", number);
-	return write_atomic(st->dir, "current", text, strlen(text), d);
+	return write_via_spare(st->dir, "current", text, strlen(text), d);
 }
 
 static int parse_gen_name(const char *name, uint64_t *n)
@@ -375,36 +486,141 @@ static json_t *generation_body(const struct generation *g)
 	return body;
 }
 
+/* A JSON string as json_dumps() writes it (neither JSON_ENSURE_ASCII nor
+ * JSON_ESCAPE_SLASH): quote, backslash and control characters escaped,
+ * every other byte as it is. */
+static void put_json_string(struct strbuf *out, const char *s, size_t len)
+{
+	size_t run = 0;
+
+	strbuf_putc(out, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char u[8];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		strbuf_putn(out, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': strbuf_puts(out, "\\\""); break;
+		case '\\': strbuf_puts(out, "\\\\"); break;
+		case '\b': strbuf_puts(out, "\\b"); break;
+		case '\f': strbuf_puts(out, "\\f"); break;
+		case '\n': strbuf_puts(out, "\\n"); break;
+		case '\r': strbuf_puts(out, "\\r"); break;
+		case '\t': strbuf_puts(out, "\\t"); break;
+		default: snprintf(u, sizeof(u), "\\u%04X", c); strbuf_puts(out, u);
+		}
+	}
+	strbuf_putn(out, s + run, len - run);
+	strbuf_putc(out, '"');
+}
+
+/*
+ * json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT), byte for byte, with the
+ * large strings of the top level (a generation's policy and compiled text)
+ * escaped here: jansson escapes them a character at a time, which was most
+ * of recording a 10,000-port generation.  They are dumped as placeholders
+ * and put in afterwards.  NULL when out of memory.
+ */
+static char *dump_compact(json_t *body)
+{
+	static const char *const big[] = {"compiled", "policy"}; /* in sorted order */
+	enum { N_BIG = sizeof(big) / sizeof(big[0]) };
+	_cleanup_strbuf_ struct strbuf out;
+	json_t *kept[N_BIG] = {0};
+	char needle[N_BIG][64];
+	const char *at;
+	char *text;
+
+	strbuf_init(&out);
+	for (size_t i = 0; i < N_BIG; i++) {
+		json_t *v = json_object_get(body, big[i]);
+		char mark[32];
+		if (!json_is_string(v) || json_string_length(v) < 4096)
+			continue;
+		/* a control character: no policy text or path holds one unescaped */
+		snprintf(mark, sizeof(mark), "\001notrackctl-big-%zu\001", i);
+		snprintf(needle[i], sizeof(needle[i]), "\"%s\":\"\\u0001notrackctl-big-%zu\\u0001\"", big[i], i);
+		kept[i] = json_incref(v);
+		json_object_set_new(body, big[i], json_string(mark));
+	}
+	text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+	at = text;
+	for (size_t i = 0; text && i < N_BIG; i++) {
+		const char *hit;
+		if (!kept[i])
+			continue;
+		hit = strstr(at, needle[i]);
+		if (!hit) { /* cannot be: dump it the slow way */
+			free(text);
+			text = NULL;
+			break;
+		}
+		strbuf_putn(&out, at, (size_t)(hit - at));
+		strbuf_printf(&out, "\"%s\":", big[i]);
+		put_json_string(&out, json_string_value(kept[i]), json_string_length(kept[i]));
+		at = hit + strlen(needle[i]);
+	}
+	for (size_t i = 0; i < N_BIG; i++)
+		if (kept[i])
+			json_object_set_new(body, big[i], kept[i]);
+	if (!text || at == text)
+		return text ? text : json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+	strbuf_puts(&out, at);
+	free(text);
+	if (out.oom)
+		return NULL;
+	text = out.data;
+	strbuf_init(&out);
+	return text;
+}
+
 /* The checksum covers the body as serialised with sorted keys, so a damaged
  * or hand-edited file is detected before it can steer anything.  Takes body.
  * Without `durable`, see write_replace(). */
-static int write_checksummed_as(const char *dir, const char *name, json_t *body, bool durable, struct diag *d)
+enum write_how {
+	WRITE_CACHE,   /* write_cache() */
+	WRITE_DURABLE, /* write_replace(), durable */
+	WRITE_SPARE,   /* write_via_spare() */
+};
+
+static int write_checksummed_as(const char *dir, const char *name, json_t *body, enum write_how how, struct diag *d)
 {
 	char digest[DIGEST_SIZE], *text, *out;
+	size_t len, n;
 	int r;
 
 	if (!body)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	text = json_dumps(body, JSON_SORT_KEYS | JSON_COMPACT);
+	text = dump_compact(body);
 	if (!text) {
 		json_decref(body);
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	}
-	digest_text(text, strlen(text), digest);
-	free(text);
-	json_object_set_new(body, "checksum", json_string(digest));
-	out = json_dumps(body, JSON_SORT_KEYS | JSON_INDENT(2));
 	json_decref(body);
-	if (!out)
+	len = strlen(text);
+	digest_text(text, len, digest);
+	/* the file is that very text with the checksum in front: serialising a
+	 * 200 KB generation a second time, indented, cost more than its fsync
+	 * (a reader finds the key wherever it is) */
+	out = len >= 2 ? malloc(len + DIGEST_SIZE + 32) : NULL;
+	if (!out) {
+		free(text);
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	r = write_replace(dir, name, out, strlen(out), durable, d);
+	}
+	n = (size_t)sprintf(out, "{\"checksum\":\"%s\"%s%s\n", digest, len > 2 ? "," : "", text + 1);
+	free(text);
+	r = how == WRITE_CACHE	 ? write_cache(dir, name, out, n, d)
+	    : how == WRITE_SPARE ? write_via_spare(dir, name, out, n, d)
+				 : write_replace(dir, name, out, n, true, d);
 	free(out);
 	return r;
 }
 
 static int write_checksummed(const char *dir, const char *name, json_t *body, struct diag *d)
 {
-	return write_checksummed_as(dir, name, body, true, d);
+	return write_checksummed_as(dir, name, body, WRITE_DURABLE, d);
 }
 
 /* Reads a file written by write_checksummed() and checks its checksum.
@@ -642,12 +858,12 @@ void intent_free(struct intent *in)
 
 int state_intent_write(struct state *st, const struct intent *in, struct diag *d)
 {
-	return write_checksummed(st->dir, "intent.json",
-				 json_pack("{s:i,s:s,s:I,s:I,s:s?,s:s?,s:s,s:s,s:s}", "format", STATE_FORMAT, "action",
-					   in->action, "from", (json_int_t)in->from, "to", (json_int_t)in->to,
-					   "policy_file", in->policy_file, "policy", in->policy, "boot_id", in->boot_id,
-					   "backend", in->backend, "table", in->table),
-				 d);
+	return write_checksummed_as(st->dir, "intent.json",
+				    json_pack("{s:i,s:s,s:I,s:I,s:s?,s:s?,s:s,s:s,s:s}", "format", STATE_FORMAT,
+					      "action", in->action, "from", (json_int_t)in->from, "to",
+					      (json_int_t)in->to, "policy_file", in->policy_file, "policy", in->policy,
+					      "boot_id", in->boot_id, "backend", in->backend, "table", in->table),
+				    WRITE_SPARE, d);
 }
 
 int state_intent_read(struct state *st, struct intent *in, struct diag *d)
@@ -685,7 +901,15 @@ int state_intent_read(struct state *st, struct intent *in, struct diag *d)
 
 int state_intent_clear(struct state *st, struct diag *d)
 {
-	return unlink_durable(st->dir, "intent.json", d);
+	char path[4200], spare[4300];
+
+	/* renamed to the spare the next journal entry is written into (see
+	 * write_via_spare()), as durably as removing it */
+	snprintf(path, sizeof(path), "%s/intent.json", st->dir);
+	snprintf(spare, sizeof(spare), "%s/.intent.json.spare", st->dir);
+	if (rename(path, spare) < 0)
+		return errno == ENOENT ? 0 : unlink_durable(st->dir, "intent.json", d);
+	return fsync_dir(st->dir, d);
 }
 
 int state_boot_id(char out[40])
@@ -748,7 +972,7 @@ int state_live_write(struct state *st, const struct live_record *l, struct diag 
 				    json_pack("{s:i,s:I,s:s,s:I,s:s}", "format", STATE_FORMAT, "generation",
 					      (json_int_t)l->generation, "boot_id", l->boot_id, "kernel_generation",
 					      (json_int_t)l->kernel_generation, "owned_digest", l->owned_digest),
-				    false, d);
+				    WRITE_CACHE, d);
 }
 
 int state_expired_read(struct state *st, struct expired *e, struct diag *d)
@@ -866,5 +1090,67 @@ int state_stamp_write(struct state *st, const struct verified_stamp *v, struct d
 	char text[512];
 
 	stamp_text(v, text, sizeof(text));
-	return write_replace(st->dir, "verified", text, strlen(text), false, d);
+	return write_cache(st->dir, "verified", text, strlen(text), d);
+}
+
+/* ------------------------------------------------------------------ */
+/* what the backend knew                                                */
+
+/* "notrackctl-known 1 TAG len N sum S\n" and then the N bytes, S their digest. */
+static int known_header(const char *tag, const char *data, size_t len, char *out, size_t size)
+{
+	char sum[DIGEST_SIZE];
+	int n;
+
+	digest_text(data, len, sum);
+	n = snprintf(out, size, "notrackctl-known 1 %s len %zu sum %s\n", tag, len, sum);
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+int state_known_read(struct state *st, const char *tag, char **data, size_t *len)
+{
+	char path[4200], header[512], *text = NULL, *nl;
+	struct diag scratch;
+	size_t n;
+	int r;
+
+	*data = NULL;
+	*len = 0;
+	snprintf(path, sizeof(path), "%s/known", st->dir);
+	diag_init(&scratch);
+	r = read_small(path, &text, &n, &scratch); /* the same trust checks as every state file */
+	diag_free(&scratch);
+	if (r < 0)
+		return -1;
+	nl = memchr(text, '\n', n < sizeof(header) ? n : sizeof(header));
+	if (nl) {
+		size_t head = (size_t)(nl - text) + 1;
+		/* the header must be exactly what writing these bytes under this tag gives */
+		r = known_header(tag, nl + 1, n - head, header, sizeof(header));
+		if (r == (int)head && !memcmp(header, text, head)) {
+			memmove(text, nl + 1, n - head);
+			*data = text;
+			*len = n - head;
+			return 0;
+		}
+	}
+	free(text);
+	return -1;
+}
+
+int state_known_write(struct state *st, const char *tag, const char *data, size_t len, struct diag *d)
+{
+	char header[512];
+	int h = known_header(tag, data, len, header, sizeof(header));
+	char *text = h < 0 ? NULL : malloc((size_t)h + len);
+	int r;
+
+	if (!text)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "cannot write the known-objects cache");
+	memcpy(text, header, (size_t)h);
+	memcpy(text + h, data, len);
+	/* not fsynced: it only holds for the boot it was written in */
+	r = write_cache(st->dir, "known", text, (size_t)h + len, d);
+	free(text);
+	return r;
 }

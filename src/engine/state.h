@@ -92,6 +92,16 @@ int state_stamp_read(struct state *st, struct verified_stamp *v);
 int state_stamp_write(struct state *st, const struct verified_stamp *v, struct diag *d);
 
 /*
+ * What the backend knew of its own objects when the last run ended
+ * (backend.h, known_save), under `tag` (ops.c: the boot, the network
+ * namespace, the backend and the table it holds for).  DIR/known, a cache
+ * like the stamp: not fsynced, and one that is missing, damaged, not
+ * trusted or written under another tag reads as absent (-1).
+ */
+int state_known_read(struct state *st, const char *tag, char **data, size_t *len);
+int state_known_write(struct state *st, const char *tag, const char *data, size_t len, struct diag *d);
+
+/*
  * A commit-confirmed apply: generation `generation` is live, and unless
  * someone confirms with `token` before `deadline`, the timer rolls back to
  * `rollback_to`.

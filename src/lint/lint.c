@@ -367,18 +367,21 @@ static int and_addr_set(struct lint_sel *s, const struct ruleset *rs, int set, e
 }
 
 /* Exactly what one of our rules matches. */
-static int ir_sel(const struct ruleset *rs, const struct rule *ru, struct lint_sel *s)
+/* `ports`: each port set's ranges, made by the first rule that uses it
+ * (10,000 ports are looked up by several rules). */
+static int ir_sel(const struct ruleset *rs, const struct rule *ru, struct lint_ranges *ports, bool *made,
+		  struct lint_sel *s)
 {
 	int r = 0;
 
 	lint_sel_init(s, ru->family ? ru->family : FAMILY_BOTH);
 	lint_sel_and_proto(s, ru->proto);
 	if (ru->port_set >= 0 && ru->port_field != FIELD_NONE) {
-		struct lint_ranges t = {0};
-		r = port_ranges(&rs->port_sets[ru->port_set], &t);
+		if (!made[ru->port_set])
+			r = port_ranges(&rs->port_sets[ru->port_set], &ports[ru->port_set]);
+		made[ru->port_set] = r == 0;
 		if (r == 0)
-			r = lint_sel_and_ports(s, ru->port_field == FIELD_SOURCE, &t);
-		lint_ranges_free(&t);
+			r = lint_sel_and_ports(s, ru->port_field == FIELD_SOURCE, &ports[ru->port_set]);
 	}
 	if (r == 0)
 		r = and_addr_set(s, rs, ru->peer_set, ru->peer_field);
@@ -1296,10 +1299,20 @@ static int analyse(const struct ruleset *rs, const struct lint_input *in, bool f
 
 	memset(out, 0, sizeof(*out));
 	a.sels = calloc(rs->n_rules + 1, sizeof(*a.sels));
-	if (!a.sels)
+	struct lint_ranges *ports = calloc(rs->n_port_sets + 1, sizeof(*ports));
+	bool *ports_made = calloc(rs->n_port_sets + 1, sizeof(*ports_made));
+	if (!a.sels || !ports || !ports_made) {
+		free(a.sels);
+		free(ports);
+		free(ports_made);
 		return -ENOMEM;
+	}
 	for (; e == 0 && made < rs->n_rules; made++)
-		e = ir_sel(rs, &rs->rules[made], &a.sels[made]);
+		e = ir_sel(rs, &rs->rules[made], ports, ports_made, &a.sels[made]);
+	for (size_t i = 0; i < rs->n_port_sets; i++)
+		lint_ranges_free(&ports[i]);
+	free(ports);
+	free(ports_made);
 	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_users; i++)
 		e = check_user(&a, &in->users[i]);
 	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_chains; i++)

@@ -90,6 +90,22 @@ struct backend {
 	/* Set while reading right after our own commit: the elements of our
 	 * sets are these, not dumped again (see keep_committed()). */
 	const struct nft_desired *elems_from;
+	/* Our sets' elements as an earlier run last read them, at generation
+	 * known_genid (known_load()).  While the generation id still reads
+	 * that, nobody has committed since, so they are what a dump would
+	 * return: a small change to a large set is planned without dumping it. */
+	struct known_set *known;
+	size_t n_known;
+	uint32_t known_genid;
+	/* the bytes known_load() was handed, parsed when first needed: a
+	 * no-op apply never reads the set, and should not parse them */
+	char *known_raw;
+	size_t known_len;
+};
+
+struct known_set {
+	char name[NFT_SET_MAXNAMELEN];
+	struct nft_elems elems;
 };
 
 static void live_free(struct live *l)
@@ -373,6 +389,44 @@ static const struct nft_elems *find_desired_elems(const struct nft_desired *dd, 
 	return NULL;
 }
 
+/*
+ * A test seam.  With NOTRACKCTL_TEST_DUMP_LOG set to a file, every dump of
+ * one of our sets' elements appends "elements NAME" to it: the tests check
+ * that a change planned from what the last run knew dumps nothing, and that
+ * anything else still does.  Unset, it costs one getenv() per dump.
+ */
+static void dump_log(const struct nftnl_set *s)
+{
+	const char *path = getenv("NOTRACKCTL_TEST_DUMP_LOG");
+	FILE *f;
+
+	if (!path || !*path || !(f = fopen(path, "ae")))
+		return;
+	fprintf(f, "elements %s\n", nftnl_set_get_str(s, NFTNL_SET_NAME));
+	fclose(f);
+}
+
+static void known_parse(struct backend *b);
+
+/* Moves the elements of our set `s` as an earlier run knew them into
+ * `out`, if the generation has not moved since: 1, else 0.  Taken once: a
+ * later read at the same generation finds the cache (read_live()) or dumps. */
+static int take_known(struct backend *b, uint32_t genid, const struct nftnl_set *s, struct nft_elems *out)
+{
+	const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+	if (b->known_raw)
+		known_parse(b);
+	for (size_t i = 0; b->n_known && genid == b->known_genid && i < b->n_known; i++)
+		if (!strcmp(b->known[i].name, name)) {
+			*out = b->known[i].elems;
+			memset(&b->known[i].elems, 0, sizeof(b->known[i].elems));
+			b->known[i].name[0] = '\0'; /* no set is named "" */
+			return 1;
+		}
+	return 0;
+}
+
 static int read_once(struct backend *b, struct live *l, struct diag *d)
 {
 	struct rule_dump rd = {.l = l, .tag = b->table};
@@ -401,9 +455,13 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 			l->n_elems++;
 			if (known)
 				r = nft_elems_copy(&l->elems[i], known);
-			else
+			else if (!b->elems_from && take_known(b, l->genid, l->sets[i], &l->elems[i]))
+				r = 0;
+			else {
+				dump_log(l->sets[i]);
 				r = dump_kind(b, NFT_MSG_GETSETELEM, NFPROTO_INET, setelem_keys_cb, &l->elems[i],
 					      setelem_filter, l->sets[i], d);
+			}
 		}
 		if (r < 0)
 			return r;
@@ -493,7 +551,8 @@ struct nft_plan {
 	struct accept_target *accept_inserts;
 	size_t n_accept_inserts;
 	char tag[RULESET_NAME_MAX];
-	bool live_complete; /* live is a whole, consistent read: worth keeping */
+	const struct ruleset *rs; /* what was planned for, NULL: nothing of ours */
+	bool live_complete;	  /* live is a whole, consistent read: worth keeping */
 	/* Our table changed in place rather than deleted and created again:
 	 * the batch carries only what differs (see diff_table()). */
 	bool incremental;
@@ -1053,7 +1112,10 @@ static void nft_plan_free(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p, struct diag *d)
+/* With `reuse`, the desired objects built by an earlier plan of the same
+ * ruleset, taken over (the batch leaves them as it found them). */
+static int plan_from(struct backend *b, const struct ruleset *rs, struct nft_desired *reuse, struct plan *p,
+		     struct diag *d)
 {
 	struct nft_plan *np = calloc(1, sizeof(*np));
 	int r;
@@ -1069,7 +1131,12 @@ static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 		goto fail;
 	np->live_complete = true;
 	p->generation_before = np->live.genid;
-	if (rs) {
+	np->rs = rs;
+	if (rs && reuse) {
+		np->desired = *reuse;
+		memset(reuse, 0, sizeof(*reuse));
+		np->have_desired = true;
+	} else if (rs) {
 		r = nft_build_desired(rs, &np->desired);
 		if (r < 0)
 			goto oom;
@@ -1101,6 +1168,34 @@ oom:
 	r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 fail:
 	nft_plan_free(p);
+	return r;
+}
+
+static int nft_plan(struct backend *b, const struct ruleset *rs, struct plan *p, struct diag *d)
+{
+	return plan_from(b, rs, NULL, p, d);
+}
+
+/* Planning again must find nothing to do; the desired objects are the
+ * committed plan's, not built a second time. */
+static int nft_verify(struct backend *b, const struct plan *p, uint64_t *generation, struct diag *d)
+{
+	struct nft_plan *np = p->priv;
+	bool reuse = np->have_desired;
+	struct plan again;
+	int r;
+
+	np->have_desired = false; /* plan_from() takes them over */
+	r = plan_from(b, np->rs, reuse ? &np->desired : NULL, &again, d);
+	if (r < 0)
+		return r;
+	if (again.changed)
+		r = diag_fail(d, DIAG_KERNEL, EIO, NULL,
+			      "verification failed: after the commit the live ruleset still differs (%s)",
+			      again.n_diff ? again.diff[0] : "no detail");
+	else
+		*generation = again.generation_before;
+	nft_plan_free(&again);
 	return r;
 }
 
@@ -1685,12 +1780,143 @@ static int nft_open(struct backend **out, const struct backend_options *opt, str
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* what the next run may take over                                      */
+
+/*
+ * The bytes: "NTK1", the generation id, the number of sets, then for each
+ * set its name (length, bytes) and its elements (count, then length, end
+ * bit and key bytes of each), integers little-endian.  The state directory
+ * guards them with a checksum, the boot and the network namespace (ops.c);
+ * the generation id is what makes them true.
+ */
+#define KNOWN_MAGIC "NTK1"
+
+static void put_u32(struct strbuf *out, uint32_t v)
+{
+	const char le[4] = {(char)(v & 0xff), (char)(v >> 8 & 0xff), (char)(v >> 16 & 0xff), (char)(v >> 24)};
+
+	strbuf_putn(out, le, sizeof(le));
+}
+
+static int nft_known_save(struct backend *b, struct strbuf *out)
+{
+	const struct live *l = &b->cache;
+
+	/* only a whole read: every set of ours with its elements */
+	if (!b->cached || !l->have_table || l->n_elems != l->n_sets)
+		return 0;
+	if (b->n_known && l->genid == b->known_genid)
+		return 0; /* nothing committed since: what was loaded still holds */
+	strbuf_putn(out, KNOWN_MAGIC, 4);
+	put_u32(out, l->genid);
+	put_u32(out, (uint32_t)l->n_sets);
+	for (size_t i = 0; i < l->n_sets; i++) {
+		const char *name = nftnl_set_get_str(l->sets[i], NFTNL_SET_NAME);
+		const struct nft_elems *e = &l->elems[i];
+		put_u32(out, (uint32_t)strlen(name));
+		strbuf_putn(out, name, strlen(name));
+		put_u32(out, (uint32_t)e->n);
+		for (size_t k = 0; k < e->n; k++) {
+			const char head[2] = {(char)e->v[k].len, (char)e->v[k].end};
+			strbuf_putn(out, head, 2);
+			strbuf_putn(out, (const char *)e->v[k].key, e->v[k].len);
+		}
+	}
+	return out->oom ? -ENOMEM : 0;
+}
+
+static void known_free(struct backend *b)
+{
+	for (size_t i = 0; i < b->n_known; i++)
+		nft_elems_free(&b->known[i].elems);
+	free(b->known);
+	b->known = NULL;
+	b->n_known = 0;
+	free(b->known_raw);
+	b->known_raw = NULL;
+	b->known_len = 0;
+}
+
+struct reader {
+	const unsigned char *p, *end;
+	bool bad;
+};
+
+static const unsigned char *take(struct reader *rd, size_t n)
+{
+	const unsigned char *at = rd->p;
+
+	if (rd->bad || (size_t)(rd->end - rd->p) < n) {
+		rd->bad = true;
+		return NULL;
+	}
+	rd->p += n;
+	return at;
+}
+
+static uint32_t take_u32(struct reader *rd)
+{
+	const unsigned char *v = take(rd, 4);
+
+	return v ? (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 | (uint32_t)v[3] << 24 : 0;
+}
+
+static void nft_known_load(struct backend *b, const char *data, size_t len)
+{
+	known_free(b);
+	b->known_raw = malloc(len + 1);
+	if (b->known_raw) {
+		memcpy(b->known_raw, data, len);
+		b->known_len = len;
+	}
+}
+
+static void known_parse(struct backend *b)
+{
+	struct reader rd = {(const unsigned char *)b->known_raw, (const unsigned char *)b->known_raw + b->known_len,
+			    false};
+	const unsigned char *magic = take(&rd, 4);
+	uint32_t n;
+
+	if (!magic || memcmp(magic, KNOWN_MAGIC, 4))
+		goto out;
+	b->known_genid = take_u32(&rd);
+	n = take_u32(&rd);
+	/* every set takes at least 8 bytes: a count beyond that is damage */
+	if (rd.bad || n > (size_t)(rd.end - rd.p) / 8 || !(b->known = calloc(n + 1, sizeof(*b->known))))
+		goto out;
+	for (uint32_t i = 0; i < n && !rd.bad; i++) {
+		struct known_set *ks = &b->known[b->n_known++];
+		uint32_t name_len = take_u32(&rd), count;
+		const unsigned char *name = take(&rd, name_len);
+		if (!name || name_len >= sizeof(ks->name))
+			break;
+		memcpy(ks->name, name, name_len);
+		count = take_u32(&rd);
+		for (uint32_t k = 0; k < count && !rd.bad; k++) {
+			const unsigned char *head = take(&rd, 2);
+			const unsigned char *key = head ? take(&rd, head[0]) : NULL;
+			if (!key || head[0] > sizeof(ks->elems.v->key) || head[1] > 1 ||
+			    nft_elems_add(&ks->elems, key, head[0], head[1]) < 0)
+				rd.bad = true;
+		}
+	}
+	if (rd.bad || rd.p != rd.end || b->n_known != n)
+		known_free(b); /* damaged: the next read dumps, as without it */
+out:
+	free(b->known_raw);
+	b->known_raw = NULL;
+	b->known_len = 0;
+}
+
 static void nft_close(struct backend *b)
 {
 	if (!b)
 		return;
 	if (b->cached)
 		live_free(&b->cache);
+	known_free(b);
 	nft_sock_close(&b->sock);
 	free(b);
 }
@@ -1704,9 +1930,12 @@ const struct backend_ops nft_backend_ops = {
     .plan = nft_plan,
     .commit = nft_commit,
     .plan_free = nft_plan_free,
+    .verify = nft_verify,
     .generation = nft_generation,
     .exact_generation = true,
     .owned = nft_owned,
     .render = emit_nft_text,
     .lint_read = nft_lint_read,
+    .known_save = nft_known_save,
+    .known_load = nft_known_load,
 };

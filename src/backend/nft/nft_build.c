@@ -954,6 +954,47 @@ void nft_set_delta_free(struct nft_set_delta *d)
 	memset(d, 0, sizeof(*d));
 }
 
+static bool same_boundaries(const struct nft_elems *a, const struct nft_elems *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->v[i].len != b->v[i].len || a->v[i].end != b->v[i].end ||
+		    memcmp(a->v[i].key, b->v[i].key, a->v[i].len))
+			return false;
+	return true;
+}
+
+/* A set without intervals: a merge walk over the sorted keys, items made
+ * only for the few that differ. */
+static int single_delta(const struct nft_elems *have, const struct nft_elems *want, struct nft_set_delta *out)
+{
+	size_t i = 0, j = 0;
+
+	/* malloc, not calloc: of 10,000 slots only the changed ones are touched */
+	out->del = malloc((have->n + 1) * sizeof(*out->del));
+	out->add = malloc((want->n + 1) * sizeof(*out->add));
+	if (!out->del || !out->add)
+		return -ENOMEM;
+	while (i < have->n || j < want->n) {
+		int c = i == have->n ? 1 : j == want->n ? -1 : cmp_boundary(&have->v[i], &want->v[j]);
+		const struct nft_key *k = c < 0 ? &have->v[i] : &want->v[j];
+		struct nft_elem_item *it;
+		if (c == 0) {
+			i++;
+			j++;
+			continue;
+		}
+		it = c < 0 ? &out->del[out->n_del++] : &out->add[out->n_add++];
+		memset(it, 0, sizeof(*it));
+		it->len = k->len;
+		memcpy(it->start, k->key, sizeof(it->start));
+		it->kind = ITEM_SINGLE;
+		c < 0 ? i++ : j++;
+	}
+	return 0;
+}
+
 int nft_set_delta(struct nft_elems *have, const struct nftnl_set *want, struct nft_elems *want_elems,
 		  struct nft_set_delta *out)
 {
@@ -964,6 +1005,20 @@ int nft_set_delta(struct nft_elems *have, const struct nftnl_set *want, struct n
 
 	memset(out, 0, sizeof(*out));
 	out->key_type = nftnl_set_get_u32(want, NFTNL_SET_KEY_TYPE);
+	sort_boundaries(have, true);
+	sort_boundaries(want_elems, true);
+	/* the common answers first: nothing changed (every verification after
+	 * our own commit), or a few keys of a plain set */
+	if (same_boundaries(have, want_elems)) {
+		out->del = calloc(1, sizeof(*out->del));
+		out->add = calloc(1, sizeof(*out->add));
+		r = out->del && out->add ? 0 : -ENOMEM;
+		goto out;
+	}
+	if (!interval) {
+		r = single_delta(have, want_elems, out);
+		goto out;
+	}
 	r = set_items(interval, have, &h, &nh);
 	if (r == 0)
 		r = set_items(interval, want_elems, &w, &nw);
