@@ -209,6 +209,26 @@ static void print_status_sums(const struct status_report *rep, const char *table
 	entry_sums_free(&s);
 }
 
+static void print_status_conntrack(const struct status_report *rep)
+{
+	if (rep->ct_err.kind != DIAG_NONE) {
+		printf("  conntrack    unavailable: %s\n", rep->ct_err.msg);
+		return;
+	}
+	if (!rep->ct_want.n)
+		return;
+	printf("  conntrack    %zu value%s set, %s\n", rep->ct_want.n, rep->ct_want.n == 1 ? "" : "s",
+	       rep->ct_drift ? "CHANGED since by someone else ('notrackctl restore' sets them again)" : "all hold");
+	for (size_t i = 0; i < rep->ct_want.n; i++) {
+		const struct ct_value *w = &rep->ct_want.v[i], *now = ct_values_find(&rep->ct_live, w->key);
+		char live[32] = "unreadable";
+		if (now)
+			snprintf(live, sizeof(live), "%lld", now->value);
+		printf("    %-32s set %-12lld now %s%s\n", w->key, w->value, live,
+		       now && now->value == w->value ? "" : "  (drift)");
+	}
+}
+
 static void print_status_text(const struct status_report *rep, const char *backend, const char *reason,
 			      const char *table, bool verbose)
 {
@@ -243,6 +263,8 @@ static void print_status_text(const struct status_report *rep, const char *backe
 	printf("  pending      %s\n", rep->pending);
 	if (rep->has_drift)
 		printf("  drift        %s\n", rep->drift ? rep->drift_what : "none");
+
+	print_status_conntrack(rep);
 
 	printf("\nrules we own (table %s)\n", table);
 	if (rep->rules_err.kind != DIAG_NONE) {
@@ -350,6 +372,15 @@ static void print_status_json(const struct status_report *rep, const char *backe
 					      "reason", rep->expired.reason));
 	else
 		json_object_set_new(o, "expired", json_null());
+	json_t *ct = json_array();
+	for (size_t i = 0; i < rep->ct_want.n; i++) {
+		const struct ct_value *w = &rep->ct_want.v[i], *now = ct_values_find(&rep->ct_live, w->key);
+		json_array_append_new(ct, json_pack("{s:s,s:I,s:o,s:b}", "key", w->key, "set", (json_int_t)w->value,
+						    "now", now ? json_integer((json_int_t)now->value) : json_null(),
+						    "drift", !now || now->value != w->value));
+	}
+	json_object_set_new(o, "conntrack", ct);
+	json_object_set_new(o, "conntrack_error", json_error(&rep->ct_err));
 	json_object_set_new(o, "nft_table", json_string(table));
 	for (size_t i = 0; i < rep->owned.n; i++) {
 		const struct owned_object *r = &rep->owned.v[i];

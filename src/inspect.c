@@ -271,17 +271,51 @@ static void status_drift(const struct status_config *cfg, struct status_report *
 	}
 }
 
+/* The conntrack values the current generation set, and whether they still
+ * hold: a sysctl.d file, kube-proxy or an admin may have changed them. */
+static void status_conntrack(const struct status_config *cfg, struct status_report *rep)
+{
+	struct ruleset rs = {0};
+	uint64_t gen;
+	bool present;
+	char *file;
+
+	if (inspect_current_policy(cfg->state_dir, cfg->table, &present, &gen, &file, &rs, &rep->ct_err) < 0)
+		return;
+	free(file);
+	for (size_t i = 0; present && i < rs.n_conntrack; i++) {
+		const struct ct_value *w = &rs.conntrack[i];
+		struct diag rd;
+		long long now;
+
+		diag_init(&rd);
+		if (ct_values_set(&rep->ct_want, w->key, w->value) < 0) {
+			diag_fail(&rep->ct_err, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			diag_free(&rd);
+			break;
+		}
+		if (ct_sysctl_read(w->key, &now, &rd) == 0)
+			ct_values_set(&rep->ct_live, w->key, now);
+		if (rd.kind != DIAG_NONE || now != w->value)
+			rep->ct_drift++;
+		diag_free(&rd);
+	}
+	ruleset_free(&rs);
+}
+
 void inspect_status(const struct status_config *cfg, struct status_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
 	diag_init(&rep->table_err);
 	diag_init(&rep->state_err);
 	diag_init(&rep->rules_err);
+	diag_init(&rep->ct_err);
 	inspect_table(cfg->ct, &rep->table, &rep->table_err);
 	status_state(cfg, rep);
 	status_pending(cfg, rep);
 	status_rules(cfg, rep);
 	status_drift(cfg, rep);
+	status_conntrack(cfg, rep);
 }
 
 void status_report_free(struct status_report *rep)
@@ -292,6 +326,9 @@ void status_report_free(struct status_report *rep)
 	diag_free(&rep->table_err);
 	diag_free(&rep->state_err);
 	diag_free(&rep->rules_err);
+	diag_free(&rep->ct_err);
+	ct_values_free(&rep->ct_want);
+	ct_values_free(&rep->ct_live);
 	memset(rep, 0, sizeof(*rep));
 }
 

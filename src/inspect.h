@@ -6,6 +6,7 @@
  * --write FILE` writes FILE, through inspect_write_file, and nothing else).
  */
 #pragma once
+#include "ct_sysctl.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -81,6 +82,13 @@ struct status_report {
 	char recorded_backend[16], recorded_table[32];
 	bool has_drift, drift;
 	char drift_what[256];
+
+	/* The current generation's "conntrack" values and what the kernel
+	 * holds now (a key that cannot be read is missing from ct_live);
+	 * ct_drift counts the values someone changed since. */
+	struct ct_values ct_want, ct_live;
+	size_t ct_drift;
+	struct diag ct_err;
 };
 
 /* Reads each section on its own: a section that fails (say, rules without
