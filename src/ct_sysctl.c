@@ -139,6 +139,12 @@ int ct_sysctl_write(const char *key, long long value, struct diag *d)
 
 	key_path(key, path, sizeof(path));
 	len = snprintf(buf, sizeof(buf), "%lld\n", value);
+	/* a test seam: this key's writes fail, as a kernel that refuses a
+	 * value would make them, to exercise compensation */
+	const char *fault = getenv("NOTRACKCTL_TEST_SYSCTL_FAIL");
+	if (fault && !strcmp(fault, key))
+		return diag_fail(d, DIAG_KERNEL, EIO, NULL, "conntrack.%s: the kernel refused %lld for %s: %s", key,
+				 value, path, strerror(EIO));
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = errno;
@@ -240,7 +246,7 @@ static bool wanted(const struct ct_value *want, size_t n, const char *key)
 }
 
 /* Writes key = value unless it holds that already, noting the old value in
- * `before` first so that the write can be undone. */
+ * `before` so that the write can be undone. */
 static int set_one(const char *key, long long value, struct ct_values *before, bool *changed, struct diag *d)
 {
 	long long now;
@@ -248,10 +254,16 @@ static int set_one(const char *key, long long value, struct ct_values *before, b
 
 	if (r < 0 || now == value)
 		return r;
-	if (ct_values_set(before, key, now) < 0)
-		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	/* a refused write left the value as it was: nothing to undo there */
+	r = ct_sysctl_write(key, value, d);
+	if (r < 0)
+		return r;
 	*changed = true;
-	return ct_sysctl_write(key, value, d);
+	if (ct_values_set(before, key, now) < 0) {
+		ct_sysctl_write(key, now, d);
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	return 0;
 }
 
 int ct_sysctl_note_baseline(const struct ct_value *want, size_t n, struct ct_values *baseline, bool *grew,

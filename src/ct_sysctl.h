@@ -7,7 +7,8 @@
  * NOTRACKCTL_TEST_SYSCTL_ROOT, a test seam: in a network namespace the
  * timeouts are per namespace and writable, but nf_conntrack_max, _buckets
  * and _expect_max belong to the initial namespace and are read-only there,
- * so their logic is tested against plain files.
+ * so their logic is tested against plain files.  NOTRACKCTL_TEST_SYSCTL_FAIL
+ * names a key whose writes fail (EIO), to test compensation.
  */
 #pragma once
 #include <stdbool.h>

@@ -470,13 +470,15 @@ static bool ct_differs(struct session *s, const struct ruleset *rs)
 		diag_free(&scratch);
 		return true;
 	}
-	for (size_t i = 0; !differs && i < rs->n_conntrack; i++) {
+	size_t n = rs ? rs->n_conntrack : 0;
+
+	for (size_t i = 0; !differs && i < n; i++) {
 		long long now;
 		differs = ct_sysctl_read(rs->conntrack[i].key, &now, &scratch) < 0 || now != rs->conntrack[i].value;
 	}
 	for (size_t i = 0; !differs && i < base.n; i++) {
 		bool kept = false;
-		for (size_t k = 0; k < rs->n_conntrack; k++)
+		for (size_t k = 0; k < n; k++)
 			kept = kept || !strcmp(rs->conntrack[k].key, base.v[i].key);
 		differs = !kept;
 	}
@@ -495,6 +497,8 @@ static int ct_settle(struct session *s, const struct ruleset *desired, struct di
 	int r = ct_step_run(s, &c, &cs, &res, d);
 
 	ct_step_free(&cs);
+	ct_values_free(&res.ct_from);
+	ct_values_free(&res.ct_to);
 	return r;
 }
 
@@ -517,6 +521,10 @@ static int run_change(const struct op_config *cfg, struct session *s, struct cha
 	snprintf(c->in.backend, sizeof(c->in.backend), "%s", cfg->backend->name);
 	snprintf(c->in.table, sizeof(c->in.table), "%s", cfg_table(cfg));
 	r = txn_run_hooked(cfg->backend, s->b, c->desired, false, &hooks, &res->txn, d);
+	/* a change of values alone commits no rules, so nothing journaled it
+	 * yet: it must be, before the first value is written */
+	if (r == 0 && !j.written && ct_differs(s, c->desired))
+		r = journal_before_commit(&j, d);
 	if (r == 0)
 		r = ct_step_run(s, c, &cs, res, d);
 	if (r == 0)

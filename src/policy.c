@@ -1145,6 +1145,11 @@ static int parse_conntrack(struct parser *p, json_t *root, struct policy *pol)
 					best = names[i];
 				}
 			}
+			/* the module parameter admins know the hash size by */
+			if (!strcmp(key, "hashsize"))
+				best = "buckets";
+			if (!strcmp(key, "count"))
+				return fail(p, kp, "\"count\" is read-only: the number of entries, not a setting");
 			if (best)
 				return fail(p, kp, "unknown key \"%s\" (did you mean \"%s\"?)", key, best);
 			return fail(p, kp,
