@@ -898,6 +898,10 @@ static const char advise_help[] = "Usage: notrackctl advise [OPTIONS]\n"
 				  "      --peak N          the highest count you have seen (from monitoring)\n"
 				  "      --sample S        watch the count for S seconds (at most 3600) for a peak\n"
 				  "      --write FILE      also write the sysctl.d file to FILE\n"
+				  "      --write-policy FILE  put the recommendation into the conntrack\n"
+				  "                        section of the policy FILE (created if absent),\n"
+				  "                        for apply to manage; values this namespace\n"
+				  "                        cannot write are left out, and said so\n"
 				  "      --objsize BYTES   size of one entry (default: /proc/slabinfo, else 352)\n"
 				  "      --ram BYTES       size the advice for this much RAM (default: this machine)\n";
 
@@ -997,6 +1001,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	    {"peak", required_argument, NULL, 'k'},
 	    {"sample", required_argument, NULL, 's'},
 	    {"write", required_argument, NULL, 'w'},
+	    {"write-policy", required_argument, NULL, 'p'},
 	    {"objsize", required_argument, NULL, 'o'},
 	    {"ram", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
@@ -1005,7 +1010,10 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	};
 	struct advise_request req = {.ct = &ct_netlink_ops};
 	struct advise_report rep = {0};
-	const char *write_file = NULL;
+	const char *write_file = NULL, *policy_file = NULL;
+	struct ct_value values[ADVISE_POLICY_VALUES];
+	struct strbuf notes;
+	size_t n_values = 0;
 	uint64_t v;
 	struct strbuf text;
 	char when[32] = "?";
@@ -1030,6 +1038,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 			req.sample_ms = (unsigned)v * 1000;
 			break;
 		case 'w': write_file = optarg; break;
+		case 'p': policy_file = optarg; break;
 		case 'o':
 			if (parse_count(optarg, 64, 65536, &req.objsize) < 0)
 				return cli_usage_error("advise", "--objsize takes 64 to 65536 bytes, not '%s'", optarg);
@@ -1047,6 +1056,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 		return cli_usage_error("advise", "%s", "too many arguments");
 	diag_init(&d);
 	strbuf_init(&text);
+	strbuf_init(&notes);
 	r = inspect_advise(&req, &rep, &d);
 	if (r == 0) {
 		if (gmtime_r(&now, &tm))
@@ -1058,16 +1068,40 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	/* the only write advise ever does, and only when asked */
 	if (r == 0 && write_file)
 		r = inspect_write_file(write_file, text.data, &d);
+	if (r == 0 && policy_file) {
+		n_values = advise_policy_values(&rep.sizes, rep.items, rep.n_items, values);
+		r = inspect_write_policy(policy_file, values, &n_values, &notes, &d);
+	}
 	if (r < 0) {
 		cli_print_error(&d);
 		code = cli_exit_code(&d);
 	} else if (g->json) {
-		print_json_doc(advise_json(&rep, text.data, write_file));
+		json_t *o = advise_json(&rep, text.data, write_file), *pv = json_object();
+		for (size_t i = 0; i < n_values; i++)
+			json_object_set_new(pv, values[i].key, json_integer((json_int_t)values[i].value));
+		json_object_set_new(o, "policy_written", policy_file ? json_string(policy_file) : json_null());
+		json_object_set_new(o, "policy_values", pv);
+		json_object_set_new(o, "policy_notes", json_string(notes.data ? notes.data : ""));
+		print_json_doc(o);
 	} else {
 		print_advise_text(&rep, text.data);
 		if (write_file)
 			printf("\nwritten to %s; nothing was applied (run sysctl --system to apply)\n", write_file);
+		if (policy_file) {
+			printf("\n%s", notes.data ? notes.data : "");
+			if (!n_values) {
+				printf("nothing to write to %s\n", policy_file);
+			} else {
+				printf("conntrack section of %s:", policy_file);
+				for (size_t i = 0; i < n_values; i++)
+					printf(" %s=%lld", values[i].key, values[i].value);
+				printf("\nnothing was applied; 'notrackctl diff %s' shows the change, 'notrackctl "
+				       "apply %s' makes it\n",
+				       policy_file, policy_file);
+			}
+		}
 	}
+	strbuf_free(&notes);
 	strbuf_free(&text);
 	advise_report_free(&rep);
 	diag_free(&d);

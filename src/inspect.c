@@ -1,6 +1,7 @@
 #include "inspect.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <inttypes.h>
@@ -630,4 +631,95 @@ int inspect_write_file(const char *path, const char *text, struct diag *d)
 				 strerror(err));
 	}
 	return sync_parent(path, d);
+}
+
+/* The policy to write into: the file's, checked, or a new one. */
+static int policy_to_edit(const char *path, json_t **root, struct diag *d)
+{
+	struct policy_source src = {0};
+	struct policy pol;
+	json_error_t jerr;
+	int r;
+
+	if (access(path, F_OK) < 0) {
+		*root = json_pack("{s:i}", "version", POLICY_VERSION);
+		return *root ? 0 : diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	r = policy_source_read(&src, path, d);
+	if (r == 0)
+		r = policy_parse(&src, &pol, d);
+	if (r < 0) {
+		policy_locate(&src, d);
+		policy_source_free(&src);
+		return r;
+	}
+	policy_free(&pol);
+	*root = json_loadb(src.text, src.len, JSON_REJECT_DUPLICATES, &jerr);
+	policy_source_free(&src);
+	return *root ? 0 : diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+}
+
+int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, struct strbuf *notes, struct diag *d)
+{
+	struct policy_source check = {.file = (char *)path};
+	bool exists = access(path, F_OK) == 0;
+	struct policy pol;
+	json_t *root, *ct;
+	char *text = NULL;
+	size_t kept = 0;
+	int r = policy_to_edit(path, &root, d);
+
+	if (r < 0)
+		return r;
+	ct = json_object_get(root, "conntrack");
+	if (!ct) {
+		ct = json_object();
+		json_object_set_new(root, "conntrack", ct);
+	}
+	for (size_t i = 0; i < *n; i++) {
+		struct diag probe;
+		diag_init(&probe);
+		if (ct_sysctl_check(&v[i], 1, &probe) < 0) {
+			strbuf_printf(notes, "left out %s = %lld: %s\n", v[i].key, v[i].value,
+				      probe.err == ENOENT
+					  ? "this kernel has no such setting"
+					  : "it cannot be written in this network namespace or container; "
+					    "set it on the host");
+		} else {
+			json_object_set_new(ct, v[i].key, json_integer((json_int_t)v[i].value));
+			v[kept++] = v[i];
+		}
+		diag_free(&probe);
+	}
+	*n = kept;
+	if (!kept && !exists) {
+		json_decref(root);
+		return 0;
+	}
+	if (!json_object_size(ct))
+		json_object_del(root, "conntrack");
+	text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (!text || notes->oom) {
+		free(text);
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	/* what apply will read must parse, or nothing is written */
+	check.text = text;
+	check.len = strlen(text);
+	r = policy_parse(&check, &pol, d);
+	if (r == 0) {
+		policy_free(&pol);
+		size_t len = strlen(text);
+		char *line = realloc(text, len + 2);
+		if (!line) {
+			free(text);
+			return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		}
+		text = line;
+		memcpy(text + len, "\n", 2);
+		r = inspect_write_file(path, text, d);
+	}
+	free(text);
+	return r;
 }

@@ -156,3 +156,15 @@ void advise_report_free(struct advise_report *rep);
  * fsync and rename(2), then fsyncs the directory; mode 0644.  A reader sees
  * the old file or the new one, never a part. */
 int inspect_write_file(const char *path, const char *text, struct diag *d);
+
+/*
+ * advise --write-policy: puts `v` (n values) into the "conntrack" section of
+ * the policy at path, keeping everything else in it, or writes a new policy
+ * holding only that section.  A value this kernel or namespace cannot write
+ * (max and buckets in a container) is left out of the file and of `v` (*n
+ * counts what is left), with one line in `notes` saying why, so that apply
+ * accepts the result here.  With nothing left a new file is not created.  The result is parsed
+ * before it replaces the file; an existing file that is not a valid policy
+ * is refused with its error.
+ */
+int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, struct strbuf *notes, struct diag *d);

@@ -11,6 +11,7 @@
 #    one line naming the key, and nothing is applied;
 #  - max and buckets through the sysctl-root seam (never the host's);
 #  - a write the kernel refuses puts back the values and the rules;
+#  - advise --write-policy puts its recommendation into a policy apply takes;
 #  - a run killed at each step of the change leaves values and state
 #    agreeing once the next command (or a restore after a reboot) ran.
 . "$(dirname "$0")/lib.sh"
@@ -131,8 +132,31 @@ assert_eq "$(cat "$root/nf_conntrack_max") $(cat "$root/nf_conntrack_buckets")" 
 policy huge '{"buckets": 0}'
 run 3 ntc apply "$work/huge.json"
 assert_contains "$work/err" '$.conntrack.buckets: 0 is out of range for buckets' "buckets out of range"
+
+# advise --write-policy: the recommendation goes into an existing policy,
+# which keeps everything else, and apply takes it
+cp "$work/a.json" "$work/adv.json"
+run 0 ntc advise --json --peak 300000 --ram $((16 << 30)) --write-policy "$work/adv.json"
+python3 - "$work/out" "$work/adv.json" "$work/a.json" <<-'PY' || fail "advise --write-policy: $(cat "$work/out" "$work/adv.json")"
+	import json, sys
+	rep, pol, orig = (json.load(open(f)) for f in sys.argv[1:])
+	want = {"max": rep["sizes"]["max"], "buckets": rep["sizes"]["buckets"]}
+	assert want["max"] >= 600000, rep["sizes"]
+	assert rep["policy_values"] == want, rep["policy_values"]
+	assert pol["conntrack"] == dict(orig["conntrack"], **want), pol
+	assert pol["notrack"] == orig["notrack"], pol
+PY
+max=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["conntrack"]["max"])' "$work/adv.json")
+run 0 ntc apply "$work/adv.json"
+assert_eq "$(cat "$root/nf_conntrack_max")" "$max" "max after applying advise's policy"
 unset NOTRACKCTL_TEST_SYSCTL_ROOT
 export NOTRACKCTL_STATE_DIR=$work/state
+# without the seam, in this namespace: max and buckets are left out, said so,
+# and a policy with nothing to hold is not created
+run 0 ntc advise --write-policy "$work/adv-ns.json"
+assert_contains "$work/out" "left out max" "advise in a namespace"
+assert_contains "$work/out" "nothing to write to" "advise in a namespace"
+[ ! -e "$work/adv-ns.json" ] || fail "advise created a policy with nothing in it"
 
 # killed at each step of an apply that changes only values: the next
 # command settles them as the generation `current` names, and so does a
