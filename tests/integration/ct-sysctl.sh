@@ -158,6 +158,20 @@ assert_contains "$work/out" "left out max" "advise in a namespace"
 assert_contains "$work/out" "nothing to write to" "advise in a namespace"
 [ ! -e "$work/adv-ns.json" ] || fail "advise created a policy with nothing in it"
 
+# the iptables backend: the same step after its libiptc commit
+if command -v iptables-legacy-save >/dev/null; then
+	run 0 ntc remove
+	what="remove" values tcp_timeout_time_wait="$tw0" udp_timeout=33 tcp_timeout_established="$est0"
+	export NOTRACKCTL_STATE_DIR=$work/state-ipt
+	run 0 ntc --backend iptables apply "$work/a.json"
+	what="iptables backend, apply" values tcp_timeout_time_wait=30 udp_timeout=20
+	iptables-legacy-save -t raw >"$work/ipt-raw"
+	assert_contains "$work/ipt-raw" "NOTRACKCTL" "iptables backend: rules applied"
+	run 0 ntc --backend iptables rollback
+	what="iptables backend, rollback" values tcp_timeout_time_wait="$tw0" udp_timeout=33
+	export NOTRACKCTL_STATE_DIR=$work/state
+fi
+
 # killed at each step of an apply that changes only values: the next
 # command settles them as the generation `current` names, and so does a
 # restore after a reboot
