@@ -173,6 +173,12 @@ void cli_print_exposure(const struct ruleset *rs, const char *file, const char *
 		for (size_t i = 0; i < rs->n_kept; i++)
 			fprintf(stderr, "  - %s\n", rs->kept[i]);
 	}
+	if (rs->n_conntrack) {
+		fprintf(stderr, "Conntrack settings (written after the rules by apply, not part of them):\n");
+		for (size_t i = 0; i < rs->n_conntrack; i++)
+			fprintf(stderr, "  - net.netfilter.nf_conntrack_%s = %lld\n", rs->conntrack[i].key,
+				rs->conntrack[i].value);
+	}
 	if (rs->accept_mode == UNTRACKED_ACCEPT_NONE && rs->n_exposure)
 		fprintf(stderr, "Note: untracked_accept is \"none\": a filter chain that accepts only ct state "
 				"established will drop this traffic.\n");

@@ -39,7 +39,9 @@ static void print_json(const struct global_options *g, const struct backend_choi
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "changed", json_boolean(!failed && res->txn.changed));
+	json_t *ct = json_array();
+
+	json_object_set_new(o, "changed", json_boolean(!failed && (res->txn.changed || res->ct_changed)));
 	json_object_set_new(o, "generation", json_integer((json_int_t)res->generation_to));
 	json_object_set_new(o, "previous_generation", json_integer((json_int_t)res->generation_from));
 	json_object_set_new(o, "backend", cb->ops ? json_string(cb->ops->name) : json_null());
@@ -61,6 +63,11 @@ static void print_json(const struct global_options *g, const struct backend_choi
 		json_object_set_new(o, "confirm", json_null());
 	json_object_set_new(o, "cancelled_confirmation", json_boolean(res->cancelled_pending));
 	json_object_set_new(o, "foreign_changes", json_boolean(res->foreign_changes));
+	for (size_t i = 0; i < res->ct_from.n; i++)
+		json_array_append_new(ct, json_pack("{s:s,s:I,s:I}", "key", res->ct_from.v[i].key, "from",
+						    (json_int_t)res->ct_from.v[i].value, "to",
+						    (json_int_t)res->ct_to.v[i].value));
+	json_object_set_new(o, "conntrack", ct);
 	cli_json_print(o, d, failed);
 }
 
@@ -119,12 +126,13 @@ static int report(const char *command, const struct global_options *g, const str
 			  r, d);
 	if (r < 0)
 		cli_print_error(d);
-	else if (check && res->txn.changed)
+	else if (check && (res->txn.changed || res->ct_changed))
 		code = EXIT_CHANGES;
 	if (g->json) {
 		print_json(g, cb, res, d, r < 0);
 	} else if (r == 0) {
-		if (!res->txn.changed)
+		bool changed = res->txn.changed || res->ct_changed;
+		if (!changed)
 			printf("unchanged (generation %" PRIu64 ")\n", res->generation_to);
 		else if (check)
 			printf("would change:\n");
@@ -138,7 +146,10 @@ static int report(const char *command, const struct global_options *g, const str
 			       res->generation_to);
 		if (res->txn.changed && !g->quiet)
 			print_diff_lines(stdout, res);
-		if (!res->txn.changed && !strcmp(command, "rollback"))
+		for (size_t i = 0; !g->quiet && i < res->ct_from.n; i++)
+			printf("  ~ conntrack.%s: %lld -> %lld\n", res->ct_from.v[i].key, res->ct_from.v[i].value,
+			       res->ct_to.v[i].value);
+		if (!changed && !strcmp(command, "rollback"))
 			printf("current generation is now %" PRIu64 "\n", res->generation_to);
 		print_notes(res);
 	}

@@ -209,6 +209,26 @@ static void print_status_sums(const struct status_report *rep, const char *table
 	entry_sums_free(&s);
 }
 
+static void print_status_conntrack(const struct status_report *rep)
+{
+	if (rep->ct_err.kind != DIAG_NONE) {
+		printf("  conntrack    unavailable: %s\n", rep->ct_err.msg);
+		return;
+	}
+	if (!rep->ct_want.n)
+		return;
+	printf("  conntrack    %zu value%s set, %s\n", rep->ct_want.n, rep->ct_want.n == 1 ? "" : "s",
+	       rep->ct_drift ? "CHANGED since by someone else ('notrackctl restore' sets them again)" : "all hold");
+	for (size_t i = 0; i < rep->ct_want.n; i++) {
+		const struct ct_value *w = &rep->ct_want.v[i], *now = ct_values_find(&rep->ct_live, w->key);
+		char live[32] = "unreadable";
+		if (now)
+			snprintf(live, sizeof(live), "%lld", now->value);
+		printf("    %-32s set %-12lld now %s%s\n", w->key, w->value, live,
+		       now && now->value == w->value ? "" : "  (drift)");
+	}
+}
+
 static void print_status_text(const struct status_report *rep, const char *backend, const char *reason,
 			      const char *table, bool verbose)
 {
@@ -243,6 +263,8 @@ static void print_status_text(const struct status_report *rep, const char *backe
 	printf("  pending      %s\n", rep->pending);
 	if (rep->has_drift)
 		printf("  drift        %s\n", rep->drift ? rep->drift_what : "none");
+
+	print_status_conntrack(rep);
 
 	printf("\nrules we own (table %s)\n", table);
 	if (rep->rules_err.kind != DIAG_NONE) {
@@ -350,6 +372,15 @@ static void print_status_json(const struct status_report *rep, const char *backe
 					      "reason", rep->expired.reason));
 	else
 		json_object_set_new(o, "expired", json_null());
+	json_t *ct = json_array();
+	for (size_t i = 0; i < rep->ct_want.n; i++) {
+		const struct ct_value *w = &rep->ct_want.v[i], *now = ct_values_find(&rep->ct_live, w->key);
+		json_array_append_new(ct, json_pack("{s:s,s:I,s:o,s:b}", "key", w->key, "set", (json_int_t)w->value,
+						    "now", now ? json_integer((json_int_t)now->value) : json_null(),
+						    "drift", !now || now->value != w->value));
+	}
+	json_object_set_new(o, "conntrack", ct);
+	json_object_set_new(o, "conntrack_error", json_error(&rep->ct_err));
 	json_object_set_new(o, "nft_table", json_string(table));
 	for (size_t i = 0; i < rep->owned.n; i++) {
 		const struct owned_object *r = &rep->owned.v[i];
@@ -867,6 +898,10 @@ static const char advise_help[] = "Usage: notrackctl advise [OPTIONS]\n"
 				  "      --peak N          the highest count you have seen (from monitoring)\n"
 				  "      --sample S        watch the count for S seconds (at most 3600) for a peak\n"
 				  "      --write FILE      also write the sysctl.d file to FILE\n"
+				  "      --write-policy FILE  put the recommendation into the conntrack\n"
+				  "                        section of the policy FILE (created if absent),\n"
+				  "                        for apply to manage; values this namespace\n"
+				  "                        cannot write are left out, and said so\n"
 				  "      --objsize BYTES   size of one entry (default: /proc/slabinfo, else 352)\n"
 				  "      --ram BYTES       size the advice for this much RAM (default: this machine)\n";
 
@@ -966,6 +1001,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	    {"peak", required_argument, NULL, 'k'},
 	    {"sample", required_argument, NULL, 's'},
 	    {"write", required_argument, NULL, 'w'},
+	    {"write-policy", required_argument, NULL, 'p'},
 	    {"objsize", required_argument, NULL, 'o'},
 	    {"ram", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
@@ -974,7 +1010,10 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	};
 	struct advise_request req = {.ct = &ct_netlink_ops};
 	struct advise_report rep = {0};
-	const char *write_file = NULL;
+	const char *write_file = NULL, *policy_file = NULL;
+	struct ct_value values[ADVISE_POLICY_VALUES];
+	struct strbuf notes;
+	size_t n_values = 0;
 	uint64_t v;
 	struct strbuf text;
 	char when[32] = "?";
@@ -999,6 +1038,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 			req.sample_ms = (unsigned)v * 1000;
 			break;
 		case 'w': write_file = optarg; break;
+		case 'p': policy_file = optarg; break;
 		case 'o':
 			if (parse_count(optarg, 64, 65536, &req.objsize) < 0)
 				return cli_usage_error("advise", "--objsize takes 64 to 65536 bytes, not '%s'", optarg);
@@ -1016,6 +1056,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 		return cli_usage_error("advise", "%s", "too many arguments");
 	diag_init(&d);
 	strbuf_init(&text);
+	strbuf_init(&notes);
 	r = inspect_advise(&req, &rep, &d);
 	if (r == 0) {
 		if (gmtime_r(&now, &tm))
@@ -1027,16 +1068,40 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	/* the only write advise ever does, and only when asked */
 	if (r == 0 && write_file)
 		r = inspect_write_file(write_file, text.data, &d);
+	if (r == 0 && policy_file) {
+		n_values = advise_policy_values(&rep.sizes, rep.items, rep.n_items, values);
+		r = inspect_write_policy(policy_file, values, &n_values, &notes, &d);
+	}
 	if (r < 0) {
 		cli_print_error(&d);
 		code = cli_exit_code(&d);
 	} else if (g->json) {
-		print_json_doc(advise_json(&rep, text.data, write_file));
+		json_t *o = advise_json(&rep, text.data, write_file), *pv = json_object();
+		for (size_t i = 0; i < n_values; i++)
+			json_object_set_new(pv, values[i].key, json_integer((json_int_t)values[i].value));
+		json_object_set_new(o, "policy_written", policy_file ? json_string(policy_file) : json_null());
+		json_object_set_new(o, "policy_values", pv);
+		json_object_set_new(o, "policy_notes", json_string(notes.data ? notes.data : ""));
+		print_json_doc(o);
 	} else {
 		print_advise_text(&rep, text.data);
 		if (write_file)
 			printf("\nwritten to %s; nothing was applied (run sysctl --system to apply)\n", write_file);
+		if (policy_file) {
+			printf("\n%s", notes.data ? notes.data : "");
+			if (!n_values) {
+				printf("nothing to write to %s\n", policy_file);
+			} else {
+				printf("conntrack section of %s:", policy_file);
+				for (size_t i = 0; i < n_values; i++)
+					printf(" %s=%lld", values[i].key, values[i].value);
+				printf("\nnothing was applied; 'notrackctl diff %s' shows the change, 'notrackctl "
+				       "apply %s' makes it\n",
+				       policy_file, policy_file);
+			}
+		}
 	}
+	strbuf_free(&notes);
 	strbuf_free(&text);
 	advise_report_free(&rep);
 	diag_free(&d);

@@ -817,6 +817,13 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		memcpy(rs->accept_chains, pol->accept_chains, pol->n_accept_chains * sizeof(*rs->accept_chains));
 		rs->n_accept_chains = pol->n_accept_chains;
 	}
+	if (pol->n_conntrack) {
+		rs->conntrack = malloc(pol->n_conntrack * sizeof(*rs->conntrack));
+		if (!rs->conntrack)
+			return oom(&c);
+		memcpy(rs->conntrack, pol->conntrack, pol->n_conntrack * sizeof(*rs->conntrack));
+		rs->n_conntrack = pol->n_conntrack;
+	}
 
 	/* 1. exceptions first: an early return means conntrack still sees the packet */
 	r = compile_list(&c, pol->keep, pol->n_keep, "keep", VERDICT_RETURN, ROLE_ANY);
@@ -916,7 +923,7 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 	if (r < 0)
 		goto fail;
 	rs->accept_hooks = ruleset_accept_hooks(rs);
-	if (!rs->n_exposure && diag_warn(d, "$.notrack", "the policy notracks nothing") < 0) {
+	if (!rs->n_exposure && !rs->n_conntrack && diag_warn(d, "$.notrack", "the policy notracks nothing") < 0) {
 		r = oom(&c);
 		goto fail;
 	}
@@ -966,5 +973,6 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->accept_chains);
 	free(rs->exposure);
 	free(rs->kept);
+	free(rs->conntrack);
 	memset(rs, 0, sizeof(*rs));
 }

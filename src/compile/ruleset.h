@@ -156,6 +156,10 @@ struct ruleset {
 	size_t n_exposure;
 	char **kept; /* plain-words lines: what stays tracked and why */
 	size_t n_kept;
+	/* the "conntrack" section: sysctl values an apply writes after the
+	 * rule transaction (ct_sysctl.h); no part of the backend's objects */
+	struct ct_value *conntrack;
+	size_t n_conntrack;
 };
 
 /* Host facts the compiler may consult for warnings; NULL callbacks skip them. */

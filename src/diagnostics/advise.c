@@ -333,3 +333,30 @@ int advise_render_sysctl(const struct advise_sizes *s, uint64_t objsize, const s
 	}
 	return out->oom ? -ENOMEM : 0;
 }
+
+static void policy_value(struct ct_value *v, const char *sysctl, uint64_t value)
+{
+	const char *prefix = "nf_conntrack_";
+
+	if (!strncmp(sysctl, prefix, strlen(prefix)))
+		sysctl += strlen(prefix);
+	memset(v, 0, sizeof(*v));
+	snprintf(v->key, sizeof(v->key), "%s", sysctl);
+	snprintf(v->path, sizeof(v->path), "$.conntrack.%s", v->key);
+	v->value = (long long)value;
+}
+
+size_t advise_policy_values(const struct advise_sizes *s, const struct advise_timeout_item *items, size_t n,
+			    struct ct_value out[ADVISE_POLICY_VALUES])
+{
+	size_t k = 0;
+
+	/* pinned even when unchanged, as in the sysctl.d file: a boot with
+	 * another default must not shrink the table under its demand */
+	policy_value(&out[k++], "nf_conntrack_max", s->max);
+	policy_value(&out[k++], "nf_conntrack_buckets", s->buckets);
+	for (size_t i = 0; i < n && k < ADVISE_POLICY_VALUES; i++)
+		if (items[i].change)
+			policy_value(&out[k++], advise_timeout_sysctl(items[i].which), items[i].recommended);
+	return k;
+}

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "util/strbuf.h"
+#include "policy/policy.h"
 
 /* Used when /proc/slabinfo cannot be read (it is root-only) or does not list
  * the cache (slab merging).  struct nf_conn is 256 bytes on the 6.x kernels
@@ -159,3 +160,12 @@ int advise_render_sysctl(const struct advise_sizes *s, uint64_t objsize, const s
 int advise_render_hashsize(uint64_t buckets, const char *prefix, struct strbuf *out);
 /* "1.5 GiB", "64.0 MiB", "512 B" */
 void advise_format_bytes(uint64_t bytes, char *buf, size_t size);
+
+/*
+ * The recommendation as values of a policy's "conntrack" section: max and
+ * buckets, then each timeout change, named as the section names them (the
+ * sysctl without "nf_conntrack_").  Returns how many it wrote to out.
+ */
+#define ADVISE_POLICY_VALUES (2 + ADV_TIMEOUTS)
+size_t advise_policy_values(const struct advise_sizes *s, const struct advise_timeout_item *items, size_t n,
+			    struct ct_value out[ADVISE_POLICY_VALUES]);

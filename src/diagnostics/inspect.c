@@ -1,6 +1,7 @@
 #include "diagnostics/inspect.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <inttypes.h>
@@ -271,17 +272,51 @@ static void status_drift(const struct status_config *cfg, struct status_report *
 	}
 }
 
+/* The conntrack values the current generation set, and whether they still
+ * hold: a sysctl.d file, kube-proxy or an admin may have changed them. */
+static void status_conntrack(const struct status_config *cfg, struct status_report *rep)
+{
+	struct ruleset rs = {0};
+	uint64_t gen;
+	bool present;
+	char *file;
+
+	if (inspect_current_policy(cfg->state_dir, cfg->table, &present, &gen, &file, &rs, &rep->ct_err) < 0)
+		return;
+	free(file);
+	for (size_t i = 0; present && i < rs.n_conntrack; i++) {
+		const struct ct_value *w = &rs.conntrack[i];
+		struct diag rd;
+		long long now;
+
+		diag_init(&rd);
+		if (ct_values_set(&rep->ct_want, w->key, w->value) < 0) {
+			diag_fail(&rep->ct_err, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			diag_free(&rd);
+			break;
+		}
+		if (ct_sysctl_read(w->key, &now, &rd) == 0)
+			ct_values_set(&rep->ct_live, w->key, now);
+		if (rd.kind != DIAG_NONE || now != w->value)
+			rep->ct_drift++;
+		diag_free(&rd);
+	}
+	ruleset_free(&rs);
+}
+
 void inspect_status(const struct status_config *cfg, struct status_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
 	diag_init(&rep->table_err);
 	diag_init(&rep->state_err);
 	diag_init(&rep->rules_err);
+	diag_init(&rep->ct_err);
 	inspect_table(cfg->ct, &rep->table, &rep->table_err);
 	status_state(cfg, rep);
 	status_pending(cfg, rep);
 	status_rules(cfg, rep);
 	status_drift(cfg, rep);
+	status_conntrack(cfg, rep);
 }
 
 void status_report_free(struct status_report *rep)
@@ -292,6 +327,9 @@ void status_report_free(struct status_report *rep)
 	diag_free(&rep->table_err);
 	diag_free(&rep->state_err);
 	diag_free(&rep->rules_err);
+	diag_free(&rep->ct_err);
+	ct_values_free(&rep->ct_want);
+	ct_values_free(&rep->ct_live);
 	memset(rep, 0, sizeof(*rep));
 }
 
@@ -593,4 +631,95 @@ int inspect_write_file(const char *path, const char *text, struct diag *d)
 				 strerror(err));
 	}
 	return sync_parent(path, d);
+}
+
+/* The policy to write into: the file's, checked, or a new one. */
+static int policy_to_edit(const char *path, json_t **root, struct diag *d)
+{
+	struct policy_source src = {0};
+	struct policy pol;
+	json_error_t jerr;
+	int r;
+
+	if (access(path, F_OK) < 0) {
+		*root = json_pack("{s:i}", "version", POLICY_VERSION);
+		return *root ? 0 : diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	r = policy_source_read(&src, path, d);
+	if (r == 0)
+		r = policy_parse(&src, &pol, d);
+	if (r < 0) {
+		policy_locate(&src, d);
+		policy_source_free(&src);
+		return r;
+	}
+	policy_free(&pol);
+	*root = json_loadb(src.text, src.len, JSON_REJECT_DUPLICATES, &jerr);
+	policy_source_free(&src);
+	return *root ? 0 : diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+}
+
+int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, struct strbuf *notes, struct diag *d)
+{
+	struct policy_source check = {.file = (char *)path};
+	bool exists = access(path, F_OK) == 0;
+	struct policy pol;
+	json_t *root, *ct;
+	char *text = NULL;
+	size_t kept = 0;
+	int r = policy_to_edit(path, &root, d);
+
+	if (r < 0)
+		return r;
+	ct = json_object_get(root, "conntrack");
+	if (!ct) {
+		ct = json_object();
+		json_object_set_new(root, "conntrack", ct);
+	}
+	for (size_t i = 0; i < *n; i++) {
+		struct diag probe;
+		diag_init(&probe);
+		if (ct_sysctl_check(&v[i], 1, &probe) < 0) {
+			strbuf_printf(notes, "left out %s = %lld: %s\n", v[i].key, v[i].value,
+				      probe.err == ENOENT
+					  ? "this kernel has no such setting"
+					  : "it cannot be written in this network namespace or container; "
+					    "set it on the host");
+		} else {
+			json_object_set_new(ct, v[i].key, json_integer((json_int_t)v[i].value));
+			v[kept++] = v[i];
+		}
+		diag_free(&probe);
+	}
+	*n = kept;
+	if (!kept && !exists) {
+		json_decref(root);
+		return 0;
+	}
+	if (!json_object_size(ct))
+		json_object_del(root, "conntrack");
+	text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (!text || notes->oom) {
+		free(text);
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	/* what apply will read must parse, or nothing is written */
+	check.text = text;
+	check.len = strlen(text);
+	r = policy_parse(&check, &pol, d);
+	if (r == 0) {
+		policy_free(&pol);
+		size_t len = strlen(text);
+		char *line = realloc(text, len + 2);
+		if (!line) {
+			free(text);
+			return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+		}
+		text = line;
+		memcpy(text + len, "\n", 2);
+		r = inspect_write_file(path, text, d);
+	}
+	free(text);
+	return r;
 }

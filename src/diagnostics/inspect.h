@@ -6,6 +6,7 @@
  * --write FILE` writes FILE, through inspect_write_file, and nothing else).
  */
 #pragma once
+#include "engine/ct_sysctl.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -81,6 +82,13 @@ struct status_report {
 	char recorded_backend[16], recorded_table[32];
 	bool has_drift, drift;
 	char drift_what[256];
+
+	/* The current generation's "conntrack" values and what the kernel
+	 * holds now (a key that cannot be read is missing from ct_live);
+	 * ct_drift counts the values someone changed since. */
+	struct ct_values ct_want, ct_live;
+	size_t ct_drift;
+	struct diag ct_err;
 };
 
 /* Reads each section on its own: a section that fails (say, rules without
@@ -148,3 +156,15 @@ void advise_report_free(struct advise_report *rep);
  * fsync and rename(2), then fsyncs the directory; mode 0644.  A reader sees
  * the old file or the new one, never a part. */
 int inspect_write_file(const char *path, const char *text, struct diag *d);
+
+/*
+ * advise --write-policy: puts `v` (n values) into the "conntrack" section of
+ * the policy at path, keeping everything else in it, or writes a new policy
+ * holding only that section.  A value this kernel or namespace cannot write
+ * (max and buckets in a container) is left out of the file and of `v` (*n
+ * counts what is left), with one line in `notes` saying why, so that apply
+ * accepts the result here.  With nothing left a new file is not created.  The result is parsed
+ * before it replaces the file; an existing file that is not a valid policy
+ * is refused with its error.
+ */
+int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, struct strbuf *notes, struct diag *d);

@@ -178,6 +178,13 @@ int emit_json(const struct ruleset *rs, const struct diag *d, struct strbuf *out
 	ua = NULL;
 	json_object_set_new(root, "exposure", lines_json(rs->exposure, rs->n_exposure));
 	json_object_set_new(root, "kept_tracked", lines_json(rs->kept, rs->n_kept));
+	if (rs->n_conntrack) {
+		/* sysctl values, written after the rules: no part of the ruleset */
+		json_t *ct = json_object();
+		for (size_t i = 0; i < rs->n_conntrack; i++)
+			json_object_set_new(ct, rs->conntrack[i].key, json_integer((json_int_t)rs->conntrack[i].value));
+		json_object_set_new(root, "conntrack", ct);
+	}
 	if (d) {
 		json_t *w = json_array();
 		for (size_t i = 0; i < d->n_warnings; i++)

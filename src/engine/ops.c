@@ -18,6 +18,7 @@
 #include "emit/emit.h"
 #include "backend/iptables/lint_ipt.h"
 #include "emit/ipt_size.h"
+#include "engine/ct_sysctl.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 30000
 
@@ -64,6 +65,8 @@ void op_result_free(struct op_result *res)
 	txn_result_free(&res->txn);
 	ruleset_free(&res->rs);
 	lint_report_free(&res->lint);
+	ct_values_free(&res->ct_from);
+	ct_values_free(&res->ct_to);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -301,7 +304,7 @@ static int finish_change(const struct op_config *cfg, struct session *s, const s
 	const char *action = c->in.action;
 
 	if (!strcmp(action, "apply") || !strcmp(action, "remove"))
-		return res->txn.changed ? record(cfg, s, action, c->src, c->desired, res, d) : 0;
+		return res->txn.changed || res->ct_changed ? record(cfg, s, action, c->src, c->desired, res, d) : 0;
 	/* rollback, restore: the target generation becomes current */
 	if (c->in.to != res->generation_from) {
 		int r = state_set_current(&s->st, c->in.to, d);
@@ -388,14 +391,191 @@ static int journal_before_commit(void *ctx, struct diag *d)
 	return r;
 }
 
+/* ------------------------------------------------------------------ */
+/* the conntrack sysctls                                                */
+
+/*
+ * The "conntrack" section's values go in after the rule transaction, as
+ * part of the same change: the baseline (what the kernel held before we
+ * first set a key) is saved first, then the values are written, and a
+ * failure anywhere after puts back both the values and the rules.
+ */
+struct ct_step {
+	struct ct_values old_baseline; /* as the change found it */
+	struct ct_values before;       /* every value it wrote, as it was */
+	bool wrote;
+};
+
+static void ct_step_free(struct ct_step *cs)
+{
+	ct_values_free(&cs->old_baseline);
+	ct_values_free(&cs->before);
+}
+
+static const struct ct_value *change_ct(const struct change *c, size_t *n)
+{
+	*n = c->desired ? c->desired->n_conntrack : 0;
+	return c->desired ? c->desired->conntrack : NULL;
+}
+
+static int note_ct_change(struct op_result *res, const char *key, long long from, long long to, struct diag *d)
+{
+	res->ct_changed = true;
+	if (ct_values_set(&res->ct_from, key, from) < 0 || ct_values_set(&res->ct_to, key, to) < 0)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	return 0;
+}
+
+/* Before anything changes: every value can be written here.  A check-only
+ * run also says which values would change. */
+static int ct_plan(const struct op_config *cfg, struct session *s, const struct change *c, struct op_result *res,
+		   struct diag *d)
+{
+	struct ct_values base;
+	size_t n;
+	const struct ct_value *want = change_ct(c, &n);
+	int r = ct_sysctl_check(want, n, d);
+
+	if (r < 0 || !cfg->check_only)
+		return r;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		long long now;
+		r = ct_sysctl_read(want[i].key, &now, d);
+		if (r == 0 && now != want[i].value)
+			r = note_ct_change(res, want[i].key, now, want[i].value, d);
+	}
+	if (r == 0)
+		r = state_ct_baseline_read(&s->st, &base, d);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < base.n; i++) {
+		bool kept = false;
+		long long now;
+		for (size_t k = 0; k < n; k++)
+			kept = kept || !strcmp(want[k].key, base.v[i].key);
+		if (!kept)
+			r = ct_sysctl_read(base.v[i].key, &now, d);
+		if (!kept && r == 0 && now != base.v[i].value)
+			r = note_ct_change(res, base.v[i].key, now, base.v[i].value, d);
+	}
+	ct_values_free(&base);
+	return r;
+}
+
+static int ct_step_run(struct session *s, const struct change *c, struct ct_step *cs, struct op_result *res,
+		       struct diag *d)
+{
+	struct ct_values base;
+	size_t n, before_release;
+	const struct ct_value *want = change_ct(c, &n);
+	bool grew = false;
+	int r = state_ct_baseline_read(&s->st, &base, d);
+
+	if (r < 0 || (!n && !base.n))
+		return r;
+	for (size_t i = 0; r == 0 && i < base.n; i++)
+		if (ct_values_set(&cs->old_baseline, base.v[i].key, base.v[i].value) < 0)
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	if (r == 0)
+		r = ct_sysctl_note_baseline(want, n, &base, &grew, d);
+	if (r == 0 && grew)
+		r = state_ct_baseline_write(&s->st, &base, d);
+	before_release = base.n;
+	if (r == 0) {
+		txn_test_pause("before-sysctl");
+		r = ct_sysctl_apply(want, n, &base, &cs->before, &res->ct_changed, d);
+	}
+	if (r == 0)
+		cs->wrote = true;
+	/* read back: what the kernel holds now is what the change reports */
+	for (size_t i = 0; r == 0 && i < cs->before.n; i++) {
+		long long now;
+		r = ct_sysctl_read(cs->before.v[i].key, &now, d);
+		if (r == 0)
+			r = note_ct_change(res, cs->before.v[i].key, cs->before.v[i].value, now, d);
+	}
+	if (r == 0)
+		txn_test_pause("after-sysctl");
+	/* keys released: their values are back, so they leave the baseline */
+	if (r == 0 && base.n != before_release)
+		r = state_ct_baseline_write(&s->st, &base, d);
+	ct_values_free(&base);
+	return r;
+}
+
+/* A later step failed: the values go back as the change found them. */
+static void ct_step_undo(struct session *s, struct ct_step *cs, struct diag *d)
+{
+	struct diag ud;
+
+	diag_init(&ud);
+	if (cs->wrote && ct_sysctl_undo(&cs->before, &ud) == 0)
+		state_ct_baseline_write(&s->st, &cs->old_baseline, &ud);
+	if (ud.kind != DIAG_NONE) {
+		size_t len = strlen(d->msg);
+		snprintf(d->msg + len, sizeof(d->msg) - len, "; putting the conntrack values back failed: %s", ud.msg);
+	}
+	diag_free(&ud);
+}
+
+/* Whether applying `rs` would write a conntrack value: one it sets differs
+ * from the live value, or one we set is no longer wanted.  Unreadable
+ * counts as different: the change itself then says why. */
+static bool ct_differs(struct session *s, const struct ruleset *rs)
+{
+	struct ct_values base;
+	struct diag scratch;
+	bool differs = false;
+
+	diag_init(&scratch);
+	if (state_ct_baseline_read(&s->st, &base, &scratch) < 0) {
+		diag_free(&scratch);
+		return true;
+	}
+	size_t n = rs ? rs->n_conntrack : 0;
+
+	for (size_t i = 0; !differs && i < n; i++) {
+		long long now;
+		differs = ct_sysctl_read(rs->conntrack[i].key, &now, &scratch) < 0 || now != rs->conntrack[i].value;
+	}
+	for (size_t i = 0; !differs && i < base.n; i++) {
+		bool kept = false;
+		for (size_t k = 0; k < n; k++)
+			kept = kept || !strcmp(rs->conntrack[k].key, base.v[i].key);
+		differs = !kept;
+	}
+	ct_values_free(&base);
+	diag_free(&scratch);
+	return differs;
+}
+
+/* Recovery: makes the conntrack values those of `desired` (NULL: none of
+ * ours), as an interrupted change left them half done. */
+static int ct_settle(struct session *s, const struct ruleset *desired, struct diag *d)
+{
+	struct change c = {.desired = desired};
+	struct op_result res = {0};
+	struct ct_step cs = {0};
+	int r = ct_step_run(s, &c, &cs, &res, d);
+
+	ct_step_free(&cs);
+	ct_values_free(&res.ct_from);
+	ct_values_free(&res.ct_to);
+	return r;
+}
+
 static int run_change(const struct op_config *cfg, struct session *s, struct change *c, struct op_result *res,
 		      struct diag *d)
 {
 	struct journal j = {.s = s, .in = &c->in};
 	struct txn_hooks hooks = {.before_commit = journal_before_commit, .ctx = &j};
+	struct ct_step cs = {0};
 	struct diag ignored;
 	int r;
 
+	r = ct_plan(cfg, s, c, res, d);
+	if (r < 0)
+		return r;
 	if (cfg->check_only)
 		return txn_run(cfg->backend, s->b, c->desired, true, &res->txn, d);
 	c->in.from = res->generation_from;
@@ -403,8 +583,17 @@ static int run_change(const struct op_config *cfg, struct session *s, struct cha
 	snprintf(c->in.backend, sizeof(c->in.backend), "%s", cfg->backend->name);
 	snprintf(c->in.table, sizeof(c->in.table), "%s", cfg_table(cfg));
 	r = txn_run_hooked(cfg->backend, s->b, c->desired, false, &hooks, &res->txn, d);
+	/* a change of values alone commits no rules, so nothing journaled it
+	 * yet: it must be, before the first value is written */
+	if (r == 0 && !j.written && ct_differs(s, c->desired))
+		r = journal_before_commit(&j, d);
+	if (r == 0)
+		r = ct_step_run(s, c, &cs, res, d);
 	if (r == 0)
 		r = finish_change(cfg, s, c, res, d);
+	if (r < 0)
+		ct_step_undo(s, &cs, d);
+	ct_step_free(&cs);
 	if (r < 0 && res->txn.committed && compensate(cfg, s, c->in.from, d) < 0)
 		return r; /* the journal stays: the next run sees and repairs what the kernel holds */
 	if (j.written) {
@@ -525,7 +714,11 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, e
 			goto done;
 		res.txn.changed = true;
 		res.txn.kernel_generation = probe.txn.kernel_generation;
-		r = finish_change(cfg, s, &c, &res, d);
+		/* the conntrack values come after the rules: write them again
+		 * (a no-op when that run got to them) before recording */
+		r = ct_settle(s, c.desired, d);
+		if (r == 0)
+			r = finish_change(cfg, s, &c, &res, d);
 		if (r == 0)
 			r = diag_warn(d, "",
 				      "an earlier %s was interrupted after the kernel took it; recorded it now "
@@ -562,8 +755,10 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, e
 		    c.in.action, c.in.from, current);
 		goto out;
 	}
-	/* the kernel holds what was there before: so must the state */
-	if (current != c.in.from)
+	/* the kernel holds what was there before: so must the state, and the
+	 * conntrack values, which that run may have begun to write */
+	r = ct_settle(s, loaded_rules(&before), d);
+	if (r == 0 && current != c.in.from)
 		r = state_set_current(&s->st, c.in.from, d);
 	if (r == 0)
 		r = diag_warn(d, "", "an earlier %s was interrupted before the kernel took it; dropped it",
@@ -1030,7 +1225,10 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 		r = refuse_if_pending(&s, d);
 	/* the no-op apply, when nothing was committed since a run verified (and
 	 * linted, cleanly) this ruleset: lint and plan would find what they found */
-	bool stampable = !cfg->check_only && cfg->confirm_seconds <= 0 && stamp_here(cfg, &res->rs, &here) == 0;
+	/* conntrack values are no part of the ruleset's stamp: someone may
+	 * have changed them since, so an apply that sets any always looks */
+	bool stampable = !cfg->check_only && cfg->confirm_seconds <= 0 && !res->rs.n_conntrack &&
+			 (r < 0 || !ct_differs(&s, &res->rs)) && stamp_here(cfg, &res->rs, &here) == 0;
 	if (r == 0 && stampable && unchanged_since_stamp(cfg, &s, &here, &res->txn.kernel_generation))
 		goto out;
 	size_t warnings = d->n_warnings;
@@ -1039,7 +1237,7 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	if (r == 0 && cfg->confirm_seconds > 0 && !cfg->check_only) {
 		/* an unchanged apply has nothing to confirm */
 		r = txn_run(cfg->backend, s.b, &res->rs, true, &res->txn, d);
-		if (r == 0 && res->txn.changed) {
+		if (r == 0 && (res->txn.changed || ct_differs(&s, &res->rs))) {
 			txn_result_free(&res->txn);
 			r = arm_confirmation(cfg, &s, res, d);
 		} else {
@@ -1052,6 +1250,9 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 		c.in.policy_file = src->file;
 		c.in.policy = src->text;
 		r = run_change(cfg, &s, &c, res, d);
+		/* a conntrack value this kernel or namespace refuses names its key */
+		if (r < 0 && d->path[0])
+			policy_locate(src, d);
 	}
 	/* a lint or a plan that had anything to say (say, a chain it cannot
 	 * reach) must say it again next time, so it leaves no stamp; nor does a

@@ -10,6 +10,7 @@
 #include "compile/ruleset.h"
 #include "engine/state.h"
 #include "engine/txn.h"
+#include "engine/ct_sysctl.h"
 
 struct op_config {
 	const char *table;     /* NULL: RULESET_DEFAULT_TABLE */
@@ -37,9 +38,12 @@ struct op_result {
 	struct ruleset rs; /* what was compiled (empty for remove) */
 	bool has_pending;  /* apply --confirm: awaiting confirmation */
 	struct pending pending;
-	bool cancelled_pending;	 /* rollback / remove / confirm ended a pending confirmation */
-	bool foreign_changes;	 /* others changed the ruleset since the current generation */
-	bool nothing_pending;	 /* confirm: there was nothing to confirm */
+	bool cancelled_pending; /* rollback / remove / confirm ended a pending confirmation */
+	bool foreign_changes;	/* others changed the ruleset since the current generation */
+	bool nothing_pending;	/* confirm: there was nothing to confirm */
+	bool ct_changed;	/* conntrack sysctl values were (or, checking, would be) written */
+	/* each conntrack value written (or that would be): from, to (same order) */
+	struct ct_values ct_from, ct_to;
 	struct lint_report lint; /* apply, diff, lint: what the linter found */
 	bool lint_skipped;	 /* the backend cannot lint (yet), or lint --offline */
 	/* digest of the policy now in force ("none" when nothing of ours is) */

@@ -4,6 +4,7 @@
 #include "util/lockfile.h"
 #include "util/trust.h"
 #include "util/strbuf.h"
+#include "engine/ct_sysctl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1153,4 +1154,53 @@ int state_known_write(struct state *st, const char *tag, const char *data, size_
 	r = write_cache(st->dir, "known", text, (size_t)h + len, d);
 	free(text);
 	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* the conntrack baseline                                               */
+
+int state_ct_baseline_read(struct state *st, struct ct_values *out, struct diag *d)
+{
+	json_t *root, *base, *v;
+	const char *key;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = read_state_json(st, "conntrack.json", &root, d);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	base = json_object_get(root, "baseline");
+	if (!json_is_object(base))
+		r = diag_fail(d, DIAG_STATE, EINVAL, NULL, "unexpected content; left for the admin");
+	json_object_foreach(base, key, v)
+	{
+		if (r < 0)
+			break;
+		if (!json_is_integer(v) || strlen(key) >= CT_KEY_MAX)
+			r = diag_fail(d, DIAG_STATE, EINVAL, NULL, "unexpected content at \"%s\"; left for the admin",
+				      key);
+		else if (ct_values_set(out, key, json_integer_value(v)) < 0)
+			r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	json_decref(root);
+	if (r < 0)
+		ct_values_free(out);
+	else
+		d->file[0] = '\0';
+	return r;
+}
+
+int state_ct_baseline_write(struct state *st, const struct ct_values *l, struct diag *d)
+{
+	json_t *base;
+
+	if (!l->n)
+		return unlink_durable(st->dir, "conntrack.json", d);
+	base = json_object();
+	for (size_t i = 0; base && i < l->n; i++)
+		json_object_set_new(base, l->v[i].key, json_integer(l->v[i].value));
+	return write_checksummed(st->dir, "conntrack.json",
+				 base ? json_pack("{s:i,s:o}", "format", STATE_FORMAT, "baseline", base) : NULL, d);
 }

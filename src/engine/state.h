@@ -203,3 +203,16 @@ int state_expired_clear(struct state *st, struct diag *d);
 /* Loads every generation file: 0, or the first that cannot be read in
  * full or fails its checksum (restore refuses to act on such a state). */
 int state_verify_all(struct state *st, struct diag *d);
+
+/*
+ * DIR/conntrack.json: for every net.netfilter.nf_conntrack_* value a
+ * generation set, the value the kernel held before notrackctl first set it
+ * (ct_sysctl.h).  A key leaves it when no generation in force sets it any
+ * more and its value was put back.  Written before the values, so a run
+ * killed in between never loses what to put back.
+ */
+struct ct_values;
+/* An absent file reads as an empty list. */
+int state_ct_baseline_read(struct state *st, struct ct_values *out, struct diag *d);
+/* An empty list removes the file. */
+int state_ct_baseline_write(struct state *st, const struct ct_values *l, struct diag *d);

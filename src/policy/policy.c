@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/jsonpos.h"
+#include "policy/ct_keys.h"
 
 /* ------------------------------------------------------------------ */
 /* reading the file                                                     */
@@ -1111,6 +1112,76 @@ static int parse_notrack(struct parser *p, json_t *root, struct policy *pol)
 				   &pol->n_upstreams);
 }
 
+/*
+ * The "conntrack" section: net.netfilter.nf_conntrack_* values, by their
+ * name without the prefix.  Only the names and ranges are checked here;
+ * whether this kernel has the sysctl and lets us write it is for apply.
+ */
+static int parse_conntrack(struct parser *p, json_t *root, struct policy *pol)
+{
+	json_t *ct = json_object_get(root, "conntrack"), *v;
+	char kp[DIAG_PATH_MAX];
+	const char *key;
+	int r;
+
+	if (!ct)
+		return 0;
+	r = need_object(p, "$.conntrack", ct);
+	if (r < 0)
+		return r;
+	json_object_foreach(ct, key, v)
+	{
+		child_key(kp, sizeof(kp), "$.conntrack", key);
+		if (!strncmp(key, "nf_conntrack_", 13) && ct_sysctl_key(key + 13))
+			return fail(p, kp, "write \"%s\" without the \"nf_conntrack_\" prefix", key + 13);
+		if (!ct_sysctl_key(key)) {
+			const char *const *names = ct_sysctl_names(), *best = NULL;
+			size_t best_dist = 4;
+
+			for (size_t i = 0; names[i]; i++) {
+				size_t dist = edit_distance(key, names[i]);
+				if (dist < best_dist) {
+					best_dist = dist;
+					best = names[i];
+				}
+			}
+			/* the module parameter admins know the hash size by */
+			if (!strcmp(key, "hashsize"))
+				best = "buckets";
+			if (!strcmp(key, "count"))
+				return fail(p, kp, "\"count\" is read-only: the number of entries, not a setting");
+			if (best)
+				return fail(p, kp, "unknown key \"%s\" (did you mean \"%s\"?)", key, best);
+			return fail(p, kp,
+				    "unknown key \"%s\" (expected a net.netfilter.nf_conntrack_* setting without the "
+				    "prefix, such as max or tcp_timeout_time_wait)",
+				    key);
+		}
+	}
+	pol->conntrack = calloc(json_object_size(ct) ? json_object_size(ct) : 1, sizeof(*pol->conntrack));
+	if (!pol->conntrack)
+		return diag_fail(p->d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	json_object_foreach(ct, key, v)
+	{
+		const struct ct_key *k = ct_sysctl_key(key);
+		struct ct_value *cv = &pol->conntrack[pol->n_conntrack];
+		long long n;
+
+		child_key(kp, sizeof(kp), "$.conntrack", key);
+		if (!json_is_integer(v))
+			return type_error(p, kp, "an integer", v);
+		n = json_integer_value(v);
+		if (n < k->min || n > k->max)
+			return fail(p, kp, "%lld is out of range for %s: %lld to %lld (%s)", n, key, k->min, k->max,
+				    k->unit);
+		snprintf(cv->key, sizeof(cv->key), "%s", key);
+		child_key(cv->path, sizeof(cv->path), "$.conntrack", key);
+		cv->value = n;
+		pol->n_conntrack++;
+	}
+	return 0;
+}
+
 /* jansson reports the offset just past the offending token (or the end of the
  * file), and its columns point at the token's last character.  The path is
  * taken there, so it names the member being read; the line and column are
@@ -1134,8 +1205,9 @@ static int syntax_error(const struct policy_source *src, const json_error_t *jer
 
 int policy_parse(const struct policy_source *src, struct policy *pol, struct diag *d)
 {
-	static const char *const keys[] = {"version", "name",	      "description",	  "families",
-					   "notrack", "keep_tracked", "untracked_accept", NULL};
+	static const char *const keys[] = {"version",	       "name",	    "description",
+					   "families",	       "notrack",   "keep_tracked",
+					   "untracked_accept", "conntrack", NULL};
 	struct parser p = {.d = d};
 	json_error_t jerr;
 	json_t *root;
@@ -1178,6 +1250,9 @@ int policy_parse(const struct policy_source *src, struct policy *pol, struct dia
 	if (r < 0)
 		goto out;
 	r = parse_untracked_accept(&p, root, pol);
+	if (r < 0)
+		goto out;
+	r = parse_conntrack(&p, root, pol);
 out:
 	json_decref(root);
 	if (r < 0)
@@ -1203,6 +1278,7 @@ void policy_free(struct policy *p)
 	selectors_free(p->upstreams, p->n_upstreams);
 	selectors_free(p->keep, p->n_keep);
 	free(p->accept_chains);
+	free(p->conntrack);
 	memset(p, 0, sizeof(*p));
 }
 

@@ -87,6 +87,14 @@ struct chain_ref {
 	char chain[64];
 };
 
+/* One net.netfilter.nf_conntrack_<key> value of the "conntrack" section. */
+#define CT_KEY_MAX 40
+struct ct_value {
+	char key[CT_KEY_MAX];
+	long long value;
+	char path[POLICY_PATH_MAX]; /* "$.conntrack.max"; "" when not from a policy */
+};
+
 struct policy {
 	int version;
 	char name[POLICY_NAME_MAX + 1];
@@ -103,6 +111,8 @@ struct policy {
 	enum untracked_accept_mode untracked_accept;
 	struct chain_ref *accept_chains;
 	size_t n_accept_chains;
+	struct ct_value *conntrack; /* in the order written */
+	size_t n_conntrack;
 };
 
 /* The raw text a policy came from, kept so errors can be located in it. */

@@ -15,6 +15,7 @@
 
 #include "diagnostics/advise.h"
 #include "util/strbuf.h"
+#include "engine/ct_sysctl.h"
 
 #define MIB (1024ull * 1024)
 #define GIB (1024ull * MIB)
@@ -239,6 +240,38 @@ static void test_timeouts_under_pressure(void **state)
 	assert_string_equal(advise_timeout_sysctl(ADV_TCP_TIME_WAIT), "nf_conntrack_tcp_timeout_time_wait");
 }
 
+/* The recommendation as a policy's conntrack section: keys the parser
+ * knows, within its ranges, max and buckets first, then each change. */
+static void test_policy_values(void **state)
+{
+	struct advise_mix mix = {.total = 1000, .pressure = true};
+	struct advise_timeout_item items[ADV_TIMEOUTS];
+	struct advise_sizes sizes = {.max = 524288, .buckets = 131072};
+	struct ct_value v[ADVISE_POLICY_VALUES];
+	uint64_t current[ADV_TIMEOUTS];
+	size_t n, k;
+
+	(void)state;
+	defaults(current);
+	mix.entries[ADV_TCP_TIME_WAIT] = 600;
+	mix.entries[ADV_UDP] = 100; /* mentioned, not changed: not in the section */
+	n = advise_timeouts(&mix, current, items);
+	k = advise_policy_values(&sizes, items, n, v);
+	assert_int_equal(k, 3);
+	assert_string_equal(v[0].key, "max");
+	assert_int_equal(v[0].value, 524288);
+	assert_string_equal(v[1].key, "buckets");
+	assert_int_equal(v[1].value, 131072);
+	assert_string_equal(v[2].key, "tcp_timeout_time_wait");
+	assert_int_equal(v[2].value, 60);
+	assert_string_equal(v[2].path, "$.conntrack.tcp_timeout_time_wait");
+	for (size_t i = 0; i < k; i++) {
+		const struct ct_key *key = ct_sysctl_key(v[i].key);
+		assert_non_null(key);
+		assert_true(v[i].value >= key->min && v[i].value <= key->max);
+	}
+}
+
 static void test_timeouts_no_pressure_or_already_short(void **state)
 {
 	struct advise_mix mix = {.total = 1000, .pressure = false};
@@ -332,6 +365,7 @@ int main(void)
 	    cmocka_unit_test(test_timeouts_under_pressure),
 	    cmocka_unit_test(test_timeouts_no_pressure_or_already_short),
 	    cmocka_unit_test(test_render_sysctl),
+	    cmocka_unit_test(test_policy_values),
 	    cmocka_unit_test(test_format_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
