@@ -132,12 +132,22 @@ static int arm_process(struct pending *p, char *const argv[])
 		setsid();
 		grandchild = fork();
 		if (grandchild == 0) {
+			/* The timer lives until the deadline: it must not keep our
+			 * flocks (the state directory's, the xtables lock) held
+			 * through an inherited descriptor, or the confirm that
+			 * follows the apply finds the lock taken.  Every descriptor
+			 * but the pipe goes before the parent hears from us, so
+			 * none is left by the time the apply returns. */
+			pid_t self = getpid();
 			close(fds[0]);
+			if (fds[1] > STDERR_FILENO + 1)
+				close_range(STDERR_FILENO + 1, (unsigned)fds[1] - 1, 0);
+			close_range((unsigned)fds[1] + 1, ~0u, 0);
+			if (write(fds[1], &self, sizeof(self)) != sizeof(self))
+				_exit(1);
 			close(fds[1]);
 			waiter(argv);
 		}
-		if (write(fds[1], &grandchild, sizeof(grandchild)) != sizeof(grandchild))
-			_exit(1);
 		_exit(grandchild > 0 ? 0 : 1);
 	}
 	close(fds[1]);
