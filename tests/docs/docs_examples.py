@@ -4,7 +4,8 @@
 The marking convention (docs/testing.md says it for writers):
 
 - A fenced block marked ```console is a transcript that runs.  A line that
-  starts with "# " is a command (root's prompt); the lines after it, up to
+  starts with "$ " is a command (run as root: "# " would clash with the
+  comments nft and iptables print); the lines after it, up to
   the next command, are what it prints, stdout and stderr together.  Every
   console block of one file runs in order, in one fresh network namespace,
   with a state directory of its own, from a root-owned copy of the source
@@ -213,12 +214,12 @@ def transcripts(path):
         if info != "console":
             continue
         for k, line in enumerate(body):
-            if line.startswith("# "):
+            if line.startswith("$ "):
                 steps.append([first + k, line[2:], []])
             elif steps and steps[-1][0] >= first:
                 steps[-1][2].append(line)
             else:
-                raise SystemExit(f"{path}:{first + k}: console block text before its first '# ' command")
+                raise SystemExit(f"{path}:{first + k}: console block text before its first '$ ' command")
     return steps
 
 
