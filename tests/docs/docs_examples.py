@@ -14,9 +14,9 @@ The marking convention (docs/testing.md says it for writers):
   In the expected output, {N} stands for a number (digits, "," and "."),
   {HEX} for hex digits, {DATE} for YYYY-MM-DD, {TIME} for HH:MM or
   HH:MM:SS, {ANY} for any text within the line, and a line "..." for any
-  number of lines (none included).
-- Every other `notrackctl ...` command line shown (in any fenced block, in
-  inline code, or in a man page's .nf example) is checked, not run: its
+  number of lines, none too.
+- Every `notrackctl ...` command line shown (in any fenced block, the
+  transcripts too, in inline code, or in a man page's .nf example) is checked: its
   command must be one --help lists, and each of its options one that the
   command's --help lists.
 
