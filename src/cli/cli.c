@@ -104,8 +104,32 @@ int cli_exit_code(const struct diag *d)
 }
 
 /* One line: "FILE:LINE:COL: PATH: message" when the place is known. */
+/*
+ * The --json envelope (docs/json.md): every command's document is one object
+ * that starts with "command" and "version" and ends with "warnings" and
+ * "error".  A command that fails before it printed its document (a usage
+ * error, a state directory it cannot read) still prints one, with the last
+ * error it reported, so a consumer never has to parse stderr.
+ */
+static struct {
+	const char *command; /* NULL until the command is known */
+	bool printed;
+	bool failed;
+	int code;	   /* the exit code, for a failure that reported no error */
+	struct diag error; /* the last error reported; its warnings are unused */
+} json_env;
+
+static void json_env_record(const struct diag *d)
+{
+	json_env.failed = true;
+	json_env.error = *d;
+	json_env.error.warnings = NULL;
+	json_env.error.n_warnings = 0;
+}
+
 void cli_print_error(const struct diag *d)
 {
+	json_env_record(d);
 	if (d->file[0] && d->line)
 		fprintf(stderr, "%s:%u:%u: %s%s%s\n", d->file, d->line, d->col, d->path, d->path[0] ? ": " : "",
 			d->msg);
@@ -129,6 +153,12 @@ void cli_print_warnings(const struct diag *d)
 
 int cli_usage_error(const char *cmd, const char *fmt, const char *arg)
 {
+	struct diag d;
+
+	diag_init(&d);
+	diag_fail(&d, DIAG_USAGE, EINVAL, NULL, fmt, arg);
+	json_env_record(&d);
+	diag_free(&d);
 	fprintf(stderr, "notrackctl%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nTry 'notrackctl %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
@@ -260,7 +290,7 @@ int cli_main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct global_options g = {.table = getenv("NOTRACKCTL_TABLE"), .lock_timeout_ms = -1};
-	int c;
+	int c, code;
 
 	if (g.table && !*g.table)
 		g.table = NULL;
@@ -288,34 +318,59 @@ int cli_main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 			optind = 0; /* GNU getopt: 0 fully reinitialises for the sub-command */
-			return commands[i].run(sub_argc, sub_argv, &g);
+			json_env.command = commands[i].name;
+			code = commands[i].run(sub_argc, sub_argv, &g);
+			if (g.json && !json_env.printed && code != EXIT_OK) {
+				json_env.code = code;
+				cli_json_print(json_object(), NULL, true);
+			}
+			return code;
 		}
 	}
 	if (!strcmp(argv[optind], "help")) {
 		print_main_help(stdout);
 		return EXIT_OK;
 	}
-	return cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+	code = cli_usage_error(NULL, "unknown command '%s'", argv[optind]);
+	if (g.json) /* the envelope, with "command": null */
+		cli_json_print(json_object(), NULL, true);
+	return code;
 }
 
-void cli_json_print(json_t *o, const struct diag *d, bool failed)
+void cli_json_print(json_t *body, const struct diag *d, bool failed)
 {
+	json_t *o = json_pack("{s:s?,s:s}", "command", json_env.command, "version", NOTRACKCTL_VERSION);
 	json_t *w = json_array();
 	char *text;
 
-	for (size_t i = 0; i < d->n_warnings; i++)
+	/* the command's own fields keep their order, after the envelope's */
+	json_object_update(o, body);
+	json_decref(body);
+	if (!d && failed && json_env.failed)
+		d = &json_env.error;
+	for (size_t i = 0; d && i < d->n_warnings; i++)
 		json_array_append_new(w, json_pack("{s:s,s:s,s:I,s:I}", "path", d->warnings[i].path, "message",
 						   d->warnings[i].msg, "line", (json_int_t)d->warnings[i].line, "col",
 						   (json_int_t)d->warnings[i].col));
-	json_object_set_new(o, "warnings", w);
-	if (failed)
+	/* a document without its own warnings (status, top, advise) gets an empty list */
+	if (!json_object_get(o, "warnings") || d)
+		json_object_set_new(o, "warnings", w);
+	else
+		json_decref(w);
+	if (failed && d)
 		json_object_set_new(o, "error",
 				    json_pack("{s:i,s:s,s:s,s:s,s:s,s:I,s:I}", "code", cli_exit_code(d), "kind",
 					      cli_diag_kind_name(d->kind), "message", d->msg, "file", d->file, "path",
 					      d->path, "line", (json_int_t)d->line, "col", (json_int_t)d->col));
+	else if (failed)
+		json_object_set_new(o, "error",
+				    json_pack("{s:i,s:s,s:s}", "code", json_env.code, "kind",
+					      cli_diag_kind_name(DIAG_SYSTEM), "message", "failed"));
 	else
 		json_object_set_new(o, "error", json_null());
-	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_env.printed = true;
+	/* percentages are rounded to one decimal: six digits print them as written */
+	text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
 	if (text)
 		puts(text);
 	free(text);

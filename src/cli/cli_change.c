@@ -514,12 +514,7 @@ int cmd_generations(int argc, char **argv, struct global_options *g)
 		diag_free(&gd);
 	}
 	if (arr) {
-		json_t *o = json_pack("{s:I,s:o}", "current", (json_int_t)current, "generations", arr);
-		char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (text)
-			puts(text);
-		free(text);
-		json_decref(o);
+		cli_json_print(json_pack("{s:I,s:o}", "current", (json_int_t)current, "generations", arr), &d, false);
 	} else if (current == 0) {
 		printf("current generation: 0 (nothing of ours applied)\n");
 	}

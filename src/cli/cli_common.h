@@ -58,9 +58,11 @@ int cli_usage_error(const char *cmd, const char *fmt, const char *arg);
 /* The rule counts, the exposure summary and what stays tracked, on stderr. */
 /* backend: where the rules go ("nft", "iptables"); NULL for compile (nft's view). */
 void cli_print_exposure(const struct ruleset *rs, const char *file, const char *backend);
-/* Adds "warnings" and "error" (null, or {code, kind, message, file, path,
- * line, col}) to a command's --json document, prints it and frees it. */
-void cli_json_print(json_t *o, const struct diag *d, bool failed);
+/* The --json envelope (docs/json.md): prints "command" and "version", the
+ * fields of body (which it frees), "warnings" (d's; body's own, or [], when d
+ * is NULL) and "error" (null, or {code, kind, message, file, path, line, col}
+ * from d, or else from the last error cli_print_error reported). */
+void cli_json_print(json_t *body, const struct diag *d, bool failed);
 /* The stable name of an error kind in --json output. */
 const char *cli_diag_kind_name(enum diag_kind k);
 

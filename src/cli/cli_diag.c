@@ -63,15 +63,10 @@ static json_t *json_percent(double p)
 	return json_real((double)(int64_t)(p * 10.0 + 0.5) / 10.0);
 }
 
-static void print_json_doc(json_t *o)
+/* status, top and advise report no policy warnings: the envelope's list stays empty */
+static void print_json_doc(json_t *o, const struct diag *failed)
 {
-	/* percentages are rounded to one decimal: six digits print them as written */
-	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-
-	if (text)
-		puts(text);
-	free(text);
-	json_decref(o);
+	cli_json_print(o, failed, failed != NULL);
 }
 
 static json_t *json_error(const struct diag *d)
@@ -397,7 +392,12 @@ static void print_status_json(const struct status_report *rep, const char *backe
 			    json_pack("{s:I,s:I}", "packets", (json_int_t)rep->bypassed_packets, "bytes",
 				      (json_int_t)rep->bypassed_bytes));
 	json_object_set_new(o, "rules_error", json_error(&rep->rules_err));
-	print_json_doc(o);
+	/* the top-level error is the section that decides the exit code: the first that failed */
+	const struct diag *errs[] = {&rep->table_err, &rep->state_err, &rep->rules_err}, *first = NULL;
+	for (size_t i = 0; i < 3 && !first; i++)
+		if (errs[i]->kind != DIAG_NONE)
+			first = errs[i];
+	print_json_doc(o, first);
 }
 
 int cmd_status(int argc, char **argv, struct global_options *g)
@@ -863,7 +863,7 @@ int cmd_top(int argc, char **argv, struct global_options *g)
 		if (slots[i])
 			((struct cov_view *)slots[i])->cov = &rep.cov[i];
 	if (g->json)
-		print_json_doc(top_json(&rep, n_top, views, n_views, slots));
+		print_json_doc(top_json(&rep, n_top, views, n_views, slots), NULL);
 	else
 		print_top_text(&rep, n_top, views, n_views);
 	goto out;
@@ -1082,7 +1082,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 		json_object_set_new(o, "policy_written", policy_file ? json_string(policy_file) : json_null());
 		json_object_set_new(o, "policy_values", pv);
 		json_object_set_new(o, "policy_notes", json_string(notes.data ? notes.data : ""));
-		print_json_doc(o);
+		print_json_doc(o, NULL);
 	} else {
 		print_advise_text(&rep, text.data);
 		if (write_file)

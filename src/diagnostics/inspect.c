@@ -609,6 +609,16 @@ int inspect_write_file(const char *path, const char *text, struct diag *d)
 	if (snprintf(tmp, sizeof(tmp), "%s.notrackctl-%d.tmp", path, (int)getpid()) >= (int)sizeof(tmp))
 		return diag_fail(d, DIAG_USAGE, ENAMETOOLONG, NULL, "%s: path too long", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* open's mode is filtered by the umask, and a root shell's 077 would leave a
+	 * sysctl.d file or a textfile that node_exporter (not root) cannot read:
+	 * set the documented 0644 explicitly. */
+	if (fd >= 0 && fchmod(fd, 0644) < 0) {
+		err = errno;
+		close(fd);
+		unlink(tmp);
+		diag_set_file(d, path);
+		return diag_fail(d, DIAG_SYSTEM, err, NULL, "cannot set mode 0644: %s", strerror(err));
+	}
 	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		err = errno;
 		if (fd >= 0)

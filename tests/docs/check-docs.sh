@@ -5,7 +5,11 @@
 #  - every `notrackctl COMMAND` shown in README.md exists;
 #  - every exit code in src/cli/exit_codes.h is in --help, the man page and
 #    README.md;
-#  - the sources are clang-formatted.
+#  - the sources are clang-formatted;
+#  - every notrackctl command line shown in README.md, docs/ and the man
+#    pages names a command and options that its --help lists, and --help
+#    and notrackctl(8)'s OPTIONS list the same options, command by command
+#    (docs_examples.py options; check-examples.sh runs the transcripts).
 #
 # Usage: check-docs.sh NOTRACKCTL SOURCE_DIR
 set -euo pipefail
@@ -35,6 +39,11 @@ grep -oE '(^\$ |^|`|sudo )notrackctl [a-z][a-z-]+' "$src/README.md" | sed 's/.*n
 while read -r c; do
 	grep -qx "$c" <<<"$commands" || fail "README.md shows 'notrackctl $c', which --help does not list"
 done <"$work/readme-commands"
+
+# Shown command lines and the man page's options, mechanically.
+python3 "$(dirname "$0")/docs_examples.py" options "$bin" "$src" >"$work/options" ||
+	fail "the documented commands or options disagree with --help:
+$(cat "$work/options")"
 
 # Exit codes.
 sed -n 's/^\s*EXIT_[A-Z_]* = \([0-9]*\),.*/\1/p' "$src/src/cli/exit_codes.h" >"$work/codes"

@@ -58,7 +58,9 @@ echo "ok   nothing written without --write"
 
 # a peak of 200,000 (from monitoring): 400,000 rounded up to 524,288, one
 # bucket each; and the table is under pressure, so TIME_WAIT is shortened
-"$bin" advise --json --peak 200000 --write "$work/90-conntrack.conf" >"$work/a2.json"
+# under a root shell's umask 077 too, the file is 0644 (as documented)
+(umask 077 && "$bin" advise --json --peak 200000 --write "$work/90-conntrack.conf" >"$work/a2.json")
+expect_eq "--write mode under umask 077" "$(stat -c %a "$work/90-conntrack.conf")" 644
 j() { jq -r "$1" "$work/a2.json"; }
 expect_eq "demand" "$(j .sizes.demand)" 200000
 expect_eq "recommended max" "$(j .sizes.max)" 524288
