@@ -45,7 +45,7 @@ for name, hook in (("prerouting", "prerouting"), ("output", "output")):
     want = ["notrackctl keep_tracked[0]", "notrackctl notrack.loopback", "notrackctl notrack.interfaces[0]",
             "notrackctl notrack.services[0]"]
     if name == "prerouting":
-        want[1:1] = ["notrackctl route_localnet guard"] * 2
+        want[1:1] = ["notrackctl route_localnet guard"]  # IPv4 only: IPv6 needs none
         want += ["notrackctl notrack.services[0] (icmp errors)"] * 2
     if got != want:
         fail("rules of %s: %r, want %r" % (name, got, want))
