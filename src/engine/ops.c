@@ -485,8 +485,15 @@ static int ct_step_run(struct session *s, const struct change *c, struct ct_step
 		txn_test_pause("before-sysctl");
 		r = ct_sysctl_apply(want, n, &base, &cs->before, &res->ct_changed, d);
 	}
-	if (r == 0)
+	if (r == 0) {
 		cs->wrote = true;
+	} else if (grew) {
+		/* ct_sysctl_apply() put back what it wrote: so goes the baseline */
+		struct diag ignored;
+		diag_init(&ignored);
+		state_ct_baseline_write(&s->st, &cs->old_baseline, &ignored);
+		diag_free(&ignored);
+	}
 	/* read back: what the kernel holds now is what the change reports */
 	for (size_t i = 0; r == 0 && i < cs->before.n; i++) {
 		long long now;

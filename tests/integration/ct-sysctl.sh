@@ -112,6 +112,7 @@ NOTRACKCTL_TEST_SYSCTL_FAIL=udp_timeout run 5 ntc apply "$work/c.json"
 assert_contains "$work/err" "the kernel refused 21" "the refused write is named"
 assert_contains "$work/err" "the kernel was put back to generation" "the rules went back"
 what="after the refused write" values tcp_timeout_time_wait=40 udp_timeout=33
+assert_not_contains "$NOTRACKCTL_STATE_DIR/conntrack.json" udp_timeout "the baseline after the refused write"
 snapshot after-fault
 assert_same_rules before-bad after-fault
 assert_eq "$(ls "$NOTRACKCTL_STATE_DIR/gen" | wc -l)" "$gens" "generations after the refused write"
