@@ -8,7 +8,8 @@
 #    exactly what a fresh apply of the same policy leaves;
 #  - a foreign edit moves the generation id: the next apply, of another
 #    policy, dumps the set again and the result is still exactly the policy;
-#  - a damaged DIR/known is not believed;
+#  - a damaged DIR/known is not believed; a wrong one that gets a batch
+#    refused is not believed again;
 #  - the same state directory used from another network namespace, whose
 #    generation id reads the same number, is not believed either.
 . "$(dirname "$0")/lib.sh"
@@ -96,6 +97,49 @@ fresh_logs
 run 0 ntc apply -q "$work/p3.json"
 [ "$(wc -l <"$NOTRACKCTL_TEST_DUMP_LOG")" -ge 1 ] || fail "a damaged DIR/known was believed"
 exact "$work/p3.json" "after a damaged DIR/known"
+
+# A record that is wrong but intact (made by hand here: it cannot happen
+# otherwise) claims a port the kernel's set lacks.  The batch planned from
+# it is refused; the run leaves a record nobody believes, and the next one
+# reads the kernel and applies exactly the policy.
+python3 - "$NOTRACKCTL_STATE_DIR/known" <<-'PY'
+	import struct, sys
+	path = sys.argv[1]
+	raw = open(path, "rb").read()
+	head, data = raw.split(b"\n", 1)
+	words = head.split(b" ")
+	assert data[:4] == b"NTK1"
+	genid, nsets = struct.unpack_from("<II", data, 4)
+	at, out = 12, data[:12]
+	for _ in range(nsets):
+	    (nl,) = struct.unpack_from("<I", data, at)
+	    name = data[at + 4:at + 4 + nl]
+	    (n,) = struct.unpack_from("<I", data, at + 4 + nl)
+	    at += 8 + nl
+	    elems = b""
+	    for _ in range(n):
+	        kl = data[at]
+	        elems += data[at:at + 2 + kl]
+	        at += 2 + kl
+	    if name == b"svc0_ports":
+	        elems += bytes([2, 0]) + struct.pack(">H", 62000)
+	        n += 1
+	    out += struct.pack("<I", nl) + name + struct.pack("<I", n) + elems
+	h = 0xcbf29ce484222325
+	for c in out:
+	    h = ((h ^ c) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+	words[words.index(b"len") + 1] = str(len(out)).encode()
+	words[words.index(b"sum") + 1] = b"%016x" % h
+	open(path, "wb").write(b" ".join(words) + b"\n" + out)
+PY
+fresh_logs
+run 5 ntc apply -q "$work/p2.json"
+assert_contains "$work/err" "refused deleting elements of set svc0_ports" "the refusal"
+dumps 0 "the apply planned from a wrong record"
+fresh_logs
+run 0 ntc apply -q "$work/p2.json"
+[ "$(wc -l <"$NOTRACKCTL_TEST_DUMP_LOG")" -ge 1 ] || fail "after a refused batch the record was believed again"
+exact "$work/p2.json" "after a refused batch"
 
 # a generation whose policy text needs escaping reads back (its checksum holds)
 run 0 ntc apply -q "$work/p5.json"

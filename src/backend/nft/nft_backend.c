@@ -101,6 +101,7 @@ struct backend {
 	 * no-op apply never reads the set, and should not parse them */
 	char *known_raw;
 	size_t known_len;
+	bool known_refused; /* a batch planned in this run was refused (nft_commit()) */
 };
 
 struct known_set {
@@ -407,6 +408,7 @@ static void dump_log(const struct nftnl_set *s)
 }
 
 static void known_parse(struct backend *b);
+static void known_free(struct backend *b);
 
 /* Moves the elements of our set `s` as an earlier run knew them into
  * `out`, if the generation has not moved since: 1, else 0.  Taken once: a
@@ -1485,6 +1487,15 @@ static int nft_commit(struct backend *b, struct plan *p, struct diag *d)
 	nft_batch_free(&bt);
 	if (r == 0)
 		keep_committed(b, np);
+	/* The kernel refused the batch without anyone committing meanwhile:
+	 * if what the last run knew was wrong (it cannot be, short of a bug or
+	 * a hand-made file), it would be believed again and refused again for
+	 * as long as the generation id stands.  Leave a record nobody
+	 * believes, so that the next run reads the kernel. */
+	if (r < 0 && r != -ERESTART && r != -EINPROGRESS) {
+		known_free(b);
+		b->known_refused = true;
+	}
 	return r;
 }
 
@@ -1803,6 +1814,8 @@ static int nft_known_save(struct backend *b, struct strbuf *out)
 {
 	const struct live *l = &b->cache;
 
+	if (b->known_refused)
+		return strbuf_putn(out, "NTK0", 4); /* no magic: read as damaged */
 	/* only a whole read: every set of ours with its elements */
 	if (!b->cached || !l->have_table || l->n_elems != l->n_sets)
 		return 0;
