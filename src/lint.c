@@ -3,8 +3,10 @@
  * it follows.
  */
 #include "lint.h"
+#include "lint_xt.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,6 +407,7 @@ struct probe {
 	 * no packet of a flow someone else's NAT translates belongs to one of
 	 * this host's sockets (no upstream replies). */
 	unsigned scopes;
+	bool kept_port; /* a source NAT's reply to a client port outside the ephemeral range */
 	struct lint_sel sel;
 };
 
@@ -438,6 +441,7 @@ static int probe_add(struct probes *p, enum hook h, bool reply, unsigned scopes,
 		lint_sel_add_if(&pr->sel, true, "lo", false, true);
 	pr->hook = h;
 	pr->reply = reply;
+	pr->kept_port = false;
 	pr->scopes = scopes;
 	p->n++;
 	return 0;
@@ -581,9 +585,19 @@ static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
 	return 0;
 }
 
-static int build_probes(const struct ct_user *u, const struct lint_ranges host[2], struct probes *p)
+/*
+ * kept_port: the flow's client port is not taken to be ephemeral.  A
+ * source NAT keeps the client's port whenever it is free, and UDP clients
+ * often bind a fixed one (NTP 123, IKE 500/4500, WireGuard's ListenPort,
+ * SIP 5060): their replies come back to that port.
+ */
+static int build_probes(const struct ct_user *u, const struct lint_ranges host[2], bool kept_port, struct probes *p)
 {
-	bool arriving = u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD | LINT_HOOK_POSTROUTING);
+	/* a rule for what this host sends (fib saddr type local) never sees a
+	 * forwarded packet, even on postrouting */
+	bool arriving =
+	    (u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD | LINT_HOOK_POSTROUTING)) &&
+	    !u->from_host;
 	/* a rule that names an input interface never sees a packet this host sends */
 	bool local = (u->hooks & (LINT_HOOK_OUTPUT | LINT_HOOK_POSTROUTING)) && !has_positive_if(&u->sel.iif);
 	bool source_nat = u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE;
@@ -594,7 +608,9 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 	e = lint_sel_copy(&o, &u->sel);
 	if (e < 0)
 		return e;
-	if (is_nat(u->need) && o.sport.any) {
+	if (kept_port) {
+		e = 0;
+	} else if (is_nat(u->need) && o.sport.any) {
 		/* a NAT rule sees the first packet of a flow: its source port is the client's */
 		e = ephemeral(&o.sport);
 		o.sport.any = false;
@@ -655,6 +671,8 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 			e = probe_add(p, HOOK_PREROUTING, true, reply_scopes, &r);
 		if (e == 0 && to_local)
 			e = probe_add(p, HOOK_OUTPUT, true, SCOPES_ALL, &r);
+		for (size_t i = 0; i < p->n; i++)
+			p->v[i].kept_port = kept_port && p->v[i].reply;
 		lint_sel_free(&r);
 	}
 	if (e == 0 && local && source_nat && arriving)
@@ -721,6 +739,26 @@ static bool have_finding(const struct lint_report *out, const char *origin, cons
 			return true;
 	}
 	return false;
+}
+
+/* A new finding for (origin, where): NULL with *dup set if there is one
+ * already, NULL alone when out of memory. */
+static struct lint_finding *new_finding(struct lint_report *out, enum lint_kind kind, const char *origin,
+					const char *family, const char *table, const char *chain, const char *rule,
+					bool *dup)
+{
+	struct lint_finding *f;
+
+	*dup = have_finding(out, origin, family, table, chain, rule);
+	if (*dup || !(f = add_finding(out)))
+		return NULL;
+	f->kind = kind;
+	snprintf(f->origin, sizeof(f->origin), "%s", origin);
+	snprintf(f->family, sizeof(f->family), "%s", family);
+	snprintf(f->table, sizeof(f->table), "%s", table);
+	snprintf(f->chain, sizeof(f->chain), "%s", chain);
+	snprintf(f->rule, sizeof(f->rule), "%s", rule);
+	return f;
 }
 
 static const char *entry_kind(const char *origin)
@@ -802,7 +840,10 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 	bool in = p->hook == HOOK_PREROUTING;
 	unsigned fam = x->family & FAMILY_BOTH;
 	enum lint_af af = fam == FAMILY_IPV6 ? LINT_AF6 : LINT_AF4;
+	bool one_family = fam == FAMILY_IPV4 || fam == FAMILY_IPV6;
 	const struct lint_ranges *peers = in ? &x->saddr[af] : &x->daddr[af];
+	const struct lint_ranges *mine = in ? &x->daddr[af] : &x->saddr[af];
+	_cleanup_strbuf_ struct strbuf cidrs = {0};
 
 	strbuf_printf(out, "{\"reason\": \"%s\"", is_nat(u->need) ? "nat" : "state");
 	if (proto && !p->reply && (!u->sel.dport.any || !u->sel.sport.any) &&
@@ -812,23 +853,26 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 		strbuf_printf(out, ", \"proto\": \"%s\", \"ports\": ", proto);
 		ports_json(dport ? &u->sel.dport : &u->sel.sport, out);
 		strbuf_printf(out, ", \"role\": \"%s\"", dport == in ? "service" : "upstream");
-	} else if (ifn) {
+		strbuf_putc(out, '}');
+		return true;
+	}
+	/* this host's own addresses the rule names (KUBE-FIREWALL's 127.0.0.0/8):
+	 * with the interface, the narrowest entry; the interface alone would
+	 * keep all of it tracked */
+	strbuf_init(&cidrs);
+	bool addrs = one_family && !mine->any && lint_ranges_prefixes(mine, lint_af_width(af), 4, &cidrs) > 0;
+	if (ifn)
 		strbuf_printf(out, ", \"interfaces\": [\"%s%s\"]", ifn->name, ifn->wildcard ? "+" : "");
-	} else if ((fam == FAMILY_IPV4 || fam == FAMILY_IPV6) && !peers->any && peers->n && peers->n <= 4) {
-		strbuf_puts(out, ", \"peers\": [");
-		for (size_t i = 0; i < peers->n; i++) {
-			struct lint_ranges one = {.n = 1, .v = (struct lint_range *)&peers->v[i]};
-			strbuf_printf(out, "%s\"", i ? ", " : "");
-			lint_ranges_format(&one, lint_af_width(af), out);
-			strbuf_putc(out, '"');
-		}
-		strbuf_putc(out, ']');
-	} else {
-		/* nothing narrower to offer: the protocol alone would keep the whole entry tracked */
-		return false;
+	if (addrs) {
+		strbuf_printf(out, ", \"addresses\": [%s]", cidrs.data);
+	} else if (!ifn) {
+		strbuf_reset(&cidrs);
+		if (!one_family || peers->any || lint_ranges_prefixes(peers, lint_af_width(af), 8, &cidrs) <= 0)
+			return false; /* nothing narrower than the protocol: it would keep the whole entry tracked */
+		strbuf_printf(out, ", \"peers\": [%s]", cidrs.data);
 	}
 	strbuf_putc(out, '}');
-	return true;
+	return !cidrs.oom;
 }
 
 static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
@@ -839,17 +883,15 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	struct lint_finding *f;
 	const char *what = ct_need_name(u->need);
 
-	if (have_finding(a->out, ru->origin, u->family, u->table, u->chain, u->rule))
-		return 0;
-	f = add_finding(a->out);
+	bool dup;
+
+	f = new_finding(a->out,
+			is_nat(u->need)			   ? LINT_NAT
+			: u->need == CT_NEED_STATE || then ? LINT_STATE
+							   : LINT_CT,
+			ru->origin, u->family, u->table, u->chain, u->rule, &dup);
 	if (!f)
-		return -ENOMEM;
-	f->kind = is_nat(u->need) ? LINT_NAT : u->need == CT_NEED_STATE || then ? LINT_STATE : LINT_CT;
-	snprintf(f->origin, sizeof(f->origin), "%s", ru->origin);
-	snprintf(f->family, sizeof(f->family), "%s", u->family);
-	snprintf(f->table, sizeof(f->table), "%s", u->table);
-	snprintf(f->chain, sizeof(f->chain), "%s", u->chain);
-	snprintf(f->rule, sizeof(f->rule), "%s", u->rule);
+		return dup ? 0 : -ENOMEM;
 	f->reply = p->reply;
 	strbuf_init(&m);
 	describe_ours(a, rule_i, &m);
@@ -860,7 +902,15 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 		lint_sel_format(&p->sel, &m);
 	}
 	switch (f->kind) {
-	case LINT_NAT: strbuf_puts(&m, ": NAT would break for that traffic."); break;
+	case LINT_NAT:
+		if (p->kept_port)
+			strbuf_puts(&m,
+				    ": NAT may break for that traffic: a client behind it that sends from one of those "
+				    "ports itself (NTP 123, IKE 500/4500, WireGuard, SIP 5060) keeps that port through "
+				    "the source NAT, and its replies would be caught.");
+		else
+			strbuf_puts(&m, ": NAT would break for that traffic.");
+		break;
 	case LINT_STATE:
 		if (then) {
 			const struct lint_chain *c = &a->in->chains[u->chain_index];
@@ -904,6 +954,69 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	return m.oom ? -ENOMEM : 0;
 }
 
+static bool within_loopback_net(const struct lint_ranges *r)
+{
+	static const uint8_t lo_net[4] = {127, 0, 0, 0};
+	struct lint_range net;
+
+	lint_range_prefix(&net, lo_net, 8, LINT_V4_WIDTH);
+	return !r->any && r->n && memcmp(r->v[0].lo, net.lo, 4) >= 0 && memcmp(r->v[r->n - 1].hi, net.hi, 4) <= 0;
+}
+
+/* The finding of state_drop_bypassed(): who gets in. */
+static int report_opened(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
+			 const struct lint_sel *x, size_t partly_by)
+{
+	const struct rule *ru = &a->rs->rules[rule_i];
+	const struct lint_chain *c = &a->in->chains[u->chain_index];
+	_cleanup_strbuf_ struct strbuf m = {0}, k = {0};
+	struct lint_finding *f;
+	char states[80];
+
+	bool dup;
+
+	f = new_finding(a->out, LINT_STATE, ru->origin, u->family, u->table, u->chain, u->rule, &dup);
+	if (!f)
+		return dup ? 0 : -ENOMEM;
+	strbuf_init(&m);
+	strbuf_init(&k);
+	lint_ct_state_words(~u->ct_state & (LINT_CT_INVALID | LINT_CT_ESTABLISHED | LINT_CT_RELATED | LINT_CT_NEW),
+			    states, sizeof(states));
+	strbuf_puts(&m, "security: ");
+	describe_ours(a, rule_i, &m);
+	strbuf_printf(&m,
+		      " would open what %s drop in %s %s %s (%s) keeps out: today it drops these packets unless "
+		      "their connection is %s; untracked, the untracked accept at the head of %s %s %s takes them "
+		      "before they reach it. So ",
+		      u->kube ? "kube-proxy's" : "the", u->family, u->table, u->chain, u->rule, states, c->family_name,
+		      c->table, c->chain);
+	/* in the rules' own terms, without the probe's bookkeeping (not lo, not to this host) */
+	struct lint_sel words;
+	if (lint_sel_copy(&words, &u->sel) == 0) {
+		if (lint_sel_and(&words, &a->sels[rule_i]) == 0)
+			lint_sel_format(&words, &k);
+		lint_sel_free(&words);
+	}
+	strbuf_printf(&m, "%s would get in", k.len ? k.data : "that traffic");
+	if (within_loopback_net(&x->daddr[LINT_AF4]))
+		strbuf_puts(&m, ": a neighbour could reach services bound only to 127.0.0.1 (what this rule guards "
+				"against, CVE-2020-8558)");
+	else if (!x->daddr[LINT_AF4].any || !x->daddr[LINT_AF6].any || has_positive_if(&x->oif))
+		strbuf_puts(&m, ": new connections to those hosts, which only they could open before");
+	strbuf_putc(&m, '.');
+	if (partly_by != (size_t)-1)
+		strbuf_printf(&m, " %s keeps only part of it tracked.", a->rs->rules[partly_by].origin);
+	strbuf_reset(&k);
+	if (suggest_keep(u, p, x, &k))
+		strbuf_printf(&m, " Add a keep_tracked entry such as %s, or narrow the %s.", k.data,
+			      entry_kind(ru->origin));
+	else
+		strbuf_printf(&m, " Add a keep_tracked entry for that traffic, or narrow the %s.",
+			      entry_kind(ru->origin));
+	snprintf(f->msg, sizeof(f->msg), "%s", m.data ? m.data : "");
+	return m.oom || k.oom ? -ENOMEM : 0;
+}
+
 /*
  * An accept that needs a conntrack entry (ct state new accept, ct status
  * dnat accept) in a filter chain: bypassing it changes nothing when our
@@ -937,15 +1050,74 @@ static const char *bypassed_accept(const struct analysis *a, const struct ct_use
 	return why;
 }
 
+/* Whether a packet this host sends leaves through lo: then its destination
+ * is one of this host's addresses (a ClusterIP or an outside address is
+ * routed elsewhere, whatever port it names). */
+static bool leaves_by_lo(const struct lint_sel *x)
+{
+	const struct lint_if lo = {.name = "lo"};
+
+	return lint_ifs_implies(&x->oif, &lo);
+}
+
+/*
+ * A drop that needs a state (! ct state established,related drop:
+ * Tailscale's stateful filtering, KUBE-FIREWALL's localnet guard) takes
+ * untracked packets too, but only if they reach it: where our untracked
+ * accept sits at the head of its base chain, they are accepted first, and
+ * what the drop keeps out today gets in.  Only arriving packets: a drop of
+ * what this host sends keeps nobody out.
+ */
+static bool state_drop_bypassed(const struct analysis *a, const struct ct_user *u)
+{
+	const uint32_t all = LINT_CT_INVALID | LINT_CT_ESTABLISHED | LINT_CT_RELATED | LINT_CT_NEW | LINT_CT_UNTRACKED;
+
+	if (u->need != CT_NEED_STATE || u->accepts || !(u->ct_state & LINT_CT_UNTRACKED) ||
+	    (u->ct_state & all) == all || u->chain_index < 0 || (size_t)u->chain_index >= a->in->n_chains)
+		return false;
+	if (!(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD)))
+		return false;
+	return chain_gets_accept(a->rs, &a->in->chains[u->chain_index]);
+}
+
+static int check_probes(struct analysis *a, const struct ct_user *u, struct probes *pp, bool opens);
+
 static int check_user(struct analysis *a, const struct ct_user *u)
 {
-	const struct ruleset *rs = a->rs;
+	bool opens = state_drop_bypassed(a, u);
 	struct probes p;
 	int e;
 
-	if (state_user_is_noise(u))
+	if (!opens && state_user_is_noise(u))
 		return 0;
-	e = build_probes(u, a->local, &p);
+	e = build_probes(u, a->local, false, &p);
+	if (e == 0)
+		e = check_probes(a, u, &p, opens);
+	probes_free(&p);
+	/* a source NAT without a port range that can take UDP: its clients on
+	 * fixed ports (kept_port above) */
+	if (e == 0 && (u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE) && u->to_port.any && !u->from_host &&
+	    (u->sel.proto == 0 || u->sel.proto == IPPROTO_UDP) && u->sel.sport.any) {
+		struct ct_user udp = *u;
+		e = lint_sel_copy(&udp.sel, &u->sel);
+		if (e == 0) {
+			lint_sel_and_proto(&udp.sel, IPPROTO_UDP);
+			e = build_probes(&udp, a->local, true, &p);
+			if (e == 0)
+				e = check_probes(a, &udp, &p, opens);
+			probes_free(&p);
+			lint_sel_free(&udp.sel);
+		}
+	}
+	return e;
+}
+
+static int check_probes(struct analysis *a, const struct ct_user *u, struct probes *pp, bool opens)
+{
+	const struct ruleset *rs = a->rs;
+	const struct probes p = *pp;
+	int e = 0;
+
 	for (size_t pi = 0; e == 0 && pi < p.n; pi++) {
 		const struct probe *pr = &p.v[pi];
 		unsigned dirs = hook_dirs(pr->hook);
@@ -958,10 +1130,12 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 
 			if (ru->hook != pr->hook || ru->verdict != VERDICT_NOTRACK || !(pr->scopes & (1u << ru->scope)))
 				continue;
+			if (opens && pr->hook != HOOK_PREROUTING)
+				continue;
 			e = lint_sel_copy(&x, &pr->sel);
 			if (e == 0)
 				e = lint_sel_and(&x, &a->sels[i]);
-			if (e == 0 && ru->scope == SCOPE_LOCAL_DEST)
+			if (e == 0 && (ru->scope == SCOPE_LOCAL_DEST || (pr->hook == HOOK_OUTPUT && leaves_by_lo(&x))))
 				e = to_this_host(&x, a->local);
 			if (e < 0 || lint_sel_empty(&x, dirs)) {
 				lint_sel_free(&x);
@@ -982,13 +1156,14 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 					}
 				}
 			}
-			then = kept ? NULL : bypassed_accept(a, u, ru, &x, dirs, &same);
-			if (!kept && !same)
+			then = kept || opens ? NULL : bypassed_accept(a, u, ru, &x, dirs, &same);
+			if (!kept && opens)
+				e = report_opened(a, u, i, pr, &x, partly);
+			else if (!kept && !same)
 				e = report_user(a, u, i, pr, &x, partly, then);
 			lint_sel_free(&x);
 		}
 	}
-	probes_free(&p);
 	return e;
 }
 
@@ -1073,17 +1248,11 @@ static int report_chain(struct analysis *a, const struct lint_chain *c, size_t r
 	_cleanup_strbuf_ struct strbuf m = {0};
 	struct lint_finding *f;
 
-	if (have_finding(a->out, ru->origin, c->family_name, c->table, c->chain, why))
-		return 0;
-	f = add_finding(a->out);
+	bool dup;
+
+	f = new_finding(a->out, LINT_UNCOVERED, ru->origin, c->family_name, c->table, c->chain, why, &dup);
 	if (!f)
-		return -ENOMEM;
-	f->kind = LINT_UNCOVERED;
-	snprintf(f->origin, sizeof(f->origin), "%s", ru->origin);
-	snprintf(f->family, sizeof(f->family), "%s", c->family_name);
-	snprintf(f->table, sizeof(f->table), "%s", c->table);
-	snprintf(f->chain, sizeof(f->chain), "%s", c->chain);
-	snprintf(f->rule, sizeof(f->rule), "%s", why);
+		return dup ? 0 : -ENOMEM;
 	strbuf_init(&m);
 	strbuf_puts(&m, "the untracked packets of ");
 	describe_ours(a, rule_i, &m);

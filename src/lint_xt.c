@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h> /* before the linux headers, which need in.h's types */
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_multiport.h>
 #include <linux/netfilter/xt_state.h>
 #include <linux/netfilter/xt_tcpudp.h>
@@ -168,6 +169,17 @@ static void xt_conntrack(struct lint_xt *x, uint32_t rev, const uint8_t *info, u
 		uint32_t m = xt_conntrack_states(state);
 		x->needs |= 1u << CT_NEED_STATE;
 		lint_xt_set_state(x, (invflags & XT_CONNTRACK_STATE) ? ~m : m);
+	} else if ((flags & XT_CONNTRACK_STATE) && (invflags & XT_CONNTRACK_STATE)) {
+		/* ! --ctstate RELATED,ESTABLISHED,DNAT (KUBE-FIREWALL): a packet
+		 * of a flow nobody NATed (a new or an untracked one) matches
+		 * unless its state is named; only NATed flows differ, and those
+		 * are what the NAT rules' own findings are about */
+		x->needs |= 1u << CT_NEED_STATE;
+		lint_xt_set_state(x, ~xt_conntrack_states(state));
+		if (state & XT_CONNTRACK_STATE_SNAT)
+			xt_words(x, "ct status != snat");
+		if (state & XT_CONNTRACK_STATE_DNAT)
+			xt_words(x, "ct status != dnat");
 	} else if (flags & XT_CONNTRACK_STATE) {
 		x->needs |= 1u << CT_NEED_OTHER;
 		xt_words(x, "-m conntrack --ctstate SNAT/DNAT");
@@ -175,6 +187,21 @@ static void xt_conntrack(struct lint_xt *x, uint32_t rev, const uint8_t *info, u
 	if (flags & ~(XT_CONNTRACK_STATE | XT_CONNTRACK_STATE_ALIAS)) {
 		x->needs |= 1u << CT_NEED_OTHER;
 		xt_words(x, "-m conntrack (status, tuple or expiry)");
+	}
+}
+
+/* --src-type LOCAL (Docker's masquerade of the host's own connections into
+ * a bridge): the rule sees only what this host sends.  Destination types
+ * (Docker's and kube-proxy's --dst-type LOCAL jumps) stay left out, as the
+ * packets our services notrack are addressed to this host anyway. */
+static void xt_addrtype(struct lint_xt *x, uint32_t rev, const void *info, size_t len)
+{
+	if (rev == 1 && len >= sizeof(struct xt_addrtype_info_v1)) {
+		const struct xt_addrtype_info_v1 *a = info;
+		if (a->source == XT_ADDRTYPE_LOCAL && !(a->flags & XT_ADDRTYPE_INVERT_SOURCE)) {
+			x->from_host = true;
+			xt_words(x, "-m addrtype --src-type LOCAL");
+		}
 	}
 }
 
@@ -203,7 +230,9 @@ int lint_xt_match(struct lint_xt *x, const char *name, uint32_t rev, const void 
 		r = xt_tcpudp(x, name, info, (uint32_t)len);
 	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent")) {
 		x->limited = true;
-	} else if (strcmp(name, "comment") && strcmp(name, "addrtype")) {
+	} else if (!strcmp(name, "addrtype")) {
+		xt_addrtype(x, rev, info, len);
+	} else if (strcmp(name, "comment")) {
 		x->widened = true; /* mark, set, ...: left out */
 	}
 	return r;
