@@ -605,6 +605,14 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 	int e;
 
 	p->n = 0;
+	/* A masquerade of what this host sends into an interface (Docker's
+	 * "MASQUERADE FROM HOST" on its bridges) changes only packets whose
+	 * source is not already that interface's address: the host picks it
+	 * for its own connections out there.  What is left are loopback-sourced
+	 * flows a DNAT sent into the bridge (route_localnet), and that DNAT is
+	 * a conntrack user of its own, checked where our rules meet it. */
+	if (u->from_host && u->need == CT_NEED_MASQUERADE)
+		return 0;
 	e = lint_sel_copy(&o, &u->sel);
 	if (e < 0)
 		return e;
@@ -825,54 +833,94 @@ static const struct lint_if *single_if(const struct lint_ifs *s)
 	return found;
 }
 
+/* One keep_tracked candidate: its text, and the packets it keeps where the
+ * probe meets our rule. */
+struct keep_try {
+	struct strbuf text;
+	struct lint_sel sel;
+};
+
+static int keep_cidrs(struct keep_try *t, const char *field, const struct lint_ranges *r, enum lint_af af, bool src,
+		      size_t max)
+{
+	struct lint_sel *k = &t->sel;
+	int e;
+
+	strbuf_printf(&t->text, ", \"%s\": [", field);
+	if (lint_ranges_prefixes(r, lint_af_width(af), max, &t->text) <= 0)
+		return -1;
+	strbuf_putc(&t->text, ']');
+	e = lint_sel_and_addrs(k, src, af, r);
+	return e < 0 ? e : 0;
+}
+
 /*
  * A keep_tracked entry that would keep the caught packets (x) tracked, in the
  * policy's own terms, tried in this order: the ports the foreign rule names
- * (original direction only: a reply's ports are the other way round), the
- * interface the packets arrive on, the remote addresses.  False if there is
- * nothing narrower than the protocol, which would keep the whole entry
- * tracked.
+ * (original direction only: a reply's ports are the other way round), this
+ * host's addresses it names (with the interface), the interface the packets
+ * arrive on, the remote addresses.  Each must compile (addresses as CIDR
+ * prefixes) and must leave some of our entry (ours) untracked: a suggestion
+ * that would keep all of it tracked is no suggestion.  False if none fits.
  */
-static bool suggest_keep(const struct ct_user *u, const struct probe *p, const struct lint_sel *x, struct strbuf *out)
+static bool suggest_keep(const struct ct_user *u, const struct probe *p, const struct lint_sel *x,
+			 const struct lint_sel *ours, struct strbuf *out)
 {
 	const char *proto = proto_word(x->proto);
 	const struct lint_if *ifn = p->hook == HOOK_PREROUTING ? single_if(&x->iif) : single_if(&x->oif);
 	bool in = p->hook == HOOK_PREROUTING;
-	unsigned fam = x->family & FAMILY_BOTH;
+	unsigned fam = x->family & FAMILY_BOTH, dirs = hook_dirs(p->hook);
 	enum lint_af af = fam == FAMILY_IPV6 ? LINT_AF6 : LINT_AF4;
 	bool one_family = fam == FAMILY_IPV4 || fam == FAMILY_IPV6;
 	const struct lint_ranges *peers = in ? &x->saddr[af] : &x->daddr[af];
 	const struct lint_ranges *mine = in ? &x->daddr[af] : &x->saddr[af];
-	_cleanup_strbuf_ struct strbuf cidrs = {0};
+	bool found = false;
 
-	strbuf_printf(out, "{\"reason\": \"%s\"", is_nat(u->need) ? "nat" : "state");
-	if (proto && !p->reply && (!u->sel.dport.any || !u->sel.sport.any) &&
-	    (u->sel.dport.any ? u->sel.sport.n : u->sel.dport.n) <= 8) {
-		bool dport = !u->sel.dport.any;
-		/* arriving for a local port is what services name; leaving for one, upstreams */
-		strbuf_printf(out, ", \"proto\": \"%s\", \"ports\": ", proto);
-		ports_json(dport ? &u->sel.dport : &u->sel.sport, out);
-		strbuf_printf(out, ", \"role\": \"%s\"", dport == in ? "service" : "upstream");
-		strbuf_putc(out, '}');
-		return true;
+	for (int c = 0; c < 5 && !found; c++) {
+		struct keep_try t = {0};
+		bool ok = true;
+		strbuf_init(&t.text);
+		lint_sel_init(&t.sel, FAMILY_BOTH);
+		strbuf_printf(&t.text, "{\"reason\": \"%s\"", is_nat(u->need) ? "nat" : "state");
+		switch (c) {
+		case 0: /* the ports */
+			ok = proto && !p->reply && (!u->sel.dport.any || !u->sel.sport.any) &&
+			     (u->sel.dport.any ? u->sel.sport.n : u->sel.dport.n) <= 8;
+			if (ok) {
+				bool dport = !u->sel.dport.any;
+				/* arriving for a local port is what services name; leaving for one, upstreams */
+				strbuf_printf(&t.text, ", \"proto\": \"%s\", \"ports\": ", proto);
+				ports_json(dport ? &u->sel.dport : &u->sel.sport, &t.text);
+				strbuf_printf(&t.text, ", \"role\": \"%s\"", dport == in ? "service" : "upstream");
+				lint_sel_and_proto(&t.sel, x->proto);
+				ok = lint_sel_and_ports(&t.sel, !dport, dport ? &u->sel.dport : &u->sel.sport) == 0;
+			}
+			break;
+		case 1: /* the interface and this host's addresses (KUBE-FIREWALL's 127.0.0.0/8) */
+		case 2: /* the interface */
+		case 3: /* this host's addresses */
+			ok = (c == 3 || ifn) && (c == 2 || (one_family && !mine->any));
+			if (ok && c != 3) {
+				strbuf_printf(&t.text, ", \"interfaces\": [\"%s%s\"]", ifn->name,
+					      ifn->wildcard ? "+" : "");
+				lint_sel_add_if(&t.sel, in, ifn->name, ifn->wildcard, false);
+			}
+			if (ok && c != 2)
+				ok = keep_cidrs(&t, "addresses", mine, af, !in, 4) == 0;
+			break;
+		default: /* the remote addresses */
+			ok = one_family && !peers->any && keep_cidrs(&t, "peers", peers, af, in, 8) == 0;
+			break;
+		}
+		strbuf_putc(&t.text, '}');
+		if (ok && !t.text.oom && !lint_sel_covers(&t.sel, ours, dirs)) {
+			strbuf_puts(out, t.text.data);
+			found = true;
+		}
+		strbuf_cleanup(&t.text);
+		lint_sel_free(&t.sel);
 	}
-	/* this host's own addresses the rule names (KUBE-FIREWALL's 127.0.0.0/8):
-	 * with the interface, the narrowest entry; the interface alone would
-	 * keep all of it tracked */
-	strbuf_init(&cidrs);
-	bool addrs = one_family && !mine->any && lint_ranges_prefixes(mine, lint_af_width(af), 4, &cidrs) > 0;
-	if (ifn)
-		strbuf_printf(out, ", \"interfaces\": [\"%s%s\"]", ifn->name, ifn->wildcard ? "+" : "");
-	if (addrs) {
-		strbuf_printf(out, ", \"addresses\": [%s]", cidrs.data);
-	} else if (!ifn) {
-		strbuf_reset(&cidrs);
-		if (!one_family || peers->any || lint_ranges_prefixes(peers, lint_af_width(af), 8, &cidrs) <= 0)
-			return false; /* nothing narrower than the protocol: it would keep the whole entry tracked */
-		strbuf_printf(out, ", \"peers\": [%s]", cidrs.data);
-	}
-	strbuf_putc(out, '}');
-	return !cidrs.oom;
+	return found;
 }
 
 static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
@@ -937,7 +985,7 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 		strbuf_printf(&m, " %s keeps only part of it tracked.", a->rs->rules[partly_by].origin);
 	{
 		_cleanup_strbuf_ struct strbuf k = {0};
-		if (suggest_keep(u, p, x, &k))
+		if (suggest_keep(u, p, x, &a->sels[rule_i], &k))
 			strbuf_printf(&m, " Add a keep_tracked entry such as %s, or narrow the %s.", k.data,
 				      entry_kind(ru->origin));
 		else
@@ -1007,7 +1055,7 @@ static int report_opened(struct analysis *a, const struct ct_user *u, size_t rul
 	if (partly_by != (size_t)-1)
 		strbuf_printf(&m, " %s keeps only part of it tracked.", a->rs->rules[partly_by].origin);
 	strbuf_reset(&k);
-	if (suggest_keep(u, p, x, &k))
+	if (suggest_keep(u, p, x, &a->sels[rule_i], &k))
 		strbuf_printf(&m, " Add a keep_tracked entry such as %s, or narrow the %s.", k.data,
 			      entry_kind(ru->origin));
 	else
