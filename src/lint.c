@@ -387,7 +387,8 @@ static int ir_sel(const struct ruleset *rs, const struct rule *ru, struct lint_s
 	if (r == 0)
 		r = and_addr_set(s, rs, ru->local_set, ru->local_field);
 	if (ru->has_ifname)
-		lint_sel_add_if(s, ru->hook == HOOK_PREROUTING, ru->ifname.name, ru->ifname.wildcard, false);
+		lint_sel_add_if(s, ru->hook == HOOK_PREROUTING, ru->ifname.name, ru->ifname.wildcard,
+				ru->ifname_invert);
 	return r;
 }
 
@@ -725,6 +726,7 @@ struct analysis {
 	const struct lint_input *in;
 	const struct lint_ranges *local; /* this host's addresses, by family */
 	struct lint_sel *sels;		 /* one per IR rule */
+	struct lint_sel *guard_sels;	 /* one per route_localnet guard (rs->guards) */
 	struct lint_report *out;
 };
 
@@ -1160,6 +1162,17 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 	return e;
 }
 
+/* Whether the route_localnet guards (returns before every notrack rule:
+ * what arrives for 127.0.0.0/8 or ::1 on another interface than lo stays
+ * tracked) keep all of x tracked. */
+static bool guarded(const struct analysis *a, enum hook h, const struct lint_sel *x, unsigned dirs)
+{
+	for (size_t g = 0; g < a->rs->n_guards; g++)
+		if (a->rs->guards[g].hook == h && lint_sel_covers(&a->guard_sels[g], x, dirs))
+			return true;
+	return false;
+}
+
 static int check_probes(struct analysis *a, const struct ct_user *u, struct probes *pp, bool opens)
 {
 	const struct ruleset *rs = a->rs;
@@ -1189,7 +1202,8 @@ static int check_probes(struct analysis *a, const struct ct_user *u, struct prob
 				lint_sel_free(&x);
 				continue;
 			}
-			/* keep_tracked rules before it return the packet first */
+			/* keep_tracked rules and the guards before it return the packet first */
+			kept = guarded(a, ru->hook, &x, dirs);
 			for (size_t k = 0; k < i && !kept; k++) {
 				const struct rule *kr = &rs->rules[k];
 				if (kr->hook != ru->hook || kr->verdict != VERDICT_RETURN)
@@ -1379,6 +1393,9 @@ static bool ours_anyway(const struct analysis *a, enum hook h, const struct lint
 			continue;
 		if (!lint_sel_covers(&a->sels[i], x, dirs))
 			continue;
+		/* (the route_localnet guards are left out: what they keep, packets
+		 * from outside for 127.0.0.0/8, is a martian unless route_localnet
+		 * is on, and then kube-proxy's own guard is what matters) */
 		bool kept = false;
 		for (size_t k = 0; k < i && !kept; k++) {
 			struct lint_sel y;
@@ -1512,11 +1529,18 @@ static int analyse(const struct ruleset *rs, const struct lint_input *in, bool f
 	int e = 0;
 
 	memset(out, 0, sizeof(*out));
+	size_t guards_made = 0;
 	a.sels = calloc(rs->n_rules + 1, sizeof(*a.sels));
-	if (!a.sels)
+	a.guard_sels = calloc(rs->n_guards + 1, sizeof(*a.guard_sels));
+	if (!a.sels || !a.guard_sels) {
+		free(a.sels);
+		free(a.guard_sels);
 		return -ENOMEM;
+	}
 	for (; e == 0 && made < rs->n_rules; made++)
 		e = ir_sel(rs, &rs->rules[made], &a.sels[made]);
+	for (; e == 0 && guards_made < rs->n_guards; guards_made++)
+		e = ir_sel(rs, &rs->guards[guards_made], &a.guard_sels[guards_made]);
 	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_users; i++)
 		e = check_user(&a, &in->users[i]);
 	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_chains; i++)
@@ -1527,7 +1551,10 @@ static int analyse(const struct ruleset *rs, const struct lint_input *in, bool f
 		e = copy_notes(out, in->notes, in->n_notes);
 	for (size_t i = 0; i < made; i++)
 		lint_sel_free(&a.sels[i]);
+	for (size_t i = 0; i < guards_made; i++)
+		lint_sel_free(&a.guard_sels[i]);
 	free(a.sels);
+	free(a.guard_sels);
 	if (e < 0)
 		lint_report_free(out);
 	return e;

@@ -8,6 +8,11 @@
 # user the policy catches, and none of those it does not.  No traffic.
 . "$(dirname "$0")/lib.sh"
 need_commands iptables-nft
+# an address besides lo's: what arrives from outside for 127.0.0.0/8 stays
+# tracked (the route_localnet guard), so a service meets NAT only here
+ip link add host0 type veth peer name host0p
+ip addr add 192.0.2.1/24 dev host0
+ip link set host0 up
 
 nft -f - <<'NFT'
 table inet fw {
