@@ -228,7 +228,10 @@ int lint_xt_match(struct lint_xt *x, const char *name, uint32_t rev, const void 
 		r = xt_multiport(x, rev, info, (uint32_t)len);
 	} else if (!strcmp(name, "tcp") || !strcmp(name, "udp")) {
 		r = xt_tcpudp(x, name, info, (uint32_t)len);
-	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent")) {
+	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent") ||
+		   !strcmp(name, "statistic")) {
+		/* statistic --mode random: kube-proxy's choice of endpoint, a share
+		 * of the packets like a rate, not a property of them */
 		x->limited = true;
 	} else if (!strcmp(name, "addrtype")) {
 		xt_addrtype(x, rev, info, len);
