@@ -279,6 +279,63 @@ static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, si
 	}
 }
 
+/* Whether a masquerade can send packets of family af out of interface name:
+ * not lo, not one the rule excludes (! -o docker0), and one with a subnet
+ * of that family a route can lead through (an interface holding only a /32,
+ * such as NodeLocal DNSCache's 169.254.20.10, has none). */
+static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum lint_af af,
+				 const struct lint_host_addr *addrs, size_t n)
+{
+	struct lint_ifs t = u->sel.oif;
+	bool routed = false;
+
+	if (!strcmp(name, "lo"))
+		return false;
+	if (t.n == LINT_IF_MAX)
+		return true; /* no room to test the name: it may */
+	snprintf(t.v[t.n].name, sizeof(t.v[t.n].name), "%s", name);
+	t.v[t.n].wildcard = t.v[t.n].neg = false;
+	t.n++;
+	if (!lint_ifs_satisfiable(&t))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(addrs[i].ifname, name) && addrs[i].af == af && addrs[i].prefix < lint_af_width(af) * 8)
+			routed = true;
+	return routed;
+}
+
+/* A masquerade picks an address of the interface the packet leaves by: its
+ * replies come back to one of those, never to another address of this host
+ * (a service's 169.254.20.10, docker0's for "! -o docker0"). */
+static void masquerade_to(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+{
+	if (!n)
+		return; /* the host's addresses are not known */
+	for (size_t k = 0; k < u->sel.oif.n; k++) {
+		const struct lint_if *o = &u->sel.oif.v[k];
+		bool present = false;
+		for (size_t i = 0; i < n && !o->neg; i++)
+			present |= o->wildcard ? !strncmp(addrs[i].ifname, o->name, strlen(o->name))
+					       : !strcmp(addrs[i].ifname, o->name);
+		if (!o->neg && !present)
+			return; /* -o eth0, not there (yet): its address is not known */
+	}
+	for (int f = 0; f < 2; f++) {
+		struct lint_range *v = calloc(n + 1, sizeof(*v));
+		unsigned w = lint_af_width((enum lint_af)f);
+		size_t m = 0;
+		if (!v)
+			return; /* then it stays "any": only less precise */
+		for (size_t i = 0; i < n; i++)
+			if (addrs[i].af == (enum lint_af)f &&
+			    masquerade_leaves_by(u, addrs[i].ifname, (enum lint_af)f, addrs, n))
+				lint_range_prefix(&v[m++], addrs[i].addr, w * 8, w);
+		if (lint_ranges_set(&u->to_addr[f], v, m, w) < 0)
+			u->to_addr[f].any = true;
+		free(v);
+	}
+}
+
 /* This host's own addresses: each one, and all of lo's subnets (127.0.0.0/8). */
 static void local_addresses(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
 {
@@ -308,6 +365,8 @@ void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *a
 
 		if ((u->need == CT_NEED_DNAT) && u->to_place == LINT_PLACE_UNKNOWN)
 			place_dnat(u, addrs, n);
+		if (u->need == CT_NEED_MASQUERADE)
+			masquerade_to(u, addrs, n);
 		/* only one family, and sources pinned to one connected subnet */
 		if (fam != FAMILY_IPV4 && fam != FAMILY_IPV6)
 			continue;
@@ -533,6 +592,21 @@ static int reply_sel(const struct ct_user *u, const struct lint_sel *o, struct l
 	lint_ranges_free(&r->dport);
 	e |= lint_ranges_copy(&r->sport, dnat && !u->to_port.any ? &u->to_port : &o->dport);
 	e |= lint_ranges_copy(&r->dport, !dnat && !u->to_port.any ? &u->to_port : &o->sport);
+	/* A source NAT to a port range keeps the client's port when it is in
+	 * the range and free (libvirt's "masquerade to :1024-65535"): replies
+	 * come back to the client's port, or to one of the range when it had to
+	 * move.  Only fully-random always picks anew. */
+	if (!e && !dnat && !u->to_port.any && !u->nat_random) {
+		struct lint_ranges kept = {0};
+		e |= lint_ranges_copy(&kept, &o->sport);
+		e |= lint_ranges_and(&kept, &u->to_port, LINT_PORT_WIDTH);
+		if (!e && !lint_ranges_empty(&kept)) {
+			lint_ranges_free(&r->dport);
+			r->dport = kept;
+		} else {
+			lint_ranges_free(&kept);
+		}
+	}
 	/* the reply arrives where the original left, and leaves where it arrived */
 	if (dnat) {
 		r->iif = u->to_if;
@@ -601,6 +675,11 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 	    !u->from_host;
 	/* a rule that names an input interface never sees a packet this host sends */
 	bool local = (u->hooks & (LINT_HOOK_OUTPUT | LINT_HOOK_POSTROUTING)) && !has_positive_if(&u->sel.iif);
+	/* this host's own packets already carry an address of the interface
+	 * they leave by, the one a masquerade would pick: it changes nothing
+	 * for them (an SNAT to another address does) */
+	if (u->need == CT_NEED_MASQUERADE)
+		local = false;
 	bool source_nat = u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE;
 	struct lint_sel o, r;
 	int e;
@@ -687,6 +766,16 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 	if (e == 0 && local && source_nat && arriving)
 		e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &o);
 	lint_sel_free(&o);
+	/* a kept port matters where the replies come back; the flow's own
+	 * packets were probed already, with the client's port as it is */
+	for (size_t i = 0, n = p->n; e == 0 && kept_port && i < n; i++) {
+		if (p->v[i].reply)
+			continue;
+		lint_sel_free(&p->v[i].sel);
+		memmove(&p->v[i], &p->v[i + 1], (n - i - 1) * sizeof(p->v[0]));
+		p->n = --n;
+		i--;
+	}
 	if (e < 0)
 		probes_free(p);
 	return e;

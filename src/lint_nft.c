@@ -75,9 +75,10 @@ struct decoded {
 	bool dnat_known_place;
 	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN; NFT_CONTINUE: none */
 	bool vmap_drop;
-	bool limited;	/* a limit or quota: not every packet it selects is accepted */
-	bool from_host; /* fib saddr type local, -m addrtype --src-type LOCAL: only what this host sends */
-	char **targets; /* chains jumped or gone to */
+	bool limited;	 /* a limit or quota: not every packet it selects is accepted */
+	bool from_host;	 /* fib saddr type local, -m addrtype --src-type LOCAL: only what this host sends */
+	bool nat_random; /* fully-random: the port is always picked anew */
+	char **targets;	 /* chains jumped or gone to */
 	size_t n_targets;
 	/* per target: a condition of its own (a concatenated verdict map's key,
 	 * e.g. kube-proxy's ip daddr . meta l4proto . th dport), or NULL */
@@ -855,6 +856,7 @@ static int nat_random_ports(struct decoder *x, uint32_t flags)
 	if (!(flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY) || !x->d->to_port.any)
 		return 0;
 	lint_range_port(&rg, 1024, 65535);
+	x->d->nat_random = true;
 	action(x->d, "fully-random");
 	return lint_ranges_set(&x->d->to_port, &rg, 1, LINT_PORT_WIDTH);
 }
@@ -1291,6 +1293,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	u->kube = kube;
 	u->widened = widened;
 	u->from_host = d->from_host;
+	u->nat_random = d->nat_random;
 	/* a source NAT on input: this host answers */
 	if (n == CT_NEED_SNAT && w->base->hooknum == NF_INET_LOCAL_IN)
 		u->hooks = LINT_HOOK_INPUT;
