@@ -159,6 +159,8 @@ void lint_input_free(struct lint_input *in)
 		free(in->notes[i]);
 	lint_ranges_free(&in->local[0]);
 	lint_ranges_free(&in->local[1]);
+	lint_ranges_free(&in->listen_tcp);
+	lint_ranges_free(&in->listen_udp);
 	free(in->users);
 	free(in->chains);
 	free(in->notes);
@@ -334,6 +336,27 @@ static void masquerade_to(struct ct_user *u, const struct lint_host_addr *addrs,
 			u->to_addr[f].any = true;
 		free(v);
 	}
+}
+
+static int ports_set(struct lint_ranges *r, const uint16_t *ports, size_t n)
+{
+	struct lint_range *v = calloc(n + 1, sizeof(*v));
+	int e;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		lint_range_port(&v[i], ports[i], ports[i]);
+	e = lint_ranges_set(r, v, n, LINT_PORT_WIDTH);
+	free(v);
+	return e;
+}
+
+int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tcp, const uint16_t *udp, size_t n_udp)
+{
+	int e = ports_set(&in->listen_tcp, tcp, n_tcp);
+
+	return e < 0 ? e : ports_set(&in->listen_udp, udp, n_udp);
 }
 
 /* This host's own addresses: each one, and all of lo's subnets (127.0.0.0/8). */
@@ -1262,6 +1285,41 @@ static bool guarded(const struct analysis *a, enum hook h, const struct lint_sel
 	return false;
 }
 
+/*
+ * This host's own connection that an untracked packet keeps from a DNAT
+ * (it leaves through lo, for a port of its own) still reaches a server when
+ * a local socket listens on every port it names: Docker's docker-proxy
+ * holds each published port for exactly that.  Said in a note, not a
+ * finding.
+ */
+static int served_locally(struct analysis *a, const struct ct_user *u, const struct probe *pr, const struct lint_sel *x,
+			  bool *served)
+{
+	const struct lint_ranges *l = x->proto == IPPROTO_TCP	? &a->in->listen_tcp
+				      : x->proto == IPPROTO_UDP ? &a->in->listen_udp
+								: NULL;
+	_cleanup_strbuf_ struct strbuf m = {0};
+
+	*served = is_dnat(u->need) && pr->hook == HOOK_OUTPUT && !pr->reply && l && !lint_ranges_empty(l) &&
+		  !x->dport.any && !lint_ranges_empty(&x->dport) && leaves_by_lo(x) &&
+		  lint_ranges_subset(&x->dport, l, LINT_PORT_WIDTH);
+	if (!*served)
+		return 0;
+	strbuf_init(&m);
+	strbuf_printf(&m, "this host's own connections to %s port ", proto_word(x->proto));
+	lint_ranges_format(&x->dport, LINT_PORT_WIDTH, &m);
+	strbuf_printf(&m,
+		      ", untracked, skip the DNAT in %s %s %s (%s) and reach the local socket listening there instead "
+		      "(docker-proxy, with Docker's userland proxy)",
+		      u->family, u->table, u->chain, u->rule);
+	if (m.oom)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->out->n_notes; i++)
+		if (!strcmp(a->out->notes[i], m.data))
+			return 0;
+	return lint_report_add_note(a->out, "%s", m.data);
+}
+
 static int check_probes(struct analysis *a, const struct ct_user *u, struct probes *pp, bool opens)
 {
 	const struct ruleset *rs = a->rs;
@@ -1288,6 +1346,12 @@ static int check_probes(struct analysis *a, const struct ct_user *u, struct prob
 			if (e == 0 && (ru->scope == SCOPE_LOCAL_DEST || (pr->hook == HOOK_OUTPUT && leaves_by_lo(&x))))
 				e = to_this_host(&x, a->local);
 			if (e < 0 || lint_sel_empty(&x, dirs)) {
+				lint_sel_free(&x);
+				continue;
+			}
+			bool served = false;
+			e = served_locally(a, u, pr, &x, &served);
+			if (e < 0 || served) {
 				lint_sel_free(&x);
 				continue;
 			}

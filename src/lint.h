@@ -164,6 +164,9 @@ struct lint_input {
 	/* This host's own addresses, by enum lint_af (lint_input_apply_host);
 	 * empty when not known.  A forwarded packet is not addressed to them. */
 	struct lint_ranges local[2];
+	/* Ports a socket of this host listens on, TCP and UDP (lint_input_listening);
+	 * empty when not known. */
+	struct lint_ranges listen_tcp, listen_udp;
 };
 
 enum lint_kind {
@@ -216,6 +219,12 @@ struct lint_host_addr {
  *    masquerade on postrouting).
  */
 void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n);
+
+/* The ports this host's sockets listen on (the caller reads them, e.g.
+ * from /proc/net/tcp): a connection of this host's own to such a port that
+ * an untracked packet keeps from its DNAT still finds a server, e.g.
+ * docker-proxy behind a port Docker publishes. */
+int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tcp, const uint16_t *udp, size_t n_udp);
 
 /* Pure: every finding for this policy and this live ruleset. */
 int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct lint_report *out);

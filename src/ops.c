@@ -675,6 +675,50 @@ static size_t host_addrs(struct lint_host_addr **out)
 	return *out ? n : 0;
 }
 
+/* The ports of one /proc/net/{tcp,udp}[6] table whose sockets are in
+ * state (0x0A: TCP listening, 0x07: UDP bound and unconnected), appended to
+ * *ports (of *n, room for *cap). */
+static void listening_ports(const char *path, unsigned state, uint16_t **ports, size_t *n, size_t *cap)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+
+	if (!f)
+		return; /* then those stay unknown: lint only reports more */
+	while (fgets(line, sizeof(line), f)) {
+		char local[64];
+		unsigned port, st;
+		if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &port, &st) != 3 || st != state)
+			continue;
+		if (*n == *cap) {
+			uint16_t *p = realloc(*ports, (*cap ? *cap * 2 : 64) * sizeof(*p));
+			if (!p)
+				break;
+			*ports = p;
+			*cap = *cap ? *cap * 2 : 64;
+		}
+		(*ports)[(*n)++] = (uint16_t)port;
+	}
+	fclose(f);
+}
+
+/* The ports this host listens on, for lint_input_listening. */
+static int host_listeners(struct lint_input *in)
+{
+	uint16_t *tcp = NULL, *udp = NULL;
+	size_t nt = 0, ct = 0, nu = 0, cu = 0;
+	int r;
+
+	listening_ports("/proc/net/tcp", 0x0A, &tcp, &nt, &ct);
+	listening_ports("/proc/net/tcp6", 0x0A, &tcp, &nt, &ct);
+	listening_ports("/proc/net/udp", 0x07, &udp, &nu, &cu);
+	listening_ports("/proc/net/udp6", 0x07, &udp, &nu, &cu);
+	r = lint_input_listening(in, tcp, nt, udp, nu);
+	free(tcp);
+	free(udp);
+	return r;
+}
+
 /* The legacy raw tables' notrack rules (and, for the iptables backend,
  * whose accept goes there, the legacy filter chains). */
 static int lint_read_legacy(const struct op_config *cfg, const struct ruleset *rs, bool filter, struct lint_input *in,
@@ -737,6 +781,10 @@ static int lint_live(const struct op_config *cfg, struct backend *b, struct op_r
 	n = host_addrs(&addrs);
 	lint_input_apply_host(&in, addrs, n);
 	free(addrs);
+	if (host_listeners(&in) < 0) {
+		lint_input_free(&in);
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
 	r = full ? lint_analyse(&res->rs, &in, &res->lint) : lint_analyse_foreign(&res->rs, &in, &res->lint);
 	lint_input_free(&in);
 	if (r == 0 && !full)

@@ -12,6 +12,8 @@
 #     host's own connection to its :8080 is no longer DNATed to the
 #     container; docker-host.json lints clean and the published port, the
 #     container's masquerade and the host's own :80 keep working.
+#     With the userland proxy (Docker 28, a forwarder standing in for
+#     docker-proxy) lint says so in a note, and the connection still works.
 #  2. nat, a UDP client that keeps its port through the masquerade (Docker
 #     28): an NTP service on eth0 catches the replies of a container that
 #     sends from port 123; a container client on an ephemeral port is fine.
@@ -36,6 +38,7 @@ udp_echo() {
 	defer "kill $! 2>/dev/null; wait $! 2>/dev/null"
 }
 udp_count() { in_peer "$1" python3 "$udp" send "$2" "$3" "$4" ${5:+"$5"} || true; }
+answers_here() { [ "$(python3 "$tcpload" connect "$1" "$2" 1)" = 1 ]; }
 # answers COUNTER PID ADDR PORT: COUNTER (count, udp_count) gets one reply
 answers() { [ "$("$1" "$2" "$3" "$4" 1)" = 1 ]; }
 # wait_tcp PID ADDR PORT / wait_udp ...: bounded, until a server answers
@@ -77,6 +80,20 @@ run 0 ntc lint "$src/policies/docker-host.json"
 run 0 ntc apply "$src/policies/docker-host.json"
 assert_eq "$(count "$outside" 192.0.2.1 8080 3)" 3 "docker 29 + docker-host.json: the published port"
 assert_eq "$(count "$outside" 192.0.2.1 80 3)" 3 "docker 29 + docker-host.json: the host's own :80"
+run 0 ntc remove
+reset_rules
+
+# --- 1b. Docker 28 with the userland proxy: the same connection reaches ----
+# docker-proxy (a forwarder stands in for it), so loopback lints clean
+nsenter -t "$$" -n python3 "$src/tests/lib/tcpforward.py" 0.0.0.0 8080 172.17.0.2 80 &
+defer "kill $! 2>/dev/null; wait $! 2>/dev/null"
+wait_until 10 "the docker-proxy stand-in" answers_here 127.0.0.1 8080
+iptables-nft-restore <"$corpus/docker-28-proxy.ipt"
+run 0 ntc lint "$src/policies/minimal.json"
+assert_contains "$work/out" "docker-proxy" "docker 28 + proxy: lint's note"
+run 0 ntc apply "$src/policies/minimal.json"
+assert_eq "$(python3 "$tcpload" connect 192.0.2.1 8080 3)" 3 "docker 28 + proxy, loopback untracked: the host's own connection to its published port"
+assert_eq "$(count "$outside" 192.0.2.1 8080 3)" 3 "docker 28 + proxy, loopback untracked: the published port from outside"
 run 0 ntc remove
 reset_rules
 

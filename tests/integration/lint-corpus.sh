@@ -61,6 +61,7 @@ check_layout() {
 	rm -f "$work/rows" "$work/sugg"/*
 }
 
+answers_local() { [ "$(python3 "$tcpload" connect 127.0.0.1 "$1" 1)" = 1 ]; }
 current=
 while read -r layout policy want_exit want; do
 	files=("$corpus/$layout".*)
@@ -73,6 +74,17 @@ while read -r layout policy want_exit want; do
 		check_layout
 		load "$file"
 		current=$layout
+		# "# listen: tcp PORT" in a layout: a daemon of the tool listens
+		# there (docker-proxy); a stand-in listens for the rows of that layout
+		[ -z "${listener:-}" ] || { kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null || true; }
+		listener=
+		port=$(sed -n 's/^# listen: tcp \([0-9]*\)$/\1/p' "$file")
+		if [ -n "$port" ]; then
+			python3 "$tcpload" serve 0.0.0.0 "$port" &
+			listener=$!
+			defer "kill $listener 2>/dev/null; wait $listener 2>/dev/null"
+			wait_until 10 "the stand-in for the daemon on $port" answers_local "$port"
+		fi
 	fi
 	echo "case: $layout × $policy" >&2
 	args=(lint --json)
