@@ -23,11 +23,6 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/xt_CT.h>
-#include <linux/netfilter/xt_conntrack.h>
-#include <linux/netfilter/xt_multiport.h>
-#include <linux/netfilter/xt_state.h>
-#include <linux/netfilter/xt_tcpudp.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -720,25 +715,9 @@ static const struct reg *reg_attr(struct decoder *x, struct nftnl_expr *e, uint1
 static void to_words(struct decoded *d, const char *verb)
 {
 	struct strbuf sb;
-	bool any = true;
 
 	strbuf_init(&sb);
-	strbuf_puts(&sb, verb);
-	for (int f = 0; f < 2; f++) {
-		if (d->to_addr[f].any)
-			continue;
-		/* as nft writes it: an IPv6 address with a port goes in brackets */
-		bool brackets = f == LINT_AF6 && !d->to_port.any;
-		strbuf_puts(&sb, any ? " to " : ", ");
-		strbuf_puts(&sb, brackets ? "[" : "");
-		lint_ranges_format(&d->to_addr[f], lint_af_width((enum lint_af)f), &sb);
-		strbuf_puts(&sb, brackets ? "]" : "");
-		any = false;
-	}
-	if (!d->to_port.any) {
-		strbuf_puts(&sb, any ? " to :" : ":");
-		lint_ranges_format(&d->to_port, LINT_PORT_WIDTH, &sb);
-	}
+	lint_nat_words(verb, d->to_addr, &d->to_port, &sb);
 	action(d, "%s", sb.data ? sb.data : verb);
 	strbuf_free(&sb);
 }
@@ -791,95 +770,42 @@ static void on_match(struct decoder *x, struct nftnl_expr *e)
 		action(x->d, "%s", xt.words);
 }
 
-/* The NAT range of an xt target: rev 0 is IPv4's multi-range compat struct,
- * rev 1 nf_nat_range, rev 2 nf_nat_range2 (its first fields are the same). */
-static int xt_nat_range(struct decoder *x, uint32_t rev, const uint8_t *info, uint32_t len, unsigned family)
-{
-	struct reg amin, amax, pmin, pmax;
-	unsigned flags, w = family == FAMILY_IPV6 ? 16 : 4;
-
-	memset(&amin, 0, sizeof(amin));
-	amin.kind = R_IMM;
-	amax = pmin = pmax = amin;
-	if (rev == 0 && family == FAMILY_IPV4 && len >= sizeof(struct nf_nat_ipv4_multi_range_compat)) {
-		const struct nf_nat_ipv4_multi_range_compat *m = (const void *)info;
-		flags = m->range[0].flags;
-		memcpy(amin.data, &m->range[0].min_ip, 4);
-		memcpy(amax.data, &m->range[0].max_ip, 4);
-		memcpy(pmin.data, &m->range[0].min.all, 2);
-		memcpy(pmax.data, &m->range[0].max.all, 2);
-	} else if (len >= sizeof(struct nf_nat_range)) {
-		const struct nf_nat_range *m = (const void *)info;
-		flags = m->flags;
-		memcpy(amin.data, &m->min_addr, w);
-		memcpy(amax.data, &m->max_addr, w);
-		memcpy(pmin.data, &m->min_proto.all, 2);
-		memcpy(pmax.data, &m->max_proto.all, 2);
-	} else {
-		return 0;
-	}
-	amin.len = amax.len = w;
-	pmin.len = pmax.len = 2;
-	return nat_to(x, family, (flags & NF_NAT_RANGE_MAP_IPS) ? &amin : NULL, &amax,
-		      (flags & NF_NAT_RANGE_PROTO_SPECIFIED) ? &pmin : NULL, &pmax);
-}
-
+/* The target half of iptables-nft's compat expressions: lint_xt decodes
+ * it for both iptables readers. */
 static void on_target(struct decoder *x, struct nftnl_expr *e)
 {
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
 	uint32_t rev = nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV), len = 0;
 	const uint8_t *info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &len);
 	unsigned family = x->table_family == FAMILY_IPV6 ? FAMILY_IPV6 : FAMILY_IPV4;
+	bool before_routing = x->hooknum_hint == NF_INET_PRE_ROUTING || x->hooknum_hint == NF_INET_LOCAL_OUT;
 	struct decoded *d = x->d;
+	struct lint_xt_tg t;
 
 	if (!name)
 		return;
-	if (!strcmp(name, "DNAT") || !strcmp(name, "SNAT") || !strcmp(name, "MASQUERADE") ||
-	    !strcmp(name, "REDIRECT") || !strcmp(name, "NETMAP")) {
-		enum ct_need n = !strcmp(name, "DNAT")	       ? CT_NEED_DNAT
-				 : !strcmp(name, "SNAT")       ? CT_NEED_SNAT
-				 : !strcmp(name, "REDIRECT")   ? CT_NEED_REDIRECT
-				 : !strcmp(name, "MASQUERADE") ? CT_NEED_MASQUERADE
-				 /* NETMAP rewrites the destination before routing, the source after */
-				 : (x->hooknum_hint == NF_INET_PRE_ROUTING || x->hooknum_hint == NF_INET_LOCAL_OUT)
-				     ? CT_NEED_DNAT
-				     : CT_NEED_SNAT;
-		need(x, n);
-		if (info && strcmp(name, "NETMAP") && xt_nat_range(x, rev, info, len, family) < 0)
-			x->err = -ENOMEM;
-		if (n == CT_NEED_MASQUERADE || n == CT_NEED_REDIRECT)
-			lint_ranges_free(&d->to_addr[0]), lint_ranges_free(&d->to_addr[1]),
-			    d->to_addr[0].any = d->to_addr[1].any = true;
-		to_words(d, n == CT_NEED_DNAT	    ? "dnat"
-			    : n == CT_NEED_SNAT	    ? "snat"
-			    : n == CT_NEED_REDIRECT ? "redirect"
-						    : "masquerade");
-	} else if (!strcmp(name, "CT") && info && len >= sizeof(struct xt_ct_target_info)) {
-		const struct xt_ct_target_info *ct = (const void *)info;
-		if (ct->flags & XT_CT_NOTRACK) {
-			d->notrack = true;
-		} else if (ct->helper[0]) {
-			need(x, CT_NEED_HELPER);
-			action(d, "-j CT --helper %.16s", ct->helper);
-		} else if (ct->zone) {
-			need(x, CT_NEED_ZONE);
-			action(d, "-j CT --zone %u", ct->zone);
-		} else {
-			need(x, CT_NEED_OTHER);
-			action(d, "-j CT");
-		}
-	} else if (!strcmp(name, "NOTRACK")) {
-		d->notrack = true;
-	} else if (!strcmp(name, "CONNMARK")) {
-		need(x, CT_NEED_MARK);
-		action(d, "-j CONNMARK");
-	} else if (!strcmp(name, "CONNSECMARK")) {
-		need(x, CT_NEED_OTHER);
-		action(d, "-j CONNSECMARK");
-	} else if (!strcmp(name, "REJECT")) {
+	lint_xt_tg_init(&t);
+	if (lint_xt_target(&t, name, rev, info, len, family, before_routing) < 0)
+		x->err = -ENOMEM;
+	d->needs |= t.needs;
+	d->notrack |= t.notrack;
+	if (t.reject)
 		d->verdict = NF_DROP;
-		action(d, "reject");
+	if (t.needs &
+	    ((1u << CT_NEED_DNAT) | (1u << CT_NEED_SNAT) | (1u << CT_NEED_MASQUERADE) | (1u << CT_NEED_REDIRECT))) {
+		/* the decoded rule owns the ranges now */
+		for (int f = 0; f < 2; f++) {
+			lint_ranges_free(&d->to_addr[f]);
+			d->to_addr[f] = t.to_addr[f];
+			t.to_addr[f] = (struct lint_ranges){.any = true};
+		}
+		lint_ranges_free(&d->to_port);
+		d->to_port = t.to_port;
+		t.to_port = (struct lint_ranges){.any = true};
 	}
+	if (t.words[0])
+		action(d, "%s", t.words);
+	lint_xt_tg_free(&t);
 }
 
 /* ------------------------------------------------------------------ */
