@@ -282,7 +282,7 @@ static int xt_nat_range(struct lint_xt_tg *t, uint32_t rev, const uint8_t *info,
 		memcpy(amax, &m->range[0].max_ip, 4);
 		memcpy(pmin, &m->range[0].min.all, 2);
 		memcpy(pmax, &m->range[0].max.all, 2);
-	} else if (rev >= 1 && len >= sizeof(struct nf_nat_range)) {
+	} else if (len >= sizeof(struct nf_nat_range)) { /* ip6t REDIRECT rev 0 is one too */
 		const struct nf_nat_range *m = (const void *)info;
 		flags = m->flags;
 		memcpy(amin, &m->min_addr, w);
