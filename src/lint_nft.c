@@ -981,18 +981,61 @@ struct walker {
 	struct lint_input *out;
 	struct decoded *rules; /* decoded, indexed like v->rules */
 	size_t *first, *count; /* per chain: its rules are v->rules[first .. first+count) */
+	size_t *by_name;       /* chain indices in (family, table, name) order, for find_chain */
 	const struct lint_nft_chain *base;
 	struct lint_chain *filter; /* the filter chain being described, or NULL */
 	int err;
 };
 
-static const struct lint_nft_chain *find_chain(const struct lint_nft_view *v, uint32_t family, const char *table,
+static int chain_key_cmp(uint32_t family, const char *table, const char *name, const struct lint_nft_chain *c)
+{
+	int r;
+
+	if (family != c->family)
+		return family < c->family ? -1 : 1;
+	r = strcmp(table, c->table);
+	return r ? r : strcmp(name, c->name);
+}
+
+static int chain_order(const void *a, const void *b, void *arg)
+{
+	const struct lint_nft_chain *chains = arg, *y = &chains[*(const size_t *)b];
+	const struct lint_nft_chain *x = &chains[*(const size_t *)a];
+
+	return chain_key_cmp(x->family, x->table, x->name, y);
+}
+
+/* Every jump and every rule looks its chain up: a binary search, since a
+ * linear one made a kube-proxy ruleset (thousands of chains) quadratic. */
+static int index_chain_names(struct walker *w)
+{
+	const struct lint_nft_view *v = w->v;
+
+	w->by_name = calloc(v->n_chains + 1, sizeof(*w->by_name));
+	if (!w->by_name)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_chains; i++)
+		w->by_name[i] = i;
+	qsort_r(w->by_name, v->n_chains, sizeof(*w->by_name), chain_order, (void *)v->chains);
+	return 0;
+}
+
+static const struct lint_nft_chain *find_chain(const struct walker *w, uint32_t family, const char *table,
 					       const char *name)
 {
-	for (size_t i = 0; i < v->n_chains; i++)
-		if (v->chains[i].family == family && !strcmp(v->chains[i].table, table) &&
-		    !strcmp(v->chains[i].name, name))
-			return &v->chains[i];
+	const struct lint_nft_chain *chains = w->v->chains;
+	size_t lo = 0, hi = w->v->n_chains;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = chain_key_cmp(family, table, name, &chains[w->by_name[mid]]);
+		if (!c)
+			return &chains[w->by_name[mid]];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return NULL;
 }
 
@@ -1124,7 +1167,7 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 		if (e == 0 && d->notrack)
 			e = emit_notrack(w, d, &s);
 		for (size_t t = 0; t < d->n_targets && e == 0; t++) {
-			const struct lint_nft_chain *to = find_chain(v, c->family, c->table, d->targets[t]);
+			const struct lint_nft_chain *to = find_chain(w, c->family, c->table, d->targets[t]);
 			if (!to || to->base)
 				continue;
 			if (depth >= MAX_DEPTH) {
@@ -1152,7 +1195,7 @@ static int index_chains(struct walker *w)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->n_rules;) {
 		const struct lint_nft_rule *ru = &v->rules[i];
-		const struct lint_nft_chain *c = find_chain(v, ru->family, ru->table, ru->chain);
+		const struct lint_nft_chain *c = find_chain(w, ru->family, ru->table, ru->chain);
 		size_t j = i + 1;
 		while (j < v->n_rules && v->rules[j].family == ru->family && !strcmp(v->rules[j].table, ru->table) &&
 		       !strcmp(v->rules[j].chain, ru->chain))
@@ -1191,9 +1234,9 @@ static bool owner_locked(const struct lint_nft_view *v, uint32_t family, const c
 
 /* The base chains of the table `rule` sits in that reach its chain, for the
  * hook hint NETMAP needs; the first one will do. */
-static uint32_t hook_hint(const struct lint_nft_view *v, const struct lint_nft_rule *ru)
+static uint32_t hook_hint(const struct walker *w, const struct lint_nft_rule *ru)
 {
-	const struct lint_nft_chain *c = find_chain(v, ru->family, ru->table, ru->chain);
+	const struct lint_nft_chain *c = find_chain(w, ru->family, ru->table, ru->chain);
 
 	return c && c->base ? c->hooknum : NF_INET_NUMHOOKS;
 }
@@ -1238,7 +1281,9 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 	w.rules = calloc(v->n_rules + 1, sizeof(*w.rules));
 	if (!w.rules)
 		return -ENOMEM;
-	e = index_chains(&w);
+	e = index_chain_names(&w);
+	if (e == 0)
+		e = index_chains(&w);
 	for (; decoded < v->n_rules && e == 0; decoded++) {
 		const struct lint_nft_rule *ru = &v->rules[decoded];
 		/* our accept in someone else's chain is read as if it were not
@@ -1248,7 +1293,7 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 			lint_sel_init(&w.rules[decoded].sel, 0);
 			continue;
 		}
-		e = decode_rule(v, out, ru, hook_hint(v, ru), &w.rules[decoded]);
+		e = decode_rule(v, out, ru, hook_hint(&w, ru), &w.rules[decoded]);
 	}
 	for (size_t i = 0; i < v->n_chains && e == 0; i++) {
 		const struct lint_nft_chain *c = &v->chains[i];
@@ -1262,5 +1307,6 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 	free(w.rules);
 	free(w.first);
 	free(w.count);
+	free(w.by_name);
 	return e;
 }
