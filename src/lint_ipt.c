@@ -5,11 +5,14 @@
  * its target.  The matches and targets are the same xt structs iptables-nft
  * stores in its compat expressions, so lint_xt decodes them for both readers.
  *
- * Like the nft reader, two passes: every rule of a table is decoded once,
- * then every built-in chain is walked, carrying the conditions of the jumps
- * down into the user chains they reach.  libiptc keeps one rule iterator per
- * table handle, so a nested walk would lose its parent's place: the first
- * pass copies each chain's entries out into an index, and the walks read that.
+ * Two passes.  The first copies a small index out of libiptc: each chain's
+ * entries, and the user chain each one jumps to (libiptc keeps one rule
+ * iterator per table handle, so a nested walk over it would lose its
+ * parent's place, and a jump looked up per visit by name would cost a search
+ * each time).  The second walks every built-in chain, carrying the conditions
+ * of the jumps down into the chains they reach, and decodes each entry where
+ * it meets it: a decoded entry is a few hundred bytes, and kube-proxy's
+ * tables hold tens of thousands, nearly all met once.
  */
 #include "lint_ipt.h"
 
@@ -26,10 +29,17 @@
 
 #define MAX_DEPTH 16 /* jump nesting followed, as in the nft reader */
 
+/* One entry of the index. */
+struct ref {
+	const void *e;
+	const char *label; /* iptc_get_target(): ACCEPT, DROP, RETURN, a chain, a target's name */
+	long jump;	   /* the user chain it jumps or goes to (index into the table's chains), or -1 */
+};
+
 /* One entry, decoded on its own. */
 struct entry {
 	const void *e;
-	const char *label; /* iptc_get_target(): ACCEPT, DROP, RETURN, a chain, a target's name */
+	const char *label;
 	struct lint_sel sel;
 	struct lint_xt xt;
 	struct lint_xt_tg tg;
@@ -41,8 +51,7 @@ struct entry {
 struct chain {
 	const char *name;
 	bool builtin;
-	struct entry *rules;
-	size_t n;
+	size_t first, n; /* its entries: the table's refs[first .. first + n) */
 };
 
 struct table {
@@ -50,6 +59,8 @@ struct table {
 	const char *name;
 	struct chain *chains; /* sorted by name */
 	size_t n;
+	struct ref *refs;
+	size_t n_refs;
 };
 
 struct reader {
@@ -182,21 +193,29 @@ static unsigned builtin_hook(const char *name)
 /* NETMAP rewrites the destination before routing, the source after: in a
  * user chain, where the hook is not known (0), it is taken for a source NAT,
  * as the nft reader takes it. */
-static int decode(const struct lint_ipt_options *o, struct table *tb, const char *chain, unsigned hook, struct entry *x)
+static int decode(const struct lint_ipt_options *o, const struct table *tb, const char *chain, unsigned hook,
+		  const struct ref *ref, struct entry *x)
 {
 	unsigned family = tb->t->family;
-	const unsigned char *base = x->e;
+	const unsigned char *base = ref->e;
 	size_t off = family == FAMILY_IPV4 ? sizeof(struct ipt_entry) : sizeof(struct ip6t_entry);
-	size_t target = family == FAMILY_IPV4 ? ((const struct ipt_entry *)x->e)->target_offset
-					      : ((const struct ip6t_entry *)x->e)->target_offset;
+	size_t target = family == FAMILY_IPV4 ? ((const struct ipt_entry *)ref->e)->target_offset
+					      : ((const struct ip6t_entry *)ref->e)->target_offset;
 	const struct xt_entry_target *t = (const void *)(base + target);
-	const char *comment = ipt_entry_comment(family, x->e);
+	const char *comment = ipt_entry_comment(family, ref->e);
 	int err;
 
+	memset(x, 0, sizeof(*x));
 	lint_sel_init(&x->sel, family);
 	x->xt.sel = &x->sel;
 	lint_xt_tg_init(&x->tg);
-	x->jump = -1;
+	x->e = ref->e;
+	x->label = ref->label;
+	x->jump = ref->jump;
+	if (!x->label) {
+		x->skip = true;
+		return 0;
+	}
 	for (int h = 0; h < 2; h++)
 		if (o->our_chains[h] && (!strcmp(chain, o->our_chains[h]) || !strcmp(x->label, o->our_chains[h])))
 			x->skip = true;
@@ -348,37 +367,34 @@ static int add_notrack(struct reader *rd, const char *chain, unsigned pos, const
 static int walk(struct reader *rd, const struct chain *c, const struct lint_sel *carried, int depth, bool kube,
 		bool widened)
 {
+	unsigned hook = c->builtin ? rd->hook : 0;
 	int e = 0;
 
 	kube |= is_kube(c->name);
 	for (size_t i = 0; i < c->n && e == 0; i++) {
-		const struct entry *x = &c->rules[i];
-		bool wide = widened || x->xt.widened;
-		struct lint_sel s;
+		struct entry x;
+		struct lint_sel s = {0};
+		bool wide;
 
-		if (x->skip)
-			continue;
-		e = lint_sel_copy(&s, carried);
-		if (e == 0)
-			e = lint_sel_and(&s, &x->sel);
-		if (e < 0)
-			break;
-		if (lint_sel_empty(&s, LINT_DIR_IIF | LINT_DIR_OIF)) {
-			lint_sel_free(&s); /* no packet that gets here matches it */
-			continue;
-		}
-		unsigned needs = x->tg.notrack ? 0 : x->xt.needs | x->tg.needs;
-		for (int n = 0; n <= CT_NEED_OTHER && e == 0 && rd->o->users; n++)
-			if (needs & (1u << n))
-				e = add_user(rd, c->name, x, (enum ct_need)n, &s, kube, wide);
-		if (e == 0 && rd->filter >= 0 && !x->tg.notrack)
-			e = add_vrule(rd, x, &s, wide);
-		if (e == 0 && x->tg.notrack)
-			e = add_notrack(rd, c->name, (unsigned)i + 1, x, &s);
-		if (e == 0 && x->jump >= 0) {
-			if (depth < MAX_DEPTH)
-				e = walk(rd, &rd->tb->chains[x->jump], &s, depth + 1, kube, wide);
-			else
+		e = decode(rd->o, rd->tb, c->name, hook, &rd->tb->refs[c->first + i], &x);
+		if (e == 0 && !x.skip)
+			e = lint_sel_copy(&s, carried);
+		if (e == 0 && !x.skip)
+			e = lint_sel_and(&s, &x.sel);
+		wide = widened || x.xt.widened;
+		/* a rule of ours, or one no packet that gets here matches, is passed over */
+		if (e == 0 && !x.skip && !lint_sel_empty(&s, LINT_DIR_IIF | LINT_DIR_OIF)) {
+			unsigned needs = x.tg.notrack ? 0 : x.xt.needs | x.tg.needs;
+			for (int n = 0; n <= CT_NEED_OTHER && e == 0 && rd->o->users; n++)
+				if (needs & (1u << n))
+					e = add_user(rd, c->name, &x, (enum ct_need)n, &s, kube, wide);
+			if (e == 0 && rd->filter >= 0 && !x.tg.notrack)
+				e = add_vrule(rd, &x, &s, wide);
+			if (e == 0 && x.tg.notrack)
+				e = add_notrack(rd, c->name, (unsigned)i + 1, &x, &s);
+			if (e == 0 && x.jump >= 0 && depth < MAX_DEPTH)
+				e = walk(rd, &rd->tb->chains[x.jump], &s, depth + 1, kube, wide);
+			else if (e == 0 && x.jump >= 0)
 				e = lint_input_add_note(
 				    rd->out,
 				    "jumps nested deeper than %d in the legacy %s %s table were not "
@@ -386,6 +402,7 @@ static int walk(struct reader *rd, const struct chain *c, const struct lint_sel 
 				    MAX_DEPTH, ipt_family_label(rd->tb->t->family), rd->tb->name);
 		}
 		lint_sel_free(&s);
+		entry_free(&x);
 	}
 	return e;
 }
@@ -400,19 +417,15 @@ static int chain_order(const void *a, const void *b)
 
 static void table_free(struct table *tb)
 {
-	for (size_t i = 0; i < tb->n; i++) {
-		for (size_t r = 0; r < tb->chains[i].n; r++)
-			entry_free(&tb->chains[i].rules[r]);
-		free(tb->chains[i].rules);
-	}
 	free(tb->chains);
+	free(tb->refs);
 }
 
 /* v, with room for element n (of size bytes; *cap of them allocated), or
  * NULL with v left as it was. */
 static void *reserve(void *v, size_t n, size_t *cap, size_t size)
 {
-	size_t ncap = *cap ? *cap * 2 : 8;
+	size_t ncap = *cap ? *cap * 2 : 64;
 	void *p;
 
 	if (n < *cap)
@@ -423,10 +436,11 @@ static void *reserve(void *v, size_t n, size_t *cap, size_t size)
 	return p;
 }
 
-/* Copies every chain's entries out of libiptc (see the top of the file). */
+/* The index (see the top of the file): chains sorted by name, each with its
+ * run of entries, and each entry's jump resolved once. */
 static int index_table(struct table *tb)
 {
-	size_t cap = 0;
+	size_t cap = 0, rcap = 0;
 
 	for (const char *name = ipt_snap_first_chain(tb->t); name; name = ipt_snap_next_chain(tb->t)) {
 		struct chain *p = reserve(tb->chains, tb->n, &cap, sizeof(*p));
@@ -435,51 +449,25 @@ static int index_table(struct table *tb)
 		tb->chains = p;
 		tb->chains[tb->n++] = (struct chain){.name = name, .builtin = ipt_snap_builtin(tb->t, name)};
 	}
+	qsort(tb->chains, tb->n, sizeof(*tb->chains), chain_order);
 	for (size_t i = 0; i < tb->n; i++) {
 		struct chain *c = &tb->chains[i];
-		size_t rcap = 0;
+		c->first = tb->n_refs;
 		for (const void *en = ipt_snap_first_rule(tb->t, c->name); en; en = ipt_snap_next_rule(tb->t, en)) {
-			struct entry *p = reserve(c->rules, c->n, &rcap, sizeof(*p));
+			struct ref *p = reserve(tb->refs, tb->n_refs, &rcap, sizeof(*p));
 			if (!p)
 				return -ENOMEM;
-			c->rules = p;
-			memset(&c->rules[c->n], 0, sizeof(c->rules[0]));
-			c->rules[c->n].e = en;
-			c->rules[c->n].label = ipt_snap_target(tb->t, en);
-			c->rules[c->n].skip = true; /* until decoded */
-			lint_sel_init(&c->rules[c->n].sel, 0);
-			c->n++;
+			tb->refs = p;
+			tb->refs[tb->n_refs++] = (struct ref){.e = en, .label = ipt_snap_target(tb->t, en), .jump = -1};
 		}
+		c->n = tb->n_refs - c->first;
 	}
-	qsort(tb->chains, tb->n, sizeof(*tb->chains), chain_order);
+	for (size_t r = 0; r < tb->n_refs; r++) {
+		const struct chain *to = tb->refs[r].label ? find_chain(tb, tb->refs[r].label) : NULL;
+		if (to && !to->builtin)
+			tb->refs[r].jump = to - tb->chains;
+	}
 	return 0;
-}
-
-/* Every entry of the table, decoded once however many jumps reach it. */
-static int decode_table(const struct lint_ipt_options *o, struct table *tb)
-{
-	int e = 0;
-
-	for (size_t i = 0; i < tb->n && e == 0; i++) {
-		struct chain *c = &tb->chains[i];
-		unsigned hook = c->builtin ? builtin_hook(c->name) : 0;
-		for (size_t r = 0; r < c->n && e == 0; r++) {
-			struct entry *x = &c->rules[r];
-			const struct chain *to;
-			lint_sel_free(&x->sel);
-			x->skip = false;
-			if (!x->label) {
-				x->skip = true;
-				lint_sel_init(&x->sel, 0);
-				continue;
-			}
-			to = find_chain(tb, x->label);
-			e = decode(o, tb, c->name, hook, x);
-			if (e == 0 && !x->skip && to && !to->builtin)
-				x->jump = to - tb->chains;
-		}
-	}
-	return e;
 }
 
 static int add_filter_chain(struct reader *rd, const struct chain *c)
@@ -548,8 +536,6 @@ static int read_table(struct reader *rd, unsigned family, const char *name, stru
 	diag_free(&ignored);
 	rd->tb = &tb;
 	e = index_table(&tb);
-	if (e == 0)
-		e = decode_table(rd->o, &tb);
 	if (e == 0)
 		e = walk_table(rd);
 	table_free(&tb);
