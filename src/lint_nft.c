@@ -594,9 +594,9 @@ static void on_lookup(struct decoder *x, struct nftnl_expr *e)
 
 	if (!s) {
 		widen(x);
-		if (lint_input_add_note(x->out,
-					"set %s in %s %s could not be read; rules using it are taken to match more",
-					name ? name : "?", nf_family_str(ru->family), ru->table) < 0)
+		if (x->out && lint_input_add_note(
+				  x->out, "set %s in %s %s could not be read; rules using it are taken to match more",
+				  name ? name : "?", nf_family_str(ru->family), ru->table) < 0)
 			x->err = -ENOMEM;
 		if (has_dreg)
 			load(x, dreg, R_MAPDATA, 16);
@@ -979,7 +979,7 @@ static void rule_words(const struct decoded *d, char *buf, size_t size)
 struct walker {
 	const struct lint_nft_view *v;
 	struct lint_input *out;
-	struct decoded *rules; /* decoded, indexed like v->rules */
+	bool *seen;	       /* indexed like v->rules: decoded before (its notes are out) */
 	size_t *first, *count; /* per chain: its rules are v->rules[first .. first+count) */
 	size_t *by_name;       /* chain indices in (family, table, name) order, for find_chain */
 	const struct lint_nft_chain *base;
@@ -1138,6 +1138,29 @@ static int emit_notrack(struct walker *w, const struct decoded *d, const struct 
 	return lint_sel_copy(&n->sel, sel);
 }
 
+static uint32_t hook_hint(const struct walker *w, const struct lint_nft_rule *ru);
+static bool is_ours(const struct lint_nft_view *v, uint32_t family, const char *table);
+
+/* Rule i, decoded where the walk meets it: a decoded rule is most of a
+ * kilobyte, and kube-proxy's tables hold tens of thousands, nearly all met
+ * once.  A rule met again is decoded again, quietly (its notes are out). */
+static int decode_at(struct walker *w, size_t i, struct decoded *d)
+{
+	const struct lint_nft_rule *ru = &w->v->rules[i];
+	int e;
+
+	/* our accept in someone else's chain is read as if it were not
+	 * there: what the chain does without it is the question */
+	if (!table_families(ru->family) || is_ours(w->v, ru->family, ru->table) || ru->ours) {
+		memset(d, 0, sizeof(*d));
+		lint_sel_init(&d->sel, 0);
+		return 0;
+	}
+	e = decode_rule(w->v, w->seen[i] ? NULL : w->out, ru, hook_hint(w, ru), d);
+	w->seen[i] = true;
+	return e;
+}
+
 static int walk(struct walker *w, const struct lint_nft_chain *c, const struct lint_sel *carried, int depth, bool kube,
 		bool widened)
 {
@@ -1147,16 +1170,23 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 
 	kube |= is_kube(c->table, c->name);
 	for (size_t i = w->first[ci]; i < w->first[ci] + w->count[ci] && e == 0; i++) {
-		struct decoded *d = &w->rules[i];
+		struct decoded dd, *d = &dd;
 		struct lint_sel s;
 
+		e = decode_at(w, i, d);
+		if (e < 0) {
+			decoded_free(d);
+			break;
+		}
 		e = lint_sel_copy(&s, carried);
 		if (e == 0)
 			e = lint_sel_and(&s, &d->sel);
-		if (e < 0)
-			break;
-		if (lint_sel_empty(&s, LINT_DIR_IIF | LINT_DIR_OIF)) {
-			lint_sel_free(&s); /* no packet that gets here matches it */
+		if (e < 0 || lint_sel_empty(&s, LINT_DIR_IIF | LINT_DIR_OIF)) {
+			/* (or no packet that gets here matches it) */
+			lint_sel_free(&s);
+			decoded_free(d);
+			if (e < 0)
+				break;
 			continue;
 		}
 		for (int n = 0; n <= CT_NEED_OTHER && e == 0 && !d->notrack; n++)
@@ -1180,6 +1210,7 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 			e = walk(w, to, &s, depth + 1, kube, widened || d->widened);
 		}
 		lint_sel_free(&s);
+		decoded_free(d);
 	}
 	return e;
 }
@@ -1275,26 +1306,14 @@ static int walk_base(struct walker *w, const struct lint_nft_chain *c)
 int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 {
 	struct walker w = {.v = v, .out = out};
-	size_t decoded = 0;
 	int e = 0;
 
-	w.rules = calloc(v->n_rules + 1, sizeof(*w.rules));
-	if (!w.rules)
+	w.seen = calloc(v->n_rules + 1, sizeof(*w.seen));
+	if (!w.seen)
 		return -ENOMEM;
 	e = index_chain_names(&w);
 	if (e == 0)
 		e = index_chains(&w);
-	for (; decoded < v->n_rules && e == 0; decoded++) {
-		const struct lint_nft_rule *ru = &v->rules[decoded];
-		/* our accept in someone else's chain is read as if it were not
-		 * there: what the chain does without it is the question */
-		if (!table_families(ru->family) || is_ours(v, ru->family, ru->table) || ru->ours) {
-			memset(&w.rules[decoded], 0, sizeof(w.rules[decoded]));
-			lint_sel_init(&w.rules[decoded].sel, 0);
-			continue;
-		}
-		e = decode_rule(v, out, ru, hook_hint(&w, ru), &w.rules[decoded]);
-	}
 	for (size_t i = 0; i < v->n_chains && e == 0; i++) {
 		const struct lint_nft_chain *c = &v->chains[i];
 		if (!c->base || !table_families(c->family) || is_ours(v, c->family, c->table) ||
@@ -1302,9 +1321,7 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 			continue;
 		e = walk_base(&w, c);
 	}
-	for (size_t i = 0; i < decoded; i++)
-		decoded_free(&w.rules[i]);
-	free(w.rules);
+	free(w.seen);
 	free(w.first);
 	free(w.count);
 	free(w.by_name);
