@@ -101,8 +101,9 @@ struct ct_user {
 	 * skips it meets next. */
 	long chain_index;
 	size_t chain_pos;
-	bool kube;    /* kube-proxy's table or chains */
-	bool widened; /* part of it could not be decoded and was left out */
+	bool kube;	/* kube-proxy's table or chains */
+	bool from_host; /* it matches only packets this host sends (fib saddr type local, --src-type LOCAL) */
+	bool widened;	/* part of it could not be decoded and was left out */
 };
 
 enum lint_verdict {

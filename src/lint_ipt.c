@@ -307,6 +307,7 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 	u->ct_state = n == CT_NEED_STATE ? x->xt.ct_state : 0;
 	u->accepts = !strcmp(x->label, "ACCEPT");
 	u->limited = x->xt.limited;
+	u->from_host = x->xt.from_host;
 	if (rd->filter >= 0) {
 		/* what an untracked packet that skips this rule meets next */
 		u->chain_index = rd->filter;

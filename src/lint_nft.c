@@ -23,6 +23,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -47,6 +48,7 @@ enum rkind {
 	R_IMM,	    /* immediate data (NAT addresses and ports) */
 	R_MAPDATA,  /* the result of a map lookup */
 	R_ADDRTYPE, /* fib ... type: compares on it are left out without calling the rule widened (below) */
+	R_RANDOM,   /* numgen, jhash: picks one of several targets; every target is reachable */
 };
 
 struct reg {
@@ -69,8 +71,12 @@ struct decoded {
 	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN; NFT_CONTINUE: none */
 	bool vmap_drop;
 	bool limited;	/* a limit or quota: not every packet it selects is accepted */
+	bool from_host; /* fib saddr type local, -m addrtype --src-type LOCAL: only what this host sends */
 	char **targets; /* chains jumped or gone to */
 	size_t n_targets;
+	/* per target: a condition of its own (a concatenated verdict map's key,
+	 * e.g. kube-proxy's ip daddr . meta l4proto . th dport), or NULL */
+	struct lint_sel **target_sel;
 	bool notrack;
 	char action[160]; /* the non-selector part in words */
 	const struct lint_nft_rule *src;
@@ -249,10 +255,16 @@ static void on_bitwise(struct decoder *x, struct nftnl_expr *e)
 static int add_target(struct decoded *d, const char *chain)
 {
 	char **t = realloc(d->targets, (d->n_targets + 1) * sizeof(*t));
+	struct lint_sel **ts;
 
 	if (!t)
 		return -ENOMEM;
 	d->targets = t;
+	ts = realloc(d->target_sel, (d->n_targets + 1) * sizeof(*ts));
+	if (!ts)
+		return -ENOMEM;
+	d->target_sel = ts;
+	ts[d->n_targets] = NULL;
 	t[d->n_targets] = strdup(chain);
 	if (!t[d->n_targets])
 		return -ENOMEM;
@@ -434,8 +446,16 @@ static void on_cmp(struct decoder *x, struct nftnl_expr *e)
 	}
 	case R_CTOTHER:
 	case R_IMM:
+	case R_ADDRTYPE:
+		/* fib saddr type local: packets this host sends (Docker 29's
+		 * "MASQUERADE FROM HOST"); other address types stay left out */
+		if (r->source && op == NFT_CMP_EQ && len >= 4 && u32_of(data, 4) == RTN_LOCAL) {
+			x->d->from_host = true;
+			action(x->d, "fib saddr type local");
+		}
+		break;
 	case R_MAPDATA:
-	case R_ADDRTYPE: break;
+	case R_RANDOM: break;
 	default: widen(x); break;
 	}
 }
@@ -580,6 +600,108 @@ static int vmap_targets(struct decoder *x, struct nftnl_set *s)
 	return e;
 }
 
+/* One field of a concatenated key, exactly as the element holds it: what a
+ * packet must carry to pick that element.  False when the field is not one
+ * the selector speaks (then the element's condition leaves it out). */
+static bool key_field(const struct reg *r, const uint8_t *k, struct lint_sel *s)
+{
+	struct lint_ranges set = {0};
+	struct lint_range rg;
+	bool ok = true;
+
+	switch (r->kind) {
+	case R_L4PROTO: lint_sel_and_proto(s, k[0]); return true;
+	case R_IFNAME: {
+		char name[LINT_IFNAME_MAX] = {0};
+		memcpy(name, k, sizeof(name) - 1);
+		lint_sel_add_if(s, r->source, name, false, false);
+		return true;
+	}
+	case R_PORT:
+		if (r->masked || r->len != LINT_PORT_WIDTH)
+			return false;
+		lint_range_port(&rg, (uint16_t)(k[0] << 8 | k[1]), (uint16_t)(k[0] << 8 | k[1]));
+		ok = lint_ranges_set(&set, &rg, 1, LINT_PORT_WIDTH) == 0 && lint_sel_and_ports(s, r->source, &set) == 0;
+		break;
+	case R_ADDR:
+		if (r->masked || r->len != lint_af_width(r->af))
+			return false;
+		lint_range_prefix(&rg, k, r->len * 8, r->len);
+		ok = lint_ranges_set(&set, &rg, 1, r->len) == 0 && lint_sel_and_addrs(s, r->source, r->af, &set) == 0;
+		break;
+	default: return false;
+	}
+	lint_ranges_free(&set);
+	return ok;
+}
+
+/*
+ * A verdict map keyed by a concatenation (kube-proxy's
+ * "ip daddr . meta l4proto . th dport vmap @service-ips"): each element's
+ * target is reached only by packets that carry its key, so each target gets
+ * the key as a condition of its own.  Without that, every service chain
+ * would be reached by every packet, and every endpoint's DNAT would seem to
+ * take any address and port.  Interval maps are left to the caller (wide).
+ * Returns 1 when decoded, 0 when not (fields it cannot read), <0 on error.
+ */
+static int concat_vmap(struct decoder *x, struct nftnl_set *s, uint32_t sreg)
+{
+	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+	int slot = slot_of(sreg), e = 0;
+	struct nftnl_set_elems_iter *it;
+	bool widened = false;
+
+	if (slot < 0 || (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL))
+		return 0;
+	/* every field must be known, and the fields must fill the key */
+	unsigned off = 0;
+	for (int sl = slot; off < klen; sl += (int)((x->regs[sl].len + 3) / 4)) {
+		if (sl >= N_SLOTS || x->regs[sl].kind == R_NONE || x->regs[sl].kind == R_CONT || !x->regs[sl].len)
+			return 0;
+		off += (x->regs[sl].len + 3) & ~3u;
+	}
+	if (off != klen)
+		return 0;
+	it = nftnl_set_elems_iter_create(s);
+	if (!it)
+		return -ENOMEM;
+	for (struct nftnl_set_elem *el = nftnl_set_elems_iter_next(it); el && e == 0;
+	     el = nftnl_set_elems_iter_next(it)) {
+		uint32_t len = 0;
+		const uint8_t *k = nftnl_set_elem_get(el, NFTNL_SET_ELEM_KEY, &len);
+		if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_VERDICT) || !k || len < klen)
+			continue;
+		int verdict = (int)nftnl_set_elem_get_u32(el, NFTNL_SET_ELEM_VERDICT);
+		if (verdict == NF_DROP)
+			x->d->vmap_drop = true;
+		if ((verdict != NFT_JUMP && verdict != NFT_GOTO) || !nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_CHAIN))
+			continue;
+		struct lint_sel *ts = malloc(sizeof(*ts));
+		if (!ts) {
+			e = -ENOMEM;
+			break;
+		}
+		lint_sel_init(ts, FAMILY_BOTH);
+		off = 0;
+		for (int sl = slot; off < klen; sl += (int)((x->regs[sl].len + 3) / 4)) {
+			if (!key_field(&x->regs[sl], k + off, ts))
+				widened = true;
+			off += (x->regs[sl].len + 3) & ~3u;
+		}
+		e = add_target(x->d, nftnl_set_elem_get_str(el, NFTNL_SET_ELEM_CHAIN));
+		if (e == 0)
+			x->d->target_sel[x->d->n_targets - 1] = ts;
+		else {
+			lint_sel_free(ts);
+			free(ts);
+		}
+	}
+	nftnl_set_elems_iter_destroy(it);
+	if (widened)
+		widen(x);
+	return e < 0 ? e : 1;
+}
+
 static void on_lookup(struct decoder *x, struct nftnl_expr *e)
 {
 	const struct lint_nft_rule *ru = x->rule;
@@ -604,13 +726,24 @@ static void on_lookup(struct decoder *x, struct nftnl_expr *e)
 	}
 	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 	bool concat = (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_CONCAT) || (r && klen > ((r->len + 3) & ~3u));
+	if (has_dreg && dreg == NFT_REG_VERDICT && !inv && r && (concat || r->kind == R_IFNAME)) {
+		int c = concat_vmap(x, s, nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG));
+		if (c < 0)
+			x->err = c;
+		if (c) {
+			action(x->d, "vmap @%s", name);
+			return;
+		}
+	}
 	if (has_dreg && dreg == NFT_REG_VERDICT) {
 		if (vmap_targets(x, s) < 0)
 			x->err = -ENOMEM;
 		action(x->d, "vmap @%s", name);
 	}
-	if (r && !concat && (r->kind == R_PORT || r->kind == R_ADDR) && !r->masked &&
-	    r->len == (r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af))) {
+	if (r && r->kind == R_RANDOM) {
+		/* numgen random mod 2 vmap { 0 : goto a, 1 : goto b }: a choice, not a match */
+	} else if (r && !concat && (r->kind == R_PORT || r->kind == R_ADDR) && !r->masked &&
+		   r->len == (r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af))) {
 		if (set_ranges(s, r->len, &set) < 0 || and_ranges(x, r, &set, inv) < 0)
 			x->err = -ENOMEM;
 		lint_ranges_free(&set);
@@ -707,6 +840,20 @@ static int nat_to(struct decoder *x, unsigned af_family, const struct reg *amin,
 	return e ? -ENOMEM : 0;
 }
 
+/* A source NAT that picks the port at random (fully-random, kube-proxy's
+ * --random-fully) maps a flow to any port from 1024 up, never keeping the
+ * client's: its replies can arrive at any of them. */
+static int nat_random_ports(struct decoder *x, uint32_t flags)
+{
+	struct lint_range rg;
+
+	if (!(flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY) || !x->d->to_port.any)
+		return 0;
+	lint_range_port(&rg, 1024, 65535);
+	action(x->d, "fully-random");
+	return lint_ranges_set(&x->d->to_port, &rg, 1, LINT_PORT_WIDTH);
+}
+
 static const struct reg *reg_attr(struct decoder *x, struct nftnl_expr *e, uint16_t attr)
 {
 	return nftnl_expr_is_set(e, attr) ? reg_at(x, nftnl_expr_get_u32(e, attr)) : NULL;
@@ -743,6 +890,9 @@ static void on_masq_redir(struct decoder *x, struct nftnl_expr *e, bool redir)
 	need(x, redir ? CT_NEED_REDIRECT : CT_NEED_MASQUERADE);
 	if (nat_to(x, 0, NULL, NULL, reg_attr(x, e, a_min), reg_attr(x, e, a_max)) < 0)
 		x->err = -ENOMEM;
+	if (!redir && nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_FLAGS) &&
+	    nat_random_ports(x, nftnl_expr_get_u32(e, NFTNL_EXPR_MASQ_FLAGS)) < 0)
+		x->err = -ENOMEM;
 	to_words(x->d, redir ? "redirect" : "masquerade");
 }
 
@@ -765,6 +915,7 @@ static void on_match(struct decoder *x, struct nftnl_expr *e)
 	x->d->widened |= xt.widened;
 	x->d->needs |= xt.needs;
 	x->d->ct_state |= xt.ct_state;
+	x->d->from_host |= xt.from_host;
 	x->d->limited |= xt.limited;
 	if (xt.words[0])
 		action(x->d, "%s", xt.words);
@@ -844,8 +995,19 @@ static void on_reject(struct decoder *x, struct nftnl_expr *e)
  */
 static void on_fib(struct decoder *x, struct nftnl_expr *e)
 {
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_FIB_DREG))
-		load(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), R_ADDRTYPE, 4);
+	uint32_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_FIB_FLAGS) ? nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS) : 0;
+	uint32_t result =
+	    nftnl_expr_is_set(e, NFTNL_EXPR_FIB_RESULT) ? nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_RESULT) : 0;
+	struct reg r;
+
+	if (!nftnl_expr_is_set(e, NFTNL_EXPR_FIB_DREG))
+		return;
+	memset(&r, 0, sizeof(r));
+	r.kind = R_ADDRTYPE;
+	r.len = 4;
+	/* fib saddr type local: the compare that follows says "sent by this host" */
+	r.source = result == NFT_FIB_RESULT_ADDRTYPE && (flags & NFTA_FIB_F_SADDR);
+	reg_set(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), &r);
 }
 
 /* A limit or quota selects packets by rate, which the selector cannot say:
@@ -864,6 +1026,17 @@ static void on_nothing(struct decoder *x, struct nftnl_expr *e)
 {
 	(void)x;
 	(void)e;
+}
+
+/* numgen and jhash pick among targets (kube-proxy's endpoint choice): the
+ * lookup that follows is a choice, and every target it names is reachable. */
+static void on_random(struct decoder *x, struct nftnl_expr *e)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	uint16_t attr = name && !strcmp(name, "hash") ? NFTNL_EXPR_HASH_DREG : NFTNL_EXPR_NG_DREG;
+
+	if (nftnl_expr_is_set(e, attr))
+		load(x, nftnl_expr_get_u32(e, attr), R_RANDOM, 4);
 }
 
 static const struct {
@@ -893,6 +1066,8 @@ static const struct {
     {"dynset", on_nothing},
     {"last", on_nothing},
     {"fib", on_fib},
+    {"numgen", on_random},
+    {"hash", on_random},
 };
 
 static int expr_cb(struct nftnl_expr *e, void *data)
@@ -920,9 +1095,15 @@ static void decoded_free(struct decoded *d)
 	for (int f = 0; f < 2; f++)
 		lint_ranges_free(&d->to_addr[f]);
 	lint_ranges_free(&d->to_port);
-	for (size_t i = 0; i < d->n_targets; i++)
+	for (size_t i = 0; i < d->n_targets; i++) {
 		free(d->targets[i]);
+		if (d->target_sel && d->target_sel[i]) {
+			lint_sel_free(d->target_sel[i]);
+			free(d->target_sel[i]);
+		}
+	}
 	free(d->targets);
+	free(d->target_sel);
 }
 
 static int decode_rule(const struct lint_nft_view *v, struct lint_input *out, const struct lint_nft_rule *ru,
@@ -1077,6 +1258,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	}
 	u->kube = kube;
 	u->widened = widened;
+	u->from_host = d->from_host;
 	/* a source NAT on input: this host answers */
 	if (n == CT_NEED_SNAT && w->base->hooknum == NF_INET_LOCAL_IN)
 		u->hooks = LINT_HOOK_INPUT;
@@ -1207,6 +1389,16 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 				continue;
 			}
 			/* a jump whose condition was widened widens what it reaches */
+			if (d->target_sel && d->target_sel[t]) {
+				struct lint_sel ts;
+				e = lint_sel_copy(&ts, &s);
+				if (e == 0)
+					e = lint_sel_and(&ts, d->target_sel[t]);
+				if (e == 0 && !lint_sel_empty(&ts, LINT_DIR_IIF | LINT_DIR_OIF))
+					e = walk(w, to, &ts, depth + 1, kube, widened || d->widened);
+				lint_sel_free(&ts);
+				continue;
+			}
 			e = walk(w, to, &s, depth + 1, kube, widened || d->widened);
 		}
 		lint_sel_free(&s);

@@ -10,6 +10,7 @@
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/xt_CT.h>
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_multiport.h>
 #include <linux/netfilter/xt_state.h>
 #include <linux/netfilter/xt_tcpudp.h>
@@ -170,6 +171,17 @@ static void xt_conntrack(struct lint_xt *x, uint32_t rev, const uint8_t *info, u
 		uint32_t m = xt_conntrack_states(state);
 		x->needs |= 1u << CT_NEED_STATE;
 		lint_xt_set_state(x, (invflags & XT_CONNTRACK_STATE) ? ~m : m);
+	} else if ((flags & XT_CONNTRACK_STATE) && (invflags & XT_CONNTRACK_STATE)) {
+		/* ! --ctstate RELATED,ESTABLISHED,DNAT (KUBE-FIREWALL): a packet
+		 * of a flow nobody NATed (a new or an untracked one) matches
+		 * unless its state is named; only NATed flows differ, and those
+		 * are what the NAT rules' own findings are about */
+		x->needs |= 1u << CT_NEED_STATE;
+		lint_xt_set_state(x, ~xt_conntrack_states(state));
+		if (state & XT_CONNTRACK_STATE_SNAT)
+			xt_words(x, "ct status != snat");
+		if (state & XT_CONNTRACK_STATE_DNAT)
+			xt_words(x, "ct status != dnat");
 	} else if (flags & XT_CONNTRACK_STATE) {
 		x->needs |= 1u << CT_NEED_OTHER;
 		xt_words(x, "-m conntrack --ctstate SNAT/DNAT");
@@ -177,6 +189,21 @@ static void xt_conntrack(struct lint_xt *x, uint32_t rev, const uint8_t *info, u
 	if (flags & ~(XT_CONNTRACK_STATE | XT_CONNTRACK_STATE_ALIAS)) {
 		x->needs |= 1u << CT_NEED_OTHER;
 		xt_words(x, "-m conntrack (status, tuple or expiry)");
+	}
+}
+
+/* --src-type LOCAL (Docker's masquerade of the host's own connections into
+ * a bridge): the rule sees only what this host sends.  Destination types
+ * (Docker's and kube-proxy's --dst-type LOCAL jumps) stay left out, as the
+ * packets our services notrack are addressed to this host anyway. */
+static void xt_addrtype(struct lint_xt *x, uint32_t rev, const void *info, size_t len)
+{
+	if (rev == 1 && len >= sizeof(struct xt_addrtype_info_v1)) {
+		const struct xt_addrtype_info_v1 *a = info;
+		if (a->source == XT_ADDRTYPE_LOCAL && !(a->flags & XT_ADDRTYPE_INVERT_SOURCE)) {
+			x->from_host = true;
+			xt_words(x, "-m addrtype --src-type LOCAL");
+		}
 	}
 }
 
@@ -203,9 +230,14 @@ int lint_xt_match(struct lint_xt *x, const char *name, uint32_t rev, const void 
 		r = xt_multiport(x, rev, info, (uint32_t)len);
 	} else if (!strcmp(name, "tcp") || !strcmp(name, "udp")) {
 		r = xt_tcpudp(x, name, info, (uint32_t)len);
-	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent")) {
+	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent") ||
+		   !strcmp(name, "statistic")) {
+		/* statistic --mode random: kube-proxy's choice of endpoint, a share
+		 * of the packets like a rate, not a property of them */
 		x->limited = true;
-	} else if (strcmp(name, "comment") && strcmp(name, "addrtype")) {
+	} else if (!strcmp(name, "addrtype")) {
+		xt_addrtype(x, rev, info, len);
+	} else if (strcmp(name, "comment")) {
 		x->widened = true; /* mark, set, ...: left out */
 	}
 	return r;
@@ -300,6 +332,14 @@ static int xt_nat_range(struct lint_xt_tg *t, uint32_t rev, const uint8_t *info,
 	}
 	if (e == 0 && (flags & NF_NAT_RANGE_PROTO_SPECIFIED)) {
 		lint_range_port(&rg, (uint16_t)(pmin[0] << 8 | pmin[1]), (uint16_t)(pmax[0] << 8 | pmax[1]));
+		e = lint_ranges_set(&t->to_port, &rg, 1, LINT_PORT_WIDTH);
+	}
+	/* A source NAT that picks the port at random (fully-random,
+	 * kube-proxy's --random-fully) maps a flow to any port from 1024 up,
+	 * never keeping the client's: its replies can arrive at any of them. */
+	if (e == 0 && (flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY) && t->to_port.any) {
+		lint_range_port(&rg, 1024, 65535);
+		tg_words(t, "fully-random");
 		e = lint_ranges_set(&t->to_port, &rg, 1, LINT_PORT_WIDTH);
 	}
 	return e;

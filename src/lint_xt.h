@@ -19,6 +19,7 @@ struct lint_xt {
 	unsigned needs;	      /* 1 << enum ct_need */
 	uint32_t ct_state;    /* LINT_CT_* the state matches take */
 	bool limited;	      /* a limit, hashlimit or recent match: selects by rate, left out */
+	bool from_host;	      /* -m addrtype --src-type LOCAL: only packets this host sends */
 	char words[160];      /* the conntrack part in words */
 };
 
