@@ -18,6 +18,11 @@
 # 3. The fixed policy (keep_tracked nat tcp/8443) lints clean and applies:
 #    the published port and the container's masqueraded traffic work, and
 #    the host's own :80 leaves no conntrack entry.
+# 4. A mixed host: legacy INPUT drops what is not established.  The nft
+#    backend puts no accept there, so lint --backend nft reports that this
+#    host's untracked replies from an upstream :80 would be dropped, and
+#    --allow-conflicts shows them dropped; the iptables backend's accept goes
+#    there: clean, and the connections work.
 . "$(dirname "$0")/ipt-lib.sh"
 need_commands nsenter sysctl
 
@@ -72,5 +77,26 @@ assert_eq "$(count "$outside" 192.0.2.1 8443 20)" 20 "the published port after a
 assert_eq "$(count "$container" 192.0.2.2 80 20)" 20 "the container's masqueraded :80 after apply"
 assert_eq "$(count "$outside" 192.0.2.1 80 20)" 20 "the host's own :80 after apply"
 assert_eq "$(entries_to 192.0.2.1 80)" 0 "conntrack entries of the host's :80 after apply"
+run 0 ntc --backend iptables remove
+
+# 4. the mixed host
+ipt4 -P INPUT DROP
+ipt4 -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+cat >"$work/upstream.json" <<'JSON'
+{ "version": 1, "notrack": { "upstreams": [{ "proto": "tcp", "ports": [80], "peers": ["192.0.2.2"] }] } }
+JSON
+mine() { python3 "$tcpload" connect 192.0.2.2 80 "$1" || true; }
+assert_eq "$(mine 5)" 5 "this host's connections to the upstream before apply"
+run 4 ntc --backend nft lint "$work/upstream.json"
+assert_contains "$work/out" "iptables-legacy filter INPUT" "lint --backend nft names the legacy chain"
+assert_contains "$work/out" "the nft backend puts no accept into legacy iptables chains" "lint --backend nft says why"
+run 0 ntc --backend nft apply --allow-conflicts "$work/upstream.json"
+ct_flush
+assert_eq "$(mine 5)" 0 "this host's connections to the upstream, replies untracked, nft backend"
+run 0 ntc --backend nft remove
+run 0 ntc --backend iptables lint "$work/upstream.json"
+run 0 ntc --backend iptables apply "$work/upstream.json"
+ct_flush
+assert_eq "$(mine 20)" 20 "this host's connections to the upstream, replies untracked, iptables backend"
 run 0 ntc --backend iptables remove
 echo "PASS"
