@@ -123,6 +123,20 @@ int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src)
 	return 0;
 }
 
+int lint_input_take_users(struct lint_input *dst, struct lint_input *src)
+{
+	for (size_t i = 0; i < src->n_users; i++) {
+		struct ct_user *u = push(&dst->users, &dst->n_users, sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		*u = src->users[i];  /* the ranges move with it */
+		u->chain_index = -1; /* src's chains stay behind */
+		memset(&src->users[i], 0, sizeof(src->users[i]));
+	}
+	src->n_users = 0;
+	return 0;
+}
+
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule)
 {
 	struct lint_vrule *vr = push(&c->rules, &c->n_rules, sizeof(*vr));
@@ -1480,6 +1494,12 @@ static int report_chain(struct analysis *a, const struct lint_chain *c, size_t r
 			      "it does not list it. Add {\"family\": \"%s\", \"table\": \"%s\", \"chain\": \"%s\"}, "
 			      "or narrow the entry.",
 			      chain_family_str(c->family), c->table, c->chain);
+	else if (c->legacy)
+		strbuf_printf(&m,
+			      "the nft backend puts no accept into legacy iptables chains. Accept \"-m conntrack "
+			      "--ctstate UNTRACKED\" at the head of iptables-legacy %s %s, use the iptables backend, "
+			      "or narrow the entry.",
+			      c->table, c->chain);
 	else
 		strbuf_printf(&m,
 			      "table %s %s is owned by another process (e.g. firewalld), which alone may change it. "

@@ -243,6 +243,9 @@ struct lint_chain *lint_input_add_chain(struct lint_input *in);
 struct lint_notrack *lint_input_add_notrack(struct lint_input *in);
 /* Moves src's notrack rules to the end of dst's (src keeps none). */
 int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src);
+/* Moves src's conntrack users to the end of dst's, without their place in
+ * src's filter chains (src keeps none). */
+int lint_input_take_users(struct lint_input *dst, struct lint_input *src);
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule);
 void lint_input_free(struct lint_input *in);
 void lint_report_free(struct lint_report *r);

@@ -719,22 +719,25 @@ static int host_listeners(struct lint_input *in)
 	return r;
 }
 
-/* The legacy raw tables' notrack rules (and, for the iptables backend,
- * whose accept goes there, the legacy filter chains). */
-static int lint_read_legacy(const struct op_config *cfg, const struct ruleset *rs, bool filter, struct lint_input *in,
+/* The legacy tables.  For the iptables backend, whose accept goes into
+ * the legacy filter chains, those chains are described as ours to cover; for
+ * the nft backend (a mixed host) they are someone else's. */
+static int lint_read_legacy(const struct op_config *cfg, const struct ruleset *rs, bool ours, struct lint_input *in,
 			    struct diag *d)
 {
 	char pre[RULESET_NAME_MAX + 8], out[RULESET_NAME_MAX + 8];
-	struct lint_ipt_options o = {.tag = cfg_table(cfg), .our_chains = {pre, out}, .filter = filter};
+	struct lint_ipt_options o = {
+	    .tag = cfg_table(cfg), .our_chains = {pre, out}, .filter = true, .foreign_filter = !ours, .users = true};
 
 	iptables_chain_name(rs, HOOK_PREROUTING, pre, sizeof(pre));
 	iptables_chain_name(rs, HOOK_OUTPUT, out, sizeof(out));
 	return lint_ipt_read(&o, in, d);
 }
 
-/* The nftables ruleset's notrack rules (native, and iptables-nft's compat
- * targets), for a backend that does not read nftables itself. */
-static int lint_read_nft_notracks(const struct op_config *cfg, struct lint_input *in, struct diag *d)
+/* The nftables ruleset's conntrack users and notrack rules (native, and
+ * iptables-nft's), for a backend that does not write nftables: its filter
+ * chains are left out, since that backend's accept never goes there. */
+static int lint_read_nft_foreign(const struct op_config *cfg, struct lint_input *in, struct diag *d)
 {
 	const struct backend_options bo = {.table = cfg_table(cfg), .lock_timeout_ms = cfg->lock_timeout_ms};
 	struct lint_input all = {0};
@@ -743,7 +746,7 @@ static int lint_read_nft_notracks(const struct op_config *cfg, struct lint_input
 
 	if (r == 0)
 		r = nft_backend_ops.lint_read(nb, &all, d);
-	if (r == 0 && lint_input_take_notracks(in, &all) < 0)
+	if (r == 0 && (lint_input_take_notracks(in, &all) < 0 || lint_input_take_users(in, &all) < 0))
 		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	lint_input_free(&all);
 	if (nb)
@@ -751,24 +754,21 @@ static int lint_read_nft_notracks(const struct op_config *cfg, struct lint_input
 	return r;
 }
 
-/* The live half of lint: the backend reads, this host's addresses refine,
- * the analyser judges.  Foreign notrack rules are read from everywhere
- * (nftables, iptables-nft and legacy raw tables): an untracked packet is
- * untracked whoever untracked it. */
+/* The live half of lint: the backends read, this host's addresses refine,
+ * the analyser judges.  Both rulesets are read whichever backend applies:
+ * nftables (with iptables-nft) and legacy iptables are both enforced, and an
+ * untracked packet is untracked whoever untracked it. */
 static int lint_live(const struct op_config *cfg, struct backend *b, struct op_result *res, struct diag *d)
 {
 	struct lint_input in = {0};
 	struct lint_host_addr *addrs;
-	bool full = cfg->backend->lint_read != NULL;
 	size_t n;
 	int r;
 
-	if (!full) {
-		/* a note, not a warning: it is no fault of the policy */
-		res->lint_skipped = true;
+	if (!cfg->backend->lint_read) {
 		r = lint_read_legacy(cfg, &res->rs, true, &in, d);
 		if (r == 0)
-			r = lint_read_nft_notracks(cfg, &in, d);
+			r = lint_read_nft_foreign(cfg, &in, d);
 	} else {
 		r = cfg->backend->lint_read(b, &in, d);
 		if (r == 0)
@@ -785,13 +785,8 @@ static int lint_live(const struct op_config *cfg, struct backend *b, struct op_r
 		lint_input_free(&in);
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	}
-	r = full ? lint_analyse(&res->rs, &in, &res->lint) : lint_analyse_foreign(&res->rs, &in, &res->lint);
+	r = lint_analyse(&res->rs, &in, &res->lint);
 	lint_input_free(&in);
-	if (r == 0 && !full)
-		r = lint_report_add_note(&res->lint,
-					 "the %s backend cannot lint NAT, ct state rules and filter chains yet: only "
-					 "foreign notrack rules were checked against this policy",
-					 cfg->backend->name);
 	if (r < 0)
 		return diag_fail(d, DIAG_SYSTEM, -r, NULL, "lint: %s", strerror(-r));
 	return 0;
