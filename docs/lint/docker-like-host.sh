@@ -4,6 +4,12 @@
 # that rate-limits new ssh connections and drops what it does not accept.
 # The docs test runs it in a throwaway network namespace; never on a host.
 set -e
+# the host's own address on eth0 (a veth stands in for the NIC): published
+# ports are reached there
+ip link add eth0 type veth peer name eth0-peer
+ip addr add 192.0.2.10/24 dev eth0
+ip link set eth0 up
+ip link set eth0-peer up
 iptables-nft -w -t nat -N DOCKER
 iptables-nft -w -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
 iptables-nft -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE

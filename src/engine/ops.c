@@ -939,22 +939,69 @@ static size_t host_addrs(struct lint_host_addr **out)
 	return *out ? n : 0;
 }
 
-/* The legacy raw tables' notrack rules (and, for the iptables backend,
- * whose accept goes there, the legacy filter chains). */
-static int lint_read_legacy(const struct op_config *cfg, const struct ruleset *rs, bool filter, struct lint_input *in,
+/* The ports of one /proc/net/{tcp,udp}[6] table whose sockets are in
+ * state (0x0A: TCP listening, 0x07: UDP bound and unconnected), appended to
+ * *ports (of *n, room for *cap). */
+static void listening_ports(const char *path, unsigned state, uint16_t **ports, size_t *n, size_t *cap)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+
+	if (!f)
+		return; /* then those stay unknown: lint only reports more */
+	while (fgets(line, sizeof(line), f)) {
+		char local[64];
+		unsigned port, st;
+		if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &port, &st) != 3 || st != state)
+			continue;
+		if (*n == *cap) {
+			uint16_t *p = realloc(*ports, (*cap ? *cap * 2 : 64) * sizeof(*p));
+			if (!p)
+				break;
+			*ports = p;
+			*cap = *cap ? *cap * 2 : 64;
+		}
+		(*ports)[(*n)++] = (uint16_t)port;
+	}
+	fclose(f);
+}
+
+/* The ports this host listens on, for lint_input_listening. */
+static int host_listeners(struct lint_input *in)
+{
+	uint16_t *tcp = NULL, *udp = NULL;
+	size_t nt = 0, ct = 0, nu = 0, cu = 0;
+	int r;
+
+	listening_ports("/proc/net/tcp", 0x0A, &tcp, &nt, &ct);
+	listening_ports("/proc/net/tcp6", 0x0A, &tcp, &nt, &ct);
+	listening_ports("/proc/net/udp", 0x07, &udp, &nu, &cu);
+	listening_ports("/proc/net/udp6", 0x07, &udp, &nu, &cu);
+	r = lint_input_listening(in, tcp, nt, udp, nu);
+	free(tcp);
+	free(udp);
+	return r;
+}
+
+/* The legacy tables.  For the iptables backend, whose accept goes into
+ * the legacy filter chains, those chains are described as ours to cover; for
+ * the nft backend (a mixed host) they are someone else's. */
+static int lint_read_legacy(const struct op_config *cfg, const struct ruleset *rs, bool ours, struct lint_input *in,
 			    struct diag *d)
 {
 	char pre[RULESET_NAME_MAX + 8], out[RULESET_NAME_MAX + 8];
-	struct lint_ipt_options o = {.tag = cfg_table(cfg), .our_chains = {pre, out}, .filter = filter};
+	struct lint_ipt_options o = {
+	    .tag = cfg_table(cfg), .our_chains = {pre, out}, .filter = true, .foreign_filter = !ours, .users = true};
 
 	iptables_chain_name(rs, HOOK_PREROUTING, pre, sizeof(pre));
 	iptables_chain_name(rs, HOOK_OUTPUT, out, sizeof(out));
 	return lint_ipt_read(&o, in, d);
 }
 
-/* The nftables ruleset's notrack rules (native, and iptables-nft's compat
- * targets), for a backend that does not read nftables itself. */
-static int lint_read_nft_notracks(const struct op_config *cfg, struct lint_input *in, struct diag *d)
+/* The nftables ruleset's conntrack users and notrack rules (native, and
+ * iptables-nft's), for a backend that does not write nftables: its filter
+ * chains are left out, since that backend's accept never goes there. */
+static int lint_read_nft_foreign(const struct op_config *cfg, struct lint_input *in, struct diag *d)
 {
 	const struct backend_options bo = {.table = cfg_table(cfg), .lock_timeout_ms = cfg->lock_timeout_ms};
 	struct lint_input all = {0};
@@ -963,7 +1010,7 @@ static int lint_read_nft_notracks(const struct op_config *cfg, struct lint_input
 
 	if (r == 0)
 		r = nft_backend_ops.lint_read(nb, &all, d);
-	if (r == 0 && lint_input_take_notracks(in, &all) < 0)
+	if (r == 0 && (lint_input_take_notracks(in, &all) < 0 || lint_input_take_users(in, &all) < 0))
 		r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	lint_input_free(&all);
 	if (nb)
@@ -971,24 +1018,21 @@ static int lint_read_nft_notracks(const struct op_config *cfg, struct lint_input
 	return r;
 }
 
-/* The live half of lint: the backend reads, this host's addresses refine,
- * the analyser judges.  Foreign notrack rules are read from everywhere
- * (nftables, iptables-nft and legacy raw tables): an untracked packet is
- * untracked whoever untracked it. */
+/* The live half of lint: the backends read, this host's addresses refine,
+ * the analyser judges.  Both rulesets are read whichever backend applies:
+ * nftables (with iptables-nft) and legacy iptables are both enforced, and an
+ * untracked packet is untracked whoever untracked it. */
 static int lint_live(const struct op_config *cfg, struct backend *b, struct op_result *res, struct diag *d)
 {
 	struct lint_input in = {0};
 	struct lint_host_addr *addrs;
-	bool full = cfg->backend->lint_read != NULL;
 	size_t n;
 	int r;
 
-	if (!full) {
-		/* a note, not a warning: it is no fault of the policy */
-		res->lint_skipped = true;
+	if (!cfg->backend->lint_read) {
 		r = lint_read_legacy(cfg, &res->rs, true, &in, d);
 		if (r == 0)
-			r = lint_read_nft_notracks(cfg, &in, d);
+			r = lint_read_nft_foreign(cfg, &in, d);
 	} else {
 		r = cfg->backend->lint_read(b, &in, d);
 		if (r == 0 && !cfg->lint_backend_only)
@@ -1001,13 +1045,12 @@ static int lint_live(const struct op_config *cfg, struct backend *b, struct op_r
 	n = host_addrs(&addrs);
 	lint_input_apply_host(&in, addrs, n);
 	free(addrs);
-	r = full ? lint_analyse(&res->rs, &in, &res->lint) : lint_analyse_foreign(&res->rs, &in, &res->lint);
+	if (host_listeners(&in) < 0) {
+		lint_input_free(&in);
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	r = lint_analyse(&res->rs, &in, &res->lint);
 	lint_input_free(&in);
-	if (r == 0 && !full)
-		r = lint_report_add_note(&res->lint,
-					 "the %s backend cannot lint NAT, ct state rules and filter chains yet: only "
-					 "foreign notrack rules were checked against this policy",
-					 cfg->backend->name);
 	if (r < 0)
 		return diag_fail(d, DIAG_SYSTEM, -r, NULL, "lint: %s", strerror(-r));
 	return 0;

@@ -3,8 +3,10 @@
  * it follows.
  */
 #include "lint/lint.h"
+#include "lint/lint_xt.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +123,20 @@ int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src)
 	return 0;
 }
 
+int lint_input_take_users(struct lint_input *dst, struct lint_input *src)
+{
+	for (size_t i = 0; i < src->n_users; i++) {
+		struct ct_user *u = push(&dst->users, &dst->n_users, sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+		*u = src->users[i];  /* the ranges move with it */
+		u->chain_index = -1; /* src's chains stay behind */
+		memset(&src->users[i], 0, sizeof(src->users[i]));
+	}
+	src->n_users = 0;
+	return 0;
+}
+
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule)
 {
 	struct lint_vrule *vr = push(&c->rules, &c->n_rules, sizeof(*vr));
@@ -157,6 +173,8 @@ void lint_input_free(struct lint_input *in)
 		free(in->notes[i]);
 	lint_ranges_free(&in->local[0]);
 	lint_ranges_free(&in->local[1]);
+	lint_ranges_free(&in->listen_tcp);
+	lint_ranges_free(&in->listen_udp);
 	free(in->users);
 	free(in->chains);
 	free(in->notes);
@@ -277,6 +295,84 @@ static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, si
 	}
 }
 
+/* Whether a masquerade can send packets of family af out of interface name:
+ * not lo, not one the rule excludes (! -o docker0), and one with a subnet
+ * of that family a route can lead through (an interface holding only a /32,
+ * such as NodeLocal DNSCache's 169.254.20.10, has none). */
+static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum lint_af af,
+				 const struct lint_host_addr *addrs, size_t n)
+{
+	struct lint_ifs t = u->sel.oif;
+	bool routed = false;
+
+	if (!strcmp(name, "lo"))
+		return false;
+	if (t.n == LINT_IF_MAX)
+		return true; /* no room to test the name: it may */
+	snprintf(t.v[t.n].name, sizeof(t.v[t.n].name), "%s", name);
+	t.v[t.n].wildcard = t.v[t.n].neg = false;
+	t.n++;
+	if (!lint_ifs_satisfiable(&t))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(addrs[i].ifname, name) && addrs[i].af == af && addrs[i].prefix < lint_af_width(af) * 8)
+			routed = true;
+	return routed;
+}
+
+/* A masquerade picks an address of the interface the packet leaves by: its
+ * replies come back to one of those, never to another address of this host
+ * (a service's 169.254.20.10, docker0's for "! -o docker0"). */
+static void masquerade_to(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+{
+	if (!n)
+		return; /* the host's addresses are not known */
+	for (size_t k = 0; k < u->sel.oif.n; k++) {
+		const struct lint_if *o = &u->sel.oif.v[k];
+		bool present = false;
+		for (size_t i = 0; i < n && !o->neg; i++)
+			present |= o->wildcard ? !strncmp(addrs[i].ifname, o->name, strlen(o->name))
+					       : !strcmp(addrs[i].ifname, o->name);
+		if (!o->neg && !present)
+			return; /* -o eth0, not there (yet): its address is not known */
+	}
+	for (int f = 0; f < 2; f++) {
+		struct lint_range *v = calloc(n + 1, sizeof(*v));
+		unsigned w = lint_af_width((enum lint_af)f);
+		size_t m = 0;
+		if (!v)
+			return; /* then it stays "any": only less precise */
+		for (size_t i = 0; i < n; i++)
+			if (addrs[i].af == (enum lint_af)f &&
+			    masquerade_leaves_by(u, addrs[i].ifname, (enum lint_af)f, addrs, n))
+				lint_range_prefix(&v[m++], addrs[i].addr, w * 8, w);
+		if (lint_ranges_set(&u->to_addr[f], v, m, w) < 0)
+			u->to_addr[f].any = true;
+		free(v);
+	}
+}
+
+static int ports_set(struct lint_ranges *r, const uint16_t *ports, size_t n)
+{
+	struct lint_range *v = calloc(n + 1, sizeof(*v));
+	int e;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		lint_range_port(&v[i], ports[i], ports[i]);
+	e = lint_ranges_set(r, v, n, LINT_PORT_WIDTH);
+	free(v);
+	return e;
+}
+
+int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tcp, const uint16_t *udp, size_t n_udp)
+{
+	int e = ports_set(&in->listen_tcp, tcp, n_tcp);
+
+	return e < 0 ? e : ports_set(&in->listen_udp, udp, n_udp);
+}
+
 /* This host's own addresses: each one, and all of lo's subnets (127.0.0.0/8). */
 static void local_addresses(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
 {
@@ -306,6 +402,8 @@ void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *a
 
 		if ((u->need == CT_NEED_DNAT) && u->to_place == LINT_PLACE_UNKNOWN)
 			place_dnat(u, addrs, n);
+		if (u->need == CT_NEED_MASQUERADE)
+			masquerade_to(u, addrs, n);
 		/* only one family, and sources pinned to one connected subnet */
 		if (fam != FAMILY_IPV4 && fam != FAMILY_IPV6)
 			continue;
@@ -388,7 +486,8 @@ static int ir_sel(const struct ruleset *rs, const struct rule *ru, struct lint_r
 	if (r == 0)
 		r = and_addr_set(s, rs, ru->local_set, ru->local_field);
 	if (ru->has_ifname)
-		lint_sel_add_if(s, ru->hook == HOOK_PREROUTING, ru->ifname.name, ru->ifname.wildcard, false);
+		lint_sel_add_if(s, ru->hook == HOOK_PREROUTING, ru->ifname.name, ru->ifname.wildcard,
+				ru->ifname_invert);
 	return r;
 }
 
@@ -408,6 +507,7 @@ struct probe {
 	 * no packet of a flow someone else's NAT translates belongs to one of
 	 * this host's sockets (no upstream replies). */
 	unsigned scopes;
+	bool kept_port; /* a source NAT's reply to a client port outside the ephemeral range */
 	struct lint_sel sel;
 };
 
@@ -441,6 +541,7 @@ static int probe_add(struct probes *p, enum hook h, bool reply, unsigned scopes,
 		lint_sel_add_if(&pr->sel, true, "lo", false, true);
 	pr->hook = h;
 	pr->reply = reply;
+	pr->kept_port = false;
 	pr->scopes = scopes;
 	p->n++;
 	return 0;
@@ -531,6 +632,21 @@ static int reply_sel(const struct ct_user *u, const struct lint_sel *o, struct l
 	lint_ranges_free(&r->dport);
 	e |= lint_ranges_copy(&r->sport, dnat && !u->to_port.any ? &u->to_port : &o->dport);
 	e |= lint_ranges_copy(&r->dport, !dnat && !u->to_port.any ? &u->to_port : &o->sport);
+	/* A source NAT to a port range keeps the client's port when it is in
+	 * the range and free (libvirt's "masquerade to :1024-65535"): replies
+	 * come back to the client's port, or to one of the range when it had to
+	 * move.  Only fully-random always picks anew. */
+	if (!e && !dnat && !u->to_port.any && !u->nat_random) {
+		struct lint_ranges kept = {0};
+		e |= lint_ranges_copy(&kept, &o->sport);
+		e |= lint_ranges_and(&kept, &u->to_port, LINT_PORT_WIDTH);
+		if (!e && !lint_ranges_empty(&kept)) {
+			lint_ranges_free(&r->dport);
+			r->dport = kept;
+		} else {
+			lint_ranges_free(&kept);
+		}
+	}
 	/* the reply arrives where the original left, and leaves where it arrived */
 	if (dnat) {
 		r->iif = u->to_if;
@@ -584,20 +700,45 @@ static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
 	return 0;
 }
 
-static int build_probes(const struct ct_user *u, const struct lint_ranges host[2], struct probes *p)
+/*
+ * kept_port: the flow's client port is not taken to be ephemeral.  A
+ * source NAT keeps the client's port whenever it is free, and UDP clients
+ * often bind a fixed one (NTP 123, IKE 500/4500, WireGuard's ListenPort,
+ * SIP 5060): their replies come back to that port.
+ */
+static int build_probes(const struct ct_user *u, const struct lint_ranges host[2], bool kept_port, struct probes *p)
 {
-	bool arriving = u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD | LINT_HOOK_POSTROUTING);
+	/* a rule for what this host sends (fib saddr type local) never sees a
+	 * forwarded packet, even on postrouting */
+	bool arriving =
+	    (u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD | LINT_HOOK_POSTROUTING)) &&
+	    !u->from_host;
 	/* a rule that names an input interface never sees a packet this host sends */
 	bool local = (u->hooks & (LINT_HOOK_OUTPUT | LINT_HOOK_POSTROUTING)) && !has_positive_if(&u->sel.iif);
+	/* this host's own packets already carry an address of the interface
+	 * they leave by, the one a masquerade would pick: it changes nothing
+	 * for them (an SNAT to another address does) */
+	if (u->need == CT_NEED_MASQUERADE)
+		local = false;
 	bool source_nat = u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE;
 	struct lint_sel o, r;
 	int e;
 
 	p->n = 0;
+	/* A masquerade of what this host sends into an interface (Docker's
+	 * "MASQUERADE FROM HOST" on its bridges) changes only packets whose
+	 * source is not already that interface's address: the host picks it
+	 * for its own connections out there.  What is left are loopback-sourced
+	 * flows a DNAT sent into the bridge (route_localnet), and that DNAT is
+	 * a conntrack user of its own, checked where our rules meet it. */
+	if (u->from_host && u->need == CT_NEED_MASQUERADE)
+		return 0;
 	e = lint_sel_copy(&o, &u->sel);
 	if (e < 0)
 		return e;
-	if (is_nat(u->need) && o.sport.any) {
+	if (kept_port) {
+		e = 0;
+	} else if (is_nat(u->need) && o.sport.any) {
 		/* a NAT rule sees the first packet of a flow: its source port is the client's */
 		e = ephemeral(&o.sport);
 		o.sport.any = false;
@@ -658,11 +799,23 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 			e = probe_add(p, HOOK_PREROUTING, true, reply_scopes, &r);
 		if (e == 0 && to_local)
 			e = probe_add(p, HOOK_OUTPUT, true, SCOPES_ALL, &r);
+		for (size_t i = 0; i < p->n; i++)
+			p->v[i].kept_port = kept_port && p->v[i].reply;
 		lint_sel_free(&r);
 	}
 	if (e == 0 && local && source_nat && arriving)
 		e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &o);
 	lint_sel_free(&o);
+	/* a kept port matters where the replies come back; the flow's own
+	 * packets were probed already, with the client's port as it is */
+	for (size_t i = 0, n = p->n; e == 0 && kept_port && i < n; i++) {
+		if (p->v[i].reply)
+			continue;
+		lint_sel_free(&p->v[i].sel);
+		memmove(&p->v[i], &p->v[i + 1], (n - i - 1) * sizeof(p->v[0]));
+		p->n = --n;
+		i--;
+	}
 	if (e < 0)
 		probes_free(p);
 	return e;
@@ -702,6 +855,7 @@ struct analysis {
 	const struct lint_input *in;
 	const struct lint_ranges *local; /* this host's addresses, by family */
 	struct lint_sel *sels;		 /* one per IR rule */
+	struct lint_sel *guard_sels;	 /* one per route_localnet guard (rs->guards) */
 	struct lint_report *out;
 };
 
@@ -724,6 +878,26 @@ static bool have_finding(const struct lint_report *out, const char *origin, cons
 			return true;
 	}
 	return false;
+}
+
+/* A new finding for (origin, where): NULL with *dup set if there is one
+ * already, NULL alone when out of memory. */
+static struct lint_finding *new_finding(struct lint_report *out, enum lint_kind kind, const char *origin,
+					const char *family, const char *table, const char *chain, const char *rule,
+					bool *dup)
+{
+	struct lint_finding *f;
+
+	*dup = have_finding(out, origin, family, table, chain, rule);
+	if (*dup || !(f = add_finding(out)))
+		return NULL;
+	f->kind = kind;
+	snprintf(f->origin, sizeof(f->origin), "%s", origin);
+	snprintf(f->family, sizeof(f->family), "%s", family);
+	snprintf(f->table, sizeof(f->table), "%s", table);
+	snprintf(f->chain, sizeof(f->chain), "%s", chain);
+	snprintf(f->rule, sizeof(f->rule), "%s", rule);
+	return f;
 }
 
 static const char *entry_kind(const char *origin)
@@ -790,48 +964,94 @@ static const struct lint_if *single_if(const struct lint_ifs *s)
 	return found;
 }
 
+/* One keep_tracked candidate: its text, and the packets it keeps where the
+ * probe meets our rule. */
+struct keep_try {
+	struct strbuf text;
+	struct lint_sel sel;
+};
+
+static int keep_cidrs(struct keep_try *t, const char *field, const struct lint_ranges *r, enum lint_af af, bool src,
+		      size_t max)
+{
+	struct lint_sel *k = &t->sel;
+	int e;
+
+	strbuf_printf(&t->text, ", \"%s\": [", field);
+	if (lint_ranges_prefixes(r, lint_af_width(af), max, &t->text) <= 0)
+		return -1;
+	strbuf_putc(&t->text, ']');
+	e = lint_sel_and_addrs(k, src, af, r);
+	return e < 0 ? e : 0;
+}
+
 /*
  * A keep_tracked entry that would keep the caught packets (x) tracked, in the
  * policy's own terms, tried in this order: the ports the foreign rule names
- * (original direction only: a reply's ports are the other way round), the
- * interface the packets arrive on, the remote addresses.  False if there is
- * nothing narrower than the protocol, which would keep the whole entry
- * tracked.
+ * (original direction only: a reply's ports are the other way round), this
+ * host's addresses it names (with the interface), the interface the packets
+ * arrive on, the remote addresses.  Each must compile (addresses as CIDR
+ * prefixes) and must leave some of our entry (ours) untracked: a suggestion
+ * that would keep all of it tracked is no suggestion.  False if none fits.
  */
-static bool suggest_keep(const struct ct_user *u, const struct probe *p, const struct lint_sel *x, struct strbuf *out)
+static bool suggest_keep(const struct ct_user *u, const struct probe *p, const struct lint_sel *x,
+			 const struct lint_sel *ours, struct strbuf *out)
 {
 	const char *proto = proto_word(x->proto);
 	const struct lint_if *ifn = p->hook == HOOK_PREROUTING ? single_if(&x->iif) : single_if(&x->oif);
 	bool in = p->hook == HOOK_PREROUTING;
-	unsigned fam = x->family & FAMILY_BOTH;
+	unsigned fam = x->family & FAMILY_BOTH, dirs = hook_dirs(p->hook);
 	enum lint_af af = fam == FAMILY_IPV6 ? LINT_AF6 : LINT_AF4;
+	bool one_family = fam == FAMILY_IPV4 || fam == FAMILY_IPV6;
 	const struct lint_ranges *peers = in ? &x->saddr[af] : &x->daddr[af];
+	const struct lint_ranges *mine = in ? &x->daddr[af] : &x->saddr[af];
+	bool found = false;
 
-	strbuf_printf(out, "{\"reason\": \"%s\"", is_nat(u->need) ? "nat" : "state");
-	if (proto && !p->reply && (!u->sel.dport.any || !u->sel.sport.any) &&
-	    (u->sel.dport.any ? u->sel.sport.n : u->sel.dport.n) <= 8) {
-		bool dport = !u->sel.dport.any;
-		/* arriving for a local port is what services name; leaving for one, upstreams */
-		strbuf_printf(out, ", \"proto\": \"%s\", \"ports\": ", proto);
-		ports_json(dport ? &u->sel.dport : &u->sel.sport, out);
-		strbuf_printf(out, ", \"role\": \"%s\"", dport == in ? "service" : "upstream");
-	} else if (ifn) {
-		strbuf_printf(out, ", \"interfaces\": [\"%s%s\"]", ifn->name, ifn->wildcard ? "+" : "");
-	} else if ((fam == FAMILY_IPV4 || fam == FAMILY_IPV6) && !peers->any && peers->n && peers->n <= 4) {
-		strbuf_puts(out, ", \"peers\": [");
-		for (size_t i = 0; i < peers->n; i++) {
-			struct lint_ranges one = {.n = 1, .v = (struct lint_range *)&peers->v[i]};
-			strbuf_printf(out, "%s\"", i ? ", " : "");
-			lint_ranges_format(&one, lint_af_width(af), out);
-			strbuf_putc(out, '"');
+	for (int c = 0; c < 5 && !found; c++) {
+		struct keep_try t = {0};
+		bool ok = true;
+		strbuf_init(&t.text);
+		lint_sel_init(&t.sel, FAMILY_BOTH);
+		strbuf_printf(&t.text, "{\"reason\": \"%s\"", is_nat(u->need) ? "nat" : "state");
+		switch (c) {
+		case 0: /* the ports */
+			ok = proto && !p->reply && (!u->sel.dport.any || !u->sel.sport.any) &&
+			     (u->sel.dport.any ? u->sel.sport.n : u->sel.dport.n) <= 8;
+			if (ok) {
+				bool dport = !u->sel.dport.any;
+				/* arriving for a local port is what services name; leaving for one, upstreams */
+				strbuf_printf(&t.text, ", \"proto\": \"%s\", \"ports\": ", proto);
+				ports_json(dport ? &u->sel.dport : &u->sel.sport, &t.text);
+				strbuf_printf(&t.text, ", \"role\": \"%s\"", dport == in ? "service" : "upstream");
+				lint_sel_and_proto(&t.sel, x->proto);
+				ok = lint_sel_and_ports(&t.sel, !dport, dport ? &u->sel.dport : &u->sel.sport) == 0;
+			}
+			break;
+		case 1: /* the interface and this host's addresses (KUBE-FIREWALL's 127.0.0.0/8) */
+		case 2: /* the interface */
+		case 3: /* this host's addresses */
+			ok = (c == 3 || ifn) && (c == 2 || (one_family && !mine->any));
+			if (ok && c != 3) {
+				strbuf_printf(&t.text, ", \"interfaces\": [\"%s%s\"]", ifn->name,
+					      ifn->wildcard ? "+" : "");
+				lint_sel_add_if(&t.sel, in, ifn->name, ifn->wildcard, false);
+			}
+			if (ok && c != 2)
+				ok = keep_cidrs(&t, "addresses", mine, af, !in, 4) == 0;
+			break;
+		default: /* the remote addresses */
+			ok = one_family && !peers->any && keep_cidrs(&t, "peers", peers, af, in, 8) == 0;
+			break;
 		}
-		strbuf_putc(out, ']');
-	} else {
-		/* nothing narrower to offer: the protocol alone would keep the whole entry tracked */
-		return false;
+		strbuf_putc(&t.text, '}');
+		if (ok && !t.text.oom && !lint_sel_covers(&t.sel, ours, dirs)) {
+			strbuf_puts(out, t.text.data);
+			found = true;
+		}
+		strbuf_cleanup(&t.text);
+		lint_sel_free(&t.sel);
 	}
-	strbuf_putc(out, '}');
-	return true;
+	return found;
 }
 
 static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
@@ -842,17 +1062,15 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	struct lint_finding *f;
 	const char *what = ct_need_name(u->need);
 
-	if (have_finding(a->out, ru->origin, u->family, u->table, u->chain, u->rule))
-		return 0;
-	f = add_finding(a->out);
+	bool dup;
+
+	f = new_finding(a->out,
+			is_nat(u->need)			   ? LINT_NAT
+			: u->need == CT_NEED_STATE || then ? LINT_STATE
+							   : LINT_CT,
+			ru->origin, u->family, u->table, u->chain, u->rule, &dup);
 	if (!f)
-		return -ENOMEM;
-	f->kind = is_nat(u->need) ? LINT_NAT : u->need == CT_NEED_STATE || then ? LINT_STATE : LINT_CT;
-	snprintf(f->origin, sizeof(f->origin), "%s", ru->origin);
-	snprintf(f->family, sizeof(f->family), "%s", u->family);
-	snprintf(f->table, sizeof(f->table), "%s", u->table);
-	snprintf(f->chain, sizeof(f->chain), "%s", u->chain);
-	snprintf(f->rule, sizeof(f->rule), "%s", u->rule);
+		return dup ? 0 : -ENOMEM;
 	f->reply = p->reply;
 	strbuf_init(&m);
 	describe_ours(a, rule_i, &m);
@@ -863,7 +1081,15 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 		lint_sel_format(&p->sel, &m);
 	}
 	switch (f->kind) {
-	case LINT_NAT: strbuf_puts(&m, ": NAT would break for that traffic."); break;
+	case LINT_NAT:
+		if (p->kept_port)
+			strbuf_puts(&m,
+				    ": NAT may break for that traffic: a client behind it that sends from one of those "
+				    "ports itself (NTP 123, IKE 500/4500, WireGuard, SIP 5060) keeps that port through "
+				    "the source NAT, and its replies would be caught.");
+		else
+			strbuf_puts(&m, ": NAT would break for that traffic.");
+		break;
 	case LINT_STATE:
 		if (then) {
 			const struct lint_chain *c = &a->in->chains[u->chain_index];
@@ -890,7 +1116,7 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 		strbuf_printf(&m, " %s keeps only part of it tracked.", a->rs->rules[partly_by].origin);
 	{
 		_cleanup_strbuf_ struct strbuf k = {0};
-		if (suggest_keep(u, p, x, &k))
+		if (suggest_keep(u, p, x, &a->sels[rule_i], &k))
 			strbuf_printf(&m, " Add a keep_tracked entry such as %s, or narrow the %s.", k.data,
 				      entry_kind(ru->origin));
 		else
@@ -905,6 +1131,69 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 			    "alarm.)");
 	snprintf(f->msg, sizeof(f->msg), "%s", m.data ? m.data : "");
 	return m.oom ? -ENOMEM : 0;
+}
+
+static bool within_loopback_net(const struct lint_ranges *r)
+{
+	static const uint8_t lo_net[4] = {127, 0, 0, 0};
+	struct lint_range net;
+
+	lint_range_prefix(&net, lo_net, 8, LINT_V4_WIDTH);
+	return !r->any && r->n && memcmp(r->v[0].lo, net.lo, 4) >= 0 && memcmp(r->v[r->n - 1].hi, net.hi, 4) <= 0;
+}
+
+/* The finding of state_drop_bypassed(): who gets in. */
+static int report_opened(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
+			 const struct lint_sel *x, size_t partly_by)
+{
+	const struct rule *ru = &a->rs->rules[rule_i];
+	const struct lint_chain *c = &a->in->chains[u->chain_index];
+	_cleanup_strbuf_ struct strbuf m = {0}, k = {0};
+	struct lint_finding *f;
+	char states[80];
+
+	bool dup;
+
+	f = new_finding(a->out, LINT_STATE, ru->origin, u->family, u->table, u->chain, u->rule, &dup);
+	if (!f)
+		return dup ? 0 : -ENOMEM;
+	strbuf_init(&m);
+	strbuf_init(&k);
+	lint_ct_state_words(~u->ct_state & (LINT_CT_INVALID | LINT_CT_ESTABLISHED | LINT_CT_RELATED | LINT_CT_NEW),
+			    states, sizeof(states));
+	strbuf_puts(&m, "security: ");
+	describe_ours(a, rule_i, &m);
+	strbuf_printf(&m,
+		      " would open what %s drop in %s %s %s (%s) keeps out: today it drops these packets unless "
+		      "their connection is %s; untracked, the untracked accept at the head of %s %s %s takes them "
+		      "before they reach it. So ",
+		      u->kube ? "kube-proxy's" : "the", u->family, u->table, u->chain, u->rule, states, c->family_name,
+		      c->table, c->chain);
+	/* in the rules' own terms, without the probe's bookkeeping (not lo, not to this host) */
+	struct lint_sel words;
+	if (lint_sel_copy(&words, &u->sel) == 0) {
+		if (lint_sel_and(&words, &a->sels[rule_i]) == 0)
+			lint_sel_format(&words, &k);
+		lint_sel_free(&words);
+	}
+	strbuf_printf(&m, "%s would get in", k.len ? k.data : "that traffic");
+	if (within_loopback_net(&x->daddr[LINT_AF4]))
+		strbuf_puts(&m, ": a neighbour could reach services bound only to 127.0.0.1 (what this rule guards "
+				"against, CVE-2020-8558)");
+	else if (!x->daddr[LINT_AF4].any || !x->daddr[LINT_AF6].any || has_positive_if(&x->oif))
+		strbuf_puts(&m, ": new connections to those hosts, which only they could open before");
+	strbuf_putc(&m, '.');
+	if (partly_by != (size_t)-1)
+		strbuf_printf(&m, " %s keeps only part of it tracked.", a->rs->rules[partly_by].origin);
+	strbuf_reset(&k);
+	if (suggest_keep(u, p, x, &a->sels[rule_i], &k))
+		strbuf_printf(&m, " Add a keep_tracked entry such as %s, or narrow the %s.", k.data,
+			      entry_kind(ru->origin));
+	else
+		strbuf_printf(&m, " Add a keep_tracked entry for that traffic, or narrow the %s.",
+			      entry_kind(ru->origin));
+	snprintf(f->msg, sizeof(f->msg), "%s", m.data ? m.data : "");
+	return m.oom || k.oom ? -ENOMEM : 0;
 }
 
 /*
@@ -940,15 +1229,120 @@ static const char *bypassed_accept(const struct analysis *a, const struct ct_use
 	return why;
 }
 
+/* Whether a packet this host sends leaves through lo: then its destination
+ * is one of this host's addresses (a ClusterIP or an outside address is
+ * routed elsewhere, whatever port it names). */
+static bool leaves_by_lo(const struct lint_sel *x)
+{
+	const struct lint_if lo = {.name = "lo"};
+
+	return lint_ifs_implies(&x->oif, &lo);
+}
+
+/*
+ * A drop that needs a state (! ct state established,related drop:
+ * Tailscale's stateful filtering, KUBE-FIREWALL's localnet guard) takes
+ * untracked packets too, but only if they reach it: where our untracked
+ * accept sits at the head of its base chain, they are accepted first, and
+ * what the drop keeps out today gets in.  Only arriving packets: a drop of
+ * what this host sends keeps nobody out.
+ */
+static bool state_drop_bypassed(const struct analysis *a, const struct ct_user *u)
+{
+	const uint32_t all = LINT_CT_INVALID | LINT_CT_ESTABLISHED | LINT_CT_RELATED | LINT_CT_NEW | LINT_CT_UNTRACKED;
+
+	if (u->need != CT_NEED_STATE || u->accepts || !(u->ct_state & LINT_CT_UNTRACKED) ||
+	    (u->ct_state & all) == all || u->chain_index < 0 || (size_t)u->chain_index >= a->in->n_chains)
+		return false;
+	if (!(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD)))
+		return false;
+	return chain_gets_accept(a->rs, &a->in->chains[u->chain_index]);
+}
+
+static int check_probes(struct analysis *a, const struct ct_user *u, struct probes *pp, bool opens);
+
 static int check_user(struct analysis *a, const struct ct_user *u)
 {
-	const struct ruleset *rs = a->rs;
+	bool opens = state_drop_bypassed(a, u);
 	struct probes p;
 	int e;
 
-	if (state_user_is_noise(u))
+	if (!opens && state_user_is_noise(u))
 		return 0;
-	e = build_probes(u, a->local, &p);
+	e = build_probes(u, a->local, false, &p);
+	if (e == 0)
+		e = check_probes(a, u, &p, opens);
+	probes_free(&p);
+	/* a source NAT without a port range that can take UDP: its clients on
+	 * fixed ports (kept_port above) */
+	if (e == 0 && (u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE) && u->to_port.any && !u->from_host &&
+	    (u->sel.proto == 0 || u->sel.proto == IPPROTO_UDP) && u->sel.sport.any) {
+		struct ct_user udp = *u;
+		e = lint_sel_copy(&udp.sel, &u->sel);
+		if (e == 0) {
+			lint_sel_and_proto(&udp.sel, IPPROTO_UDP);
+			e = build_probes(&udp, a->local, true, &p);
+			if (e == 0)
+				e = check_probes(a, &udp, &p, opens);
+			probes_free(&p);
+			lint_sel_free(&udp.sel);
+		}
+	}
+	return e;
+}
+
+/* Whether the route_localnet guards (returns before every notrack rule:
+ * what arrives for 127.0.0.0/8 or ::1 on another interface than lo stays
+ * tracked) keep all of x tracked. */
+static bool guarded(const struct analysis *a, enum hook h, const struct lint_sel *x, unsigned dirs)
+{
+	for (size_t g = 0; g < a->rs->n_guards; g++)
+		if (a->rs->guards[g].hook == h && lint_sel_covers(&a->guard_sels[g], x, dirs))
+			return true;
+	return false;
+}
+
+/*
+ * This host's own connection that an untracked packet keeps from a DNAT
+ * (it leaves through lo, for a port of its own) still reaches a server when
+ * a local socket listens on every port it names: Docker's docker-proxy
+ * holds each published port for exactly that.  Said in a note, not a
+ * finding.
+ */
+static int served_locally(struct analysis *a, const struct ct_user *u, const struct probe *pr, const struct lint_sel *x,
+			  bool *served)
+{
+	const struct lint_ranges *l = x->proto == IPPROTO_TCP	? &a->in->listen_tcp
+				      : x->proto == IPPROTO_UDP ? &a->in->listen_udp
+								: NULL;
+	_cleanup_strbuf_ struct strbuf m = {0};
+
+	*served = is_dnat(u->need) && pr->hook == HOOK_OUTPUT && !pr->reply && l && !lint_ranges_empty(l) &&
+		  !x->dport.any && !lint_ranges_empty(&x->dport) && leaves_by_lo(x) &&
+		  lint_ranges_subset(&x->dport, l, LINT_PORT_WIDTH);
+	if (!*served)
+		return 0;
+	strbuf_init(&m);
+	strbuf_printf(&m, "this host's own connections to %s port ", proto_word(x->proto));
+	lint_ranges_format(&x->dport, LINT_PORT_WIDTH, &m);
+	strbuf_printf(&m,
+		      ", untracked, skip the DNAT in %s %s %s (%s) and reach the local socket listening there instead "
+		      "(docker-proxy, with Docker's userland proxy)",
+		      u->family, u->table, u->chain, u->rule);
+	if (m.oom)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->out->n_notes; i++)
+		if (!strcmp(a->out->notes[i], m.data))
+			return 0;
+	return lint_report_add_note(a->out, "%s", m.data);
+}
+
+static int check_probes(struct analysis *a, const struct ct_user *u, struct probes *pp, bool opens)
+{
+	const struct ruleset *rs = a->rs;
+	const struct probes p = *pp;
+	int e = 0;
+
 	for (size_t pi = 0; e == 0 && pi < p.n; pi++) {
 		const struct probe *pr = &p.v[pi];
 		unsigned dirs = hook_dirs(pr->hook);
@@ -961,16 +1355,25 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 
 			if (ru->hook != pr->hook || ru->verdict != VERDICT_NOTRACK || !(pr->scopes & (1u << ru->scope)))
 				continue;
+			if (opens && pr->hook != HOOK_PREROUTING)
+				continue;
 			e = lint_sel_copy(&x, &pr->sel);
 			if (e == 0)
 				e = lint_sel_and(&x, &a->sels[i]);
-			if (e == 0 && ru->scope == SCOPE_LOCAL_DEST)
+			if (e == 0 && (ru->scope == SCOPE_LOCAL_DEST || (pr->hook == HOOK_OUTPUT && leaves_by_lo(&x))))
 				e = to_this_host(&x, a->local);
 			if (e < 0 || lint_sel_empty(&x, dirs)) {
 				lint_sel_free(&x);
 				continue;
 			}
-			/* keep_tracked rules before it return the packet first */
+			bool served = false;
+			e = served_locally(a, u, pr, &x, &served);
+			if (e < 0 || served) {
+				lint_sel_free(&x);
+				continue;
+			}
+			/* keep_tracked rules and the guards before it return the packet first */
+			kept = guarded(a, ru->hook, &x, dirs);
 			for (size_t k = 0; k < i && !kept; k++) {
 				const struct rule *kr = &rs->rules[k];
 				if (kr->hook != ru->hook || kr->verdict != VERDICT_RETURN)
@@ -985,13 +1388,14 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 					}
 				}
 			}
-			then = kept ? NULL : bypassed_accept(a, u, ru, &x, dirs, &same);
-			if (!kept && !same)
+			then = kept || opens ? NULL : bypassed_accept(a, u, ru, &x, dirs, &same);
+			if (!kept && opens)
+				e = report_opened(a, u, i, pr, &x, partly);
+			else if (!kept && !same)
 				e = report_user(a, u, i, pr, &x, partly, then);
 			lint_sel_free(&x);
 		}
 	}
-	probes_free(&p);
 	return e;
 }
 
@@ -1076,17 +1480,11 @@ static int report_chain(struct analysis *a, const struct lint_chain *c, size_t r
 	_cleanup_strbuf_ struct strbuf m = {0};
 	struct lint_finding *f;
 
-	if (have_finding(a->out, ru->origin, c->family_name, c->table, c->chain, why))
-		return 0;
-	f = add_finding(a->out);
+	bool dup;
+
+	f = new_finding(a->out, LINT_UNCOVERED, ru->origin, c->family_name, c->table, c->chain, why, &dup);
 	if (!f)
-		return -ENOMEM;
-	f->kind = LINT_UNCOVERED;
-	snprintf(f->origin, sizeof(f->origin), "%s", ru->origin);
-	snprintf(f->family, sizeof(f->family), "%s", c->family_name);
-	snprintf(f->table, sizeof(f->table), "%s", c->table);
-	snprintf(f->chain, sizeof(f->chain), "%s", c->chain);
-	snprintf(f->rule, sizeof(f->rule), "%s", why);
+		return dup ? 0 : -ENOMEM;
 	strbuf_init(&m);
 	strbuf_puts(&m, "the untracked packets of ");
 	describe_ours(a, rule_i, &m);
@@ -1099,6 +1497,12 @@ static int report_chain(struct analysis *a, const struct lint_chain *c, size_t r
 			      "it does not list it. Add {\"family\": \"%s\", \"table\": \"%s\", \"chain\": \"%s\"}, "
 			      "or narrow the entry.",
 			      chain_family_str(c->family), c->table, c->chain);
+	else if (c->legacy)
+		strbuf_printf(&m,
+			      "the nft backend puts no accept into legacy iptables chains. Accept \"-m conntrack "
+			      "--ctstate UNTRACKED\" at the head of iptables-legacy %s %s, use the iptables backend, "
+			      "or narrow the entry.",
+			      c->table, c->chain);
 	else
 		strbuf_printf(&m,
 			      "table %s %s is owned by another process (e.g. firewalld), which alone may change it. "
@@ -1165,6 +1569,9 @@ static bool ours_anyway(const struct analysis *a, enum hook h, const struct lint
 			continue;
 		if (!lint_sel_covers(&a->sels[i], x, dirs))
 			continue;
+		/* (the route_localnet guards are left out: what they keep, packets
+		 * from outside for 127.0.0.0/8, is a martian unless route_localnet
+		 * is on, and then kube-proxy's own guard is what matters) */
 		bool kept = false;
 		for (size_t k = 0; k < i && !kept; k++) {
 			struct lint_sel y;
@@ -1298,17 +1705,22 @@ static int analyse(const struct ruleset *rs, const struct lint_input *in, bool f
 	int e = 0;
 
 	memset(out, 0, sizeof(*out));
+	size_t guards_made = 0;
 	a.sels = calloc(rs->n_rules + 1, sizeof(*a.sels));
 	struct lint_ranges *ports = calloc(rs->n_port_sets + 1, sizeof(*ports));
 	bool *ports_made = calloc(rs->n_port_sets + 1, sizeof(*ports_made));
-	if (!a.sels || !ports || !ports_made) {
+	a.guard_sels = calloc(rs->n_guards + 1, sizeof(*a.guard_sels));
+	if (!a.sels || !ports || !ports_made || !a.guard_sels) {
 		free(a.sels);
 		free(ports);
 		free(ports_made);
+		free(a.guard_sels);
 		return -ENOMEM;
 	}
 	for (; e == 0 && made < rs->n_rules; made++)
 		e = ir_sel(rs, &rs->rules[made], ports, ports_made, &a.sels[made]);
+	for (; e == 0 && guards_made < rs->n_guards; guards_made++)
+		e = ir_sel(rs, &rs->guards[guards_made], ports, ports_made, &a.guard_sels[guards_made]);
 	for (size_t i = 0; i < rs->n_port_sets; i++)
 		lint_ranges_free(&ports[i]);
 	free(ports);
@@ -1323,7 +1735,10 @@ static int analyse(const struct ruleset *rs, const struct lint_input *in, bool f
 		e = copy_notes(out, in->notes, in->n_notes);
 	for (size_t i = 0; i < made; i++)
 		lint_sel_free(&a.sels[i]);
+	for (size_t i = 0; i < guards_made; i++)
+		lint_sel_free(&a.guard_sels[i]);
 	free(a.sels);
+	free(a.guard_sels);
 	if (e < 0)
 		lint_report_free(out);
 	return e;

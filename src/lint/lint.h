@@ -101,8 +101,10 @@ struct ct_user {
 	 * skips it meets next. */
 	long chain_index;
 	size_t chain_pos;
-	bool kube;    /* kube-proxy's table or chains */
-	bool widened; /* part of it could not be decoded and was left out */
+	bool kube;	 /* kube-proxy's table or chains */
+	bool from_host;	 /* it matches only packets this host sends (fib saddr type local, --src-type LOCAL) */
+	bool nat_random; /* source NAT, fully-random: to_port is where any flow may land */
+	bool widened;	 /* part of it could not be decoded and was left out */
 };
 
 enum lint_verdict {
@@ -162,6 +164,9 @@ struct lint_input {
 	/* This host's own addresses, by enum lint_af (lint_input_apply_host);
 	 * empty when not known.  A forwarded packet is not addressed to them. */
 	struct lint_ranges local[2];
+	/* Ports a socket of this host listens on, TCP and UDP (lint_input_listening);
+	 * empty when not known. */
+	struct lint_ranges listen_tcp, listen_udp;
 };
 
 enum lint_kind {
@@ -215,6 +220,12 @@ struct lint_host_addr {
  */
 void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n);
 
+/* The ports this host's sockets listen on (the caller reads them, e.g.
+ * from /proc/net/tcp): a connection of this host's own to such a port that
+ * an untracked packet keeps from its DNAT still finds a server, e.g.
+ * docker-proxy behind a port Docker publishes. */
+int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tcp, const uint16_t *udp, size_t n_udp);
+
 /* Pure: every finding for this policy and this live ruleset. */
 int lint_analyse(const struct ruleset *rs, const struct lint_input *in, struct lint_report *out);
 
@@ -232,6 +243,9 @@ struct lint_chain *lint_input_add_chain(struct lint_input *in);
 struct lint_notrack *lint_input_add_notrack(struct lint_input *in);
 /* Moves src's notrack rules to the end of dst's (src keeps none). */
 int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src);
+/* Moves src's conntrack users to the end of dst's, without their place in
+ * src's filter chains (src keeps none). */
+int lint_input_take_users(struct lint_input *dst, struct lint_input *src);
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule);
 void lint_input_free(struct lint_input *in);
 void lint_report_free(struct lint_report *r);

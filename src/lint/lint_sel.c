@@ -602,3 +602,70 @@ int lint_sel_format(const struct lint_sel *s, struct strbuf *out)
 	}
 	return out->oom ? -ENOMEM : 0;
 }
+
+/* v += 2^bit over width big-endian bytes; false when it overflows. */
+static bool add_pow2(uint8_t *v, unsigned width, unsigned bit)
+{
+	unsigned carry = 1u << (bit % 8);
+
+	for (unsigned i = width - 1 - bit / 8; carry; i--) {
+		unsigned sum = v[i] + carry;
+		v[i] = (uint8_t)sum;
+		carry = sum >> 8;
+		if (i == 0)
+			return carry == 0;
+	}
+	return true;
+}
+
+/* Whether the lowest bits bits of v are all one (ones) or all zero. */
+static bool low_bits(const uint8_t *v, unsigned width, unsigned bits, bool ones)
+{
+	for (unsigned b = 0; b < bits; b++) {
+		unsigned byte = width - 1 - b / 8;
+		bool one = v[byte] & (1u << (b % 8));
+		if (one != ones)
+			return false;
+	}
+	return true;
+}
+
+int lint_ranges_prefixes(const struct lint_ranges *r, unsigned width, size_t max, struct strbuf *out)
+{
+	size_t n = 0;
+
+	if (r->any || !r->n)
+		return -EINVAL;
+	for (size_t i = 0; i < r->n; i++) {
+		uint8_t lo[LINT_VAL_MAX];
+		memcpy(lo, r->v[i].lo, width);
+		for (;;) {
+			/* the widest block aligned at lo that ends at or before hi */
+			unsigned bits = width * 8;
+			while (bits > 0) {
+				uint8_t end[LINT_VAL_MAX];
+				if (low_bits(lo, width, bits, false)) {
+					memcpy(end, lo, width);
+					for (unsigned b = 0; b < bits; b++)
+						end[width - 1 - b / 8] |= (uint8_t)(1u << (b % 8));
+					if (memcmp(end, r->v[i].hi, width) <= 0)
+						break;
+				}
+				bits--;
+			}
+			if (++n > max)
+				return -E2BIG;
+			strbuf_printf(out, "%s\"", n > 1 ? ", " : "");
+			format_value(lo, width, out);
+			strbuf_printf(out, "/%u\"", width * 8 - bits);
+			/* the block's last value is hi: done; else go on after it */
+			uint8_t last[LINT_VAL_MAX];
+			memcpy(last, lo, width);
+			for (unsigned b = 0; b < bits; b++)
+				last[width - 1 - b / 8] |= (uint8_t)(1u << (b % 8));
+			if (!memcmp(last, r->v[i].hi, width) || !add_pow2(lo, width, bits))
+				break;
+		}
+	}
+	return out->oom ? -ENOMEM : (int)n;
+}

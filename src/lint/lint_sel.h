@@ -128,3 +128,7 @@ int lint_sel_format(const struct lint_sel *s, struct strbuf *out);
 /* One value set as text: ports "80", "1000-2000", "{ 53, 5000-5010 }";
  * addresses as prefixes where they are aligned. */
 int lint_ranges_format(const struct lint_ranges *r, unsigned width, struct strbuf *out);
+/* An address set as quoted CIDR prefixes, '"10.0.0.0/8", "192.168.0.0/16"',
+ * the form a policy takes: the count, -E2BIG if it needs more than max,
+ * -EINVAL for "any" or the empty set. */
+int lint_ranges_prefixes(const struct lint_ranges *r, unsigned width, size_t max, struct strbuf *out);

@@ -7,7 +7,10 @@
 
 #include <errno.h>
 #include <netinet/in.h> /* before the linux headers, which need in.h's types */
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/xt_CT.h>
 #include <linux/netfilter/xt_conntrack.h>
+#include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_multiport.h>
 #include <linux/netfilter/xt_state.h>
 #include <linux/netfilter/xt_tcpudp.h>
@@ -168,6 +171,17 @@ static void xt_conntrack(struct lint_xt *x, uint32_t rev, const uint8_t *info, u
 		uint32_t m = xt_conntrack_states(state);
 		x->needs |= 1u << CT_NEED_STATE;
 		lint_xt_set_state(x, (invflags & XT_CONNTRACK_STATE) ? ~m : m);
+	} else if ((flags & XT_CONNTRACK_STATE) && (invflags & XT_CONNTRACK_STATE)) {
+		/* ! --ctstate RELATED,ESTABLISHED,DNAT (KUBE-FIREWALL): a packet
+		 * of a flow nobody NATed (a new or an untracked one) matches
+		 * unless its state is named; only NATed flows differ, and those
+		 * are what the NAT rules' own findings are about */
+		x->needs |= 1u << CT_NEED_STATE;
+		lint_xt_set_state(x, ~xt_conntrack_states(state));
+		if (state & XT_CONNTRACK_STATE_SNAT)
+			xt_words(x, "ct status != snat");
+		if (state & XT_CONNTRACK_STATE_DNAT)
+			xt_words(x, "ct status != dnat");
 	} else if (flags & XT_CONNTRACK_STATE) {
 		x->needs |= 1u << CT_NEED_OTHER;
 		xt_words(x, "-m conntrack --ctstate SNAT/DNAT");
@@ -175,6 +189,21 @@ static void xt_conntrack(struct lint_xt *x, uint32_t rev, const uint8_t *info, u
 	if (flags & ~(XT_CONNTRACK_STATE | XT_CONNTRACK_STATE_ALIAS)) {
 		x->needs |= 1u << CT_NEED_OTHER;
 		xt_words(x, "-m conntrack (status, tuple or expiry)");
+	}
+}
+
+/* --src-type LOCAL (Docker's masquerade of the host's own connections into
+ * a bridge): the rule sees only what this host sends.  Destination types
+ * (Docker's and kube-proxy's --dst-type LOCAL jumps) stay left out, as the
+ * packets our services notrack are addressed to this host anyway. */
+static void xt_addrtype(struct lint_xt *x, uint32_t rev, const void *info, size_t len)
+{
+	if (rev == 1 && len >= sizeof(struct xt_addrtype_info_v1)) {
+		const struct xt_addrtype_info_v1 *a = info;
+		if (a->source == XT_ADDRTYPE_LOCAL && !(a->flags & XT_ADDRTYPE_INVERT_SOURCE)) {
+			x->from_host = true;
+			xt_words(x, "-m addrtype --src-type LOCAL");
+		}
 	}
 }
 
@@ -201,10 +230,189 @@ int lint_xt_match(struct lint_xt *x, const char *name, uint32_t rev, const void 
 		r = xt_multiport(x, rev, info, (uint32_t)len);
 	} else if (!strcmp(name, "tcp") || !strcmp(name, "udp")) {
 		r = xt_tcpudp(x, name, info, (uint32_t)len);
-	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent")) {
+	} else if (!strcmp(name, "limit") || !strcmp(name, "hashlimit") || !strcmp(name, "recent") ||
+		   !strcmp(name, "statistic")) {
+		/* statistic --mode random: kube-proxy's choice of endpoint, a share
+		 * of the packets like a rate, not a property of them */
 		x->limited = true;
-	} else if (strcmp(name, "comment") && strcmp(name, "addrtype")) {
+	} else if (!strcmp(name, "addrtype")) {
+		xt_addrtype(x, rev, info, len);
+	} else if (strcmp(name, "comment")) {
 		x->widened = true; /* mark, set, ...: left out */
 	}
 	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* targets                                                              */
+
+void lint_xt_tg_init(struct lint_xt_tg *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->to_addr[LINT_AF4].any = t->to_addr[LINT_AF6].any = t->to_port.any = true;
+}
+
+void lint_xt_tg_free(struct lint_xt_tg *t)
+{
+	for (int f = 0; f < 2; f++)
+		lint_ranges_free(&t->to_addr[f]);
+	lint_ranges_free(&t->to_port);
+}
+
+static void tg_words(struct lint_xt_tg *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tg_words(struct lint_xt_tg *t, const char *fmt, ...)
+{
+	size_t len = strlen(t->words);
+	va_list ap;
+
+	if (len && len < sizeof(t->words) - 1)
+		t->words[len++] = ' ';
+	va_start(ap, fmt);
+	vsnprintf(t->words + len, sizeof(t->words) - len, fmt, ap);
+	va_end(ap);
+}
+
+int lint_nat_words(const char *verb, const struct lint_ranges to_addr[2], const struct lint_ranges *to_port,
+		   struct strbuf *out)
+{
+	bool any = true;
+
+	strbuf_puts(out, verb);
+	for (int f = 0; f < 2; f++) {
+		if (to_addr[f].any)
+			continue;
+		/* as nft writes it: an IPv6 address with a port goes in brackets */
+		bool brackets = f == LINT_AF6 && !to_port->any;
+		strbuf_puts(out, any ? " to " : ", ");
+		strbuf_puts(out, brackets ? "[" : "");
+		lint_ranges_format(&to_addr[f], lint_af_width((enum lint_af)f), out);
+		strbuf_puts(out, brackets ? "]" : "");
+		any = false;
+	}
+	if (!to_port->any) {
+		strbuf_puts(out, any ? " to :" : ":");
+		lint_ranges_format(to_port, LINT_PORT_WIDTH, out);
+	}
+	return out->oom ? -ENOMEM : 0;
+}
+
+/* The NAT range of an xt target: rev 0 is IPv4's multi-range compat struct,
+ * rev 1 nf_nat_range, rev 2 nf_nat_range2 (its first fields are the same).
+ * Addresses and ports are stored in network order, as the selectors keep them. */
+static int xt_nat_range(struct lint_xt_tg *t, uint32_t rev, const uint8_t *info, size_t len, unsigned family)
+{
+	uint8_t amin[16] = {0}, amax[16] = {0}, pmin[2], pmax[2];
+	enum lint_af af = family == FAMILY_IPV6 ? LINT_AF6 : LINT_AF4;
+	unsigned flags, w = lint_af_width(af);
+	struct lint_range rg;
+	int e = 0;
+
+	if (rev == 0 && family == FAMILY_IPV4 && len >= sizeof(struct nf_nat_ipv4_multi_range_compat)) {
+		const struct nf_nat_ipv4_multi_range_compat *m = (const void *)info;
+		flags = m->range[0].flags;
+		memcpy(amin, &m->range[0].min_ip, 4);
+		memcpy(amax, &m->range[0].max_ip, 4);
+		memcpy(pmin, &m->range[0].min.all, 2);
+		memcpy(pmax, &m->range[0].max.all, 2);
+	} else if (len >= sizeof(struct nf_nat_range)) { /* ip6t REDIRECT rev 0 is one too */
+		const struct nf_nat_range *m = (const void *)info;
+		flags = m->flags;
+		memcpy(amin, &m->min_addr, w);
+		memcpy(amax, &m->max_addr, w);
+		memcpy(pmin, &m->min_proto.all, 2);
+		memcpy(pmax, &m->max_proto.all, 2);
+	} else {
+		return 0; /* not known: any */
+	}
+	if (flags & NF_NAT_RANGE_MAP_IPS) {
+		memset(&rg, 0, sizeof(rg));
+		memcpy(rg.lo, amin, w);
+		memcpy(rg.hi, amax, w);
+		e = lint_ranges_set(&t->to_addr[af], &rg, 1, w);
+	}
+	if (e == 0 && (flags & NF_NAT_RANGE_PROTO_SPECIFIED)) {
+		lint_range_port(&rg, (uint16_t)(pmin[0] << 8 | pmin[1]), (uint16_t)(pmax[0] << 8 | pmax[1]));
+		e = lint_ranges_set(&t->to_port, &rg, 1, LINT_PORT_WIDTH);
+	}
+	/* A source NAT that picks the port at random (fully-random,
+	 * kube-proxy's --random-fully) maps a flow to any port from 1024 up,
+	 * never keeping the client's: its replies can arrive at any of them. */
+	if (e == 0 && (flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY) && t->to_port.any) {
+		lint_range_port(&rg, 1024, 65535);
+		t->nat_random = true;
+		tg_words(t, "fully-random");
+		e = lint_ranges_set(&t->to_port, &rg, 1, LINT_PORT_WIDTH);
+	}
+	return e;
+}
+
+static int xt_nat(struct lint_xt_tg *t, const char *name, uint32_t rev, const void *info, size_t len, unsigned family,
+		  bool before_routing)
+{
+	enum ct_need n = !strcmp(name, "DNAT")	       ? CT_NEED_DNAT
+			 : !strcmp(name, "SNAT")       ? CT_NEED_SNAT
+			 : !strcmp(name, "REDIRECT")   ? CT_NEED_REDIRECT
+			 : !strcmp(name, "MASQUERADE") ? CT_NEED_MASQUERADE
+			 /* NETMAP rewrites the destination before routing, the source after */
+			 : before_routing ? CT_NEED_DNAT
+					  : CT_NEED_SNAT;
+	_cleanup_strbuf_ struct strbuf sb = {0};
+	int e = 0;
+
+	t->needs |= 1u << n;
+	if (info && strcmp(name, "NETMAP"))
+		e = xt_nat_range(t, rev, info, len, family);
+	if (n == CT_NEED_MASQUERADE || n == CT_NEED_REDIRECT) {
+		/* the new address is the interface's or this host's: not a range we know */
+		for (int f = 0; f < 2; f++) {
+			lint_ranges_free(&t->to_addr[f]);
+			t->to_addr[f].any = true;
+		}
+	}
+	strbuf_init(&sb);
+	if (e == 0)
+		e = lint_nat_words(n == CT_NEED_DNAT	   ? "dnat"
+				   : n == CT_NEED_SNAT	   ? "snat"
+				   : n == CT_NEED_REDIRECT ? "redirect"
+							   : "masquerade",
+				   t->to_addr, &t->to_port, &sb);
+	if (e == 0)
+		tg_words(t, "%s", sb.data ? sb.data : "");
+	return e;
+}
+
+int lint_xt_target(struct lint_xt_tg *t, const char *name, uint32_t rev, const void *info, size_t len, unsigned family,
+		   bool before_routing)
+{
+	if (!strcmp(name, "DNAT") || !strcmp(name, "SNAT") || !strcmp(name, "MASQUERADE") ||
+	    !strcmp(name, "REDIRECT") || !strcmp(name, "NETMAP"))
+		return xt_nat(t, name, rev, info, len, family, before_routing);
+	if (!strcmp(name, "CT") && info && len >= sizeof(struct xt_ct_target_info)) {
+		/* xt_ct_target_info and its _v1 begin with the same fields */
+		const struct xt_ct_target_info *ct = info;
+		if (ct->flags & XT_CT_NOTRACK) {
+			t->notrack = true;
+		} else if (ct->helper[0]) {
+			t->needs |= 1u << CT_NEED_HELPER;
+			tg_words(t, "-j CT --helper %.16s", ct->helper);
+		} else if (ct->zone) {
+			t->needs |= 1u << CT_NEED_ZONE;
+			tg_words(t, "-j CT --zone %u", ct->zone);
+		} else {
+			t->needs |= 1u << CT_NEED_OTHER;
+			tg_words(t, "-j CT");
+		}
+	} else if (!strcmp(name, "NOTRACK")) {
+		t->notrack = true;
+	} else if (!strcmp(name, "CONNMARK")) {
+		t->needs |= 1u << CT_NEED_MARK;
+		tg_words(t, "-j CONNMARK");
+	} else if (!strcmp(name, "CONNSECMARK")) {
+		t->needs |= 1u << CT_NEED_OTHER;
+		tg_words(t, "-j CONNSECMARK");
+	} else if (!strcmp(name, "REJECT")) {
+		t->reject = true;
+		tg_words(t, "reject");
+	}
+	return 0;
 }

@@ -164,6 +164,44 @@ docker_like() {
 	iptables-nft -w -t nat -A DOCKER ! -i docker0 -p tcp --dport 8081 -j DNAT --to-destination 172.17.0.2:80
 }
 
+# docker_topology: a container (peer, $container) at 172.17.0.2 behind
+# docker0 serving :443, an outside host (peer, $outside) at 192.0.2.2 behind
+# eth0 serving :80, and this host's own server on 192.0.2.1:80; forwarding on.
+docker_topology() {
+	sysctl -qw net.ipv4.ip_forward=1
+	peer ct0 172.17.0.2/16 docker0 172.17.0.1/16
+	container=$peer_pid
+	peer out0 192.0.2.2/24 eth0 192.0.2.1/24
+	outside=$peer_pid
+	serve "$container" 172.17.0.2 443
+	serve "$outside" 192.0.2.2 80
+	start_server 80 192.0.2.1
+}
+
+# docker28_layout IPTABLES: Docker 28's chains for the container
+# 172.17.0.2 on docker0, with its port 443 published as this host's 8443,
+# written with IPTABLES (iptables-nft or iptables-legacy).
+docker28_layout() {
+	local ipt=$1
+	"$ipt" -w -N DOCKER
+	"$ipt" -w -N DOCKER-USER
+	"$ipt" -w -N DOCKER-FORWARD
+	"$ipt" -w -P FORWARD DROP
+	"$ipt" -w -A FORWARD -j DOCKER-USER
+	"$ipt" -w -A FORWARD -j DOCKER-FORWARD
+	"$ipt" -w -A DOCKER-USER -j RETURN
+	"$ipt" -w -A DOCKER-FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+	"$ipt" -w -A DOCKER-FORWARD -o docker0 -j DOCKER
+	"$ipt" -w -A DOCKER-FORWARD -i docker0 -j ACCEPT
+	"$ipt" -w -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 443 -j ACCEPT
+	"$ipt" -w -t nat -N DOCKER
+	"$ipt" -w -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+	"$ipt" -w -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
+	"$ipt" -w -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+	"$ipt" -w -t nat -A DOCKER -i docker0 -j RETURN
+	"$ipt" -w -t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8443 -j DNAT --to-destination 172.17.0.2:443
+}
+
 # start_server PORT [HOST]: the echo server, stopped at exit.
 start_server() {
 	local port=$1 host=${2:-127.0.0.1} i
@@ -244,6 +282,28 @@ in_peer() {
 	local pid=$1
 	shift
 	nsenter -t "$pid" -n "$@"
+}
+
+# serve PID ADDR PORT: tcpload's echo server in a peer, stopped at exit
+serve() {
+	nsenter -t "$1" -n python3 "$tcpload" serve "$2" "$3" &
+	defer "kill $! 2>/dev/null; wait $! 2>/dev/null"
+}
+# count PID ADDR PORT N: how many of N connections from PID got their reply
+count() { in_peer "$1" python3 "$tcpload" connect "$2" "$3" "$4" || true; }
+# wait_for PID ADDR PORT: polls (at most 10 s) until one connection gets its reply
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		[ "$(count "$@" 1)" = 1 ] && return 0
+		sleep 0.1
+	done
+	fail "no answer from $2:$3"
+}
+# entries_to ADDR PORT: conntrack entries whose original destination is ADDR:PORT
+entries_to() {
+	conntrack -L -p tcp --orig-dst "$1" --dport "$2" >"$work/ct.txt" 2>/dev/null || true
+	grep -c '^tcp' "$work/ct.txt" || true
 }
 
 ct_count() { conntrack -C; }

@@ -21,35 +21,8 @@
 . "$(dirname "$0")/lib.sh"
 need_commands nsenter iptables-nft sysctl
 
-# serve PID ADDR PORT: tcpload's echo server in a peer, stopped at exit
-serve() {
-	nsenter -t "$1" -n python3 "$tcpload" serve "$2" "$3" &
-	defer "kill $! 2>/dev/null; wait $! 2>/dev/null"
-}
-# count PID ADDR PORT N: how many of N connections from PID got their reply
-count() { in_peer "$1" python3 "$tcpload" connect "$2" "$3" "$4" || true; }
-wait_for() {
-	local i
-	for i in $(seq 100); do
-		[ "$(count "$@" 1)" = 1 ] && return 0
-		sleep 0.1
-	done
-	fail "no answer from $2:$3"
-}
-# entries_to ADDR PORT: conntrack entries whose original destination is ADDR:PORT
-entries_to() {
-	conntrack -L -p tcp --orig-dst "$1" --dport "$2" >"$work/ct.txt" 2>/dev/null || true
-	grep -c '^tcp' "$work/ct.txt" || true
-}
 
-sysctl -qw net.ipv4.ip_forward=1
-peer ct0 172.17.0.2/16 docker0 172.17.0.1/16
-container=$peer_pid
-peer out0 192.0.2.2/24 eth0 192.0.2.1/24
-outside=$peer_pid
-serve "$container" 172.17.0.2 443
-serve "$outside" 192.0.2.2 80
-start_server 80 192.0.2.1
+docker_topology
 
 cat >"$work/policy.json" <<'JSON'
 {
@@ -109,23 +82,6 @@ check "nft"
 nft flush ruleset
 
 # 2. Docker's own iptables-nft layout (Docker 28)
-ipt() { iptables-nft -w "$@"; }
-ipt -N DOCKER
-ipt -N DOCKER-USER
-ipt -N DOCKER-FORWARD
-ipt -P FORWARD DROP
-ipt -A FORWARD -j DOCKER-USER
-ipt -A FORWARD -j DOCKER-FORWARD
-ipt -A DOCKER-USER -j RETURN
-ipt -A DOCKER-FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
-ipt -A DOCKER-FORWARD -o docker0 -j DOCKER
-ipt -A DOCKER-FORWARD -i docker0 -j ACCEPT
-ipt -A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 443 -j ACCEPT
-ipt -t nat -N DOCKER
-ipt -t nat -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
-ipt -t nat -A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER
-ipt -t nat -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
-ipt -t nat -A DOCKER -i docker0 -j RETURN
-ipt -t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8443 -j DNAT --to-destination 172.17.0.2:443
+docker28_layout iptables-nft
 check "iptables-nft"
 echo "PASS"

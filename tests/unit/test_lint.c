@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "lint/lint.h"
@@ -960,17 +961,17 @@ static void test_forwarded(void **state)
 	    count_findings(policy, "need=dnat hooks=pre proto=tcp dport=80 to=172.17.0.2 place=remote", addrs, 2), 1);
 }
 
-/* The message says what, where, why and how to fix it. */
-static void test_message(void **state)
+/* A services policy with tcp PORTS against Docker's DNAT of 8081 (rep: the findings). */
+static void lint_docker_dnat(const char *ports, struct lint_report *rep)
 {
 	struct policy_source src;
 	struct ruleset rs;
 	struct lint_input in = {0};
-	struct lint_report rep;
 	struct diag d;
-	char text[] = "{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", \"ports\": [8081]}]}}";
+	char text[160];
 
-	(void)state;
+	snprintf(text, sizeof(text),
+		 "{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", \"ports\": [%s]}]}}", ports);
 	tl_source_from_string(&src, "inline.json", text);
 	diag_init(&d);
 	assert_int_equal(tl_compile_source(&src, NULL, &rs, &d), 0);
@@ -978,23 +979,70 @@ static void test_message(void **state)
 	snprintf(in.users[0].chain, sizeof(in.users[0].chain), "DOCKER");
 	snprintf(in.users[0].rule, sizeof(in.users[0].rule),
 		 "iifname != \"docker0\" tcp dport 8081 dnat to 172.17.0.2:80");
-	assert_int_equal(lint_analyse(&rs, &in, &rep), 0);
-	assert_int_equal(rep.n, 1);
-	assert_string_equal(rep.v[0].msg,
-			    "$.notrack.services[0] (prerouting: tcp dport 8081) would catch the DNAT in ip nat DOCKER "
-			    "(iifname != \"docker0\" tcp dport 8081 dnat to 172.17.0.2:80): NAT would break for that "
-			    "traffic. Add a keep_tracked entry such as {\"reason\": \"nat\", \"proto\": \"tcp\", "
-			    "\"ports\": [8081], \"role\": \"service\"}, or narrow the service.");
-	lint_report_free(&rep);
+	assert_int_equal(lint_analyse(&rs, &in, rep), 0);
 	lint_input_free(&in);
 	ruleset_free(&rs);
 	diag_free(&d);
 	policy_source_free(&src);
 }
 
+/* A suggestion that would keep all of the entry tracked is not offered
+ * (compile refuses such a policy: "service can never match"). */
+static void test_suggestion_never_empties(void **state)
+{
+	struct lint_report rep;
+
+	(void)state;
+	lint_docker_dnat("8081", &rep);
+	assert_int_equal(rep.n, 1);
+	assert_null(strstr(rep.v[0].msg, "such as"));
+	assert_non_null(strstr(rep.v[0].msg, "or narrow the service."));
+	lint_report_free(&rep);
+}
+
+/* Address sets as CIDR prefixes a policy accepts (never "a-b" ranges). */
+static void test_ranges_prefixes(void **state)
+{
+	static const uint8_t lo[4] = {0, 0, 0, 0}, hi[4] = {126, 255, 255, 255}, one[4] = {172, 17, 0, 2};
+	struct lint_range r[2];
+	struct lint_ranges set = {0};
+	_cleanup_strbuf_ struct strbuf out = {0};
+
+	(void)state;
+	memset(r, 0, sizeof(r));
+	memcpy(r[0].lo, lo, 4);
+	memcpy(r[0].hi, hi, 4);
+	lint_range_prefix(&r[1], one, 32, LINT_V4_WIDTH);
+	assert_int_equal(lint_ranges_set(&set, r, 2, LINT_V4_WIDTH), 0);
+	strbuf_init(&out);
+	assert_int_equal(lint_ranges_prefixes(&set, LINT_V4_WIDTH, 8, &out), 8);
+	assert_string_equal(out.data, "\"0.0.0.0/2\", \"64.0.0.0/3\", \"96.0.0.0/4\", \"112.0.0.0/5\", "
+				      "\"120.0.0.0/6\", \"124.0.0.0/7\", \"126.0.0.0/8\", \"172.17.0.2/32\"");
+	strbuf_reset(&out);
+	assert_int_equal(lint_ranges_prefixes(&set, LINT_V4_WIDTH, 4, &out), -E2BIG);
+	lint_ranges_free(&set);
+}
+
+/* The message says what, where, why and how to fix it. */
+static void test_message(void **state)
+{
+	struct lint_report rep;
+
+	(void)state;
+	lint_docker_dnat("80, 8081", &rep);
+	assert_int_equal(rep.n, 1);
+	assert_string_equal(
+	    rep.v[0].msg,
+	    "$.notrack.services[0] (prerouting: tcp dport { 80, 8081 }) would catch the DNAT in ip nat DOCKER "
+	    "(iifname != \"docker0\" tcp dport 8081 dnat to 172.17.0.2:80): NAT would break for that "
+	    "traffic. Add a keep_tracked entry such as {\"reason\": \"nat\", \"proto\": \"tcp\", "
+	    "\"ports\": [8081], \"role\": \"service\"}, or narrow the service.");
+	lint_report_free(&rep);
+}
+
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 6];
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 8];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -1006,5 +1054,8 @@ int main(void)
 	tests[n++] = (struct CMUnitTest){.name = "host addresses", .test_func = test_host};
 	tests[n++] = (struct CMUnitTest){.name = "forwarded traffic", .test_func = test_forwarded};
 	tests[n++] = (struct CMUnitTest){.name = "message", .test_func = test_message};
+	tests[n++] =
+	    (struct CMUnitTest){.name = "suggestion never empties", .test_func = test_suggestion_never_empties};
+	tests[n++] = (struct CMUnitTest){.name = "ranges as prefixes", .test_func = test_ranges_prefixes};
 	return _cmocka_run_group_tests("lint", tests, n, NULL, NULL);
 }

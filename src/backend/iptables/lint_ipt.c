@@ -2,16 +2,25 @@
  * The legacy iptables reader of the linter (see lint_ipt.h).  A rule is an
  * ipt_entry (ip6t_entry): the ip header part (addresses with masks,
  * interfaces with masks, protocol, inversion flags), then its matches, then
- * its target.  The matches are the same xt structs iptables-nft stores in
- * its compat expressions, so lint_xt decodes them for both readers.
+ * its target.  The matches and targets are the same xt structs iptables-nft
+ * stores in its compat expressions, so lint_xt decodes them for both readers.
+ *
+ * Two passes.  The first copies a small index out of libiptc: each chain's
+ * entries, and the user chain each one jumps to (libiptc keeps one rule
+ * iterator per table handle, so a nested walk over it would lose its
+ * parent's place, and a jump looked up per visit by name would cost a search
+ * each time).  The second walks every built-in chain, carrying the conditions
+ * of the jumps down into the chains they reach, and decodes each entry where
+ * it meets it: a decoded entry is a few hundred bytes, and kube-proxy's
+ * tables hold tens of thousands, nearly all met once.
  */
 #include "backend/iptables/lint_ipt.h"
 
 #include <errno.h>
 #include <libiptc/libip6tc.h>
 #include <libiptc/libiptc.h>
-#include <linux/netfilter/xt_CT.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "emit/ipt_build.h"
@@ -20,20 +29,56 @@
 
 #define MAX_DEPTH 16 /* jump nesting followed, as in the nft reader */
 
-struct reader {
-	const struct lint_ipt_options *o;
-	struct ipt_snap *t;
-	struct lint_input *out;
-	unsigned hook;		   /* LINT_HOOK_* of the built-in chain being walked */
-	struct lint_chain *filter; /* the filter chain being described, or NULL (raw) */
-	int err;
+/* One entry of the index. */
+struct ref {
+	const void *e;
+	const char *label; /* iptc_get_target(): ACCEPT, DROP, RETURN, a chain, a target's name */
+	long jump;	   /* the user chain it jumps or goes to (index into the table's chains), or -1 */
 };
 
-/* One entry: what it selects and what it needs from conntrack. */
+/* One entry, decoded on its own. */
 struct entry {
+	const void *e;
+	const char *label;
 	struct lint_sel sel;
 	struct lint_xt xt;
+	struct lint_xt_tg tg;
+	long jump; /* the user chain it jumps or goes to (index into the table's chains), or -1 */
+	bool go;   /* -g: a goto */
+	bool skip; /* ours, or no target: read as if it were not there */
 };
+
+struct chain {
+	const char *name;
+	bool builtin;
+	size_t first, n; /* its entries: the table's refs[first .. first + n) */
+};
+
+struct table {
+	struct ipt_snap *t;
+	const char *name;
+	struct chain *chains; /* sorted by name */
+	size_t n;
+	struct ref *refs;
+	size_t n_refs;
+};
+
+struct reader {
+	const struct lint_ipt_options *o;
+	struct table *tb;
+	struct lint_input *out;
+	unsigned hook;	  /* LINT_HOOK_* of the built-in chain being walked */
+	long filter;	  /* index into out->chains of the filter chain being described, or -1 */
+	bool before_dnat; /* the hook runs before routing (NETMAP rewrites the destination there) */
+};
+
+static const char *tool_family(unsigned family)
+{
+	return family == FAMILY_IPV4 ? "ip" : "ip6";
+}
+
+/* ------------------------------------------------------------------ */
+/* one entry                                                            */
 
 static int and_prefix(struct lint_sel *s, bool source, enum lint_af af, const uint8_t *addr, const uint8_t *mask,
 		      bool invert, bool *widened)
@@ -92,6 +137,7 @@ static int decode_header(unsigned family, const void *e, struct entry *x)
 		and_iface(&x->sel, false, ip->outiface, ip->outiface_mask, ip->invflags & IPT_INV_VIA_OUT);
 		if (ip->proto && !(ip->invflags & XT_INV_PROTO))
 			lint_sel_and_proto(&x->sel, (uint8_t)ip->proto);
+		x->go = ip->flags & IPT_F_GOTO;
 	} else {
 		const struct ip6t_ip6 *ip = &((const struct ip6t_entry *)e)->ipv6;
 		r = and_prefix(&x->sel, true, LINT_AF6, (const uint8_t *)&ip->src, (const uint8_t *)&ip->smsk,
@@ -103,196 +149,370 @@ static int decode_header(unsigned family, const void *e, struct entry *x)
 		and_iface(&x->sel, false, ip->outiface, ip->outiface_mask, ip->invflags & IP6T_INV_VIA_OUT);
 		if ((ip->flags & IP6T_F_PROTO) && !(ip->invflags & IP6T_INV_PROTO))
 			lint_sel_and_proto(&x->sel, (uint8_t)ip->proto);
+		x->go = ip->flags & IP6T_F_GOTO;
 	}
 	x->xt.widened |= wide;
 	return r;
 }
 
-static size_t header_size(unsigned family)
+static const struct chain *find_chain(const struct table *tb, const char *name)
 {
-	return family == FAMILY_IPV4 ? sizeof(struct ipt_entry) : sizeof(struct ip6t_entry);
+	size_t lo = 0, hi = tb->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, tb->chains[mid].name);
+		if (!c)
+			return &tb->chains[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
 }
 
-static const struct xt_entry_target *decode(unsigned family, const void *e, const struct lint_sel *carried,
-					    struct entry *x, int *err)
+/* The hook a built-in chain is on, by its name; 0: not one we know. */
+static unsigned builtin_hook(const char *name)
 {
-	const unsigned char *base = e;
-	size_t off = header_size(family);
-	size_t target = family == FAMILY_IPV4 ? ((const struct ipt_entry *)e)->target_offset
-					      : ((const struct ip6t_entry *)e)->target_offset;
+	static const struct {
+		const char *name;
+		unsigned hook;
+	} hooks[] = {{"PREROUTING", LINT_HOOK_PREROUTING},
+		     {"INPUT", LINT_HOOK_INPUT},
+		     {"FORWARD", LINT_HOOK_FORWARD},
+		     {"OUTPUT", LINT_HOOK_OUTPUT},
+		     {"POSTROUTING", LINT_HOOK_POSTROUTING}};
+
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		if (!strcmp(name, hooks[i].name))
+			return hooks[i].hook;
+	return 0;
+}
+
+/* NETMAP rewrites the destination before routing, the source after: in a
+ * user chain, where the hook is not known (0), it is taken for a source NAT,
+ * as the nft reader takes it. */
+static int decode(const struct lint_ipt_options *o, const struct table *tb, const char *chain, unsigned hook,
+		  const struct ref *ref, struct entry *x)
+{
+	unsigned family = tb->t->family;
+	const unsigned char *base = ref->e;
+	size_t off = family == FAMILY_IPV4 ? sizeof(struct ipt_entry) : sizeof(struct ip6t_entry);
+	size_t target = family == FAMILY_IPV4 ? ((const struct ipt_entry *)ref->e)->target_offset
+					      : ((const struct ip6t_entry *)ref->e)->target_offset;
+	const struct xt_entry_target *t = (const void *)(base + target);
+	const char *comment = ipt_entry_comment(family, ref->e);
+	int err;
 
 	memset(x, 0, sizeof(*x));
-	*err = lint_sel_copy(&x->sel, carried);
+	lint_sel_init(&x->sel, family);
 	x->xt.sel = &x->sel;
-	if (*err == 0)
-		*err = decode_header(family, e, x);
-	while (*err == 0 && off + sizeof(struct xt_entry_match) <= target) {
+	lint_xt_tg_init(&x->tg);
+	x->e = ref->e;
+	x->label = ref->label;
+	x->jump = ref->jump;
+	if (!x->label) {
+		x->skip = true;
+		return 0;
+	}
+	for (int h = 0; h < 2; h++)
+		if (o->our_chains[h] && (!strcmp(chain, o->our_chains[h]) || !strcmp(x->label, o->our_chains[h])))
+			x->skip = true;
+	if (comment && o->tag && !strcmp(comment, o->tag))
+		x->skip = true;
+	if (x->skip)
+		return 0;
+	err = decode_header(family, x->e, x);
+	while (err == 0 && off + sizeof(struct xt_entry_match) <= target) {
 		const struct xt_entry_match *m = (const void *)(base + off);
 		if (m->u.match_size < sizeof(*m))
 			break; /* malformed: never loop forever */
-		*err = lint_xt_match(&x->xt, m->u.user.name, m->u.user.revision, m->data, m->u.match_size - sizeof(*m));
+		err = lint_xt_match(&x->xt, m->u.user.name, m->u.user.revision, m->data, m->u.match_size - sizeof(*m));
 		off += m->u.match_size;
 	}
-	return (const void *)(base + target);
+	if (err == 0 && t->u.target_size >= sizeof(*t) && t->u.user.name[0] && strcmp(t->u.user.name, "ERROR"))
+		err = lint_xt_target(&x->tg, t->u.user.name, t->u.user.revision, t->data, t->u.target_size - sizeof(*t),
+				     family, hook == LINT_HOOK_PREROUTING || hook == LINT_HOOK_OUTPUT);
+	return err;
 }
 
-static bool is_notrack(const struct xt_entry_target *t)
+static void entry_free(struct entry *x)
 {
-	if (!strcmp(t->u.user.name, "NOTRACK"))
-		return true;
-	/* xt_ct_target_info and its _v1 begin with the same flags */
-	return !strcmp(t->u.user.name, "CT") && t->u.target_size >= sizeof(*t) + sizeof(uint16_t) &&
-	       (((const struct xt_ct_target_info *)(const void *)t->data)->flags & XT_CT_NOTRACK);
+	lint_sel_free(&x->sel);
+	lint_xt_tg_free(&x->tg);
 }
 
-static void words(const struct lint_sel *s, const char *action, unsigned pos, char *buf, size_t size)
+/* The rule in words, as the nft reader says an iptables-nft rule: its own
+ * selector (not the conditions of the jumps to it), what it does to
+ * conntrack, and its verdict. */
+static void rule_words(const struct entry *x, char *buf, size_t size)
 {
+	struct lint_sel shown = x->sel;
 	struct strbuf sb;
+	const char *l = x->label;
 
-	struct lint_sel shown = *s; /* the table's family goes without saying */
-
-	shown.family = FAMILY_BOTH;
+	shown.family = FAMILY_BOTH; /* the table's family goes without saying */
 	strbuf_init(&sb);
 	lint_sel_format(&shown, &sb);
-	strbuf_printf(&sb, "%s%s, rule %u", sb.len ? " " : "", action, pos);
-	snprintf(buf, size, "%s", sb.data ? sb.data : action);
+	if (x->xt.words[0])
+		strbuf_printf(&sb, "%s%s", sb.len ? " " : "", x->xt.words);
+	if (x->tg.words[0])
+		strbuf_printf(&sb, "%s%s", sb.len ? " " : "", x->tg.words);
+	if (!strcmp(l, "ACCEPT") || !strcmp(l, "DROP") || !strcmp(l, "RETURN"))
+		strbuf_printf(&sb, "%s%s", sb.len ? " " : "",
+			      !strcmp(l, "ACCEPT") ? "accept"
+			      : !strcmp(l, "DROP") ? "drop"
+						   : "return");
+	else if (x->jump >= 0)
+		strbuf_printf(&sb, "%s%s %s", sb.len ? " " : "", x->go ? "goto" : "jump", l);
+	snprintf(buf, size, "%s", sb.data ? sb.data : "");
 	strbuf_free(&sb);
 }
 
-static int add_notrack(struct reader *rd, const char *chain, unsigned pos, const struct lint_sel *sel)
-{
-	struct lint_notrack *n = lint_input_add_notrack(rd->out);
+/* ------------------------------------------------------------------ */
+/* what it hands the analyser                                           */
 
-	if (!n)
-		return -ENOMEM;
-	n->hook = rd->hook;
-	n->legacy = true;
-	snprintf(n->family, sizeof(n->family), "%s", rd->t->family == FAMILY_IPV4 ? "ip" : "ip6");
-	snprintf(n->table, sizeof(n->table), "raw");
-	snprintf(n->chain, sizeof(n->chain), "%s", chain);
-	words(sel, "notrack", pos, n->rule, sizeof(n->rule));
-	lint_sel_free(&n->sel);
-	return lint_sel_copy(&n->sel, sel);
+static bool is_kube(const char *chain)
+{
+	return !strncmp(chain, "KUBE-", 5);
 }
 
-/* What an untracked packet meets (the nft reader's rule, lint.h): accepts
- * that need no conntrack entry or take untracked ones too, and drops unless
- * they need a state other than untracked.  An accept with a match we could
- * not read is left out: it might not take the packet. */
-static int add_vrule(struct reader *rd, const struct entry *x, const char *label, const char *target, unsigned pos)
+static bool is_nat(enum ct_need n)
 {
+	return n == CT_NEED_DNAT || n == CT_NEED_SNAT || n == CT_NEED_MASQUERADE || n == CT_NEED_REDIRECT;
+}
+
+static int add_user(struct reader *rd, const char *chain, const struct entry *x, enum ct_need n,
+		    const struct lint_sel *sel, bool kube, bool widened)
+{
+	struct ct_user *u = lint_input_add_user(rd->out);
+	int e;
+
+	if (!u)
+		return -ENOMEM;
+	u->need = n;
+	u->hooks = rd->hook;
+	snprintf(u->family, sizeof(u->family), "%s", tool_family(rd->tb->t->family));
+	snprintf(u->table, sizeof(u->table), "%s", rd->tb->name);
+	snprintf(u->chain, sizeof(u->chain), "%s", chain);
+	rule_words(x, u->rule, sizeof(u->rule));
+	lint_sel_free(&u->sel);
+	e = lint_sel_copy(&u->sel, sel);
+	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT))
+		for (int f = 0; f < 2 && e == 0; f++)
+			e = lint_ranges_copy(&u->to_addr[f], &x->tg.to_addr[f]);
+	if (e == 0 && is_nat(n))
+		e = lint_ranges_copy(&u->to_port, &x->tg.to_port);
+	u->ct_state = n == CT_NEED_STATE ? x->xt.ct_state : 0;
+	u->accepts = !strcmp(x->label, "ACCEPT");
+	u->limited = x->xt.limited;
+	u->from_host = x->xt.from_host;
+	u->nat_random = x->tg.nat_random;
+	if (rd->filter >= 0) {
+		/* what an untracked packet that skips this rule meets next */
+		u->chain_index = rd->filter;
+		u->chain_pos = rd->out->chains[rd->filter].n_rules;
+	}
+	u->kube = kube;
+	u->widened = widened;
+	return e;
+}
+
+/* What an untracked packet meets (the nft reader's rule, struct lint_vrule):
+ * accepts that need no conntrack entry or take untracked ones too, and drops
+ * unless they need a state other than untracked.  An accept with a match we
+ * could not read is left out: it might not take the packet. */
+static int add_vrule(struct reader *rd, const struct entry *x, const struct lint_sel *sel, bool widened)
+{
+	unsigned needs = x->xt.needs | x->tg.needs;
 	bool untracked_too = x->xt.ct_state & LINT_CT_UNTRACKED;
-	bool only_state = x->xt.needs == (1u << CT_NEED_STATE);
-	bool drop = !strcmp(label, "DROP") || !strcmp(target, "REJECT");
+	bool only_state = needs == (1u << CT_NEED_STATE);
+	bool drop = !strcmp(x->label, "DROP") || x->tg.reject;
+	struct lint_chain *c = &rd->out->chains[rd->filter];
 	char text[LINT_RULE_MAX];
 
-	if (!strcmp(label, "ACCEPT") && !x->xt.widened && !x->xt.limited &&
-	    (!x->xt.needs || (only_state && untracked_too))) {
-		words(&x->sel, "accept", pos, text, sizeof(text));
-		return lint_chain_add_rule(rd->filter, LINT_V_ACCEPT, &x->sel, text);
+	if (!strcmp(x->label, "ACCEPT") && !widened && !x->xt.limited && (!needs || (only_state && untracked_too))) {
+		rule_words(x, text, sizeof(text));
+		return lint_chain_add_rule(c, LINT_V_ACCEPT, sel, text);
 	}
 	if (drop && !(only_state && x->xt.ct_state && !untracked_too)) {
-		words(&x->sel, !strcmp(label, "DROP") ? "drop" : "reject", pos, text, sizeof(text));
-		return lint_chain_add_rule(rd->filter, LINT_V_DROP, &x->sel, text);
+		rule_words(x, text, sizeof(text));
+		return lint_chain_add_rule(c, LINT_V_DROP, sel, text);
 	}
 	return 0;
 }
 
-static bool ours(const struct reader *rd, const char *chain, const void *e, const char *label)
+static int add_notrack(struct reader *rd, const char *chain, unsigned pos, const struct entry *x,
+		       const struct lint_sel *sel)
 {
-	const char *comment = ipt_entry_comment(rd->t->family, e);
+	struct lint_notrack *n;
+	char words[LINT_RULE_MAX - 24];
 
-	for (int h = 0; h < 2; h++)
-		if (rd->o->our_chains[h] &&
-		    (!strcmp(chain, rd->o->our_chains[h]) || (label && !strcmp(label, rd->o->our_chains[h]))))
-			return true;
-	return comment && rd->o->tag && !strcmp(comment, rd->o->tag);
+	/* the raw table runs before conntrack; CT and NOTRACK are refused elsewhere */
+	if (strcmp(rd->tb->name, "raw") || !(rd->hook & (LINT_HOOK_PREROUTING | LINT_HOOK_OUTPUT)))
+		return 0;
+	n = lint_input_add_notrack(rd->out);
+	if (!n)
+		return -ENOMEM;
+	n->hook = rd->hook;
+	n->legacy = true;
+	snprintf(n->family, sizeof(n->family), "%s", tool_family(rd->tb->t->family));
+	snprintf(n->table, sizeof(n->table), "raw");
+	snprintf(n->chain, sizeof(n->chain), "%s", chain);
+	rule_words(x, words, sizeof(words));
+	snprintf(n->rule, sizeof(n->rule), "%s%snotrack, rule %u", words, words[0] ? " " : "", pos);
+	lint_sel_free(&n->sel);
+	return lint_sel_copy(&n->sel, sel);
 }
 
-static int walk(struct reader *rd, const char *chain, const struct lint_sel *carried, int depth)
+static int walk(struct reader *rd, const struct chain *c, const struct lint_sel *carried, int depth, bool kube,
+		bool widened)
 {
-	unsigned pos = 0;
+	unsigned hook = c->builtin ? rd->hook : 0;
 	int e = 0;
 
-	for (const void *en = ipt_snap_first_rule(rd->t, chain); en && e == 0; en = ipt_snap_next_rule(rd->t, en)) {
-		const char *label = ipt_snap_target(rd->t, en);
-		const struct xt_entry_target *t;
+	kube |= is_kube(c->name);
+	for (size_t i = 0; i < c->n && e == 0; i++) {
 		struct entry x;
+		struct lint_sel s = {0};
+		bool wide;
 
-		pos++;
-		if (!label || ours(rd, chain, en, label))
-			continue;
-		t = decode(rd->t->family, en, carried, &x, &e);
-		if (e == 0 && !lint_sel_empty(&x.sel, LINT_DIR_IIF | LINT_DIR_OIF)) {
-			if (ipt_snap_is_chain(rd->t, label) && !ipt_snap_builtin(rd->t, label)) {
-				if (depth < MAX_DEPTH)
-					e = walk(rd, label, &x.sel, depth + 1);
-				else
-					e = lint_input_add_note(rd->out,
-								"jumps nested deeper than %d in %s %s were not "
-								"followed",
-								MAX_DEPTH, ipt_family_label(rd->t->family),
-								rd->t->name);
-			} else if (!rd->filter && is_notrack(t)) {
-				e = add_notrack(rd, chain, pos, &x.sel);
-			} else if (rd->filter) {
-				e = add_vrule(rd, &x, label, t->u.user.name, pos);
-			}
+		e = decode(rd->o, rd->tb, c->name, hook, &rd->tb->refs[c->first + i], &x);
+		if (e == 0 && !x.skip)
+			e = lint_sel_copy(&s, carried);
+		if (e == 0 && !x.skip)
+			e = lint_sel_and(&s, &x.sel);
+		wide = widened || x.xt.widened;
+		/* a rule of ours, or one no packet that gets here matches, is passed over */
+		if (e == 0 && !x.skip && !lint_sel_empty(&s, LINT_DIR_IIF | LINT_DIR_OIF)) {
+			unsigned needs = x.tg.notrack ? 0 : x.xt.needs | x.tg.needs;
+			for (int n = 0; n <= CT_NEED_OTHER && e == 0 && rd->o->users; n++)
+				if (needs & (1u << n))
+					e = add_user(rd, c->name, &x, (enum ct_need)n, &s, kube, wide);
+			if (e == 0 && rd->filter >= 0 && !x.tg.notrack)
+				e = add_vrule(rd, &x, &s, wide);
+			if (e == 0 && x.tg.notrack)
+				e = add_notrack(rd, c->name, (unsigned)i + 1, &x, &s);
+			if (e == 0 && x.jump >= 0 && depth < MAX_DEPTH)
+				e = walk(rd, &rd->tb->chains[x.jump], &s, depth + 1, kube, wide);
+			else if (e == 0 && x.jump >= 0)
+				e = lint_input_add_note(
+				    rd->out,
+				    "jumps nested deeper than %d in the legacy %s %s table were not "
+				    "followed",
+				    MAX_DEPTH, ipt_family_label(rd->tb->t->family), rd->tb->name);
 		}
-		lint_sel_free(&x.sel);
+		lint_sel_free(&s);
+		entry_free(&x);
 	}
 	return e;
 }
 
-static int read_raw(struct reader *rd)
-{
-	static const struct {
-		const char *chain;
-		unsigned hook;
-	} hooks[] = {{"PREROUTING", LINT_HOOK_PREROUTING}, {"OUTPUT", LINT_HOOK_OUTPUT}};
-	int e = 0;
+/* ------------------------------------------------------------------ */
+/* one table                                                            */
 
-	for (size_t i = 0; i < 2 && e == 0; i++) {
-		struct lint_sel any;
-		if (!ipt_snap_is_chain(rd->t, hooks[i].chain))
-			continue;
-		lint_sel_init(&any, rd->t->family);
-		rd->hook = hooks[i].hook;
-		rd->filter = NULL;
-		e = walk(rd, hooks[i].chain, &any, 0);
-		lint_sel_free(&any);
-	}
-	return e;
+static int chain_order(const void *a, const void *b)
+{
+	return strcmp(((const struct chain *)a)->name, ((const struct chain *)b)->name);
 }
 
-static int read_filter(struct reader *rd)
+static void table_free(struct table *tb)
 {
-	static const struct {
-		const char *chain;
-		unsigned hook;
-	} hooks[] = {{"INPUT", LINT_HOOK_INPUT}, {"FORWARD", LINT_HOOK_FORWARD}, {"OUTPUT", LINT_HOOK_OUTPUT}};
-	int e = 0;
+	free(tb->chains);
+	free(tb->refs);
+}
 
-	for (size_t i = 0; i < 3 && e == 0; i++) {
-		const char *policy = ipt_snap_policy(rd->t, hooks[i].chain);
-		struct lint_chain *c;
-		struct lint_sel any;
-		if (!ipt_snap_is_chain(rd->t, hooks[i].chain))
-			continue;
-		c = lint_input_add_chain(rd->out);
-		if (!c)
+/* v, with room for element n (of size bytes; *cap of them allocated), or
+ * NULL with v left as it was. */
+static void *reserve(void *v, size_t n, size_t *cap, size_t size)
+{
+	size_t ncap = *cap ? *cap * 2 : 64;
+	void *p;
+
+	if (n < *cap)
+		return v;
+	p = realloc(v, ncap * size);
+	if (p)
+		*cap = ncap;
+	return p;
+}
+
+/* The index (see the top of the file): chains sorted by name, each with its
+ * run of entries, and each entry's jump resolved once. */
+static int index_table(struct table *tb)
+{
+	size_t cap = 0, rcap = 0;
+
+	for (const char *name = ipt_snap_first_chain(tb->t); name; name = ipt_snap_next_chain(tb->t)) {
+		struct chain *p = reserve(tb->chains, tb->n, &cap, sizeof(*p));
+		if (!p)
 			return -ENOMEM;
-		c->family = rd->t->family == FAMILY_IPV4 ? CHAIN_FAMILY_IP : CHAIN_FAMILY_IP6;
-		snprintf(c->family_name, sizeof(c->family_name), "%s", rd->t->family == FAMILY_IPV4 ? "ip" : "ip6");
-		snprintf(c->table, sizeof(c->table), "filter");
-		snprintf(c->chain, sizeof(c->chain), "%s", hooks[i].chain);
-		c->hook = hooks[i].hook;
-		c->policy_drop = policy && !strcmp(policy, "DROP");
-		c->legacy = true;
-		lint_sel_init(&any, rd->t->family);
-		rd->hook = hooks[i].hook;
-		rd->filter = c;
-		e = walk(rd, hooks[i].chain, &any, 0);
+		tb->chains = p;
+		tb->chains[tb->n++] = (struct chain){.name = name, .builtin = ipt_snap_builtin(tb->t, name)};
+	}
+	qsort(tb->chains, tb->n, sizeof(*tb->chains), chain_order);
+	for (size_t i = 0; i < tb->n; i++) {
+		struct chain *c = &tb->chains[i];
+		c->first = tb->n_refs;
+		for (const void *en = ipt_snap_first_rule(tb->t, c->name); en; en = ipt_snap_next_rule(tb->t, en)) {
+			struct ref *p = reserve(tb->refs, tb->n_refs, &rcap, sizeof(*p));
+			if (!p)
+				return -ENOMEM;
+			tb->refs = p;
+			tb->refs[tb->n_refs++] = (struct ref){.e = en, .label = ipt_snap_target(tb->t, en), .jump = -1};
+		}
+		c->n = tb->n_refs - c->first;
+	}
+	for (size_t r = 0; r < tb->n_refs; r++) {
+		const struct chain *to = tb->refs[r].label ? find_chain(tb, tb->refs[r].label) : NULL;
+		if (to && !to->builtin)
+			tb->refs[r].jump = to - tb->chains;
+	}
+	return 0;
+}
+
+static int add_filter_chain(struct reader *rd, const struct chain *c)
+{
+	const char *policy = ipt_snap_policy(rd->tb->t, c->name);
+	struct lint_chain *lc = lint_input_add_chain(rd->out);
+
+	if (!lc)
+		return -ENOMEM;
+	lc->family = rd->tb->t->family == FAMILY_IPV4 ? CHAIN_FAMILY_IP : CHAIN_FAMILY_IP6;
+	snprintf(lc->family_name, sizeof(lc->family_name), "%s", tool_family(rd->tb->t->family));
+	snprintf(lc->table, sizeof(lc->table), "%s", rd->tb->name);
+	snprintf(lc->chain, sizeof(lc->chain), "%s", c->name);
+	lc->hook = rd->hook;
+	lc->policy_drop = policy && !strcmp(policy, "DROP");
+	lc->legacy = true;
+	/* a backend that writes nftables puts no accept into a legacy chain */
+	lc->owner_locked = rd->o->foreign_filter;
+	rd->filter = (long)(lc - rd->out->chains);
+	return 0;
+}
+
+static int walk_table(struct reader *rd)
+{
+	struct table *tb = rd->tb;
+	bool raw = !strcmp(tb->name, "raw");
+	int e = 0;
+
+	for (size_t i = 0; i < tb->n && e == 0; i++) {
+		const struct chain *c = &tb->chains[i];
+		struct lint_sel any;
+		if (!c->builtin || !(rd->hook = builtin_hook(c->name)))
+			continue;
+		if (!rd->o->users && !raw && !(rd->o->filter && !strcmp(tb->name, "filter")))
+			continue;
+		rd->filter = -1;
+		if (rd->o->filter && !strcmp(tb->name, "filter") &&
+		    (rd->hook & (LINT_HOOK_INPUT | LINT_HOOK_FORWARD | LINT_HOOK_OUTPUT)))
+			e = add_filter_chain(rd, c);
+		if (e < 0)
+			break;
+		lint_sel_init(&any, tb->t->family);
+		e = walk(rd, c, &any, 0, false, false);
 		lint_sel_free(&any);
 	}
 	return e;
@@ -301,6 +521,7 @@ static int read_filter(struct reader *rd)
 static int read_table(struct reader *rd, unsigned family, const char *name, struct diag *d)
 {
 	struct ipt_snap t = {0};
+	struct table tb = {.t = &t, .name = name};
 	struct diag ignored;
 	int e;
 
@@ -315,17 +536,22 @@ static int read_table(struct reader *rd, unsigned family, const char *name, stru
 		return e < 0 ? diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory") : 0;
 	}
 	diag_free(&ignored);
-	rd->t = &t;
-	e = !strcmp(name, "raw") ? read_raw(rd) : read_filter(rd);
+	rd->tb = &tb;
+	e = index_table(&tb);
+	if (e == 0)
+		e = walk_table(rd);
+	table_free(&tb);
 	ipt_snap_close(&t);
-	rd->t = NULL;
+	rd->tb = NULL;
 	return e < 0 ? diag_fail(d, DIAG_SYSTEM, -e, NULL, "lint: %s", strerror(-e)) : 0;
 }
 
 int lint_ipt_read(const struct lint_ipt_options *o, struct lint_input *out, struct diag *d)
 {
 	static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
-	struct reader rd = {.o = o, .out = out};
+	/* in the order iptables-legacy-save lists them */
+	static const char *const tables[] = {"raw", "mangle", "nat", "filter", "security"};
+	struct reader rd = {.o = o, .out = out, .filter = -1};
 	int e = 0;
 
 	for (size_t f = 0; f < 2 && e == 0; f++) {
@@ -334,10 +560,12 @@ int lint_ipt_read(const struct lint_ipt_options *o, struct lint_input *out, stru
 		e = ipt_loaded_tables(families[f], &names, &n, d);
 		if (e < 0)
 			return e;
-		if (ipt_names_contain(names, n, "raw"))
-			e = read_table(&rd, families[f], "raw", d);
-		if (e == 0 && o->filter && ipt_names_contain(names, n, "filter"))
-			e = read_table(&rd, families[f], "filter", d);
+		for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && e == 0; i++) {
+			bool wanted =
+			    o->users || !strcmp(tables[i], "raw") || (o->filter && !strcmp(tables[i], "filter"));
+			if (wanted && ipt_names_contain(names, n, tables[i]))
+				e = read_table(&rd, families[f], tables[i], d);
+		}
 		ipt_names_free(names, n);
 	}
 	return e;

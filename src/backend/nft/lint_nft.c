@@ -23,11 +23,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/xt_CT.h>
-#include <linux/netfilter/xt_conntrack.h>
-#include <linux/netfilter/xt_multiport.h>
-#include <linux/netfilter/xt_state.h>
-#include <linux/netfilter/xt_tcpudp.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -52,6 +48,7 @@ enum rkind {
 	R_IMM,	    /* immediate data (NAT addresses and ports) */
 	R_MAPDATA,  /* the result of a map lookup */
 	R_ADDRTYPE, /* fib ... type: compares on it are left out without calling the rule widened (below) */
+	R_RANDOM,   /* numgen, jhash: picks one of several targets; every target is reachable */
 };
 
 struct reg {
@@ -73,9 +70,14 @@ struct decoded {
 	bool dnat_known_place;
 	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN; NFT_CONTINUE: none */
 	bool vmap_drop;
-	bool limited;	/* a limit or quota: not every packet it selects is accepted */
-	char **targets; /* chains jumped or gone to */
+	bool limited;	 /* a limit or quota: not every packet it selects is accepted */
+	bool from_host;	 /* fib saddr type local, -m addrtype --src-type LOCAL: only what this host sends */
+	bool nat_random; /* fully-random: the port is always picked anew */
+	char **targets;	 /* chains jumped or gone to */
 	size_t n_targets;
+	/* per target: a condition of its own (a concatenated verdict map's key,
+	 * e.g. kube-proxy's ip daddr . meta l4proto . th dport), or NULL */
+	struct lint_sel **target_sel;
 	bool notrack;
 	char action[160]; /* the non-selector part in words */
 	const struct lint_nft_rule *src;
@@ -254,10 +256,16 @@ static void on_bitwise(struct decoder *x, struct nftnl_expr *e)
 static int add_target(struct decoded *d, const char *chain)
 {
 	char **t = realloc(d->targets, (d->n_targets + 1) * sizeof(*t));
+	struct lint_sel **ts;
 
 	if (!t)
 		return -ENOMEM;
 	d->targets = t;
+	ts = realloc(d->target_sel, (d->n_targets + 1) * sizeof(*ts));
+	if (!ts)
+		return -ENOMEM;
+	d->target_sel = ts;
+	ts[d->n_targets] = NULL;
 	t[d->n_targets] = strdup(chain);
 	if (!t[d->n_targets])
 		return -ENOMEM;
@@ -439,8 +447,16 @@ static void on_cmp(struct decoder *x, struct nftnl_expr *e)
 	}
 	case R_CTOTHER:
 	case R_IMM:
+	case R_ADDRTYPE:
+		/* fib saddr type local: packets this host sends (Docker 29's
+		 * "MASQUERADE FROM HOST"); other address types stay left out */
+		if (r->source && op == NFT_CMP_EQ && len >= 4 && u32_of(data, 4) == RTN_LOCAL) {
+			x->d->from_host = true;
+			action(x->d, "fib saddr type local");
+		}
+		break;
 	case R_MAPDATA:
-	case R_ADDRTYPE: break;
+	case R_RANDOM: break;
 	default: widen(x); break;
 	}
 }
@@ -585,6 +601,108 @@ static int vmap_targets(struct decoder *x, struct nftnl_set *s)
 	return e;
 }
 
+/* One field of a concatenated key, exactly as the element holds it: what a
+ * packet must carry to pick that element.  False when the field is not one
+ * the selector speaks (then the element's condition leaves it out). */
+static bool key_field(const struct reg *r, const uint8_t *k, struct lint_sel *s)
+{
+	struct lint_ranges set = {0};
+	struct lint_range rg;
+	bool ok = true;
+
+	switch (r->kind) {
+	case R_L4PROTO: lint_sel_and_proto(s, k[0]); return true;
+	case R_IFNAME: {
+		char name[LINT_IFNAME_MAX] = {0};
+		memcpy(name, k, sizeof(name) - 1);
+		lint_sel_add_if(s, r->source, name, false, false);
+		return true;
+	}
+	case R_PORT:
+		if (r->masked || r->len != LINT_PORT_WIDTH)
+			return false;
+		lint_range_port(&rg, (uint16_t)(k[0] << 8 | k[1]), (uint16_t)(k[0] << 8 | k[1]));
+		ok = lint_ranges_set(&set, &rg, 1, LINT_PORT_WIDTH) == 0 && lint_sel_and_ports(s, r->source, &set) == 0;
+		break;
+	case R_ADDR:
+		if (r->masked || r->len != lint_af_width(r->af))
+			return false;
+		lint_range_prefix(&rg, k, r->len * 8, r->len);
+		ok = lint_ranges_set(&set, &rg, 1, r->len) == 0 && lint_sel_and_addrs(s, r->source, r->af, &set) == 0;
+		break;
+	default: return false;
+	}
+	lint_ranges_free(&set);
+	return ok;
+}
+
+/*
+ * A verdict map keyed by a concatenation (kube-proxy's
+ * "ip daddr . meta l4proto . th dport vmap @service-ips"): each element's
+ * target is reached only by packets that carry its key, so each target gets
+ * the key as a condition of its own.  Without that, every service chain
+ * would be reached by every packet, and every endpoint's DNAT would seem to
+ * take any address and port.  Interval maps are left to the caller (wide).
+ * Returns 1 when decoded, 0 when not (fields it cannot read), <0 on error.
+ */
+static int concat_vmap(struct decoder *x, struct nftnl_set *s, uint32_t sreg)
+{
+	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
+	int slot = slot_of(sreg), e = 0;
+	struct nftnl_set_elems_iter *it;
+	bool widened = false;
+
+	if (slot < 0 || (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_INTERVAL))
+		return 0;
+	/* every field must be known, and the fields must fill the key */
+	unsigned off = 0;
+	for (int sl = slot; off < klen; sl += (int)((x->regs[sl].len + 3) / 4)) {
+		if (sl >= N_SLOTS || x->regs[sl].kind == R_NONE || x->regs[sl].kind == R_CONT || !x->regs[sl].len)
+			return 0;
+		off += (x->regs[sl].len + 3) & ~3u;
+	}
+	if (off != klen)
+		return 0;
+	it = nftnl_set_elems_iter_create(s);
+	if (!it)
+		return -ENOMEM;
+	for (struct nftnl_set_elem *el = nftnl_set_elems_iter_next(it); el && e == 0;
+	     el = nftnl_set_elems_iter_next(it)) {
+		uint32_t len = 0;
+		const uint8_t *k = nftnl_set_elem_get(el, NFTNL_SET_ELEM_KEY, &len);
+		if (!nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_VERDICT) || !k || len < klen)
+			continue;
+		int verdict = (int)nftnl_set_elem_get_u32(el, NFTNL_SET_ELEM_VERDICT);
+		if (verdict == NF_DROP)
+			x->d->vmap_drop = true;
+		if ((verdict != NFT_JUMP && verdict != NFT_GOTO) || !nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_CHAIN))
+			continue;
+		struct lint_sel *ts = malloc(sizeof(*ts));
+		if (!ts) {
+			e = -ENOMEM;
+			break;
+		}
+		lint_sel_init(ts, FAMILY_BOTH);
+		off = 0;
+		for (int sl = slot; off < klen; sl += (int)((x->regs[sl].len + 3) / 4)) {
+			if (!key_field(&x->regs[sl], k + off, ts))
+				widened = true;
+			off += (x->regs[sl].len + 3) & ~3u;
+		}
+		e = add_target(x->d, nftnl_set_elem_get_str(el, NFTNL_SET_ELEM_CHAIN));
+		if (e == 0)
+			x->d->target_sel[x->d->n_targets - 1] = ts;
+		else {
+			lint_sel_free(ts);
+			free(ts);
+		}
+	}
+	nftnl_set_elems_iter_destroy(it);
+	if (widened)
+		widen(x);
+	return e < 0 ? e : 1;
+}
+
 static void on_lookup(struct decoder *x, struct nftnl_expr *e)
 {
 	const struct lint_nft_rule *ru = x->rule;
@@ -599,9 +717,9 @@ static void on_lookup(struct decoder *x, struct nftnl_expr *e)
 
 	if (!s) {
 		widen(x);
-		if (lint_input_add_note(x->out,
-					"set %s in %s %s could not be read; rules using it are taken to match more",
-					name ? name : "?", nf_family_str(ru->family), ru->table) < 0)
+		if (x->out && lint_input_add_note(
+				  x->out, "set %s in %s %s could not be read; rules using it are taken to match more",
+				  name ? name : "?", nf_family_str(ru->family), ru->table) < 0)
 			x->err = -ENOMEM;
 		if (has_dreg)
 			load(x, dreg, R_MAPDATA, 16);
@@ -609,13 +727,24 @@ static void on_lookup(struct decoder *x, struct nftnl_expr *e)
 	}
 	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 	bool concat = (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_CONCAT) || (r && klen > ((r->len + 3) & ~3u));
+	if (has_dreg && dreg == NFT_REG_VERDICT && !inv && r && (concat || r->kind == R_IFNAME)) {
+		int c = concat_vmap(x, s, nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG));
+		if (c < 0)
+			x->err = c;
+		if (c) {
+			action(x->d, "vmap @%s", name);
+			return;
+		}
+	}
 	if (has_dreg && dreg == NFT_REG_VERDICT) {
 		if (vmap_targets(x, s) < 0)
 			x->err = -ENOMEM;
 		action(x->d, "vmap @%s", name);
 	}
-	if (r && !concat && (r->kind == R_PORT || r->kind == R_ADDR) && !r->masked &&
-	    r->len == (r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af))) {
+	if (r && r->kind == R_RANDOM) {
+		/* numgen random mod 2 vmap { 0 : goto a, 1 : goto b }: a choice, not a match */
+	} else if (r && !concat && (r->kind == R_PORT || r->kind == R_ADDR) && !r->masked &&
+		   r->len == (r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af))) {
 		if (set_ranges(s, r->len, &set) < 0 || and_ranges(x, r, &set, inv) < 0)
 			x->err = -ENOMEM;
 		lint_ranges_free(&set);
@@ -712,6 +841,21 @@ static int nat_to(struct decoder *x, unsigned af_family, const struct reg *amin,
 	return e ? -ENOMEM : 0;
 }
 
+/* A source NAT that picks the port at random (fully-random, kube-proxy's
+ * --random-fully) maps a flow to any port from 1024 up, never keeping the
+ * client's: its replies can arrive at any of them. */
+static int nat_random_ports(struct decoder *x, uint32_t flags)
+{
+	struct lint_range rg;
+
+	if (!(flags & NF_NAT_RANGE_PROTO_RANDOM_FULLY) || !x->d->to_port.any)
+		return 0;
+	lint_range_port(&rg, 1024, 65535);
+	x->d->nat_random = true;
+	action(x->d, "fully-random");
+	return lint_ranges_set(&x->d->to_port, &rg, 1, LINT_PORT_WIDTH);
+}
+
 static const struct reg *reg_attr(struct decoder *x, struct nftnl_expr *e, uint16_t attr)
 {
 	return nftnl_expr_is_set(e, attr) ? reg_at(x, nftnl_expr_get_u32(e, attr)) : NULL;
@@ -720,25 +864,9 @@ static const struct reg *reg_attr(struct decoder *x, struct nftnl_expr *e, uint1
 static void to_words(struct decoded *d, const char *verb)
 {
 	struct strbuf sb;
-	bool any = true;
 
 	strbuf_init(&sb);
-	strbuf_puts(&sb, verb);
-	for (int f = 0; f < 2; f++) {
-		if (d->to_addr[f].any)
-			continue;
-		/* as nft writes it: an IPv6 address with a port goes in brackets */
-		bool brackets = f == LINT_AF6 && !d->to_port.any;
-		strbuf_puts(&sb, any ? " to " : ", ");
-		strbuf_puts(&sb, brackets ? "[" : "");
-		lint_ranges_format(&d->to_addr[f], lint_af_width((enum lint_af)f), &sb);
-		strbuf_puts(&sb, brackets ? "]" : "");
-		any = false;
-	}
-	if (!d->to_port.any) {
-		strbuf_puts(&sb, any ? " to :" : ":");
-		lint_ranges_format(&d->to_port, LINT_PORT_WIDTH, &sb);
-	}
+	lint_nat_words(verb, d->to_addr, &d->to_port, &sb);
 	action(d, "%s", sb.data ? sb.data : verb);
 	strbuf_free(&sb);
 }
@@ -764,6 +892,9 @@ static void on_masq_redir(struct decoder *x, struct nftnl_expr *e, bool redir)
 	need(x, redir ? CT_NEED_REDIRECT : CT_NEED_MASQUERADE);
 	if (nat_to(x, 0, NULL, NULL, reg_attr(x, e, a_min), reg_attr(x, e, a_max)) < 0)
 		x->err = -ENOMEM;
+	if (!redir && nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_FLAGS) &&
+	    nat_random_ports(x, nftnl_expr_get_u32(e, NFTNL_EXPR_MASQ_FLAGS)) < 0)
+		x->err = -ENOMEM;
 	to_words(x->d, redir ? "redirect" : "masquerade");
 }
 
@@ -786,100 +917,49 @@ static void on_match(struct decoder *x, struct nftnl_expr *e)
 	x->d->widened |= xt.widened;
 	x->d->needs |= xt.needs;
 	x->d->ct_state |= xt.ct_state;
+	x->d->from_host |= xt.from_host;
 	x->d->limited |= xt.limited;
 	if (xt.words[0])
 		action(x->d, "%s", xt.words);
 }
 
-/* The NAT range of an xt target: rev 0 is IPv4's multi-range compat struct,
- * rev 1 nf_nat_range, rev 2 nf_nat_range2 (its first fields are the same). */
-static int xt_nat_range(struct decoder *x, uint32_t rev, const uint8_t *info, uint32_t len, unsigned family)
-{
-	struct reg amin, amax, pmin, pmax;
-	unsigned flags, w = family == FAMILY_IPV6 ? 16 : 4;
-
-	memset(&amin, 0, sizeof(amin));
-	amin.kind = R_IMM;
-	amax = pmin = pmax = amin;
-	if (rev == 0 && family == FAMILY_IPV4 && len >= sizeof(struct nf_nat_ipv4_multi_range_compat)) {
-		const struct nf_nat_ipv4_multi_range_compat *m = (const void *)info;
-		flags = m->range[0].flags;
-		memcpy(amin.data, &m->range[0].min_ip, 4);
-		memcpy(amax.data, &m->range[0].max_ip, 4);
-		memcpy(pmin.data, &m->range[0].min.all, 2);
-		memcpy(pmax.data, &m->range[0].max.all, 2);
-	} else if (len >= sizeof(struct nf_nat_range)) {
-		const struct nf_nat_range *m = (const void *)info;
-		flags = m->flags;
-		memcpy(amin.data, &m->min_addr, w);
-		memcpy(amax.data, &m->max_addr, w);
-		memcpy(pmin.data, &m->min_proto.all, 2);
-		memcpy(pmax.data, &m->max_proto.all, 2);
-	} else {
-		return 0;
-	}
-	amin.len = amax.len = w;
-	pmin.len = pmax.len = 2;
-	return nat_to(x, family, (flags & NF_NAT_RANGE_MAP_IPS) ? &amin : NULL, &amax,
-		      (flags & NF_NAT_RANGE_PROTO_SPECIFIED) ? &pmin : NULL, &pmax);
-}
-
+/* The target half of iptables-nft's compat expressions: lint_xt decodes
+ * it for both iptables readers. */
 static void on_target(struct decoder *x, struct nftnl_expr *e)
 {
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
 	uint32_t rev = nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV), len = 0;
 	const uint8_t *info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &len);
 	unsigned family = x->table_family == FAMILY_IPV6 ? FAMILY_IPV6 : FAMILY_IPV4;
+	bool before_routing = x->hooknum_hint == NF_INET_PRE_ROUTING || x->hooknum_hint == NF_INET_LOCAL_OUT;
 	struct decoded *d = x->d;
+	struct lint_xt_tg t;
 
 	if (!name)
 		return;
-	if (!strcmp(name, "DNAT") || !strcmp(name, "SNAT") || !strcmp(name, "MASQUERADE") ||
-	    !strcmp(name, "REDIRECT") || !strcmp(name, "NETMAP")) {
-		enum ct_need n = !strcmp(name, "DNAT")	       ? CT_NEED_DNAT
-				 : !strcmp(name, "SNAT")       ? CT_NEED_SNAT
-				 : !strcmp(name, "REDIRECT")   ? CT_NEED_REDIRECT
-				 : !strcmp(name, "MASQUERADE") ? CT_NEED_MASQUERADE
-				 /* NETMAP rewrites the destination before routing, the source after */
-				 : (x->hooknum_hint == NF_INET_PRE_ROUTING || x->hooknum_hint == NF_INET_LOCAL_OUT)
-				     ? CT_NEED_DNAT
-				     : CT_NEED_SNAT;
-		need(x, n);
-		if (info && strcmp(name, "NETMAP") && xt_nat_range(x, rev, info, len, family) < 0)
-			x->err = -ENOMEM;
-		if (n == CT_NEED_MASQUERADE || n == CT_NEED_REDIRECT)
-			lint_ranges_free(&d->to_addr[0]), lint_ranges_free(&d->to_addr[1]),
-			    d->to_addr[0].any = d->to_addr[1].any = true;
-		to_words(d, n == CT_NEED_DNAT	    ? "dnat"
-			    : n == CT_NEED_SNAT	    ? "snat"
-			    : n == CT_NEED_REDIRECT ? "redirect"
-						    : "masquerade");
-	} else if (!strcmp(name, "CT") && info && len >= sizeof(struct xt_ct_target_info)) {
-		const struct xt_ct_target_info *ct = (const void *)info;
-		if (ct->flags & XT_CT_NOTRACK) {
-			d->notrack = true;
-		} else if (ct->helper[0]) {
-			need(x, CT_NEED_HELPER);
-			action(d, "-j CT --helper %.16s", ct->helper);
-		} else if (ct->zone) {
-			need(x, CT_NEED_ZONE);
-			action(d, "-j CT --zone %u", ct->zone);
-		} else {
-			need(x, CT_NEED_OTHER);
-			action(d, "-j CT");
-		}
-	} else if (!strcmp(name, "NOTRACK")) {
-		d->notrack = true;
-	} else if (!strcmp(name, "CONNMARK")) {
-		need(x, CT_NEED_MARK);
-		action(d, "-j CONNMARK");
-	} else if (!strcmp(name, "CONNSECMARK")) {
-		need(x, CT_NEED_OTHER);
-		action(d, "-j CONNSECMARK");
-	} else if (!strcmp(name, "REJECT")) {
+	lint_xt_tg_init(&t);
+	if (lint_xt_target(&t, name, rev, info, len, family, before_routing) < 0)
+		x->err = -ENOMEM;
+	d->needs |= t.needs;
+	d->notrack |= t.notrack;
+	if (t.reject)
 		d->verdict = NF_DROP;
-		action(d, "reject");
+	if (t.needs &
+	    ((1u << CT_NEED_DNAT) | (1u << CT_NEED_SNAT) | (1u << CT_NEED_MASQUERADE) | (1u << CT_NEED_REDIRECT))) {
+		/* the decoded rule owns the ranges now */
+		for (int f = 0; f < 2; f++) {
+			lint_ranges_free(&d->to_addr[f]);
+			d->to_addr[f] = t.to_addr[f];
+			t.to_addr[f] = (struct lint_ranges){.any = true};
+		}
+		lint_ranges_free(&d->to_port);
+		d->to_port = t.to_port;
+		t.to_port = (struct lint_ranges){.any = true};
+		d->nat_random |= t.nat_random;
 	}
+	if (t.words[0])
+		action(d, "%s", t.words);
+	lint_xt_tg_free(&t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -918,8 +998,19 @@ static void on_reject(struct decoder *x, struct nftnl_expr *e)
  */
 static void on_fib(struct decoder *x, struct nftnl_expr *e)
 {
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_FIB_DREG))
-		load(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), R_ADDRTYPE, 4);
+	uint32_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_FIB_FLAGS) ? nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS) : 0;
+	uint32_t result =
+	    nftnl_expr_is_set(e, NFTNL_EXPR_FIB_RESULT) ? nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_RESULT) : 0;
+	struct reg r;
+
+	if (!nftnl_expr_is_set(e, NFTNL_EXPR_FIB_DREG))
+		return;
+	memset(&r, 0, sizeof(r));
+	r.kind = R_ADDRTYPE;
+	r.len = 4;
+	/* fib saddr type local: the compare that follows says "sent by this host" */
+	r.source = result == NFT_FIB_RESULT_ADDRTYPE && (flags & NFTA_FIB_F_SADDR);
+	reg_set(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), &r);
 }
 
 /* A limit or quota selects packets by rate, which the selector cannot say:
@@ -938,6 +1029,17 @@ static void on_nothing(struct decoder *x, struct nftnl_expr *e)
 {
 	(void)x;
 	(void)e;
+}
+
+/* numgen and jhash pick among targets (kube-proxy's endpoint choice): the
+ * lookup that follows is a choice, and every target it names is reachable. */
+static void on_random(struct decoder *x, struct nftnl_expr *e)
+{
+	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	uint16_t attr = name && !strcmp(name, "hash") ? NFTNL_EXPR_HASH_DREG : NFTNL_EXPR_NG_DREG;
+
+	if (nftnl_expr_is_set(e, attr))
+		load(x, nftnl_expr_get_u32(e, attr), R_RANDOM, 4);
 }
 
 static const struct {
@@ -967,6 +1069,8 @@ static const struct {
     {"dynset", on_nothing},
     {"last", on_nothing},
     {"fib", on_fib},
+    {"numgen", on_random},
+    {"hash", on_random},
 };
 
 static int expr_cb(struct nftnl_expr *e, void *data)
@@ -994,9 +1098,15 @@ static void decoded_free(struct decoded *d)
 	for (int f = 0; f < 2; f++)
 		lint_ranges_free(&d->to_addr[f]);
 	lint_ranges_free(&d->to_port);
-	for (size_t i = 0; i < d->n_targets; i++)
+	for (size_t i = 0; i < d->n_targets; i++) {
 		free(d->targets[i]);
+		if (d->target_sel && d->target_sel[i]) {
+			lint_sel_free(d->target_sel[i]);
+			free(d->target_sel[i]);
+		}
+	}
 	free(d->targets);
+	free(d->target_sel);
 }
 
 static int decode_rule(const struct lint_nft_view *v, struct lint_input *out, const struct lint_nft_rule *ru,
@@ -1053,20 +1163,63 @@ static void rule_words(const struct decoded *d, char *buf, size_t size)
 struct walker {
 	const struct lint_nft_view *v;
 	struct lint_input *out;
-	struct decoded *rules; /* decoded, indexed like v->rules */
+	bool *seen;	       /* indexed like v->rules: decoded before (its notes are out) */
 	size_t *first, *count; /* per chain: its rules are v->rules[first .. first+count) */
+	size_t *by_name;       /* chain indices in (family, table, name) order, for find_chain */
 	const struct lint_nft_chain *base;
 	struct lint_chain *filter; /* the filter chain being described, or NULL */
 	int err;
 };
 
-static const struct lint_nft_chain *find_chain(const struct lint_nft_view *v, uint32_t family, const char *table,
+static int chain_key_cmp(uint32_t family, const char *table, const char *name, const struct lint_nft_chain *c)
+{
+	int r;
+
+	if (family != c->family)
+		return family < c->family ? -1 : 1;
+	r = strcmp(table, c->table);
+	return r ? r : strcmp(name, c->name);
+}
+
+static int chain_order(const void *a, const void *b, void *arg)
+{
+	const struct lint_nft_chain *chains = arg, *y = &chains[*(const size_t *)b];
+	const struct lint_nft_chain *x = &chains[*(const size_t *)a];
+
+	return chain_key_cmp(x->family, x->table, x->name, y);
+}
+
+/* Every jump and every rule looks its chain up: a binary search, since a
+ * linear one made a kube-proxy ruleset (thousands of chains) quadratic. */
+static int index_chain_names(struct walker *w)
+{
+	const struct lint_nft_view *v = w->v;
+
+	w->by_name = calloc(v->n_chains + 1, sizeof(*w->by_name));
+	if (!w->by_name)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->n_chains; i++)
+		w->by_name[i] = i;
+	qsort_r(w->by_name, v->n_chains, sizeof(*w->by_name), chain_order, (void *)v->chains);
+	return 0;
+}
+
+static const struct lint_nft_chain *find_chain(const struct walker *w, uint32_t family, const char *table,
 					       const char *name)
 {
-	for (size_t i = 0; i < v->n_chains; i++)
-		if (v->chains[i].family == family && !strcmp(v->chains[i].table, table) &&
-		    !strcmp(v->chains[i].name, name))
-			return &v->chains[i];
+	const struct lint_nft_chain *chains = w->v->chains;
+	size_t lo = 0, hi = w->v->n_chains;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = chain_key_cmp(family, table, name, &chains[w->by_name[mid]]);
+		if (!c)
+			return &chains[w->by_name[mid]];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	return NULL;
 }
 
@@ -1108,6 +1261,8 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	}
 	u->kube = kube;
 	u->widened = widened;
+	u->from_host = d->from_host;
+	u->nat_random = d->nat_random;
 	/* a source NAT on input: this host answers */
 	if (n == CT_NEED_SNAT && w->base->hooknum == NF_INET_LOCAL_IN)
 		u->hooks = LINT_HOOK_INPUT;
@@ -1169,6 +1324,29 @@ static int emit_notrack(struct walker *w, const struct decoded *d, const struct 
 	return lint_sel_copy(&n->sel, sel);
 }
 
+static uint32_t hook_hint(const struct walker *w, const struct lint_nft_rule *ru);
+static bool is_ours(const struct lint_nft_view *v, uint32_t family, const char *table);
+
+/* Rule i, decoded where the walk meets it: a decoded rule is most of a
+ * kilobyte, and kube-proxy's tables hold tens of thousands, nearly all met
+ * once.  A rule met again is decoded again, quietly (its notes are out). */
+static int decode_at(struct walker *w, size_t i, struct decoded *d)
+{
+	const struct lint_nft_rule *ru = &w->v->rules[i];
+	int e;
+
+	/* our accept in someone else's chain is read as if it were not
+	 * there: what the chain does without it is the question */
+	if (!table_families(ru->family) || is_ours(w->v, ru->family, ru->table) || ru->ours) {
+		memset(d, 0, sizeof(*d));
+		lint_sel_init(&d->sel, 0);
+		return 0;
+	}
+	e = decode_rule(w->v, w->seen[i] ? NULL : w->out, ru, hook_hint(w, ru), d);
+	w->seen[i] = true;
+	return e;
+}
+
 static int walk(struct walker *w, const struct lint_nft_chain *c, const struct lint_sel *carried, int depth, bool kube,
 		bool widened)
 {
@@ -1178,16 +1356,23 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 
 	kube |= is_kube(c->table, c->name);
 	for (size_t i = w->first[ci]; i < w->first[ci] + w->count[ci] && e == 0; i++) {
-		struct decoded *d = &w->rules[i];
+		struct decoded dd, *d = &dd;
 		struct lint_sel s;
 
+		e = decode_at(w, i, d);
+		if (e < 0) {
+			decoded_free(d);
+			break;
+		}
 		e = lint_sel_copy(&s, carried);
 		if (e == 0)
 			e = lint_sel_and(&s, &d->sel);
-		if (e < 0)
-			break;
-		if (lint_sel_empty(&s, LINT_DIR_IIF | LINT_DIR_OIF)) {
-			lint_sel_free(&s); /* no packet that gets here matches it */
+		if (e < 0 || lint_sel_empty(&s, LINT_DIR_IIF | LINT_DIR_OIF)) {
+			/* (or no packet that gets here matches it) */
+			lint_sel_free(&s);
+			decoded_free(d);
+			if (e < 0)
+				break;
 			continue;
 		}
 		for (int n = 0; n <= CT_NEED_OTHER && e == 0 && !d->notrack; n++)
@@ -1198,7 +1383,7 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 		if (e == 0 && d->notrack)
 			e = emit_notrack(w, d, &s);
 		for (size_t t = 0; t < d->n_targets && e == 0; t++) {
-			const struct lint_nft_chain *to = find_chain(v, c->family, c->table, d->targets[t]);
+			const struct lint_nft_chain *to = find_chain(w, c->family, c->table, d->targets[t]);
 			if (!to || to->base)
 				continue;
 			if (depth >= MAX_DEPTH) {
@@ -1208,9 +1393,20 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 				continue;
 			}
 			/* a jump whose condition was widened widens what it reaches */
+			if (d->target_sel && d->target_sel[t]) {
+				struct lint_sel ts;
+				e = lint_sel_copy(&ts, &s);
+				if (e == 0)
+					e = lint_sel_and(&ts, d->target_sel[t]);
+				if (e == 0 && !lint_sel_empty(&ts, LINT_DIR_IIF | LINT_DIR_OIF))
+					e = walk(w, to, &ts, depth + 1, kube, widened || d->widened);
+				lint_sel_free(&ts);
+				continue;
+			}
 			e = walk(w, to, &s, depth + 1, kube, widened || d->widened);
 		}
 		lint_sel_free(&s);
+		decoded_free(d);
 	}
 	return e;
 }
@@ -1226,7 +1422,7 @@ static int index_chains(struct walker *w)
 		return -ENOMEM;
 	for (size_t i = 0; i < v->n_rules;) {
 		const struct lint_nft_rule *ru = &v->rules[i];
-		const struct lint_nft_chain *c = find_chain(v, ru->family, ru->table, ru->chain);
+		const struct lint_nft_chain *c = find_chain(w, ru->family, ru->table, ru->chain);
 		size_t j = i + 1;
 		while (j < v->n_rules && v->rules[j].family == ru->family && !strcmp(v->rules[j].table, ru->table) &&
 		       !strcmp(v->rules[j].chain, ru->chain))
@@ -1265,9 +1461,9 @@ static bool owner_locked(const struct lint_nft_view *v, uint32_t family, const c
 
 /* The base chains of the table `rule` sits in that reach its chain, for the
  * hook hint NETMAP needs; the first one will do. */
-static uint32_t hook_hint(const struct lint_nft_view *v, const struct lint_nft_rule *ru)
+static uint32_t hook_hint(const struct walker *w, const struct lint_nft_rule *ru)
 {
-	const struct lint_nft_chain *c = find_chain(v, ru->family, ru->table, ru->chain);
+	const struct lint_nft_chain *c = find_chain(w, ru->family, ru->table, ru->chain);
 
 	return c && c->base ? c->hooknum : NF_INET_NUMHOOKS;
 }
@@ -1306,24 +1502,14 @@ static int walk_base(struct walker *w, const struct lint_nft_chain *c)
 int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 {
 	struct walker w = {.v = v, .out = out};
-	size_t decoded = 0;
 	int e = 0;
 
-	w.rules = calloc(v->n_rules + 1, sizeof(*w.rules));
-	if (!w.rules)
+	w.seen = calloc(v->n_rules + 1, sizeof(*w.seen));
+	if (!w.seen)
 		return -ENOMEM;
-	e = index_chains(&w);
-	for (; decoded < v->n_rules && e == 0; decoded++) {
-		const struct lint_nft_rule *ru = &v->rules[decoded];
-		/* our accept in someone else's chain is read as if it were not
-		 * there: what the chain does without it is the question */
-		if (!table_families(ru->family) || is_ours(v, ru->family, ru->table) || ru->ours) {
-			memset(&w.rules[decoded], 0, sizeof(w.rules[decoded]));
-			lint_sel_init(&w.rules[decoded].sel, 0);
-			continue;
-		}
-		e = decode_rule(v, out, ru, hook_hint(v, ru), &w.rules[decoded]);
-	}
+	e = index_chain_names(&w);
+	if (e == 0)
+		e = index_chains(&w);
 	for (size_t i = 0; i < v->n_chains && e == 0; i++) {
 		const struct lint_nft_chain *c = &v->chains[i];
 		if (!c->base || !table_families(c->family) || is_ours(v, c->family, c->table) ||
@@ -1331,10 +1517,9 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 			continue;
 		e = walk_base(&w, c);
 	}
-	for (size_t i = 0; i < decoded; i++)
-		decoded_free(&w.rules[i]);
-	free(w.rules);
+	free(w.seen);
 	free(w.first);
 	free(w.count);
+	free(w.by_name);
 	return e;
 }
