@@ -1213,6 +1213,8 @@ static int compiled_identity(const struct op_config *cfg, const struct ruleset *
 		fnv_add(&f, addrs[i].addr, sizeof(addrs[i].addr));
 	}
 	free(addrs);
+	/* and the legacy tables, which it reads too (on a mixed host) */
+	fnv_u64(&f, lint_ipt_fingerprint());
 	snprintf(out, DIGEST_SIZE, "%016" PRIx64, f.h);
 	return 0;
 }

@@ -12,15 +12,18 @@
 #    back and we re-read, re-plan and commit on top; the foreign rule
 #    survives;
 #  - the kernel refusing a replace with EAGAIN (injected) does the same.
+# apply runs with --allow-conflicts: the iptables backend lints, and the
+# foreign NAT built here is caught by these policies on purpose (lint-cases
+# and lint-legacy-docker test the legacy lint itself).
 . "$(dirname "$0")/ipt-lib.sh"
 need_commands flock
 
 legacy_foreign
 
 # Two runs at once, with different policies.
-ntc apply -q --json --backend iptables "$src/policies/nginx.json" >"$work/a.json" 2>"$work/a.err" &
+ntc apply --allow-conflicts -q --json --backend iptables "$src/policies/nginx.json" >"$work/a.json" 2>"$work/a.err" &
 a=$!
-ntc apply -q --json --backend iptables "$src/policies/dns.json" >"$work/b.json" 2>"$work/b.err" &
+ntc apply --allow-conflicts -q --json --backend iptables "$src/policies/dns.json" >"$work/b.json" 2>"$work/b.err" &
 b=$!
 wait $a || fail "first concurrent apply failed: $(cat "$work/a.err")"
 wait $b || fail "second concurrent apply failed: $(cat "$work/b.err")"
@@ -32,7 +35,7 @@ legacy_snapshot settled
 
 # The xtables lock held by someone else.
 hold_lock "$XTABLES_LOCKFILE"
-run 6 ntc apply --backend iptables --lock-timeout 1 "$src/policies/minimal.json"
+run 6 ntc apply --allow-conflicts --backend iptables --lock-timeout 1 "$src/policies/minimal.json"
 assert_contains "$work/err" "waiting for the xtables lock $XTABLES_LOCKFILE" "the lock timeout names the xtables lock"
 assert_eq "$(wc -l <"$work/err")" 1 "lines on stderr for a lock timeout"
 release_lock
@@ -42,7 +45,7 @@ assert_same_legacy settled after-lock
 # A well-behaved iptables waits for us.
 sync=$work/sync1
 mkdir "$sync"
-NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --json --backend iptables "$src/policies/k8s-nodelocaldns.json" >"$work/c.json" 2>"$work/c.err" &
+NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --allow-conflicts --json --backend iptables "$src/policies/k8s-nodelocaldns.json" >"$work/c.json" 2>"$work/c.err" &
 c=$!
 for i in $(seq 500); do [ -e "$sync/before-commit" ] && break; sleep 0.01; done
 [ -e "$sync/before-commit" ] || fail "apply never reached its commit"
@@ -66,7 +69,7 @@ run 0 ntc diff --backend iptables "$src/policies/k8s-nodelocaldns.json"
 # after IPv4 raw): our plan is stale.
 sync=$work/sync2
 mkdir "$sync"
-NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --json --backend iptables "$src/policies/nginx.json" >"$work/d.json" 2>"$work/d.err" &
+NOTRACKCTL_TEST_SYNC_DIR=$sync ntc apply --allow-conflicts --json --backend iptables "$src/policies/nginx.json" >"$work/d.json" 2>"$work/d.err" &
 c=$!
 for i in $(seq 500); do [ -e "$sync/before-commit" ] && break; sleep 0.01; done
 [ -e "$sync/before-commit" ] || fail "apply never reached its commit"
@@ -92,7 +95,7 @@ assert_contains "$work/raw6-rolled-back" 'ignored the lock' "the IPv6 foreign ru
 # The kernel's own check: a replace refused with EAGAIN (the number of
 # rules moved in the instant between our last read and our replace; here
 # injected on the second commit) puts the first table back and plans again.
-run 0 fault 2 11 apply --backend iptables --json "$src/policies/dns.json"
+run 0 fault 2 11 apply --allow-conflicts --backend iptables --json "$src/policies/dns.json"
 assert_contains "$work/err" "failing commit 2" "the injected EAGAIN"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["changed"] and d["restarts"] == 1 and d["error"] is None, d' "$work/out" ||
 	fail "an EAGAIN from the kernel was not re-planned: $(cat "$work/out")"

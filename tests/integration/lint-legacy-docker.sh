@@ -23,6 +23,9 @@
 #    host's untracked replies from an upstream :80 would be dropped, and
 #    --allow-conflicts shows them dropped; the iptables backend's accept goes
 #    there: clean, and the connections work.
+# 5. The nft backend's no-op apply ("unchanged", lint skipped since nothing
+#    moved nftables' generation) notices a legacy rule added since: the
+#    legacy tables are part of what it verified.
 . "$(dirname "$0")/ipt-lib.sh"
 need_commands nsenter sysctl
 
@@ -99,4 +102,16 @@ run 0 ntc --backend iptables apply "$work/upstream.json"
 ct_flush
 assert_eq "$(mine 20)" 20 "this host's connections to the upstream, replies untracked, iptables backend"
 run 0 ntc --backend iptables remove
+
+# 5. the no-op apply and a legacy change
+cat >"$work/p8444.json" <<'JSON'
+{ "version": 1, "notrack": { "services": [{ "proto": "tcp", "ports": [8444], "interfaces": ["eth0"] }] } }
+JSON
+run 0 ntc --backend nft apply "$work/p8444.json"
+run 0 ntc --backend nft apply "$work/p8444.json"
+assert_contains "$work/out" "unchanged" "the second apply"
+ipt4 -t nat -A DOCKER ! -i docker0 -p tcp -m tcp --dport 8444 -j DNAT --to-destination 172.17.0.2:443
+run 4 ntc --backend nft apply "$work/p8444.json"
+assert_contains "$work/err" "tcp dport 8444 dnat to 172.17.0.2:443" "the apply after a legacy DNAT was added"
+run 0 ntc --backend nft remove
 echo "PASS"

@@ -30,3 +30,9 @@ struct lint_ipt_options {
 /* Appends to out.  A table that cannot be read becomes a note; only running
  * out of memory fails. */
 int lint_ipt_read(const struct lint_ipt_options *o, struct lint_input *out, struct diag *d);
+
+/* A fingerprint of every loaded legacy table's rules (counters left out), or
+ * 0 when none is loaded: lint reads them, and they change without moving
+ * nftables' generation, so apply's "nothing changed since" stamp holds it.
+ * A table that cannot be read is folded in as such. */
+uint64_t lint_ipt_fingerprint(void);
