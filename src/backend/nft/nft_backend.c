@@ -9,6 +9,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -620,6 +621,14 @@ static int desired_chain_canon(const struct nftnl_chain *c, struct strbuf *out)
 			     nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY));
 }
 
+static const struct nftnl_chain *find_desired_chain(const struct nft_desired *dd, const char *name)
+{
+	for (size_t i = 0; i < dd->n_chains; i++)
+		if (!strcmp(nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME), name))
+			return dd->chains[i];
+	return NULL;
+}
+
 static const struct nftnl_set *find_set(struct nftnl_set *const *sets, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -729,7 +738,7 @@ static bool uses_replaced_set(const struct nft_plan *np, const char *canon)
 
 /* Canonical strings of the live rules of one of our chains against the
  * desired ones, so the diff lists only what really differs. */
-static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h, struct rule_diff *rd)
+static int diff_chain_rules(struct backend *b, struct nft_plan *np, struct rule_diff *rd)
 {
 	struct live *l = &np->live;
 	struct nft_desired *dd = &np->desired;
@@ -757,7 +766,7 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h,
 	}
 	for (size_t i = 0; i < dd->n_rules; i++) {
 		struct strbuf c;
-		if (dd->ir_rules[i]->hook != h)
+		if (strcmp(rule_chain_name(dd->ir_rules[i]), rd->chain))
 			continue;
 		strbuf_init(&c);
 		if (nft_rule_canon(dd->rules[i], &c) < 0)
@@ -865,7 +874,7 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 	strbuf_init(&want);
 	strbuf_init(&have);
 	/* chains */
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < dd->n_chains; i++) {
 		const char *name = nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME);
 		const struct live_chain *lc = NULL;
 		for (size_t j = 0; j < l->n_chains; j++)
@@ -884,8 +893,7 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 	}
 	for (size_t j = 0; j < l->n_chains; j++) {
 		const struct live_chain *lc = &l->chains[j];
-		if (is_our_table(b, lc->family, lc->table) && strcmp(lc->name, "prerouting") &&
-		    strcmp(lc->name, "output")) {
+		if (is_our_table(b, lc->family, lc->table) && !find_desired_chain(dd, lc->name)) {
 			chains_differ = true;
 			r |= plan_add_diff(p, "- chain %s", lc->name);
 		}
@@ -917,10 +925,17 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		}
 	}
 	/* rules, chain by chain, as a shortest edit script */
-	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT && r == 0; h++) {
-		struct rule_diff rd = {.rs = rs, .p = p, .chain = hook_name(h)};
-		r = diff_chain_rules(b, np, h, &rd);
+	for (size_t i = 0; i < dd->n_chains && r == 0; i++) {
+		struct rule_diff rd = {.rs = rs, .p = p, .chain = nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME)};
+		r = diff_chain_rules(b, np, &rd);
 		differs |= rd.differs;
+		/* A timeout rule names its object, and the object's name is its
+		 * content: a changed rule there may need an object the table
+		 * lacks, and leaves one unused.  The objects are not compared
+		 * or changed in place: the table is replaced, in the same
+		 * single batch. */
+		if (rd.differs && i >= 2)
+			chains_differ = true;
 	}
 	if (r < 0 || want.oom || have.oom)
 		return -ENOMEM;
@@ -1230,6 +1245,10 @@ static void build_set(struct nlmsghdr *nlh, const void *o)
 {
 	nftnl_set_nlmsg_build_payload(nlh, (void *)o);
 }
+static void build_obj(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_obj_nlmsg_build_payload(nlh, (void *)o);
+}
 static void build_rule(struct nlmsghdr *nlh, const void *o)
 {
 	nftnl_rule_nlmsg_build_payload(nlh, (void *)o);
@@ -1363,7 +1382,7 @@ static int build_incremental(struct nft_plan *np, struct nft_batch *bt)
 		const struct rule_insert *in = &np->rule_inserts[i];
 		struct nftnl_rule *rule = dd->rules[in->want];
 		uint16_t flags = NLM_F_CREATE;
-		snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[in->want]->hook),
+		snprintf(label, sizeof(label), "the %s rule from %s", rule_chain_name(dd->ir_rules[in->want]),
 			 dd->ir_rules[in->want]->origin);
 		/* with a position and no NLM_F_APPEND the kernel inserts before
 		 * that rule; with neither, at the head: so append at the end */
@@ -1412,14 +1431,18 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", dd->sets[i],
 						  &dd->set_elems[i], true);
 		}
-		for (size_t i = 0; r == 0 && i < 2; i++) {
+		for (size_t i = 0; r == 0 && i < dd->n_objs; i++) {
+			snprintf(label, sizeof(label), "ct timeout %s", nftnl_obj_get_str(dd->objs[i], NFTNL_OBJ_NAME));
+			r = put_object(bt, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_CREATE, label, build_obj, dd->objs[i]);
+		}
+		for (size_t i = 0; r == 0 && i < dd->n_chains; i++) {
 			snprintf(label, sizeof(label), "chain %s",
 				 nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME));
 			r = put_object(bt, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE, label, build_chain,
 				       dd->chains[i]);
 		}
 		for (size_t i = 0; r == 0 && i < dd->n_rules; i++) {
-			snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[i]->hook),
+			snprintf(label, sizeof(label), "the %s rule from %s", rule_chain_name(dd->ir_rules[i]),
 				 dd->ir_rules[i]->origin);
 			r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND, label,
 				       build_rule, dd->rules[i]);
