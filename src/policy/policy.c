@@ -766,7 +766,10 @@ static int parse_timeouts(struct parser *p, const char *path, json_t *obj, struc
 		return r;
 	if (!json_object_size(obj))
 		return fail(p, kp, "\"timeouts\" is empty; leave it out to keep the global timeouts");
-	if (sel->proto != IPPROTO_TCP && sel->proto != IPPROTO_UDP)
+	if (sel->proto && sel->proto != IPPROTO_TCP && sel->proto != IPPROTO_UDP)
+		return fail(p, kp, "\"timeouts\" are for tcp or udp entries; this entry's proto is %s",
+			    proto_name(sel->proto));
+	if (!sel->proto)
 		return fail(p, kp,
 			    "\"timeouts\" needs \"proto\": \"tcp\" or \"udp\" (a timeout policy is per protocol)");
 	snprintf(t->path, sizeof(t->path), "%.*s", (int)sizeof(t->path) - 1, kp);
