@@ -6,6 +6,8 @@
 #    timeout, for connections from a peer (prerouting) and for connections
 #    this host opens (output);
 #  - `nft -j list ruleset` holds the object and both timeout chains;
+#  - an object someone else adds to our table is drift (status, diff), and
+#    the next apply removes it;
 #  - a changed value replaces the object (its name is its content);
 #  - rollback removes the objects and the timeout chains, and new
 #    connections get the global timeout again;
@@ -145,6 +147,17 @@ traffic outbound 5
 run 0 ntc apply "$work/pol-tw5.json"
 assert_contains "$work/out" "unchanged" "a second apply of the same timeouts"
 
+# someone else's object in our table: drift, and the next apply removes it
+nft add ct timeout inet notrackctl extra '{ protocol udp; policy = { unreplied: 9 }; }'
+run 0 ntc status
+assert_contains "$work/out" "our rules changed since generation 2" "status with a foreign object in our table"
+run 1 ntc diff "$work/pol-tw5.json"
+assert_contains "$work/out" "- ct timeout extra" "diff with a foreign object in our table"
+run 0 ntc apply -q "$work/pol-tw5.json"
+objects "$work/obj-repaired"
+assert_not_contains "$work/obj-repaired" "extra" "the foreign object after apply"
+assert_contains "$work/obj-repaired" "object ct_tcp_tw5" "our object after the repair"
+
 # 3. a changed value: a new object, the old one gone
 run 0 ntc apply -q "$work/pol-tw7.json"
 objects "$work/obj-tw7"
@@ -152,9 +165,13 @@ assert_contains "$work/obj-tw7" 'object ct_tcp_tw7 tcp {"time_wait": 7}' "the ch
 assert_not_contains "$work/obj-tw7" "ct_tcp_tw5" "the old object after a change"
 traffic outbound 7
 
-# 4. rollback twice: back to generation 1, no objects, no timeout chains
+# 4. rollback three times (7, repaired 5, 5): back to generation 1, no objects, no timeout chains
 run 0 ntc rollback
 run 0 ntc rollback
+run 0 ntc rollback
+run 0 ntc generations --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["current"] == 1, d' "$work/out" ||
+	fail "current after the rollbacks: $(cat "$work/out")"
 objects "$work/obj-rolled"
 assert_not_contains "$work/obj-rolled" "object" "objects after rollback to generation 1"
 assert_not_contains "$work/obj-rolled" "timeout_" "timeout chains after rollback to generation 1"

@@ -75,6 +75,8 @@ struct live {
 	size_t n_sets;
 	struct nft_elems *elems; /* the elements of our sets, one for each of sets[] as read_once() read them */
 	size_t n_elems;
+	struct nftnl_obj **objs; /* the stateful objects of our table (ct timeout) */
+	size_t n_objs;
 	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
 	bool have_table;
 };
@@ -117,6 +119,9 @@ static void live_free(struct live *l)
 		nftnl_set_free(l->sets[i]);
 	for (size_t i = 0; i < l->n_elems; i++)
 		nft_elems_free(&l->elems[i]);
+	for (size_t i = 0; i < l->n_objs; i++)
+		nftnl_obj_free(l->objs[i]);
+	free(l->objs);
 	free(l->elems);
 	free(l->tables);
 	free(l->chains);
@@ -271,6 +276,28 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static int obj_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct live *l = data;
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	void *p;
+
+	if (!o)
+		return MNL_CB_ERROR;
+	if (nftnl_obj_nlmsg_parse(nlh, o) < 0) {
+		nftnl_obj_free(o);
+		return MNL_CB_ERROR;
+	}
+	p = grow(l->objs, l->n_objs, sizeof(*l->objs));
+	if (!p) {
+		nftnl_obj_free(o);
+		return MNL_CB_ERROR;
+	}
+	l->objs = p;
+	l->objs[l->n_objs++] = o;
+	return MNL_CB_OK;
+}
+
 static int setelem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
@@ -338,6 +365,15 @@ static void set_filter(struct nlmsghdr *nlh, void *data)
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, data);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
+}
+
+static void obj_filter(struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, data);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
 }
 
 static void setelem_filter(struct nlmsghdr *nlh, void *data)
@@ -447,6 +483,9 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		l->have_table |= is_our_table(b, l->tables[i].family, l->tables[i].name);
 	if (l->have_table) {
 		r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_INET, set_cb, l, set_filter, b->table, d);
+		/* the ct timeout objects: a few, read whole each time */
+		if (r == 0)
+			r = dump_kind(b, NFT_MSG_GETOBJ, NFPROTO_INET, obj_cb, l, obj_filter, b->table, d);
 		l->elems = calloc(l->n_sets + 1, sizeof(*l->elems));
 		if (r == 0 && !l->elems)
 			r = -ENOMEM;
@@ -626,6 +665,35 @@ static const struct nftnl_chain *find_desired_chain(const struct nft_desired *dd
 	for (size_t i = 0; i < dd->n_chains; i++)
 		if (!strcmp(nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME), name))
 			return dd->chains[i];
+	return NULL;
+}
+
+/* An object as the kernel holds it: name, type, and for a ct timeout its
+ * protocol and every state's timeout (the kernel dumps them all). */
+static int obj_canon(struct nftnl_obj *o, struct strbuf *out)
+{
+	uint32_t len = 0;
+	const uint32_t *v = NULL;
+
+	strbuf_printf(out, "obj %s type %u", nftnl_obj_get_str(o, NFTNL_OBJ_NAME),
+		      nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE));
+	if (nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_CT_TIMEOUT) {
+		strbuf_printf(out, " l4 %u", nftnl_obj_get_u8(o, NFTNL_OBJ_CT_TIMEOUT_L4PROTO));
+		v = nftnl_obj_get_data(o, NFTNL_OBJ_CT_TIMEOUT_ARRAY, &len);
+		/* only the protocol's own states: the rest of the array is unused */
+		for (unsigned i = 0; v && i < ct_timeout_states(nftnl_obj_get_u8(o, NFTNL_OBJ_CT_TIMEOUT_L4PROTO)) &&
+				     (i + 1) * sizeof(*v) <= len;
+		     i++)
+			strbuf_printf(out, " %u", v[i]);
+	}
+	return strbuf_putc(out, '\n');
+}
+
+static struct nftnl_obj *find_obj(struct nftnl_obj *const *objs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(nftnl_obj_get_str(objs[i], NFTNL_OBJ_NAME), name))
+			return objs[i];
 	return NULL;
 }
 
@@ -896,6 +964,32 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		if (is_our_table(b, lc->family, lc->table) && !find_desired_chain(dd, lc->name)) {
 			chains_differ = true;
 			r |= plan_add_diff(p, "- chain %s", lc->name);
+		}
+	}
+	/* ct timeout objects: any difference replaces the table (see the
+	 * timeout chains' rules below), which also drops one nobody uses */
+	for (size_t i = 0; i < dd->n_objs; i++) {
+		const char *name = nftnl_obj_get_str(dd->objs[i], NFTNL_OBJ_NAME);
+		struct nftnl_obj *lo = find_obj(l->objs, l->n_objs, name);
+		strbuf_reset(&want);
+		strbuf_reset(&have);
+		obj_canon(dd->objs[i], &want);
+		if (lo)
+			obj_canon(lo, &have);
+		if (!lo || strcmp(want.data, have.data)) {
+			chains_differ = true;
+			r |= plan_add_diff(p, "%c ct timeout %s", lo ? '~' : '+', name);
+		}
+	}
+	for (size_t j = 0; j < l->n_objs; j++) {
+		const char *name = nftnl_obj_get_str(l->objs[j], NFTNL_OBJ_NAME);
+		if (!find_obj(dd->objs, dd->n_objs, name)) {
+			chains_differ = true;
+			r |= plan_add_diff(p, "- %s %s",
+					   nftnl_obj_get_u32(l->objs[j], NFTNL_OBJ_TYPE) == NFT_OBJECT_CT_TIMEOUT
+					       ? "ct timeout"
+					       : "object",
+					   name);
 		}
 	}
 	/* sets: what differs is changed in place, element by element where it can */
@@ -1544,6 +1638,12 @@ static int cmp_set_ref(const void *a, const void *b)
 	return strcmp(((const struct set_ref *)a)->name, ((const struct set_ref *)b)->name);
 }
 
+static int cmp_obj_name(const void *a, const void *b)
+{
+	return strcmp(nftnl_obj_get_str(*(struct nftnl_obj **)a, NFTNL_OBJ_NAME),
+		      nftnl_obj_get_str(*(struct nftnl_obj **)b, NFTNL_OBJ_NAME));
+}
+
 static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d)
 {
 	_cleanup_strbuf_ struct strbuf canon;
@@ -1577,6 +1677,11 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 		strbuf_putc(&canon, '\n');
 	}
 	free(by_name);
+	/* objects by name too; none for a policy without timeouts, so its
+	 * digest reads as before */
+	qsort(l.objs, l.n_objs, sizeof(*l.objs), cmp_obj_name);
+	for (size_t k = 0; k < l.n_objs; k++)
+		obj_canon(l.objs[k], &canon);
 	for (size_t i = 0; i < l.n_rules; i++) {
 		struct live_rule *lr = &l.rules[i];
 		bool mine = live_rule_in_our_table(b, lr);
