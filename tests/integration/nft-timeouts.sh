@@ -93,7 +93,7 @@ traffic() {
 		fail "$who: TIME_WAIT to 8443 should keep the global $global s: $(tr '\n' ' ' <"$work/left8443")"
 	awk -v g="$global" '$1 <= 5 || $1 > g { bad = 1 } END { exit bad }' "$work/left9000" ||
 		fail "$who: TIME_WAIT to 9000 should keep the global $global s: $(tr '\n' ' ' <"$work/left9000")"
-	echo "$who: 8443 left $(sort -n "$work/left8443" | tail -1) s at most (want <= $want), 9000 left $(sort -n "$work/left9000" | head -1) s at least (global $global)"
+	echo "$who: 8443 left $(sort -rn "$work/left8443" | tr '\n' ' ')s (want <= $want), 9000 left $(sort -n "$work/left9000" | tr '\n' ' ')s (global $global)"
 }
 
 # objects FILE: our table's ct timeout objects and chains, from nft -j

@@ -1526,7 +1526,13 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 						  &dd->set_elems[i], true);
 		}
 		for (size_t i = 0; r == 0 && i < dd->n_objs; i++) {
-			snprintf(label, sizeof(label), "ct timeout %s", nftnl_obj_get_str(dd->objs[i], NFTNL_OBJ_NAME));
+			/* the kernel's answer where the feature is missing is a bare
+			 * EOPNOTSUPP or ENOENT: say what it needs, and for which entry */
+			snprintf(label, sizeof(label),
+				 "the ct timeout object %s (for %s; per-traffic timeouts need a kernel with "
+				 "CONFIG_NF_CONNTRACK_TIMEOUT)",
+				 nftnl_obj_get_str(dd->objs[i], NFTNL_OBJ_NAME),
+				 np->rs && i < np->rs->n_timeouts ? np->rs->timeouts[i].t.path : "keep_tracked");
 			r = put_object(bt, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_CREATE, label, build_obj, dd->objs[i]);
 		}
 		for (size_t i = 0; r == 0 && i < dd->n_chains; i++) {
