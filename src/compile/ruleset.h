@@ -213,6 +213,6 @@ const char *rule_chain_name(const struct rule *r);
 /* The priority of the timeout chains: after conntrack (-200) has created the
  * entry, before it is confirmed (last), which is when a timeout can still be
  * attached; mangle, so also before NAT (-100 on prerouting). */
-#define TIMEOUT_CHAIN_PRIORITY (-150)
+#define TIMEOUT_CHAIN_PRIORITY (-150) /* NF_IP_PRI_MANGLE; emit_nft.c writes "mangle" */
 /* Checks a table name from the environment or command line. */
 bool ruleset_valid_table_name(const char *name);

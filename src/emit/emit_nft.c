@@ -231,8 +231,9 @@ static void put_timeout_obj(struct strbuf *out, const struct ct_timeout_obj *o)
 static void put_timeout_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)
 {
 	strbuf_printf(out, "\tchain %s {\n", timeout_chain_name(h));
-	strbuf_printf(out, "\t\ttype filter hook %s priority %d; policy accept;\n", hook_name(h),
-		      TIMEOUT_CHAIN_PRIORITY);
+	/* "mangle" is nft's name for -150 (TIMEOUT_CHAIN_PRIORITY), the one
+	 * `nft list` prints back */
+	strbuf_printf(out, "\t\ttype filter hook %s priority mangle; policy accept;\n", hook_name(h));
 	for (size_t i = 0; i < rs->n_timeout_rules; i++) {
 		if (rs->timeout_rules[i].hook != h)
 			continue;
@@ -291,6 +292,12 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 	/* create-then-delete makes the delete valid whether or not the table exists */
 	strbuf_printf(out, "table inet %s\ndelete table inet %s\n\n", rs->table, rs->table);
 	strbuf_printf(out, "table inet %s {\n", rs->table);
+	/* objects first, as `nft list` prints a table */
+	for (size_t i = 0; i < rs->n_timeouts; i++) {
+		strbuf_puts(out, first ? "" : "\n");
+		put_timeout_obj(out, &rs->timeouts[i]);
+		first = false;
+	}
 	for (size_t i = 0; i < rs->n_port_sets; i++) {
 		const struct port_set *s = &rs->port_sets[i];
 		if (port_set_is_inline(s))
@@ -333,11 +340,6 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 			      first ? "" : "\n", s->name, s->family == FAMILY_IPV4 ? "ipv4_addr" : "ipv6_addr");
 		put_elements_addrs(out, s);
 		strbuf_puts(out, " }\n\t}\n");
-		first = false;
-	}
-	for (size_t i = 0; i < rs->n_timeouts; i++) {
-		strbuf_puts(out, first ? "" : "\n");
-		put_timeout_obj(out, &rs->timeouts[i]);
 		first = false;
 	}
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {

@@ -1223,6 +1223,69 @@ static void nft_plan_free(struct plan *p)
 
 /* With `reuse`, the desired objects built by an earlier plan of the same
  * ruleset, taken over (the batch leaves them as it found them). */
+/*
+ * Whether this kernel takes a ct timeout object (nft_ct's objects exist
+ * only with CONFIG_NF_CONNTRACK_TIMEOUT): the first object in a table of
+ * its own, in a batch the kernel checks and then aborts, so nothing is
+ * created.  Asked only when our table holds none yet; where one lives, the
+ * kernel has the feature.
+ */
+static int put_object(struct nft_batch *bt, uint16_t type, uint16_t family, uint16_t flags, const char *label,
+		      void (*build)(struct nlmsghdr *, const void *), const void *obj);
+static void build_table(struct nlmsghdr *nlh, const void *o);
+static void build_obj(struct nlmsghdr *nlh, const void *o);
+
+static int probe_ct_timeout(struct backend *b, const struct ruleset *rs, struct diag *d)
+{
+	char table[RULESET_NAME_MAX + 8], label[64];
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nftnl_obj *o = NULL;
+	struct nft_batch bt;
+	struct diag scratch;
+	int r;
+
+	snprintf(table, sizeof(table), "%s_probe", b->table);
+	if (!t || !(o = nft_build_timeout_obj(table, &rs->timeouts[0]))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	r = nft_batch_init(&bt, &b->sock, 0);
+	bt.check_only = true;
+	snprintf(label, sizeof(label), "table inet %s", table);
+	if (r == 0)
+		r = put_object(&bt, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE, label, build_table, t);
+	if (r == 0)
+		r = put_object(&bt, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_CREATE, "a ct timeout object", build_obj, o);
+	if (r < 0) {
+		nft_batch_free(&bt);
+		goto out;
+	}
+	diag_init(&scratch);
+	r = nft_batch_send(&b->sock, &bt, &scratch);
+	nft_batch_free(&bt);
+	/* ERESTART: the genid 0 we sent is stale, which says nothing about
+	 * ct timeout objects; the commit's own answer will */
+	if (r < 0 && r != -ERESTART && scratch.kind != DIAG_PERMISSION)
+		r = diag_fail(d, DIAG_KERNEL, EOPNOTSUPP, NULL,
+			      "this kernel refuses nft ct timeout objects (%s): the per-traffic timeouts of %s need "
+			      "CONFIG_NF_CONNTRACK_TIMEOUT; remove \"timeouts\" from the policy, or set the global "
+			      "ones in its \"conntrack\" section; nothing was applied",
+			      strerror(scratch.err), rs->timeouts[0].t.path);
+	else if (r < 0 && scratch.kind == DIAG_PERMISSION)
+		r = diag_fail(d, DIAG_PERMISSION, scratch.err, NULL, "%s", scratch.msg);
+	else
+		r = 0;
+	diag_free(&scratch);
+out:
+	if (t)
+		nftnl_table_free(t);
+	if (o)
+		nftnl_obj_free(o);
+	return r == -ENOMEM ? diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory") : r;
+}
+
 static int plan_from(struct backend *b, const struct ruleset *rs, struct nft_desired *reuse, struct plan *p,
 		     struct diag *d)
 {
@@ -1267,6 +1330,13 @@ static int plan_from(struct backend *b, const struct ruleset *rs, struct nft_des
 	}
 	if (r < 0)
 		goto oom;
+	/* per-traffic timeouts for the first time: refuse now, in one line,
+	 * where the kernel cannot hold them */
+	if (rs && rs->n_timeouts && !np->live.n_objs && np->create_table) {
+		r = probe_ct_timeout(b, rs, d);
+		if (r < 0)
+			goto fail;
+	}
 	r = plan_accepts(b, np, rs, p, d);
 	if (r < 0)
 		goto oom;
