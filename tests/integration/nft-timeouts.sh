@@ -13,7 +13,9 @@
 #    connections get the global timeout again;
 #  - restore after a simulated reboot brings them back, byte-identical;
 #  - the iptables backend refuses the policy, naming the JSON path, and
-#    applies nothing.
+#    applies nothing;
+#  - lint notes a foreign notrack rule that untracks the entry's traffic
+#    (the timeouts would do nothing there).
 . "$(dirname "$0")/lib.sh"
 
 stateful_filter
@@ -199,4 +201,14 @@ assert_contains "$work/err" '$.keep_tracked[0].timeouts' "the iptables refusal's
 assert_contains "$work/err" "does not set per-traffic timeouts" "the iptables refusal"
 save_without_dates "$work/legacy-after" iptables-legacy-save -t raw
 assert_same_file "$work/legacy-before" "$work/legacy-after" "iptables raw table after the refusal"
+# 7. lint: a foreign notrack rule on the same traffic makes the timeouts
+# useless there, and lint says so in a note (nothing breaks: exit 0)
+nft add table inet other
+nft add chain inet other raw '{ type filter hook prerouting priority raw; }'
+nft add rule inet other raw tcp dport 8443 notrack
+run 0 ntc lint "$work/pol-tw5.json"
+assert_contains "$work/out" '$.keep_tracked[0].timeouts: inet other raw (tcp dport 8443 notrack' "lint's note on a foreign notrack"
+assert_contains "$work/out" "the timeouts (ct_tcp_tw5) have no effect there" "lint's note on a foreign notrack"
+run 0 ntc lint "$work/pol-plain.json"
+assert_not_contains "$work/out" "timeouts" "lint of a policy without timeouts"
 echo "PASS"
