@@ -3,8 +3,8 @@
 # with real connections, read back from the kernel:
 #  - tcp/8443 with "time_wait": 5: its TIME_WAIT entries have at most 5 s
 #    left in `conntrack -L`, while tcp/9000 keeps the namespace's global
-#    timeout, for connections from a peer (prerouting) and for connections
-#    this host opens (output);
+#    timeout, for connections from a peer (prerouting), for connections
+#    this host opens (output), and over IPv6 (::1);
 #  - `nft -j list ruleset` holds the object and both timeout chains;
 #  - an object someone else adds to our table is drift (status, diff), and
 #    the next apply removes it;
@@ -51,6 +51,7 @@ EOF
 # servers here (inbound) and in the peer (for what this host opens)
 for port in 8443 9000; do
 	start_server "$port" 0.0.0.0
+	start_server "$port" ::1 # IPv6: one object (l3proto inet) serves both families
 	# nsenter itself (it execs the server), not a function's subshell: that is what defer kills
 	nsenter -t "$cli_pid" -n python3 "$tcpload" serve 0.0.0.0 "$port" &
 	defer "kill $! 2>/dev/null; wait $! 2>/dev/null"
@@ -79,6 +80,8 @@ traffic() {
 	for port in 8443 9000; do
 		if [ "$who" = inbound ]; then
 			ok=$(in_peer "$cli_pid" python3 "$tcpload" connect 10.20.0.1 "$port" 4) || true
+		elif [ "$who" = loopback6 ]; then
+			ok=$(python3 "$tcpload" connect ::1 "$port" 4) || true
 		else
 			ok=$(python3 "$tcpload" connect 10.20.0.2 "$port" 4) || true
 		fi
@@ -146,6 +149,7 @@ assert_contains "$work/obj-tw5" "rule timeout_prerouting ct_tcp_tw5" "a prerouti
 assert_contains "$work/obj-tw5" "rule timeout_output ct_tcp_tw5" "an output rule using the object"
 traffic inbound 5
 traffic outbound 5
+traffic loopback6 5
 run 0 ntc apply "$work/pol-tw5.json"
 assert_contains "$work/out" "unchanged" "a second apply of the same timeouts"
 
