@@ -200,8 +200,10 @@ void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf
 	put_scope(out, r);
 	rule_comment(rs, r, comment, sizeof(comment));
 	if (r->verdict == VERDICT_CT_TIMEOUT) {
-		strbuf_printf(out, "counter ct timeout set \"%s\" comment \"%s\"", rs->timeouts[r->ct_timeout].name,
-			      comment);
+		/* the return: where entries overlap, the first one's timeouts
+		 * win, as its return wins in the raw chain */
+		strbuf_printf(out, "counter ct timeout set \"%s\" return comment \"%s\"",
+			      rs->timeouts[r->ct_timeout].name, comment);
 		return;
 	}
 	/* notrack does not end the chain; the return after it does, so the first

@@ -9,6 +9,7 @@
 #  - an object someone else adds to our table is drift (status, diff), and
 #    the next apply removes it;
 #  - a changed value replaces the object (its name is its content);
+#  - where entries overlap, the first one with timeouts decides;
 #  - rollback removes the objects and the timeout chains, and new
 #    connections get the global timeout again;
 #  - restore after a simulated reboot brings them back, byte-identical;
@@ -74,8 +75,11 @@ count_at_least() { time_wait_left "$1" "$work/left"; [ "$(wc -l <"$work/left")" 
 # timeout, more than 5 s), and those of 9000 more than 5 s and at most the
 # global timeout.  These are the timeouts the kernel set, not measured
 # durations: a global 120 s entry read within a few seconds has over 5 left.
-traffic() {
-	local who=$1 want=$2 port
+# connect_round WHO: 4 connections to each of 8443 and 9000, from the peer
+# (inbound), from here to the peer (outbound) or over ::1 (loopback6); the
+# seconds their TIME_WAIT entries have left go to $work/left8443, left9000
+connect_round() {
+	local who=$1 port ok
 	ct_flush
 	for port in 8443 9000; do
 		if [ "$who" = inbound ]; then
@@ -91,6 +95,11 @@ traffic() {
 	time_wait_left 8443 "$work/left8443"
 	wait_until 10 "$who: TIME_WAIT entries for 9000" count_at_least 9000 4
 	time_wait_left 9000 "$work/left9000"
+}
+
+traffic() {
+	local who=$1 want=$2
+	connect_round "$who"
 	awk -v max="$want" '$1 > max { bad = 1 } END { exit bad }' "$work/left8443" ||
 		fail "$who: TIME_WAIT to 8443 has more than $want s left: $(tr '\n' ' ' <"$work/left8443")"
 	# without our timeouts, 8443 must keep the global one too, not just stay under it
@@ -171,7 +180,25 @@ assert_contains "$work/obj-tw7" 'object ct_tcp_tw7 tcp {"time_wait": 7}' "the ch
 assert_not_contains "$work/obj-tw7" "ct_tcp_tw5" "the old object after a change"
 traffic outbound 7
 
-# 4. rollback three times (7, repaired 5, 5): back to generation 1, no objects, no timeout chains
+# overlapping entries: the first with timeouts that matches decides (8443
+# is in both; 9000 only in the second)
+python3 - "$work/pol-overlap.json" <<-'PY'
+	import json, sys
+	p = {"version": 1, "notrack": {"services": [{"proto": "tcp", "ports": [80]}]},
+	     "keep_tracked": [{"reason": "nat", "proto": "tcp", "ports": [8443], "timeouts": {"time_wait": 5}},
+	                      {"reason": "nat", "proto": "tcp", "ports": ["8000-9000"], "timeouts": {"time_wait": 7}}]}
+	json.dump(p, open(sys.argv[1], "w"))
+PY
+run 0 ntc apply -q "$work/pol-overlap.json"
+connect_round outbound
+awk '$1 > 5 { bad = 1 } END { exit bad }' "$work/left8443" ||
+	fail "overlap: 8443 should have the first entry's 5 s: $(tr '\n' ' ' <"$work/left8443")"
+awk '$1 <= 5 || $1 > 7 { bad = 1 } END { exit bad }' "$work/left9000" ||
+	fail "overlap: 9000 should have the second entry's 7 s: $(tr '\n' ' ' <"$work/left9000")"
+echo "overlap: 8443 left $(sort -rn "$work/left8443" | tr '\n' ' ')s, 9000 left $(sort -rn "$work/left9000" | tr '\n' ' ')s"
+
+# 4. rollback four times (overlap, 7, repaired 5, 5): back to generation 1, no objects, no timeout chains
+run 0 ntc rollback
 run 0 ntc rollback
 run 0 ntc rollback
 run 0 ntc rollback

@@ -1252,7 +1252,7 @@ static int probe_ct_timeout(struct backend *b, const struct ruleset *rs, struct 
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
 	r = nft_batch_init(&bt, &b->sock, 0);
-	bt.check_only = true;
+	bt.check_only = true; /* validated, then aborted: nothing is created */
 	snprintf(label, sizeof(label), "table inet %s", table);
 	if (r == 0)
 		r = put_object(&bt, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE, label, build_table, t);
@@ -1265,8 +1265,9 @@ static int probe_ct_timeout(struct backend *b, const struct ruleset *rs, struct 
 	diag_init(&scratch);
 	r = nft_batch_send(&b->sock, &bt, &scratch);
 	nft_batch_free(&bt);
-	/* ERESTART: the genid 0 we sent is stale, which says nothing about
-	 * ct timeout objects; the commit's own answer will */
+	/* genid 0: the kernel checks no generation (the batch commits
+	 * nothing); an ERESTART would say nothing about ct timeout objects,
+	 * and the commit's own answer will */
 	if (r < 0 && r != -ERESTART && scratch.kind != DIAG_PERMISSION)
 		r = diag_fail(d, DIAG_KERNEL, EOPNOTSUPP, NULL,
 			      "this kernel refuses nft ct timeout objects (%s): the per-traffic timeouts of %s need "
@@ -1755,7 +1756,8 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 	free(by_name);
 	/* objects by name too; none for a policy without timeouts, so its
 	 * digest reads as before */
-	qsort(l.objs, l.n_objs, sizeof(*l.objs), cmp_obj_name);
+	if (l.n_objs) /* qsort's base must not be NULL, even for no elements */
+		qsort(l.objs, l.n_objs, sizeof(*l.objs), cmp_obj_name);
 	for (size_t k = 0; k < l.n_objs; k++)
 		obj_canon(l.objs[k], &canon);
 	for (size_t i = 0; i < l.n_rules; i++) {

@@ -337,6 +337,8 @@ verdict:
 			nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, rs->timeouts[ir->ct_timeout].name);
 		}
 		add(r, e);
+		/* the first matching entry's timeouts win (emit_nft.c) */
+		add(r, verdict(NFT_RETURN));
 		goto comment;
 	}
 	/* notrack only attaches the untracked template; the return ends our
