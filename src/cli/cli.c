@@ -209,6 +209,12 @@ void cli_print_exposure(const struct ruleset *rs, const char *file, const char *
 			fprintf(stderr, "  - net.netfilter.nf_conntrack_%s = %lld\n", rs->conntrack[i].key,
 				rs->conntrack[i].value);
 	}
+	if (rs->n_timeouts) {
+		fprintf(stderr, "Per-traffic timeouts (ct timeout objects, for connections that start after the "
+				"apply):\n");
+		for (size_t i = 0; i < rs->n_timeouts; i++)
+			fprintf(stderr, "  - %s from %s\n", rs->timeouts[i].name, rs->timeouts[i].t.path);
+	}
 	if (rs->accept_mode == UNTRACKED_ACCEPT_NONE && rs->n_exposure)
 		fprintf(stderr, "Note: untracked_accept is \"none\": a filter chain that accepts only ct state "
 				"established will drop this traffic.\n");

@@ -174,6 +174,7 @@ static const char *role_name(enum owned_role r)
 	case OWNED_ROLE_KEEP: return "keep_tracked";
 	case OWNED_ROLE_ACCEPT: return "untracked_accept";
 	case OWNED_ROLE_JUMP: return "jump";
+	case OWNED_ROLE_TIMEOUT: return "ct_timeout";
 	}
 	return "notrack";
 }

@@ -59,6 +59,16 @@ bool ruleset_valid_table_name(const char *name)
 	return strcmp(name, "notrack") && strcmp(name, "untracked");
 }
 
+const char *timeout_chain_name(enum hook h)
+{
+	return h == HOOK_PREROUTING ? "timeout_prerouting" : "timeout_output";
+}
+
+const char *rule_chain_name(const struct rule *r)
+{
+	return r->verdict == VERDICT_CT_TIMEOUT ? timeout_chain_name(r->hook) : hook_name(r->hook);
+}
+
 void rule_comment(const struct ruleset *rs, const struct rule *r, char *buf, size_t size)
 {
 	const char *origin = r->origin;
@@ -793,6 +803,56 @@ static int order_chains(struct compiler *c)
 	return 0;
 }
 
+/*
+ * A keep_tracked entry's timeouts: one object per distinct content, and a
+ * copy of each of the entry's return rules (same selectors) that attaches
+ * it.  The kernel attaches a timeout only to a connection it has not yet
+ * confirmed, so only connections that start after an apply get it.
+ */
+static int add_timeouts(struct compiler *c)
+{
+	struct ruleset *rs = c->rs;
+	const struct policy *pol = c->pol;
+	size_t n_sel = 0;
+
+	for (size_t i = 0; i < pol->n_keep; i++)
+		n_sel += pol->keep[i].timeouts.proto != 0;
+	if (!n_sel)
+		return 0;
+	rs->timeouts = calloc(n_sel, sizeof(*rs->timeouts));
+	rs->timeout_rules = calloc(rs->n_rules + 1, sizeof(*rs->timeout_rules));
+	if (!rs->timeouts || !rs->timeout_rules)
+		return oom(c);
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		for (size_t i = 0; i < pol->n_keep; i++) {
+			const struct selector *s = &pol->keep[i];
+			char name[CT_TIMEOUT_NAME_MAX];
+			size_t k;
+
+			if (!s->timeouts.proto)
+				continue;
+			ct_timeouts_name(&s->timeouts, name, sizeof(name));
+			for (k = 0; k < rs->n_timeouts && strcmp(rs->timeouts[k].name, name); k++)
+				;
+			if (k == rs->n_timeouts) {
+				snprintf(rs->timeouts[k].name, sizeof(rs->timeouts[k].name), "%s", name);
+				rs->timeouts[k].t = s->timeouts;
+				rs->n_timeouts++;
+			}
+			for (size_t j = 0; j < rs->n_rules; j++) {
+				const struct rule *r = &rs->rules[j];
+				if (r->hook != h || r->verdict != VERDICT_RETURN || strcmp(r->origin, s->path))
+					continue;
+				struct rule *t = &rs->timeout_rules[rs->n_timeout_rules++];
+				*t = *r;
+				t->verdict = VERDICT_CT_TIMEOUT;
+				t->ct_timeout = (int)k;
+			}
+		}
+	}
+	return 0;
+}
+
 int compile_policy(const struct policy *pol, const struct compile_options *opt, struct ruleset *rs, struct diag *d)
 {
 	struct compiler c = {.pol = pol, .rs = rs, .d = d};
@@ -920,6 +980,8 @@ int compile_policy(const struct policy *pol, const struct compile_options *opt, 
 		r = add_guards(&c);
 	if (r == 0)
 		r = order_chains(&c);
+	if (r == 0)
+		r = add_timeouts(&c);
 	if (r < 0)
 		goto fail;
 	rs->accept_hooks = ruleset_accept_hooks(rs);
@@ -974,5 +1036,7 @@ void ruleset_free(struct ruleset *rs)
 	free(rs->exposure);
 	free(rs->kept);
 	free(rs->conntrack);
+	free(rs->timeouts);
+	free(rs->timeout_rules);
 	memset(rs, 0, sizeof(*rs));
 }

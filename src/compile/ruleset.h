@@ -22,6 +22,9 @@ enum hook {
 enum verdict {
 	VERDICT_RETURN,	 /* keep_tracked: leave our chain, conntrack sees the packet */
 	VERDICT_NOTRACK, /* attach the untracked template: conntrack skips the packet */
+	/* in a timeout chain: attach ruleset.timeouts[rule.ct_timeout] to the
+	 * connection conntrack has just created for this packet */
+	VERDICT_CT_TIMEOUT,
 };
 
 /*
@@ -119,6 +122,16 @@ struct rule {
 	enum field local_field;
 	int local_set;
 	char origin[POLICY_PATH_MAX]; /* policy entry this rule comes from */
+	int ct_timeout;		      /* VERDICT_CT_TIMEOUT: index into ruleset.timeouts */
+};
+
+/* One nft "ct timeout" object: a keep_tracked entry's timeouts, named after
+ * its content so that a changed policy is a changed name, and entries with
+ * the same timeouts share it. */
+#define CT_TIMEOUT_NAME_MAX 160
+struct ct_timeout_obj {
+	char name[CT_TIMEOUT_NAME_MAX];
+	struct ct_timeouts t;
 };
 
 struct ruleset {
@@ -156,6 +169,15 @@ struct ruleset {
 	size_t n_exposure;
 	char **kept; /* plain-words lines: what stays tracked and why */
 	size_t n_kept;
+	/* Per-traffic timeouts (keep_tracked "timeouts"): the objects, and the
+	 * rules that attach them, copies of the keep_tracked entry's return
+	 * rules in chains of their own after conntrack (timeout_chain_name()).
+	 * Not in rules[]: lint and coverage model what is tracked, and these
+	 * change nothing about that. */
+	struct ct_timeout_obj *timeouts;
+	size_t n_timeouts;
+	struct rule *timeout_rules; /* grouped by hook, prerouting first */
+	size_t n_timeout_rules;
 	/* the "conntrack" section: sysctl values an apply writes after the
 	 * rule transaction (ct_sysctl.h); no part of the backend's objects */
 	struct ct_value *conntrack;
@@ -184,5 +206,13 @@ unsigned ruleset_accept_hooks(const struct ruleset *rs);
 void rule_comment(const struct ruleset *rs, const struct rule *r, char *buf, size_t size);
 
 const char *hook_name(enum hook h);
+/* The timeout chain of a hook: "timeout_prerouting", "timeout_output". */
+const char *timeout_chain_name(enum hook h);
+/* The chain a rule lives in. */
+const char *rule_chain_name(const struct rule *r);
+/* The priority of the timeout chains: after conntrack (-200) has created the
+ * entry, before it is confirmed (last), which is when a timeout can still be
+ * attached; mangle, so also before NAT (-100 on prerouting). */
+#define TIMEOUT_CHAIN_PRIORITY (-150) /* NF_IP_PRI_MANGLE; emit_nft.c writes "mangle" */
 /* Checks a table name from the environment or command line. */
 bool ruleset_valid_table_name(const char *name);

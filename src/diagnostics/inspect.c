@@ -88,6 +88,8 @@ enum owned_role inspect_owned_role(const struct owned_object *o)
 		return OWNED_ROLE_ACCEPT;
 	if (o->kind == OWNED_JUMP)
 		return OWNED_ROLE_JUMP;
+	if (!strncmp(o->chain, "timeout_", strlen("timeout_")))
+		return OWNED_ROLE_TIMEOUT;
 	/* the route_localnet guard keeps tracked like an exception, though no
 	 * policy entry wrote it */
 	if (!strncmp(inspect_owned_origin(o), "keep_tracked", strlen("keep_tracked")) ||

@@ -41,6 +41,7 @@ enum owned_role {
 	OWNED_ROLE_KEEP,    /* keep_tracked: its packets went on to conntrack */
 	OWNED_ROLE_ACCEPT,  /* an untracked accept in someone else's chain */
 	OWNED_ROLE_JUMP,    /* iptables: the jump into our chain; it sees every packet */
+	OWNED_ROLE_TIMEOUT, /* sets a keep_tracked entry's ct timeout; after conntrack, so no bypass */
 };
 enum owned_role inspect_owned_role(const struct owned_object *o);
 /* The policy entry an owned rule comes from ("notrack.services[0]"), or "". */

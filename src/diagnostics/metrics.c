@@ -55,7 +55,8 @@ int metrics_entry_sums(const struct owned_list *l, const char *table, struct ent
 		const struct owned_object *o = &l->v[i];
 		struct entry_sum *s = &v[n];
 		s->role = inspect_owned_role(o);
-		if (s->role == OWNED_ROLE_JUMP)
+		/* a timeout rule counts packets conntrack already saw: no series of its own */
+		if (s->role == OWNED_ROLE_JUMP || s->role == OWNED_ROLE_TIMEOUT)
 			continue;
 		s->origin = s->role == OWNED_ROLE_ACCEPT ? "" : inspect_owned_origin(o);
 		s->hook = rule_hook(o, table);

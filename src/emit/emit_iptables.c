@@ -280,6 +280,8 @@ static bool chain_in_family(enum chain_family cf, unsigned family)
 
 int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf *out)
 {
+	if (rs->n_timeouts)
+		return -EOPNOTSUPP; /* refused before: ipt_size_check() */
 	static const char *const builtin[] = {"PREROUTING", "OUTPUT"};
 	const char *tool = family == FAMILY_IPV4 ? "iptables" : "ip6tables";
 	char chains[2][RULESET_NAME_MAX + 8];

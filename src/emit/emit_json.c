@@ -64,8 +64,13 @@ static json_t *rule_json(const struct ruleset *rs, const struct rule *r)
 	json_t *o = json_object();
 	char comment[128], ifn[32];
 
-	json_object_set_new(o, "chain", json_string(hook_name(r->hook)));
-	json_object_set_new(o, "verdict", json_string(r->verdict == VERDICT_NOTRACK ? "notrack" : "return"));
+	json_object_set_new(o, "chain", json_string(rule_chain_name(r)));
+	json_object_set_new(o, "verdict",
+			    json_string(r->verdict == VERDICT_NOTRACK	   ? "notrack"
+					: r->verdict == VERDICT_CT_TIMEOUT ? "ct_timeout"
+									   : "return"));
+	if (r->verdict == VERDICT_CT_TIMEOUT)
+		json_object_set_new(o, "ct_timeout", json_string(rs->timeouts[r->ct_timeout].name));
 	json_object_set_new(o, "families", families_json(r->family));
 	if (r->has_ifname) {
 		snprintf(ifn, sizeof(ifn), "%s%s", r->ifname.name, r->ifname.wildcard ? "+" : "");
@@ -147,8 +152,27 @@ int emit_json(const struct ruleset *rs, const struct diag *d, struct strbuf *out
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
 		for (size_t i = 0; i < rs->n_chain[h]; i++)
 			json_array_append_new(rules, rule_json(rs, rs->chain[h][i]));
+	for (size_t i = 0; i < rs->n_timeout_rules; i++)
+		json_array_append_new(rules, rule_json(rs, &rs->timeout_rules[i]));
 	json_object_set_new(root, "rules", rules);
 	rules = NULL;
+	/* only with per-traffic timeouts: the IR of other policies is unchanged */
+	if (rs->n_timeouts) {
+		json_t *objs = json_array();
+		for (size_t i = 0; i < rs->n_timeouts; i++) {
+			const struct ct_timeout_obj *t = &rs->timeouts[i];
+			json_t *o = json_object(), *pol = json_object();
+			for (unsigned k = 0; k < ct_timeout_states(t->t.proto); k++)
+				json_object_set_new(pol, ct_timeout_key_at(t->t.proto, k)->name,
+						    json_integer(t->t.value[k]));
+			json_object_set_new(o, "name", json_string(t->name));
+			json_object_set_new(o, "proto", json_string(proto_name(t->t.proto)));
+			json_object_set_new(o, "policy", pol);
+			json_object_set_new(o, "origin", json_string(t->t.path));
+			json_array_append_new(objs, o);
+		}
+		json_object_set_new(root, "ct_timeouts", objs);
+	}
 
 	json_object_set_new(ua, "mode",
 			    json_string(rs->accept_mode == UNTRACKED_ACCEPT_AUTO   ? "auto"

@@ -199,10 +199,51 @@ void emit_nft_rule(const struct ruleset *rs, const struct rule *r, struct strbuf
 	}
 	put_scope(out, r);
 	rule_comment(rs, r, comment, sizeof(comment));
+	if (r->verdict == VERDICT_CT_TIMEOUT) {
+		/* the return: where entries overlap, the first one's timeouts
+		 * win, as its return wins in the raw chain */
+		strbuf_printf(out, "counter ct timeout set \"%s\" return comment \"%s\"",
+			      rs->timeouts[r->ct_timeout].name, comment);
+		return;
+	}
 	/* notrack does not end the chain; the return after it does, so the first
 	 * matching rule takes the packet and each counter counts it once */
 	strbuf_printf(out, "counter %s comment \"%s\"", r->verdict == VERDICT_NOTRACK ? "notrack return" : "return",
 		      comment);
+}
+
+/* A ct timeout object as nft lists it: only the states that differ from
+ * nft's defaults (ct_timeouts.h), which are the ones the policy wrote. */
+static void put_timeout_obj(struct strbuf *out, const struct ct_timeout_obj *o)
+{
+	bool first = true;
+
+	strbuf_printf(out, "\tct timeout %s {\n\t\tprotocol %s\n\t\tl3proto inet\n\t\tpolicy = { ", o->name,
+		      proto_name(o->t.proto));
+	for (unsigned i = 0; i < ct_timeout_states(o->t.proto); i++) {
+		const struct ct_timeout_key *k = ct_timeout_key_at(o->t.proto, i);
+		if (o->t.value[i] == k->dflt)
+			continue;
+		strbuf_printf(out, "%s%s : %u", first ? "" : ", ", k->nft_name, o->t.value[i]);
+		first = false;
+	}
+	strbuf_puts(out, " }\n\t}\n");
+}
+
+static void put_timeout_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)
+{
+	strbuf_printf(out, "\tchain %s {\n", timeout_chain_name(h));
+	/* "mangle" is nft's name for -150 (TIMEOUT_CHAIN_PRIORITY), the one
+	 * `nft list` prints back */
+	strbuf_printf(out, "\t\ttype filter hook %s priority mangle; policy accept;\n", hook_name(h));
+	for (size_t i = 0; i < rs->n_timeout_rules; i++) {
+		if (rs->timeout_rules[i].hook != h)
+			continue;
+		strbuf_puts(out, "\t\t");
+		emit_nft_rule(rs, &rs->timeout_rules[i], out);
+		strbuf_putc(out, '\n');
+	}
+	strbuf_puts(out, "\t}\n");
 }
 
 static void put_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)
@@ -253,6 +294,12 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 	/* create-then-delete makes the delete valid whether or not the table exists */
 	strbuf_printf(out, "table inet %s\ndelete table inet %s\n\n", rs->table, rs->table);
 	strbuf_printf(out, "table inet %s {\n", rs->table);
+	/* objects first, as `nft list` prints a table */
+	for (size_t i = 0; i < rs->n_timeouts; i++) {
+		strbuf_puts(out, first ? "" : "\n");
+		put_timeout_obj(out, &rs->timeouts[i]);
+		first = false;
+	}
 	for (size_t i = 0; i < rs->n_port_sets; i++) {
 		const struct port_set *s = &rs->port_sets[i];
 		if (port_set_is_inline(s))
@@ -302,6 +349,10 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 			strbuf_putc(out, '\n');
 		put_chain(out, rs, h);
 		first = false;
+	}
+	for (enum hook h = HOOK_PREROUTING; rs->n_timeouts && h <= HOOK_OUTPUT; h++) {
+		strbuf_putc(out, '\n');
+		put_timeout_chain(out, rs, h);
 	}
 	strbuf_puts(out, "}\n");
 

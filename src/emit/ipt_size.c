@@ -69,6 +69,15 @@ int ipt_size_check(const struct ruleset *rs, struct diag *d)
 {
 	static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
 
+	/* The CT target's --timeout needs a cttimeout object made through
+	 * nfnetlink_cttimeout, a kernel object outside the tables libiptc
+	 * replaces, so it would not be part of the one atomic commit nor of
+	 * a rollback: refused rather than half managed. */
+	if (rs->n_timeouts)
+		return diag_fail(d, DIAG_POLICY, EOPNOTSUPP, rs->timeouts[0].t.path,
+				 "the iptables backend does not set per-traffic timeouts; use --backend nft, or "
+				 "remove \"timeouts\" (or set the global ones in the \"conntrack\" section)");
+
 	for (size_t f = 0; f < 2; f++) {
 		const struct rule *worst;
 		uint64_t worst_n, total = count(rs, families[f], &worst, &worst_n);

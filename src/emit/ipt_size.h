@@ -18,7 +18,8 @@
 /* The rules our chains would hold in one family (FAMILY_IPV4 or _IPV6). */
 uint64_t ipt_size_count(const struct ruleset *rs, unsigned family);
 
-/* 0, or a DIAG_POLICY failure naming (as its JSON path) the entry that
+/* 0, or a DIAG_POLICY failure naming the first keep_tracked "timeouts"
+ * (iptables does not carry them), or one naming (as its JSON path) the entry that
  * multiplies most, with its factors, when either family would exceed the
  * limit.  The caller locates d in the policy source. */
 int ipt_size_check(const struct ruleset *rs, struct diag *d);

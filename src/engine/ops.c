@@ -1204,6 +1204,19 @@ static int compiled_identity(const struct op_config *cfg, const struct ruleset *
 		fnv_u64(&f, (uint64_t)(int64_t)r->local_set);
 		fnv_str(&f, r->origin);
 	}
+	/* per-traffic timeouts: the objects, and which rules attach which
+	 * (each is a copy of a keep_tracked rule hashed above) */
+	fnv_u64(&f, rs->n_timeouts);
+	for (size_t i = 0; i < rs->n_timeouts; i++) {
+		fnv_str(&f, rs->timeouts[i].name);
+		fnv_add(&f, rs->timeouts[i].t.value, sizeof(rs->timeouts[i].t.value));
+	}
+	fnv_u64(&f, rs->n_timeout_rules);
+	for (size_t i = 0; i < rs->n_timeout_rules; i++) {
+		fnv_u64(&f, (uint64_t)rs->timeout_rules[i].hook);
+		fnv_u64(&f, (uint64_t)rs->timeout_rules[i].ct_timeout);
+		fnv_str(&f, rs->timeout_rules[i].origin);
+	}
 	/* lint reads this host's addresses too, and they change without a commit */
 	struct lint_host_addr *addrs;
 	size_t n = host_addrs(&addrs);

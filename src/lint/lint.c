@@ -1681,6 +1681,54 @@ static int check_foreign(struct analysis *a, const struct lint_notrack *n)
 	return e;
 }
 
+/*
+ * A keep_tracked entry's timeouts (ct timeout objects) reach only packets
+ * that get a conntrack entry.  A foreign notrack rule untracks its packets
+ * whatever our chain did before or after it (a return leaves only our own
+ * chain), so where it meets the entry's traffic the timeouts do nothing:
+ * a note, since nothing breaks.
+ */
+static int check_timeouts_untracked(struct analysis *a, const struct lint_notrack *n)
+{
+	const struct ruleset *rs = a->rs;
+	enum hook h = n->hook == LINT_HOOK_OUTPUT ? HOOK_OUTPUT : HOOK_PREROUTING;
+	unsigned dirs = h == HOOK_OUTPUT ? LINT_DIR_OIF : LINT_DIR_IIF;
+	int e = 0;
+
+	for (size_t i = 0; e == 0 && i < rs->n_rules; i++) {
+		const struct rule *ru = &rs->rules[i];
+		const struct ct_timeout_obj *t = NULL;
+		struct lint_sel x;
+
+		if (ru->hook != h || ru->verdict != VERDICT_RETURN)
+			continue;
+		for (size_t k = 0; k < rs->n_timeout_rules && !t; k++)
+			if (!strcmp(rs->timeout_rules[k].origin, ru->origin))
+				t = &rs->timeouts[rs->timeout_rules[k].ct_timeout];
+		if (!t || lint_sel_copy(&x, &n->sel) < 0)
+			continue;
+		bool meet = lint_sel_and(&x, &a->sels[i]) == 0 && !lint_sel_empty(&x, dirs);
+		lint_sel_free(&x);
+		if (!meet)
+			continue;
+		_cleanup_strbuf_ struct strbuf note;
+		strbuf_init(&note);
+		strbuf_printf(&note,
+			      "%s: %s%s %s %s (%s) untracks some of this entry's traffic on %s; the timeouts (%s) have "
+			      "no effect there: an untracked packet gets no conntrack entry",
+			      t->t.path, n->legacy ? "iptables-legacy " : "", n->family, n->table, n->chain, n->rule,
+			      hook_name(h), t->name);
+		if (note.oom)
+			return -ENOMEM;
+		bool seen = false;
+		for (size_t k = 0; k < a->out->n_notes && !seen; k++)
+			seen = !strcmp(a->out->notes[k], note.data);
+		if (!seen)
+			e = lint_report_add_note(a->out, "%s", note.data);
+	}
+	return e;
+}
+
 /* ------------------------------------------------------------------ */
 
 static int copy_notes(struct lint_report *out, char *const *notes, size_t n)
@@ -1731,6 +1779,8 @@ static int analyse(const struct ruleset *rs, const struct lint_input *in, bool f
 		e = check_chain(&a, &in->chains[i]);
 	for (size_t i = 0; e == 0 && i < in->n_notracks; i++)
 		e = check_foreign(&a, &in->notracks[i]);
+	for (size_t i = 0; e == 0 && rs->n_timeouts && i < in->n_notracks; i++)
+		e = check_timeouts_untracked(&a, &in->notracks[i]);
 	if (e == 0)
 		e = copy_notes(out, in->notes, in->n_notes);
 	for (size_t i = 0; i < made; i++)

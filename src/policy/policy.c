@@ -743,13 +743,67 @@ static bool same_selector(const struct selector *a, const struct selector *b)
 	       same_ifnames(a->interfaces, a->n_interfaces, b->interfaces, b->n_interfaces);
 }
 
+/*
+ * A keep_tracked entry's "timeouts": conntrack state timeouts, in seconds,
+ * for the connections the entry keeps (a ct timeout object of nftables).
+ * The kernel holds a timeout policy per protocol, so the entry must name
+ * tcp or udp and every key must be one of that protocol's states.
+ */
+static int parse_timeouts(struct parser *p, const char *path, json_t *obj, struct selector *sel)
+{
+	struct ct_timeouts *t = &sel->timeouts;
+	char kp[DIAG_PATH_MAX];
+	const char *key;
+	json_t *v;
+	int r;
+
+	child_key(kp, sizeof(kp), path, "timeouts");
+	r = need_object(p, kp, obj);
+	if (r < 0)
+		return r;
+	r = check_keys(p, kp, obj, ct_timeout_names());
+	if (r < 0)
+		return r;
+	if (!json_object_size(obj))
+		return fail(p, kp, "\"timeouts\" is empty; leave it out to keep the global timeouts");
+	if (sel->proto && sel->proto != IPPROTO_TCP && sel->proto != IPPROTO_UDP)
+		return fail(p, kp, "\"timeouts\" are for tcp or udp entries; this entry's proto is %s",
+			    proto_name(sel->proto));
+	if (!sel->proto)
+		return fail(p, kp,
+			    "\"timeouts\" needs \"proto\": \"tcp\" or \"udp\" (a timeout policy is per protocol)");
+	snprintf(t->path, sizeof(t->path), "%.*s", (int)sizeof(t->path) - 1, kp);
+	t->proto = sel->proto;
+	json_object_foreach(obj, key, v)
+	{
+		const struct ct_timeout_key *k = ct_timeout_key(key);
+		char vp[DIAG_PATH_MAX];
+		json_int_t n;
+
+		child_key(vp, sizeof(vp), kp, key);
+		if (k->proto != sel->proto)
+			return fail(p, vp, "\"%s\" is a %s timeout, but this entry's proto is %s", key,
+				    proto_name(k->proto), proto_name(sel->proto));
+		if (!json_is_integer(v))
+			return type_error(p, vp, "an integer number of seconds", v);
+		n = json_integer_value(v);
+		if (n < CT_TIMEOUT_MIN || n > CT_TIMEOUT_MAX)
+			return fail(p, vp, "%lld is out of range for %s: %d to %d (seconds)", (long long)n, key,
+				    CT_TIMEOUT_MIN, CT_TIMEOUT_MAX);
+		t->value[k->index] = (uint32_t)n;
+		t->given |= (uint16_t)(1u << k->index);
+	}
+	ct_timeouts_fill(t);
+	return 0;
+}
+
 static int parse_selector(struct parser *p, const char *path, json_t *obj, enum selector_kind kind,
 			  struct selector *sel)
 {
 	static const char *const notrack_keys[] = {"proto",	 "ports",   "peers", "addresses",
 						   "interfaces", "comment", NULL};
-	static const char *const keep_keys[] = {"reason",     "proto", "ports",	  "peers", "addresses",
-						"interfaces", "role",  "comment", NULL};
+	static const char *const keep_keys[] = {"reason",     "proto", "ports",	  "peers",    "addresses",
+						"interfaces", "role",  "comment", "timeouts", NULL};
 	char kp[DIAG_PATH_MAX];
 	json_t *v, *arr;
 	int r;
@@ -870,6 +924,8 @@ static int parse_selector(struct parser *p, const char *path, json_t *obj, enum 
 		return fail(p, path,
 			    "keep_tracked entry matches all traffic; give it proto, ports, peers, addresses or "
 			    "interfaces (to notrack nothing, remove the notrack section)");
+	if (kind == SELECTOR_KEEP && (v = json_object_get(obj, "timeouts")))
+		return parse_timeouts(p, path, v, sel);
 	return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "policy/ct_timeouts.h"
 #include "util/diag.h"
 
 #define POLICY_VERSION 1
@@ -66,6 +67,7 @@ struct selector {
 	size_t n_addresses;
 	struct ifname *interfaces;
 	size_t n_interfaces;
+	struct ct_timeouts timeouts; /* keep_tracked only; proto 0: none */
 };
 
 enum untracked_accept_mode {

@@ -84,9 +84,11 @@ for f in "${goldens[@]}"; do
 	check_nft_file "nft -c $(basename "$f")" "$f"
 done
 ipt=("$golden"/*.ipt4 "$golden"/*.ipt6)
-# every golden case has its nft, IPv4 and IPv6 output (and IR)
+# every golden case has its nft, IPv4 and IPv6 output (and IR); a case
+# with per-traffic timeouts has no iptables output (the backend refuses it)
 cases=("$golden"/*.ir.json)
-[ ${#goldens[@]} = ${#cases[@]} ] && [ ${#ipt[@]} = $((2 * ${#cases[@]})) ] ||
+n_timeouts=$(grep -l '"ct_timeouts"' "${cases[@]}" | wc -l)
+[ ${#goldens[@]} = ${#cases[@]} ] && [ ${#ipt[@]} = $((2 * (${#cases[@]} - n_timeouts))) ] ||
 	fail "${#cases[@]} golden cases but ${#goldens[@]} .nft and ${#ipt[@]} .ipt4/.ipt6 files"
 for f in "${ipt[@]}"; do
 	case $f in *.ipt4) tool=iptables-legacy ;; *) tool=ip6tables-legacy ;; esac

@@ -15,11 +15,25 @@
 # first generation and a later one; damaged, truncated and stray state
 # files; a journal of another backend.
 #
-# Usage: crash-contract.sh NOTRACKCTL SOURCE_DIR nft|iptables
+# Usage: crash-contract.sh NOTRACKCTL SOURCE_DIR nft|iptables [timeouts]
 . "$(dirname "$0")/lib.sh"
 backend=${3:-nft}
 need_commands iptables-legacy iptables-legacy-save ip6tables-legacy ip6tables-legacy-save
 . "$(dirname "$0")/crash-lib.sh"
+
+# "timeouts": the same contract where the dns generation also holds a ct
+# timeout object and the timeout chains (a keep_tracked entry with
+# "timeouts"), so every kill also falls between creating and removing them.
+# $src is this test's private copy of the checkout.
+if [ "${4:-}" = timeouts ]; then
+	[ "$backend" = nft ] || fail "per-traffic timeouts are nft only"
+	python3 - "$src/policies/dns.json" <<-'PY'
+		import json, sys
+		p = json.load(open(sys.argv[1]))
+		p["keep_tracked"] = [{"reason": "nat", "proto": "tcp", "ports": [8443], "timeouts": {"time_wait": 5}}]
+		json.dump(p, open(sys.argv[1], "w"), indent=2)
+	PY
+fi
 
 for l in none nginx dns; do learn "$l"; done
 
@@ -165,7 +179,8 @@ done
 # place, and the command it names works.
 other=$([ "$backend" = nft ] && echo iptables || echo nft)
 sync_kill before-commit nb apply -q --allow-conflicts "$src/policies/dns.json"
-"$bin" --backend "$other" apply -q --allow-conflicts "$src/policies/dns.json" >"$work/out" 2>"$work/err" &&
+# (nginx: with "timeouts", the iptables backend would refuse dns before it looks)
+"$bin" --backend "$other" apply -q --allow-conflicts "$src/policies/nginx.json" >"$work/out" 2>"$work/err" &&
 	fail "an apply with the other backend went ahead over this backend's journal"
 assert_contains "$work/err" "'notrackctl --backend $backend --table notrackctl restore'" "another backend's journal"
 run 0 nb restore

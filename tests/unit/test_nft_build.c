@@ -8,11 +8,13 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <linux/netfilter/nf_tables.h>
 #include <string.h>
 
 #include "backend/nft/nft_build.h"
+#include "testlib.h"
 
 enum { TYPE_IPADDR = 7, TYPE_SERVICE = 13 };
 
@@ -179,12 +181,86 @@ static void test_delta_addresses(void **state)
 	nftnl_set_free(want);
 }
 
+/* keep_tracked "timeouts": parsed, filled with nft's defaults, named after
+ * what the policy wrote, shared by entries that write the same, and built
+ * into objects, timeout chains and objref rules. */
+static void test_timeouts(void **state)
+{
+	static const char policy[] =
+	    "{\"version\": 1, \"notrack\": {\"services\": [{\"proto\": \"tcp\", \"ports\": [80]}]},\n"
+	    " \"keep_tracked\": [\n"
+	    "  {\"reason\": \"nat\", \"proto\": \"tcp\", \"ports\": [8443], \"timeouts\": {\"time_wait\": 5, "
+	    "\"established\": 600}},\n"
+	    "  {\"reason\": \"nat\", \"proto\": \"tcp\", \"ports\": [9443], \"timeouts\": {\"established\": 600, "
+	    "\"time_wait\": 5}},\n"
+	    "  {\"reason\": \"state\", \"proto\": \"udp\", \"ports\": [53], \"role\": \"service\", "
+	    "\"timeouts\": {\"udp_stream\": 60}},\n"
+	    "  {\"reason\": \"state\", \"proto\": \"tcp\", \"ports\": [22]}]}\n";
+	struct policy_source src;
+	struct ruleset rs;
+	struct nft_desired dd;
+	struct diag d;
+
+	(void)state;
+	diag_init(&d);
+	tl_source_from_string(&src, "t.json", policy);
+	assert_int_equal(tl_compile_source(&src, NULL, &rs, &d), 0);
+	policy_source_free(&src);
+	assert_int_equal(rs.n_timeouts, 2);
+	assert_string_equal(rs.timeouts[0].name, "ct_tcp_est600_tw5");
+	assert_string_equal(rs.timeouts[1].name, "ct_udp_us60");
+	assert_string_equal(rs.timeouts[0].t.path, "$.keep_tracked[0].timeouts");
+	/* what the policy left out: nft's defaults */
+	assert_int_equal(rs.timeouts[0].t.value[ct_timeout_key("syn_sent")->index], 120);
+	assert_int_equal(rs.timeouts[0].t.value[ct_timeout_key("time_wait")->index], 5);
+	assert_int_equal(rs.timeouts[0].t.value[ct_timeout_key("established")->index], 600);
+	assert_int_equal(rs.timeouts[0].t.value[ct_timeout_key("unacknowledged")->index], 300);
+	assert_int_equal(rs.timeouts[1].t.value[ct_timeout_key("udp")->index], 30);
+	assert_int_equal(rs.timeouts[1].t.value[ct_timeout_key("udp_stream")->index], 60);
+	/* two tcp entries x (dport, sport) x 2 hooks, one udp service entry x 2 hooks; not tcp/22 */
+	assert_int_equal(rs.n_timeout_rules, 10);
+	size_t to_first = 0;
+	for (size_t i = 0; i < rs.n_timeout_rules; i++) {
+		const struct rule *r = &rs.timeout_rules[i];
+		assert_int_equal(r->verdict, VERDICT_CT_TIMEOUT);
+		assert_int_equal(r->ct_timeout, r->proto == IPPROTO_UDP ? 1 : 0);
+		assert_string_not_equal(r->origin, "$.keep_tracked[3]");
+		to_first += !strcmp(r->origin, "$.keep_tracked[1]");
+	}
+	assert_int_equal(to_first, 4); /* the second entry shares the first one's object */
+
+	assert_int_equal(nft_build_desired(&rs, &dd), 0);
+	assert_int_equal(dd.n_chains, 4);
+	assert_string_equal(nftnl_chain_get_str(dd.chains[2], NFTNL_CHAIN_NAME), "timeout_prerouting");
+	assert_int_equal(nftnl_chain_get_s32(dd.chains[3], NFTNL_CHAIN_PRIO), -150);
+	assert_int_equal(dd.n_objs, 2);
+	assert_int_equal(nftnl_obj_get_u32(dd.objs[0], NFTNL_OBJ_TYPE), NFT_OBJECT_CT_TIMEOUT);
+	assert_int_equal(nftnl_obj_get_u8(dd.objs[1], NFTNL_OBJ_CT_TIMEOUT_L4PROTO), IPPROTO_UDP);
+	uint32_t len = 0;
+	const uint32_t *v = nftnl_obj_get_data(dd.objs[0], NFTNL_OBJ_CT_TIMEOUT_ARRAY, &len);
+	assert_int_equal(len, CT_TIMEOUT_STATES * sizeof(uint32_t));
+	assert_int_equal(v[ct_timeout_key("time_wait")->index], 5);
+	size_t objrefs = 0;
+	for (size_t i = 0; i < dd.n_rules; i++) {
+		_cleanup_strbuf_ struct strbuf c;
+		strbuf_init(&c);
+		assert_int_equal(nft_rule_canon(dd.rules[i], &c), 0);
+		if (strstr(c.data, "objref")) {
+			objrefs++;
+			assert_non_null(strstr(nftnl_rule_get_str(dd.rules[i], NFTNL_RULE_CHAIN), "timeout_"));
+		}
+	}
+	assert_int_equal(objrefs, rs.n_timeout_rules);
+	nft_desired_free(&dd);
+	ruleset_free(&rs);
+	diag_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_canon_unchanged_form),
-	    cmocka_unit_test(test_delta_intervals),
-	    cmocka_unit_test(test_delta_hash_and_cap),
+	    cmocka_unit_test(test_canon_unchanged_form), cmocka_unit_test(test_timeouts),
+	    cmocka_unit_test(test_delta_intervals),	 cmocka_unit_test(test_delta_hash_and_cap),
 	    cmocka_unit_test(test_delta_addresses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "emit/emit.h"
 #include "testlib.h"
@@ -68,6 +70,12 @@ static void test_valid_case(void **state)
 		_cleanup_strbuf_ struct strbuf out;
 
 		strbuf_init(&out);
+		/* per-traffic timeouts: the iptables emitter refuses them (ipt_size.h) */
+		if (rs.n_timeouts && !strncmp(emitters[i].ext, ".ipt", 4)) {
+			assert_int_equal(emitters[i].emit(&rs, &d, &out), -EOPNOTSUPP);
+			free(golden);
+			continue;
+		}
 		assert_int_equal(emitters[i].emit(&rs, &d, &out), 0);
 		tl_check_golden(golden, out.data, out.len);
 		free(golden);

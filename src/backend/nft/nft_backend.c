@@ -9,6 +9,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -74,6 +75,8 @@ struct live {
 	size_t n_sets;
 	struct nft_elems *elems; /* the elements of our sets, one for each of sets[] as read_once() read them */
 	size_t n_elems;
+	struct nftnl_obj **objs; /* the stateful objects of our table (ct timeout) */
+	size_t n_objs;
 	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
 	bool have_table;
 };
@@ -117,6 +120,9 @@ static void live_free(struct live *l)
 		nftnl_set_free(l->sets[i]);
 	for (size_t i = 0; i < l->n_elems; i++)
 		nft_elems_free(&l->elems[i]);
+	for (size_t i = 0; i < l->n_objs; i++)
+		nftnl_obj_free(l->objs[i]);
+	free(l->objs);
 	free(l->elems);
 	free(l->tables);
 	free(l->chains);
@@ -271,6 +277,28 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static int obj_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct live *l = data;
+	struct nftnl_obj *o = nftnl_obj_alloc();
+	void *p;
+
+	if (!o)
+		return MNL_CB_ERROR;
+	if (nftnl_obj_nlmsg_parse(nlh, o) < 0) {
+		nftnl_obj_free(o);
+		return MNL_CB_ERROR;
+	}
+	p = grow(l->objs, l->n_objs, sizeof(*l->objs));
+	if (!p) {
+		nftnl_obj_free(o);
+		return MNL_CB_ERROR;
+	}
+	l->objs = p;
+	l->objs[l->n_objs++] = o;
+	return MNL_CB_OK;
+}
+
 static int setelem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	return nftnl_set_elems_nlmsg_parse(nlh, data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
@@ -338,6 +366,15 @@ static void set_filter(struct nlmsghdr *nlh, void *data)
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, data);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
+}
+
+static void obj_filter(struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_obj *o = nftnl_obj_alloc();
+
+	nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, data);
+	nftnl_obj_nlmsg_build_payload(nlh, o);
+	nftnl_obj_free(o);
 }
 
 static void setelem_filter(struct nlmsghdr *nlh, void *data)
@@ -448,6 +485,9 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		l->have_table |= is_our_table(b, l->tables[i].family, l->tables[i].name);
 	if (l->have_table) {
 		r = dump_kind(b, NFT_MSG_GETSET, NFPROTO_INET, set_cb, l, set_filter, b->table, d);
+		/* the ct timeout objects: a few, read whole each time */
+		if (r == 0)
+			r = dump_kind(b, NFT_MSG_GETOBJ, NFPROTO_INET, obj_cb, l, obj_filter, b->table, d);
 		l->elems = calloc(l->n_sets + 1, sizeof(*l->elems));
 		if (r == 0 && !l->elems)
 			r = -ENOMEM;
@@ -622,6 +662,43 @@ static int desired_chain_canon(const struct nftnl_chain *c, struct strbuf *out)
 			     nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY));
 }
 
+static const struct nftnl_chain *find_desired_chain(const struct nft_desired *dd, const char *name)
+{
+	for (size_t i = 0; i < dd->n_chains; i++)
+		if (!strcmp(nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME), name))
+			return dd->chains[i];
+	return NULL;
+}
+
+/* An object as the kernel holds it: name, type, and for a ct timeout its
+ * protocol and every state's timeout (the kernel dumps them all). */
+static int obj_canon(struct nftnl_obj *o, struct strbuf *out)
+{
+	uint32_t len = 0;
+	const uint32_t *v = NULL;
+
+	strbuf_printf(out, "obj %s type %u", nftnl_obj_get_str(o, NFTNL_OBJ_NAME),
+		      nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE));
+	if (nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE) == NFT_OBJECT_CT_TIMEOUT) {
+		strbuf_printf(out, " l4 %u", nftnl_obj_get_u8(o, NFTNL_OBJ_CT_TIMEOUT_L4PROTO));
+		v = nftnl_obj_get_data(o, NFTNL_OBJ_CT_TIMEOUT_ARRAY, &len);
+		/* only the protocol's own states: the rest of the array is unused */
+		for (unsigned i = 0; v && i < ct_timeout_states(nftnl_obj_get_u8(o, NFTNL_OBJ_CT_TIMEOUT_L4PROTO)) &&
+				     (i + 1) * sizeof(*v) <= len;
+		     i++)
+			strbuf_printf(out, " %u", v[i]);
+	}
+	return strbuf_putc(out, '\n');
+}
+
+static struct nftnl_obj *find_obj(struct nftnl_obj *const *objs, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(nftnl_obj_get_str(objs[i], NFTNL_OBJ_NAME), name))
+			return objs[i];
+	return NULL;
+}
+
 static const struct nftnl_set *find_set(struct nftnl_set *const *sets, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
@@ -731,7 +808,7 @@ static bool uses_replaced_set(const struct nft_plan *np, const char *canon)
 
 /* Canonical strings of the live rules of one of our chains against the
  * desired ones, so the diff lists only what really differs. */
-static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h, struct rule_diff *rd)
+static int diff_chain_rules(struct backend *b, struct nft_plan *np, struct rule_diff *rd)
 {
 	struct live *l = &np->live;
 	struct nft_desired *dd = &np->desired;
@@ -759,7 +836,7 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, enum hook h,
 	}
 	for (size_t i = 0; i < dd->n_rules; i++) {
 		struct strbuf c;
-		if (dd->ir_rules[i]->hook != h)
+		if (strcmp(rule_chain_name(dd->ir_rules[i]), rd->chain))
 			continue;
 		strbuf_init(&c);
 		if (nft_rule_canon(dd->rules[i], &c) < 0)
@@ -867,7 +944,7 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 	strbuf_init(&want);
 	strbuf_init(&have);
 	/* chains */
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < dd->n_chains; i++) {
 		const char *name = nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME);
 		const struct live_chain *lc = NULL;
 		for (size_t j = 0; j < l->n_chains; j++)
@@ -886,10 +963,35 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 	}
 	for (size_t j = 0; j < l->n_chains; j++) {
 		const struct live_chain *lc = &l->chains[j];
-		if (is_our_table(b, lc->family, lc->table) && strcmp(lc->name, "prerouting") &&
-		    strcmp(lc->name, "output")) {
+		if (is_our_table(b, lc->family, lc->table) && !find_desired_chain(dd, lc->name)) {
 			chains_differ = true;
 			r |= plan_add_diff(p, "- chain %s", lc->name);
+		}
+	}
+	/* ct timeout objects: any difference replaces the table (see the
+	 * timeout chains' rules below), which also drops one nobody uses */
+	for (size_t i = 0; i < dd->n_objs; i++) {
+		const char *name = nftnl_obj_get_str(dd->objs[i], NFTNL_OBJ_NAME);
+		struct nftnl_obj *lo = find_obj(l->objs, l->n_objs, name);
+		strbuf_reset(&want);
+		strbuf_reset(&have);
+		obj_canon(dd->objs[i], &want);
+		if (lo)
+			obj_canon(lo, &have);
+		if (!lo || strcmp(want.data, have.data)) {
+			chains_differ = true;
+			r |= plan_add_diff(p, "%c ct timeout %s", lo ? '~' : '+', name);
+		}
+	}
+	for (size_t j = 0; j < l->n_objs; j++) {
+		const char *name = nftnl_obj_get_str(l->objs[j], NFTNL_OBJ_NAME);
+		if (!find_obj(dd->objs, dd->n_objs, name)) {
+			chains_differ = true;
+			r |= plan_add_diff(p, "- %s %s",
+					   nftnl_obj_get_u32(l->objs[j], NFTNL_OBJ_TYPE) == NFT_OBJECT_CT_TIMEOUT
+					       ? "ct timeout"
+					       : "object",
+					   name);
 		}
 	}
 	/* sets: what differs is changed in place, element by element where it can */
@@ -919,10 +1021,17 @@ static int diff_table(struct backend *b, struct nft_plan *np, const struct rules
 		}
 	}
 	/* rules, chain by chain, as a shortest edit script */
-	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT && r == 0; h++) {
-		struct rule_diff rd = {.rs = rs, .p = p, .chain = hook_name(h)};
-		r = diff_chain_rules(b, np, h, &rd);
+	for (size_t i = 0; i < dd->n_chains && r == 0; i++) {
+		struct rule_diff rd = {.rs = rs, .p = p, .chain = nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME)};
+		r = diff_chain_rules(b, np, &rd);
 		differs |= rd.differs;
+		/* A timeout rule names its object, and the object's name is its
+		 * content: a changed rule there may need an object the table
+		 * lacks, and leaves one unused.  The objects are not compared
+		 * or changed in place: the table is replaced, in the same
+		 * single batch. */
+		if (rd.differs && i >= 2)
+			chains_differ = true;
 	}
 	if (r < 0 || want.oom || have.oom)
 		return -ENOMEM;
@@ -1116,6 +1225,70 @@ static void nft_plan_free(struct plan *p)
 
 /* With `reuse`, the desired objects built by an earlier plan of the same
  * ruleset, taken over (the batch leaves them as it found them). */
+/*
+ * Whether this kernel takes a ct timeout object (nft_ct's objects exist
+ * only with CONFIG_NF_CONNTRACK_TIMEOUT): the first object in a table of
+ * its own, in a batch the kernel checks and then aborts, so nothing is
+ * created.  Asked only when our table holds none yet; where one lives, the
+ * kernel has the feature.
+ */
+static int put_object(struct nft_batch *bt, uint16_t type, uint16_t family, uint16_t flags, const char *label,
+		      void (*build)(struct nlmsghdr *, const void *), const void *obj);
+static void build_table(struct nlmsghdr *nlh, const void *o);
+static void build_obj(struct nlmsghdr *nlh, const void *o);
+
+static int probe_ct_timeout(struct backend *b, const struct ruleset *rs, struct diag *d)
+{
+	char table[RULESET_NAME_MAX + 8], label[64];
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nftnl_obj *o = NULL;
+	struct nft_batch bt;
+	struct diag scratch;
+	int r;
+
+	snprintf(table, sizeof(table), "%s_probe", b->table);
+	if (!t || !(o = nft_build_timeout_obj(table, &rs->timeouts[0]))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	r = nft_batch_init(&bt, &b->sock, 0);
+	bt.check_only = true; /* validated, then aborted: nothing is created */
+	snprintf(label, sizeof(label), "table inet %s", table);
+	if (r == 0)
+		r = put_object(&bt, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_CREATE, label, build_table, t);
+	if (r == 0)
+		r = put_object(&bt, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_CREATE, "a ct timeout object", build_obj, o);
+	if (r < 0) {
+		nft_batch_free(&bt);
+		goto out;
+	}
+	diag_init(&scratch);
+	r = nft_batch_send(&b->sock, &bt, &scratch);
+	nft_batch_free(&bt);
+	/* genid 0: the kernel checks no generation (the batch commits
+	 * nothing); an ERESTART would say nothing about ct timeout objects,
+	 * and the commit's own answer will */
+	if (r < 0 && r != -ERESTART && scratch.kind != DIAG_PERMISSION)
+		r = diag_fail(d, DIAG_KERNEL, EOPNOTSUPP, NULL,
+			      "this kernel refuses nft ct timeout objects (%s): the per-traffic timeouts of %s need "
+			      "CONFIG_NF_CONNTRACK_TIMEOUT; remove \"timeouts\" from the policy, or set the global "
+			      "ones in its \"conntrack\" section; nothing was applied",
+			      strerror(scratch.err), rs->timeouts[0].t.path);
+	else if (r < 0 && scratch.kind == DIAG_PERMISSION)
+		r = diag_fail(d, DIAG_PERMISSION, scratch.err, NULL, "%s", scratch.msg);
+	else
+		r = 0;
+	diag_free(&scratch);
+out:
+	if (t)
+		nftnl_table_free(t);
+	if (o)
+		nftnl_obj_free(o);
+	return r == -ENOMEM ? diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory") : r;
+}
+
 static int plan_from(struct backend *b, const struct ruleset *rs, struct nft_desired *reuse, struct plan *p,
 		     struct diag *d)
 {
@@ -1160,6 +1333,13 @@ static int plan_from(struct backend *b, const struct ruleset *rs, struct nft_des
 	}
 	if (r < 0)
 		goto oom;
+	/* per-traffic timeouts for the first time: refuse now, in one line,
+	 * where the kernel cannot hold them */
+	if (rs && rs->n_timeouts && !np->live.n_objs && np->create_table) {
+		r = probe_ct_timeout(b, rs, d);
+		if (r < 0)
+			goto fail;
+	}
 	r = plan_accepts(b, np, rs, p, d);
 	if (r < 0)
 		goto oom;
@@ -1231,6 +1411,10 @@ static void build_chain(struct nlmsghdr *nlh, const void *o)
 static void build_set(struct nlmsghdr *nlh, const void *o)
 {
 	nftnl_set_nlmsg_build_payload(nlh, (void *)o);
+}
+static void build_obj(struct nlmsghdr *nlh, const void *o)
+{
+	nftnl_obj_nlmsg_build_payload(nlh, (void *)o);
 }
 static void build_rule(struct nlmsghdr *nlh, const void *o)
 {
@@ -1365,7 +1549,7 @@ static int build_incremental(struct nft_plan *np, struct nft_batch *bt)
 		const struct rule_insert *in = &np->rule_inserts[i];
 		struct nftnl_rule *rule = dd->rules[in->want];
 		uint16_t flags = NLM_F_CREATE;
-		snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[in->want]->hook),
+		snprintf(label, sizeof(label), "the %s rule from %s", rule_chain_name(dd->ir_rules[in->want]),
 			 dd->ir_rules[in->want]->origin);
 		/* with a position and no NLM_F_APPEND the kernel inserts before
 		 * that rule; with neither, at the head: so append at the end */
@@ -1414,14 +1598,24 @@ static int build_batch(struct backend *b, struct nft_plan *np, struct nft_batch 
 				r = put_set_elems(bt, NFT_MSG_NEWSETELEM, "the elements of", dd->sets[i],
 						  &dd->set_elems[i], true);
 		}
-		for (size_t i = 0; r == 0 && i < 2; i++) {
+		for (size_t i = 0; r == 0 && i < dd->n_objs; i++) {
+			/* the kernel's answer where the feature is missing is a bare
+			 * EOPNOTSUPP or ENOENT: say what it needs, and for which entry */
+			snprintf(label, sizeof(label),
+				 "the ct timeout object %s (for %s; per-traffic timeouts need a kernel with "
+				 "CONFIG_NF_CONNTRACK_TIMEOUT)",
+				 nftnl_obj_get_str(dd->objs[i], NFTNL_OBJ_NAME),
+				 np->rs && i < np->rs->n_timeouts ? np->rs->timeouts[i].t.path : "keep_tracked");
+			r = put_object(bt, NFT_MSG_NEWOBJ, NFPROTO_INET, NLM_F_CREATE, label, build_obj, dd->objs[i]);
+		}
+		for (size_t i = 0; r == 0 && i < dd->n_chains; i++) {
 			snprintf(label, sizeof(label), "chain %s",
 				 nftnl_chain_get_str(dd->chains[i], NFTNL_CHAIN_NAME));
 			r = put_object(bt, NFT_MSG_NEWCHAIN, NFPROTO_INET, NLM_F_CREATE, label, build_chain,
 				       dd->chains[i]);
 		}
 		for (size_t i = 0; r == 0 && i < dd->n_rules; i++) {
-			snprintf(label, sizeof(label), "the %s rule from %s", hook_name(dd->ir_rules[i]->hook),
+			snprintf(label, sizeof(label), "the %s rule from %s", rule_chain_name(dd->ir_rules[i]),
 				 dd->ir_rules[i]->origin);
 			r = put_object(bt, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND, label,
 				       build_rule, dd->rules[i]);
@@ -1532,6 +1726,12 @@ static int cmp_set_ref(const void *a, const void *b)
 	return strcmp(((const struct set_ref *)a)->name, ((const struct set_ref *)b)->name);
 }
 
+static int cmp_obj_name(const void *a, const void *b)
+{
+	return strcmp(nftnl_obj_get_str(*(struct nftnl_obj **)a, NFTNL_OBJ_NAME),
+		      nftnl_obj_get_str(*(struct nftnl_obj **)b, NFTNL_OBJ_NAME));
+}
+
 static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out, struct diag *d)
 {
 	_cleanup_strbuf_ struct strbuf canon;
@@ -1565,6 +1765,12 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 		strbuf_putc(&canon, '\n');
 	}
 	free(by_name);
+	/* objects by name too; none for a policy without timeouts, so its
+	 * digest reads as before */
+	if (l.n_objs) /* qsort's base must not be NULL, even for no elements */
+		qsort(l.objs, l.n_objs, sizeof(*l.objs), cmp_obj_name);
+	for (size_t k = 0; k < l.n_objs; k++)
+		obj_canon(l.objs[k], &canon);
 	for (size_t i = 0; i < l.n_rules; i++) {
 		struct live_rule *lr = &l.rules[i];
 		bool mine = live_rule_in_our_table(b, lr);

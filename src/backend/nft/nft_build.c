@@ -302,7 +302,7 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 		return NULL;
 	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, rs->table);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, hook_name(ir->hook));
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, rule_chain_name(ir));
 	if (ir->icmp_error) {
 		if (ir->has_ifname)
 			add_ifname(r, ir->hook, &ir->ifname, false);
@@ -330,11 +330,23 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 verdict:
 	add_scope(r, ir);
 	add(r, nftnl_expr_alloc("counter"));
+	if (ir->verdict == VERDICT_CT_TIMEOUT) {
+		struct nftnl_expr *e = nftnl_expr_alloc("objref");
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_CT_TIMEOUT);
+			nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, rs->timeouts[ir->ct_timeout].name);
+		}
+		add(r, e);
+		/* the first matching entry's timeouts win (emit_nft.c) */
+		add(r, verdict(NFT_RETURN));
+		goto comment;
+	}
 	/* notrack only attaches the untracked template; the return ends our
 	 * chain so later rules neither see nor count the packet again */
 	if (ir->verdict == VERDICT_NOTRACK)
 		add(r, nftnl_expr_alloc("notrack"));
 	add(r, verdict(NFT_RETURN));
+comment:
 	rule_comment(rs, ir, comment, sizeof(comment));
 	if (set_comment(r, comment) < 0)
 		goto fail;
@@ -473,7 +485,7 @@ static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uin
 
 /* ------------------------------------------------------------------ */
 
-static struct nftnl_chain *build_chain(const struct ruleset *rs, enum hook h)
+static struct nftnl_chain *build_chain(const struct ruleset *rs, enum hook h, bool timeout)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 
@@ -481,13 +493,35 @@ static struct nftnl_chain *build_chain(const struct ruleset *rs, enum hook h)
 		return NULL;
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, rs->table);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, hook_name(h));
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, timeout ? timeout_chain_name(h) : hook_name(h));
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, h == HOOK_PREROUTING ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_OUT);
-	/* raw priority: before conntrack (-200) looks at the packet */
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -300);
+	/* raw priority: before conntrack (-200) looks at the packet; the
+	 * timeout chains after it (ruleset.h, TIMEOUT_CHAIN_PRIORITY) */
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, timeout ? TIMEOUT_CHAIN_PRIORITY : -300);
 	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	return c;
+}
+
+struct nftnl_obj *nft_build_timeout_obj(const char *table, const struct ct_timeout_obj *o)
+{
+	struct nftnl_obj *ob = nftnl_obj_alloc();
+	uint32_t values[CT_TIMEOUT_STATES] = {0};
+
+	if (!ob)
+		return NULL;
+	nftnl_obj_set_u32(ob, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+	nftnl_obj_set_str(ob, NFTNL_OBJ_TABLE, table);
+	nftnl_obj_set_str(ob, NFTNL_OBJ_NAME, o->name);
+	nftnl_obj_set_u32(ob, NFTNL_OBJ_TYPE, NFT_OBJECT_CT_TIMEOUT);
+	/* l3proto inet: one object serves IPv4 and IPv6, as nft's "l3proto inet" */
+	nftnl_obj_set_u16(ob, NFTNL_OBJ_CT_TIMEOUT_L3PROTO, NFPROTO_INET);
+	nftnl_obj_set_u8(ob, NFTNL_OBJ_CT_TIMEOUT_L4PROTO, o->t.proto);
+	/* every state, the ones the policy left out at their defaults: the
+	 * kernel takes what it is sent, and nft sends the same */
+	memcpy(values, o->t.value, sizeof(values));
+	nftnl_obj_set_data(ob, NFTNL_OBJ_CT_TIMEOUT_ARRAY, values, sizeof(values));
+	return ob;
 }
 
 int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
@@ -564,11 +598,24 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 		d->sets[d->n_sets++] = s;
 	}
 	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
-		d->chains[h] = build_chain(rs, h);
-		if (!d->chains[h])
+		d->chains[d->n_chains] = build_chain(rs, h, false);
+		if (!d->chains[d->n_chains++])
 			goto oom;
 	}
-	size_t total = rs->n_chain[HOOK_PREROUTING] + rs->n_chain[HOOK_OUTPUT];
+	d->objs = calloc(rs->n_timeouts + 1, sizeof(*d->objs));
+	if (!d->objs)
+		goto oom;
+	for (size_t i = 0; i < rs->n_timeouts; i++) {
+		d->objs[d->n_objs] = nft_build_timeout_obj(rs->table, &rs->timeouts[i]);
+		if (!d->objs[d->n_objs++])
+			goto oom;
+	}
+	for (enum hook h = HOOK_PREROUTING; rs->n_timeouts && h <= HOOK_OUTPUT; h++) {
+		d->chains[d->n_chains] = build_chain(rs, h, true);
+		if (!d->chains[d->n_chains++])
+			goto oom;
+	}
+	size_t total = rs->n_chain[HOOK_PREROUTING] + rs->n_chain[HOOK_OUTPUT] + rs->n_timeout_rules;
 	d->rules = calloc(total + 1, sizeof(*d->rules));
 	d->ir_rules = calloc(total + 1, sizeof(*d->ir_rules));
 	if (!d->rules || !d->ir_rules)
@@ -581,6 +628,12 @@ int nft_build_desired(const struct ruleset *rs, struct nft_desired *d)
 				goto oom;
 			d->ir_rules[d->n_rules++] = rs->chain[h][i];
 		}
+	}
+	for (size_t i = 0; i < rs->n_timeout_rules; i++) {
+		d->rules[d->n_rules] = build_rule(rs, &rs->timeout_rules[i]);
+		if (!d->rules[d->n_rules])
+			goto oom;
+		d->ir_rules[d->n_rules++] = &rs->timeout_rules[i];
 	}
 	return 0;
 oom:
@@ -598,9 +651,13 @@ void nft_desired_free(struct nft_desired *d)
 	for (size_t i = 0; d->set_elems && i <= d->n_sets; i++)
 		nft_elems_free(&d->set_elems[i]);
 	free(d->set_elems);
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < 4; i++)
 		if (d->chains[i])
 			nftnl_chain_free(d->chains[i]);
+	for (size_t i = 0; d->objs && i < d->n_objs; i++)
+		if (d->objs[i])
+			nftnl_obj_free(d->objs[i]);
+	free(d->objs);
 	for (size_t i = 0; i < d->n_rules; i++)
 		nftnl_rule_free(d->rules[i]);
 	free(d->sets);

@@ -5,6 +5,7 @@
  */
 #pragma once
 #include <libnftnl/chain.h>
+#include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -35,13 +36,20 @@ struct nft_desired {
 	struct nftnl_set **sets;     /* named sets, without elements */
 	struct nft_elems *set_elems; /* the elements of each of sets[], in the order they are sent */
 	size_t n_sets;
-	struct nftnl_chain *chains[2]; /* indexed by enum hook */
-	struct nftnl_rule **rules;     /* in IR order; chain attribute says which */
-	const struct rule **ir_rules;  /* the IR rule each one came from */
+	/* prerouting and output (by enum hook), then the timeout chains when
+	 * the policy has per-traffic timeouts */
+	struct nftnl_chain *chains[4];
+	size_t n_chains;
+	struct nftnl_obj **objs; /* the ct timeout objects, before the rules that use them */
+	size_t n_objs;
+	struct nftnl_rule **rules;    /* in IR order; chain attribute says which */
+	const struct rule **ir_rules; /* the IR rule each one came from */
 	size_t n_rules;
 };
 
 int nft_build_desired(const struct ruleset *rs, struct nft_desired *out);
+/* The ct timeout object of one timeout policy of rs, in table inet `table`. */
+struct nftnl_obj *nft_build_timeout_obj(const char *table, const struct ct_timeout_obj *o);
 void nft_desired_free(struct nft_desired *d);
 
 /* "ct state untracked counter accept" tagged with comment `tag`.  When the

@@ -343,7 +343,8 @@ int nft_batch_send(struct nft_sock *s, struct nft_batch *b, struct diag *d)
 	int fd = mnl_socket_get_fd(s->nl), r = 0;
 	struct sockaddr_nl snl = {.nl_family = AF_NETLINK};
 
-	put_batch_marker(b, NFNL_MSG_BATCH_END, b->first_seq + 1 + b->n_msgs, NULL);
+	if (!b->check_only)
+		put_batch_marker(b, NFNL_MSG_BATCH_END, b->first_seq + 1 + b->n_msgs, NULL);
 	if (b->oom)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory building the batch");
 

@@ -6,6 +6,7 @@
  * faults.
  */
 #pragma once
+#include <stdbool.h>
 #include <libmnl/libmnl.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,9 @@ struct nft_batch {
 	uint32_t n_msgs; /* object messages, not counting begin/end */
 	char **labels;	 /* per object message: what it creates or deletes */
 	int oom;
+	/* Sent without batch-end: the kernel checks every message as for a
+	 * commit, answers the errors, then aborts (what `nft -c` does). */
+	bool check_only;
 };
 
 int nft_batch_init(struct nft_batch *b, struct nft_sock *s, uint32_t genid);
