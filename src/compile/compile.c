@@ -107,9 +107,10 @@ static int add_port_set(struct compiler *c, const char *prefix, const struct sel
 	size_t ports = 0;
 	for (size_t i = 0; i < ps->n; i++)
 		ports += (size_t)ps->ranges[i].last - ps->ranges[i].first + 1;
-	ps->hashed = ports <= PORT_SET_HASH_MAX_PORTS && ports <= PORT_SET_HASH_EXPANSION * ps->n;
-	/* the lookup every packet pays, for the sizes real hosts have */
-	ps->bitmap = ps->hashed && ports <= PORT_SET_BITMAP_MAX_PORTS;
+	if (ports > PORT_SET_HASH_MAX_PORTS || ports > PORT_SET_HASH_EXPANSION * ps->n)
+		ps->repr = PORT_SET_INTERVAL;
+	else /* the lookup every packet pays: the cheapest for the sizes real hosts have */
+		ps->repr = ports <= PORT_SET_BITMAP_MAX_PORTS ? PORT_SET_BITMAP : PORT_SET_HASH;
 	*index = (int)c->rs->n_port_sets++;
 	return 0;
 }

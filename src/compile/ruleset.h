@@ -55,21 +55,23 @@ enum field {
 	FIELD_DEST,
 };
 
+/* How the kernel holds a port set (bench/RESULTS.md, "set representations").
+ * The last two hold single ports, each port of a range an element. */
+enum port_set_repr {
+	PORT_SET_INTERVAL, /* ranges: nft "flags interval", the kernel's rbtree */
+	PORT_SET_HASH,	   /* "flags dynamic": the kernel's rhash, loaded in linear time */
+	/* a plain set (no flags): a bitmap of the 65,536 ports, the cheapest
+	 * lookup there is; its load time grows with the square of its elements
+	 * (each insert walks the list of those already there: 0.02 s at 1,024
+	 * random ports, 0.4 s at 10,000), so only up to PORT_SET_BITMAP_MAX_PORTS */
+	PORT_SET_BITMAP,
+};
+
 struct port_set {
 	char name[RULESET_NAME_MAX];
 	struct port_range *ranges; /* disjoint, ascending, adjacent ranges merged */
 	size_t n;
-	/* How the kernel holds it (bench/RESULTS.md, "set representations"):
-	 * false, an interval set of ranges (an rbtree); true, a hash of single
-	 * ports (nft "flags dynamic", the kernel's rhash).  compile.c decides. */
-	bool hashed;
-	/* With hashed, and at most PORT_SET_BITMAP_MAX_PORTS ports: a plain set
-	 * (no flags), which the kernel holds as a bitmap of the 65,536 ports,
-	 * the cheapest lookup there is.  Its load time grows with the square of
-	 * its elements (each insert walks the list of those already there:
-	 * 0.02 s at 1,024 random ports, 0.4 s at 10,000), so larger sets stay
-	 * rhash. */
-	bool bitmap;
+	enum port_set_repr repr; /* compile.c decides */
 	/* ICMP error rules look the embedded port up in a copy of this set
 	 * whose key is a raw payload (named "<name>_icmp"): nft's grammar
 	 * refuses a raw payload against a set of type inet_service. */

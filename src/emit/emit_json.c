@@ -130,10 +130,10 @@ int emit_json(const struct ruleset *rs, const struct diag *d, struct strbuf *out
 		json_object_set_new(s, "type", json_string("inet_service"));
 		json_object_set_new(s, "inline", json_boolean(port_set_is_inline(&rs->port_sets[i])));
 		json_object_set_new(s, "representation",
-				    json_string(port_set_is_inline(&rs->port_sets[i]) ? "inline"
-						: rs->port_sets[i].bitmap	      ? "bitmap"
-						: rs->port_sets[i].hashed	      ? "hash"
-										      : "interval"));
+				    json_string(port_set_is_inline(&rs->port_sets[i])	   ? "inline"
+						: rs->port_sets[i].repr == PORT_SET_BITMAP ? "bitmap"
+						: rs->port_sets[i].repr == PORT_SET_HASH   ? "hash"
+											   : "interval"));
 		json_object_set_new(s, "elements", ports_json(&rs->port_sets[i]));
 		json_array_append_new(sets, s);
 	}

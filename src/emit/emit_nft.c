@@ -43,7 +43,7 @@ static void put_elements_ports(struct strbuf *out, const struct port_set *s, boo
 	size_t k = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
-		if (!s->hashed) {
+		if (s->repr == PORT_SET_INTERVAL) {
 			strbuf_puts(out, i == 0 ? "" : (i % 16 == 0 ? ",\n\t\t\t     " : ", "));
 			put_port_range(out, &s->ranges[i], hex);
 			continue;
@@ -281,9 +281,11 @@ static const char *accept_hooks_words(unsigned hooks)
  * plain set is its bitmap, "dynamic" its rhash, "interval" its rbtree. */
 static const char *port_set_flags_line(const struct port_set *s)
 {
-	if (s->bitmap)
-		return "";
-	return s->hashed ? "\t\tflags dynamic\n" : "\t\tflags interval\n";
+	switch (s->repr) {
+	case PORT_SET_BITMAP: return "";
+	case PORT_SET_HASH: return "\t\tflags dynamic\n";
+	default: return "\t\tflags interval\n";
+	}
 }
 
 int emit_nft_text(const struct ruleset *rs, struct strbuf *out)

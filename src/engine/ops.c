@@ -1168,8 +1168,7 @@ static int compiled_identity(const struct op_config *cfg, const struct ruleset *
 	for (size_t i = 0; i < rs->n_port_sets; i++) {
 		fnv_str(&f, rs->port_sets[i].name);
 		fnv_u64(&f, rs->port_sets[i].n);
-		fnv_u64(&f, rs->port_sets[i].hashed);
-		fnv_u64(&f, rs->port_sets[i].bitmap);
+		fnv_u64(&f, (uint64_t)rs->port_sets[i].repr);
 		for (size_t j = 0; j < rs->port_sets[i].n; j++)
 			fnv_u64(&f, (uint64_t)rs->port_sets[i].ranges[j].first << 16 | rs->port_sets[i].ranges[j].last);
 	}

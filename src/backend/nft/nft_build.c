@@ -370,8 +370,8 @@ static int add_port_elems(struct nft_elems *s, const struct port_set *ps)
 	uint16_t zero = 0;
 	int r = 0;
 
-	if (ps->hashed) {
-		/* a hash holds single ports, no boundaries */
+	if (ps->repr != PORT_SET_INTERVAL) {
+		/* a hash or a bitmap holds single ports, no boundaries */
 		for (size_t i = 0; r == 0 && i < ps->n; i++)
 			for (unsigned p = ps->ranges[i].first; r == 0 && p <= ps->ranges[i].last; p++) {
 				uint16_t key = htons((uint16_t)p);
@@ -461,9 +461,11 @@ out:
  * instead, which loads in linear time (ruleset.h, struct port_set). */
 static uint32_t port_set_flags(const struct port_set *ps)
 {
-	if (ps->bitmap)
-		return 0;
-	return ps->hashed ? NFT_SET_EVAL : NFT_SET_INTERVAL;
+	switch (ps->repr) {
+	case PORT_SET_BITMAP: return 0;
+	case PORT_SET_HASH: return NFT_SET_EVAL;
+	default: return NFT_SET_INTERVAL;
+	}
 }
 
 static struct nftnl_set *new_set(const struct ruleset *rs, const char *name, uint32_t id, uint32_t type, uint32_t len,
