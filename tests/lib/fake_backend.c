@@ -181,14 +181,14 @@ static int fake_commit(struct backend *b, struct plan *p, struct diag *d)
 	if (fake.refuse_errno)
 		return diag_fail(d, DIAG_KERNEL, fake.refuse_errno, NULL, "fake kernel: commit refused");
 	fake_kernel_read(&live, &g);
-	free(live);
 	if (fake.restarts) {
-		/* someone else committed first: the generation moved */
+		/* someone else committed first: same rules, the generation moved */
 		fake.restarts--;
-		kernel_write(live = read_file("rules"), g + 1);
+		kernel_write(live, g + 1);
 		free(live);
 		return -ERESTART;
 	}
+	free(live);
 	if (g != p->generation_before)
 		return -ERESTART;
 	if (fake.unknown != FAKE_UNKNOWN_LOST)
