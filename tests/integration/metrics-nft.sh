@@ -35,9 +35,7 @@ check() { # check FILE: promtool's lint of the exposition
 }
 
 # the client: a namespace of its own behind a veth pair
-client=i21-metrics-$$
-ip netns add "$client"
-defer ip netns del "$client"
+named_netns client i21-metrics
 ip link add v0 type veth peer name v1 netns "$client"
 ip addr add 10.9.1.1/24 dev v0
 ip link set v0 up

@@ -22,9 +22,7 @@ seed=${NOTRACKCTL_TEST_SEED:-1}
 export NOTRACKCTL_TEST_BATCH_LOG=$work/batches
 
 # the second namespace, for the fresh applies; emptied before each one
-fresh=ntc-fresh-$$
-ip netns add "$fresh"
-defer ip netns del "$fresh"
+named_netns fresh ntc-fresh
 ip netns exec "$fresh" ip link set lo up
 in_fresh() { ip netns exec "$fresh" env NOTRACKCTL_STATE_DIR="$work/fresh-state" NOTRACKCTL_TEST_BATCH_LOG= "$@"; }
 

@@ -40,9 +40,7 @@ python3 - "$work" <<-'PY'
 PY
 
 # a second namespace for the fresh applies
-fresh=ntc-known-$$
-ip netns add "$fresh"
-defer ip netns del "$fresh"
+named_netns fresh ntc-known
 ip netns exec "$fresh" ip link set lo up
 
 # exact POLICY WHAT: the kernel here holds what a fresh apply of POLICY gives
@@ -152,11 +150,9 @@ exact "$work/p5.json" "after rolling forward to the CRLF policy"
 # Two fresh namespaces, one commit each, read the same generation id.  One
 # state directory used from both: B's run leaves what B holds; A's next run
 # must not take it for what A holds.
-for ns in a b; do
-	ip netns add "ntc-known-$ns-$$"
-	defer ip netns del "ntc-known-$ns-$$"
-done
-in_ns() { local ns=ntc-known-$1-$$; shift; ip netns exec "$ns" env NOTRACKCTL_STATE_DIR="$work/shared" "$@"; }
+named_netns ns_a ntc-known-a
+named_netns ns_b ntc-known-b
+in_ns() { local ns=ns_$1; shift; ip netns exec "${!ns}" env NOTRACKCTL_STATE_DIR="$work/shared" "$@"; }
 in_ns a "$bin" apply -q "$work/p0.json" >/dev/null || fail "apply in namespace A"
 in_ns b "$bin" apply -q "$work/p3.json" >/dev/null || fail "apply in namespace B"
 fresh_logs

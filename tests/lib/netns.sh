@@ -67,6 +67,26 @@ enter_netns() {
 	NOTRACKCTL_OUTER_NETNS=$here exec unshare -n -- "$0" "$@"
 }
 
+# named_netns VAR PREFIX: creates the named network namespace PREFIX-PID
+# (this shell's PID), deletes it at exit and sets VAR to its name.  Named
+# namespaces live in /run/netns, outside the test's own namespace, so one
+# whose test was killed (ctest's timeout sends SIGKILL, and no trap runs)
+# would stay for good: any PREFIX-...-PID whose PID no longer runs is
+# deleted first.  A PID that was reused keeps its namespace, which errs on
+# the side of leaving something alone.
+named_netns() {
+	local var=$1 prefix=$2 ns pid
+	while read -r ns _; do
+		case $ns in "$prefix"-*) ;; *) continue ;; esac
+		pid=${ns##*-}
+		case $pid in '' | *[!0-9]*) continue ;; esac
+		[ -d "/proc/$pid" ] || ip netns del "$ns" 2>/dev/null || true
+	done < <(ip netns list)
+	ip netns add "$prefix-$$" || fail "ip netns add $prefix-$$"
+	defer ip netns del "$prefix-$$"
+	printf -v "$var" '%s' "$prefix-$$"
+}
+
 # watch_sanitizers DIR: in a test run under ASan or UBSan (ctest sets their
 # options for the _asan tests), their reports go to files in DIR rather
 # than to stderr, where a command's expected failure could hide them (a
