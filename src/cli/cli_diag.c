@@ -194,12 +194,18 @@ static void print_status_sums(const struct status_report *rep, const char *table
 		return;
 	}
 	printf("  %zu objects, the rules summed per policy entry and hook (--verbose lists them)\n", rep->owned.n);
-	printf("  %-10s %-12s %-16s %-26s %8s %14s %16s\n", "FAMILY", "HOOK/CHAIN", "ROLE", "ORIGIN", "RULES",
-	       "PACKETS", "BYTES");
+	int w_hook = (int)strlen("HOOK/CHAIN"), w_origin = (int)strlen("ORIGIN");
+	for (size_t i = 0; i < s.n; i++) {
+		int h = (int)strlen(s.v[i].hook), g = (int)strlen(*s.v[i].origin ? s.v[i].origin : "-");
+		w_hook = h > w_hook ? h : w_hook;
+		w_origin = g > w_origin ? g : w_origin;
+	}
+	printf("  %-10s %-*s %-16s %-*s %8s %14s %16s\n", "FAMILY", w_hook, "HOOK/CHAIN", "ROLE", w_origin, "ORIGIN",
+	       "RULES", "PACKETS", "BYTES");
 	for (size_t i = 0; i < s.n; i++) {
 		const struct entry_sum *e = &s.v[i];
-		printf("  %-10s %-12s %-16s %-26s %8zu %14s %16s\n", e->family, e->hook, role_name(e->role),
-		       *e->origin ? e->origin : "-", e->rules, e->has_counter ? num(e->packets, a) : "-",
+		printf("  %-10s %-*s %-16s %-*s %8zu %14s %16s\n", e->family, w_hook, e->hook, role_name(e->role),
+		       w_origin, *e->origin ? e->origin : "-", e->rules, e->has_counter ? num(e->packets, a) : "-",
 		       e->has_counter ? num(e->bytes, b) : "-");
 	}
 	entry_sums_free(&s);
@@ -272,15 +278,27 @@ static void print_status_text(const struct status_report *rep, const char *backe
 		return;
 	}
 	bool list = verbose || rep->owned.n <= STATUS_RULES_LISTED;
-	if (list)
-		printf("  %-26s %-16s %-26s %14s %16s\n", "CHAIN", "ROLE", "ORIGIN", "PACKETS", "BYTES");
-	else
+	if (!list)
 		print_status_sums(rep, table);
+	/* the columns as wide as their longest cell: origins such as
+	 * "notrack.services[0] (icmp errors)" and chains such as
+	 * "inet notrackctl timeout_prerouting" are longer than most */
+	int w_chain = (int)strlen("CHAIN"), w_origin = (int)strlen("ORIGIN");
+	for (size_t i = 0; list && i < rep->owned.n; i++) {
+		const struct owned_object *o = &rep->owned.v[i];
+		int c = snprintf(NULL, 0, "%s %s %s", o->family, o->table, o->chain);
+		int g = (int)strlen(*inspect_owned_origin(o) ? inspect_owned_origin(o) : "-");
+		w_chain = c > w_chain ? c : w_chain;
+		w_origin = g > w_origin ? g : w_origin;
+	}
+	if (list)
+		printf("  %-*s %-16s %-*s %14s %16s\n", w_chain, "CHAIN", "ROLE", w_origin, "ORIGIN", "PACKETS",
+		       "BYTES");
 	for (size_t i = 0; list && i < rep->owned.n; i++) {
 		const struct owned_object *o = &rep->owned.v[i];
 		char chain[160];
 		snprintf(chain, sizeof(chain), "%s %s %s", o->family, o->table, o->chain);
-		printf("  %-26s %-16s %-26s %14s %16s\n", chain, role_name(inspect_owned_role(o)),
+		printf("  %-*s %-16s %-*s %14s %16s\n", w_chain, chain, role_name(inspect_owned_role(o)), w_origin,
 		       *inspect_owned_origin(o) ? inspect_owned_origin(o) : "-",
 		       o->has_counter ? num(o->packets, a) : "-", o->has_counter ? num(o->bytes, b) : "-");
 	}
