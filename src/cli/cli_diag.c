@@ -352,14 +352,16 @@ static json_t *entries_json(const struct status_report *rep, const char *table)
 	return a;
 }
 
-static void print_status_json(const struct status_report *rep, const char *backend, const char *reason,
-			      const char *table)
+/* "backend" is the name, as in apply's and lint's output; the decision and
+ * its reason are "backend_decision", the same object apply prints */
+static void print_status_json(const struct status_report *rep, const struct backend_choice *cb, const char *table)
 {
 	json_t *o = json_object(), *rules = json_array();
 
 	json_object_set_new(o, "table", rep->table_err.kind == DIAG_NONE ? table_json(&rep->table) : json_null());
 	json_object_set_new(o, "table_error", json_error(&rep->table_err));
-	json_object_set_new(o, "backend", json_pack("{s:s?,s:s}", "name", backend, "reason", reason));
+	json_object_set_new(o, "backend", cb->ops ? json_string(cb->ops->name) : json_null());
+	json_object_set_new(o, "backend_decision", cli_backend_json(cb));
 	json_object_set_new(o, "generation",
 			    rep->state_err.kind == DIAG_NONE ? json_integer((json_int_t)rep->generation) : json_null());
 	json_object_set_new(o, "policy_file", rep->policy_file ? json_string(rep->policy_file) : json_null());
@@ -463,7 +465,7 @@ int cmd_status(int argc, char **argv, struct global_options *g)
 	if (g->verbose && !g->json)
 		cli_backend_explain(&cb, stderr);
 	if (g->json)
-		print_status_json(&rep, cb.ops ? cb.ops->name : NULL, reason, table);
+		print_status_json(&rep, &cb, table);
 	else
 		print_status_text(&rep, cb.ops ? cb.ops->name : NULL, reason, table, g->verbose);
 	if (!g->json)

@@ -29,8 +29,8 @@ expect_eq "buckets" "$(j .table.buckets)" "$(sysctl -n net.netfilter.nf_conntrac
 expect_eq "count source" "$(j .table.count_source)" ctnetlink
 expect_eq "generation before" "$(j .generation)" 0
 expect_eq "rules before" "$(j '.rules | length')" 0
-expect_eq "backend" "$(j '.backend.name')" "nft"
-[[ $(j .backend.reason) == *"nft backend"* ]] || fail "status does not say why it chose nft: $(j .backend.reason)"
+expect_eq "backend" "$(j '.backend')" "nft"
+[[ $(j .backend_decision.reason) == *"nft backend"* ]] || fail "status does not say why it chose nft: $(j .backend_decision.reason)"
 expect_eq "pending" "$(j .pending)" null
 [ ! -e "$state" ] || fail "status created the state directory"
 echo "ok   status did not create the state directory"
@@ -91,7 +91,7 @@ grep -q '^  bypassed conntrack: [0-9,]* packets' "$work/s1.txt" || fail "status 
 echo "ok   status text"
 
 # --backend: named, or refused
-"$bin" status --json --backend nft --state-dir "$state" | jq -e '.backend.reason == "named with --backend"' >/dev/null ||
+"$bin" status --json --backend nft --state-dir "$state" | jq -e '.backend == "nft" and .backend_decision.reason == "named with --backend"' >/dev/null ||
 	fail "--backend nft is not reported as the reason"
 rc=0
 "$bin" status --backend pf --state-dir "$state" >/dev/null 2>&1 || rc=$?
