@@ -237,7 +237,7 @@ static void note_live_now(const struct op_config *cfg, struct session *s, uint64
 
 /* Records what is now live as a new generation and makes it current. */
 static int record(const struct op_config *cfg, struct session *s, const char *action, const struct policy_source *src,
-		  const struct ruleset *rs, struct op_result *res, struct diag *d)
+		  const char *src_digest, const struct ruleset *rs, struct op_result *res, struct diag *d)
 {
 	struct generation g = {0};
 	struct strbuf text;
@@ -260,7 +260,9 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 	g.time = (int64_t)time(NULL);
 	g.policy_file = src ? src->file : NULL;
 	g.policy = src ? src->text : NULL;
-	if (src)
+	if (src && src_digest)
+		snprintf(g.policy_digest, sizeof(g.policy_digest), "%s", src_digest);
+	else if (src)
 		digest_text(src->text, src->len, g.policy_digest);
 	else
 		snprintf(g.policy_digest, sizeof(g.policy_digest), "none");
@@ -297,6 +299,7 @@ struct change {
 	struct intent in;
 	const struct ruleset *desired;
 	const struct policy_source *src; /* apply: the policy recorded with the generation */
+	const char *src_digest;		 /* its digest, when the caller has it already */
 };
 
 static int finish_change(const struct op_config *cfg, struct session *s, const struct change *c, struct op_result *res,
@@ -305,7 +308,9 @@ static int finish_change(const struct op_config *cfg, struct session *s, const s
 	const char *action = c->in.action;
 
 	if (!strcmp(action, "apply") || !strcmp(action, "remove"))
-		return res->txn.changed || res->ct_changed ? record(cfg, s, action, c->src, c->desired, res, d) : 0;
+		return res->txn.changed || res->ct_changed
+			   ? record(cfg, s, action, c->src, c->src_digest, c->desired, res, d)
+			   : 0;
 	/* rollback, restore: the target generation becomes current */
 	if (c->in.to != res->generation_from) {
 		int r = state_set_current(&s->st, c->in.to, d);
@@ -1279,7 +1284,7 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 		}
 	}
 	if (r == 0) {
-		struct change c = {.desired = &res->rs, .src = src};
+		struct change c = {.desired = &res->rs, .src = src, .src_digest = res->policy_digest};
 		snprintf(c.in.action, sizeof(c.in.action), "apply");
 		c.in.policy_file = src->file;
 		c.in.policy = src->text;
