@@ -274,7 +274,8 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 	strbuf_free(&text);
 	if (r == 0) {
 		txn_test_pause("after-save");
-		r = state_set_current(&s->st, g.number, d);
+		/* the journal's clear, which follows, makes it durable */
+		r = state_set_current_then_clear(&s->st, g.number, d);
 	}
 	if (r == 0) {
 		res->generation_to = g.number;
@@ -618,6 +619,10 @@ static int run_change(const struct op_config *cfg, struct session *s, struct cha
 		state_intent_clear(&s->st, &ignored);
 		diag_free(&ignored);
 	}
+	/* record() left `current` for the clear to make durable: whatever
+	 * became of the clear, it must be before the change is reported */
+	if (r == 0)
+		r = state_sync(&s->st, d);
 	return r;
 }
 

@@ -67,6 +67,12 @@ int state_open(struct state *st, const char *dir, struct diag *d)
 
 void state_close(struct state *st)
 {
+	struct diag ignored;
+
+	/* a path that set `current` and did not get to the clear */
+	diag_init(&ignored);
+	state_sync(st, &ignored);
+	diag_free(&ignored);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd); /* releases the flock */
 	st->lock_fd = -1;
@@ -222,7 +228,8 @@ static int open_own(const char *path, int flags)
  * or a filesystem that cannot exchange, it is write_replace() (and a spare
  * is left for next time).
  */
-static int write_via_spare(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+static int write_via_spare_as(const char *dir, const char *name, const char *data, size_t len, bool sync_dir,
+			      struct diag *d)
 {
 	char path[4200], spare[4300];
 	size_t off = 0;
@@ -253,7 +260,12 @@ static int write_via_spare(const char *dir, const char *name, const char *data, 
 	close(fd);
 	if (renameat2(AT_FDCWD, spare, AT_FDCWD, path, RENAME_EXCHANGE) < 0 && rename(spare, path) < 0)
 		return sys_fail(d, errno, path, "cannot rename into place");
-	return fsync_dir(dir, d);
+	return sync_dir ? fsync_dir(dir, d) : 0;
+}
+
+static int write_via_spare(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
+{
+	return write_via_spare_as(dir, name, data, len, true, d);
 }
 
 static int write_atomic(const char *dir, const char *name, const char *data, size_t len, struct diag *d)
@@ -325,12 +337,36 @@ int state_current(struct state *st, uint64_t *number, struct diag *d)
 	return 0;
 }
 
-int state_set_current(struct state *st, uint64_t number, struct diag *d)
+static int set_current(struct state *st, uint64_t number, bool sync_dir, struct diag *d)
 {
 	char text[32];
+	int r;
 
 	snprintf(text, sizeof(text), "%" PRIu64 "\n", number);
-	return write_via_spare(st->dir, "current", text, strlen(text), d);
+	/* without a usable spare the write is write_replace(), synced anyway */
+	r = write_via_spare_as(st->dir, "current", text, strlen(text), sync_dir, d);
+	if (r == 0)
+		st->dir_unsynced = !sync_dir;
+	return r;
+}
+
+int state_set_current(struct state *st, uint64_t number, struct diag *d)
+{
+	return set_current(st, number, true, d);
+}
+
+int state_set_current_then_clear(struct state *st, uint64_t number, struct diag *d)
+{
+	return set_current(st, number, false, d);
+}
+
+int state_sync(struct state *st, struct diag *d)
+{
+	int r = st->dir_unsynced ? fsync_dir(st->dir, d) : 0;
+
+	if (r == 0)
+		st->dir_unsynced = false;
+	return r;
 }
 
 static int parse_gen_name(const char *name, uint64_t *n)
@@ -935,9 +971,13 @@ int state_intent_clear(struct state *st, struct diag *d)
 	 * write_via_spare()), as durably as removing it */
 	snprintf(path, sizeof(path), "%s/intent.json", st->dir);
 	snprintf(spare, sizeof(spare), "%s/.intent.json.spare", st->dir);
-	if (rename(path, spare) < 0)
-		return errno == ENOENT ? 0 : unlink_durable(st->dir, "intent.json", d);
-	return fsync_dir(st->dir, d);
+	if (rename(path, spare) < 0) {
+		int r = errno == ENOENT ? 0 : unlink_durable(st->dir, "intent.json", d);
+		return r < 0 ? r : state_sync(st, d);
+	}
+	/* one fsync for this rename and a `current` renamed just before */
+	st->dir_unsynced = true;
+	return state_sync(st, d);
 }
 
 int state_boot_id(char out[40])
