@@ -19,6 +19,7 @@
 #include "backend/iptables/lint_ipt.h"
 #include "emit/ipt_size.h"
 #include "engine/ct_sysctl.h"
+#include "engine/listeners.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 30000
 
@@ -236,7 +237,7 @@ static void note_live_now(const struct op_config *cfg, struct session *s, uint64
 
 /* Records what is now live as a new generation and makes it current. */
 static int record(const struct op_config *cfg, struct session *s, const char *action, const struct policy_source *src,
-		  const struct ruleset *rs, struct op_result *res, struct diag *d)
+		  const char *src_digest, const struct ruleset *rs, struct op_result *res, struct diag *d)
 {
 	struct generation g = {0};
 	struct strbuf text;
@@ -259,7 +260,9 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 	g.time = (int64_t)time(NULL);
 	g.policy_file = src ? src->file : NULL;
 	g.policy = src ? src->text : NULL;
-	if (src)
+	if (src && src_digest)
+		snprintf(g.policy_digest, sizeof(g.policy_digest), "%s", src_digest);
+	else if (src)
 		digest_text(src->text, src->len, g.policy_digest);
 	else
 		snprintf(g.policy_digest, sizeof(g.policy_digest), "none");
@@ -271,7 +274,8 @@ static int record(const struct op_config *cfg, struct session *s, const char *ac
 	strbuf_free(&text);
 	if (r == 0) {
 		txn_test_pause("after-save");
-		r = state_set_current(&s->st, g.number, d);
+		/* the journal's clear, which follows, makes it durable */
+		r = state_set_current_then_clear(&s->st, g.number, d);
 	}
 	if (r == 0) {
 		res->generation_to = g.number;
@@ -296,6 +300,7 @@ struct change {
 	struct intent in;
 	const struct ruleset *desired;
 	const struct policy_source *src; /* apply: the policy recorded with the generation */
+	const char *src_digest;		 /* its digest, when the caller has it already */
 };
 
 static int finish_change(const struct op_config *cfg, struct session *s, const struct change *c, struct op_result *res,
@@ -304,7 +309,9 @@ static int finish_change(const struct op_config *cfg, struct session *s, const s
 	const char *action = c->in.action;
 
 	if (!strcmp(action, "apply") || !strcmp(action, "remove"))
-		return res->txn.changed || res->ct_changed ? record(cfg, s, action, c->src, c->desired, res, d) : 0;
+		return res->txn.changed || res->ct_changed
+			   ? record(cfg, s, action, c->src, c->src_digest, c->desired, res, d)
+			   : 0;
 	/* rollback, restore: the target generation becomes current */
 	if (c->in.to != res->generation_from) {
 		int r = state_set_current(&s->st, c->in.to, d);
@@ -612,6 +619,10 @@ static int run_change(const struct op_config *cfg, struct session *s, struct cha
 		state_intent_clear(&s->st, &ignored);
 		diag_free(&ignored);
 	}
+	/* record() left `current` for the clear to make durable: whatever
+	 * became of the clear, it must be before the change is reported */
+	if (r == 0)
+		r = state_sync(&s->st, d);
 	return r;
 }
 
@@ -939,47 +950,16 @@ static size_t host_addrs(struct lint_host_addr **out)
 	return *out ? n : 0;
 }
 
-/* The ports of one /proc/net/{tcp,udp}[6] table whose sockets are in
- * state (0x0A: TCP listening, 0x07: UDP bound and unconnected), appended to
- * *ports (of *n, room for *cap). */
-static void listening_ports(const char *path, unsigned state, uint16_t **ports, size_t *n, size_t *cap)
-{
-	FILE *f = fopen(path, "re");
-	char line[512];
-
-	if (!f)
-		return; /* then those stay unknown: lint only reports more */
-	while (fgets(line, sizeof(line), f)) {
-		char local[64];
-		unsigned port, st;
-		if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &port, &st) != 3 || st != state)
-			continue;
-		if (*n == *cap) {
-			uint16_t *p = realloc(*ports, (*cap ? *cap * 2 : 64) * sizeof(*p));
-			if (!p)
-				break;
-			*ports = p;
-			*cap = *cap ? *cap * 2 : 64;
-		}
-		(*ports)[(*n)++] = (uint16_t)port;
-	}
-	fclose(f);
-}
-
 /* The ports this host listens on, for lint_input_listening. */
 static int host_listeners(struct lint_input *in)
 {
-	uint16_t *tcp = NULL, *udp = NULL;
-	size_t nt = 0, ct = 0, nu = 0, cu = 0;
-	int r;
+	struct listeners l;
+	int r = listeners_read(&l);
 
-	listening_ports("/proc/net/tcp", 0x0A, &tcp, &nt, &ct);
-	listening_ports("/proc/net/tcp6", 0x0A, &tcp, &nt, &ct);
-	listening_ports("/proc/net/udp", 0x07, &udp, &nu, &cu);
-	listening_ports("/proc/net/udp6", 0x07, &udp, &nu, &cu);
-	r = lint_input_listening(in, tcp, nt, udp, nu);
-	free(tcp);
-	free(udp);
+	if (r < 0)
+		return r;
+	r = lint_input_listening(in, l.tcp, l.n_tcp, l.udp, l.n_udp);
+	listeners_free(&l);
 	return r;
 }
 
@@ -1309,7 +1289,7 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 		}
 	}
 	if (r == 0) {
-		struct change c = {.desired = &res->rs, .src = src};
+		struct change c = {.desired = &res->rs, .src = src, .src_digest = res->policy_digest};
 		snprintf(c.in.action, sizeof(c.in.action), "apply");
 		c.in.policy_file = src->file;
 		c.in.policy = src->text;

@@ -26,6 +26,8 @@
 struct state {
 	char dir[4096];
 	int lock_fd;
+	/* a rename in dir is visible but not yet durable (state_set_current_then_clear) */
+	bool dir_unsynced;
 };
 
 /* The compiled text kept in a generation, at most: it is there for people
@@ -60,6 +62,17 @@ int state_lock(struct state *st, int timeout_ms, struct diag *d);
 
 int state_current(struct state *st, uint64_t *number, struct diag *d);
 int state_set_current(struct state *st, uint64_t number, struct diag *d);
+/*
+ * The same, when state_intent_clear() follows at once: `current` is
+ * written and fsynced and renamed into place, but the directory is synced
+ * only by the clear, for both renames (or by state_sync()).  Until then
+ * the new `current` is not committed (state.md): a power loss may keep the
+ * old one, as it would have before the write.  One fsync of the directory
+ * less per change.
+ */
+int state_set_current_then_clear(struct state *st, uint64_t number, struct diag *d);
+/* Makes every rename in the directory durable, if one is not yet. */
+int state_sync(struct state *st, struct diag *d);
 /* The highest generation number on disk (0 if none). */
 int state_last(struct state *st, uint64_t *number, struct diag *d);
 int state_load(struct state *st, uint64_t number, struct generation *g, struct diag *d);

@@ -422,15 +422,13 @@ void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *a
 static int port_ranges(const struct port_set *ps, struct lint_ranges *out)
 {
 	struct lint_range *v = calloc(ps->n ? ps->n : 1, sizeof(*v));
-	int r;
 
 	if (!v)
 		return -ENOMEM;
 	for (size_t i = 0; i < ps->n; i++)
 		lint_range_port(&v[i], ps->ranges[i].first, ps->ranges[i].last);
-	r = lint_ranges_set(out, v, ps->n, LINT_PORT_WIDTH);
-	free(v);
-	return r;
+	/* 10,000 ports are 320 KB of ranges: not copied again */
+	return lint_ranges_take(out, v, ps->n, LINT_PORT_WIDTH);
 }
 
 static int addr_ranges(const struct addr_set *as, struct lint_ranges *out)

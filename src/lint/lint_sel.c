@@ -80,12 +80,18 @@ static int range_order(const void *a, const void *b)
 int lint_ranges_set(struct lint_ranges *r, const struct lint_range *v, size_t n, unsigned width)
 {
 	struct lint_range *out = n ? malloc(n * sizeof(*out)) : NULL;
-	size_t m = 0;
 
 	if (n && !out)
 		return -ENOMEM;
 	if (n)
 		memcpy(out, v, n * sizeof(*out));
+	return lint_ranges_take(r, out, n, width);
+}
+
+int lint_ranges_take(struct lint_ranges *r, struct lint_range *out, size_t n, unsigned width)
+{
+	size_t m = 0;
+
 	sort_width = width;
 	/* the compiled policy's ranges come sorted: look before sorting 10,000 */
 	size_t sorted = 1;

@@ -84,6 +84,9 @@ void lint_ranges_free(struct lint_ranges *r);
 int lint_ranges_copy(struct lint_ranges *dst, const struct lint_ranges *src);
 /* Replaces r with the union of v[0..n) (any order, may overlap). */
 int lint_ranges_set(struct lint_ranges *r, const struct lint_range *v, size_t n, unsigned width);
+/* The same, taking v (malloc()ed, freed here when nothing is left) instead
+ * of copying it. */
+int lint_ranges_take(struct lint_ranges *r, struct lint_range *v, size_t n, unsigned width);
 /* a := a ∩ b */
 int lint_ranges_and(struct lint_ranges *a, const struct lint_ranges *b, unsigned width);
 /* r := complement of r */

@@ -403,7 +403,13 @@ static int parse_ports(struct parser *p, const char *path, json_t *arr, struct s
 		if (r < 0)
 			goto out;
 	}
-	qsort(tmp, n, sizeof(*tmp), cmp_indexed_range);
+	/* a list written in order (what tools generate) is already in the
+	 * order qsort gives: ascending, no two with the same first port */
+	size_t sorted = 1;
+	while (sorted < n && tmp[sorted].r.first > tmp[sorted - 1].r.last)
+		sorted++;
+	if (sorted < n)
+		qsort(tmp, n, sizeof(*tmp), cmp_indexed_range);
 	for (size_t i = 1; i < n; i++) {
 		if (tmp[i].r.first > tmp[i - 1].r.last)
 			continue;

@@ -123,11 +123,13 @@ python3 - "$NOTRACKCTL_STATE_DIR/known" <<-'PY'
 	        elems += bytes([2, 0]) + struct.pack(">H", 62000)
 	        n += 1
 	    out += struct.pack("<I", nl) + name + struct.pack("<I", n) + elems
-	h = 0xcbf29ce484222325
-	for c in out:
-	    h = ((h ^ c) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+	# the sum: XXH3 (64 bits) of the bytes, from the library notrackctl uses
+	import ctypes
+	xxh = ctypes.CDLL("libxxhash.so.0")
+	xxh.XXH3_64bits.restype = ctypes.c_uint64
+	xxh.XXH3_64bits.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 	words[words.index(b"len") + 1] = str(len(out)).encode()
-	words[words.index(b"sum") + 1] = b"%016x" % h
+	words[words.index(b"sum") + 1] = b"xxh3:%016x" % xxh.XXH3_64bits(out, len(out))
 	open(path, "wb").write(b" ".join(words) + b"\n" + out)
 PY
 fresh_logs

@@ -2036,11 +2036,22 @@ static int nft_known_save(struct backend *b, struct strbuf *out)
 		put_u32(out, (uint32_t)strlen(name));
 		strbuf_putn(out, name, strlen(name));
 		put_u32(out, (uint32_t)e->n);
+		/* the elements in one piece: 20,000 small appends cost more
+		 * than the rest of the file */
+		size_t size = 0, at = 0;
+		for (size_t k = 0; k < e->n; k++)
+			size += 2u + e->v[k].len;
+		char *buf = malloc(size ? size : 1);
+		if (!buf)
+			return -ENOMEM;
 		for (size_t k = 0; k < e->n; k++) {
-			const char head[2] = {(char)e->v[k].len, (char)e->v[k].end};
-			strbuf_putn(out, head, 2);
-			strbuf_putn(out, (const char *)e->v[k].key, e->v[k].len);
+			buf[at++] = (char)e->v[k].len;
+			buf[at++] = (char)e->v[k].end;
+			memcpy(buf + at, e->v[k].key, e->v[k].len);
+			at += e->v[k].len;
 		}
+		strbuf_putn(out, buf, size);
+		free(buf);
 	}
 	return out->oom ? -ENOMEM : 0;
 }
@@ -2113,6 +2124,9 @@ static void known_parse(struct backend *b)
 			break;
 		memcpy(ks->name, name, name_len);
 		count = take_u32(&rd);
+		/* every element takes at least 2 bytes: a count beyond that is damage */
+		if (count > (size_t)(rd.end - rd.p) / 2 || nft_elems_reserve(&ks->elems, count) < 0)
+			break;
 		for (uint32_t k = 0; k < count && !rd.bad; k++) {
 			const unsigned char *head = take(&rd, 2);
 			const unsigned char *key = head ? take(&rd, head[0]) : NULL;

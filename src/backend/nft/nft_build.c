@@ -833,6 +833,20 @@ static int cmp_item(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct nft_elem_item));
 }
 
+int nft_elems_reserve(struct nft_elems *l, size_t n)
+{
+	struct nft_key *p;
+
+	if (l->cap - l->n >= n)
+		return 0;
+	p = realloc(l->v, (l->n + n) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	l->v = p;
+	l->cap = l->n + n;
+	return 0;
+}
+
 int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end)
 {
 	struct nft_key *k;

@@ -62,6 +62,8 @@ struct nftnl_rule *nft_build_accept_rule(int family, const char *table, const ch
  * rule read back from the kernel compares equal to the one we built. */
 int nft_rule_canon(const struct nftnl_rule *r, struct strbuf *out);
 int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end);
+/* Room for n more without growing: a list whose size is known up front. */
+int nft_elems_reserve(struct nft_elems *l, size_t n);
 int nft_elems_from_set(struct nft_elems *l, const struct nftnl_set *s);
 int nft_elems_copy(struct nft_elems *dst, const struct nft_elems *src);
 void nft_elems_free(struct nft_elems *l);
