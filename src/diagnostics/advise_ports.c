@@ -238,25 +238,30 @@ static void describe_timeouts(const struct advise_port_item *it, struct strbuf *
 }
 
 /* The keep_tracked entry that selects exactly proto/port and nothing
- * narrower, or -1. */
+ * narrower, or -1.  A role narrows too: a "service" entry's rules match the
+ * port as the destination of arriving packets only, so connections this
+ * host opens to it would not get the timeouts; the grouping cannot tell
+ * the directions apart, so only role any is the same selector. */
 static long exact_entry(const struct policy *pol, const struct advise_port_item *it)
 {
 	for (size_t i = 0; pol && i < pol->n_keep; i++) {
 		const struct selector *s = &pol->keep[i];
-		if (s->proto == it->proto && whole_port(s) && s->n_ports == 1 && s->ports[0].first == it->port &&
-		    s->ports[0].last == it->port)
+		if (s->proto == it->proto && whole_port(s) && s->role == ROLE_ANY && s->n_ports == 1 &&
+		    s->ports[0].first == it->port && s->ports[0].last == it->port)
 			return (long)i;
 	}
 	return -1;
 }
 
-/* An entry before `before` with timeouts that also matches the port: the
- * first entry with timeouts that matches decides, so ours would not. */
+/* An entry before `before` with timeouts that matches all of the port's
+ * traffic: the first entry with timeouts that matches decides, so ours
+ * would never act.  (One that matches part of it leaves ours the rest.) */
 static long shadowing_entry(const struct policy *pol, const struct advise_port_item *it, size_t before)
 {
 	for (size_t i = 0; pol && i < pol->n_keep && i < before; i++) {
 		const struct selector *s = &pol->keep[i];
-		if (s->timeouts.proto == it->proto && (!s->proto || s->proto == it->proto) && port_in(s, it->port))
+		if (s->timeouts.proto == it->proto && (!s->proto || s->proto == it->proto) && whole_port(s) &&
+		    s->role == ROLE_ANY && port_in(s, it->port))
 			return (long)i;
 	}
 	return -1;

@@ -517,7 +517,8 @@ static void test_port_merge(void **state)
 	    "{\"version\":1,\"keep_tracked\":["
 	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[8080],\"timeouts\":{\"established\":600}},"
 	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[\"9000-9100\"],\"timeouts\":{\"time_wait\":30}},"
-	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[9050],\"timeouts\":{\"time_wait\":5}}]}";
+	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[9050],\"timeouts\":{\"time_wait\":5}},"
+	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[443],\"role\":\"service\"}]}";
 	struct advise_port_item items[3] = {tw_item(8080), tw_item(9050), tw_item(443)};
 	struct policy pol;
 	json_error_t jerr;
@@ -528,23 +529,25 @@ static void test_port_merge(void **state)
 	parse(text, &pol);
 	strbuf_init(&notes);
 	/* 8080: into entry 0, which keeps its established; 9050: entry 1
-	 * decides first, left alone; 443: a new entry */
+	 * decides first, left alone; 443: a new entry, as entry 3 is only for
+	 * arriving packets (role service) */
 	assert_int_equal(advise_ports_merge(root, &pol, items, 3, &notes), 2);
 	keep = json_object_get(root, "keep_tracked");
-	assert_int_equal(json_array_size(keep), 4);
+	assert_int_equal(json_array_size(keep), 5);
+	assert_null(json_object_get(json_array_get(keep, 3), "timeouts"));
 	json_t *t0 = json_object_get(json_array_get(keep, 0), "timeouts");
 	assert_int_equal(json_integer_value(json_object_get(t0, "time_wait")), 10);
 	assert_int_equal(json_integer_value(json_object_get(t0, "established")), 600);
 	json_t *t2 = json_object_get(json_array_get(keep, 2), "timeouts");
 	assert_int_equal(json_integer_value(json_object_get(t2, "time_wait")), 5);
-	json_t *e3 = json_array_get(keep, 3);
+	json_t *e3 = json_array_get(keep, 4);
 	assert_string_equal(json_string_value(json_object_get(e3, "reason")), "nat");
 	assert_int_equal(json_integer_value(json_array_get(json_object_get(e3, "ports"), 0)), 443);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(e3, "timeouts"), "time_wait")), 10);
 	assert_non_null(strstr(notes.data, "tcp/9050: 2000 of 4000 entries (50.0 %), 2000 NATed; 1900 in TIME_WAIT, 0 "
 					   "in CLOSE: left alone, $.keep_tracked[1] sets timeouts for it first"));
 	assert_non_null(strstr(notes.data, "timeouts into $.keep_tracked[0]: time_wait=10"));
-	assert_non_null(strstr(notes.data, "new $.keep_tracked[3] with timeouts: time_wait=10"));
+	assert_non_null(strstr(notes.data, "new $.keep_tracked[4] with timeouts: time_wait=10"));
 	strbuf_free(&notes);
 	json_decref(root);
 	policy_free(&pol);
