@@ -267,6 +267,24 @@ static long shadowing_entry(const struct policy *pol, const struct advise_port_i
 	return -1;
 }
 
+/* A notrack entry that selects some of the port: a new keep_tracked entry
+ * for the whole port would take that traffic back from it (keep_tracked
+ * returns come first), or leave it nothing to match at all, which the
+ * parser refuses.  A host that serves the port itself and NATs it for
+ * others (a router's own 443 and its LAN's) needs a narrower entry, by
+ * hand. */
+static const struct selector *untracking_entry(const struct policy *pol, const struct advise_port_item *it)
+{
+	const struct selector *lists[] = {pol ? pol->services : NULL, pol ? pol->upstreams : NULL};
+	size_t counts[] = {pol ? pol->n_services : 0, pol ? pol->n_upstreams : 0};
+
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < counts[l]; i++)
+			if ((!lists[l][i].proto || lists[l][i].proto == it->proto) && port_in(&lists[l][i], it->port))
+				return &lists[l][i];
+	return NULL;
+}
+
 static int add_timeouts(json_t *t, const struct advise_port_item *it, struct strbuf *notes)
 {
 	for (size_t i = 0; i < it->n; i++) {
@@ -318,6 +336,15 @@ int advise_ports_merge(json_t *root, const struct policy *pol, const struct advi
 		shadow = shadowing_entry(pol, it, exact < 0 ? (pol ? pol->n_keep : 0) : (size_t)exact);
 		if (shadow >= 0) {
 			strbuf_printf(notes, ": left alone, $.keep_tracked[%ld] sets timeouts for it first\n", shadow);
+			continue;
+		}
+		const struct selector *untracks = exact < 0 ? untracking_entry(pol, it) : NULL;
+		if (untracks) {
+			strbuf_printf(
+			    notes,
+			    ": left alone, %s untracks %s/%u too, and a keep_tracked entry for the whole port "
+			    "would override it; add one narrowed by peers or addresses by hand\n",
+			    untracks->path, group_proto(it->proto), it->port);
 			continue;
 		}
 		if (!keep) {

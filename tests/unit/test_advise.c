@@ -553,6 +553,28 @@ static void test_port_merge(void **state)
 	policy_free(&pol);
 }
 
+static void test_port_merge_untracked(void **state)
+{
+	/* a router: its own 443 untracked, its LAN's 443 masqueraded */
+	const char *text = "{\"version\":1,\"notrack\":{\"services\":[{\"proto\":\"tcp\",\"ports\":[443],"
+			   "\"addresses\":[\"192.0.2.1\"]}]}}";
+	struct advise_port_item items[1] = {tw_item(443)};
+	struct policy pol;
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr);
+	struct strbuf notes;
+
+	(void)state;
+	parse(text, &pol);
+	strbuf_init(&notes);
+	assert_int_equal(advise_ports_merge(root, &pol, items, 1, &notes), 0);
+	assert_null(json_object_get(root, "keep_tracked"));
+	assert_non_null(strstr(notes.data, "left alone, $.notrack.services[0] untracks tcp/443 too"));
+	strbuf_free(&notes);
+	json_decref(root);
+	policy_free(&pol);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +595,7 @@ int main(void)
 	    cmocka_unit_test(test_port_states_and_pins),
 	    cmocka_unit_test(test_port_counting),
 	    cmocka_unit_test(test_port_merge),
+	    cmocka_unit_test(test_port_merge_untracked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
