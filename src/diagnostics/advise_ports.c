@@ -177,8 +177,9 @@ size_t advise_port_timeouts(const struct advise_ports *p, uint64_t total, const 
 			 *  - TIME_WAIT (120 s) lets conntrack recognise a late segment or
 			 *    a retransmitted FIN of a closed connection; the endpoints
 			 *    keep their own TIME_WAIT in the socket, and a new SYN on the
-			 *    same tuple reopens the entry anyway.  10 s covers a
-			 *    retransmitted FIN on any sane path.
+			 *    same tuple reopens the entry anyway.  10 s covers the
+			 *    first five retransmissions of a lost last ACK's FIN (the
+			 *    RTO starts at 200 ms and doubles); a later one is INVALID.
 			 *  - unreplied UDP (30 s): a flood or requests nobody answers;
 			 *    10 s still covers DNS's 5 s retries.
 			 *  - replied UDP (120 s): 60 s, as advise recommends globally;
