@@ -922,7 +922,10 @@ static const char advise_help[] = "Usage: notrackctl advise [OPTIONS]\n"
 				  "      --write-policy FILE  put the recommendation into the conntrack\n"
 				  "                        section of the policy FILE (created if absent),\n"
 				  "                        for apply to manage; values this namespace\n"
-				  "                        cannot write are left out, and said so\n"
+				  "                        cannot write are left out, and said so; where a\n"
+				  "                        NATed or kept-tracked tcp/udp port holds >= 20 %%\n"
+				  "                        and >= 1000 entries, its keep_tracked entry gets\n"
+				  "                        short timeouts (nft backend only)\n"
 				  "      --objsize BYTES   size of one entry (default: /proc/slabinfo, else 352)\n"
 				  "      --ram BYTES       size the advice for this much RAM (default: this machine)\n";
 
@@ -1016,6 +1019,62 @@ static json_t *advise_json(const struct advise_report *rep, const char *file_tex
 	    "timeouts", items, "sysctl_file", file_text, "written", written ? json_string(written) : json_null());
 }
 
+/*
+ * --write-policy: whether to look for per-traffic timeouts, and what the
+ * policy keeps tracked already.  The iptables backend refuses "timeouts"
+ * (its CT target needs cttimeout objects outside the atomic commit), so a
+ * proposal there would only make apply fail.  Returns whether *pol holds a
+ * parsed policy to free.
+ */
+static bool advise_per_port(const struct global_options *g, const char *policy_file, struct advise_request *req,
+			    struct policy *pol, struct strbuf *notes)
+{
+	struct backend_choice cb = {0};
+	struct policy_source src = {0};
+	struct diag bd;
+	bool parsed = false;
+
+	diag_init(&bd);
+	cli_backend_choose(g, &cb, &bd);
+	req->per_port = !cb.ops || strcmp(cb.ops->name, "iptables");
+	if (!req->per_port)
+		strbuf_puts(notes, "per-traffic timeouts not proposed: the iptables backend refuses keep_tracked "
+				   "\"timeouts\" (nft only)\n");
+	cli_backend_free(&cb);
+	diag_free(&bd);
+	/* a file that does not parse is refused with its error when it is written */
+	diag_init(&bd);
+	if (req->per_port && access(policy_file, F_OK) == 0 && policy_source_read(&src, policy_file, &bd) == 0 &&
+	    policy_parse(&src, pol, &bd) == 0) {
+		req->policy = pol;
+		parsed = true;
+	}
+	policy_source_free(&src);
+	diag_free(&bd);
+	return parsed;
+}
+
+static json_t *port_timeouts_json(const struct advise_report *rep)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < rep->n_port_items; i++) {
+		const struct advise_port_item *it = &rep->port_items[i];
+		json_t *t = json_object(), *pinned = json_object();
+		for (size_t k = 0; k < it->n; k++)
+			json_object_set_new(it->t[k].pinned ? pinned : t, it->t[k].key, json_integer(it->t[k].value));
+		json_array_append_new(
+		    a, json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "proto",
+				 it->proto == IPPROTO_TCP ? "tcp" : "udp", "port", it->port, "entries",
+				 (json_int_t)it->c.entries, "nat", (json_int_t)it->c.nat, "time_wait",
+				 (json_int_t)it->c.time_wait, "close", (json_int_t)it->c.close, "udp_unreplied",
+				 (json_int_t)it->c.udp_unreplied, "udp_stream", (json_int_t)it->c.udp_stream, "total",
+				 (json_int_t)it->total, "share_percent", json_percent(it->share_percent), "timeouts", t,
+				 "pinned", pinned));
+	}
+	return a;
+}
+
 int cmd_advise(int argc, char **argv, struct global_options *g)
 {
 	static const struct option opts[] = {
@@ -1031,10 +1090,12 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	};
 	struct advise_request req = {.ct = &ct_netlink_ops};
 	struct advise_report rep = {0};
+	struct policy kept_by = {0};
+	bool has_kept_by = false;
 	const char *write_file = NULL, *policy_file = NULL;
 	struct ct_value values[ADVISE_POLICY_VALUES];
 	struct strbuf notes;
-	size_t n_values = 0;
+	size_t n_values = 0, n_ports = 0;
 	uint64_t v;
 	struct strbuf text;
 	char when[32] = "?";
@@ -1078,6 +1139,8 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 	diag_init(&d);
 	strbuf_init(&text);
 	strbuf_init(&notes);
+	if (policy_file)
+		has_kept_by = advise_per_port(g, policy_file, &req, &kept_by, &notes);
 	r = inspect_advise(&req, &rep, &d);
 	if (r == 0) {
 		if (gmtime_r(&now, &tm))
@@ -1091,7 +1154,14 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 		r = inspect_write_file(write_file, text.data, &d);
 	if (r == 0 && policy_file) {
 		n_values = advise_policy_values(&rep.sizes, rep.items, rep.n_items, values);
-		r = inspect_write_policy(policy_file, values, &n_values, &notes, &d);
+		n_ports = rep.n_port_items;
+		if (req.per_port && !n_ports)
+			strbuf_printf(
+			    &notes,
+			    "per-traffic timeouts: none proposed, no NATed or kept-tracked tcp/udp port holds "
+			    ">= %d %% and >= %d entries of the table\n",
+			    ADVISE_PORT_SHARE_PERCENT, ADVISE_PORT_MIN_ENTRIES);
+		r = inspect_write_policy(policy_file, values, &n_values, rep.port_items, &n_ports, &notes, &d);
 	}
 	if (r < 0) {
 		cli_print_error(&d);
@@ -1103,6 +1173,7 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 		json_object_set_new(o, "policy_written", policy_file ? json_string(policy_file) : json_null());
 		json_object_set_new(o, "policy_values", pv);
 		json_object_set_new(o, "policy_notes", json_string(notes.data ? notes.data : ""));
+		json_object_set_new(o, "port_timeouts", port_timeouts_json(&rep));
 		print_json_doc(o, NULL);
 	} else {
 		print_advise_text(&rep, text.data);
@@ -1110,21 +1181,28 @@ int cmd_advise(int argc, char **argv, struct global_options *g)
 			printf("\nwritten to %s; nothing was applied (run sysctl --system to apply)\n", write_file);
 		if (policy_file) {
 			printf("\n%s", notes.data ? notes.data : "");
-			if (!n_values) {
-				printf("nothing to write to %s\n", policy_file);
-			} else {
+			if (n_values) {
 				printf("conntrack section of %s:", policy_file);
 				for (size_t i = 0; i < n_values; i++)
 					printf(" %s=%lld", values[i].key, values[i].value);
-				printf("\nnothing was applied; 'notrackctl diff %s' shows the change, 'notrackctl "
+				printf("\n");
+			}
+			if (n_ports)
+				printf("keep_tracked timeouts of %zu port%s into %s\n", n_ports,
+				       n_ports == 1 ? "" : "s", policy_file);
+			if (!n_values && !n_ports)
+				printf("nothing to write to %s\n", policy_file);
+			else
+				printf("nothing was applied; 'notrackctl diff %s' shows the change, 'notrackctl "
 				       "apply %s' makes it\n",
 				       policy_file, policy_file);
-			}
 		}
 	}
 	strbuf_free(&notes);
 	strbuf_free(&text);
 	advise_report_free(&rep);
+	if (has_kept_by)
+		policy_free(&kept_by);
 	diag_free(&d);
 	return code;
 }

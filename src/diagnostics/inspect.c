@@ -469,9 +469,19 @@ void top_report_free(struct top_report *rep)
 /* ------------------------------------------------------------------ */
 /* advise                                                               */
 
-static int agg_entry(const struct ct_entry *e, void *data)
+struct advise_dump {
+	struct ct_agg *agg;
+	struct advise_ports *ports; /* NULL: not asked for */
+	const struct policy *policy;
+};
+
+static int advise_entry(const struct ct_entry *e, void *data)
 {
-	ct_agg_add(data, e);
+	struct advise_dump *ad = data;
+
+	ct_agg_add(ad->agg, e);
+	if (ad->ports)
+		advise_ports_add(ad->ports, ad->policy, e);
 	return 0;
 }
 
@@ -544,7 +554,10 @@ int inspect_advise(const struct advise_request *req, struct advise_report *rep, 
 
 	if (ct_agg_init(&rep->agg, 0) < 0)
 		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	r = req->ct->dump(agg_entry, &rep->agg, d);
+	if (req->per_port && advise_ports_init(&rep->ports) < 0)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	struct advise_dump ad = {&rep->agg, req->per_port ? &rep->ports : NULL, req->policy};
+	r = req->ct->dump(advise_entry, &ad, d);
 	if (r < 0)
 		return r;
 
@@ -569,12 +582,20 @@ int inspect_advise(const struct advise_request *req, struct advise_report *rep, 
 	/* under pressure: the table is at least half full, or has overflowed */
 	rep->mix.pressure = in.drops > 0 || (in.max && rep->peak * 2 >= in.max);
 	rep->n_items = advise_timeouts(&rep->mix, rep->timeouts, rep->items);
+	if (!req->per_port)
+		return 0;
+	memcpy(rep->global_after, rep->timeouts, sizeof(rep->global_after));
+	for (size_t i = 0; i < rep->n_items; i++)
+		if (rep->items[i].change)
+			rep->global_after[rep->items[i].which] = rep->items[i].recommended;
+	rep->n_port_items = advise_port_timeouts(&rep->ports, rep->agg.total, rep->global_after, rep->port_items);
 	return 0;
 }
 
 void advise_report_free(struct advise_report *rep)
 {
 	ct_agg_free(&rep->agg);
+	advise_ports_free(&rep->ports);
 	memset(rep, 0, sizeof(*rep));
 }
 
@@ -646,43 +667,53 @@ int inspect_write_file(const char *path, const char *text, struct diag *d)
 }
 
 /* The policy to write into: the file's, checked, or a new one. */
-static int policy_to_edit(const char *path, json_t **root, struct diag *d)
+static int policy_to_edit(const char *path, json_t **root, struct policy *pol, struct diag *d)
 {
 	struct policy_source src = {0};
-	struct policy pol;
 	json_error_t jerr;
 	int r;
 
+	memset(pol, 0, sizeof(*pol));
 	if (access(path, F_OK) < 0) {
 		*root = json_pack("{s:i}", "version", POLICY_VERSION);
 		return *root ? 0 : diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 	}
 	r = policy_source_read(&src, path, d);
 	if (r == 0)
-		r = policy_parse(&src, &pol, d);
+		r = policy_parse(&src, pol, d);
 	if (r < 0) {
 		policy_locate(&src, d);
 		policy_source_free(&src);
 		return r;
 	}
-	policy_free(&pol);
 	*root = json_loadb(src.text, src.len, JSON_REJECT_DUPLICATES, &jerr);
 	policy_source_free(&src);
-	return *root ? 0 : diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	if (*root)
+		return 0;
+	policy_free(pol);
+	return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 }
 
-int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, struct strbuf *notes, struct diag *d)
+int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, const struct advise_port_item *ports,
+			 size_t *n_ports, struct strbuf *notes, struct diag *d)
 {
 	struct policy_source check = {.file = (char *)path};
 	bool exists = access(path, F_OK) == 0;
-	struct policy pol;
+	struct policy pol, old;
 	json_t *root, *ct;
 	char *text = NULL;
 	size_t kept = 0;
-	int r = policy_to_edit(path, &root, d);
+	int r = policy_to_edit(path, &root, &old, d);
 
 	if (r < 0)
 		return r;
+	r = advise_ports_merge(root, exists ? &old : NULL, ports, *n_ports, notes);
+	policy_free(&old);
+	if (r < 0) {
+		json_decref(root);
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	}
+	*n_ports = (size_t)r;
 	ct = json_object_get(root, "conntrack");
 	if (!ct) {
 		ct = json_object();
@@ -704,7 +735,7 @@ int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, struct
 		diag_free(&probe);
 	}
 	*n = kept;
-	if (!kept && !exists) {
+	if (!kept && !exists && !*n_ports) {
 		json_decref(root);
 		return 0;
 	}

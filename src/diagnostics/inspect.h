@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "diagnostics/advise.h"
+#include "diagnostics/advise_ports.h"
 #include "backend/backend.h"
 #include "diagnostics/coverage.h"
 #include "diagnostics/ct_agg.h"
@@ -134,6 +135,10 @@ struct advise_request {
 	unsigned sample_ms; /* watch the count this long for a peak; 0: do not */
 	uint64_t objsize;   /* 0: read /proc/slabinfo, else the default */
 	uint64_t ram;	    /* 0: this machine's */
+	/* count the traffic that must stay tracked by tcp/udp port, for
+	 * per-traffic timeouts; policy (may be NULL) says what it keeps */
+	bool per_port;
+	const struct policy *policy;
 };
 
 struct advise_report {
@@ -148,6 +153,11 @@ struct advise_report {
 	struct advise_mix mix;
 	struct advise_timeout_item items[ADV_TIMEOUTS];
 	size_t n_items;
+	/* per_port only: the global timeouts after the advice, and the groups */
+	uint64_t global_after[ADV_TIMEOUTS];
+	struct advise_ports ports;
+	struct advise_port_item port_items[ADVISE_PORT_MAX];
+	size_t n_port_items;
 };
 
 int inspect_advise(const struct advise_request *req, struct advise_report *rep, struct diag *d);
@@ -166,6 +176,9 @@ int inspect_write_file(const char *path, const char *text, struct diag *d);
  * counts what is left), with one line in `notes` saying why, so that apply
  * accepts the result here.  With nothing left a new file is not created.  The result is parsed
  * before it replaces the file; an existing file that is not a valid policy
- * is refused with its error.
+ * is refused with its error.  The per-traffic proposals `ports` go into
+ * keep_tracked (advise_ports_merge), with their lines in `notes`;
+ * *n_ports then counts those that went into the file.
  */
-int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, struct strbuf *notes, struct diag *d);
+int inspect_write_policy(const char *path, struct ct_value *v, size_t *n, const struct advise_port_item *ports,
+			 size_t *n_ports, struct strbuf *notes, struct diag *d);

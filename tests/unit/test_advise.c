@@ -14,6 +14,10 @@
 #include <string.h>
 
 #include "diagnostics/advise.h"
+#include "diagnostics/advise_ports.h"
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
+#include <netinet/in.h>
 #include "util/strbuf.h"
 #include "engine/ct_sysctl.h"
 
@@ -351,6 +355,226 @@ static void test_format_bytes(void **state)
 	assert_string_equal(buf, "1.5 GiB");
 }
 
+/* ------------------------------------------------------------------ */
+/* per-traffic timeouts                                                 */
+
+static const uint64_t kernel_globals[ADV_TIMEOUTS] = {
+    [ADV_TCP_ESTABLISHED] = 432000,
+    [ADV_TCP_TIME_WAIT] = 120,
+    [ADV_TCP_CLOSE_WAIT] = 60,
+    [ADV_TCP_FIN_WAIT] = 120,
+    [ADV_TCP_SYN_SENT] = 120,
+    [ADV_TCP_SYN_RECV] = 60,
+    [ADV_UDP] = 30,
+    [ADV_UDP_STREAM] = 120,
+};
+
+static struct advise_port_cell *cell(struct advise_ports *p, int udp, uint16_t port)
+{
+	return &p->cell[udp * 65536 + port];
+}
+
+static void test_port_thresholds(void **state)
+{
+	struct advise_ports p;
+	struct advise_port_item out[ADVISE_PORT_MAX];
+
+	(void)state;
+	assert_int_equal(advise_ports_init(&p), 0);
+	*cell(&p, 0, 8080) = (struct advise_port_cell){.entries = 1000, .nat = 1000, .time_wait = 1000};
+	/* 1000 of 5000 is exactly 20 % and exactly 1000 entries: proposed */
+	assert_int_equal(advise_port_timeouts(&p, 5000, kernel_globals, out), 1);
+	assert_int_equal(out[0].proto, IPPROTO_TCP);
+	assert_int_equal(out[0].port, 8080);
+	assert_int_equal(out[0].n, 1);
+	assert_string_equal(out[0].t[0].key, "time_wait");
+	assert_int_equal(out[0].t[0].value, ADVISE_PORT_TIME_WAIT);
+	assert_int_equal(out[0].t[0].entries, 1000);
+	assert_false(out[0].t[0].pinned);
+	/* 1000 of 5001 is under 20 % (100000 < 100020) */
+	assert_int_equal(advise_port_timeouts(&p, 5001, kernel_globals, out), 0);
+	/* 999 entries are under the minimum, whatever their share */
+	cell(&p, 0, 8080)->entries = 999;
+	cell(&p, 0, 8080)->time_wait = 999;
+	assert_int_equal(advise_port_timeouts(&p, 999, kernel_globals, out), 0);
+	advise_ports_free(&p);
+}
+
+static void test_port_states_and_pins(void **state)
+{
+	struct advise_ports p;
+	struct advise_port_item out[ADVISE_PORT_MAX];
+	uint64_t g[ADV_TIMEOUTS];
+
+	(void)state;
+	assert_int_equal(advise_ports_init(&p), 0);
+	/* mostly ESTABLISHED: a group, but nothing to shorten */
+	*cell(&p, 0, 5432) = (struct advise_port_cell){.entries = 3000, .nat = 3000, .time_wait = 599};
+	/* UDP: 800 unreplied and 400 streams of 1200, both >= 20 % */
+	*cell(&p, 1, 53) = (struct advise_port_cell){.entries = 1200, .udp_unreplied = 800, .udp_stream = 400};
+	assert_int_equal(advise_port_timeouts(&p, 5000, kernel_globals, out), 2);
+	/* largest first */
+	assert_int_equal(out[0].port, 5432);
+	assert_int_equal(out[0].n, 0); /* 599 of 3000 in TIME_WAIT: under 20 % */
+	assert_int_equal(out[1].proto, IPPROTO_UDP);
+	assert_int_equal(out[1].n, 2);
+	assert_string_equal(out[1].t[0].key, "udp");
+	assert_int_equal(out[1].t[0].value, ADVISE_PORT_UDP);
+	assert_string_equal(out[1].t[1].key, "udp_stream");
+	assert_int_equal(out[1].t[1].value, ADVISE_PORT_UDP_STREAM);
+
+	/* a host whose globals are already short gets no proposal; one whose
+	 * established is 3600 gets it pinned in the object, which would
+	 * otherwise reset it to the built-in 5 days for this traffic */
+	memcpy(g, kernel_globals, sizeof(g));
+	g[ADV_UDP] = 10;
+	g[ADV_UDP_STREAM] = 60;
+	assert_int_equal(advise_port_timeouts(&p, 5000, g, out), 2);
+	assert_int_equal(out[1].n, 0);
+	memset(p.cell, 0, 2 * 65536 * sizeof(*p.cell));
+	*cell(&p, 0, 8080) = (struct advise_port_cell){.entries = 2000, .nat = 2000, .time_wait = 1900};
+	g[ADV_TCP_ESTABLISHED] = 3600;
+	assert_int_equal(advise_port_timeouts(&p, 5000, g, out), 1);
+	assert_int_equal(out[0].n, 2);
+	assert_string_equal(out[0].t[0].key, "time_wait");
+	assert_string_equal(out[0].t[1].key, "established");
+	assert_int_equal(out[0].t[1].value, 3600);
+	assert_true(out[0].t[1].pinned);
+	advise_ports_free(&p);
+}
+
+static void entry(struct ct_entry *e, uint8_t proto, uint16_t dport, uint32_t status, uint8_t tcp_state)
+{
+	memset(e, 0, sizeof(*e));
+	e->family = 2; /* AF_INET */
+	e->proto = proto;
+	e->has_ports = true;
+	e->dport = dport;
+	e->status = status;
+	e->tcp_state = tcp_state;
+}
+
+static void parse(const char *text, struct policy *pol)
+{
+	struct policy_source src = {.file = (char *)"p.json", .text = (char *)text, .len = strlen(text)};
+	struct diag d;
+
+	diag_init(&d);
+	assert_int_equal(policy_parse(&src, pol, &d), 0);
+	diag_free(&d);
+}
+
+static void test_port_counting(void **state)
+{
+	struct advise_ports p;
+	struct policy pol;
+	struct ct_entry e;
+
+	(void)state;
+	parse("{\"version\":1,\"keep_tracked\":[{\"reason\":\"state\",\"proto\":\"udp\",\"ports\":[\"5000-6000\"]},"
+	      "{\"reason\":\"state\",\"proto\":\"tcp\",\"ports\":[7000],\"peers\":[\"10.0.0.0/8\"]}]}",
+	      &pol);
+	assert_int_equal(advise_ports_init(&p), 0);
+	/* DNATed: counted (only the NAT bits that say a tuple changed count) */
+	entry(&e, IPPROTO_TCP, 8080, IPS_DST_NAT | IPS_DST_NAT_DONE | IPS_SRC_NAT_DONE, TCP_CONNTRACK_TIME_WAIT);
+	advise_ports_add(&p, &pol, &e);
+	entry(&e, IPPROTO_TCP, 8080, IPS_DST_NAT_DONE | IPS_SRC_NAT_DONE, TCP_CONNTRACK_TIME_WAIT);
+	advise_ports_add(&p, &pol, &e);
+	/* kept by the policy's udp range: counted; an assured one as a stream */
+	entry(&e, IPPROTO_UDP, 5353, 0, 0);
+	advise_ports_add(&p, &pol, &e);
+	entry(&e, IPPROTO_UDP, 5353, IPS_ASSURED | IPS_SEEN_REPLY, 0);
+	advise_ports_add(&p, &pol, &e);
+	/* kept only for some peers: the table cannot tell which, not counted */
+	entry(&e, IPPROTO_TCP, 7000, 0, TCP_CONNTRACK_TIME_WAIT);
+	advise_ports_add(&p, &pol, &e);
+	assert_int_equal(p.counted, 3);
+	assert_int_equal(cell(&p, 0, 8080)->entries, 1);
+	assert_int_equal(cell(&p, 0, 8080)->nat, 1);
+	assert_int_equal(cell(&p, 0, 8080)->time_wait, 1);
+	assert_int_equal(cell(&p, 1, 5353)->entries, 2);
+	assert_int_equal(cell(&p, 1, 5353)->udp_unreplied, 1);
+	assert_int_equal(cell(&p, 1, 5353)->udp_stream, 1);
+	assert_int_equal(cell(&p, 0, 7000)->entries, 0);
+	advise_ports_free(&p);
+	policy_free(&pol);
+}
+
+static struct advise_port_item tw_item(uint16_t port)
+{
+	struct advise_port_item it = {.proto = IPPROTO_TCP, .port = port, .total = 4000, .share_percent = 50, .n = 1};
+
+	it.c = (struct advise_port_cell){.entries = 2000, .nat = 2000, .time_wait = 1900};
+	it.t[0].key = "time_wait";
+	it.t[0].value = 10;
+	it.t[0].entries = 1900;
+	return it;
+}
+
+static void test_port_merge(void **state)
+{
+	const char *text =
+	    "{\"version\":1,\"keep_tracked\":["
+	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[8080],\"timeouts\":{\"established\":600}},"
+	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[\"9000-9100\"],\"timeouts\":{\"time_wait\":30}},"
+	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[9050],\"timeouts\":{\"time_wait\":5}},"
+	    "{\"reason\":\"nat\",\"proto\":\"tcp\",\"ports\":[443],\"role\":\"service\"}]}";
+	struct advise_port_item items[3] = {tw_item(8080), tw_item(9050), tw_item(443)};
+	struct policy pol;
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr), *keep;
+	struct strbuf notes;
+
+	(void)state;
+	parse(text, &pol);
+	strbuf_init(&notes);
+	/* 8080: into entry 0, which keeps its established; 9050: entry 1
+	 * decides first, left alone; 443: a new entry, as entry 3 is only for
+	 * arriving packets (role service) */
+	assert_int_equal(advise_ports_merge(root, &pol, items, 3, &notes), 2);
+	keep = json_object_get(root, "keep_tracked");
+	assert_int_equal(json_array_size(keep), 5);
+	assert_null(json_object_get(json_array_get(keep, 3), "timeouts"));
+	json_t *t0 = json_object_get(json_array_get(keep, 0), "timeouts");
+	assert_int_equal(json_integer_value(json_object_get(t0, "time_wait")), 10);
+	assert_int_equal(json_integer_value(json_object_get(t0, "established")), 600);
+	json_t *t2 = json_object_get(json_array_get(keep, 2), "timeouts");
+	assert_int_equal(json_integer_value(json_object_get(t2, "time_wait")), 5);
+	json_t *e3 = json_array_get(keep, 4);
+	assert_string_equal(json_string_value(json_object_get(e3, "reason")), "nat");
+	assert_int_equal(json_integer_value(json_array_get(json_object_get(e3, "ports"), 0)), 443);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(e3, "timeouts"), "time_wait")), 10);
+	assert_non_null(strstr(notes.data, "tcp/9050: 2000 of 4000 entries (50.0 %), 2000 NATed; 1900 in TIME_WAIT, 0 "
+					   "in CLOSE: left alone, $.keep_tracked[1] sets timeouts for it first"));
+	assert_non_null(strstr(notes.data, "timeouts into $.keep_tracked[0]: time_wait=10"));
+	assert_non_null(strstr(notes.data, "new $.keep_tracked[4] with timeouts: time_wait=10"));
+	strbuf_free(&notes);
+	json_decref(root);
+	policy_free(&pol);
+}
+
+static void test_port_merge_untracked(void **state)
+{
+	/* a router: its own 443 untracked, its LAN's 443 masqueraded */
+	const char *text = "{\"version\":1,\"notrack\":{\"services\":[{\"proto\":\"tcp\",\"ports\":[443],"
+			   "\"addresses\":[\"192.0.2.1\"]}]}}";
+	struct advise_port_item items[1] = {tw_item(443)};
+	struct policy pol;
+	json_error_t jerr;
+	json_t *root = json_loads(text, 0, &jerr);
+	struct strbuf notes;
+
+	(void)state;
+	parse(text, &pol);
+	strbuf_init(&notes);
+	assert_int_equal(advise_ports_merge(root, &pol, items, 1, &notes), 0);
+	assert_null(json_object_get(root, "keep_tracked"));
+	assert_non_null(strstr(notes.data, "left alone, $.notrack.services[0] untracks tcp/443 too"));
+	strbuf_free(&notes);
+	json_decref(root);
+	policy_free(&pol);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +591,11 @@ int main(void)
 	    cmocka_unit_test(test_render_sysctl),
 	    cmocka_unit_test(test_policy_values),
 	    cmocka_unit_test(test_format_bytes),
+	    cmocka_unit_test(test_port_thresholds),
+	    cmocka_unit_test(test_port_states_and_pins),
+	    cmocka_unit_test(test_port_counting),
+	    cmocka_unit_test(test_port_merge),
+	    cmocka_unit_test(test_port_merge_untracked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
