@@ -373,6 +373,28 @@ int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tc
 	return e < 0 ? e : ports_set(&in->listen_udp, udp, n_udp);
 }
 
+/*
+ * A source NAT whose destinations sit in one connected subnet (Docker's and
+ * Incus' hairpin masquerade: -s 172.17.0.2 -d 172.17.0.2) sends them out of
+ * that subnet's interface, and their replies come back in by it.  Without
+ * this the replies would be looked for on every interface, and a policy for
+ * another one (a router's LAN) would seem to catch them.  The same
+ * approximation as a source pinned to a subnet: a route more specific than
+ * the connected one could lead elsewhere.
+ */
+static void source_nat_leaves_by(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+{
+	unsigned fam = u->sel.family & FAMILY_BOTH;
+	enum lint_af af = fam == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
+	const char *ifname;
+
+	if ((fam != FAMILY_IPV4 && fam != FAMILY_IPV6) || has_positive_if(&u->sel.oif))
+		return;
+	ifname = subnet_interface(&u->sel.daddr[af], af, addrs, n);
+	if (ifname && strcmp(ifname, "lo"))
+		lint_sel_add_if(&u->sel, false, ifname, false, false);
+}
+
 /* This host's own addresses: each one, and all of lo's subnets (127.0.0.0/8). */
 static void local_addresses(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
 {
@@ -402,6 +424,8 @@ void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *a
 
 		if ((u->need == CT_NEED_DNAT) && u->to_place == LINT_PLACE_UNKNOWN)
 			place_dnat(u, addrs, n);
+		if (u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE)
+			source_nat_leaves_by(u, addrs, n);
 		if (u->need == CT_NEED_MASQUERADE)
 			masquerade_to(u, addrs, n);
 		/* only one family, and sources pinned to one connected subnet */
@@ -701,6 +725,33 @@ static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
 }
 
 /*
+ * A source NAT on postrouting from one address to that same address (Docker's
+ * "MASQ TO OWN PORT", Incus' hairpin masquerade).  A machine never routes a
+ * packet to itself through another host, so every packet it takes was
+ * addressed elsewhere when it arrived, to a port this host publishes, and
+ * a DNAT turned it back to its sender; its address and port are the ones
+ * after that DNAT.  Our raw rules saw the packet before the DNAT, so its
+ * original direction is the DNAT's to check (there, by the port it had
+ * then); comparing ours with the port after DNAT would be wrong both ways.
+ */
+static bool hairpin(const struct ct_user *u)
+{
+	unsigned fam = u->sel.family & FAMILY_BOTH;
+	enum lint_af af = fam == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
+	const struct lint_ranges *s = &u->sel.saddr[af], *d = &u->sel.daddr[af];
+	unsigned w = lint_af_width(af);
+
+	if (u->need != CT_NEED_SNAT && u->need != CT_NEED_MASQUERADE)
+		return false;
+	if ((fam != FAMILY_IPV4 && fam != FAMILY_IPV6) || u->hooks != LINT_HOOK_POSTROUTING)
+		return false;
+	if (s->any || d->any || s->n != 1 || d->n != 1)
+		return false;
+	return !memcmp(s->v[0].lo, s->v[0].hi, w) && !memcmp(s->v[0].lo, d->v[0].lo, w) &&
+	       !memcmp(d->v[0].lo, d->v[0].hi, w);
+}
+
+/*
  * kept_port: the flow's client port is not taken to be ephemeral.  A
  * source NAT keeps the client's port whenever it is free, and UDP clients
  * often bind a fixed one (NTP 123, IKE 500/4500, WireGuard's ListenPort,
@@ -754,7 +805,9 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 		 * nothing that matters; without this every loopback notrack would
 		 * "break" Docker's masquerade */
 		lint_sel_add_if(&o, false, "lo", false, true);
-	if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT))) {
+	if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)) && hairpin(u)) {
+		/* nothing arrives as it matches: only its replies are probed */
+	} else if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT))) {
 		/* only forwarded packets reach it from prerouting */
 		struct lint_sel fwd;
 		e = lint_sel_copy(&fwd, &o);

@@ -22,6 +22,9 @@
 #  4. clean, kube-proxy's KUBE-FIREWALL (CVE-2020-8558): a service on eth0
 #     lints clean, since the route_localnet guard keeps a neighbour's packets
 #     to 127.0.0.0/8 tracked, and the neighbour stays out.
+#  5. nat, Docker's hairpin masquerade (the port after DNAT): untracking
+#     the LAN leaves a container's connection to its own published port
+#     alone (no finding, it works); untracking docker0 breaks it (found).
 . "$(dirname "$0")/lib.sh"
 need_commands nsenter iptables-nft iptables-nft-restore sysctl
 
@@ -86,7 +89,8 @@ reset_rules
 # --- 1b. Docker 28 with the userland proxy: the same connection reaches ----
 # docker-proxy (a forwarder stands in for it), so loopback lints clean
 nsenter -t "$$" -n python3 "$src/tests/lib/tcpforward.py" 0.0.0.0 8080 172.17.0.2 80 &
-defer "kill $! 2>/dev/null; wait $! 2>/dev/null"
+proxy=$!
+defer "kill $proxy 2>/dev/null; wait $proxy 2>/dev/null"
 wait_until 10 "the docker-proxy stand-in" answers_here 127.0.0.1 8080
 iptables-nft-restore <"$corpus/docker-28-proxy.ipt"
 run 0 ntc lint "$src/policies/minimal.json"
@@ -96,6 +100,9 @@ assert_eq "$(python3 "$tcpload" connect 192.0.2.1 8080 3)" 3 "docker 28 + proxy,
 assert_eq "$(count "$outside" 192.0.2.1 8080 3)" 3 "docker 28 + proxy, loopback untracked: the published port from outside"
 run 0 ntc remove
 reset_rules
+# (the layouts below have no proxy: nothing may answer on 8080 but the DNAT)
+kill "$proxy"
+wait "$proxy" 2>/dev/null || true
 
 # --- 2. Docker 28: a UDP client that keeps port 123 through the masquerade -
 udp_echo "$outside" 192.0.2.2 9999
@@ -163,6 +170,32 @@ run 0 ntc lint "$work/web-eth0.json"
 run 0 ntc apply "$work/web-eth0.json"
 assert_eq "$(count "$outside" 127.0.0.2 80 1)" 0 "kube-proxy + tcp 80 on eth0: a neighbour to 127.0.0.2:80 stays out"
 assert_eq "$(count "$outside" 192.0.2.1 80 3)" 3 "kube-proxy + tcp 80 on eth0: the service itself"
+run 0 ntc remove
+
+reset_rules
+
+# --- 5. Docker 28: the hairpin masquerade matches the port after DNAT -------
+# "MASQ TO OWN PORT" (-s 172.17.0.2 -d 172.17.0.2 --dport 80) takes the
+# container's connection to its own published port 8080 once the DNAT made
+# it 172.17.0.2:80.  Untracking the router's LAN (eth1) does not touch it:
+# lint names no finding for it, and the connection keeps working.
+# Untracking docker0 does break it: lint says so, and it stops.
+iptables-nft-restore <"$corpus/docker-28-noproxy.ipt"
+wait_tcp "$container" 192.0.2.1 8080
+assert_eq "$(count "$container" 192.0.2.1 8080 3)" 3 "docker 28: a container to its own published port, before"
+hairpin_rule="ip saddr 172.17.0.2 ip daddr 172.17.0.2 tcp dport 80 masquerade"
+run 4 ntc lint --json "$src/tests/lint-corpus/policies/router-lan.json"
+assert_not_contains "$work/out" "$hairpin_rule" "docker 28 + LAN untracked: the hairpin masquerade"
+run 0 ntc apply --allow-conflicts "$src/tests/lint-corpus/policies/router-lan.json"
+assert_eq "$(count "$container" 192.0.2.1 8080 3)" 3 "docker 28 + LAN untracked: a container to its own published port"
+run 0 ntc remove
+cat >"$work/docker0.json" <<'JSON'
+{ "version": 1, "notrack": { "interfaces": ["docker0"] }, "untracked_accept": "auto" }
+JSON
+lint_finds "$work/docker0.json" "nat@POSTROUTING"
+assert_contains "$work/lint.json" "$hairpin_rule" "docker 28 + docker0 untracked: the hairpin masquerade's replies"
+run 0 ntc apply --allow-conflicts "$work/docker0.json"
+assert_eq "$(count "$container" 192.0.2.1 8080 3)" 0 "docker 28 + docker0 untracked: a container to its own published port"
 run 0 ntc remove
 
 echo "PASS"
