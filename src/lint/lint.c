@@ -1107,6 +1107,23 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 	return found;
 }
 
+/*
+ * A client port a source NAT keeps is a finding only where the ruleset
+ * gives evidence of it (the NAT rule names that source port: then the first
+ * pass, with the port as the rule says, reports it).  Otherwise it is only
+ * possible: a client behind the NAT *could* bind port 53 or 123.  That is
+ * said in a note, which does not refuse the policy: the finding just added
+ * (the last one) becomes the note.
+ */
+static int kept_port_note(struct lint_report *out, const char *msg)
+{
+	out->n--;
+	for (size_t i = 0; i < out->n_notes; i++)
+		if (!strcmp(out->notes[i], msg))
+			return 0;
+	return lint_report_add_note(out, "%s", msg);
+}
+
 static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
 		       const struct lint_sel *x, size_t partly_by, const char *then)
 {
@@ -1137,9 +1154,11 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	case LINT_NAT:
 		if (p->kept_port)
 			strbuf_puts(&m,
-				    ": NAT may break for that traffic: a client behind it that sends from one of those "
-				    "ports itself (NTP 123, IKE 500/4500, WireGuard, SIP 5060) keeps that port through "
-				    "the source NAT, and its replies would be caught.");
+				    ": NAT may break for that traffic, but only for a client behind it that sends from "
+				    "one of those ports itself (NTP 123, IKE 500/4500, WireGuard, SIP 5060): it keeps "
+				    "that port through the source NAT, and its replies would be caught. Nothing in the "
+				    "ruleset says such a client exists, so this does not refuse the policy; if one "
+				    "does, keep its traffic tracked.");
 		else
 			strbuf_puts(&m, ": NAT would break for that traffic.");
 		break;
@@ -1182,8 +1201,12 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 		strbuf_puts(&m,
 			    " (Part of that rule could not be decoded and was taken to match more: this may be a false "
 			    "alarm.)");
-	snprintf(f->msg, sizeof(f->msg), "%s", m.data ? m.data : "");
-	return m.oom ? -ENOMEM : 0;
+	if (m.oom)
+		return -ENOMEM;
+	if (p->kept_port)
+		return kept_port_note(a->out, m.data);
+	snprintf(f->msg, sizeof(f->msg), "%s", m.data);
+	return 0;
 }
 
 static bool within_loopback_net(const struct lint_ranges *r)
