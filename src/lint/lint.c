@@ -531,7 +531,8 @@ struct probe {
 	 * no packet of a flow someone else's NAT translates belongs to one of
 	 * this host's sockets (no upstream replies). */
 	unsigned scopes;
-	bool kept_port; /* a source NAT's reply to a client port outside the ephemeral range */
+	bool kept_port;	  /* a source NAT's reply to a client port outside the ephemeral range */
+	bool socket_mark; /* a ct mark that only a marking socket's flows carry (socket_marked()) */
 	struct lint_sel sel;
 };
 
@@ -566,6 +567,7 @@ static int probe_add(struct probes *p, enum hook h, bool reply, unsigned scopes,
 	pr->hook = h;
 	pr->reply = reply;
 	pr->kept_port = false;
+	pr->socket_mark = false;
 	pr->scopes = scopes;
 	p->n++;
 	return 0;
@@ -1108,14 +1110,17 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 }
 
 /*
- * A client port a source NAT keeps is a finding only where the ruleset
- * gives evidence of it (the NAT rule names that source port: then the first
- * pass, with the port as the rule says, reports it).  Otherwise it is only
- * possible: a client behind the NAT *could* bind port 53 or 123.  That is
- * said in a note, which does not refuse the policy: the finding just added
- * (the last one) becomes the note.
+ * What needs something the ruleset does not show is said in a note, which
+ * does not refuse the policy: the finding just added (the last one) becomes
+ * the note.  Two cases:
+ *  - a client port a source NAT keeps is a finding only where the ruleset
+ *    gives evidence of it (the NAT rule names that source port: then the
+ *    first pass, with the port as the rule says, reports it).  Otherwise a
+ *    client behind the NAT only *could* bind port 53 or 123;
+ *  - a ct mark only a marking socket's flows carry (socket_marked()): which
+ *    ports and interface that socket uses is not in the ruleset.
  */
-static int kept_port_note(struct lint_report *out, const char *msg)
+static int finding_to_note(struct lint_report *out, const char *msg)
 {
 	out->n--;
 	for (size_t i = 0; i < out->n_notes; i++)
@@ -1182,6 +1187,12 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	default:
 		strbuf_printf(
 		    &m, ": the %s would be lost for that traffic (untracked packets have no conntrack entry).", what);
+		if (p->socket_mark)
+			strbuf_puts(&m,
+				    " But only the flows whose packets a socket marks carry that ct mark (wg-quick's "
+				    "FwMark: the tunnel's own UDP to its endpoint), and it breaks only if the policy "
+				    "untracks that flow. Nothing in the ruleset says which ports or interface it uses, "
+				    "so this does not refuse the policy; if it does, keep the tunnel's UDP tracked.");
 		break;
 	}
 	if (partly_by != (size_t)-1)
@@ -1203,8 +1214,8 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 			    "alarm.)");
 	if (m.oom)
 		return -ENOMEM;
-	if (p->kept_port)
-		return kept_port_note(a->out, m.data);
+	if (p->kept_port || p->socket_mark)
+		return finding_to_note(a->out, m.data);
 	snprintf(f->msg, sizeof(f->msg), "%s", m.data);
 	return 0;
 }
@@ -1335,7 +1346,62 @@ static bool state_drop_bypassed(const struct analysis *a, const struct ct_user *
 	return chain_gets_accept(a->rs, &a->in->chains[u->chain_index]);
 }
 
+/*
+ * A ct mark save gated by a packet mark (wg-quick's full-tunnel client:
+ * "meta l4proto udp meta mark 0xca6c ct mark set meta mark" on postrouting),
+ * and a restore ("meta mark set ct mark" on prerouting) when every ct mark
+ * writer of the ruleset is such a save.  The ct mark is then set only on the
+ * flows whose packets a socket marked (SO_MARK: WireGuard's FwMark); on
+ * every other flow the restore finds no ct mark, and untracked it changes
+ * nothing.  Restoring that mark on the tunnel's replies is what lets them
+ * pass the strict reverse-path check (src_valid_mark) instead of being
+ * looked up through the tunnel's own routing table.  Such a socket's peer
+ * is another host, so its flow never leaves or arrives through lo.  With no
+ * writer at all, the restore is checked as it stands: a ct mark may be set
+ * from outside the ruleset (conntrack -U).
+ */
+static bool socket_marked(const struct lint_input *in, const struct ct_user *u)
+{
+	size_t writers = 0;
+
+	if (u->need != CT_NEED_MARK)
+		return false;
+	if (u->ct_write)
+		return u->pkt_mark;
+	for (size_t i = 0; i < in->n_users; i++) {
+		const struct ct_user *w = &in->users[i];
+		if (w->need != CT_NEED_MARK || !w->ct_write)
+			continue;
+		if (!w->pkt_mark)
+			return false;
+		writers++;
+	}
+	return writers > 0;
+}
+
 static int check_probes(struct analysis *a, const struct ct_user *u, struct probes *pp, bool opens);
+
+/* socket_marked(): checked without lo, and what meets it is a note */
+static int check_socket_marked(struct analysis *a, const struct ct_user *u)
+{
+	struct ct_user nolo = *u;
+	struct probes p;
+	int e;
+
+	e = lint_sel_copy(&nolo.sel, &u->sel);
+	if (e < 0)
+		return e;
+	lint_sel_add_if(&nolo.sel, true, "lo", false, true);
+	lint_sel_add_if(&nolo.sel, false, "lo", false, true);
+	e = build_probes(&nolo, a->local, false, &p);
+	for (size_t i = 0; e == 0 && i < p.n; i++)
+		p.v[i].socket_mark = true;
+	if (e == 0)
+		e = check_probes(a, &nolo, &p, false);
+	probes_free(&p);
+	lint_sel_free(&nolo.sel);
+	return e;
+}
 
 static int check_user(struct analysis *a, const struct ct_user *u)
 {
@@ -1345,6 +1411,8 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 
 	if (!opens && state_user_is_noise(u))
 		return 0;
+	if (socket_marked(a->in, u))
+		return check_socket_marked(a, u);
 	e = build_probes(u, a->local, false, &p);
 	if (e == 0)
 		e = check_probes(a, u, &p, opens);

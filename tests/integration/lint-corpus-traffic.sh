@@ -27,6 +27,9 @@
 #  5. nat, Docker's hairpin masquerade (the port after DNAT): untracking
 #     the LAN leaves a container's connection to its own published port
 #     alone (no finding, it works); untracking docker0 breaks it (found).
+#  6. conntrack (ct mark), wg-quick full-tunnel client: untracking lo
+#     leaves the tunnel alone (lint clean, the tunnel works); untracking the
+#     tunnel's own UDP breaks it (a note: its port is not in the ruleset).
 . "$(dirname "$0")/lib.sh"
 need_commands nsenter iptables-nft iptables-nft-restore sysctl
 
@@ -204,6 +207,69 @@ lint_finds "$work/docker0.json" "nat@POSTROUTING"
 assert_contains "$work/lint.json" "$hairpin_rule" "docker 28 + docker0 untracked: the hairpin masquerade's replies"
 run 0 ntc apply --allow-conflicts "$work/docker0.json"
 assert_eq "$(count "$container" 192.0.2.1 8080 3)" 0 "docker 28 + docker0 untracked: a container to its own published port"
+run 0 ntc remove
+reset_rules
+
+# --- 6. wg-quick full-tunnel client: the ct mark restore is the tunnel's ---
+# As wg-quick sets it up (wireguard-tools' add_default): unmarked traffic
+# goes through table 51820 (default dev wg0), the WireGuard socket's own UDP
+# carries the FwMark 51820 and takes the main table to its endpoint, and the
+# ct mark restore gives the endpoint's replies that mark back, so the strict
+# reverse-path check (src_valid_mark) looks them up in the main table too.
+# No WireGuard in this kernel: a UDP socket with SO_MARK 51820 stands in for
+# its socket, and a veth to a namespace for the tunnel.
+peer vpn0 10.8.0.1/24 wg0 10.8.0.2/24
+vpn=$peer_pid
+in_peer "$outside" ip addr add 198.51.100.2/32 dev lo
+in_peer "$vpn" ip addr add 203.0.113.5/32 dev lo
+ip route add default via 192.0.2.2
+ip route add default dev wg0 table 51820
+ip rule add not fwmark 51820 table 51820
+ip rule add table main suppress_prefixlength 0
+sysctl -qw net.ipv4.conf.all.src_valid_mark=1 net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.eth0.rp_filter=1
+udp_echo "$outside" 198.51.100.2 51820
+udp_echo "$vpn" 203.0.113.5 9999
+udp_echo "$$" 127.0.0.53 53
+tunnel() { python3 "$udp" send 198.51.100.2 51820 "$1" 51821 51820 || true; }
+through() { python3 "$udp" send 203.0.113.5 9999 "$1" || true; }
+stub() { python3 "$udp" send 127.0.0.53 53 "$1" || true; }
+nft -f "$corpus/wg-quick-client.nft"
+tunnel_up() { [ "$(tunnel 1)" = 1 ]; }
+through_up() { [ "$(through 1)" = 1 ]; }
+wait_until 10 "wg-quick client: no answer from the endpoint" tunnel_up
+wait_until 10 "wg-quick client: no answer through the tunnel" through_up
+assert_eq "$(tunnel 3)" 3 "wg-quick client: the tunnel's UDP to its endpoint, before"
+# the setup is real: without the restore the endpoint's replies fail the
+# reverse-path check
+nft delete chain ip wg-quick-wg0 premangle
+assert_eq "$(tunnel 3)" 0 "wg-quick client: the tunnel's UDP without the ct mark restore"
+nft flush ruleset
+nft -f "$corpus/wg-quick-client.nft"
+assert_eq "$(tunnel 3)" 3 "wg-quick client: the tunnel's UDP, restore back"
+# loopback only: lint is clean, and the tunnel, the traffic through it and
+# a stub resolver on 127.0.0.53 keep working
+run 0 ntc lint --json "$src/policies/minimal.json"
+python3 "$src/tests/tools/lint-corpus.py" findings "$work/out" >"$work/tokens"
+assert_eq "$(cat "$work/tokens")" "-" "wg-quick client + minimal.json: findings"
+assert_not_contains "$work/out" "wg-quick-wg0" "wg-quick client + minimal.json: no note either"
+run 0 ntc apply "$src/policies/minimal.json"
+conntrack -F 2>/dev/null # a tunnel that starts after apply
+assert_eq "$(tunnel 3)" 3 "wg-quick client + loopback untracked: the tunnel's UDP"
+assert_eq "$(through 3)" 3 "wg-quick client + loopback untracked: traffic through the tunnel"
+assert_eq "$(stub 3)" 3 "wg-quick client + loopback untracked: the stub resolver on 127.0.0.53"
+run 0 ntc remove
+# untracking the tunnel's own UDP does break it: the note says so, and
+# names the condition (which port the socket uses is not in the ruleset)
+cat >"$work/wg-port.json" <<'JSON'
+{ "version": 1, "notrack": { "upstreams": [{ "proto": "udp", "ports": [51820] }] } }
+JSON
+run 0 ntc lint --json "$work/wg-port.json"
+assert_contains "$work/out" "only the flows whose packets a socket marks carry that ct mark" "wg-quick client + the tunnel's port: the note"
+run 0 ntc apply "$work/wg-port.json"
+# (the entry of the tunnel's earlier datagrams would still restore the mark
+# for its replies: a tunnel that starts after apply has none)
+conntrack -F 2>/dev/null
+assert_eq "$(tunnel 3)" 0 "wg-quick client + the tunnel's UDP untracked: the tunnel"
 run 0 ntc remove
 
 echo "PASS"
