@@ -726,6 +726,23 @@ static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
 	return 0;
 }
 
+/* Whether every destination of s is an address of this host (its
+ * addresses known, at least one family left). */
+static bool to_own_address(const struct lint_sel *s, const struct lint_ranges local[2])
+{
+	bool any = false;
+
+	for (int f = 0; f < 2; f++) {
+		if (!(s->family & lint_af_family((enum lint_af)f)))
+			continue;
+		if (!local[f].n || s->daddr[f].any ||
+		    !lint_ranges_subset(&s->daddr[f], &local[f], lint_af_width((enum lint_af)f)))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 /*
  * A source NAT on postrouting from one address to that same address (Docker's
  * "MASQ TO OWN PORT", Incus' hairpin masquerade).  A machine never routes a
@@ -861,6 +878,11 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 	if (e == 0 && local && source_nat && arriving)
 		e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &o);
 	lint_sel_free(&o);
+	for (size_t i = 0; e == 0 && i < p->n; i++)
+		if (p->v[i].hook == HOOK_OUTPUT && !p->v[i].reply && to_own_address(&p->v[i].sel, host))
+			/* this host routes a packet for one of its own addresses
+			 * through lo (the local table), whatever the rule says */
+			lint_sel_add_if(&p->v[i].sel, false, "lo", false, false);
 	/* a kept port matters where the replies come back; the flow's own
 	 * packets were probed already, with the client's port as it is */
 	for (size_t i = 0, n = p->n; e == 0 && kept_port && i < n; i++) {
