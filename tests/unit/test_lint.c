@@ -993,6 +993,7 @@ static void expect(const char *policy, const char *const *users, size_t findings
 static void test_hairpin(void **state)
 {
 	const char *users[] = {"need=masq hooks=post saddr=172.17.0.2 daddr=172.17.0.2 proto=tcp dport=80", NULL};
+
 	(void)state;
 	expect(P("'notrack': {'interfaces': ['eth1']}"), users, 0, -1);
 	/* a service on tcp 80 of this host: the packet had port 8080 then */
@@ -1006,6 +1007,7 @@ static void test_kept_port_note(void **state)
 	const char *plain[] = {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0", NULL};
 	const char *named[] = {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 proto=udp sport=123", NULL};
 	const char *ntp = P("'notrack': {'services': [{'proto': 'udp', 'ports': [123], 'interfaces': ['eth0']}]}");
+
 	(void)state;
 	expect(ntp, plain, 0, 1);
 	expect(ntp, named, 1, -1);
@@ -1021,6 +1023,7 @@ static void test_socket_mark(void **state)
 	const char *ungated[] = {"need=mark hooks=pre proto=udp", "need=mark hooks=post proto=udp ctwrite", NULL};
 	const char *lo = P("'notrack': {'loopback': true}");
 	const char *upstream = P("'notrack': {'upstreams': [{'proto': 'udp', 'ports': [51820]}]}");
+
 	(void)state;
 	expect(lo, wg, 0, 0);
 	expect(upstream, wg, 0, 2);
@@ -1034,6 +1037,7 @@ static void test_own_address_output(void **state)
 {
 	const char *users[] = {"need=dnat hooks=out daddr=192.0.2.10 proto=tcp dport=8080 to=172.17.0.2 toport=80",
 			       NULL};
+
 	(void)state;
 	expect(P("'notrack': {'interfaces': ['eth1']}"), users, 0, -1);
 	expect(P("'notrack': {'loopback': true}"), users, 1, -1);
