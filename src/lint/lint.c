@@ -415,6 +415,8 @@ static void local_addresses(struct lint_input *in, const struct lint_host_addr *
 	free(v);
 }
 
+static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2]);
+
 void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
 {
 	local_addresses(in, addrs, n);
@@ -422,6 +424,10 @@ void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *a
 		struct ct_user *u = &in->users[i];
 		unsigned fam = u->sel.family & FAMILY_BOTH;
 
+		/* fib daddr type local, --dst-type LOCAL: this host's addresses
+		 * (out of memory, the selector stays as wide as it was) */
+		if (u->sel.to_host && n)
+			(void)to_this_host(&u->sel, in->local);
 		if ((u->need == CT_NEED_DNAT) && u->to_place == LINT_PLACE_UNKNOWN)
 			place_dnat(u, addrs, n);
 		if (u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE)

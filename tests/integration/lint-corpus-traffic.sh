@@ -27,6 +27,9 @@
 #  5. nat, Docker's hairpin masquerade (the port after DNAT): untracking
 #     the LAN leaves a container's connection to its own published port
 #     alone (no finding, it works); untracking docker0 breaks it (found).
+#     And a DNAT behind --dst-type LOCAL never takes what eth0 forwards to
+#     the container's own address (Docker's raw table drops that): clean,
+#     and the published port keeps working.
 #  6. conntrack (ct mark), wg-quick full-tunnel client: untracking lo
 #     leaves the tunnel alone (lint clean, the tunnel works); untracking the
 #     tunnel's own UDP breaks it (a note: its port is not in the ruleset).
@@ -207,6 +210,26 @@ lint_finds "$work/docker0.json" "nat@POSTROUTING"
 assert_contains "$work/lint.json" "$hairpin_rule" "docker 28 + docker0 untracked: the hairpin masquerade's replies"
 run 0 ntc apply --allow-conflicts "$work/docker0.json"
 assert_eq "$(count "$container" 192.0.2.1 8080 3)" 0 "docker 28 + docker0 untracked: a container to its own published port"
+run 0 ntc remove
+# Docker's DNAT is reached only for this host's addresses (--dst-type
+# LOCAL), and its raw table drops what is routed to the container's own
+# address from elsewhere: untracking what eth0 forwards, with everything
+# addressed to this host kept tracked, meets no DNAT.  Lint is clean, the
+# published port keeps working, and direct access stays dropped.
+in_peer "$outside" ip route add 172.17.0.0/16 via 192.0.2.1
+assert_eq "$(count "$outside" 172.17.0.2 80 1)" 0 "docker 28: direct access to the container from outside, before"
+cat >"$work/eth0-forward.json" <<'JSON'
+{ "version": 1, "notrack": { "interfaces": ["eth0"] },
+  "keep_tracked": [{ "reason": "nat", "interfaces": ["eth0"],
+    "addresses": ["127.0.0.0/8", "192.0.2.1/32", "172.17.0.1/32", "192.168.1.1/32", "100.64.0.1/32"] }],
+  "untracked_accept": "auto" }
+JSON
+run 0 ntc lint --json "$work/eth0-forward.json"
+python3 "$src/tests/tools/lint-corpus.py" findings "$work/out" >"$work/tokens"
+assert_eq "$(cat "$work/tokens")" "-" "docker 28 + eth0's forwarded traffic untracked: findings"
+run 0 ntc apply "$work/eth0-forward.json"
+assert_eq "$(count "$outside" 192.0.2.1 8080 3)" 3 "docker 28 + eth0's forwarded traffic untracked: the published port"
+assert_eq "$(count "$outside" 172.17.0.2 80 1)" 0 "docker 28 + eth0's forwarded traffic untracked: direct access"
 run 0 ntc remove
 reset_rules
 

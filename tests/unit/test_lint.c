@@ -34,6 +34,7 @@
  *   hooks=pre,in,fwd,out,post  to=ADDR  toport=A[-B]  place=local|remote
  *   toif=NAME  state=new,established,related,invalid,untracked  accept  widened
  *   pktmark (gated by a packet mark)  ctwrite (sets the ct mark)
+ *   tohost (fib daddr type local, --dst-type LOCAL)
  * A chain: "hook=input family=inet table=T chain=C policy=drop owner | accept
  *   <selector> | drop <selector> ..."
  */
@@ -252,6 +253,8 @@ static void parse_user(struct lint_input *in, const char *spec)
 			u->pkt_mark = true;
 		} else if (!strcmp(key, "ctwrite")) {
 			u->ct_write = true;
+		} else if (!strcmp(key, "tohost")) {
+			u->sel.to_host = true;
 		} else if (!strcmp(key, "limited")) {
 			u->limited = true;
 		} else if (!strcmp(key, "at")) {
@@ -1043,6 +1046,27 @@ static void test_own_address_output(void **state)
 	expect(P("'notrack': {'loopback': true}"), users, 1, -1);
 }
 
+/* A DNAT behind --dst-type LOCAL takes only what is addressed to this host:
+ * untracking what eth0 forwards, with this host's addresses kept tracked,
+ * meets it no more. */
+static void test_dnat_to_host(void **state)
+{
+	const char *fwd = P("'notrack': {'interfaces': ['eth0']}, 'keep_tracked': [{'reason': 'nat', "
+			    "'interfaces': ['eth0'], 'addresses': ['127.0.0.0/8', '172.17.0.1/32', '192.0.2.10/32', "
+			    "'192.168.1.1/32']}]");
+
+	(void)state;
+	expect(fwd, (const char *[]){"need=dnat hooks=pre,out proto=tcp dport=8080 to=172.17.0.2 toport=80", NULL}, 1,
+	       -1);
+	expect(fwd,
+	       (const char *[]){"need=dnat hooks=pre,out proto=tcp dport=8080 tohost to=172.17.0.2 toport=80", NULL}, 0,
+	       -1);
+	/* still met where it is addressed to this host */
+	expect(P("'notrack': {'interfaces': ['eth0']}"),
+	       (const char *[]){"need=dnat hooks=pre proto=tcp dport=8080 tohost to=172.17.0.2 toport=80", NULL}, 1,
+	       -1);
+}
+
 /* A services policy with tcp PORTS against Docker's DNAT of 8081 (rep: the findings). */
 static void lint_docker_dnat(const char *ports, struct lint_report *rep)
 {
@@ -1124,7 +1148,7 @@ static void test_message(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 12];
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 13];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -1143,5 +1167,6 @@ int main(void)
 	tests[n++] = (struct CMUnitTest){.name = "kept client port: a note", .test_func = test_kept_port_note};
 	tests[n++] = (struct CMUnitTest){.name = "socket-marked ct mark", .test_func = test_socket_mark};
 	tests[n++] = (struct CMUnitTest){.name = "own address on output", .test_func = test_own_address_output};
+	tests[n++] = (struct CMUnitTest){.name = "DNAT for this host's addresses", .test_func = test_dnat_to_host};
 	return _cmocka_run_group_tests("lint", tests, n, NULL, NULL);
 }

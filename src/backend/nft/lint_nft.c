@@ -457,6 +457,8 @@ static void on_cmp(struct decoder *x, struct nftnl_expr *e)
 		if (r->source && op == NFT_CMP_EQ && len >= 4 && u32_of(data, 4) == RTN_LOCAL) {
 			x->d->from_host = true;
 			action(x->d, "fib saddr type local");
+		} else if (!r->source && op == NFT_CMP_EQ && len >= 4 && u32_of(data, 4) == RTN_LOCAL) {
+			x->d->sel.to_host = true; /* fib daddr type local */
 		}
 		break;
 	case R_MAPDATA:
@@ -1004,12 +1006,11 @@ static void on_reject(struct decoder *x, struct nftnl_expr *e)
 }
 
 /*
- * fib daddr type local (and iptables' -m addrtype, above): "to an address of
- * this host".  Docker's nat chains jump on it.  The probes do not model
- * address types, so it is left out, as any unknown match is; but it is not
- * flagged as a widening, since the packets our services notrack are
- * addressed to this host anyway, and "may be a false alarm" on every Docker
- * DNAT would teach people to ignore the warning.
+ * fib daddr type local (and iptables' -m addrtype): "to an address of this
+ * host".  Docker's and netavark's nat chains jump on it.  The selector says
+ * so (to_host), and lint_input_apply_host narrows the destination to this
+ * host's addresses; other address types are left out, not flagged as a
+ * widening.
  */
 static void on_fib(struct decoder *x, struct nftnl_expr *e)
 {
