@@ -373,6 +373,28 @@ int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tc
 	return e < 0 ? e : ports_set(&in->listen_udp, udp, n_udp);
 }
 
+/*
+ * A source NAT whose destinations sit in one connected subnet (Docker's and
+ * Incus' hairpin masquerade: -s 172.17.0.2 -d 172.17.0.2) sends them out of
+ * that subnet's interface, and their replies come back in by it.  Without
+ * this the replies would be looked for on every interface, and a policy for
+ * another one (a router's LAN) would seem to catch them.  The same
+ * approximation as a source pinned to a subnet: a route more specific than
+ * the connected one could lead elsewhere.
+ */
+static void source_nat_leaves_by(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+{
+	unsigned fam = u->sel.family & FAMILY_BOTH;
+	enum lint_af af = fam == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
+	const char *ifname;
+
+	if ((fam != FAMILY_IPV4 && fam != FAMILY_IPV6) || has_positive_if(&u->sel.oif))
+		return;
+	ifname = subnet_interface(&u->sel.daddr[af], af, addrs, n);
+	if (ifname && strcmp(ifname, "lo"))
+		lint_sel_add_if(&u->sel, false, ifname, false, false);
+}
+
 /* This host's own addresses: each one, and all of lo's subnets (127.0.0.0/8). */
 static void local_addresses(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
 {
@@ -393,6 +415,8 @@ static void local_addresses(struct lint_input *in, const struct lint_host_addr *
 	free(v);
 }
 
+static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2]);
+
 void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
 {
 	local_addresses(in, addrs, n);
@@ -400,8 +424,14 @@ void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *a
 		struct ct_user *u = &in->users[i];
 		unsigned fam = u->sel.family & FAMILY_BOTH;
 
+		/* fib daddr type local, --dst-type LOCAL: this host's addresses
+		 * (out of memory, the selector stays as wide as it was) */
+		if (u->sel.to_host && n)
+			(void)to_this_host(&u->sel, in->local);
 		if ((u->need == CT_NEED_DNAT) && u->to_place == LINT_PLACE_UNKNOWN)
 			place_dnat(u, addrs, n);
+		if (u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE)
+			source_nat_leaves_by(u, addrs, n);
 		if (u->need == CT_NEED_MASQUERADE)
 			masquerade_to(u, addrs, n);
 		/* only one family, and sources pinned to one connected subnet */
@@ -505,7 +535,8 @@ struct probe {
 	 * no packet of a flow someone else's NAT translates belongs to one of
 	 * this host's sockets (no upstream replies). */
 	unsigned scopes;
-	bool kept_port; /* a source NAT's reply to a client port outside the ephemeral range */
+	bool kept_port;	  /* a source NAT's reply to a client port outside the ephemeral range */
+	bool socket_mark; /* a ct mark that only a marking socket's flows carry (socket_marked()) */
 	struct lint_sel sel;
 };
 
@@ -540,6 +571,7 @@ static int probe_add(struct probes *p, enum hook h, bool reply, unsigned scopes,
 	pr->hook = h;
 	pr->reply = reply;
 	pr->kept_port = false;
+	pr->socket_mark = false;
 	pr->scopes = scopes;
 	p->n++;
 	return 0;
@@ -698,6 +730,50 @@ static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
 	return 0;
 }
 
+/* Whether every destination of s is an address of this host (its
+ * addresses known, at least one family left). */
+static bool to_own_address(const struct lint_sel *s, const struct lint_ranges local[2])
+{
+	bool any = false;
+
+	for (int f = 0; f < 2; f++) {
+		if (!(s->family & lint_af_family((enum lint_af)f)))
+			continue;
+		if (!local[f].n || s->daddr[f].any ||
+		    !lint_ranges_subset(&s->daddr[f], &local[f], lint_af_width((enum lint_af)f)))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/*
+ * A source NAT on postrouting from one address to that same address (Docker's
+ * "MASQ TO OWN PORT", Incus' hairpin masquerade).  A machine never routes a
+ * packet to itself through another host, so every packet it takes was
+ * addressed elsewhere when it arrived, to a port this host publishes, and
+ * a DNAT turned it back to its sender; its address and port are the ones
+ * after that DNAT.  Our raw rules saw the packet before the DNAT, so its
+ * original direction is the DNAT's to check (there, by the port it had
+ * then); comparing ours with the port after DNAT would be wrong both ways.
+ */
+static bool hairpin(const struct ct_user *u)
+{
+	unsigned fam = u->sel.family & FAMILY_BOTH;
+	enum lint_af af = fam == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
+	const struct lint_ranges *s = &u->sel.saddr[af], *d = &u->sel.daddr[af];
+	unsigned w = lint_af_width(af);
+
+	if (u->need != CT_NEED_SNAT && u->need != CT_NEED_MASQUERADE)
+		return false;
+	if ((fam != FAMILY_IPV4 && fam != FAMILY_IPV6) || u->hooks != LINT_HOOK_POSTROUTING)
+		return false;
+	if (s->any || d->any || s->n != 1 || d->n != 1)
+		return false;
+	return !memcmp(s->v[0].lo, s->v[0].hi, w) && !memcmp(s->v[0].lo, d->v[0].lo, w) &&
+	       !memcmp(d->v[0].lo, d->v[0].hi, w);
+}
+
 /*
  * kept_port: the flow's client port is not taken to be ephemeral.  A
  * source NAT keeps the client's port whenever it is free, and UDP clients
@@ -752,7 +828,9 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 		 * nothing that matters; without this every loopback notrack would
 		 * "break" Docker's masquerade */
 		lint_sel_add_if(&o, false, "lo", false, true);
-	if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT))) {
+	if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)) && hairpin(u)) {
+		/* nothing arrives as it matches: only its replies are probed */
+	} else if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT))) {
 		/* only forwarded packets reach it from prerouting */
 		struct lint_sel fwd;
 		e = lint_sel_copy(&fwd, &o);
@@ -804,6 +882,11 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[2
 	if (e == 0 && local && source_nat && arriving)
 		e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &o);
 	lint_sel_free(&o);
+	for (size_t i = 0; e == 0 && i < p->n; i++)
+		if (p->v[i].hook == HOOK_OUTPUT && !p->v[i].reply && to_own_address(&p->v[i].sel, host))
+			/* this host routes a packet for one of its own addresses
+			 * through lo (the local table), whatever the rule says */
+			lint_sel_add_if(&p->v[i].sel, false, "lo", false, false);
 	/* a kept port matters where the replies come back; the flow's own
 	 * packets were probed already, with the client's port as it is */
 	for (size_t i = 0, n = p->n; e == 0 && kept_port && i < n; i++) {
@@ -1052,6 +1135,26 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 	return found;
 }
 
+/*
+ * What needs something the ruleset does not show is said in a note, which
+ * does not refuse the policy: the finding just added (the last one) becomes
+ * the note.  Two cases:
+ *  - a client port a source NAT keeps is a finding only where the ruleset
+ *    gives evidence of it (the NAT rule names that source port: then the
+ *    first pass, with the port as the rule says, reports it).  Otherwise a
+ *    client behind the NAT only *could* bind port 53 or 123;
+ *  - a ct mark only a marking socket's flows carry (socket_marked()): which
+ *    ports and interface that socket uses is not in the ruleset.
+ */
+static int finding_to_note(struct lint_report *out, const char *msg)
+{
+	out->n--;
+	for (size_t i = 0; i < out->n_notes; i++)
+		if (!strcmp(out->notes[i], msg))
+			return 0;
+	return lint_report_add_note(out, "%s", msg);
+}
+
 static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_i, const struct probe *p,
 		       const struct lint_sel *x, size_t partly_by, const char *then)
 {
@@ -1082,9 +1185,11 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	case LINT_NAT:
 		if (p->kept_port)
 			strbuf_puts(&m,
-				    ": NAT may break for that traffic: a client behind it that sends from one of those "
-				    "ports itself (NTP 123, IKE 500/4500, WireGuard, SIP 5060) keeps that port through "
-				    "the source NAT, and its replies would be caught.");
+				    ": NAT may break for that traffic, but only for a client behind it that sends from "
+				    "one of those ports itself (NTP 123, IKE 500/4500, WireGuard, SIP 5060): it keeps "
+				    "that port through the source NAT, and its replies would be caught. Nothing in the "
+				    "ruleset says such a client exists, so this does not refuse the policy; if one "
+				    "does, keep its traffic tracked.");
 		else
 			strbuf_puts(&m, ": NAT would break for that traffic.");
 		break;
@@ -1108,6 +1213,12 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 	default:
 		strbuf_printf(
 		    &m, ": the %s would be lost for that traffic (untracked packets have no conntrack entry).", what);
+		if (p->socket_mark)
+			strbuf_puts(&m,
+				    " But only the flows whose packets a socket marks carry that ct mark (wg-quick's "
+				    "FwMark: the tunnel's own UDP to its endpoint), and it breaks only if the policy "
+				    "untracks that flow. Nothing in the ruleset says which ports or interface it uses, "
+				    "so this does not refuse the policy; if it does, keep the tunnel's UDP tracked.");
 		break;
 	}
 	if (partly_by != (size_t)-1)
@@ -1127,8 +1238,12 @@ static int report_user(struct analysis *a, const struct ct_user *u, size_t rule_
 		strbuf_puts(&m,
 			    " (Part of that rule could not be decoded and was taken to match more: this may be a false "
 			    "alarm.)");
-	snprintf(f->msg, sizeof(f->msg), "%s", m.data ? m.data : "");
-	return m.oom ? -ENOMEM : 0;
+	if (m.oom)
+		return -ENOMEM;
+	if (p->kept_port || p->socket_mark)
+		return finding_to_note(a->out, m.data);
+	snprintf(f->msg, sizeof(f->msg), "%s", m.data);
+	return 0;
 }
 
 static bool within_loopback_net(const struct lint_ranges *r)
@@ -1257,7 +1372,62 @@ static bool state_drop_bypassed(const struct analysis *a, const struct ct_user *
 	return chain_gets_accept(a->rs, &a->in->chains[u->chain_index]);
 }
 
+/*
+ * A ct mark save gated by a packet mark (wg-quick's full-tunnel client:
+ * "meta l4proto udp meta mark 0xca6c ct mark set meta mark" on postrouting),
+ * and a restore ("meta mark set ct mark" on prerouting) when every ct mark
+ * writer of the ruleset is such a save.  The ct mark is then set only on the
+ * flows whose packets a socket marked (SO_MARK: WireGuard's FwMark); on
+ * every other flow the restore finds no ct mark, and untracked it changes
+ * nothing.  Restoring that mark on the tunnel's replies is what lets them
+ * pass the strict reverse-path check (src_valid_mark) instead of being
+ * looked up through the tunnel's own routing table.  Such a socket's peer
+ * is another host, so its flow never leaves or arrives through lo.  With no
+ * writer at all, the restore is checked as it stands: a ct mark may be set
+ * from outside the ruleset (conntrack -U).
+ */
+static bool socket_marked(const struct lint_input *in, const struct ct_user *u)
+{
+	size_t writers = 0;
+
+	if (u->need != CT_NEED_MARK)
+		return false;
+	if (u->ct_write)
+		return u->pkt_mark;
+	for (size_t i = 0; i < in->n_users; i++) {
+		const struct ct_user *w = &in->users[i];
+		if (w->need != CT_NEED_MARK || !w->ct_write)
+			continue;
+		if (!w->pkt_mark)
+			return false;
+		writers++;
+	}
+	return writers > 0;
+}
+
 static int check_probes(struct analysis *a, const struct ct_user *u, struct probes *pp, bool opens);
+
+/* socket_marked(): checked without lo, and what meets it is a note */
+static int check_socket_marked(struct analysis *a, const struct ct_user *u)
+{
+	struct ct_user nolo = *u;
+	struct probes p;
+	int e;
+
+	e = lint_sel_copy(&nolo.sel, &u->sel);
+	if (e < 0)
+		return e;
+	lint_sel_add_if(&nolo.sel, true, "lo", false, true);
+	lint_sel_add_if(&nolo.sel, false, "lo", false, true);
+	e = build_probes(&nolo, a->local, false, &p);
+	for (size_t i = 0; e == 0 && i < p.n; i++)
+		p.v[i].socket_mark = true;
+	if (e == 0)
+		e = check_probes(a, &nolo, &p, false);
+	probes_free(&p);
+	lint_sel_free(&nolo.sel);
+	return e;
+}
 
 static int check_user(struct analysis *a, const struct ct_user *u)
 {
@@ -1267,6 +1437,8 @@ static int check_user(struct analysis *a, const struct ct_user *u)
 
 	if (!opens && state_user_is_noise(u))
 		return 0;
+	if (socket_marked(a->in, u))
+		return check_socket_marked(a, u);
 	e = build_probes(u, a->local, false, &p);
 	if (e == 0)
 		e = check_probes(a, u, &p, opens);

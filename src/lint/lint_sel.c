@@ -409,6 +409,7 @@ int lint_sel_and(struct lint_sel *a, const struct lint_sel *b)
 
 	a->family &= b->family;
 	a->none |= b->none;
+	a->to_host |= b->to_host;
 	lint_sel_and_proto(a, b->proto);
 	r |= lint_ranges_and(&a->sport, &b->sport, LINT_PORT_WIDTH);
 	r |= lint_ranges_and(&a->dport, &b->dport, LINT_PORT_WIDTH);

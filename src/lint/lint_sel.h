@@ -68,6 +68,9 @@ struct lint_sel {
 	struct lint_ranges sport, dport;
 	struct lint_ranges saddr[2], daddr[2]; /* indexed by enum lint_af */
 	struct lint_ifs iif, oif;
+	/* only packets addressed to this host (fib daddr type local, -m addrtype
+	 * --dst-type LOCAL); lint_input_apply_host narrows daddr to its addresses */
+	bool to_host;
 };
 
 /* Which interface directions matter where a selector is compared: a raw

@@ -193,9 +193,10 @@ static void xt_conntrack(struct lint_xt *x, uint32_t rev, const uint8_t *info, u
 }
 
 /* --src-type LOCAL (Docker's masquerade of the host's own connections into
- * a bridge): the rule sees only what this host sends.  Destination types
- * (Docker's and kube-proxy's --dst-type LOCAL jumps) stay left out, as the
- * packets our services notrack are addressed to this host anyway. */
+ * a bridge): the rule sees only what this host sends.  --dst-type LOCAL
+ * (Docker's and kube-proxy's jumps to their DNATs): only what is addressed
+ * to this host, so a DNAT behind it never takes a packet routed to a
+ * container's own address. */
 static void xt_addrtype(struct lint_xt *x, uint32_t rev, const void *info, size_t len)
 {
 	if (rev == 1 && len >= sizeof(struct xt_addrtype_info_v1)) {
@@ -204,6 +205,8 @@ static void xt_addrtype(struct lint_xt *x, uint32_t rev, const void *info, size_
 			x->from_host = true;
 			xt_words(x, "-m addrtype --src-type LOCAL");
 		}
+		if (a->dest == XT_ADDRTYPE_LOCAL && !(a->flags & XT_ADDRTYPE_INVERT_DEST))
+			x->sel->to_host = true;
 	}
 }
 

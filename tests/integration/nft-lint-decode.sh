@@ -111,8 +111,9 @@ check() {
 # (the untracked accept heads inet fw input, but ssh's ct state new accept
 # carries a rate limit the untracked packets would skip; a services-only
 # policy meets a masquerade only through the replies of a NATed UDP client
-# that keeps a fixed source port, udp 53 here, never the SNAT whose port
-# range is given; the concatenated verdict map sends only 10.96.0.10 udp 53
+# that keeps a fixed source port, udp 53 here, which nothing in the ruleset
+# says exists: a note, not a finding; never the SNAT whose port range is
+# given; the concatenated verdict map sends only 10.96.0.10 udp 53
 # to kube-proxy's DNAT, and that ClusterIP is no address of this host, so
 # no service meets it)
 check '{"version": 1, "notrack": {"services": [{"proto": "tcp", "ports": [21, 22, 25, 80, 3128, 8081]}, {"proto": "udp", "ports": [53, 9999]}]}}' \
@@ -124,12 +125,14 @@ check '{"version": 1, "notrack": {"services": [{"proto": "tcp", "ports": [21, 22
 	'nat|ip nat2 pre|udp dport 53 dnat to 10.0.0.1-10.0.0.3|services[1]' \
 	'nat|ip nat2 pre|tcp dport 3128 redirect to :8080' \
 	'nat|ip nat2 pre|ip daddr 1.2.3.4' \
-	'nat|ip nat2 post|masquerade|services[1]' \
+	'!nat|ip nat2 post|masquerade|services[1]' \
 	'!ip nat2 post|snat to 1.2.3.4:1000-2000' \
 	'!ip kube-proxy endpoint-a' \
 	'!inet fw input|ct state established,related' \
 	'!inet fw input|ct state invalid' \
 	'!ip filter INPUT'
+assert_contains "$work/out" 'masquerade), packets' "the kept-port note names the masquerade"
+assert_contains "$work/out" "only for a client behind it that sends from one of those ports itself" "the kept-port note"
 
 # the iptables-nft side: multiport ranges, state, connmark, CT --helper, REDIRECT
 check '{"version": 1, "notrack": {"services": [{"proto": "tcp", "ports": [2121, 2222, 4444]}, {"proto": "udp", "ports": [5005]}]}}' \

@@ -2,9 +2,12 @@
 """UDP traffic for the namespace tests.
 
   udpprobe.py echo HOST PORT            echo every datagram back, forever
-  udpprobe.py send HOST PORT N [SPORT]  N datagrams, one at a time, from
+  udpprobe.py send HOST PORT N [SPORT [MARK]]
+                                        N datagrams, one at a time, from
                                         SPORT (an ephemeral port if left
-                                        out); prints how many were echoed
+                                        out or 0), with the socket's packet
+                                        mark MARK (SO_MARK, as WireGuard's
+                                        FwMark); prints how many were echoed
 
 A client that binds a fixed source port (NTP's 123, IKE's 500) is what a
 source NAT keeps the port of.  Bounded: each datagram waits 1 s at most.
@@ -22,9 +25,11 @@ def echo(host, port):
         s.sendto(data, peer)
 
 
-def send(host, port, n, sport=0):
+def send(host, port, n, sport=0, mark=0):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if mark:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
     s.bind(("0.0.0.0", sport))
     s.settimeout(1.0)
     ok = 0
@@ -47,6 +52,6 @@ if __name__ == "__main__":
     if cmd == "echo":
         echo(args[0], int(args[1]))
     elif cmd == "send":
-        send(args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) > 3 else 0)
+        send(args[0], int(args[1]), int(args[2]), int(args[3]) if len(args) > 3 else 0, int(args[4]) if len(args) > 4 else 0)
     else:
         sys.exit(__doc__)

@@ -33,6 +33,8 @@
  *   need=dnat|redirect|snat|masq|state|helper|mark|zone
  *   hooks=pre,in,fwd,out,post  to=ADDR  toport=A[-B]  place=local|remote
  *   toif=NAME  state=new,established,related,invalid,untracked  accept  widened
+ *   pktmark (gated by a packet mark)  ctwrite (sets the ct mark)
+ *   tohost (fib daddr type local, --dst-type LOCAL)
  * A chain: "hook=input family=inet table=T chain=C policy=drop owner | accept
  *   <selector> | drop <selector> ..."
  */
@@ -247,6 +249,12 @@ static void parse_user(struct lint_input *in, const char *spec)
 			u->accepts = true;
 		} else if (!strcmp(key, "widened")) {
 			u->widened = true;
+		} else if (!strcmp(key, "pktmark")) {
+			u->pkt_mark = true;
+		} else if (!strcmp(key, "ctwrite")) {
+			u->ct_write = true;
+		} else if (!strcmp(key, "tohost")) {
+			u->sel.to_host = true;
 		} else if (!strcmp(key, "limited")) {
 			u->limited = true;
 		} else if (!strcmp(key, "at")) {
@@ -961,6 +969,104 @@ static void test_forwarded(void **state)
 	    count_findings(policy, "need=dnat hooks=pre proto=tcp dport=80 to=172.17.0.2 place=remote", addrs, 2), 1);
 }
 
+/* A policy against some users (NULL-terminated) on a Docker host with a LAN
+ * on eth1 gives that many findings and, unless notes < 0, that many notes. */
+static void expect(const char *policy, const char *const *users, size_t findings, int notes);
+
+static const struct lint_host_addr docker_host[] = {
+    {.ifname = "lo", .af = LINT_AF4, .addr = {127, 0, 0, 1}, .prefix = 8},
+    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
+    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
+    {.ifname = "eth1", .af = LINT_AF4, .addr = {192, 168, 1, 1}, .prefix = 24},
+};
+
+static void expect(const char *policy, const char *const *users, size_t findings, int notes)
+{
+	struct lint_report rep;
+
+	analyse_text("expect", policy, users, NULL, NULL, docker_host, 4, &rep);
+	assert_int_equal(rep.n, findings);
+	if (notes >= 0)
+		assert_int_equal(rep.n_notes, (size_t)notes);
+	lint_report_free(&rep);
+}
+
+/* Docker's and Incus' hairpin masquerade (-s X -d X) matches the port after
+ * DNAT: a LAN interface never meets it, docker0 meets its replies. */
+static void test_hairpin(void **state)
+{
+	const char *users[] = {"need=masq hooks=post saddr=172.17.0.2 daddr=172.17.0.2 proto=tcp dport=80", NULL};
+
+	(void)state;
+	expect(P("'notrack': {'interfaces': ['eth1']}"), users, 0, -1);
+	/* a service on tcp 80 of this host: the packet had port 8080 then */
+	expect(P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80]}]}"), users, 0, -1);
+	expect(P("'notrack': {'interfaces': ['docker0']}"), users, 1, -1);
+}
+
+/* A client port a masquerade keeps is a note unless the rule names it. */
+static void test_kept_port_note(void **state)
+{
+	const char *plain[] = {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0", NULL};
+	const char *named[] = {"need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0 proto=udp sport=123", NULL};
+	const char *ntp = P("'notrack': {'services': [{'proto': 'udp', 'ports': [123], 'interfaces': ['eth0']}]}");
+
+	(void)state;
+	expect(ntp, plain, 0, 1);
+	expect(ntp, named, 1, -1);
+}
+
+/* wg-quick's full-tunnel client: a ct mark save gated by the socket's mark
+ * and the restore never meet lo; elsewhere they are notes.  A restore with
+ * no writer in the ruleset, or a writer not gated, is checked as before. */
+static void test_socket_mark(void **state)
+{
+	const char *wg[] = {"need=mark hooks=pre proto=udp", "need=mark hooks=post proto=udp pktmark ctwrite widened",
+			    NULL};
+	const char *ungated[] = {"need=mark hooks=pre proto=udp", "need=mark hooks=post proto=udp ctwrite", NULL};
+	const char *lo = P("'notrack': {'loopback': true}");
+	const char *upstream = P("'notrack': {'upstreams': [{'proto': 'udp', 'ports': [51820]}]}");
+
+	(void)state;
+	expect(lo, wg, 0, 0);
+	expect(upstream, wg, 0, 2);
+	expect(lo, ungated, 2, -1);
+	expect(lo, (const char *[]){"need=mark hooks=pre proto=udp", NULL}, 1, -1);
+}
+
+/* A DNAT on output for this host's own address sees only packets through
+ * lo: an interface entry for eth1 never meets it, loopback does. */
+static void test_own_address_output(void **state)
+{
+	const char *users[] = {"need=dnat hooks=out daddr=192.0.2.10 proto=tcp dport=8080 to=172.17.0.2 toport=80",
+			       NULL};
+
+	(void)state;
+	expect(P("'notrack': {'interfaces': ['eth1']}"), users, 0, -1);
+	expect(P("'notrack': {'loopback': true}"), users, 1, -1);
+}
+
+/* A DNAT behind --dst-type LOCAL takes only what is addressed to this host:
+ * untracking what eth0 forwards, with this host's addresses kept tracked,
+ * meets it no more. */
+static void test_dnat_to_host(void **state)
+{
+	const char *fwd = P("'notrack': {'interfaces': ['eth0']}, 'keep_tracked': [{'reason': 'nat', "
+			    "'interfaces': ['eth0'], 'addresses': ['127.0.0.0/8', '172.17.0.1/32', '192.0.2.10/32', "
+			    "'192.168.1.1/32']}]");
+
+	(void)state;
+	expect(fwd, (const char *[]){"need=dnat hooks=pre,out proto=tcp dport=8080 to=172.17.0.2 toport=80", NULL}, 1,
+	       -1);
+	expect(fwd,
+	       (const char *[]){"need=dnat hooks=pre,out proto=tcp dport=8080 tohost to=172.17.0.2 toport=80", NULL}, 0,
+	       -1);
+	/* still met where it is addressed to this host */
+	expect(P("'notrack': {'interfaces': ['eth0']}"),
+	       (const char *[]){"need=dnat hooks=pre proto=tcp dport=8080 tohost to=172.17.0.2 toport=80", NULL}, 1,
+	       -1);
+}
+
 /* A services policy with tcp PORTS against Docker's DNAT of 8081 (rep: the findings). */
 static void lint_docker_dnat(const char *ports, struct lint_report *rep)
 {
@@ -1042,7 +1148,7 @@ static void test_message(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 8];
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 13];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -1057,5 +1163,10 @@ int main(void)
 	tests[n++] =
 	    (struct CMUnitTest){.name = "suggestion never empties", .test_func = test_suggestion_never_empties};
 	tests[n++] = (struct CMUnitTest){.name = "ranges as prefixes", .test_func = test_ranges_prefixes};
+	tests[n++] = (struct CMUnitTest){.name = "hairpin masquerade", .test_func = test_hairpin};
+	tests[n++] = (struct CMUnitTest){.name = "kept client port: a note", .test_func = test_kept_port_note};
+	tests[n++] = (struct CMUnitTest){.name = "socket-marked ct mark", .test_func = test_socket_mark};
+	tests[n++] = (struct CMUnitTest){.name = "own address on output", .test_func = test_own_address_output};
+	tests[n++] = (struct CMUnitTest){.name = "DNAT for this host's addresses", .test_func = test_dnat_to_host};
 	return _cmocka_run_group_tests("lint", tests, n, NULL, NULL);
 }

@@ -49,6 +49,7 @@ enum rkind {
 	R_MAPDATA,  /* the result of a map lookup */
 	R_ADDRTYPE, /* fib ... type: compares on it are left out without calling the rule widened (below) */
 	R_RANDOM,   /* numgen, jhash: picks one of several targets; every target is reachable */
+	R_MARK,	    /* meta mark */
 };
 
 struct reg {
@@ -72,6 +73,8 @@ struct decoded {
 	bool vmap_drop;
 	bool limited;	 /* a limit or quota: not every packet it selects is accepted */
 	bool from_host;	 /* fib saddr type local, -m addrtype --src-type LOCAL: only what this host sends */
+	bool pkt_mark;	 /* meta mark X (X != 0): only packets a socket or a rule marked */
+	bool ct_write;	 /* ct mark set ... */
 	bool nat_random; /* fully-random: the port is always picked anew */
 	char **targets;	 /* chains jumped or gone to */
 	size_t n_targets;
@@ -214,6 +217,7 @@ static void on_meta(struct decoder *x, struct nftnl_expr *e)
 	switch (key) {
 	case NFT_META_L4PROTO: load(x, dreg, R_L4PROTO, 1); break;
 	case NFT_META_NFPROTO: load(x, dreg, R_NFPROTO, 1); break;
+	case NFT_META_MARK: load(x, dreg, R_MARK, 4); break;
 	case NFT_META_IIFNAME:
 	case NFT_META_OIFNAME: {
 		struct reg r;
@@ -453,10 +457,22 @@ static void on_cmp(struct decoder *x, struct nftnl_expr *e)
 		if (r->source && op == NFT_CMP_EQ && len >= 4 && u32_of(data, 4) == RTN_LOCAL) {
 			x->d->from_host = true;
 			action(x->d, "fib saddr type local");
+		} else if (!r->source && op == NFT_CMP_EQ && len >= 4 && u32_of(data, 4) == RTN_LOCAL) {
+			x->d->sel.to_host = true; /* fib daddr type local */
 		}
 		break;
 	case R_MAPDATA:
 	case R_RANDOM: break;
+	case R_MARK:
+		/* meta mark 0xca6c (wg-quick's save): only packets that carry that
+		 * mark; the selector cannot hold it, so it stays wider, but the
+		 * analysis knows what such a gate means */
+		if (op == NFT_CMP_EQ && !r->masked && u32_of(data, len) != 0) {
+			x->d->pkt_mark = true;
+			action(x->d, "meta mark 0x%08x", u32_of(data, len));
+		}
+		widen(x);
+		break;
 	default: widen(x); break;
 	}
 }
@@ -787,6 +803,7 @@ static void on_ct(struct decoder *x, struct nftnl_expr *e)
 	}
 	need(x, n);
 	if (set) {
+		x->d->ct_write |= n == CT_NEED_MARK;
 		action(x->d, "ct %s set", n == CT_NEED_MARK ? "mark" : n == CT_NEED_ZONE ? "zone" : "key");
 		return;
 	}
@@ -989,12 +1006,11 @@ static void on_reject(struct decoder *x, struct nftnl_expr *e)
 }
 
 /*
- * fib daddr type local (and iptables' -m addrtype, above): "to an address of
- * this host".  Docker's nat chains jump on it.  The probes do not model
- * address types, so it is left out, as any unknown match is; but it is not
- * flagged as a widening, since the packets our services notrack are
- * addressed to this host anyway, and "may be a false alarm" on every Docker
- * DNAT would teach people to ignore the warning.
+ * fib daddr type local (and iptables' -m addrtype): "to an address of this
+ * host".  Docker's and netavark's nat chains jump on it.  The selector says
+ * so (to_host), and lint_input_apply_host narrows the destination to this
+ * host's addresses; other address types are left out, not flagged as a
+ * widening.
  */
 static void on_fib(struct decoder *x, struct nftnl_expr *e)
 {
@@ -1262,6 +1278,8 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	u->kube = kube;
 	u->widened = widened;
 	u->from_host = d->from_host;
+	u->pkt_mark = d->pkt_mark;
+	u->ct_write = n == CT_NEED_MARK && d->ct_write;
 	u->nat_random = d->nat_random;
 	/* a source NAT on input: this host answers */
 	if (n == CT_NEED_SNAT && w->base->hooknum == NF_INET_LOCAL_IN)
