@@ -221,7 +221,7 @@ const char *ct_need_name(enum ct_need n)
 /* ------------------------------------------------------------------ */
 /* host addresses                                                       */
 
-static bool range_in_prefix(const struct lint_range *r, const struct lint_host_addr *a, unsigned w)
+static bool range_in_prefix(const struct lint_range *r, const struct host_addr *a, unsigned w)
 {
 	struct lint_range net;
 
@@ -238,7 +238,7 @@ static bool addr_in_ranges(const uint8_t *addr, const struct lint_ranges *rs, un
 }
 
 /* The one interface whose connected subnet holds every address of rs, or NULL. */
-static const char *subnet_interface(const struct lint_ranges *rs, enum lint_af af, const struct lint_host_addr *addrs,
+static const char *subnet_interface(const struct lint_ranges *rs, enum lint_af af, const struct host_addr *addrs,
 				    size_t n)
 {
 	unsigned w = lint_af_width(af);
@@ -247,7 +247,7 @@ static const char *subnet_interface(const struct lint_ranges *rs, enum lint_af a
 	if (rs->any || !rs->n)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		bool all = addrs[i].af == af;
+		bool all = addrs[i].family == lint_af_family(af);
 		for (size_t j = 0; all && j < rs->n; j++)
 			all = range_in_prefix(&rs->v[j], &addrs[i], w);
 		if (!all)
@@ -267,7 +267,7 @@ static bool has_positive_if(const struct lint_ifs *s)
 	return false;
 }
 
-static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+static void place_dnat(struct ct_user *u, const struct host_addr *addrs, size_t n)
 {
 	for (int f = 0; f < 2; f++) {
 		const struct lint_ranges *to = &u->to_addr[f];
@@ -278,7 +278,7 @@ static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, si
 		if (to->any || !to->n)
 			continue;
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].af == (enum lint_af)f && addr_in_ranges(addrs[i].addr, to, w))
+			if (addrs[i].family == lint_af_family((enum lint_af)f) && addr_in_ranges(addrs[i].addr, to, w))
 				local = true;
 		ifname = subnet_interface(to, (enum lint_af)f, addrs, n);
 		if ((local && exact) || (ifname && !strcmp(ifname, "lo"))) {
@@ -300,7 +300,7 @@ static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, si
  * of that family a route can lead through (an interface holding only a /32,
  * such as NodeLocal DNSCache's 169.254.20.10, has none). */
 static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum lint_af af,
-				 const struct lint_host_addr *addrs, size_t n)
+				 const struct host_addr *addrs, size_t n)
 {
 	struct lint_ifs t = u->sel.oif;
 	bool routed = false;
@@ -315,7 +315,8 @@ static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum
 	if (!lint_ifs_satisfiable(&t))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(addrs[i].ifname, name) && addrs[i].af == af && addrs[i].prefix < lint_af_width(af) * 8)
+		if (!strcmp(addrs[i].ifname, name) && addrs[i].family == lint_af_family(af) &&
+		    addrs[i].prefix < lint_af_width(af) * 8)
 			routed = true;
 	return routed;
 }
@@ -323,7 +324,7 @@ static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum
 /* A masquerade picks an address of the interface the packet leaves by: its
  * replies come back to one of those, never to another address of this host
  * (a service's 169.254.20.10, docker0's for "! -o docker0"). */
-static void masquerade_to(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+static void masquerade_to(struct ct_user *u, const struct host_addr *addrs, size_t n)
 {
 	if (!n)
 		return; /* the host's addresses are not known */
@@ -343,7 +344,7 @@ static void masquerade_to(struct ct_user *u, const struct lint_host_addr *addrs,
 		if (!v)
 			return; /* then it stays "any": only less precise */
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].af == (enum lint_af)f &&
+			if (addrs[i].family == lint_af_family((enum lint_af)f) &&
 			    masquerade_leaves_by(u, addrs[i].ifname, (enum lint_af)f, addrs, n))
 				lint_range_prefix(&v[m++], addrs[i].addr, w * 8, w);
 		if (lint_ranges_set(&u->to_addr[f], v, m, w) < 0)
@@ -374,7 +375,7 @@ int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tc
 }
 
 /* This host's own addresses: each one, and all of lo's subnets (127.0.0.0/8). */
-static void local_addresses(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
+static void local_addresses(struct lint_input *in, const struct host_addr *addrs, size_t n)
 {
 	struct lint_range *v = calloc(n + 1, sizeof(*v));
 
@@ -384,7 +385,7 @@ static void local_addresses(struct lint_input *in, const struct lint_host_addr *
 		unsigned w = lint_af_width((enum lint_af)f);
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].af == (enum lint_af)f)
+			if (addrs[i].family == lint_af_family((enum lint_af)f))
 				lint_range_prefix(&v[m++], addrs[i].addr,
 						  strcmp(addrs[i].ifname, "lo") ? w * 8 : addrs[i].prefix, w);
 		if (lint_ranges_set(&in->local[f], v, m, w) < 0)
@@ -393,7 +394,7 @@ static void local_addresses(struct lint_input *in, const struct lint_host_addr *
 	free(v);
 }
 
-void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
+void lint_input_apply_host(struct lint_input *in, const struct host_addr *addrs, size_t n)
 {
 	local_addresses(in, addrs, n);
 	for (size_t i = 0; i < in->n_users; i++) {

@@ -29,6 +29,7 @@
 #include "lint/lint_sel.h"
 #include "policy/policy.h"
 #include "compile/ruleset.h"
+#include "util/host.h"
 
 /* Netfilter hooks, as bits (1 << NF_INET_*). */
 enum {
@@ -196,14 +197,6 @@ struct lint_report {
 	size_t n_notes;
 };
 
-/* An address of this host, for lint_input_apply_host(). */
-struct lint_host_addr {
-	char ifname[LINT_IFNAME_MAX];
-	enum lint_af af;
-	uint8_t addr[16];
-	unsigned prefix;
-};
-
 /*
  * Refines the reader's selectors with this host's addresses (pure; the
  * caller reads them, e.g. with getifaddrs):
@@ -218,7 +211,7 @@ struct lint_host_addr {
  *    not forwarded, so it never meets a rule for forwarded traffic (e.g. a
  *    masquerade on postrouting).
  */
-void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n);
+void lint_input_apply_host(struct lint_input *in, const struct host_addr *addrs, size_t n);
 
 /* The ports this host's sockets listen on (the caller reads them, e.g.
  * from /proc/net/tcp): a connection of this host's own to such a port that

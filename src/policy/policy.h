@@ -10,18 +10,13 @@
 
 #include "policy/ct_timeouts.h"
 #include "util/diag.h"
+#include "util/family.h"
 
 #define POLICY_VERSION 1
 #define POLICY_MAX_BYTES (4u * 1024 * 1024)
 #define POLICY_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 #define POLICY_NAME_MAX 64
 #define POLICY_PATH_MAX 96
-
-enum family_mask {
-	FAMILY_IPV4 = 1 << 0,
-	FAMILY_IPV6 = 1 << 1,
-	FAMILY_BOTH = FAMILY_IPV4 | FAMILY_IPV6,
-};
 
 struct port_range {
 	uint16_t first, last;

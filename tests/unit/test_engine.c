@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "emit/emit.h"
+#include "compile/compile_source.h"
 #include "engine/ops.h"
 #include "engine/state.h"
 #include "fake_backend.h"
@@ -82,7 +83,7 @@ static char *rendered(const char *policy)
 
 	tl_source_from_string(&src, "p.json", policy);
 	diag_init(&d);
-	assert_int_equal(op_compile(&src, NULL, false, &rs, &d), 0);
+	assert_int_equal(compile_source(&src, NULL, false, &rs, &d), 0);
 	strbuf_init(&sb);
 	assert_int_equal(emit_nft_text(&rs, &sb), 0);
 	strbuf_putc(&sb, '\0');

@@ -729,7 +729,7 @@ static int finding_order(const void *a, const void *b)
 /* Compiles the policy, builds the reader's input from the text forms (NULL-
  * terminated lists), refines it with host addresses if given, analyses. */
 static void analyse_text(const char *name, const char *policy, const char *const *users, const char *const *chains,
-			 const char *const *notracks, const struct lint_host_addr *addrs, size_t n_addrs,
+			 const char *const *notracks, const struct host_addr *addrs, size_t n_addrs,
 			 struct lint_report *rep)
 {
 	struct policy_source src;
@@ -901,10 +901,10 @@ static void test_format(void **state)
 static void test_host(void **state)
 {
 	struct lint_input in = {0};
-	struct lint_host_addr addrs[3] = {
-	    {.ifname = "lo", .af = LINT_AF4, .addr = {127, 0, 0, 1}, .prefix = 8},
-	    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
-	    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
+	struct host_addr addrs[3] = {
+	    {.ifname = "lo", .family = FAMILY_IPV4, .addr = {127, 0, 0, 1}, .prefix = 8},
+	    {.ifname = "docker0", .family = FAMILY_IPV4, .addr = {172, 17, 0, 1}, .prefix = 16},
+	    {.ifname = "eth0", .family = FAMILY_IPV4, .addr = {192, 0, 2, 10}, .prefix = 24},
 	};
 
 	(void)state;
@@ -926,7 +926,7 @@ static void test_host(void **state)
 	lint_input_free(&in);
 }
 
-static size_t count_findings(const char *policy, const char *user, const struct lint_host_addr *addrs, size_t n)
+static size_t count_findings(const char *policy, const char *user, const struct host_addr *addrs, size_t n)
 {
 	const char *users[] = {user, NULL};
 	struct lint_report rep;
@@ -946,9 +946,9 @@ static void test_forwarded(void **state)
 	const char *policy =
 	    P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'addresses': ['192.0.2.10']}]}");
 	const char *masq = "need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0";
-	const struct lint_host_addr addrs[] = {
-	    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
-	    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
+	const struct host_addr addrs[] = {
+	    {.ifname = "docker0", .family = FAMILY_IPV4, .addr = {172, 17, 0, 1}, .prefix = 16},
+	    {.ifname = "eth0", .family = FAMILY_IPV4, .addr = {192, 0, 2, 10}, .prefix = 24},
 	};
 
 	(void)state;

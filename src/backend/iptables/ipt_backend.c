@@ -33,7 +33,6 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
-#include "util/digest.h"
 #include "util/hash.h"
 #include "emit/emit.h"
 #include "emit/ipt_build.h"

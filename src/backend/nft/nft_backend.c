@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "util/digest.h"
+#include "util/hash.h"
 #include "emit/emit.h"
 #include "backend/nft/lint_nft.h"
 #include "backend/nft/nft_build.h"
