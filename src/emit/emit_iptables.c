@@ -273,9 +273,9 @@ static int put_variant(const struct ruleset *rs, const struct iptables_variant *
 	return t->out->oom ? -ENOMEM : 0;
 }
 
-static bool chain_in_family(enum chain_family cf, unsigned family)
+static bool chain_in_family(unsigned cf, unsigned family)
 {
-	return cf == CHAIN_FAMILY_INET || (cf == CHAIN_FAMILY_IP) == (family == FAMILY_IPV4);
+	return (cf & family) != 0;
 }
 
 int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf *out)
@@ -288,8 +288,7 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 
 	if (family != FAMILY_IPV4 && family != FAMILY_IPV6)
 		return -EINVAL;
-	strbuf_printf(out, "# notrackctl: %s-restore --noflush input (%s)\n", tool,
-		      family == FAMILY_IPV4 ? "IPv4" : "IPv6");
+	strbuf_printf(out, "# notrackctl: %s-restore --noflush input (%s)\n", tool, family_label(family));
 	if (!(rs->families & family)) {
 		strbuf_printf(out, "# the policy's families exclude %s: nothing to load\n", family_name(family));
 		return out->oom ? -ENOMEM : 0;

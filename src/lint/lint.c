@@ -1403,11 +1403,6 @@ static int check_probes(struct analysis *a, const struct ct_user *u, struct prob
 /* ------------------------------------------------------------------ */
 /* filter chains that would drop untracked packets                      */
 
-static const char *chain_family_str(enum chain_family f)
-{
-	return f == CHAIN_FAMILY_IP ? "ip" : f == CHAIN_FAMILY_IP6 ? "ip6" : "inet";
-}
-
 static unsigned accept_hook_of(unsigned lint_hook)
 {
 	return lint_hook == LINT_HOOK_INPUT	? ACCEPT_HOOK_INPUT
@@ -1443,11 +1438,6 @@ static bool chain_covered(const struct ruleset *rs, const struct lint_chain *c)
 static bool chain_gets_accept(const struct ruleset *rs, const struct lint_chain *c)
 {
 	return chain_covered(rs, c);
-}
-
-static unsigned family_of(enum chain_family f)
-{
-	return f == CHAIN_FAMILY_IP ? FAMILY_IPV4 : f == CHAIN_FAMILY_IP6 ? FAMILY_IPV6 : FAMILY_BOTH;
 }
 
 /* The rule that drops x first (from rules[from] on), "policy drop", or NULL
@@ -1497,7 +1487,7 @@ static int report_chain(struct analysis *a, const struct lint_chain *c, size_t r
 		strbuf_printf(&m,
 			      "it does not list it. Add {\"family\": \"%s\", \"table\": \"%s\", \"chain\": \"%s\"}, "
 			      "or narrow the entry.",
-			      chain_family_str(c->family), c->table, c->chain);
+			      family_nft_name(c->family), c->table, c->chain);
 	else if (c->legacy)
 		strbuf_printf(&m,
 			      "the nft backend puts no accept into legacy iptables chains. Accept \"-m conntrack "
@@ -1541,7 +1531,7 @@ static int check_chain(struct analysis *a, const struct lint_chain *c)
 		e = lint_sel_copy(&x, &a->sels[i]);
 		if (e < 0)
 			break;
-		lint_sel_and_family(&x, family_of(c->family));
+		lint_sel_and_family(&x, c->family);
 		if (!lint_sel_empty(&x, dirs) && (why = dropper(c, 0, &x, dirs)))
 			e = report_chain(a, c, i, why);
 		lint_sel_free(&x);
@@ -1663,7 +1653,7 @@ static int check_foreign(struct analysis *a, const struct lint_notrack *n)
 		e = lint_sel_copy(&shown, &n->sel);
 		if (e < 0)
 			break;
-		lint_sel_and_family(&shown, family_of(c->family));
+		lint_sel_and_family(&shown, c->family);
 		e = lint_sel_copy(&x, &shown);
 		if (e < 0) {
 			lint_sel_free(&shown);

@@ -124,7 +124,7 @@ struct lint_vrule {
 
 /* A foreign base chain of type filter on input, forward or output. */
 struct lint_chain {
-	enum chain_family family;
+	unsigned family; /* ip: FAMILY_IPV4, ip6: FAMILY_IPV6, inet: FAMILY_BOTH */
 	char family_name[8];
 	char table[LINT_NAME_MAX];
 	char chain[LINT_NAME_MAX];

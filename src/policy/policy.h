@@ -71,15 +71,9 @@ enum untracked_accept_mode {
 	UNTRACKED_ACCEPT_LIST,
 };
 
-enum chain_family {
-	CHAIN_FAMILY_INET,
-	CHAIN_FAMILY_IP,
-	CHAIN_FAMILY_IP6,
-};
-
 struct chain_ref {
 	char path[POLICY_PATH_MAX];
-	enum chain_family family;
+	unsigned family; /* ip: FAMILY_IPV4, ip6: FAMILY_IPV6, inet: FAMILY_BOTH */
 	char table[64];
 	char chain[64];
 };
@@ -134,7 +128,6 @@ void policy_free(struct policy *p);
 void policy_locate(const struct policy_source *src, struct diag *d);
 
 const char *proto_name(uint8_t proto);
-const char *family_name(unsigned family_mask);
 /* Formats an address with its prefix, e.g. "10.0.0.0/8" or "fd00::/8"; a full
  * length prefix is printed as the bare address. */
 void cidr_format(const struct cidr *c, char *buf, size_t size);

@@ -260,7 +260,7 @@ static void parse_user(struct lint_input *in, const char *spec)
 
 static unsigned family_of_chain(const struct lint_chain *c)
 {
-	return c->family == CHAIN_FAMILY_IP ? FAMILY_IPV4 : c->family == CHAIN_FAMILY_IP6 ? FAMILY_IPV6 : FAMILY_BOTH;
+	return c->family;
 }
 
 static void parse_chain(struct lint_input *in, const char *spec)
@@ -269,7 +269,7 @@ static void parse_chain(struct lint_input *in, const char *spec)
 	char buf[1024], *save = NULL, *rules;
 
 	assert_non_null(c);
-	c->family = CHAIN_FAMILY_INET;
+	c->family = FAMILY_BOTH;
 	snprintf(c->family_name, sizeof(c->family_name), "inet");
 	snprintf(c->table, sizeof(c->table), "filter");
 	snprintf(c->chain, sizeof(c->chain), "input");
@@ -285,9 +285,7 @@ static void parse_chain(struct lint_input *in, const char *spec)
 		if (!strcmp(key, "hook")) {
 			c->hook = parse_hooks(val);
 		} else if (!strcmp(key, "family")) {
-			c->family = !strcmp(val, "ip")	  ? CHAIN_FAMILY_IP
-				    : !strcmp(val, "ip6") ? CHAIN_FAMILY_IP6
-							  : CHAIN_FAMILY_INET;
+			c->family = family_from_nft_name(val) ? family_from_nft_name(val) : FAMILY_BOTH;
 			snprintf(c->family_name, sizeof(c->family_name), "%s", val);
 		} else if (!strcmp(key, "table")) {
 			snprintf(c->table, sizeof(c->table), "%s", val);

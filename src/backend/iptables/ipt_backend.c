@@ -83,11 +83,6 @@ struct ipt_plan {
 	uint64_t generation; /* the digest of every table read */
 };
 
-static const char *fam(unsigned family)
-{
-	return family == FAMILY_IPV4 ? "ipv4" : "ipv6";
-}
-
 static int our_hook(const struct backend *b, const char *chain)
 {
 	for (int h = 0; h < 2; h++)
@@ -112,7 +107,7 @@ static void ours_free(struct ours *o)
 static int read_table(struct backend *b, struct ipt_snap *t, bool borrow, struct ours *o, uint64_t *digest,
 		      struct diag *d)
 {
-	uint64_t h = hash_mix_str(hash_mix_str(0, fam(t->family)), t->name);
+	uint64_t h = hash_mix_str(hash_mix_str(0, family_name(t->family)), t->name);
 
 	memset(o, 0, sizeof(*o));
 	for (const char *chain = ipt_snap_first_chain(t); chain; chain = ipt_snap_next_chain(t)) {
@@ -271,7 +266,7 @@ static int want_listed_accepts(struct backend *b, struct ipt_plan *ip, const str
 	for (size_t i = 0; i < rs->n_accept_chains; i++) {
 		const struct chain_ref *c = &rs->accept_chains[i];
 		struct tbl *t;
-		if (c->family != CHAIN_FAMILY_INET && (c->family == CHAIN_FAMILY_IP) != (family == FAMILY_IPV4))
+		if (!(c->family & family))
 			continue;
 		t = find_table(ip, family, c->table);
 		if (!t || !t->loaded || !ipt_snap_is_chain(&t->ts, c->chain))
@@ -407,11 +402,11 @@ static int diff_foreign_chain(const char *chain, void *data)
 	c->differs = true;
 	for (size_t i = 0; r == 0 && i < t->live.rules.n; i++)
 		if (!strcmp(t->live.rules.v[i].chain, chain))
-			r = plan_add_diff(c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, chain,
+			r = plan_add_diff(c->p, "- rule %s %s %s #%u: %s", family_name(t->family), t->name, chain,
 					  t->live.rules.v[i].pos, ipt_rule_text(&t->live.rules.v[i]));
 	for (size_t i = 0; r == 0 && i < t->want.rules.n; i++)
 		if (!strcmp(t->want.rules.v[i].chain, chain))
-			r = plan_add_diff(c->p, "+ rule %s %s: %s", fam(t->family), t->name,
+			r = plan_add_diff(c->p, "+ rule %s %s: %s", family_name(t->family), t->name,
 					  ipt_rule_text(&t->want.rules.v[i]));
 	return r;
 }
@@ -443,10 +438,10 @@ static int chain_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 		return 0;
 	}
 	if (op == SEQDIFF_DELETE)
-		return plan_add_diff(cd->c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, cd->chain,
+		return plan_add_diff(cd->c->p, "- rule %s %s %s #%u: %s", family_name(t->family), t->name, cd->chain,
 				     cd->live[ia]->pos, ipt_rule_text(cd->live[ia]));
 	if (op == SEQDIFF_INSERT)
-		return plan_add_diff(cd->c->p, "+ rule %s %s: %s", fam(t->family), t->name,
+		return plan_add_diff(cd->c->p, "+ rule %s %s: %s", family_name(t->family), t->name,
 				     ipt_rule_text(cd->want[ib]));
 	return 0;
 }
@@ -469,7 +464,7 @@ static int diff_our_chain(struct diff_ctx *c, enum hook h)
 			n += !strcmp(o->rules.v[i].chain, cd.chain);
 		c->differs = true;
 		return plan_add_diff(c->p, "%c chain %s %s %s: %zu rule%s", t->want.chain[h] ? '+' : '-',
-				     fam(t->family), t->name, cd.chain, n, n == 1 ? "" : "s");
+				     family_name(t->family), t->name, cd.chain, n, n == 1 ? "" : "s");
 	}
 	if (same_rules(&t->live, &t->want, cd.chain, false))
 		return 0;
@@ -483,8 +478,8 @@ static int diff_our_chain(struct diff_ctx *c, enum hook h)
 		r = seqdiff_by(nl, nw, chain_diff_same, chain_diff_cb, &cd);
 	}
 	if (r == 0 && cd.more)
-		r = plan_add_diff(c->p, "~ chain %s %s %s: %zu more rule changes not listed", fam(t->family), t->name,
-				  cd.chain, cd.more);
+		r = plan_add_diff(c->p, "~ chain %s %s %s: %zu more rule changes not listed", family_name(t->family),
+				  t->name, cd.chain, cd.more);
 	free(cd.live);
 	free(cd.want);
 	return r;
@@ -851,7 +846,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 		 * nothing of ours */
 		bool table_mixed = t->live.chain[HOOK_PREROUTING] || t->live.chain[HOOK_OUTPUT];
 		if (table_mixed)
-			digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+			digest = hash_mix_str(hash_mix_str(digest, family_name(t->family)), t->name);
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
 			if (t->live.chain[h])
 				digest = hash_mix_str(digest, b->chain[h]);
@@ -868,7 +863,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 			 * so they are not in the digest at all. */
 			if (own_chain || jump) {
 				if (!table_mixed)
-					digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+					digest = hash_mix_str(hash_mix_str(digest, family_name(t->family)), t->name);
 				table_mixed = true;
 				/* rules come chain by chain, in order */
 				if (!mixed_chain || strcmp(mixed_chain, lr->chain))
@@ -884,7 +879,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 			if (!o)
 				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 			o->kind = own_chain ? OWNED_RULE : jump ? OWNED_JUMP : OWNED_ACCEPT;
-			put_name(o->family, sizeof(o->family), fam(t->family));
+			put_name(o->family, sizeof(o->family), family_name(t->family));
 			put_name(o->table, sizeof(o->table), t->name);
 			put_name(o->chain, sizeof(o->chain), lr->chain);
 			put_name(o->comment, sizeof(o->comment), comment ? comment : "");
@@ -938,7 +933,7 @@ static int ipt_probe_tables(struct probe_list *out, struct diag *d)
 				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 				break;
 			}
-			snprintf(pt->family, sizeof(pt->family), "%s", fam(families[f]));
+			snprintf(pt->family, sizeof(pt->family), "%s", family_name(families[f]));
 			snprintf(pt->name, sizeof(pt->name), "%s", names[i]);
 			r = ipt_snap_open(&s, families[f], names[i], d);
 			for (const char *c = r == 0 ? ipt_snap_first_chain(&s) : NULL; c; c = ipt_snap_next_chain(&s)) {

@@ -73,11 +73,6 @@ struct reader {
 	long filter;   /* index into out->chains of the filter chain being described, or -1 */
 };
 
-static const char *tool_family(unsigned family)
-{
-	return family == FAMILY_IPV4 ? "ip" : "ip6";
-}
-
 /* ------------------------------------------------------------------ */
 /* one entry                                                            */
 
@@ -294,7 +289,7 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 		return -ENOMEM;
 	u->need = n;
 	u->hooks = rd->hook;
-	snprintf(u->family, sizeof(u->family), "%s", tool_family(rd->tb->t->family));
+	snprintf(u->family, sizeof(u->family), "%s", family_nft_name(rd->tb->t->family));
 	snprintf(u->table, sizeof(u->table), "%s", rd->tb->name);
 	snprintf(u->chain, sizeof(u->chain), "%s", chain);
 	rule_words(x, u->rule, sizeof(u->rule));
@@ -358,7 +353,7 @@ static int add_notrack(struct reader *rd, const char *chain, unsigned pos, const
 		return -ENOMEM;
 	n->hook = rd->hook;
 	n->legacy = true;
-	snprintf(n->family, sizeof(n->family), "%s", tool_family(rd->tb->t->family));
+	snprintf(n->family, sizeof(n->family), "%s", family_nft_name(rd->tb->t->family));
 	snprintf(n->table, sizeof(n->table), "raw");
 	snprintf(n->chain, sizeof(n->chain), "%s", chain);
 	rule_words(x, words, sizeof(words));
@@ -480,8 +475,8 @@ static int add_filter_chain(struct reader *rd, const struct chain *c)
 
 	if (!lc)
 		return -ENOMEM;
-	lc->family = rd->tb->t->family == FAMILY_IPV4 ? CHAIN_FAMILY_IP : CHAIN_FAMILY_IP6;
-	snprintf(lc->family_name, sizeof(lc->family_name), "%s", tool_family(rd->tb->t->family));
+	lc->family = rd->tb->t->family;
+	snprintf(lc->family_name, sizeof(lc->family_name), "%s", family_nft_name(rd->tb->t->family));
 	snprintf(lc->table, sizeof(lc->table), "%s", rd->tb->name);
 	snprintf(lc->chain, sizeof(lc->chain), "%s", c->name);
 	lc->hook = rd->hook;

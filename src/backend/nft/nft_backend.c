@@ -1072,9 +1072,7 @@ static int accept_targets(struct backend *b, struct nft_plan *np, const struct r
 	if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
 		for (size_t i = 0; r == 0 && i < rs->n_accept_chains; i++) {
 			const struct chain_ref *c = &rs->accept_chains[i];
-			uint32_t f = c->family == CHAIN_FAMILY_IP    ? NFPROTO_IPV4
-				     : c->family == CHAIN_FAMILY_IP6 ? NFPROTO_IPV6
-								     : NFPROTO_INET;
+			uint32_t f = family_to_nfproto(c->family);
 			r = add_target(np, targets, n, f, c->table, c->chain);
 			if (r == 0)
 				snprintf((*targets)[*n - 1].origin, sizeof((*targets)[*n - 1].origin), "%s", c->path);
