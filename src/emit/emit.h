@@ -22,6 +22,23 @@ int emit_json(const struct ruleset *rs, const struct diag *warnings, struct strb
 /* iptables chain names derived from the table name, e.g. NOTRACKCTL-PRE. */
 void iptables_chain_name(const struct ruleset *rs, enum hook h, char *buf, size_t size);
 void iptables_chain_name_for(const char *table, enum hook h, char *buf, size_t size);
+/* The built-in chains of raw that jump into ours, by enum hook. */
+extern const char *const iptables_raw_builtin[2];
+
+/*
+ * The rules outside our chains, in iptables' words and without a newline:
+ * emit_iptables_text prints them, and the iptables backend shows them in its
+ * plan for the entries ipt_build_jump() and ipt_build_accept() make.
+ */
+/* "-I BUILTIN 1 -m comment --comment "TAG" -j CHAIN" */
+void iptables_jump_text(struct strbuf *out, const char *builtin, const char *tag, const char *chain);
+/* "-I CHAIN 1 -m conntrack --ctstate UNTRACKED -m comment --comment "TAG" -j ACCEPT" */
+void iptables_accept_text(struct strbuf *out, const char *chain, const char *tag);
+/* The filter chains untracked_accept "auto" inserts the accept into: of
+ * INPUT, FORWARD and OUTPUT (in that order) those on rs->accept_hooks, where
+ * this policy's untracked packets arrive.
+ * Returns how many names it put into chains. */
+size_t iptables_auto_accept_chains(const struct ruleset *rs, const char *chains[3]);
 
 /*
  * One iptables rule of an IR rule.  iptables has no sets without ipset, so an

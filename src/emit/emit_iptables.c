@@ -27,6 +27,31 @@ void iptables_chain_name(const struct ruleset *rs, enum hook h, char *buf, size_
 	iptables_chain_name_for(rs->table, h, buf, size);
 }
 
+const char *const iptables_raw_builtin[2] = {"PREROUTING", "OUTPUT"};
+
+void iptables_jump_text(struct strbuf *out, const char *builtin, const char *tag, const char *chain)
+{
+	strbuf_printf(out, "-I %s 1 -m comment --comment \"%s\" -j %s", builtin, tag, chain);
+}
+
+void iptables_accept_text(struct strbuf *out, const char *chain, const char *tag)
+{
+	strbuf_printf(out, "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT", chain,
+		      tag);
+}
+
+size_t iptables_auto_accept_chains(const struct ruleset *rs, const char *chains[3])
+{
+	static const char *const names[] = {"INPUT", "FORWARD", "OUTPUT"};
+	static const unsigned hooks[] = {ACCEPT_HOOK_INPUT, ACCEPT_HOOK_FORWARD, ACCEPT_HOOK_OUTPUT};
+	size_t n = 0;
+
+	for (size_t i = 0; i < 3; i++)
+		if (rs->accept_hooks & hooks[i])
+			chains[n++] = names[i];
+	return n;
+}
+
 /* Returns how many ranges from `start` fit into one multiport match. */
 static size_t multiport_chunk(const struct port_set *s, size_t start)
 {
@@ -282,7 +307,6 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 {
 	if (rs->n_timeouts)
 		return -EOPNOTSUPP; /* refused before: ipt_size_check() */
-	static const char *const builtin[] = {"PREROUTING", "OUTPUT"};
 	const char *tool = family == FAMILY_IPV4 ? "iptables" : "ip6tables";
 	char chains[2][RULESET_NAME_MAX + 8];
 
@@ -306,8 +330,10 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 				iptables_for_each_variant(rs, r, put_variant, &t);
 		}
 	}
-	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
-		strbuf_printf(out, "-I %s 1 -m comment --comment \"%s\" -j %s\n", builtin[h], rs->table, chains[h]);
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
+		iptables_jump_text(out, iptables_raw_builtin[h], rs->table, chains[h]);
+		strbuf_putc(out, '\n');
+	}
 	strbuf_puts(out, "COMMIT\n");
 
 	switch (rs->accept_mode) {
@@ -318,13 +344,11 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 			break;
 		}
 		strbuf_puts(out, "*filter\n");
-		for (size_t i = 0; i < 3; i++)
-			if (rs->accept_hooks &
-			    (const unsigned[]){ACCEPT_HOOK_INPUT, ACCEPT_HOOK_FORWARD, ACCEPT_HOOK_OUTPUT}[i])
-				strbuf_printf(
-				    out,
-				    "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT\n",
-				    (const char *[]){"INPUT", "FORWARD", "OUTPUT"}[i], rs->table);
+		const char *filter[3];
+		for (size_t i = 0, n = iptables_auto_accept_chains(rs, filter); i < n; i++) {
+			iptables_accept_text(out, filter[i], rs->table);
+			strbuf_putc(out, '\n');
+		}
 		strbuf_puts(out, "COMMIT\n");
 		break;
 	case UNTRACKED_ACCEPT_NONE:
@@ -345,12 +369,10 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 			strbuf_printf(out, "*%s\n", c->table);
 			for (size_t j = i; j < rs->n_accept_chains; j++) {
 				const struct chain_ref *cj = &rs->accept_chains[j];
-				if (chain_in_family(cj->family, family) && !strcmp(cj->table, c->table))
-					strbuf_printf(
-					    out,
-					    "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" "
-					    "-j ACCEPT\n",
-					    cj->chain, rs->table);
+				if (chain_in_family(cj->family, family) && !strcmp(cj->table, c->table)) {
+					iptables_accept_text(out, cj->chain, rs->table);
+					strbuf_putc(out, '\n');
+				}
 			}
 			strbuf_puts(out, "COMMIT\n");
 		}

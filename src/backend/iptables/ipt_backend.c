@@ -42,10 +42,6 @@
 #include "engine/txn.h"
 
 static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
-static const char *const builtin_of_hook[] = {"PREROUTING", "OUTPUT"};
-static const char *const filter_chains[] = {"INPUT", "FORWARD", "OUTPUT"};
-/* "auto" puts the accept only where the policy's untracked packets arrive */
-static const unsigned filter_hooks[] = {ACCEPT_HOOK_INPUT, ACCEPT_HOOK_FORWARD, ACCEPT_HOOK_OUTPUT};
 
 struct ipt_plan;
 
@@ -236,26 +232,32 @@ static int read_all(struct backend *b, struct ipt_plan *ip, enum read_mode mode,
 /* ------------------------------------------------------------------ */
 /* what we want                                                         */
 
-/* Adds a rule we want; takes e.  The text is the iptables line for diffs. */
-static int want_rule(struct tbl *t, const char *chain, unsigned pos, void *e, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int want_rule(struct tbl *t, const char *chain, unsigned pos, void *e, const char *fmt, ...)
+/* Adds a rule we want, first in chain; takes e and the text (the iptables
+ * line for diffs). */
+static int want_first(struct tbl *t, const char *chain, void *e, struct strbuf *text)
 {
-	char *text = NULL;
-	va_list ap;
+	char *s = text->oom ? NULL : strbuf_take(text);
 
-	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) < 0)
-		text = NULL;
-	va_end(ap);
-	return ipt_rule_list_add(&t->want.rules, t->family, chain, pos, e, text) ? 0 : -ENOMEM;
+	strbuf_free(text);
+	return ipt_rule_list_add(&t->want.rules, t->family, chain, 1, e, s) ? 0 : -ENOMEM;
 }
 
 static int want_accept(struct backend *b, struct tbl *t, const char *chain)
 {
-	return want_rule(t, chain, 1, ipt_build_accept(t->family, b->tag),
-			 "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT", chain,
-			 b->tag);
+	struct strbuf text;
+
+	strbuf_init(&text);
+	iptables_accept_text(&text, chain, b->tag);
+	return want_first(t, chain, ipt_build_accept(t->family, b->tag), &text);
+}
+
+static int want_jump(struct backend *b, struct tbl *raw, enum hook h)
+{
+	struct strbuf text;
+
+	strbuf_init(&text);
+	iptables_jump_text(&text, iptables_raw_builtin[h], b->tag, b->chain[h]);
+	return want_first(raw, iptables_raw_builtin[h], ipt_build_jump(raw->family, b->tag, b->chain[h]), &text);
 }
 
 /* The chains the policy names for untracked accepts must exist: we never
@@ -299,9 +301,7 @@ static int build_wanted(struct backend *b, struct ipt_plan *ip, const struct rul
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
 			raw->want.chain[h] = true;
 			if (ipt_build_chain_rules(rs, family, h, b->chain[h], &raw->want.rules) < 0 ||
-			    want_rule(raw, builtin_of_hook[h], 1, ipt_build_jump(family, b->tag, b->chain[h]),
-				      "-I %s 1 -m comment --comment \"%s\" -j %s", builtin_of_hook[h], b->tag,
-				      b->chain[h]) < 0)
+			    want_jump(b, raw, h) < 0)
 				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 		}
 		if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
@@ -313,9 +313,10 @@ static int build_wanted(struct backend *b, struct ipt_plan *ip, const struct rul
 			 * just to add an accept would leave a table behind that
 			 * rollback cannot unload. */
 			struct tbl *filter = find_table(ip, family, "filter");
-			for (size_t i = 0; filter && i < 3; i++)
-				if ((rs->accept_hooks & filter_hooks[i]) &&
-				    want_accept(b, filter, filter_chains[i]) < 0)
+			const char *chains[3];
+			size_t n = filter ? iptables_auto_accept_chains(rs, chains) : 0;
+			for (size_t i = 0; i < n; i++)
+				if (want_accept(b, filter, chains[i]) < 0)
 					return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 		}
 	}
