@@ -412,14 +412,11 @@ static int diff_foreign_chain(const char *chain, void *data)
 	return r;
 }
 
-/* A chain's changes are listed up to this many lines, then counted. */
-#define CHAIN_DIFF_LINES_MAX 1000
-
 struct chain_diff {
 	struct diff_ctx *c;
 	const char *chain;
 	struct ipt_rule **live, **want;
-	size_t lines, more;
+	struct plan_diff_cap cap;
 };
 
 static bool chain_diff_same(size_t ia, size_t ib, void *ctx)
@@ -434,16 +431,12 @@ static int chain_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 	struct chain_diff *cd = ctx;
 	const struct tbl *t = cd->c->t;
 
-	if (op != SEQDIFF_SAME && cd->lines++ >= CHAIN_DIFF_LINES_MAX) {
-		cd->more++;
-		return 0;
-	}
 	if (op == SEQDIFF_DELETE)
-		return plan_add_diff(cd->c->p, "- rule %s %s %s #%u: %s", family_name(t->family), t->name, cd->chain,
-				     cd->live[ia]->pos, ipt_rule_text(cd->live[ia]));
+		return plan_diff_cap_add(&cd->cap, "- rule %s %s %s #%u: %s", family_name(t->family), t->name,
+					 cd->chain, cd->live[ia]->pos, ipt_rule_text(cd->live[ia]));
 	if (op == SEQDIFF_INSERT)
-		return plan_add_diff(cd->c->p, "+ rule %s %s: %s", family_name(t->family), t->name,
-				     ipt_rule_text(cd->want[ib]));
+		return plan_diff_cap_add(&cd->cap, "+ rule %s %s: %s", family_name(t->family), t->name,
+					 ipt_rule_text(cd->want[ib]));
 	return 0;
 }
 
@@ -452,7 +445,8 @@ static int chain_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 static int diff_our_chain(struct diff_ctx *c, enum hook h)
 {
 	const struct tbl *t = c->t;
-	struct chain_diff cd = {.c = c, .chain = c->b->chain[h]};
+	struct chain_diff cd = {.c = c, .chain = c->b->chain[h], .cap = {.p = c->p}};
+	char label[IPT_CHAIN_MAX * 2 + 8];
 	size_t nl, nw;
 	int r;
 
@@ -478,9 +472,9 @@ static int diff_our_chain(struct diff_ctx *c, enum hook h)
 		nw = chain_rules(&t->want, cd.chain, cd.want, t->want.rules.n);
 		r = seqdiff_by(nl, nw, chain_diff_same, chain_diff_cb, &cd);
 	}
-	if (r == 0 && cd.more)
-		r = plan_add_diff(c->p, "~ chain %s %s %s: %zu more rule changes not listed", family_name(t->family),
-				  t->name, cd.chain, cd.more);
+	snprintf(label, sizeof(label), "%s %s %s", family_name(t->family), t->name, cd.chain);
+	if (r == 0)
+		r = plan_diff_cap_end(&cd.cap, label);
 	free(cd.live);
 	free(cd.want);
 	return r;
