@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "diagnostics/prom.h"
 #include "compile/ruleset.h"
 

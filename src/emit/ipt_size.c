@@ -1,6 +1,7 @@
 #include "emit/ipt_size.h"
 
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 
 #include <errno.h>
 #include <stdio.h>

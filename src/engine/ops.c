@@ -14,6 +14,7 @@
 
 #include "engine/confirm_timer.h"
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "backend/iptables/lint_ipt.h"
 #include "emit/ipt_size.h"
 #include "engine/ct_sysctl.h"

@@ -35,6 +35,7 @@
 #include "backend/backend.h"
 #include "util/hash.h"
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "emit/ipt_build.h"
 #include "backend/iptables/ipt_transport.h"
 #include "util/lockfile.h"
