@@ -850,15 +850,44 @@ static int arm_confirmation(const struct op_config *cfg, struct session *s, stru
 	return 0;
 }
 
+/* The ports of one /proc/net/{tcp,udp}[6] table whose sockets are in
+ * state (0x0A: TCP listening, 0x07: UDP bound and unconnected), appended to
+ * *ports (of *n, room for *cap). */
+static void listening_ports(const char *path, unsigned state, uint16_t **ports, size_t *n, size_t *cap)
+{
+	FILE *f = fopen(path, "re");
+	char line[512];
+
+	if (!f)
+		return; /* then those stay unknown: lint only reports more */
+	while (fgets(line, sizeof(line), f)) {
+		char local[64];
+		unsigned port, st;
+		if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &port, &st) != 3 || st != state)
+			continue;
+		if (*n == *cap) {
+			uint16_t *p = realloc(*ports, (*cap ? *cap * 2 : 64) * sizeof(*p));
+			if (!p)
+				break;
+			*ports = p;
+			*cap = *cap ? *cap * 2 : 64;
+		}
+		(*ports)[(*n)++] = (uint16_t)port;
+	}
+	fclose(f);
+}
+
 /* The ports this host listens on, for lint_input_listening. */
 static int host_listeners(struct lint_input *in)
 {
-	uint16_t *tcp, *udp;
-	size_t nt, nu;
+	uint16_t *tcp = NULL, *udp = NULL;
+	size_t nt = 0, ct = 0, nu = 0, cu = 0;
 	int r;
 
-	host_listening_ports(false, &tcp, &nt);
-	host_listening_ports(true, &udp, &nu);
+	listening_ports("/proc/net/tcp", 0x0A, &tcp, &nt, &ct);
+	listening_ports("/proc/net/tcp6", 0x0A, &tcp, &nt, &ct);
+	listening_ports("/proc/net/udp", 0x07, &udp, &nu, &cu);
+	listening_ports("/proc/net/udp6", 0x07, &udp, &nu, &cu);
 	r = lint_input_listening(in, tcp, nt, udp, nu);
 	free(tcp);
 	free(udp);

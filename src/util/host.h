@@ -40,9 +40,3 @@ int host_boot_id(char out[HOST_BOOT_ID_SIZE]);
 /* This network namespace's cookie (Linux 5.14 and later), unique in a boot.
  * 0, or -1 when the kernel has none. */
 int host_netns_cookie(uint64_t *out);
-
-/* The ports this host's sockets listen on: TCP sockets listening, or UDP
- * sockets bound and unconnected, IPv4 and IPv6, from /proc/net (a port may
- * repeat).  *ports is freed by the caller; a table that cannot be read adds
- * nothing. */
-void host_listening_ports(bool udp, uint16_t **ports, size_t *n);
