@@ -25,6 +25,40 @@ int plan_add_diff(struct plan *p, const char *fmt, ...)
 	return 0;
 }
 
+bool plan_diff_cap_full(struct plan_diff_cap *c)
+{
+	if (c->lines < PLAN_DIFF_CHAIN_LINES_MAX)
+		return false;
+	c->more++;
+	return true;
+}
+
+int plan_diff_cap_add(struct plan_diff_cap *c, const char *fmt, ...)
+{
+	char *line;
+	va_list ap;
+	int n;
+
+	if (plan_diff_cap_full(c))
+		return 0;
+	c->lines++;
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	n = plan_add_diff(c->p, "%s", line);
+	free(line);
+	return n;
+}
+
+int plan_diff_cap_end(struct plan_diff_cap *c, const char *chain)
+{
+	if (!c->more)
+		return 0;
+	return plan_add_diff(c->p, "~ chain %s: %zu more rule changes not listed", chain, c->more);
+}
+
 void plan_free_diff(struct plan *p)
 {
 	for (size_t i = 0; i < p->n_diff; i++)

@@ -114,3 +114,21 @@ extern const struct backend_ops ipt_backend_ops;
 /* helpers shared by backends */
 int plan_add_diff(struct plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void plan_free_diff(struct plan *p);
+
+/* One chain's rule changes in the diff are listed up to this many lines,
+ * then counted in one line (both backends): a plan that rewrites a large
+ * chain must not print a line per rule. */
+#define PLAN_DIFF_CHAIN_LINES_MAX 1000
+
+struct plan_diff_cap {
+	struct plan *p;
+	size_t lines, more;
+};
+
+/* True, and the line counted, once the cap is reached: for a caller whose
+ * line is costly to format. */
+bool plan_diff_cap_full(struct plan_diff_cap *c);
+/* Adds a line to the diff, or counts it once the cap is reached. */
+int plan_diff_cap_add(struct plan_diff_cap *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "~ chain CHAIN: N more rule changes not listed" when any were counted. */
+int plan_diff_cap_end(struct plan_diff_cap *c, const char *chain);

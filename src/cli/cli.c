@@ -17,6 +17,7 @@
 
 #include "cli/cli_common.h"
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "cli/exit_codes.h"
 #include "util/trust.h"
 #include "policy/policy.h"

@@ -13,6 +13,7 @@
 #include "emit/ipt_size.h"
 #include "emit/emit.h"
 #include "cli/exit_codes.h"
+#include "compile/compile_source.h"
 #include "engine/ops.h"
 #include "policy/policy.h"
 
@@ -26,7 +27,7 @@ static int load_and_compile(const char *file, const struct global_options *g, bo
 
 	if (r < 0)
 		return r;
-	return op_compile(src, g->table, host_checks, rs, d);
+	return compile_source(src, g->table, host_checks, rs, d);
 }
 
 /* ------------------------------------------------------------------ */

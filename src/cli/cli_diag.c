@@ -23,6 +23,7 @@
 #include "cli/exit_codes.h"
 #include "diagnostics/inspect.h"
 #include "diagnostics/metrics.h"
+#include "compile/compile_source.h"
 #include "engine/ops.h"
 #include "util/strbuf.h"
 #include "engine/state.h"
@@ -797,7 +798,7 @@ int cmd_top(int argc, char **argv, struct global_options *g)
 	uint64_t n_top = 10;
 	struct ruleset current = {0}, candidate = {0};
 	struct policy_source src = {0};
-	struct cov_local_addr *addrs = NULL;
+	struct host_addr *addrs = NULL;
 	struct cov_host host = {0};
 	struct top_request req = {.ct = &ct_netlink_ops, .capacity = CT_AGG_TOP_CAPACITY};
 	struct top_report rep = {0};
@@ -843,7 +844,7 @@ int cmd_top(int argc, char **argv, struct global_options *g)
 	if (candidate_file) {
 		r = policy_source_read(&src, candidate_file, &d);
 		if (r == 0)
-			r = op_compile(&src, g->table, false, &candidate, &d);
+			r = compile_source(&src, g->table, false, &candidate, &d);
 		if (r < 0)
 			goto fail;
 	}

@@ -69,9 +69,6 @@ int cmd_metrics(int argc, char **argv, struct global_options *g)
 	}
 	if (optind != argc)
 		return cli_usage_error("metrics", "%s", "too many arguments");
-	if (g->json)
-		return cli_usage_error("metrics", "%s",
-				       "--json does not apply: the output is the Prometheus text format");
 	if (textfile && !*textfile)
 		return cli_usage_error("metrics", "%s", "--textfile needs a directory");
 	if ((code = cli_backend_check_name("metrics", g)))
@@ -92,7 +89,7 @@ int cmd_metrics(int argc, char **argv, struct global_options *g)
 	inspect_status(&cfg, &rep);
 	if (!cb.ops) /* no backend: the rules section says why */
 		diag_fail(&rep.rules_err, bd.kind, bd.err, NULL, "%s", bd.msg);
-	if (metrics_render(&rep, &info, &text) < 0) {
+	if ((!g->json || textfile) && metrics_render(&rep, &info, &text) < 0) {
 		code = EXIT_SYSTEM;
 		fprintf(stderr, "notrackctl: out of memory\n");
 		goto out;
@@ -105,7 +102,7 @@ int cmd_metrics(int argc, char **argv, struct global_options *g)
 			code = cli_exit_code(&wd);
 			goto out;
 		}
-	} else {
+	} else if (!g->json) {
 		fputs(text.data, stdout);
 	}
 	const struct diag *errs[] = {&rep.table_err, &rep.state_err, &rep.rules_err};
@@ -114,6 +111,17 @@ int cmd_metrics(int argc, char **argv, struct global_options *g)
 			cli_print_error(errs[i]);
 			code = cli_exit_code(errs[i]);
 		}
+	}
+	if (g->json) {
+		/* the same families, samples and labels as the text */
+		json_t *families;
+		if (metrics_render_json(&rep, &info, &families) < 0) {
+			code = EXIT_SYSTEM;
+			fprintf(stderr, "notrackctl: out of memory\n");
+			goto out;
+		}
+		cli_json_print(json_pack("{s:s?,s:o}", "textfile", textfile, "metrics", families), NULL,
+			       code != EXIT_OK);
 	}
 out:
 	status_report_free(&rep);

@@ -49,7 +49,7 @@ static const char *local_ifname(const struct cov_host *h, uint8_t family, const 
 	if (is_loopback(family, a))
 		return "lo";
 	for (size_t i = 0; h && i < h->n; i++)
-		if (h->addrs[i].family == family && !memcmp(h->addrs[i].addr, a, addr_len(family)))
+		if (h->addrs[i].family == family_from_af(family) && !memcmp(h->addrs[i].addr, a, addr_len(family)))
 			return h->addrs[i].ifname;
 	return NULL;
 }

@@ -32,18 +32,11 @@
 
 #include "diagnostics/ct_dump.h"
 #include "compile/ruleset.h"
+#include "util/host.h"
 
-#define COV_IFNAME_SIZE 16
-
-struct cov_local_addr {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t addr[16];
-	char ifname[COV_IFNAME_SIZE];
-};
-
-/* The host's local addresses, from getifaddrs(3) or a test. */
+/* The host's local addresses, from host_addrs() or a test. */
 struct cov_host {
-	const struct cov_local_addr *addrs;
+	const struct host_addr *addrs;
 	size_t n;
 };
 

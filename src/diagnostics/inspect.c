@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <inttypes.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
 #include <net/if.h>
@@ -16,7 +15,7 @@
 #include <unistd.h>
 
 #include "diagnostics/ct_proc.h"
-#include "engine/ops.h"
+#include "compile/compile_source.h"
 #include "engine/state.h"
 
 /* ------------------------------------------------------------------ */
@@ -359,7 +358,7 @@ int inspect_current_policy(const char *state_dir, const char *table, bool *prese
 	src.text = g.policy;
 	src.len = strlen(g.policy);
 	/* compiled as it was applied: same table, no host checks (those only warn) */
-	r = op_compile(&src, g.table[0] ? g.table : table, false, rs, d);
+	r = compile_source(&src, g.table[0] ? g.table : table, false, rs, d);
 	if (r == 0) {
 		*present = true;
 		*file = strdup(src.file);
@@ -368,39 +367,12 @@ int inspect_current_policy(const char *state_dir, const char *table, bool *prese
 	return r;
 }
 
-int inspect_host(struct cov_local_addr **addrs, size_t *n, struct diag *d)
+int inspect_host(struct host_addr **addrs, size_t *n, struct diag *d)
 {
-	struct ifaddrs *list, *i;
-	struct cov_local_addr *v;
-	size_t k = 0;
+	int r = host_addrs(addrs, n);
 
-	*addrs = NULL;
-	*n = 0;
-	if (getifaddrs(&list) < 0)
-		return diag_fail(d, DIAG_SYSTEM, errno, NULL, "cannot list the local addresses: %s", strerror(errno));
-	for (i = list; i; i = i->ifa_next)
-		k++;
-	v = calloc(k ? k : 1, sizeof(*v));
-	if (!v) {
-		freeifaddrs(list);
-		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-	}
-	for (i = list; i; i = i->ifa_next) {
-		struct cov_local_addr *a = &v[*n];
-		if (!i->ifa_addr)
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET)
-			memcpy(a->addr, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
-		else if (i->ifa_addr->sa_family == AF_INET6)
-			memcpy(a->addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
-		else
-			continue;
-		a->family = (uint8_t)i->ifa_addr->sa_family;
-		snprintf(a->ifname, sizeof(a->ifname), "%s", i->ifa_name);
-		(*n)++;
-	}
-	freeifaddrs(list);
-	*addrs = v;
+	if (r < 0)
+		return diag_fail(d, DIAG_SYSTEM, -r, NULL, "cannot list the local addresses: %s", strerror(-r));
 	return 0;
 }
 

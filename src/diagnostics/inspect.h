@@ -104,7 +104,7 @@ int inspect_current_policy(const char *state_dir, const char *table, bool *prese
 			   struct ruleset *rs, struct diag *d);
 
 /* The host's local addresses by interface, for coverage.  Caller frees. */
-int inspect_host(struct cov_local_addr **addrs, size_t *n, struct diag *d);
+int inspect_host(struct host_addr **addrs, size_t *n, struct diag *d);
 
 #define TOP_POLICIES 2 /* [0] the current policy, [1] a candidate */
 

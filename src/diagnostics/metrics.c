@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "diagnostics/prom.h"
 #include "compile/ruleset.h"
 
@@ -95,7 +96,7 @@ void entry_sums_free(struct entry_sums *s)
 /* ------------------------------------------------------------------ */
 /* the exposition                                                       */
 
-static void render_table(const struct table_use *t, struct strbuf *sb)
+static void render_table(const struct table_use *t, struct prom_out *sb)
 {
 	prom_single(sb, "notrackctl_conntrack_entries", PROM_GAUGE,
 		    "Entries in this network namespace's conntrack table.", t->count);
@@ -135,7 +136,7 @@ static void render_table(const struct table_use *t, struct strbuf *sb)
 		prom_single(sb, c[i].name, PROM_COUNTER, c[i].help, c[i].v);
 }
 
-static void render_state(const struct status_report *rep, struct strbuf *sb)
+static void render_state(const struct status_report *rep, struct prom_out *sb)
 {
 	prom_single(sb, "notrackctl_generation", PROM_GAUGE, "The current generation; 0 when nothing was applied.",
 		    rep->generation);
@@ -153,7 +154,7 @@ static void render_state(const struct status_report *rep, struct strbuf *sb)
 
 /* One family per counter of the sums of a role, labelled by entry or chain. */
 static void render_sums(const struct entry_sums *s, enum owned_role role, const char *name, const char *help, int bytes,
-			struct strbuf *sb)
+			struct prom_out *sb)
 {
 	char entry[sizeof(((struct owned_object *)0)->comment) + 2];
 	int announced = 0;
@@ -192,7 +193,7 @@ static void render_sums(const struct entry_sums *s, enum owned_role role, const 
 	}
 }
 
-static void render_rules(const struct status_report *rep, const struct entry_sums *s, struct strbuf *sb)
+static void render_rules(const struct status_report *rep, const struct entry_sums *s, struct prom_out *sb)
 {
 	static const enum owned_role roles[] = {OWNED_ROLE_NOTRACK, OWNED_ROLE_KEEP, OWNED_ROLE_ACCEPT};
 	static const char *const role_names[] = {"notrack", "keep_tracked", "untracked_accept"};
@@ -227,7 +228,7 @@ static void render_rules(const struct status_report *rep, const struct entry_sum
 			    rep->drift);
 }
 
-int metrics_render(const struct status_report *rep, const struct metrics_info *info, struct strbuf *out)
+static int render(const struct status_report *rep, const struct metrics_info *info, struct prom_out *out)
 {
 	const char *table = info->table ? info->table : RULESET_DEFAULT_TABLE;
 	struct entry_sums sums = {0};
@@ -259,7 +260,26 @@ int metrics_render(const struct status_report *rep, const struct metrics_info *i
 	if (rules_ok)
 		render_rules(rep, &sums, out);
 	entry_sums_free(&sums);
-	return out->oom ? -ENOMEM : 0;
+	return 0;
+}
+
+int metrics_render(const struct status_report *rep, const struct metrics_info *info, struct strbuf *out)
+{
+	struct prom_out o = {.text = out};
+
+	return render(rep, info, &o) < 0 || out->oom ? -ENOMEM : 0;
+}
+
+int metrics_render_json(const struct status_report *rep, const struct metrics_info *info, json_t **out)
+{
+	struct prom_out o = {.families = json_array()};
+
+	if (!o.families || render(rep, info, &o) < 0) {
+		json_decref(o.families);
+		return -ENOMEM;
+	}
+	*out = o.families;
+	return 0;
 }
 
 int metrics_write_textfile(const char *dir, const char *text, struct diag *d)

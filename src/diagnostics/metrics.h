@@ -11,6 +11,7 @@
 
 #include "diagnostics/inspect.h"
 #include "util/strbuf.h"
+#include "diagnostics/prom.h"
 
 /* The rules of one role that come from one policy entry and sit on one hook
  * (our own rules), or the untracked accepts in one foreign chain. */
@@ -46,6 +47,8 @@ struct metrics_info {
  * section that could not be read) are left out, and
  * notrackctl_collector_success says which.  0 or -ENOMEM. */
 int metrics_render(const struct status_report *rep, const struct metrics_info *info, struct strbuf *out);
+/* The same families as a JSON array (see struct prom_out), for --json. */
+int metrics_render_json(const struct status_report *rep, const struct metrics_info *info, json_t **out);
 
 /* Writes text to DIR/notrackctl.prom atomically (node_exporter's textfile
  * collector reads only *.prom, so the temporary file is never read). */

@@ -19,48 +19,6 @@ int emit_iptables_text(const struct ruleset *rs, unsigned family, struct strbuf 
 /* The IR as a JSON document, for scripts. */
 int emit_json(const struct ruleset *rs, const struct diag *warnings, struct strbuf *out);
 
-/* iptables chain names derived from the table name, e.g. NOTRACKCTL-PRE. */
-void iptables_chain_name(const struct ruleset *rs, enum hook h, char *buf, size_t size);
-void iptables_chain_name_for(const char *table, enum hook h, char *buf, size_t size);
-
-/*
- * One iptables rule of an IR rule.  iptables has no sets without ipset, so an
- * IR rule becomes one rule per peer address, per local address and per
- * multiport chunk of its port set.  The text emitter and the libiptc backend
- * walk the same variants, so what one prints is what the other loads.
- */
-struct iptables_variant {
-	const struct rule *rule;
-	const struct cidr *peer, *local; /* NULL: no address match on that side */
-	const struct port_set *ports;	 /* NULL: no port match */
-	size_t pstart, pcount;		 /* the ranges of `ports` this rule's multiport holds */
-};
-
-typedef int (*iptables_variant_fn)(const struct ruleset *rs, const struct iptables_variant *v, void *ctx);
-
-/* How many rules r's port set takes in iptables: multiport lists, or u32
- * value lists for an ICMP error rule. */
-size_t iptables_port_lists(const struct rule *r, const struct port_set *s);
-/* Calls fn for every variant of r in order; stops at the first non-zero return and returns it. */
-int iptables_for_each_variant(const struct ruleset *rs, const struct rule *r, iptables_variant_fn fn, void *ctx);
-/* The variant as an iptables-restore line ("-A CHAIN ..."), without the newline. */
-void iptables_variant_text(const struct ruleset *rs, const struct iptables_variant *v, const char *chain,
-			   struct strbuf *out);
-
-/* iptables multiport takes at most 15 ports, a range counting as two. */
-#define MULTIPORT_MAX_SLOTS 15
-/* a u32 test compares with at most 10 values or ranges (XT_U32_MAXSIZE) */
-#define U32_MAX_VALUES 10
-
-struct xt_u32;
-/*
- * The u32 match of an ICMP error rule's variant (rule.icmp_error): the
- * error types, then the embedded packet's header, protocol and ports at
- * their offsets (see below).  iptables_variant_text prints it as the
- * "--u32" argument; libiptc loads the struct.
- */
-void iptables_icmp_u32(const struct iptables_variant *v, struct xt_u32 *out);
-
 /*
  * ICMP error rules (rule.icmp_error): where the embedded packet lies,
  * counted from the start of the ICMP or ICMPv6 header.  An IPv4 error

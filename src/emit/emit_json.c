@@ -190,10 +190,7 @@ int emit_json(const struct ruleset *rs, const struct diag *d, struct strbuf *out
 		json_t *chains = json_array();
 		for (size_t i = 0; i < rs->n_accept_chains; i++) {
 			const struct chain_ref *c = &rs->accept_chains[i];
-			json_array_append_new(chains, json_pack("{s:s,s:s,s:s}", "family",
-								c->family == CHAIN_FAMILY_IP	? "ip"
-								: c->family == CHAIN_FAMILY_IP6 ? "ip6"
-												: "inet",
+			json_array_append_new(chains, json_pack("{s:s,s:s,s:s}", "family", family_nft_name(c->family),
 								"table", c->table, "chain", c->chain));
 		}
 		json_object_set_new(ua, "chains", chains);

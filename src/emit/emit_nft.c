@@ -102,7 +102,7 @@ static void put_addr_match(struct strbuf *out, const struct ruleset *rs, enum fi
 	if (f == FIELD_NONE || set < 0)
 		return;
 	s = &rs->addr_sets[set];
-	strbuf_printf(out, "%s %s ", s->family == FAMILY_IPV4 ? "ip" : "ip6", f == FIELD_SOURCE ? "saddr" : "daddr");
+	strbuf_printf(out, "%s %s ", family_nft_name(s->family), f == FIELD_SOURCE ? "saddr" : "daddr");
 	if (addr_set_is_inline(s)) {
 		cidr_format(&s->cidrs[0], buf, sizeof(buf));
 		strbuf_printf(out, "%s ", buf);
@@ -265,11 +265,6 @@ static void put_chain(struct strbuf *out, const struct ruleset *rs, enum hook h)
 	strbuf_puts(out, "\t}\n");
 }
 
-static const char *chain_family_name(enum chain_family f)
-{
-	return f == CHAIN_FAMILY_IP ? "ip" : f == CHAIN_FAMILY_IP6 ? "ip6" : "inet";
-}
-
 static const char *accept_hooks_words(unsigned hooks)
 {
 	switch (hooks) {
@@ -392,7 +387,7 @@ int emit_nft_text(const struct ruleset *rs, struct strbuf *out)
 		for (size_t i = 0; i < rs->n_accept_chains; i++) {
 			const struct chain_ref *c = &rs->accept_chains[i];
 			strbuf_printf(out, "insert rule %s %s %s ct state untracked counter accept comment \"%s\"\n",
-				      chain_family_name(c->family), c->table, c->chain, rs->table);
+				      family_nft_name(c->family), c->table, c->chain, rs->table);
 		}
 		break;
 	}

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "compile/ruleset.h"
 #include "util/strbuf.h"
 

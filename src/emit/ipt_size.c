@@ -1,6 +1,7 @@
 #include "emit/ipt_size.h"
 
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -89,9 +90,9 @@ int ipt_size_check(const struct ruleset *rs, struct diag *d)
 				 "the iptables backend would load %llu %s rules (limit %u per family): this entry "
 				 "alone is %llu peers x %llu addresses x %llu multiport lists = %llu rules per hook; "
 				 "iptables has no sets, so use --backend nft, or split the peers or addresses",
-				 (unsigned long long)total, families[f] == FAMILY_IPV4 ? "IPv4" : "IPv6",
-				 IPT_MAX_RULES_PER_FAMILY, (unsigned long long)w.peers, (unsigned long long)w.locals,
-				 (unsigned long long)w.lists, (unsigned long long)worst_n);
+				 (unsigned long long)total, family_label(families[f]), IPT_MAX_RULES_PER_FAMILY,
+				 (unsigned long long)w.peers, (unsigned long long)w.locals, (unsigned long long)w.lists,
+				 (unsigned long long)worst_n);
 	}
 	return 0;
 }

@@ -1,9 +1,7 @@
 #include "engine/ops.h"
 
 #include <errno.h>
-#include <ifaddrs.h>
 #include <inttypes.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,49 +14,20 @@
 
 #include "engine/confirm_timer.h"
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "backend/iptables/lint_ipt.h"
 #include "emit/ipt_size.h"
 #include "engine/ct_sysctl.h"
 #include "engine/listeners.h"
+#include "engine/stamp.h"
+#include "compile/compile_source.h"
+#include "util/host.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS 30000
 
 static const char *cfg_table(const struct op_config *cfg)
 {
 	return cfg->table ? cfg->table : RULESET_DEFAULT_TABLE;
-}
-
-static bool host_interface_exists(const struct ifname *ifn, void *ctx)
-{
-	struct if_nameindex *list, *i;
-	bool found = false;
-
-	(void)ctx;
-	if (!ifn->wildcard)
-		return if_nametoindex(ifn->name) != 0;
-	list = if_nameindex();
-	if (!list)
-		return true; /* cannot tell: do not warn */
-	for (i = list; i->if_index && !found; i++)
-		found = strncmp(i->if_name, ifn->name, strlen(ifn->name)) == 0;
-	if_freenameindex(list);
-	return found;
-}
-
-int op_compile(const struct policy_source *src, const char *table, bool host_checks, struct ruleset *rs, struct diag *d)
-{
-	static const struct compile_host host = {.interface_exists = host_interface_exists};
-	struct compile_options opt = {.table = table, .host = host_checks ? &host : NULL};
-	struct policy pol;
-	int r;
-
-	r = policy_parse(src, &pol, d);
-	if (r == 0) {
-		r = compile_policy(&pol, &opt, rs, d);
-		policy_free(&pol);
-	}
-	policy_locate(src, d);
-	return r;
 }
 
 void op_result_free(struct op_result *res)
@@ -87,22 +56,6 @@ enum recovery {
 
 static int recover_interrupted(const struct op_config *cfg, struct session *s, enum recovery mode, struct diag *d);
 
-#ifndef SO_NETNS_COOKIE
-#define SO_NETNS_COOKIE 71
-#endif
-
-/* This network namespace's cookie (Linux 5.14 and later), unique in a boot. */
-static int netns_cookie(uint64_t *out)
-{
-	socklen_t len = sizeof(*out);
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int r = fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, out, &len) < 0 ? -1 : 0;
-
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
 /* What DIR/known holds for (state.h): the backend's bytes are only about
  * this boot's kernel, in this network namespace, for this table. */
 static int known_tag(const struct op_config *cfg, char *out, size_t size)
@@ -110,7 +63,7 @@ static int known_tag(const struct op_config *cfg, char *out, size_t size)
 	char boot[40];
 	uint64_t cookie;
 
-	if (!cfg->backend->known_load || state_boot_id(boot) < 0 || netns_cookie(&cookie) < 0)
+	if (!cfg->backend->known_load || host_boot_id(boot) < 0 || host_netns_cookie(&cookie) < 0)
 		return -1;
 	snprintf(out, size, "boot %s netns %" PRIu64 " backend %s table %s", boot, cookie, cfg->backend->name,
 		 cfg_table(cfg));
@@ -214,7 +167,7 @@ static void note_live(struct session *s, uint64_t number, uint64_t kernel_genera
 	struct live_record l = {.generation = number, .kernel_generation = kernel_generation};
 	struct diag ignored;
 
-	if (state_boot_id(l.boot_id) < 0)
+	if (host_boot_id(l.boot_id) < 0)
 		return;
 	snprintf(l.owned_digest, sizeof(l.owned_digest), "%s", owned_digest);
 	diag_init(&ignored);
@@ -593,7 +546,7 @@ static int run_change(const struct op_config *cfg, struct session *s, struct cha
 	if (cfg->check_only)
 		return txn_run(cfg->backend, s->b, c->desired, true, &res->txn, d);
 	c->in.from = res->generation_from;
-	state_boot_id(c->in.boot_id);
+	host_boot_id(c->in.boot_id);
 	snprintf(c->in.backend, sizeof(c->in.backend), "%s", cfg->backend->name);
 	snprintf(c->in.table, sizeof(c->in.table), "%s", cfg_table(cfg));
 	r = txn_run_hooked(cfg->backend, s->b, c->desired, false, &hooks, &res->txn, d);
@@ -690,7 +643,7 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, e
 	r = state_current(&s->st, &current, d);
 	if (r < 0)
 		goto out;
-	if (c.in.boot_id[0] && state_boot_id(boot) == 0 && strcmp(boot, c.in.boot_id)) {
+	if (c.in.boot_id[0] && host_boot_id(boot) == 0 && strcmp(boot, c.in.boot_id)) {
 		r = diag_warn(d, "",
 			      "an earlier %s was interrupted before a restart; the kernel forgot it, and generation "
 			      "%" PRIu64 " stays current%s",
@@ -713,7 +666,7 @@ static int recover_interrupted(const struct op_config *cfg, struct session *s, e
 			goto out;
 		}
 		src.len = strlen(src.text);
-		r = op_compile(&src, cfg_table(cfg), false, &res.rs, d);
+		r = compile_source(&src, cfg_table(cfg), false, &res.rs, d);
 		c.desired = &res.rs;
 		c.src = &src;
 	} else if (strcmp(c.in.action, "remove")) {
@@ -885,7 +838,7 @@ static int arm_confirmation(const struct op_config *cfg, struct session *s, stru
 	p->created = (int64_t)time(NULL);
 	p->deadline = p->created + cfg->confirm_seconds;
 	p->boot_deadline_ms = state_boot_ms() + (int64_t)cfg->confirm_seconds * 1000;
-	state_boot_id(p->boot_id);
+	host_boot_id(p->boot_id);
 	snprintf(p->timer, sizeof(p->timer), "none");
 	r = state_pending_write(&s->st, p, d);
 	if (r < 0)
@@ -906,48 +859,6 @@ static int arm_confirmation(const struct op_config *cfg, struct session *s, stru
 	}
 	res->has_pending = true;
 	return 0;
-}
-
-/* This host's addresses, for the linter's guesses about where addresses
- * live (lint_input_apply_host).  Without them it only guesses less. */
-static size_t host_addrs(struct lint_host_addr **out)
-{
-	struct ifaddrs *list, *i;
-	size_t n = 0;
-
-	*out = NULL;
-	if (getifaddrs(&list) < 0)
-		return 0;
-	for (i = list; i; i = i->ifa_next)
-		n++;
-	*out = calloc(n + 1, sizeof(**out));
-	n = 0;
-	for (i = list; *out && i; i = i->ifa_next) {
-		struct lint_host_addr *a = &(*out)[n];
-		const uint8_t *addr, *mask;
-		unsigned len;
-		if (!i->ifa_addr || !i->ifa_netmask ||
-		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET) {
-			addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr;
-			mask = (const uint8_t *)&((const struct sockaddr_in *)(const void *)i->ifa_netmask)->sin_addr;
-			len = 4;
-			a->af = LINT_AF4;
-		} else {
-			addr = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)i->ifa_addr)->sin6_addr;
-			mask = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)i->ifa_netmask)->sin6_addr;
-			len = 16;
-			a->af = LINT_AF6;
-		}
-		snprintf(a->ifname, sizeof(a->ifname), "%s", i->ifa_name);
-		memcpy(a->addr, addr, len);
-		for (unsigned b = 0; b < len * 8 && (mask[b / 8] & (0x80 >> (b % 8))); b++)
-			a->prefix++;
-		n++;
-	}
-	freeifaddrs(list);
-	return *out ? n : 0;
 }
 
 /* The ports this host listens on, for lint_input_listening. */
@@ -1005,7 +916,7 @@ static int lint_read_nft_foreign(const struct op_config *cfg, struct lint_input 
 static int lint_live(const struct op_config *cfg, struct backend *b, struct op_result *res, struct diag *d)
 {
 	struct lint_input in = {0};
-	struct lint_host_addr *addrs;
+	struct host_addr *addrs;
 	size_t n;
 	int r;
 
@@ -1022,7 +933,7 @@ static int lint_live(const struct op_config *cfg, struct backend *b, struct op_r
 		lint_input_free(&in);
 		return r;
 	}
-	n = host_addrs(&addrs);
+	host_addrs(&addrs, &n); /* without them lint only guesses less */
 	lint_input_apply_host(&in, addrs, n);
 	free(addrs);
 	if (host_listeners(&in) < 0) {
@@ -1043,7 +954,7 @@ int op_lint(const struct op_config *cfg, const struct policy_source *src, bool o
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
+	r = compile_source(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
 	if (r < 0)
 		return r;
 	if (offline) {
@@ -1093,162 +1004,8 @@ static int lint_before_apply(const struct op_config *cfg, struct session *s, str
  * and a plan would find exactly what the last one found: nothing to do.
  * Anything else (no stamp, another boot, namespace, binary or ruleset, a moved
  * generation, a backend whose generation does not cover its plan) plans as
- * usual.
+ * usual.  The stamp itself is engine/stamp.c.
  */
-
-struct fnv {
-	uint64_t h;
-};
-
-static void fnv_add(struct fnv *f, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++) {
-		f->h ^= c[i];
-		f->h *= 0x100000001b3ull;
-	}
-}
-
-static void fnv_u64(struct fnv *f, uint64_t v)
-{
-	fnv_add(f, &v, sizeof(v));
-}
-
-static void fnv_str(struct fnv *f, const char *s)
-{
-	fnv_add(f, s, strlen(s) + 1);
-}
-
-/* Everything the backend builds from, field by field (no struct padding),
- * the binary that builds it, and the host addresses lint reads. */
-static int compiled_identity(const struct op_config *cfg, const struct ruleset *rs, char out[DIGEST_SIZE])
-{
-	struct fnv f = {0xcbf29ce484222325ull};
-	struct stat exe;
-
-	if (stat("/proc/self/exe", &exe) < 0)
-		return -1;
-	fnv_u64(&f, (uint64_t)exe.st_dev);
-	fnv_u64(&f, (uint64_t)exe.st_ino);
-	fnv_u64(&f, (uint64_t)exe.st_size);
-	fnv_u64(&f, (uint64_t)exe.st_mtim.tv_sec);
-	fnv_u64(&f, (uint64_t)exe.st_mtim.tv_nsec);
-	fnv_str(&f, cfg->backend->name);
-	fnv_str(&f, rs->table);
-	fnv_u64(&f, rs->families);
-	fnv_u64(&f, (uint64_t)rs->accept_mode);
-	for (size_t i = 0; i < rs->n_accept_chains; i++) {
-		fnv_u64(&f, (uint64_t)rs->accept_chains[i].family);
-		fnv_str(&f, rs->accept_chains[i].table);
-		fnv_str(&f, rs->accept_chains[i].chain);
-		fnv_str(&f, rs->accept_chains[i].path);
-	}
-	fnv_u64(&f, rs->n_port_sets);
-	for (size_t i = 0; i < rs->n_port_sets; i++) {
-		fnv_str(&f, rs->port_sets[i].name);
-		fnv_u64(&f, rs->port_sets[i].n);
-		fnv_u64(&f, (uint64_t)rs->port_sets[i].repr);
-		for (size_t j = 0; j < rs->port_sets[i].n; j++)
-			fnv_u64(&f, (uint64_t)rs->port_sets[i].ranges[j].first << 16 | rs->port_sets[i].ranges[j].last);
-	}
-	fnv_u64(&f, rs->n_addr_sets);
-	for (size_t i = 0; i < rs->n_addr_sets; i++) {
-		const struct addr_set *a = &rs->addr_sets[i];
-		fnv_str(&f, a->name);
-		fnv_u64(&f, a->family);
-		fnv_u64(&f, a->n);
-		for (size_t j = 0; j < a->n; j++) {
-			fnv_u64(&f, (uint64_t)a->cidrs[j].family << 8 | a->cidrs[j].prefix);
-			fnv_add(&f, a->cidrs[j].addr, sizeof(a->cidrs[j].addr));
-		}
-	}
-	fnv_u64(&f, rs->accept_hooks);
-	fnv_u64(&f, rs->n_rules);
-	for (size_t i = 0; i < rs->n_rules; i++) {
-		const struct rule *r = &rs->rules[i];
-		fnv_u64(&f, (uint64_t)r->hook);
-		fnv_u64(&f, (uint64_t)r->verdict);
-		fnv_u64(&f, (uint64_t)r->scope);
-		fnv_u64(&f, r->family);
-		fnv_u64(&f, r->has_ifname);
-		fnv_str(&f, r->has_ifname ? r->ifname.name : "");
-		fnv_u64(&f, r->has_ifname && r->ifname.wildcard);
-		fnv_u64(&f, r->proto);
-		fnv_u64(&f, (uint64_t)r->port_field);
-		fnv_u64(&f, (uint64_t)(int64_t)r->port_set);
-		fnv_u64(&f, (uint64_t)r->peer_field);
-		fnv_u64(&f, (uint64_t)(int64_t)r->peer_set);
-		fnv_u64(&f, (uint64_t)r->local_field);
-		fnv_u64(&f, (uint64_t)(int64_t)r->local_set);
-		fnv_str(&f, r->origin);
-	}
-	/* per-traffic timeouts: the objects, and which rules attach which
-	 * (each is a copy of a keep_tracked rule hashed above) */
-	fnv_u64(&f, rs->n_timeouts);
-	for (size_t i = 0; i < rs->n_timeouts; i++) {
-		fnv_str(&f, rs->timeouts[i].name);
-		fnv_add(&f, rs->timeouts[i].t.value, sizeof(rs->timeouts[i].t.value));
-	}
-	fnv_u64(&f, rs->n_timeout_rules);
-	for (size_t i = 0; i < rs->n_timeout_rules; i++) {
-		fnv_u64(&f, (uint64_t)rs->timeout_rules[i].hook);
-		fnv_u64(&f, (uint64_t)rs->timeout_rules[i].ct_timeout);
-		fnv_str(&f, rs->timeout_rules[i].origin);
-	}
-	/* lint reads this host's addresses too, and they change without a commit */
-	struct lint_host_addr *addrs;
-	size_t n = host_addrs(&addrs);
-	for (size_t i = 0; i < n; i++) {
-		fnv_str(&f, addrs[i].ifname);
-		fnv_u64(&f, (uint64_t)addrs[i].af << 8 | addrs[i].prefix);
-		fnv_add(&f, addrs[i].addr, sizeof(addrs[i].addr));
-	}
-	free(addrs);
-	/* and the legacy tables, which it reads too (on a mixed host) */
-	fnv_u64(&f, lint_ipt_fingerprint());
-	snprintf(out, DIGEST_SIZE, "%016" PRIx64, f.h);
-	return 0;
-}
-
-/* The stamp this run would leave: everything but the generation. */
-static int stamp_here(const struct op_config *cfg, const struct ruleset *rs, struct verified_stamp *v)
-{
-	int r;
-
-	memset(v, 0, sizeof(*v));
-	if (!cfg->backend->exact_generation)
-		return -1;
-	r = state_boot_id(v->boot_id);
-	if (r < 0 || netns_cookie(&v->netns_cookie) < 0)
-		r = -1; /* before Linux 5.14: no cookie, no stamp */
-	snprintf(v->backend, sizeof(v->backend), "%s", cfg->backend->name);
-	snprintf(v->table, sizeof(v->table), "%s", cfg_table(cfg));
-	if (r == 0)
-		r = compiled_identity(cfg, rs, v->compiled);
-	return r;
-}
-
-/* True when the stamp shows `here` live and the generation has not moved. */
-static bool unchanged_since_stamp(const struct op_config *cfg, struct session *s, const struct verified_stamp *here,
-				  uint64_t *generation)
-{
-	struct verified_stamp last;
-	struct diag scratch;
-	bool same;
-
-	if (state_stamp_read(&s->st, &last) < 0)
-		return false;
-	same = !strcmp(last.boot_id, here->boot_id) && last.netns_cookie == here->netns_cookie &&
-	       !strcmp(last.backend, here->backend) && !strcmp(last.table, here->table) &&
-	       !strcmp(last.compiled, here->compiled);
-	if (!same)
-		return false;
-	diag_init(&scratch);
-	same = cfg->backend->generation(s->b, generation, &scratch) == 0 && *generation == last.kernel_generation;
-	diag_free(&scratch);
-	return same;
-}
 
 int op_apply(const struct op_config *cfg, const struct policy_source *src, struct op_result *res, struct diag *d)
 {
@@ -1258,7 +1015,7 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 
 	memset(res, 0, sizeof(*res));
 	digest_text(src->text, src->len, res->policy_digest);
-	r = op_compile(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
+	r = compile_source(src, cfg_table(cfg), cfg->host_checks, &res->rs, d);
 	/* before any lock is taken or rule built: what iptables cannot hold */
 	if (r == 0 && cfg->backend == &ipt_backend_ops && (r = ipt_size_check(&res->rs, d)) < 0)
 		policy_locate(src, d);
@@ -1272,8 +1029,9 @@ int op_apply(const struct op_config *cfg, const struct policy_source *src, struc
 	/* conntrack values are no part of the ruleset's stamp: someone may
 	 * have changed them since, so an apply that sets any always looks */
 	bool stampable = !cfg->check_only && cfg->confirm_seconds <= 0 && !res->rs.n_conntrack &&
-			 (r < 0 || !ct_differs(&s, &res->rs)) && stamp_here(cfg, &res->rs, &here) == 0;
-	if (r == 0 && stampable && unchanged_since_stamp(cfg, &s, &here, &res->txn.kernel_generation))
+			 (r < 0 || !ct_differs(&s, &res->rs)) &&
+			 stamp_here(cfg->backend, cfg_table(cfg), &res->rs, &here) == 0;
+	if (r == 0 && stampable && stamp_unchanged(cfg->backend, s.b, &s.st, &here, &res->txn.kernel_generation))
 		goto out;
 	size_t warnings = d->n_warnings;
 	if (r == 0)
@@ -1410,7 +1168,7 @@ static int check_untouched(const struct op_config *cfg, struct session *s, const
 		digest = live.owned_digest;
 		kgen = live.kernel_generation;
 	}
-	state_boot_id(boot);
+	host_boot_id(boot);
 	reset = (!now.n && !now.rules) || (live.boot_id[0] && boot[0] && strcmp(live.boot_id, boot));
 	if (reset && strcmp(now.digest, digest)) {
 		r = diag_warn(d, "",
@@ -1473,7 +1231,7 @@ static int load_generation_rules(const struct op_config *cfg, struct session *s,
 	src->text = target->policy;
 	src->len = strlen(target->policy);
 	target->policy = NULL;
-	return op_compile(src, cfg_table(cfg), false, &res->rs, d);
+	return compile_source(src, cfg_table(cfg), false, &res->rs, d);
 }
 
 /* The rollback, in a session already open and locked (res->generation_from
@@ -1730,7 +1488,7 @@ int op_restore(const struct op_config *cfg, struct op_result *res, struct diag *
 	r = state_pending_read(&s.st, &p, d);
 	if (r == 0) {
 		pending = true;
-		state_boot_id(boot);
+		host_boot_id(boot);
 		undo = p.generation == to && (strcmp(p.boot_id, boot) || state_pending_left_ms(&p) <= 0);
 	} else if (r == -ENOENT) {
 		r = 0;

@@ -72,7 +72,3 @@ void op_result_free(struct op_result *res);
  * CLI decides what they mean for the exit code. */
 int op_lint(const struct op_config *cfg, const struct policy_source *src, bool offline, struct op_result *res,
 	    struct diag *d);
-
-/* Reads, parses and compiles; the diag is located in the source on failure. */
-int op_compile(const struct policy_source *src, const char *table, bool host_checks, struct ruleset *rs,
-	       struct diag *d);

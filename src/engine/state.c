@@ -1,7 +1,7 @@
 #include "engine/state.h"
 
-#include "util/digest.h"
 #include "util/hash.h"
+#include "util/host.h"
 #include "util/lockfile.h"
 #include "util/trust.h"
 #include "util/strbuf.h"
@@ -858,7 +858,7 @@ int64_t state_pending_left_ms(const struct pending *p)
 {
 	char boot[40];
 
-	if (p->boot_deadline_ms > 0 && state_boot_id(boot) == 0 && !strcmp(boot, p->boot_id))
+	if (p->boot_deadline_ms > 0 && host_boot_id(boot) == 0 && !strcmp(boot, p->boot_id))
 		return p->boot_deadline_ms - state_boot_ms();
 	/* recorded without a boot-time deadline, or in another boot (its
 	 * clock is gone): the wall clock is all there is */
@@ -978,27 +978,6 @@ int state_intent_clear(struct state *st, struct diag *d)
 	/* one fsync for this rename and a `current` renamed just before */
 	st->dir_unsynced = true;
 	return state_sync(st, d);
-}
-
-int state_boot_id(char out[40])
-{
-	const char *seam = getenv("NOTRACKCTL_TEST_BOOT_ID");
-	FILE *f;
-	int r;
-
-	out[0] = '\0';
-	if (seam && *seam) {
-		snprintf(out, 40, "%s", seam);
-		return 0;
-	}
-	f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (!f)
-		return -1;
-	r = fscanf(f, "%39s", out) == 1 ? 0 : -1;
-	fclose(f);
-	if (r < 0)
-		out[0] = '\0';
-	return r;
 }
 
 /* ------------------------------------------------------------------ */

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "util/diag.h"
-#include "util/digest.h"
+#include "util/hash.h"
 #include "backend/owned.h"
 
 #define STATE_DEFAULT_DIR "/var/lib/notrackctl"
@@ -151,7 +151,7 @@ struct intent {
 	uint64_t from;		    /* the current generation when it started */
 	uint64_t to;		    /* rollback, restore: the generation it goes to */
 	char *policy_file, *policy; /* apply: the policy */
-	/* where and when it ran: the boot (see state_boot_id), the backend and
+	/* where and when it ran: the boot (see host_boot_id), the backend and
 	 * the table; empty in journals written before they were recorded */
 	char boot_id[40];
 	char backend[16];
@@ -165,15 +165,6 @@ int state_intent_write(struct state *st, const struct intent *in, struct diag *d
  * would make a finished change look interrupted. */
 int state_intent_clear(struct state *st, struct diag *d);
 void intent_free(struct intent *in);
-
-/*
- * This boot's identity: /proc/sys/kernel/random/boot_id, which the kernel
- * draws anew at every boot.  A record made under another boot id describes
- * a kernel that no longer exists: its ruleset started empty since.  Tests
- * simulate a reboot with NOTRACKCTL_TEST_BOOT_ID (a seam, like the sync
- * points in txn.c).  0, or -1 with out empty when it cannot be read.
- */
-int state_boot_id(char out[40]);
 
 /*
  * The current generation as a run last made it live: which generation, in

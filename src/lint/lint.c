@@ -221,7 +221,7 @@ const char *ct_need_name(enum ct_need n)
 /* ------------------------------------------------------------------ */
 /* host addresses                                                       */
 
-static bool range_in_prefix(const struct lint_range *r, const struct lint_host_addr *a, unsigned w)
+static bool range_in_prefix(const struct lint_range *r, const struct host_addr *a, unsigned w)
 {
 	struct lint_range net;
 
@@ -238,7 +238,7 @@ static bool addr_in_ranges(const uint8_t *addr, const struct lint_ranges *rs, un
 }
 
 /* The one interface whose connected subnet holds every address of rs, or NULL. */
-static const char *subnet_interface(const struct lint_ranges *rs, enum lint_af af, const struct lint_host_addr *addrs,
+static const char *subnet_interface(const struct lint_ranges *rs, enum lint_af af, const struct host_addr *addrs,
 				    size_t n)
 {
 	unsigned w = lint_af_width(af);
@@ -247,7 +247,7 @@ static const char *subnet_interface(const struct lint_ranges *rs, enum lint_af a
 	if (rs->any || !rs->n)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		bool all = addrs[i].af == af;
+		bool all = addrs[i].family == lint_af_family(af);
 		for (size_t j = 0; all && j < rs->n; j++)
 			all = range_in_prefix(&rs->v[j], &addrs[i], w);
 		if (!all)
@@ -267,7 +267,7 @@ static bool has_positive_if(const struct lint_ifs *s)
 	return false;
 }
 
-static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+static void place_dnat(struct ct_user *u, const struct host_addr *addrs, size_t n)
 {
 	for (int f = 0; f < 2; f++) {
 		const struct lint_ranges *to = &u->to_addr[f];
@@ -278,7 +278,7 @@ static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, si
 		if (to->any || !to->n)
 			continue;
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].af == (enum lint_af)f && addr_in_ranges(addrs[i].addr, to, w))
+			if (addrs[i].family == lint_af_family((enum lint_af)f) && addr_in_ranges(addrs[i].addr, to, w))
 				local = true;
 		ifname = subnet_interface(to, (enum lint_af)f, addrs, n);
 		if ((local && exact) || (ifname && !strcmp(ifname, "lo"))) {
@@ -300,7 +300,7 @@ static void place_dnat(struct ct_user *u, const struct lint_host_addr *addrs, si
  * of that family a route can lead through (an interface holding only a /32,
  * such as NodeLocal DNSCache's 169.254.20.10, has none). */
 static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum lint_af af,
-				 const struct lint_host_addr *addrs, size_t n)
+				 const struct host_addr *addrs, size_t n)
 {
 	struct lint_ifs t = u->sel.oif;
 	bool routed = false;
@@ -315,7 +315,8 @@ static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum
 	if (!lint_ifs_satisfiable(&t))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(addrs[i].ifname, name) && addrs[i].af == af && addrs[i].prefix < lint_af_width(af) * 8)
+		if (!strcmp(addrs[i].ifname, name) && addrs[i].family == lint_af_family(af) &&
+		    addrs[i].prefix < lint_af_width(af) * 8)
 			routed = true;
 	return routed;
 }
@@ -323,7 +324,7 @@ static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum
 /* A masquerade picks an address of the interface the packet leaves by: its
  * replies come back to one of those, never to another address of this host
  * (a service's 169.254.20.10, docker0's for "! -o docker0"). */
-static void masquerade_to(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+static void masquerade_to(struct ct_user *u, const struct host_addr *addrs, size_t n)
 {
 	if (!n)
 		return; /* the host's addresses are not known */
@@ -343,7 +344,7 @@ static void masquerade_to(struct ct_user *u, const struct lint_host_addr *addrs,
 		if (!v)
 			return; /* then it stays "any": only less precise */
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].af == (enum lint_af)f &&
+			if (addrs[i].family == lint_af_family((enum lint_af)f) &&
 			    masquerade_leaves_by(u, addrs[i].ifname, (enum lint_af)f, addrs, n))
 				lint_range_prefix(&v[m++], addrs[i].addr, w * 8, w);
 		if (lint_ranges_set(&u->to_addr[f], v, m, w) < 0)
@@ -382,7 +383,7 @@ int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tc
  * approximation as a source pinned to a subnet: a route more specific than
  * the connected one could lead elsewhere.
  */
-static void source_nat_leaves_by(struct ct_user *u, const struct lint_host_addr *addrs, size_t n)
+static void source_nat_leaves_by(struct ct_user *u, const struct host_addr *addrs, size_t n)
 {
 	unsigned fam = u->sel.family & FAMILY_BOTH;
 	enum lint_af af = fam == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
@@ -396,7 +397,7 @@ static void source_nat_leaves_by(struct ct_user *u, const struct lint_host_addr 
 }
 
 /* This host's own addresses: each one, and all of lo's subnets (127.0.0.0/8). */
-static void local_addresses(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
+static void local_addresses(struct lint_input *in, const struct host_addr *addrs, size_t n)
 {
 	struct lint_range *v = calloc(n + 1, sizeof(*v));
 
@@ -406,7 +407,7 @@ static void local_addresses(struct lint_input *in, const struct lint_host_addr *
 		unsigned w = lint_af_width((enum lint_af)f);
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].af == (enum lint_af)f)
+			if (addrs[i].family == lint_af_family((enum lint_af)f))
 				lint_range_prefix(&v[m++], addrs[i].addr,
 						  strcmp(addrs[i].ifname, "lo") ? w * 8 : addrs[i].prefix, w);
 		if (lint_ranges_set(&in->local[f], v, m, w) < 0)
@@ -417,7 +418,7 @@ static void local_addresses(struct lint_input *in, const struct lint_host_addr *
 
 static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2]);
 
-void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n)
+void lint_input_apply_host(struct lint_input *in, const struct host_addr *addrs, size_t n)
 {
 	local_addresses(in, addrs, n);
 	for (size_t i = 0; i < in->n_users; i++) {
@@ -1572,11 +1573,6 @@ static int check_probes(struct analysis *a, const struct ct_user *u, struct prob
 /* ------------------------------------------------------------------ */
 /* filter chains that would drop untracked packets                      */
 
-static const char *chain_family_str(enum chain_family f)
-{
-	return f == CHAIN_FAMILY_IP ? "ip" : f == CHAIN_FAMILY_IP6 ? "ip6" : "inet";
-}
-
 static unsigned accept_hook_of(unsigned lint_hook)
 {
 	return lint_hook == LINT_HOOK_INPUT	? ACCEPT_HOOK_INPUT
@@ -1612,11 +1608,6 @@ static bool chain_covered(const struct ruleset *rs, const struct lint_chain *c)
 static bool chain_gets_accept(const struct ruleset *rs, const struct lint_chain *c)
 {
 	return chain_covered(rs, c);
-}
-
-static unsigned family_of(enum chain_family f)
-{
-	return f == CHAIN_FAMILY_IP ? FAMILY_IPV4 : f == CHAIN_FAMILY_IP6 ? FAMILY_IPV6 : FAMILY_BOTH;
 }
 
 /* The rule that drops x first (from rules[from] on), "policy drop", or NULL
@@ -1666,7 +1657,7 @@ static int report_chain(struct analysis *a, const struct lint_chain *c, size_t r
 		strbuf_printf(&m,
 			      "it does not list it. Add {\"family\": \"%s\", \"table\": \"%s\", \"chain\": \"%s\"}, "
 			      "or narrow the entry.",
-			      chain_family_str(c->family), c->table, c->chain);
+			      family_nft_name(c->family), c->table, c->chain);
 	else if (c->legacy)
 		strbuf_printf(&m,
 			      "the nft backend puts no accept into legacy iptables chains. Accept \"-m conntrack "
@@ -1710,7 +1701,7 @@ static int check_chain(struct analysis *a, const struct lint_chain *c)
 		e = lint_sel_copy(&x, &a->sels[i]);
 		if (e < 0)
 			break;
-		lint_sel_and_family(&x, family_of(c->family));
+		lint_sel_and_family(&x, c->family);
 		if (!lint_sel_empty(&x, dirs) && (why = dropper(c, 0, &x, dirs)))
 			e = report_chain(a, c, i, why);
 		lint_sel_free(&x);
@@ -1832,7 +1823,7 @@ static int check_foreign(struct analysis *a, const struct lint_notrack *n)
 		e = lint_sel_copy(&shown, &n->sel);
 		if (e < 0)
 			break;
-		lint_sel_and_family(&shown, family_of(c->family));
+		lint_sel_and_family(&shown, c->family);
 		e = lint_sel_copy(&x, &shown);
 		if (e < 0) {
 			lint_sel_free(&shown);

@@ -29,6 +29,7 @@
 #include "lint/lint_sel.h"
 #include "policy/policy.h"
 #include "compile/ruleset.h"
+#include "util/host.h"
 
 /* Netfilter hooks, as bits (1 << NF_INET_*). */
 enum {
@@ -125,7 +126,7 @@ struct lint_vrule {
 
 /* A foreign base chain of type filter on input, forward or output. */
 struct lint_chain {
-	enum chain_family family;
+	unsigned family; /* ip: FAMILY_IPV4, ip6: FAMILY_IPV6, inet: FAMILY_BOTH */
 	char family_name[8];
 	char table[LINT_NAME_MAX];
 	char chain[LINT_NAME_MAX];
@@ -198,14 +199,6 @@ struct lint_report {
 	size_t n_notes;
 };
 
-/* An address of this host, for lint_input_apply_host(). */
-struct lint_host_addr {
-	char ifname[LINT_IFNAME_MAX];
-	enum lint_af af;
-	uint8_t addr[16];
-	unsigned prefix;
-};
-
 /*
  * Refines the reader's selectors with this host's addresses (pure; the
  * caller reads them, e.g. with getifaddrs):
@@ -220,7 +213,7 @@ struct lint_host_addr {
  *    not forwarded, so it never meets a rule for forwarded traffic (e.g. a
  *    masquerade on postrouting).
  */
-void lint_input_apply_host(struct lint_input *in, const struct lint_host_addr *addrs, size_t n);
+void lint_input_apply_host(struct lint_input *in, const struct host_addr *addrs, size_t n);
 
 /* The ports this host's sockets listen on (the caller reads them, e.g.
  * from /proc/net/tcp): a connection of this host's own to such a port that

@@ -126,19 +126,10 @@ const char *proto_name(uint8_t proto)
 	}
 }
 
-const char *family_name(unsigned mask)
-{
-	switch (mask) {
-	case FAMILY_IPV4: return "ipv4";
-	case FAMILY_IPV6: return "ipv6";
-	default: return "inet";
-	}
-}
-
 void cidr_format(const struct cidr *c, char *buf, size_t size)
 {
 	char addr[INET6_ADDRSTRLEN];
-	int af = c->family == FAMILY_IPV4 ? AF_INET : AF_INET6;
+	int af = family_to_af(c->family);
 	unsigned full = c->family == FAMILY_IPV4 ? 32 : 128;
 
 	inet_ntop(af, c->addr, addr, sizeof(addr));
@@ -512,8 +503,8 @@ static int parse_cidr(struct parser *p, const char *path, json_t *v, const char 
 		}
 	}
 	if (!(p->families & out->family))
-		return fail(p, path, "%s \"%s\" is %s, but families is [\"%s\"]", what, s,
-			    out->family == FAMILY_IPV4 ? "IPv4" : "IPv6", family_name(p->families));
+		return fail(p, path, "%s \"%s\" is %s, but families is [\"%s\"]", what, s, family_label(out->family),
+			    family_name(p->families));
 	return 0;
 }
 
@@ -1002,13 +993,8 @@ static int parse_chain_ref(struct parser *p, const char *path, json_t *obj, stru
 			return type_error(p, kp, "a string", v);
 		s = json_string_value(v);
 		if (i == 0) {
-			if (strcmp(s, "inet") == 0)
-				out->family = CHAIN_FAMILY_INET;
-			else if (strcmp(s, "ip") == 0)
-				out->family = CHAIN_FAMILY_IP;
-			else if (strcmp(s, "ip6") == 0)
-				out->family = CHAIN_FAMILY_IP6;
-			else
+			out->family = family_from_nft_name(s);
+			if (!out->family)
 				return fail(p, kp, "family \"%.32s\" is not inet, ip or ip6", s);
 			continue;
 		}

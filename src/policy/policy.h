@@ -10,18 +10,13 @@
 
 #include "policy/ct_timeouts.h"
 #include "util/diag.h"
+#include "util/family.h"
 
 #define POLICY_VERSION 1
 #define POLICY_MAX_BYTES (4u * 1024 * 1024)
 #define POLICY_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
 #define POLICY_NAME_MAX 64
 #define POLICY_PATH_MAX 96
-
-enum family_mask {
-	FAMILY_IPV4 = 1 << 0,
-	FAMILY_IPV6 = 1 << 1,
-	FAMILY_BOTH = FAMILY_IPV4 | FAMILY_IPV6,
-};
 
 struct port_range {
 	uint16_t first, last;
@@ -76,15 +71,9 @@ enum untracked_accept_mode {
 	UNTRACKED_ACCEPT_LIST,
 };
 
-enum chain_family {
-	CHAIN_FAMILY_INET,
-	CHAIN_FAMILY_IP,
-	CHAIN_FAMILY_IP6,
-};
-
 struct chain_ref {
 	char path[POLICY_PATH_MAX];
-	enum chain_family family;
+	unsigned family; /* ip: FAMILY_IPV4, ip6: FAMILY_IPV6, inet: FAMILY_BOTH */
 	char table[64];
 	char chain[64];
 };
@@ -139,7 +128,6 @@ void policy_free(struct policy *p);
 void policy_locate(const struct policy_source *src, struct diag *d);
 
 const char *proto_name(uint8_t proto);
-const char *family_name(unsigned family_mask);
 /* Formats an address with its prefix, e.g. "10.0.0.0/8" or "fd00::/8"; a full
  * length prefix is printed as the bare address. */
 void cidr_format(const struct cidr *c, char *buf, size_t size);

@@ -8,7 +8,7 @@
 #    apply --check, which report changes), and {code, kind, message, ...}
 #    with code = the exit status when it fails, also for a failure before
 #    the command printed its own document (a usage error, a missing
-#    generation, metrics, which prints only the Prometheus format);
+#    generation);
 #  - the commands' own fields are still there.
 . "$(dirname "$0")/lib.sh"
 need_commands jq
@@ -55,7 +55,17 @@ envelope 0 rollback .diff rollback
 envelope 9 rollback - rollback --to 7
 envelope 3 compile - compile "$work/missing.json"
 envelope 2 status - status --bogus
-envelope 2 metrics - metrics
+envelope 0 metrics .metrics metrics
+# metrics: the families of the Prometheus text, sample for sample
+ntc metrics >"$work/prom" || fail "metrics failed"
+jq -r '.metrics[] | .name as $n | .samples[] | "\($n) \(.value)"' "$work/out" >"$work/json-samples"
+sed -n 's/^\([a-z_]*\)\({[^}]*}\)\{0,1\} \([0-9]*\)$/\1 \3/p' "$work/prom" >"$work/text-samples"
+assert_eq "$(cut -d' ' -f1 "$work/json-samples" | uniq)" "$(cut -d' ' -f1 "$work/text-samples" | uniq)" \
+	"metrics --json: the text's families"
+assert_eq "$(jq -r '.metrics[] | select(.name == "notrackctl_rules") | .samples[] |
+	select(.labels.role == "notrack") | .value' "$work/out")" \
+	"$(sed -n 's/^notrackctl_rules{role="notrack"} //p' "$work/prom")" "metrics --json: notrack rules"
+envelope 2 metrics - metrics --bogus
 envelope 2 null - bogus-command
 # every command --help lists is covered above
 "$bin" --help >"$work/help"

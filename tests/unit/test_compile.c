@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "testlib.h"
 
 /* One compiled inline policy; fixture state for a test. */

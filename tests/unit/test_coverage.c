@@ -19,22 +19,22 @@
 #include "diagnostics/coverage.h"
 #include "testlib.h"
 
-static struct cov_local_addr host_addrs[3];
-static const struct cov_host host = {host_addrs, 3};
+static struct host_addr local_addrs[3];
+static const struct cov_host host = {local_addrs, 3};
 
 static int setup_host(void **state)
 {
 	(void)state;
-	memset(host_addrs, 0, sizeof(host_addrs));
-	host_addrs[0].family = AF_INET;
-	inet_pton(AF_INET, "127.0.0.1", host_addrs[0].addr);
-	strcpy(host_addrs[0].ifname, "lo");
-	host_addrs[1].family = AF_INET;
-	inet_pton(AF_INET, "10.0.0.5", host_addrs[1].addr);
-	strcpy(host_addrs[1].ifname, "eth0");
-	host_addrs[2].family = AF_INET6;
-	inet_pton(AF_INET6, "2001:db8::5", host_addrs[2].addr);
-	strcpy(host_addrs[2].ifname, "eth0");
+	memset(local_addrs, 0, sizeof(local_addrs));
+	local_addrs[0].family = FAMILY_IPV4;
+	inet_pton(AF_INET, "127.0.0.1", local_addrs[0].addr);
+	strcpy(local_addrs[0].ifname, "lo");
+	local_addrs[1].family = FAMILY_IPV4;
+	inet_pton(AF_INET, "10.0.0.5", local_addrs[1].addr);
+	strcpy(local_addrs[1].ifname, "eth0");
+	local_addrs[2].family = FAMILY_IPV6;
+	inet_pton(AF_INET6, "2001:db8::5", local_addrs[2].addr);
+	strcpy(local_addrs[2].ifname, "eth0");
 	return 0;
 }
 

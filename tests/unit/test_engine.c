@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "emit/emit.h"
+#include "compile/compile_source.h"
 #include "engine/ops.h"
 #include "engine/state.h"
 #include "fake_backend.h"
@@ -82,7 +83,7 @@ static char *rendered(const char *policy)
 
 	tl_source_from_string(&src, "p.json", policy);
 	diag_init(&d);
-	assert_int_equal(op_compile(&src, NULL, false, &rs, &d), 0);
+	assert_int_equal(compile_source(&src, NULL, false, &rs, &d), 0);
 	strbuf_init(&sb);
 	assert_int_equal(emit_nft_text(&rs, &sb), 0);
 	strbuf_putc(&sb, '\0');
@@ -425,9 +426,32 @@ static void test_confirm_and_expiry(void **state)
 	assert_true(gen_b > gen_a);
 }
 
+/* Both backends list a chain's rule changes through the same cap: at most
+ * PLAN_DIFF_CHAIN_LINES_MAX lines, then one line that counts the rest. */
+static void test_diff_cap(void **state)
+{
+	struct plan p = {0};
+	struct plan_diff_cap under = {.p = &p}, over = {.p = &p};
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(plan_diff_cap_add(&under, "+ rule a: %d", i), 0);
+	assert_int_equal(plan_diff_cap_end(&under, "a"), 0);
+	assert_int_equal(p.n_diff, 3); /* no count line when nothing was left out */
+	for (int i = 0; i < PLAN_DIFF_CHAIN_LINES_MAX + 5; i++)
+		assert_int_equal(plan_diff_cap_add(&over, "- rule b: %d", i), 0);
+	assert_true(plan_diff_cap_full(&over)); /* a caller may skip formatting: counted too */
+	assert_int_equal(plan_diff_cap_end(&over, "b"), 0);
+	assert_int_equal(p.n_diff, 3 + PLAN_DIFF_CHAIN_LINES_MAX + 1);
+	assert_string_equal(p.diff[3 + PLAN_DIFF_CHAIN_LINES_MAX - 1], "- rule b: 999");
+	assert_string_equal(p.diff[p.n_diff - 1], "~ chain b: 6 more rule changes not listed");
+	plan_free_diff(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_diff_cap),
 	    cmocka_unit_test_setup_teardown(test_apply_and_rollback, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_noop_skips_planning, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_refused_commit, setup, teardown),

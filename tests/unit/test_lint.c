@@ -268,7 +268,7 @@ static void parse_user(struct lint_input *in, const char *spec)
 
 static unsigned family_of_chain(const struct lint_chain *c)
 {
-	return c->family == CHAIN_FAMILY_IP ? FAMILY_IPV4 : c->family == CHAIN_FAMILY_IP6 ? FAMILY_IPV6 : FAMILY_BOTH;
+	return c->family;
 }
 
 static void parse_chain(struct lint_input *in, const char *spec)
@@ -277,7 +277,7 @@ static void parse_chain(struct lint_input *in, const char *spec)
 	char buf[1024], *save = NULL, *rules;
 
 	assert_non_null(c);
-	c->family = CHAIN_FAMILY_INET;
+	c->family = FAMILY_BOTH;
 	snprintf(c->family_name, sizeof(c->family_name), "inet");
 	snprintf(c->table, sizeof(c->table), "filter");
 	snprintf(c->chain, sizeof(c->chain), "input");
@@ -293,9 +293,7 @@ static void parse_chain(struct lint_input *in, const char *spec)
 		if (!strcmp(key, "hook")) {
 			c->hook = parse_hooks(val);
 		} else if (!strcmp(key, "family")) {
-			c->family = !strcmp(val, "ip")	  ? CHAIN_FAMILY_IP
-				    : !strcmp(val, "ip6") ? CHAIN_FAMILY_IP6
-							  : CHAIN_FAMILY_INET;
+			c->family = family_from_nft_name(val) ? family_from_nft_name(val) : FAMILY_BOTH;
 			snprintf(c->family_name, sizeof(c->family_name), "%s", val);
 		} else if (!strcmp(key, "table")) {
 			snprintf(c->table, sizeof(c->table), "%s", val);
@@ -737,7 +735,7 @@ static int finding_order(const void *a, const void *b)
 /* Compiles the policy, builds the reader's input from the text forms (NULL-
  * terminated lists), refines it with host addresses if given, analyses. */
 static void analyse_text(const char *name, const char *policy, const char *const *users, const char *const *chains,
-			 const char *const *notracks, const struct lint_host_addr *addrs, size_t n_addrs,
+			 const char *const *notracks, const struct host_addr *addrs, size_t n_addrs,
 			 struct lint_report *rep)
 {
 	struct policy_source src;
@@ -909,10 +907,10 @@ static void test_format(void **state)
 static void test_host(void **state)
 {
 	struct lint_input in = {0};
-	struct lint_host_addr addrs[3] = {
-	    {.ifname = "lo", .af = LINT_AF4, .addr = {127, 0, 0, 1}, .prefix = 8},
-	    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
-	    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
+	struct host_addr addrs[3] = {
+	    {.ifname = "lo", .family = FAMILY_IPV4, .addr = {127, 0, 0, 1}, .prefix = 8},
+	    {.ifname = "docker0", .family = FAMILY_IPV4, .addr = {172, 17, 0, 1}, .prefix = 16},
+	    {.ifname = "eth0", .family = FAMILY_IPV4, .addr = {192, 0, 2, 10}, .prefix = 24},
 	};
 
 	(void)state;
@@ -934,7 +932,7 @@ static void test_host(void **state)
 	lint_input_free(&in);
 }
 
-static size_t count_findings(const char *policy, const char *user, const struct lint_host_addr *addrs, size_t n)
+static size_t count_findings(const char *policy, const char *user, const struct host_addr *addrs, size_t n)
 {
 	const char *users[] = {user, NULL};
 	struct lint_report rep;
@@ -954,9 +952,9 @@ static void test_forwarded(void **state)
 	const char *policy =
 	    P("'notrack': {'services': [{'proto': 'tcp', 'ports': [80], 'addresses': ['192.0.2.10']}]}");
 	const char *masq = "need=masq hooks=post saddr=172.17.0.0/16 oif!=docker0";
-	const struct lint_host_addr addrs[] = {
-	    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
-	    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
+	const struct host_addr addrs[] = {
+	    {.ifname = "docker0", .family = FAMILY_IPV4, .addr = {172, 17, 0, 1}, .prefix = 16},
+	    {.ifname = "eth0", .family = FAMILY_IPV4, .addr = {192, 0, 2, 10}, .prefix = 24},
 	};
 
 	(void)state;
@@ -973,11 +971,11 @@ static void test_forwarded(void **state)
  * on eth1 gives that many findings and, unless notes < 0, that many notes. */
 static void expect(const char *policy, const char *const *users, size_t findings, int notes);
 
-static const struct lint_host_addr docker_host[] = {
-    {.ifname = "lo", .af = LINT_AF4, .addr = {127, 0, 0, 1}, .prefix = 8},
-    {.ifname = "docker0", .af = LINT_AF4, .addr = {172, 17, 0, 1}, .prefix = 16},
-    {.ifname = "eth0", .af = LINT_AF4, .addr = {192, 0, 2, 10}, .prefix = 24},
-    {.ifname = "eth1", .af = LINT_AF4, .addr = {192, 168, 1, 1}, .prefix = 24},
+static const struct host_addr docker_host[] = {
+    {.ifname = "lo", .family = FAMILY_IPV4, .addr = {127, 0, 0, 1}, .prefix = 8},
+    {.ifname = "docker0", .family = FAMILY_IPV4, .addr = {172, 17, 0, 1}, .prefix = 16},
+    {.ifname = "eth0", .family = FAMILY_IPV4, .addr = {192, 0, 2, 10}, .prefix = 24},
+    {.ifname = "eth1", .family = FAMILY_IPV4, .addr = {192, 168, 1, 1}, .prefix = 24},
 };
 
 static void expect(const char *policy, const char *const *users, size_t findings, int notes)

@@ -20,12 +20,13 @@ static void test_escaping(void **state)
 {
 	_cleanup_strbuf_ struct strbuf sb;
 	const char *labels[] = {"a", "x\"y\\z\nw", "b", "", NULL};
+	struct prom_out o = {.text = &sb};
 
 	(void)state;
 	strbuf_init(&sb);
-	prom_family(&sb, "t_total", PROM_COUNTER, "back\\slash \"quoted\"\nnewline");
-	prom_sample(&sb, "t_total", labels, 18446744073709551615ull);
-	prom_sample(&sb, "t_total", NULL, 0);
+	prom_family(&o, "t_total", PROM_COUNTER, "back\\slash \"quoted\"\nnewline");
+	prom_sample(&o, "t_total", labels, 18446744073709551615ull);
+	prom_sample(&o, "t_total", NULL, 0);
 	/* HELP escapes backslash and newline only; a label value the quote too */
 	assert_string_equal(sb.data, "# HELP t_total back\\\\slash \"quoted\"\\nnewline\n"
 				     "# TYPE t_total counter\n"
@@ -88,6 +89,45 @@ static void test_sums(void **state)
 	owned_list_free(&l);
 }
 
+/* metrics --json: the text's families in its order, each with as many
+ * samples as the text has lines of it, and the same labels and values. */
+static void check_json_like_text(const struct status_report *rep, const struct metrics_info *info, const char *text)
+{
+	json_t *families, *family, *sample;
+	size_t i, j;
+	const char *at = text;
+
+	assert_int_equal(metrics_render_json(rep, info, &families), 0);
+	json_array_foreach(families, i, family)
+	{
+		const char *name = json_string_value(json_object_get(family, "name"));
+		char head[256], line[512];
+		snprintf(head, sizeof(head), "# HELP %s %s\n# TYPE %s %s\n", name,
+			 json_string_value(json_object_get(family, "help")), name,
+			 json_string_value(json_object_get(family, "type")));
+		at = strstr(at, head);
+		assert_non_null(at);
+		at += strlen(head);
+		json_array_foreach(json_object_get(family, "samples"), j, sample)
+		{
+			json_t *labels = json_object_get(sample, "labels");
+			const char *key;
+			json_t *value;
+			int n = snprintf(line, sizeof(line), "%s", name);
+			json_object_foreach(labels, key, value) n +=
+			    snprintf(line + n, sizeof(line) - (size_t)n, "%s%s=\"%s\"",
+				     json_object_size(labels) && n == (int)strlen(name) ? "{" : ",", key,
+				     json_string_value(value));
+			snprintf(line + n, sizeof(line) - (size_t)n, "%s %lld\n", json_object_size(labels) ? "}" : "",
+				 (long long)json_integer_value(json_object_get(sample, "value")));
+			assert_memory_equal(at, line, strlen(line));
+			at += strlen(line);
+		}
+	}
+	assert_string_equal(at, ""); /* and nothing else */
+	json_decref(families);
+}
+
 /* Every family is announced once, before its samples, and a failed
  * section leaves its families out and says so. */
 static void test_render(void **state)
@@ -139,6 +179,7 @@ static void test_render(void **state)
 			again = strstr(again + 1, "# TYPE ");
 		}
 	}
+	check_json_like_text(&rep, &info, sb.data);
 	owned_list_free(&rep.owned);
 	diag_free(&rep.state_err);
 }

@@ -33,9 +33,9 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
-#include "util/digest.h"
 #include "util/hash.h"
 #include "emit/emit.h"
+#include "emit/ipt_lower.h"
 #include "emit/ipt_build.h"
 #include "backend/iptables/ipt_transport.h"
 #include "util/lockfile.h"
@@ -43,10 +43,6 @@
 #include "engine/txn.h"
 
 static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
-static const char *const builtin_of_hook[] = {"PREROUTING", "OUTPUT"};
-static const char *const filter_chains[] = {"INPUT", "FORWARD", "OUTPUT"};
-/* "auto" puts the accept only where the policy's untracked packets arrive */
-static const unsigned filter_hooks[] = {ACCEPT_HOOK_INPUT, ACCEPT_HOOK_FORWARD, ACCEPT_HOOK_OUTPUT};
 
 struct ipt_plan;
 
@@ -84,11 +80,6 @@ struct ipt_plan {
 	uint64_t generation; /* the digest of every table read */
 };
 
-static const char *fam(unsigned family)
-{
-	return family == FAMILY_IPV4 ? "ipv4" : "ipv6";
-}
-
 static int our_hook(const struct backend *b, const char *chain)
 {
 	for (int h = 0; h < 2; h++)
@@ -113,7 +104,7 @@ static void ours_free(struct ours *o)
 static int read_table(struct backend *b, struct ipt_snap *t, bool borrow, struct ours *o, uint64_t *digest,
 		      struct diag *d)
 {
-	uint64_t h = hash_mix_str(hash_mix_str(0, fam(t->family)), t->name);
+	uint64_t h = hash_mix_str(hash_mix_str(0, family_name(t->family)), t->name);
 
 	memset(o, 0, sizeof(*o));
 	for (const char *chain = ipt_snap_first_chain(t); chain; chain = ipt_snap_next_chain(t)) {
@@ -242,26 +233,32 @@ static int read_all(struct backend *b, struct ipt_plan *ip, enum read_mode mode,
 /* ------------------------------------------------------------------ */
 /* what we want                                                         */
 
-/* Adds a rule we want; takes e.  The text is the iptables line for diffs. */
-static int want_rule(struct tbl *t, const char *chain, unsigned pos, void *e, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int want_rule(struct tbl *t, const char *chain, unsigned pos, void *e, const char *fmt, ...)
+/* Adds a rule we want, first in chain; takes e and the text (the iptables
+ * line for diffs). */
+static int want_first(struct tbl *t, const char *chain, void *e, struct strbuf *text)
 {
-	char *text = NULL;
-	va_list ap;
+	char *s = text->oom ? NULL : strbuf_take(text);
 
-	va_start(ap, fmt);
-	if (vasprintf(&text, fmt, ap) < 0)
-		text = NULL;
-	va_end(ap);
-	return ipt_rule_list_add(&t->want.rules, t->family, chain, pos, e, text) ? 0 : -ENOMEM;
+	strbuf_free(text);
+	return ipt_rule_list_add(&t->want.rules, t->family, chain, 1, e, s) ? 0 : -ENOMEM;
 }
 
 static int want_accept(struct backend *b, struct tbl *t, const char *chain)
 {
-	return want_rule(t, chain, 1, ipt_build_accept(t->family, b->tag),
-			 "-I %s 1 -m conntrack --ctstate UNTRACKED -m comment --comment \"%s\" -j ACCEPT", chain,
-			 b->tag);
+	struct strbuf text;
+
+	strbuf_init(&text);
+	iptables_accept_text(&text, chain, b->tag);
+	return want_first(t, chain, ipt_build_accept(t->family, b->tag), &text);
+}
+
+static int want_jump(struct backend *b, struct tbl *raw, enum hook h)
+{
+	struct strbuf text;
+
+	strbuf_init(&text);
+	iptables_jump_text(&text, iptables_raw_builtin[h], b->tag, b->chain[h]);
+	return want_first(raw, iptables_raw_builtin[h], ipt_build_jump(raw->family, b->tag, b->chain[h]), &text);
 }
 
 /* The chains the policy names for untracked accepts must exist: we never
@@ -272,7 +269,7 @@ static int want_listed_accepts(struct backend *b, struct ipt_plan *ip, const str
 	for (size_t i = 0; i < rs->n_accept_chains; i++) {
 		const struct chain_ref *c = &rs->accept_chains[i];
 		struct tbl *t;
-		if (c->family != CHAIN_FAMILY_INET && (c->family == CHAIN_FAMILY_IP) != (family == FAMILY_IPV4))
+		if (!(c->family & family))
 			continue;
 		t = find_table(ip, family, c->table);
 		if (!t || !t->loaded || !ipt_snap_is_chain(&t->ts, c->chain))
@@ -305,9 +302,7 @@ static int build_wanted(struct backend *b, struct ipt_plan *ip, const struct rul
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++) {
 			raw->want.chain[h] = true;
 			if (ipt_build_chain_rules(rs, family, h, b->chain[h], &raw->want.rules) < 0 ||
-			    want_rule(raw, builtin_of_hook[h], 1, ipt_build_jump(family, b->tag, b->chain[h]),
-				      "-I %s 1 -m comment --comment \"%s\" -j %s", builtin_of_hook[h], b->tag,
-				      b->chain[h]) < 0)
+			    want_jump(b, raw, h) < 0)
 				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 		}
 		if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
@@ -319,9 +314,10 @@ static int build_wanted(struct backend *b, struct ipt_plan *ip, const struct rul
 			 * just to add an accept would leave a table behind that
 			 * rollback cannot unload. */
 			struct tbl *filter = find_table(ip, family, "filter");
-			for (size_t i = 0; filter && i < 3; i++)
-				if ((rs->accept_hooks & filter_hooks[i]) &&
-				    want_accept(b, filter, filter_chains[i]) < 0)
+			const char *chains[3];
+			size_t n = filter ? iptables_auto_accept_chains(rs, chains) : 0;
+			for (size_t i = 0; i < n; i++)
+				if (want_accept(b, filter, chains[i]) < 0)
 					return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 		}
 	}
@@ -408,23 +404,20 @@ static int diff_foreign_chain(const char *chain, void *data)
 	c->differs = true;
 	for (size_t i = 0; r == 0 && i < t->live.rules.n; i++)
 		if (!strcmp(t->live.rules.v[i].chain, chain))
-			r = plan_add_diff(c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, chain,
+			r = plan_add_diff(c->p, "- rule %s %s %s #%u: %s", family_name(t->family), t->name, chain,
 					  t->live.rules.v[i].pos, ipt_rule_text(&t->live.rules.v[i]));
 	for (size_t i = 0; r == 0 && i < t->want.rules.n; i++)
 		if (!strcmp(t->want.rules.v[i].chain, chain))
-			r = plan_add_diff(c->p, "+ rule %s %s: %s", fam(t->family), t->name,
+			r = plan_add_diff(c->p, "+ rule %s %s: %s", family_name(t->family), t->name,
 					  ipt_rule_text(&t->want.rules.v[i]));
 	return r;
 }
-
-/* A chain's changes are listed up to this many lines, then counted. */
-#define CHAIN_DIFF_LINES_MAX 1000
 
 struct chain_diff {
 	struct diff_ctx *c;
 	const char *chain;
 	struct ipt_rule **live, **want;
-	size_t lines, more;
+	struct plan_diff_cap cap;
 };
 
 static bool chain_diff_same(size_t ia, size_t ib, void *ctx)
@@ -439,16 +432,12 @@ static int chain_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 	struct chain_diff *cd = ctx;
 	const struct tbl *t = cd->c->t;
 
-	if (op != SEQDIFF_SAME && cd->lines++ >= CHAIN_DIFF_LINES_MAX) {
-		cd->more++;
-		return 0;
-	}
 	if (op == SEQDIFF_DELETE)
-		return plan_add_diff(cd->c->p, "- rule %s %s %s #%u: %s", fam(t->family), t->name, cd->chain,
-				     cd->live[ia]->pos, ipt_rule_text(cd->live[ia]));
+		return plan_diff_cap_add(&cd->cap, "- rule %s %s %s #%u: %s", family_name(t->family), t->name,
+					 cd->chain, cd->live[ia]->pos, ipt_rule_text(cd->live[ia]));
 	if (op == SEQDIFF_INSERT)
-		return plan_add_diff(cd->c->p, "+ rule %s %s: %s", fam(t->family), t->name,
-				     ipt_rule_text(cd->want[ib]));
+		return plan_diff_cap_add(&cd->cap, "+ rule %s %s: %s", family_name(t->family), t->name,
+					 ipt_rule_text(cd->want[ib]));
 	return 0;
 }
 
@@ -457,7 +446,8 @@ static int chain_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 static int diff_our_chain(struct diff_ctx *c, enum hook h)
 {
 	const struct tbl *t = c->t;
-	struct chain_diff cd = {.c = c, .chain = c->b->chain[h]};
+	struct chain_diff cd = {.c = c, .chain = c->b->chain[h], .cap = {.p = c->p}};
+	char label[IPT_CHAIN_MAX * 2 + 8];
 	size_t nl, nw;
 	int r;
 
@@ -470,7 +460,7 @@ static int diff_our_chain(struct diff_ctx *c, enum hook h)
 			n += !strcmp(o->rules.v[i].chain, cd.chain);
 		c->differs = true;
 		return plan_add_diff(c->p, "%c chain %s %s %s: %zu rule%s", t->want.chain[h] ? '+' : '-',
-				     fam(t->family), t->name, cd.chain, n, n == 1 ? "" : "s");
+				     family_name(t->family), t->name, cd.chain, n, n == 1 ? "" : "s");
 	}
 	if (same_rules(&t->live, &t->want, cd.chain, false))
 		return 0;
@@ -483,9 +473,9 @@ static int diff_our_chain(struct diff_ctx *c, enum hook h)
 		nw = chain_rules(&t->want, cd.chain, cd.want, t->want.rules.n);
 		r = seqdiff_by(nl, nw, chain_diff_same, chain_diff_cb, &cd);
 	}
-	if (r == 0 && cd.more)
-		r = plan_add_diff(c->p, "~ chain %s %s %s: %zu more rule changes not listed", fam(t->family), t->name,
-				  cd.chain, cd.more);
+	snprintf(label, sizeof(label), "%s %s %s", family_name(t->family), t->name, cd.chain);
+	if (r == 0)
+		r = plan_diff_cap_end(&cd.cap, label);
 	free(cd.live);
 	free(cd.want);
 	return r;
@@ -852,7 +842,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 		 * nothing of ours */
 		bool table_mixed = t->live.chain[HOOK_PREROUTING] || t->live.chain[HOOK_OUTPUT];
 		if (table_mixed)
-			digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+			digest = hash_mix_str(hash_mix_str(digest, family_name(t->family)), t->name);
 		for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
 			if (t->live.chain[h])
 				digest = hash_mix_str(digest, b->chain[h]);
@@ -869,7 +859,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 			 * so they are not in the digest at all. */
 			if (own_chain || jump) {
 				if (!table_mixed)
-					digest = hash_mix_str(hash_mix_str(digest, fam(t->family)), t->name);
+					digest = hash_mix_str(hash_mix_str(digest, family_name(t->family)), t->name);
 				table_mixed = true;
 				/* rules come chain by chain, in order */
 				if (!mixed_chain || strcmp(mixed_chain, lr->chain))
@@ -885,7 +875,7 @@ static int owned_from(const struct backend *b, const struct ipt_plan *ip, bool w
 			if (!o)
 				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 			o->kind = own_chain ? OWNED_RULE : jump ? OWNED_JUMP : OWNED_ACCEPT;
-			put_name(o->family, sizeof(o->family), fam(t->family));
+			put_name(o->family, sizeof(o->family), family_name(t->family));
 			put_name(o->table, sizeof(o->table), t->name);
 			put_name(o->chain, sizeof(o->chain), lr->chain);
 			put_name(o->comment, sizeof(o->comment), comment ? comment : "");
@@ -939,7 +929,7 @@ static int ipt_probe_tables(struct probe_list *out, struct diag *d)
 				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 				break;
 			}
-			snprintf(pt->family, sizeof(pt->family), "%s", fam(families[f]));
+			snprintf(pt->family, sizeof(pt->family), "%s", family_name(families[f]));
 			snprintf(pt->name, sizeof(pt->name), "%s", names[i]);
 			r = ipt_snap_open(&s, families[f], names[i], d);
 			for (const char *c = r == 0 ? ipt_snap_first_chain(&s) : NULL; c; c = ipt_snap_next_chain(&s)) {

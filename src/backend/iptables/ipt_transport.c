@@ -19,7 +19,7 @@ struct ipt_transport_ops ipt_transport_ops = {
 
 const char *ipt_family_label(unsigned family)
 {
-	return family == FAMILY_IPV4 ? "IPv4" : "IPv6";
+	return family_label(family);
 }
 
 /* Maps a libiptc failure to a diag.  libiptc leaves errno 0 when its own

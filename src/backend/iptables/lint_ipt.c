@@ -27,6 +27,7 @@
 #include "emit/ipt_build.h"
 #include "backend/iptables/ipt_transport.h"
 #include "lint/lint_xt.h"
+#include "util/hash.h"
 
 #define MAX_DEPTH 16 /* jump nesting followed, as in the nft reader */
 
@@ -71,11 +72,6 @@ struct reader {
 	unsigned hook; /* LINT_HOOK_* of the built-in chain being walked */
 	long filter;   /* index into out->chains of the filter chain being described, or -1 */
 };
-
-static const char *tool_family(unsigned family)
-{
-	return family == FAMILY_IPV4 ? "ip" : "ip6";
-}
 
 /* ------------------------------------------------------------------ */
 /* one entry                                                            */
@@ -293,7 +289,7 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 		return -ENOMEM;
 	u->need = n;
 	u->hooks = rd->hook;
-	snprintf(u->family, sizeof(u->family), "%s", tool_family(rd->tb->t->family));
+	snprintf(u->family, sizeof(u->family), "%s", family_nft_name(rd->tb->t->family));
 	snprintf(u->table, sizeof(u->table), "%s", rd->tb->name);
 	snprintf(u->chain, sizeof(u->chain), "%s", chain);
 	rule_words(x, u->rule, sizeof(u->rule));
@@ -357,7 +353,7 @@ static int add_notrack(struct reader *rd, const char *chain, unsigned pos, const
 		return -ENOMEM;
 	n->hook = rd->hook;
 	n->legacy = true;
-	snprintf(n->family, sizeof(n->family), "%s", tool_family(rd->tb->t->family));
+	snprintf(n->family, sizeof(n->family), "%s", family_nft_name(rd->tb->t->family));
 	snprintf(n->table, sizeof(n->table), "raw");
 	snprintf(n->chain, sizeof(n->chain), "%s", chain);
 	rule_words(x, words, sizeof(words));
@@ -479,8 +475,8 @@ static int add_filter_chain(struct reader *rd, const struct chain *c)
 
 	if (!lc)
 		return -ENOMEM;
-	lc->family = rd->tb->t->family == FAMILY_IPV4 ? CHAIN_FAMILY_IP : CHAIN_FAMILY_IP6;
-	snprintf(lc->family_name, sizeof(lc->family_name), "%s", tool_family(rd->tb->t->family));
+	lc->family = rd->tb->t->family;
+	snprintf(lc->family_name, sizeof(lc->family_name), "%s", family_nft_name(rd->tb->t->family));
 	snprintf(lc->table, sizeof(lc->table), "%s", rd->tb->name);
 	snprintf(lc->chain, sizeof(lc->chain), "%s", c->name);
 	lc->hook = rd->hook;
@@ -574,19 +570,9 @@ int lint_ipt_read(const struct lint_ipt_options *o, struct lint_input *out, stru
 /* ------------------------------------------------------------------ */
 /* the fingerprint                                                      */
 
-static void fp_add(uint64_t *h, const void *p, size_t n)
-{
-	const unsigned char *c = p;
-
-	for (size_t i = 0; i < n; i++) {
-		*h ^= c[i];
-		*h *= 0x100000001b3ull; /* FNV-1a */
-	}
-}
-
 /* An entry without comefrom and its counters (the kernel's to change),
  * whose offsets are the same in ipt_entry and ip6t_entry. */
-static void fp_entry(uint64_t *h, unsigned family, const void *e)
+static void fp_entry(struct fnv *h, unsigned family, const void *e)
 {
 	const unsigned char *b = e;
 	size_t head =
@@ -595,15 +581,15 @@ static void fp_entry(uint64_t *h, unsigned family, const void *e)
 	size_t next = family == FAMILY_IPV4 ? ((const struct ipt_entry *)e)->next_offset
 					    : ((const struct ip6t_entry *)e)->next_offset;
 
-	fp_add(h, b, head);
+	fnv_add(h, b, head);
 	if (next > elems)
-		fp_add(h, b + elems, next - elems);
+		fnv_add(h, b + elems, next - elems);
 }
 
 uint64_t lint_ipt_fingerprint(void)
 {
 	static const unsigned families[] = {FAMILY_IPV4, FAMILY_IPV6};
-	uint64_t h = 0xcbf29ce484222325ull;
+	struct fnv h = fnv_init();
 	bool any = false;
 
 	for (size_t f = 0; f < 2; f++) {
@@ -612,19 +598,19 @@ uint64_t lint_ipt_fingerprint(void)
 		size_t n = 0;
 		diag_init(&ignored);
 		if (ipt_loaded_tables(families[f], &names, &n, &ignored) < 0)
-			fp_add(&h, "?", 1);
+			fnv_add(&h, "?", 1);
 		for (size_t i = 0; i < n; i++) {
 			struct ipt_snap t = {0};
 			any = true;
-			fp_add(&h, names[i], strlen(names[i]) + 1);
+			fnv_add(&h, names[i], strlen(names[i]) + 1);
 			if (ipt_snap_open(&t, families[f], names[i], &ignored) < 0) {
-				fp_add(&h, "?", 1);
+				fnv_add(&h, "?", 1);
 				continue;
 			}
 			for (const char *c = ipt_snap_first_chain(&t); c; c = ipt_snap_next_chain(&t)) {
 				const char *policy = ipt_snap_policy(&t, c);
-				fp_add(&h, c, strlen(c) + 1);
-				fp_add(&h, policy ? policy : "", policy ? strlen(policy) + 1 : 1);
+				fnv_add(&h, c, strlen(c) + 1);
+				fnv_add(&h, policy ? policy : "", policy ? strlen(policy) + 1 : 1);
 				for (const void *e = ipt_snap_first_rule(&t, c); e; e = ipt_snap_next_rule(&t, e))
 					fp_entry(&h, families[f], e);
 			}
@@ -633,5 +619,5 @@ uint64_t lint_ipt_fingerprint(void)
 		ipt_names_free(names, n);
 		diag_free(&ignored);
 	}
-	return any ? h : 0;
+	return any ? h.h : 0;
 }

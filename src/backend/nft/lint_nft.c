@@ -117,7 +117,7 @@ static const char *nf_family_str(uint32_t f)
 
 static unsigned table_families(uint32_t f)
 {
-	return f == NFPROTO_IPV4 ? FAMILY_IPV4 : f == NFPROTO_IPV6 ? FAMILY_IPV6 : f == NFPROTO_INET ? FAMILY_BOTH : 0;
+	return family_from_nfproto(f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1501,9 +1501,8 @@ static int walk_base(struct walker *w, const struct lint_nft_chain *c)
 		w->filter = lint_input_add_chain(w->out);
 		if (!w->filter)
 			return -ENOMEM;
-		w->filter->family = c->family == NFPROTO_IPV4	? CHAIN_FAMILY_IP
-				    : c->family == NFPROTO_IPV6 ? CHAIN_FAMILY_IP6
-								: CHAIN_FAMILY_INET;
+		/* arp, bridge, netdev: seen as inet, as if they carried both */
+		w->filter->family = table_families(c->family) ? table_families(c->family) : FAMILY_BOTH;
 		snprintf(w->filter->family_name, sizeof(w->filter->family_name), "%s", nf_family_str(c->family));
 		snprintf(w->filter->table, sizeof(w->filter->table), "%s", c->table);
 		snprintf(w->filter->chain, sizeof(w->filter->chain), "%s", c->name);

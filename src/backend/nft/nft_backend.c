@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
-#include "util/digest.h"
+#include "util/hash.h"
 #include "emit/emit.h"
 #include "backend/nft/lint_nft.h"
 #include "backend/nft/nft_build.h"
@@ -730,6 +730,7 @@ struct rule_diff {
 	struct rule_diff_op *ops;    /* the edit script, in chain order */
 	size_t n_ops;
 	bool differs;
+	struct plan_diff_cap cap; /* the lines of this chain's changes */
 };
 
 static int rule_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
@@ -741,14 +742,16 @@ static int rule_diff_cb(enum seqdiff_op op, size_t ia, size_t ib, void *ctx)
 	if (op == SEQDIFF_SAME)
 		return 0;
 	rd->differs = true;
+	if (plan_diff_cap_full(&rd->cap))
+		return 0; /* counted, not formatted */
 	if (op == SEQDIFF_DELETE)
-		return plan_add_diff(rd->p, "- rule %s: handle %llu comment \"%s\"", rd->chain,
-				     (unsigned long long)rd->have[ia]->handle,
-				     nft_rule_comment(rd->have[ia]->r, comment, sizeof(comment)) ?: "");
+		return plan_diff_cap_add(&rd->cap, "- rule %s: handle %llu comment \"%s\"", rd->chain,
+					 (unsigned long long)rd->have[ia]->handle,
+					 nft_rule_comment(rd->have[ia]->r, comment, sizeof(comment)) ?: "");
 	_cleanup_strbuf_ struct strbuf text;
 	strbuf_init(&text);
 	emit_nft_rule(rd->rs, rd->want_ir[ib], &text);
-	return text.oom ? -ENOMEM : plan_add_diff(rd->p, "+ rule %s: %s", rd->chain, text.data ? text.data : "");
+	return text.oom ? -ENOMEM : plan_diff_cap_add(&rd->cap, "+ rule %s: %s", rd->chain, text.data ? text.data : "");
 }
 
 /* Turns one chain's edit script into deletes by handle and inserts placed
@@ -845,7 +848,10 @@ static int diff_chain_rules(struct backend *b, struct nft_plan *np, struct rule_
 		rd->want_idx[n_want] = i;
 		want_c[n_want++] = strbuf_take(&c);
 	}
+	rd->cap = (struct plan_diff_cap){.p = rd->p};
 	r = seqdiff((const char *const *)have_c, n_have, (const char *const *)want_c, n_want, rule_diff_cb, rd);
+	if (r == 0)
+		r = plan_diff_cap_end(&rd->cap, rd->chain);
 	if (r == 0)
 		r = plan_rule_edits(np, rd);
 out:
@@ -1072,9 +1078,7 @@ static int accept_targets(struct backend *b, struct nft_plan *np, const struct r
 	if (rs->accept_mode == UNTRACKED_ACCEPT_LIST) {
 		for (size_t i = 0; r == 0 && i < rs->n_accept_chains; i++) {
 			const struct chain_ref *c = &rs->accept_chains[i];
-			uint32_t f = c->family == CHAIN_FAMILY_IP    ? NFPROTO_IPV4
-				     : c->family == CHAIN_FAMILY_IP6 ? NFPROTO_IPV6
-								     : NFPROTO_INET;
+			uint32_t f = family_to_nfproto(c->family);
 			r = add_target(np, targets, n, f, c->table, c->chain);
 			if (r == 0)
 				snprintf((*targets)[*n - 1].origin, sizeof((*targets)[*n - 1].origin), "%s", c->path);

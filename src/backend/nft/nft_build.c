@@ -15,6 +15,11 @@
 #include <string.h>
 
 #include "emit/emit.h"
+#include "util/family.h"
+
+_Static_assert((int)FAMILY_NFPROTO_INET == (int)NFPROTO_INET && (int)FAMILY_NFPROTO_IPV4 == (int)NFPROTO_IPV4 &&
+		   (int)FAMILY_NFPROTO_IPV6 == (int)NFPROTO_IPV6,
+	       "util/family.h spells out the kernel's NFPROTO_* values");
 
 /* nft's datatype ids (src/datatype.h in nftables), stored in the set so that
  * `nft list` prints the elements as ports and addresses */
@@ -310,7 +315,7 @@ static struct nftnl_rule *build_rule(const struct ruleset *rs, const struct rule
 		goto verdict;
 	}
 	if (ir->family != FAMILY_BOTH && ir->peer_set < 0 && ir->local_set < 0)
-		add_u8_meta_match(r, NFT_META_NFPROTO, ir->family == FAMILY_IPV4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+		add_u8_meta_match(r, NFT_META_NFPROTO, family_to_nfproto(ir->family));
 	if (ir->has_ifname && !ir->ifname_invert)
 		add_ifname(r, ir->hook, &ir->ifname, false);
 	/* peers and local addresses of one rule always share a family: check it once */
