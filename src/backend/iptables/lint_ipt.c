@@ -287,6 +287,7 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 		    const struct lint_sel *sel, bool kube, bool widened)
 {
 	struct ct_user *u = lint_input_add_user(rd->out);
+	char words[LINT_RULE_MAX];
 	int e;
 
 	if (!u)
@@ -294,11 +295,11 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 	u->need = n;
 	u->hooks = rd->hook;
 	snprintf(u->family, sizeof(u->family), "%s", tool_family(rd->tb->t->family));
-	snprintf(u->table, sizeof(u->table), "%s", rd->tb->name);
-	snprintf(u->chain, sizeof(u->chain), "%s", chain);
-	rule_words(x, u->rule, sizeof(u->rule));
+	rule_words(x, words, sizeof(words));
+	e = lint_user_set_text(u, rd->tb->name, chain, words);
 	lint_sel_free(&u->sel);
-	e = lint_sel_copy(&u->sel, sel);
+	if (e == 0)
+		e = lint_sel_copy(&u->sel, sel);
 	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT))
 		for (int f = 0; f < 2 && e == 0; f++)
 			e = lint_ranges_copy(&u->to_addr[f], &x->tg.to_addr[f]);

@@ -1233,6 +1233,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 {
 	const struct lint_nft_rule *ru = d->src;
 	struct ct_user *u = lint_input_add_user(w->out);
+	char words[LINT_RULE_MAX];
 	int e;
 
 	if (!u)
@@ -1240,11 +1241,11 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	u->need = n;
 	u->hooks = 1u << w->base->hooknum;
 	snprintf(u->family, sizeof(u->family), "%s", nf_family_str(ru->family));
-	snprintf(u->table, sizeof(u->table), "%s", ru->table);
-	snprintf(u->chain, sizeof(u->chain), "%s", ru->chain);
-	rule_words(d, u->rule, sizeof(u->rule));
+	rule_words(d, words, sizeof(words));
+	e = lint_user_set_text(u, ru->table, ru->chain, words);
 	lint_sel_free(&u->sel);
-	e = lint_sel_copy(&u->sel, sel);
+	if (e == 0)
+		e = lint_sel_copy(&u->sel, sel);
 	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT)) {
 		for (int f = 0; f < 2 && e == 0; f++)
 			e = lint_ranges_copy(&u->to_addr[f], &d->to_addr[f]);
