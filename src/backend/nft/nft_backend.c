@@ -79,6 +79,10 @@ struct live {
 	size_t n_objs;
 	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
 	bool have_table;
+	/* Rules read only from the tables a commit of ours can have changed
+	 * (see keep_committed()): enough to verify it and to plan again, not
+	 * for the linter, which reads everyone's. */
+	bool partial;
 };
 
 struct backend {
@@ -466,7 +470,31 @@ static int take_known(struct backend *b, uint32_t genid, const struct nftnl_set 
 	return 0;
 }
 
-static int read_once(struct backend *b, struct live *l, struct diag *d)
+static void rule_table_filter(struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, data);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+}
+
+static bool same_table(uint32_t family, const char *table, uint32_t f2, const char *t2)
+{
+	return family == f2 && !strcmp(table, t2);
+}
+
+struct nft_plan;
+static bool committed_table(const struct backend *b, const struct live *l, const struct nft_plan *np,
+			    const struct live_table *t);
+
+/*
+ * Reads the ruleset.  With committed (a plan just committed), only the rules
+ * of the tables that commit can have changed (committed_table()): a
+ * kube-proxy host's 10,000 NAT rules are not dumped and parsed again to
+ * verify an untracked accept in its filter table.
+ */
+static int read_once(struct backend *b, struct live *l, const struct nft_plan *committed, struct diag *d)
 {
 	struct rule_dump rd = {.l = l, .tag = b->table};
 	uint32_t genid_after;
@@ -477,8 +505,16 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		r = dump_kind(b, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, table_cb, l, NULL, NULL, d);
 	if (r == 0)
 		r = dump_kind(b, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, chain_cb, l, NULL, NULL, d);
-	if (r == 0)
+	if (r == 0 && !committed)
 		r = dump_kind(b, NFT_MSG_GETRULE, NFPROTO_UNSPEC, rule_cb, &rd, NULL, NULL, d);
+	for (size_t i = 0; r == 0 && committed && i < l->n_tables; i++) {
+		const struct live_table *t = &l->tables[i];
+		if (committed_table(b, l, committed, t))
+			r = dump_kind(b, NFT_MSG_GETRULE, (uint16_t)t->family, rule_cb, &rd, rule_table_filter,
+				      (void *)t->name, d);
+		else
+			l->partial = true;
+	}
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < l->n_tables; i++)
@@ -540,7 +576,9 @@ static void live_keep(struct backend *b, struct live *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int read_live(struct backend *b, struct live *l, struct diag *d)
+/* A read of the ruleset, the cached one if nothing was committed since it;
+ * every table's rules when all (see struct live's partial). */
+static int read_live(struct backend *b, struct live *l, bool all, struct diag *d)
 {
 	int r = -EINTR;
 
@@ -550,7 +588,7 @@ static int read_live(struct backend *b, struct live *l, struct diag *d)
 		r = nft_get_genid(&b->sock, &genid, d);
 		if (r < 0)
 			return r;
-		if (genid == b->cache.genid) {
+		if (genid == b->cache.genid && (!all || !b->cache.partial)) {
 			*l = b->cache;
 			memset(&b->cache, 0, sizeof(b->cache));
 			b->cached = false;
@@ -562,7 +600,7 @@ static int read_live(struct backend *b, struct live *l, struct diag *d)
 	}
 	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
 		live_free(l);
-		r = read_once(b, l, d);
+		r = read_once(b, l, NULL, d);
 	}
 	if (r == -EINTR)
 		return diag_fail(d, DIAG_KERNEL, EAGAIN, NULL,
@@ -628,6 +666,34 @@ struct rule_insert {
 	size_t want; /* index into nft_desired.rules */
 	uint64_t before;
 };
+
+/*
+ * Whether a read right after the commit of np must hold the rules of this
+ * table: ours; one with a filter base chain (where an automatic untracked
+ * accept goes); one the policy names a chain of; one the plan put an accept
+ * into or took one out of.  Our commit changed nothing elsewhere, and the
+ * read it was planned on found no accept of ours elsewhere to keep.
+ */
+static bool committed_table(const struct backend *b, const struct live *l, const struct nft_plan *np,
+			    const struct live_table *t)
+{
+	if (is_our_table(b, t->family, t->name))
+		return true;
+	for (size_t i = 0; i < l->n_chains; i++)
+		if (l->chains[i].base && !strcmp(l->chains[i].type, "filter") &&
+		    same_table(l->chains[i].family, l->chains[i].table, t->family, t->name))
+			return true;
+	for (size_t i = 0; np->rs && i < np->rs->n_accept_chains; i++)
+		if (!strcmp(np->rs->accept_chains[i].table, t->name))
+			return true;
+	for (size_t i = 0; i < np->n_accept_inserts; i++)
+		if (same_table(np->accept_inserts[i].family, np->accept_inserts[i].table, t->family, t->name))
+			return true;
+	for (size_t i = 0; i < np->n_accept_deletes; i++)
+		if (same_table(np->accept_deletes[i]->family, np->accept_deletes[i]->table, t->family, t->name))
+			return true;
+	return false;
+}
 
 static const char *family_str(uint32_t f)
 {
@@ -1301,7 +1367,7 @@ static int plan_from(struct backend *b, const struct ruleset *rs, struct nft_des
 	p->priv = np;
 	snprintf(np->tag, sizeof(np->tag), "%s", b->table);
 	np->b = b;
-	r = read_live(b, &np->live, d);
+	r = read_live(b, &np->live, false, d);
 	if (r < 0)
 		goto fail;
 	np->live_complete = true;
@@ -1656,7 +1722,7 @@ static void keep_committed(struct backend *b, struct nft_plan *np)
 	diag_init(&scratch);
 	if (nft_get_genid(&b->sock, &genid, &scratch) == 0 && genid == np->live.genid + 1) {
 		b->elems_from = np->have_desired ? &np->desired : NULL;
-		if (read_once(b, &l, &scratch) == 0 && l.genid == genid)
+		if (read_once(b, &l, np, &scratch) == 0 && l.genid == genid)
 			live_keep(b, &l);
 		b->elems_from = NULL;
 	}
@@ -1740,7 +1806,7 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 
 	memset(out, 0, sizeof(*out));
 	strbuf_init(&canon);
-	r = read_live(b, &l, d);
+	r = read_live(b, &l, false, d);
 	if (r < 0)
 		goto out;
 	/* the digest covers our chains, sets and rules in kernel order, without
@@ -1913,7 +1979,7 @@ static int nft_lint_read(struct backend *b, struct lint_input *out, struct diag 
 		free(ours);
 		ours = NULL;
 		n_ours = 0;
-		r = read_live(b, &l, d);
+		r = read_live(b, &l, true, d);
 		if (r == 0) {
 			swap_sets(&l, &ours, &n_ours); /* ours aside, an empty list in l */
 			r = read_all_sets(b, &l, d);
@@ -1956,7 +2022,7 @@ static int nft_probe_tables(struct probe_list *out, struct diag *d)
 	r = nft_sock_open(&b.sock, d);
 	if (r < 0)
 		return r;
-	r = read_live(&b, &l, d);
+	r = read_live(&b, &l, true, d);
 	for (size_t i = 0; r == 0 && i < l.n_tables; i++) {
 		const struct live_table *t = &l.tables[i];
 		struct probe_table *pt = probe_list_add(out);
