@@ -44,13 +44,15 @@ struct live_table {
 
 struct live_chain {
 	uint32_t family;
-	char table[256];
-	char name[256];
+	/* "table\0name\0type\0", one allocation that table starts: a
+	 * kube-proxy host has a chain per service, 5,000 of them at 10,000 rules */
+	char *table;
+	const char *name;
 	bool base;
 	uint32_t hooknum;
 	int32_t prio;
 	uint32_t policy;
-	char type[32];
+	const char *type; /* base chains: "filter", "nat", "route"; "" otherwise */
 };
 
 struct live_rule {
@@ -118,6 +120,8 @@ struct known_set {
 
 static void live_free(struct live *l)
 {
+	for (size_t i = 0; i < l->n_chains; i++)
+		free(l->chains[i].table);
 	for (size_t i = 0; i < l->n_rules; i++)
 		nftnl_rule_free(l->rules[i].r);
 	for (size_t i = 0; i < l->n_sets; i++)
@@ -170,6 +174,22 @@ err:
 	return MNL_CB_ERROR;
 }
 
+static int chain_names(struct live_chain *lc, const char *table, const char *name, const char *type)
+{
+	size_t lt = strlen(table) + 1, ln = strlen(name) + 1, ly = strlen(type) + 1;
+	char *p = malloc(lt + ln + ly);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, table, lt);
+	memcpy(p + lt, name, ln);
+	memcpy(p + lt + ln, type, ly);
+	lc->table = p;
+	lc->name = p + lt;
+	lc->type = p + lt + ln;
+	return 0;
+}
+
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct live *l = data;
@@ -185,19 +205,20 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	if (!p)
 		goto err;
 	l->chains = p;
-	lc = &l->chains[l->n_chains++];
+	lc = &l->chains[l->n_chains];
 	memset(lc, 0, sizeof(*lc));
 	lc->family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
-	snprintf(lc->table, sizeof(lc->table), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
-	snprintf(lc->name, sizeof(lc->name), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
 	lc->base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
+	if (chain_names(lc, nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), nftnl_chain_get_str(c, NFTNL_CHAIN_NAME),
+			lc->base && nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE)
+									    : "") < 0)
+		goto err;
+	l->n_chains++;
 	if (lc->base) {
 		lc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
 		lc->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
 		lc->policy =
 		    nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
-		if (nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE))
-			snprintf(lc->type, sizeof(lc->type), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE));
 	}
 	nftnl_chain_free(c);
 	return MNL_CB_OK;
