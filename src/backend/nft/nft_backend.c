@@ -500,6 +500,17 @@ static void rule_table_filter(struct nlmsghdr *nlh, void *data)
 	nftnl_rule_free(r);
 }
 
+static void rule_chain_filter(struct nlmsghdr *nlh, void *data)
+{
+	const struct live_chain *c = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+}
+
 static bool same_table(uint32_t family, const char *table, uint32_t f2, const char *t2)
 {
 	return family == f2 && !strcmp(table, t2);
@@ -508,6 +519,60 @@ static bool same_table(uint32_t family, const char *table, uint32_t f2, const ch
 struct nft_plan;
 static bool committed_table(const struct backend *b, const struct live *l, const struct nft_plan *np,
 			    const struct live_table *t);
+
+/*
+ * The kernel dumps rules in skbs of at most 32 KiB, and each one after the
+ * first starts by walking the table (or the one chain asked for) from its
+ * first rule to where the last one stopped: a dump costs the square of its
+ * rules.  kube-proxy's table at 50,000 rules is 25,000 chains; asked chain
+ * by chain (the kernel finds a named chain by hash), only the longest
+ * chain's square remains, at a round trip per chain.  Below this many chains
+ * a table is dumped whole, which is as fast there.
+ */
+#define LARGE_TABLE_CHAINS 1000
+
+/* Whether t (any table, when NULL) has LARGE_TABLE_CHAINS or more chains. */
+static bool large_table(const struct live *l, const struct live_table *t)
+{
+	size_t run = 0;
+
+	/* the kernel lists chains table by table */
+	for (size_t i = 0; i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i], *prev = i ? &l->chains[i - 1] : NULL;
+		if (t && !same_table(c->family, c->table, t->family, t->name))
+			continue;
+		run = prev && same_table(c->family, c->table, prev->family, prev->table) ? run + 1 : 1;
+		if (run >= LARGE_TABLE_CHAINS)
+			return true;
+	}
+	return false;
+}
+
+/* The rules, table by table (only committed_table()'s if committed), a
+ * large table chain by chain. */
+static int dump_rules_by_table(struct backend *b, struct live *l, const struct nft_plan *committed,
+			       struct rule_dump *rd, struct diag *d)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < l->n_tables; i++) {
+		const struct live_table *t = &l->tables[i];
+		if (committed && !committed_table(b, l, committed, t)) {
+			l->partial = true;
+			continue;
+		}
+		if (!large_table(l, t)) {
+			r = dump_kind(b, NFT_MSG_GETRULE, (uint16_t)t->family, rule_cb, rd, rule_table_filter,
+				      (void *)t->name, d);
+			continue;
+		}
+		for (size_t j = 0; r == 0 && j < l->n_chains; j++)
+			if (same_table(l->chains[j].family, l->chains[j].table, t->family, t->name))
+				r = dump_kind(b, NFT_MSG_GETRULE, (uint16_t)t->family, rule_cb, rd, rule_chain_filter,
+					      &l->chains[j], d);
+	}
+	return r;
+}
 
 /*
  * Reads the ruleset.  With committed (a plan just committed), only the rules
@@ -526,16 +591,10 @@ static int read_once(struct backend *b, struct live *l, const struct nft_plan *c
 		r = dump_kind(b, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, table_cb, l, NULL, NULL, d);
 	if (r == 0)
 		r = dump_kind(b, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, chain_cb, l, NULL, NULL, d);
-	if (r == 0 && !committed)
+	if (r == 0 && !committed && !large_table(l, NULL))
 		r = dump_kind(b, NFT_MSG_GETRULE, NFPROTO_UNSPEC, rule_cb, &rd, NULL, NULL, d);
-	for (size_t i = 0; r == 0 && committed && i < l->n_tables; i++) {
-		const struct live_table *t = &l->tables[i];
-		if (committed_table(b, l, committed, t))
-			r = dump_kind(b, NFT_MSG_GETRULE, (uint16_t)t->family, rule_cb, &rd, rule_table_filter,
-				      (void *)t->name, d);
-		else
-			l->partial = true;
-	}
+	else if (r == 0)
+		r = dump_rules_by_table(b, l, committed, &rd, d);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < l->n_tables; i++)
