@@ -81,6 +81,7 @@ struct decoded {
 	bool notrack;
 	char action[160]; /* the non-selector part in words */
 	const struct lint_nft_rule *src;
+	struct nftnl_rule *parsed; /* src->raw parsed, for as long as this lives */
 };
 
 struct decoder {
@@ -1094,6 +1095,9 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 
 static void decoded_free(struct decoded *d)
 {
+	if (d->parsed)
+		nftnl_rule_free(d->parsed);
+	d->parsed = NULL;
 	lint_sel_free(&d->sel);
 	for (int f = 0; f < 2; f++)
 		lint_ranges_free(&d->to_addr[f]);
@@ -1120,7 +1124,14 @@ static int decode_rule(const struct lint_nft_view *v, struct lint_input *out, co
 	lint_sel_init(&d->sel, x.table_family);
 	d->to_addr[0].any = d->to_addr[1].any = d->to_port.any = true;
 	d->verdict = NFT_CONTINUE;
-	nftnl_expr_foreach((struct nftnl_rule *)ru->r, expr_cb, &x);
+	if (!ru->r) {
+		d->parsed = nftnl_rule_alloc();
+		if (!d->parsed)
+			return -ENOMEM;
+		if (nftnl_rule_nlmsg_parse(ru->raw, d->parsed) < 0)
+			return -EPROTO;
+	}
+	nftnl_expr_foreach(ru->r ? (struct nftnl_rule *)ru->r : d->parsed, expr_cb, &x);
 	return x.err;
 }
 

@@ -5,6 +5,7 @@
  * an accept in our own table would not save a packet from a drop in theirs.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
@@ -39,7 +40,8 @@ struct live_table {
 	uint32_t family;
 	char name[256];
 	uint32_t flags;
-	bool xtables; /* managed by iptables-nft */
+	bool xtables;	  /* managed by iptables-nft */
+	bool filter_base; /* it has a base chain of type filter */
 };
 
 struct live_chain {
@@ -56,7 +58,8 @@ struct live_chain {
 };
 
 struct live_rule {
-	struct nftnl_rule *r;
+	struct nftnl_rule *r; /* NULL: only raw (see struct rule_dump) */
+	struct nlmsghdr *raw;
 	uint32_t family;
 	const char *table, *chain;
 	uint64_t handle;
@@ -111,6 +114,7 @@ struct backend {
 	char *known_raw;
 	size_t known_len;
 	bool known_refused; /* a batch planned in this run was refused (nft_commit()) */
+	bool lint_reading;  /* reading for the linter (see struct rule_dump) */
 };
 
 struct known_set {
@@ -122,8 +126,11 @@ static void live_free(struct live *l)
 {
 	for (size_t i = 0; i < l->n_chains; i++)
 		free(l->chains[i].table);
-	for (size_t i = 0; i < l->n_rules; i++)
-		nftnl_rule_free(l->rules[i].r);
+	for (size_t i = 0; i < l->n_rules; i++) {
+		if (l->rules[i].r)
+			nftnl_rule_free(l->rules[i].r);
+		free(l->rules[i].raw);
+	}
 	for (size_t i = 0; i < l->n_sets; i++)
 		nftnl_set_free(l->sets[i]);
 	for (size_t i = 0; i < l->n_elems; i++)
@@ -236,20 +243,146 @@ static int xt_expr_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
+/*
+ * With raw_foreign (the linter's read), a rule that no plan looks at (not
+ * ours, in a table without a filter base chain that is not ours either) is
+ * kept as its netlink message, a third of its parsed size, and parsed where
+ * the linter meets it: kube-proxy's nat table at 10,000 rules is 8 MB of
+ * parsed expressions otherwise.
+ */
 struct rule_dump {
 	struct live *l;
 	const char *tag;
+	bool raw_foreign;
+	size_t cursor; /* the chain the last rule was in: rules come chain by chain */
 };
+
+/* The live chain a rule is in, for names that outlive its parsed form. */
+static const struct live_chain *rule_chain(struct rule_dump *rd, uint32_t family, const char *table, const char *chain)
+{
+	const struct live *l = rd->l;
+
+	for (size_t k = 0; k < l->n_chains; k++) {
+		size_t i = (rd->cursor + k) % l->n_chains;
+		const struct live_chain *c = &l->chains[i];
+		if (c->family == family && !strcmp(c->name, chain) && !strcmp(c->table, table)) {
+			rd->cursor = i;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static bool plan_reads(const struct rule_dump *rd, const struct live_rule *lr)
+{
+	if (lr->ours || (lr->family == NFPROTO_INET && !strcmp(lr->table, rd->tag)))
+		return true;
+	for (size_t t = 0; t < rd->l->n_tables; t++)
+		if (rd->l->tables[t].family == lr->family && !strcmp(rd->l->tables[t].name, lr->table))
+			return rd->l->tables[t].filter_base;
+	return true;
+}
+
+/* What rule_cb() reads of a rule's message before deciding to parse it. */
+struct rule_head {
+	struct live_rule lr;
+	const void *udata;
+	uint32_t udata_len;
+};
+
+static int expr_name_cb(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == NFTA_EXPR_NAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
+		const char *name = mnl_attr_get_str(a);
+		*(bool *)data |= !strcmp(name, "match") || !strcmp(name, "target");
+	}
+	return MNL_CB_OK;
+}
+
+static int rule_head_cb(const struct nlattr *a, void *data)
+{
+	struct rule_head *h = data;
+	const struct nlattr *e;
+
+	switch (mnl_attr_get_type(a)) {
+	case NFTA_RULE_TABLE:
+	case NFTA_RULE_CHAIN:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+			return MNL_CB_ERROR;
+		if (mnl_attr_get_type(a) == NFTA_RULE_TABLE)
+			h->lr.table = mnl_attr_get_str(a);
+		else
+			h->lr.chain = mnl_attr_get_str(a);
+		break;
+	case NFTA_RULE_HANDLE:
+		if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+			return MNL_CB_ERROR;
+		h->lr.handle = be64toh(mnl_attr_get_u64(a));
+		break;
+	case NFTA_RULE_USERDATA:
+		h->udata = mnl_attr_get_payload(a);
+		h->udata_len = mnl_attr_get_payload_len(a);
+		break;
+	case NFTA_RULE_EXPRESSIONS:
+		mnl_attr_for_each_nested(e, a)
+		{
+			if (mnl_attr_parse_nested(e, expr_name_cb, &h->lr.xt) < 0)
+				return MNL_CB_ERROR;
+		}
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/*
+ * The linter's read (see struct rule_dump): a rule no plan reads, kept as its
+ * message alone, without parsing it here.  0 when it was not (the caller
+ * parses it), 1 when it was, or a negative errno.
+ */
+static int keep_raw(struct rule_dump *rd, const struct nlmsghdr *nlh)
+{
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	struct rule_head h = {.lr.family = g->nfgen_family};
+	char comment[NFT_USERDATA_MAXLEN];
+	const char *c = NULL;
+	const struct live_chain *lc;
+	struct live *l = rd->l;
+	void *p;
+
+	if (mnl_attr_parse(nlh, sizeof(*g), rule_head_cb, &h) < 0 || !h.lr.table || !h.lr.chain)
+		return 0;
+	if (h.udata)
+		c = nft_udata_comment(h.udata, h.udata_len, comment, sizeof(comment));
+	h.lr.ours = c && strcmp(c, rd->tag) == 0;
+	if (plan_reads(rd, &h.lr) || !(lc = rule_chain(rd, h.lr.family, h.lr.table, h.lr.chain)))
+		return 0;
+	h.lr.table = lc->table;
+	h.lr.chain = lc->name;
+	h.lr.raw = malloc(nlh->nlmsg_len);
+	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
+	if (!h.lr.raw || !p) {
+		free(h.lr.raw);
+		return -ENOMEM;
+	}
+	memcpy(h.lr.raw, nlh, nlh->nlmsg_len);
+	l->rules = p;
+	l->rules[l->n_rules++] = h.lr;
+	return 1;
+}
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rule_dump *rd = data;
 	struct live *l = rd->l;
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_rule *r;
 	struct live_rule *lr;
 	char comment[NFT_USERDATA_MAXLEN];
 	void *p;
+	int k = rd->raw_foreign ? keep_raw(rd, nlh) : 0;
 
+	if (k != 0)
+		return k < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+	r = nftnl_rule_alloc();
 	if (!r)
 		return MNL_CB_ERROR;
 	if (nftnl_rule_nlmsg_parse(nlh, r) < 0) {
@@ -582,7 +715,7 @@ static int dump_rules_by_table(struct backend *b, struct live *l, const struct n
  */
 static int read_once(struct backend *b, struct live *l, const struct nft_plan *committed, struct diag *d)
 {
-	struct rule_dump rd = {.l = l, .tag = b->table};
+	struct rule_dump rd = {.l = l, .tag = b->table, .raw_foreign = b->lint_reading};
 	uint32_t genid_after;
 	int r;
 
@@ -591,6 +724,12 @@ static int read_once(struct backend *b, struct live *l, const struct nft_plan *c
 		r = dump_kind(b, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, table_cb, l, NULL, NULL, d);
 	if (r == 0)
 		r = dump_kind(b, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, chain_cb, l, NULL, NULL, d);
+	for (size_t i = 0; r == 0 && i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i];
+		for (size_t t = 0; c->base && !strcmp(c->type, "filter") && t < l->n_tables; t++)
+			if (same_table(c->family, c->table, l->tables[t].family, l->tables[t].name))
+				l->tables[t].filter_base = true;
+	}
 	if (r == 0 && !committed && !large_table(l, NULL))
 		r = dump_kind(b, NFT_MSG_GETRULE, NFPROTO_UNSPEC, rule_cb, &rd, NULL, NULL, d);
 	else if (r == 0)
@@ -2022,7 +2161,8 @@ static int lint_decode_live(struct backend *b, const struct live *l, struct lint
 						       l->chains[i].type,   l->chains[i].prio};
 		for (size_t i = 0; i < l->n_rules; i++)
 			ru[i] = (struct lint_nft_rule){l->rules[i].r,	  l->rules[i].family, l->rules[i].table,
-						       l->rules[i].chain, l->rules[i].handle, l->rules[i].ours};
+						       l->rules[i].chain, l->rules[i].handle, l->rules[i].ours,
+						       l->rules[i].raw};
 		r = lint_nft_decode(&v, out);
 	}
 	free(t);
@@ -2059,7 +2199,9 @@ static int nft_lint_read(struct backend *b, struct lint_input *out, struct diag 
 		free(ours);
 		ours = NULL;
 		n_ours = 0;
+		b->lint_reading = true;
 		r = read_live(b, &l, true, d);
+		b->lint_reading = false;
 		if (r == 0) {
 			swap_sets(&l, &ours, &n_ours); /* ours aside, an empty list in l */
 			r = read_all_sets(b, &l, d);
