@@ -96,6 +96,28 @@ struct ct_user *lint_input_add_user(struct lint_input *in)
 	return u;
 }
 
+int lint_user_set_text(struct ct_user *u, const char *table, const char *chain, const char *rule)
+{
+	/* cut as the findings that quote them are, so that they compare equal */
+	size_t lt = strnlen(table, LINT_NAME_MAX - 1), lc = strnlen(chain, LINT_NAME_MAX - 1);
+	size_t lr = strnlen(rule, LINT_RULE_MAX - 1);
+	char *p = malloc(lt + lc + lr + 3);
+
+	if (!p)
+		return -ENOMEM;
+	free((char *)u->table);
+	u->table = p;
+	u->chain = p + lt + 1;
+	u->rule = p + lt + lc + 2;
+	memcpy(p, table, lt);
+	p[lt] = '\0';
+	memcpy((char *)u->chain, chain, lc);
+	p[lt + 1 + lc] = '\0';
+	memcpy((char *)u->rule, rule, lr);
+	p[lt + lc + 2 + lr] = '\0';
+	return 0;
+}
+
 struct lint_chain *lint_input_add_chain(struct lint_input *in)
 {
 	return push(&in->chains, &in->n_chains, sizeof(struct lint_chain));
@@ -156,6 +178,7 @@ void lint_input_free(struct lint_input *in)
 {
 	for (size_t i = 0; i < in->n_users; i++) {
 		struct ct_user *u = &in->users[i];
+		free((char *)u->table); /* table, chain and rule */
 		lint_sel_free(&u->sel);
 		lint_ranges_free(&u->to_addr[0]);
 		lint_ranges_free(&u->to_addr[1]);
@@ -680,7 +703,8 @@ static int reply_sel(const struct ct_user *u, const struct lint_sel *o, struct l
 	}
 	/* the reply arrives where the original left, and leaves where it arrived */
 	if (dnat) {
-		r->iif = u->to_if;
+		r->iif.n = u->to_if.n;
+		r->iif.v[0] = u->to_if.v[0];
 		r->oif = o->iif;
 	} else {
 		r->iif = o->oif;

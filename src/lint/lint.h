@@ -84,19 +84,24 @@ enum lint_place {
 /* One foreign rule that needs conntrack. */
 struct ct_user {
 	enum ct_need need;
-	unsigned hooks;		   /* LINT_HOOK_*: the base chains that reach the rule */
-	char family[8];		   /* the table's family as its tools name it: "ip", "ip6", "inet" */
-	char table[LINT_NAME_MAX]; /* where the rule sits */
-	char chain[LINT_NAME_MAX];
-	char rule[LINT_RULE_MAX];      /* in words: 'iifname != "docker0" tcp dport 8081 dnat to 172.17.0.2:80' */
+	unsigned hooks; /* LINT_HOOK_*: the base chains that reach the rule */
+	char family[8]; /* the table's family as its tools name it: "ip", "ip6", "inet" */
+	/* Where the rule sits, and the rule in words ('iifname != "docker0" tcp
+	 * dport 8081 dnat to 172.17.0.2:80'): one allocation that table starts,
+	 * set by lint_user_set_text().  A kube-proxy host hands over one user per
+	 * service and hook, so fixed-size buffers here were most of lint's memory. */
+	const char *table, *chain, *rule;
 	struct lint_sel sel;	       /* the packets it can match (original direction), jump conditions included */
 	struct lint_ranges to_addr[2]; /* NAT: the new address (any: not known), by enum lint_af */
 	struct lint_ranges to_port;    /* NAT: the new port (any: unchanged or not known) */
 	enum lint_place to_place;      /* DNAT: is the new destination this host? */
-	struct lint_ifs to_if;	       /* DNAT: the interface toward the new destination, if known */
-	uint32_t ct_state;	       /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
-	bool accepts;		       /* its verdict is accept */
-	bool limited;		       /* it also has a limit or quota: skipping it lifts that */
+	struct {		       /* DNAT: the interface toward the new destination, if known */
+		uint8_t n;	       /* 0 or 1 (lint_input_apply_host knows one at most) */
+		struct lint_if v[1];
+	} to_if;
+	uint32_t ct_state; /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
+	bool accepts;	   /* its verdict is accept */
+	bool limited;	   /* it also has a limit or quota: skipping it lifts that */
 	/* Where it sits in a filter chain (in->chains[chain_index], before the
 	 * chain's rules[chain_pos]), or chain_index < 0: what an untracked packet that
 	 * skips it meets next. */
@@ -234,6 +239,9 @@ int lint_offline(const struct ruleset *rs, struct lint_report *out);
 int lint_input_add_note(struct lint_input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int lint_report_add_note(struct lint_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 struct ct_user *lint_input_add_user(struct lint_input *in);
+/* Sets u's table, chain and rule text (copies, cut at LINT_NAME_MAX - 1 and
+ * LINT_RULE_MAX - 1 bytes as the findings that quote them are). */
+int lint_user_set_text(struct ct_user *u, const char *table, const char *chain, const char *rule);
 struct lint_chain *lint_input_add_chain(struct lint_input *in);
 struct lint_notrack *lint_input_add_notrack(struct lint_input *in);
 /* Moves src's notrack rules to the end of dst's (src keeps none). */

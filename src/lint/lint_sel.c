@@ -535,7 +535,7 @@ static void format_set(const struct lint_ranges *r, unsigned width, struct strbu
 		format_range(&r->v[i], width, out);
 	}
 	if (r->n > 8)
-		strbuf_printf(out, ", ... (%zu in all)", r->n);
+		strbuf_printf(out, ", ... (%zu in all)", (size_t)r->n);
 	strbuf_puts(out, " }");
 }
 

@@ -44,9 +44,9 @@ struct lint_range {
 /* A set of values: any (no constraint), or disjoint, ascending, non-adjacent
  * ranges, where n == 0 is the empty set. */
 struct lint_ranges {
-	bool any;
-	size_t n;
 	struct lint_range *v;
+	uint32_t n; /* 32 bits: a lint user holds nine of these (kept small) */
+	bool any;
 };
 
 /* One interface-name constraint: equal to name, or (wildcard) starting with
@@ -57,7 +57,7 @@ struct lint_if {
 };
 
 struct lint_ifs {
-	size_t n;
+	uint8_t n; /* at most LINT_IF_MAX */
 	struct lint_if v[LINT_IF_MAX];
 };
 

@@ -56,7 +56,7 @@ run 0 ntc status --json
 python3 - "$work/out" <<'PY' || fail "status with the iptables backend: $(cat "$work/out")"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["backend"]["name"] == "iptables" and "iptables-legacy tables are in use" in d["backend"]["reason"], d["backend"]
+assert d["backend"] == "iptables" and "iptables-legacy tables are in use" in d["backend_decision"]["reason"], d["backend_decision"]
 rules = d["rules"]
 jumps = [r for r in rules if r["role"] == "jump"]
 assert sorted((r["family"], r["chain"]) for r in jumps) == [("ipv4", "OUTPUT"), ("ipv4", "PREROUTING"), ("ipv6", "OUTPUT"), ("ipv6", "PREROUTING")], jumps

@@ -214,9 +214,8 @@ static void parse_user(struct lint_input *in, const char *spec)
 
 	assert_non_null(u);
 	snprintf(u->family, sizeof(u->family), "ip");
-	snprintf(u->table, sizeof(u->table), "nat");
-	snprintf(u->chain, sizeof(u->chain), "C%zu", in->n_users);
-	snprintf(u->rule, sizeof(u->rule), "%s", spec);
+	snprintf(buf, sizeof(buf), "C%zu", in->n_users);
+	assert_int_equal(lint_user_set_text(u, "nat", buf, spec), 0);
 	u->sel.family = FAMILY_IPV4;
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
@@ -1080,9 +1079,9 @@ static void lint_docker_dnat(const char *ports, struct lint_report *rep)
 	diag_init(&d);
 	assert_int_equal(tl_compile_source(&src, NULL, &rs, &d), 0);
 	parse_user(&in, "need=dnat hooks=pre proto=tcp dport=8081 iif!=docker0 to=172.17.0.2 toport=80");
-	snprintf(in.users[0].chain, sizeof(in.users[0].chain), "DOCKER");
-	snprintf(in.users[0].rule, sizeof(in.users[0].rule),
-		 "iifname != \"docker0\" tcp dport 8081 dnat to 172.17.0.2:80");
+	assert_int_equal(lint_user_set_text(&in.users[0], "nat", "DOCKER",
+					    "iifname != \"docker0\" tcp dport 8081 dnat to 172.17.0.2:80"),
+			 0);
 	assert_int_equal(lint_analyse(&rs, &in, rep), 0);
 	lint_input_free(&in);
 	ruleset_free(&rs);

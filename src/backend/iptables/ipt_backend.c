@@ -194,7 +194,7 @@ static void forget_last_read(struct backend *b)
 /* How read_all() leaves the tables it read. */
 enum read_mode {
 	READ_CLOSE,  /* snapshots closed, our rules copied */
-	READ_KEEP,   /* snapshots open, to edit and commit */
+	READ_KEEP,   /* snapshots open, for build_wanted() to look chains up in */
 	READ_BORROW, /* snapshots open, our rules borrowed from them: to compare */
 };
 
@@ -587,6 +587,12 @@ static int ipt_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 		r = build_wanted(b, ip, rs, d);
 	if (r < 0)
 		goto fail;
+	/* The commit edits fresh snapshots (replace_table()), and our rules
+	 * were copied out: these have served.  Kept, a kube-proxy host's nat
+	 * table (10 MB in libiptc at 10,000 rules) would still be open while
+	 * the verification reads it again. */
+	for (size_t i = 0; i < ip->n; i++)
+		ipt_snap_close(&ip->v[i].ts);
 	qsort(ip->v, ip->n, sizeof(*ip->v), tbl_order);
 	for (size_t i = 0; i < ip->n; i++) {
 		if (diff_table(b, &ip->v[i], p) < 0) {

@@ -5,11 +5,11 @@
  * its target.  The matches and targets are the same xt structs iptables-nft
  * stores in its compat expressions, so lint_xt decodes them for both readers.
  *
- * Two passes.  The first copies a small index out of libiptc: each chain's
- * entries, and the user chain each one jumps to (libiptc keeps one rule
- * iterator per table handle, so a nested walk over it would lose its
- * parent's place, and a jump looked up per visit by name would cost a search
- * each time).  The second walks every built-in chain, carrying the conditions
+ * The table is read as the kernel's blob (ipt_blob.h), not through libiptc,
+ * whose own copy of every entry doubled what lint held on a kube-proxy host.
+ * Two passes.  The first builds a small index: each chain's entries, and the
+ * user chain each one jumps to (a jump looked up per visit by name would cost
+ * a search each time).  The second walks every built-in chain, carrying the conditions
  * of the jumps down into the chains they reach, and decodes each entry where
  * it meets it: a decoded entry is a few hundred bytes, and kube-proxy's
  * tables hold tens of thousands, nearly all met once.
@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "emit/ipt_build.h"
+#include "backend/iptables/ipt_blob.h"
 #include "backend/iptables/ipt_transport.h"
 #include "lint/lint_xt.h"
 #include "util/hash.h"
@@ -53,11 +54,12 @@ struct entry {
 struct chain {
 	const char *name;
 	bool builtin;
-	size_t first, n; /* its entries: the table's refs[first .. first + n) */
+	const char *policy; /* built-in chains: ACCEPT or DROP */
+	size_t first, n;    /* its entries: the table's refs[first .. first + n) */
 };
 
 struct table {
-	struct ipt_snap *t;
+	struct ipt_blob *t;
 	const char *name;
 	struct chain *chains; /* sorted by name */
 	size_t n;
@@ -283,6 +285,7 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 		    const struct lint_sel *sel, bool kube, bool widened)
 {
 	struct ct_user *u = lint_input_add_user(rd->out);
+	char words[LINT_RULE_MAX];
 	int e;
 
 	if (!u)
@@ -290,11 +293,11 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 	u->need = n;
 	u->hooks = rd->hook;
 	snprintf(u->family, sizeof(u->family), "%s", family_nft_name(rd->tb->t->family));
-	snprintf(u->table, sizeof(u->table), "%s", rd->tb->name);
-	snprintf(u->chain, sizeof(u->chain), "%s", chain);
-	rule_words(x, u->rule, sizeof(u->rule));
+	rule_words(x, words, sizeof(words));
+	e = lint_user_set_text(u, rd->tb->name, chain, words);
 	lint_sel_free(&u->sel);
-	e = lint_sel_copy(&u->sel, sel);
+	if (e == 0)
+		e = lint_sel_copy(&u->sel, sel);
 	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT))
 		for (int f = 0; f < 2 && e == 0; f++)
 			e = lint_ranges_copy(&u->to_addr[f], &x->tg.to_addr[f]);
@@ -419,47 +422,24 @@ static void table_free(struct table *tb)
 	free(tb->refs);
 }
 
-/* v, with room for element n (of size bytes; *cap of them allocated), or
- * NULL with v left as it was. */
-static void *reserve(void *v, size_t n, size_t *cap, size_t size)
-{
-	size_t ncap = *cap ? *cap * 2 : 64;
-	void *p;
-
-	if (n < *cap)
-		return v;
-	p = realloc(v, ncap * size);
-	if (p)
-		*cap = ncap;
-	return p;
-}
-
 /* The index (see the top of the file): chains sorted by name, each with its
  * run of entries, and each entry's jump resolved once. */
 static int index_table(struct table *tb)
 {
-	size_t cap = 0, rcap = 0;
+	const struct ipt_blob *b = tb->t;
 
-	for (const char *name = ipt_snap_first_chain(tb->t); name; name = ipt_snap_next_chain(tb->t)) {
-		struct chain *p = reserve(tb->chains, tb->n, &cap, sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		tb->chains = p;
-		tb->chains[tb->n++] = (struct chain){.name = name, .builtin = ipt_snap_builtin(tb->t, name)};
+	tb->chains = malloc((b->n_chains + 1) * sizeof(*tb->chains));
+	tb->refs = malloc((b->n_rules + 1) * sizeof(*tb->refs));
+	if (!tb->chains || !tb->refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n_chains; i++) {
+		const struct ipt_blob_chain *c = &b->chains[i];
+		tb->chains[tb->n++] = (struct chain){
+		    .name = c->name, .builtin = c->builtin, .policy = c->policy, .first = c->first, .n = c->n};
 	}
+	for (size_t i = 0; i < b->n_rules; i++)
+		tb->refs[tb->n_refs++] = (struct ref){.e = b->rules[i].e, .label = b->rules[i].label, .jump = -1};
 	qsort(tb->chains, tb->n, sizeof(*tb->chains), chain_order);
-	for (size_t i = 0; i < tb->n; i++) {
-		struct chain *c = &tb->chains[i];
-		c->first = tb->n_refs;
-		for (const void *en = ipt_snap_first_rule(tb->t, c->name); en; en = ipt_snap_next_rule(tb->t, en)) {
-			struct ref *p = reserve(tb->refs, tb->n_refs, &rcap, sizeof(*p));
-			if (!p)
-				return -ENOMEM;
-			tb->refs = p;
-			tb->refs[tb->n_refs++] = (struct ref){.e = en, .label = ipt_snap_target(tb->t, en), .jump = -1};
-		}
-		c->n = tb->n_refs - c->first;
-	}
 	for (size_t r = 0; r < tb->n_refs; r++) {
 		const struct chain *to = tb->refs[r].label ? find_chain(tb, tb->refs[r].label) : NULL;
 		if (to && !to->builtin)
@@ -470,7 +450,7 @@ static int index_table(struct table *tb)
 
 static int add_filter_chain(struct reader *rd, const struct chain *c)
 {
-	const char *policy = ipt_snap_policy(rd->tb->t, c->name);
+	const char *policy = c->policy;
 	struct lint_chain *lc = lint_input_add_chain(rd->out);
 
 	if (!lc)
@@ -516,28 +496,24 @@ static int walk_table(struct reader *rd)
 
 static int read_table(struct reader *rd, unsigned family, const char *name, struct diag *d)
 {
-	struct ipt_snap t = {0};
+	struct ipt_blob t;
 	struct table tb = {.t = &t, .name = name};
-	struct diag ignored;
 	int e;
 
-	diag_init(&ignored);
-	e = ipt_snap_open(&t, family, name, &ignored);
+	e = ipt_blob_read(&t, family, name);
 	if (e < 0) {
 		e = lint_input_add_note(rd->out,
 					"the legacy %s %s table could not be read (%s): its rules were not "
 					"checked",
 					ipt_family_label(family), name, strerror(-e));
-		diag_free(&ignored);
 		return e < 0 ? diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory") : 0;
 	}
-	diag_free(&ignored);
 	rd->tb = &tb;
 	e = index_table(&tb);
 	if (e == 0)
 		e = walk_table(rd);
 	table_free(&tb);
-	ipt_snap_close(&t);
+	ipt_blob_free(&t);
 	rd->tb = NULL;
 	return e < 0 ? diag_fail(d, DIAG_SYSTEM, -e, NULL, "lint: %s", strerror(-e)) : 0;
 }
@@ -600,21 +576,21 @@ uint64_t lint_ipt_fingerprint(void)
 		if (ipt_loaded_tables(families[f], &names, &n, &ignored) < 0)
 			fnv_add(&h, "?", 1);
 		for (size_t i = 0; i < n; i++) {
-			struct ipt_snap t = {0};
+			struct ipt_blob t;
 			any = true;
 			fnv_add(&h, names[i], strlen(names[i]) + 1);
-			if (ipt_snap_open(&t, families[f], names[i], &ignored) < 0) {
+			if (ipt_blob_read(&t, families[f], names[i]) < 0) {
 				fnv_add(&h, "?", 1);
 				continue;
 			}
-			for (const char *c = ipt_snap_first_chain(&t); c; c = ipt_snap_next_chain(&t)) {
-				const char *policy = ipt_snap_policy(&t, c);
-				fnv_add(&h, c, strlen(c) + 1);
+			for (size_t c = 0; c < t.n_chains; c++) {
+				const char *name = t.chains[c].name, *policy = t.chains[c].policy;
+				fnv_add(&h, name, strlen(name) + 1);
 				fnv_add(&h, policy ? policy : "", policy ? strlen(policy) + 1 : 1);
-				for (const void *e = ipt_snap_first_rule(&t, c); e; e = ipt_snap_next_rule(&t, e))
-					fp_entry(&h, families[f], e);
+				for (size_t r = t.chains[c].first; r < t.chains[c].first + t.chains[c].n; r++)
+					fp_entry(&h, families[f], t.rules[r].e);
 			}
-			ipt_snap_close(&t);
+			ipt_blob_free(&t);
 		}
 		ipt_names_free(names, n);
 		diag_free(&ignored);

@@ -84,6 +84,7 @@ struct decoded {
 	bool notrack;
 	char action[160]; /* the non-selector part in words */
 	const struct lint_nft_rule *src;
+	struct nftnl_rule *parsed; /* src->raw parsed, for as long as this lives */
 };
 
 struct decoder {
@@ -1110,6 +1111,9 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 
 static void decoded_free(struct decoded *d)
 {
+	if (d->parsed)
+		nftnl_rule_free(d->parsed);
+	d->parsed = NULL;
 	lint_sel_free(&d->sel);
 	for (int f = 0; f < 2; f++)
 		lint_ranges_free(&d->to_addr[f]);
@@ -1136,7 +1140,14 @@ static int decode_rule(const struct lint_nft_view *v, struct lint_input *out, co
 	lint_sel_init(&d->sel, x.table_family);
 	d->to_addr[0].any = d->to_addr[1].any = d->to_port.any = true;
 	d->verdict = NFT_CONTINUE;
-	nftnl_expr_foreach((struct nftnl_rule *)ru->r, expr_cb, &x);
+	if (!ru->r) {
+		d->parsed = nftnl_rule_alloc();
+		if (!d->parsed)
+			return -ENOMEM;
+		if (nftnl_rule_nlmsg_parse(ru->raw, d->parsed) < 0)
+			return -EPROTO;
+	}
+	nftnl_expr_foreach(ru->r ? (struct nftnl_rule *)ru->r : d->parsed, expr_cb, &x);
 	return x.err;
 }
 
@@ -1249,6 +1260,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 {
 	const struct lint_nft_rule *ru = d->src;
 	struct ct_user *u = lint_input_add_user(w->out);
+	char words[LINT_RULE_MAX];
 	int e;
 
 	if (!u)
@@ -1256,11 +1268,11 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	u->need = n;
 	u->hooks = 1u << w->base->hooknum;
 	snprintf(u->family, sizeof(u->family), "%s", nf_family_str(ru->family));
-	snprintf(u->table, sizeof(u->table), "%s", ru->table);
-	snprintf(u->chain, sizeof(u->chain), "%s", ru->chain);
-	rule_words(d, u->rule, sizeof(u->rule));
+	rule_words(d, words, sizeof(words));
+	e = lint_user_set_text(u, ru->table, ru->chain, words);
 	lint_sel_free(&u->sel);
-	e = lint_sel_copy(&u->sel, sel);
+	if (e == 0)
+		e = lint_sel_copy(&u->sel, sel);
 	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT)) {
 		for (int f = 0; f < 2 && e == 0; f++)
 			e = lint_ranges_copy(&u->to_addr[f], &d->to_addr[f]);

@@ -36,11 +36,12 @@ struct lint_nft_chain {
 };
 
 struct lint_nft_rule {
-	const struct nftnl_rule *r;
+	const struct nftnl_rule *r; /* NULL: kept as raw, parsed where the walk meets it */
 	uint32_t family;
 	const char *table, *chain;
 	uint64_t handle;
 	bool ours; /* our untracked accept in a foreign chain: read as if it were not there */
+	const struct nlmsghdr *raw;
 };
 
 struct lint_nft_view {

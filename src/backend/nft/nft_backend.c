@@ -5,6 +5,7 @@
  * an accept in our own table would not save a packet from a drop in theirs.
  */
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
@@ -39,22 +40,26 @@ struct live_table {
 	uint32_t family;
 	char name[256];
 	uint32_t flags;
-	bool xtables; /* managed by iptables-nft */
+	bool xtables;	  /* managed by iptables-nft */
+	bool filter_base; /* it has a base chain of type filter */
 };
 
 struct live_chain {
 	uint32_t family;
-	char table[256];
-	char name[256];
+	/* "table\0name\0type\0", one allocation that table starts: a
+	 * kube-proxy host has a chain per service, 5,000 of them at 10,000 rules */
+	char *table;
+	const char *name;
 	bool base;
 	uint32_t hooknum;
 	int32_t prio;
 	uint32_t policy;
-	char type[32];
+	const char *type; /* base chains: "filter", "nat", "route"; "" otherwise */
 };
 
 struct live_rule {
-	struct nftnl_rule *r;
+	struct nftnl_rule *r; /* NULL: only raw (see struct rule_dump) */
+	struct nlmsghdr *raw;
 	uint32_t family;
 	const char *table, *chain;
 	uint64_t handle;
@@ -79,6 +84,10 @@ struct live {
 	size_t n_objs;
 	bool keep_anonymous; /* set_cb: keep anonymous sets too (the linter wants everyone's) */
 	bool have_table;
+	/* Rules read only from the tables a commit of ours can have changed
+	 * (see keep_committed()): enough to verify it and to plan again, not
+	 * for the linter, which reads everyone's. */
+	bool partial;
 };
 
 struct backend {
@@ -105,6 +114,7 @@ struct backend {
 	char *known_raw;
 	size_t known_len;
 	bool known_refused; /* a batch planned in this run was refused (nft_commit()) */
+	bool lint_reading;  /* reading for the linter (see struct rule_dump) */
 };
 
 struct known_set {
@@ -114,8 +124,13 @@ struct known_set {
 
 static void live_free(struct live *l)
 {
-	for (size_t i = 0; i < l->n_rules; i++)
-		nftnl_rule_free(l->rules[i].r);
+	for (size_t i = 0; i < l->n_chains; i++)
+		free(l->chains[i].table);
+	for (size_t i = 0; i < l->n_rules; i++) {
+		if (l->rules[i].r)
+			nftnl_rule_free(l->rules[i].r);
+		free(l->rules[i].raw);
+	}
 	for (size_t i = 0; i < l->n_sets; i++)
 		nftnl_set_free(l->sets[i]);
 	for (size_t i = 0; i < l->n_elems; i++)
@@ -166,6 +181,22 @@ err:
 	return MNL_CB_ERROR;
 }
 
+static int chain_names(struct live_chain *lc, const char *table, const char *name, const char *type)
+{
+	size_t lt = strlen(table) + 1, ln = strlen(name) + 1, ly = strlen(type) + 1;
+	char *p = malloc(lt + ln + ly);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, table, lt);
+	memcpy(p + lt, name, ln);
+	memcpy(p + lt + ln, type, ly);
+	lc->table = p;
+	lc->name = p + lt;
+	lc->type = p + lt + ln;
+	return 0;
+}
+
 static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct live *l = data;
@@ -181,19 +212,20 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	if (!p)
 		goto err;
 	l->chains = p;
-	lc = &l->chains[l->n_chains++];
+	lc = &l->chains[l->n_chains];
 	memset(lc, 0, sizeof(*lc));
 	lc->family = nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY);
-	snprintf(lc->table, sizeof(lc->table), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE));
-	snprintf(lc->name, sizeof(lc->name), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
 	lc->base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
+	if (chain_names(lc, nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), nftnl_chain_get_str(c, NFTNL_CHAIN_NAME),
+			lc->base && nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ? nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE)
+									    : "") < 0)
+		goto err;
+	l->n_chains++;
 	if (lc->base) {
 		lc->hooknum = nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM);
 		lc->prio = nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO);
 		lc->policy =
 		    nftnl_chain_is_set(c, NFTNL_CHAIN_POLICY) ? nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY) : NF_ACCEPT;
-		if (nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE))
-			snprintf(lc->type, sizeof(lc->type), "%s", nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE));
 	}
 	nftnl_chain_free(c);
 	return MNL_CB_OK;
@@ -211,20 +243,146 @@ static int xt_expr_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
+/*
+ * With raw_foreign (the linter's read), a rule that no plan looks at (not
+ * ours, in a table without a filter base chain that is not ours either) is
+ * kept as its netlink message, a third of its parsed size, and parsed where
+ * the linter meets it: kube-proxy's nat table at 10,000 rules is 8 MB of
+ * parsed expressions otherwise.
+ */
 struct rule_dump {
 	struct live *l;
 	const char *tag;
+	bool raw_foreign;
+	size_t cursor; /* the chain the last rule was in: rules come chain by chain */
 };
+
+/* The live chain a rule is in, for names that outlive its parsed form. */
+static const struct live_chain *rule_chain(struct rule_dump *rd, uint32_t family, const char *table, const char *chain)
+{
+	const struct live *l = rd->l;
+
+	for (size_t k = 0; k < l->n_chains; k++) {
+		size_t i = (rd->cursor + k) % l->n_chains;
+		const struct live_chain *c = &l->chains[i];
+		if (c->family == family && !strcmp(c->name, chain) && !strcmp(c->table, table)) {
+			rd->cursor = i;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static bool plan_reads(const struct rule_dump *rd, const struct live_rule *lr)
+{
+	if (lr->ours || (lr->family == NFPROTO_INET && !strcmp(lr->table, rd->tag)))
+		return true;
+	for (size_t t = 0; t < rd->l->n_tables; t++)
+		if (rd->l->tables[t].family == lr->family && !strcmp(rd->l->tables[t].name, lr->table))
+			return rd->l->tables[t].filter_base;
+	return true;
+}
+
+/* What rule_cb() reads of a rule's message before deciding to parse it. */
+struct rule_head {
+	struct live_rule lr;
+	const void *udata;
+	uint32_t udata_len;
+};
+
+static int expr_name_cb(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == NFTA_EXPR_NAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
+		const char *name = mnl_attr_get_str(a);
+		*(bool *)data |= !strcmp(name, "match") || !strcmp(name, "target");
+	}
+	return MNL_CB_OK;
+}
+
+static int rule_head_cb(const struct nlattr *a, void *data)
+{
+	struct rule_head *h = data;
+	const struct nlattr *e;
+
+	switch (mnl_attr_get_type(a)) {
+	case NFTA_RULE_TABLE:
+	case NFTA_RULE_CHAIN:
+		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+			return MNL_CB_ERROR;
+		if (mnl_attr_get_type(a) == NFTA_RULE_TABLE)
+			h->lr.table = mnl_attr_get_str(a);
+		else
+			h->lr.chain = mnl_attr_get_str(a);
+		break;
+	case NFTA_RULE_HANDLE:
+		if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+			return MNL_CB_ERROR;
+		h->lr.handle = be64toh(mnl_attr_get_u64(a));
+		break;
+	case NFTA_RULE_USERDATA:
+		h->udata = mnl_attr_get_payload(a);
+		h->udata_len = mnl_attr_get_payload_len(a);
+		break;
+	case NFTA_RULE_EXPRESSIONS:
+		mnl_attr_for_each_nested(e, a)
+		{
+			if (mnl_attr_parse_nested(e, expr_name_cb, &h->lr.xt) < 0)
+				return MNL_CB_ERROR;
+		}
+		break;
+	}
+	return MNL_CB_OK;
+}
+
+/*
+ * The linter's read (see struct rule_dump): a rule no plan reads, kept as its
+ * message alone, without parsing it here.  0 when it was not (the caller
+ * parses it), 1 when it was, or a negative errno.
+ */
+static int keep_raw(struct rule_dump *rd, const struct nlmsghdr *nlh)
+{
+	const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+	struct rule_head h = {.lr.family = g->nfgen_family};
+	char comment[NFT_USERDATA_MAXLEN];
+	const char *c = NULL;
+	const struct live_chain *lc;
+	struct live *l = rd->l;
+	void *p;
+
+	if (mnl_attr_parse(nlh, sizeof(*g), rule_head_cb, &h) < 0 || !h.lr.table || !h.lr.chain)
+		return 0;
+	if (h.udata)
+		c = nft_udata_comment(h.udata, h.udata_len, comment, sizeof(comment));
+	h.lr.ours = c && strcmp(c, rd->tag) == 0;
+	if (plan_reads(rd, &h.lr) || !(lc = rule_chain(rd, h.lr.family, h.lr.table, h.lr.chain)))
+		return 0;
+	h.lr.table = lc->table;
+	h.lr.chain = lc->name;
+	h.lr.raw = malloc(nlh->nlmsg_len);
+	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
+	if (!h.lr.raw || !p) {
+		free(h.lr.raw);
+		return -ENOMEM;
+	}
+	memcpy(h.lr.raw, nlh, nlh->nlmsg_len);
+	l->rules = p;
+	l->rules[l->n_rules++] = h.lr;
+	return 1;
+}
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rule_dump *rd = data;
 	struct live *l = rd->l;
-	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nftnl_rule *r;
 	struct live_rule *lr;
 	char comment[NFT_USERDATA_MAXLEN];
 	void *p;
+	int k = rd->raw_foreign ? keep_raw(rd, nlh) : 0;
 
+	if (k != 0)
+		return k < 0 ? MNL_CB_ERROR : MNL_CB_OK;
+	r = nftnl_rule_alloc();
 	if (!r)
 		return MNL_CB_ERROR;
 	if (nftnl_rule_nlmsg_parse(nlh, r) < 0) {
@@ -466,9 +624,98 @@ static int take_known(struct backend *b, uint32_t genid, const struct nftnl_set 
 	return 0;
 }
 
-static int read_once(struct backend *b, struct live *l, struct diag *d)
+static void rule_table_filter(struct nlmsghdr *nlh, void *data)
 {
-	struct rule_dump rd = {.l = l, .tag = b->table};
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, data);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+}
+
+static void rule_chain_filter(struct nlmsghdr *nlh, void *data)
+{
+	const struct live_chain *c = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, c->table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, c->name);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+}
+
+static bool same_table(uint32_t family, const char *table, uint32_t f2, const char *t2)
+{
+	return family == f2 && !strcmp(table, t2);
+}
+
+struct nft_plan;
+static bool committed_table(const struct backend *b, const struct live *l, const struct nft_plan *np,
+			    const struct live_table *t);
+
+/*
+ * The kernel dumps rules in skbs of at most 32 KiB, and each one after the
+ * first starts by walking the table (or the one chain asked for) from its
+ * first rule to where the last one stopped: a dump costs the square of its
+ * rules.  kube-proxy's table at 50,000 rules is 25,000 chains; asked chain
+ * by chain (the kernel finds a named chain by hash), only the longest
+ * chain's square remains, at a round trip per chain.  Below this many chains
+ * a table is dumped whole, which is as fast there.
+ */
+#define LARGE_TABLE_CHAINS 1000
+
+/* Whether t (any table, when NULL) has LARGE_TABLE_CHAINS or more chains. */
+static bool large_table(const struct live *l, const struct live_table *t)
+{
+	size_t run = 0;
+
+	/* the kernel lists chains table by table */
+	for (size_t i = 0; i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i], *prev = i ? &l->chains[i - 1] : NULL;
+		if (t && !same_table(c->family, c->table, t->family, t->name))
+			continue;
+		run = prev && same_table(c->family, c->table, prev->family, prev->table) ? run + 1 : 1;
+		if (run >= LARGE_TABLE_CHAINS)
+			return true;
+	}
+	return false;
+}
+
+/* The rules, table by table (only committed_table()'s if committed), a
+ * large table chain by chain. */
+static int dump_rules_by_table(struct backend *b, struct live *l, const struct nft_plan *committed,
+			       struct rule_dump *rd, struct diag *d)
+{
+	int r = 0;
+
+	for (size_t i = 0; r == 0 && i < l->n_tables; i++) {
+		const struct live_table *t = &l->tables[i];
+		if (committed && !committed_table(b, l, committed, t)) {
+			l->partial = true;
+			continue;
+		}
+		if (!large_table(l, t)) {
+			r = dump_kind(b, NFT_MSG_GETRULE, (uint16_t)t->family, rule_cb, rd, rule_table_filter,
+				      (void *)t->name, d);
+			continue;
+		}
+		for (size_t j = 0; r == 0 && j < l->n_chains; j++)
+			if (same_table(l->chains[j].family, l->chains[j].table, t->family, t->name))
+				r = dump_kind(b, NFT_MSG_GETRULE, (uint16_t)t->family, rule_cb, rd, rule_chain_filter,
+					      &l->chains[j], d);
+	}
+	return r;
+}
+
+/*
+ * Reads the ruleset.  With committed (a plan just committed), only the rules
+ * of the tables that commit can have changed (committed_table()): a
+ * kube-proxy host's 10,000 NAT rules are not dumped and parsed again to
+ * verify an untracked accept in its filter table.
+ */
+static int read_once(struct backend *b, struct live *l, const struct nft_plan *committed, struct diag *d)
+{
+	struct rule_dump rd = {.l = l, .tag = b->table, .raw_foreign = b->lint_reading};
 	uint32_t genid_after;
 	int r;
 
@@ -477,8 +724,16 @@ static int read_once(struct backend *b, struct live *l, struct diag *d)
 		r = dump_kind(b, NFT_MSG_GETTABLE, NFPROTO_UNSPEC, table_cb, l, NULL, NULL, d);
 	if (r == 0)
 		r = dump_kind(b, NFT_MSG_GETCHAIN, NFPROTO_UNSPEC, chain_cb, l, NULL, NULL, d);
-	if (r == 0)
+	for (size_t i = 0; r == 0 && i < l->n_chains; i++) {
+		const struct live_chain *c = &l->chains[i];
+		for (size_t t = 0; c->base && !strcmp(c->type, "filter") && t < l->n_tables; t++)
+			if (same_table(c->family, c->table, l->tables[t].family, l->tables[t].name))
+				l->tables[t].filter_base = true;
+	}
+	if (r == 0 && !committed && !large_table(l, NULL))
 		r = dump_kind(b, NFT_MSG_GETRULE, NFPROTO_UNSPEC, rule_cb, &rd, NULL, NULL, d);
+	else if (r == 0)
+		r = dump_rules_by_table(b, l, committed, &rd, d);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < l->n_tables; i++)
@@ -540,7 +795,9 @@ static void live_keep(struct backend *b, struct live *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static int read_live(struct backend *b, struct live *l, struct diag *d)
+/* A read of the ruleset, the cached one if nothing was committed since it;
+ * every table's rules when all (see struct live's partial). */
+static int read_live(struct backend *b, struct live *l, bool all, struct diag *d)
 {
 	int r = -EINTR;
 
@@ -550,7 +807,7 @@ static int read_live(struct backend *b, struct live *l, struct diag *d)
 		r = nft_get_genid(&b->sock, &genid, d);
 		if (r < 0)
 			return r;
-		if (genid == b->cache.genid) {
+		if (genid == b->cache.genid && (!all || !b->cache.partial)) {
 			*l = b->cache;
 			memset(&b->cache, 0, sizeof(b->cache));
 			b->cached = false;
@@ -562,7 +819,7 @@ static int read_live(struct backend *b, struct live *l, struct diag *d)
 	}
 	for (int attempt = 0; attempt < DUMP_RETRIES && r == -EINTR; attempt++) {
 		live_free(l);
-		r = read_once(b, l, d);
+		r = read_once(b, l, NULL, d);
 	}
 	if (r == -EINTR)
 		return diag_fail(d, DIAG_KERNEL, EAGAIN, NULL,
@@ -628,6 +885,34 @@ struct rule_insert {
 	size_t want; /* index into nft_desired.rules */
 	uint64_t before;
 };
+
+/*
+ * Whether a read right after the commit of np must hold the rules of this
+ * table: ours; one with a filter base chain (where an automatic untracked
+ * accept goes); one the policy names a chain of; one the plan put an accept
+ * into or took one out of.  Our commit changed nothing elsewhere, and the
+ * read it was planned on found no accept of ours elsewhere to keep.
+ */
+static bool committed_table(const struct backend *b, const struct live *l, const struct nft_plan *np,
+			    const struct live_table *t)
+{
+	if (is_our_table(b, t->family, t->name))
+		return true;
+	for (size_t i = 0; i < l->n_chains; i++)
+		if (l->chains[i].base && !strcmp(l->chains[i].type, "filter") &&
+		    same_table(l->chains[i].family, l->chains[i].table, t->family, t->name))
+			return true;
+	for (size_t i = 0; np->rs && i < np->rs->n_accept_chains; i++)
+		if (!strcmp(np->rs->accept_chains[i].table, t->name))
+			return true;
+	for (size_t i = 0; i < np->n_accept_inserts; i++)
+		if (same_table(np->accept_inserts[i].family, np->accept_inserts[i].table, t->family, t->name))
+			return true;
+	for (size_t i = 0; i < np->n_accept_deletes; i++)
+		if (same_table(np->accept_deletes[i]->family, np->accept_deletes[i]->table, t->family, t->name))
+			return true;
+	return false;
+}
 
 static const char *family_str(uint32_t f)
 {
@@ -1305,7 +1590,7 @@ static int plan_from(struct backend *b, const struct ruleset *rs, struct nft_des
 	p->priv = np;
 	snprintf(np->tag, sizeof(np->tag), "%s", b->table);
 	np->b = b;
-	r = read_live(b, &np->live, d);
+	r = read_live(b, &np->live, false, d);
 	if (r < 0)
 		goto fail;
 	np->live_complete = true;
@@ -1660,7 +1945,7 @@ static void keep_committed(struct backend *b, struct nft_plan *np)
 	diag_init(&scratch);
 	if (nft_get_genid(&b->sock, &genid, &scratch) == 0 && genid == np->live.genid + 1) {
 		b->elems_from = np->have_desired ? &np->desired : NULL;
-		if (read_once(b, &l, &scratch) == 0 && l.genid == genid)
+		if (read_once(b, &l, np, &scratch) == 0 && l.genid == genid)
 			live_keep(b, &l);
 		b->elems_from = NULL;
 	}
@@ -1744,7 +2029,7 @@ static int nft_owned(struct backend *b, bool with_rules, struct owned_list *out,
 
 	memset(out, 0, sizeof(*out));
 	strbuf_init(&canon);
-	r = read_live(b, &l, d);
+	r = read_live(b, &l, false, d);
 	if (r < 0)
 		goto out;
 	/* the digest covers our chains, sets and rules in kernel order, without
@@ -1880,7 +2165,8 @@ static int lint_decode_live(struct backend *b, const struct live *l, struct lint
 						       l->chains[i].type,   l->chains[i].prio};
 		for (size_t i = 0; i < l->n_rules; i++)
 			ru[i] = (struct lint_nft_rule){l->rules[i].r,	  l->rules[i].family, l->rules[i].table,
-						       l->rules[i].chain, l->rules[i].handle, l->rules[i].ours};
+						       l->rules[i].chain, l->rules[i].handle, l->rules[i].ours,
+						       l->rules[i].raw};
 		r = lint_nft_decode(&v, out);
 	}
 	free(t);
@@ -1917,7 +2203,9 @@ static int nft_lint_read(struct backend *b, struct lint_input *out, struct diag 
 		free(ours);
 		ours = NULL;
 		n_ours = 0;
-		r = read_live(b, &l, d);
+		b->lint_reading = true;
+		r = read_live(b, &l, true, d);
+		b->lint_reading = false;
 		if (r == 0) {
 			swap_sets(&l, &ours, &n_ours); /* ours aside, an empty list in l */
 			r = read_all_sets(b, &l, d);
@@ -1960,7 +2248,7 @@ static int nft_probe_tables(struct probe_list *out, struct diag *d)
 	r = nft_sock_open(&b.sock, d);
 	if (r < 0)
 		return r;
-	r = read_live(&b, &l, d);
+	r = read_live(&b, &l, true, d);
 	for (size_t i = 0; r == 0 && i < l.n_tables; i++) {
 		const struct live_table *t = &l.tables[i];
 		struct probe_table *pt = probe_list_add(out);

@@ -752,14 +752,20 @@ static int canon_expr_cb(struct nftnl_expr *e, void *data)
 
 const char *nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t size)
 {
-	const struct nftnl_udata *attr;
-	struct nftnl_udata_buf *ud;
 	const void *data;
 	uint32_t len;
 
 	if (!nftnl_rule_is_set(r, NFTNL_RULE_USERDATA))
 		return NULL;
 	data = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+	return nft_udata_comment(data, len, buf, size);
+}
+
+const char *nft_udata_comment(const void *data, uint32_t len, char *buf, size_t size)
+{
+	const struct nftnl_udata *attr;
+	struct nftnl_udata_buf *ud;
+
 	ud = nftnl_udata_buf_alloc(len);
 	if (!ud)
 		return NULL;

@@ -100,3 +100,5 @@ int nft_set_delta_text(const struct nft_set_delta *d, size_t max, struct strbuf 
 
 /* The comment in a rule's userdata, or NULL. */
 const char *nft_rule_comment(const struct nftnl_rule *r, char *buf, size_t size);
+/* The same, from a rule's NFTA_RULE_USERDATA bytes. */
+const char *nft_udata_comment(const void *data, uint32_t len, char *buf, size_t size);

@@ -59,13 +59,15 @@ void nft_sock_close(struct nft_sock *s)
 	if (s->nl)
 		mnl_socket_close(s->nl);
 	s->nl = NULL;
+	free(s->rbuf);
+	s->rbuf = NULL;
 }
 
 /* Reads replies to one request until DONE or the final ack. */
 static int receive_replies(struct nft_sock *s, uint32_t seq, mnl_cb_t cb, void *data, bool *interrupted)
 {
-	size_t bufsize = 65536; /* the kernel sizes dump skbs to at most 32 KiB */
-	char *buf = malloc(bufsize);
+	const size_t bufsize = 65536; /* the kernel sizes dump skbs to at most 32 KiB */
+	char *buf = s->rbuf ? s->rbuf : (s->rbuf = malloc(bufsize));
 	int r = MNL_CB_OK;
 
 	if (!buf)
@@ -104,7 +106,6 @@ static int receive_replies(struct nft_sock *s, uint32_t seq, mnl_cb_t cb, void *
 				r = errno ? -errno : -EPROTO;
 		}
 	}
-	free(buf);
 	return r < 0 ? r : 0;
 }
 

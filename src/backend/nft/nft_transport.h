@@ -26,6 +26,9 @@ struct nft_sock {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
+	/* replies are read into it; kept for the socket's life: reading a
+	 * large table chain by chain is thousands of dumps */
+	char *rbuf;
 };
 
 int nft_sock_open(struct nft_sock *s, struct diag *d);

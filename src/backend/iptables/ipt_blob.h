@@ -1,0 +1,49 @@
+/*
+ * A legacy iptables table as the kernel hands it out, read-only: the blob of
+ * IPT_SO_GET_ENTRIES (IP6T_ for IPv6), chains cut out of it the way libiptc
+ * cuts them.  The linter reads through this rather than through libiptc:
+ * libiptc keeps the same blob and, besides it, a copy of every entry in its
+ * own chain and rule heads, which on kube-proxy's 10,000-rule nat table is
+ * another 4.3 MB that only editing needs.
+ *
+ * The layout (x_tables' translate_table() checks it on every replace):
+ *   - a built-in chain starts at its hook's hook_entry offset and ends with
+ *     the entry at its underflow offset, a standard target holding the
+ *     policy;
+ *   - a user chain is an ERROR entry whose data is its name, its rules, and
+ *     a standard RETURN entry (its foot);
+ *   - the table ends with an ERROR entry named "ERROR";
+ *   - a standard target's verdict is -(NF_* + 1), XT_RETURN, or the offset of
+ *     the entry it jumps to: the first after a user chain's ERROR entry.
+ */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ipt_blob_rule {
+	const void *e;	   /* the ipt_entry or ip6t_entry, in the blob */
+	const char *label; /* as iptc_get_target() has it: ACCEPT, DROP, QUEUE, RETURN, a chain, a target, "" */
+};
+
+struct ipt_blob_chain {
+	const char *name;
+	bool builtin;
+	const char *policy; /* built-in chains: ACCEPT or DROP (NULL otherwise) */
+	size_t first, n;    /* its rules: rules[first .. first + n) */
+	size_t body;	    /* the offset a jump to it names (user chains) */
+};
+
+struct ipt_blob {
+	unsigned family; /* FAMILY_IPV4 or FAMILY_IPV6 */
+	void *buf;
+	struct ipt_blob_chain *chains; /* in the blob's order */
+	size_t n_chains;
+	struct ipt_blob_rule *rules;
+	size_t n_rules;
+};
+
+/* Reads the table (the kernel instantiates it if it was not loaded: ask
+ * ipt_loaded_tables() first).  A negative errno; -EPROTO for a blob whose
+ * layout is not the one above. */
+int ipt_blob_read(struct ipt_blob *b, unsigned family, const char *table);
+void ipt_blob_free(struct ipt_blob *b);
