@@ -20,6 +20,11 @@
 #     connection to the LAN break, and the hairpin keeps working.
 #  3. refused: lo untracked (minimal.json): the host's own connection to the
 #     published port (netavark DNATs it on output) breaks.
+#  4. no miss: podman0 untracked: the gated masquerade is reported, and the
+#     hairpin it serves breaks.
+#  5. conservative: with no writer of the mark in the ruleset, a writer that
+#     marks every packet or one whose value is not known (ct mark), the gate
+#     is open and the masquerade is reported as before.
 . "$(dirname "$0")/lib.sh"
 need_commands nsenter sysctl
 
@@ -85,4 +90,41 @@ run 0 ntc apply --allow-conflicts "$src/policies/minimal.json"
 assert_eq "$(python3 "$tcpload" connect 127.0.0.1 8080 3)" 0 "podman + minimal.json: this host to 127.0.0.1:8080"
 traffic "podman + minimal.json" 3 3 3
 run 0 ntc remove
-echo "PASS: podman/netavark: clean policy keeps all traffic; router-lan and minimal break what lint says"
+
+# --- 4. no miss: podman0 untracked -------------------------------------------
+# the container's own packets are untracked now: the gated masquerade is
+# reported (its writer sees the container subnet), and the hairpin breaks
+cat >"$work/podman0.json" <<'JSON'
+{ "version": 1, "notrack": { "interfaces": ["podman0"] }, "untracked_accept": "auto" }
+JSON
+findings "$work/podman0.json" 4
+assert_eq "$(cat "$work/tokens")" "nat@POSTROUTING,$masq,$dnat" "podman + podman0 untracked: findings"
+run 0 ntc apply --allow-conflicts "$work/podman0.json"
+assert_eq "$(count "$container" 192.168.1.1 8080 3)" 0 "podman + podman0 untracked: the hairpin"
+run 0 ntc remove
+
+# --- 5. the gate stays open when its writers are not known --------------------
+# (lint only: each is today's answer, the finding the mark would have hidden)
+postrouting_found() {
+	findings "$src/tests/lint-corpus/policies/router-lan.json" 4
+	assert_eq "$(cat "$work/tokens")" "$1" "podman + router-lan.json, $2: findings"
+}
+nft flush chain inet netavark NETAVARK-HOSTPORT-SETMARK
+postrouting_found "nat@POSTROUTING,$masq,$dnat" "no rule sets the mark"
+nft -f - <<'NFT'
+table ip other {
+	chain pre {
+		type filter hook prerouting priority mangle; policy accept;
+		meta mark set 0x00002000
+	}
+}
+NFT
+postrouting_found "nat@POSTROUTING,$masq,$dnat" "another table marks every packet"
+nft flush chain ip other pre
+nft add rule ip other pre meta mark set 0x00004000
+nft add rule inet netavark NETAVARK-HOSTPORT-SETMARK meta mark set meta mark or 0x00002000
+postrouting_found "$masq,$dnat" "another table sets other bits only"
+nft flush chain ip other pre
+nft add rule ip other pre meta mark set ct mark
+postrouting_found "conntrack@pre,nat@POSTROUTING,$masq,$dnat" "another table restores the mark from the ct mark"
+echo "PASS: podman/netavark: the clean policy keeps all traffic; router-lan, minimal and podman0 break what lint says"
