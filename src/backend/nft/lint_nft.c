@@ -1227,8 +1227,9 @@ struct walker {
 /* A rule that sets the packet mark, with the packets it sees on one path. */
 struct mark_writer {
 	struct lint_sel sel;
-	bool any;      /* the value is not known (meta mark set ct mark) */
-	uint32_t bits; /* else the bits it can set */
+	unsigned hooks; /* the base chain's hook, as ct_user.hooks */
+	bool any;	/* the value is not known (meta mark set ct mark) */
+	uint32_t bits;	/* else the bits it can set */
 };
 
 static int chain_key_cmp(uint32_t family, const char *table, const char *name, const struct lint_nft_chain *c)
@@ -1419,6 +1420,7 @@ static int add_writer(struct walker *w, const struct decoded *d, const struct li
 	w->writers = m;
 	m = &w->writers[w->n_writers];
 	m->any = d->mark_any;
+	m->hooks = 1u << w->base->hooknum;
 	m->bits = d->mark_bits;
 	if (lint_sel_copy(&m->sel, sel) < 0) {
 		lint_sel_free(&m->sel);
@@ -1474,15 +1476,19 @@ static bool nat_user(const struct ct_user *u)
  * (the gate sees them after it), and one as they are unless a DNAT
  * surely takes them all. */
 static int gate_by_writer(struct lint_input *out, size_t i, size_t n0, const struct lint_sel *orig,
-			  const struct lint_sel *writer)
+			  const struct mark_writer *m)
 {
+	const struct lint_sel *writer = &m->sel;
 	bool covered = false;
 	int e = 0;
 
 	for (size_t j = 0; j < n0 && e == 0; j++) {
 		const struct ct_user *d = &out->users[j];
 		struct lint_sel both;
-		if (d->need != CT_NEED_DNAT || (d->to_addr[LINT_AF4].any && d->to_addr[LINT_AF6].any))
+		/* prerouting and output see disjoint packets: a DNAT on the
+		 * other one never meets what this writer marked */
+		if (d->need != CT_NEED_DNAT || !(d->hooks & m->hooks) ||
+		    (d->to_addr[LINT_AF4].any && d->to_addr[LINT_AF6].any))
 			continue;
 		e = lint_sel_copy(&both, &d->sel);
 		if (e == 0)
@@ -1534,7 +1540,7 @@ static int follow_marks(struct walker *w)
 		for (size_t k = 0; k < w->n_writers && e == 0; k++) {
 			const struct mark_writer *m = &w->writers[k];
 			if (m->any || (m->bits & gate))
-				e = gate_by_writer(out, i, n0, &orig, &m->sel);
+				e = gate_by_writer(out, i, n0, &orig, m);
 		}
 		lint_sel_free(&orig);
 		if (e < 0)
