@@ -258,15 +258,15 @@ static void on_bitwise(struct decoder *x, struct nftnl_expr *e)
 	const uint8_t * xor = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xlen);
 	struct reg r;
 	bool plain_mask = mask && mlen <= 16 && xor;
+	bool shift = nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) &&
+		     nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL;
 
 	for (uint32_t i = 0; plain_mask && i < xlen; i++)
 		plain_mask = xor[i] == 0;
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) &&
-	    nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL)
-		plain_mask = false; /* a shift */
-	if (src && src->kind == R_MARK && !plain_mask && mask && xor&&mlen == 4 && xlen == 4 &&
-	    !(nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) &&
-	      nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL)) {
+	if (shift)
+		plain_mask = false;
+	/* (xlen is 4 only when the xor is there) */
+	if (src && src->kind == R_MARK && !shift && !plain_mask && mask && mlen == 4 && xlen == 4) {
 		/* (mark & mask) ^ xor, nft's meta mark | C: the bits of xor
 		 * are the ones it can set that the packet did not carry */
 		memset(&r, 0, sizeof(r));
