@@ -107,12 +107,13 @@ struct ct_user {
 	 * skips it meets next. */
 	long chain_index;
 	size_t chain_pos;
-	bool kube;	 /* kube-proxy's table or chains */
-	bool from_host;	 /* it matches only packets this host sends (fib saddr type local, --src-type LOCAL) */
-	bool pkt_mark;	 /* it matches only packets that carry a given packet mark (meta mark 0xca6c) */
-	bool ct_write;	 /* CT_NEED_MARK: it sets the ct mark (ct mark set ...), rather than reading it */
-	bool nat_random; /* source NAT, fully-random: to_port is where any flow may land */
-	bool widened;	 /* part of it could not be decoded and was left out */
+	bool kube;	    /* kube-proxy's table or chains */
+	bool from_host;	    /* it matches only packets this host sends (fib saddr type local, --src-type LOCAL) */
+	bool pkt_mark;	    /* it matches only packets that carry a given packet mark (meta mark 0xca6c) */
+	bool ct_write;	    /* CT_NEED_MARK: it sets the ct mark (ct mark set ...), rather than reading it */
+	uint32_t mark_gate; /* the packet-mark bits it needs set (meta mark & M == V); 0: none */
+	bool nat_random;    /* source NAT, fully-random: to_port is where any flow may land */
+	bool widened;	    /* part of it could not be decoded and was left out */
 };
 
 enum lint_verdict {

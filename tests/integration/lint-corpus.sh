@@ -21,7 +21,8 @@ backend=${LINT_CORPUS_BACKEND:-nft}
 # the interfaces the layouts name, with addresses, as on such a host
 for spec in "eth0 192.0.2.1/24" "eth1 192.168.1.1/24" "docker0 172.17.0.1/16" \
 	"tailscale0 100.64.0.1/10" "cni0 10.244.0.1/24" "nodelocaldns 169.254.20.10/32" \
-	"wg0 10.8.0.1/24" "virbr0 192.168.122.1/24" "incusbr0 10.80.0.1/24"; do
+	"wg0 10.8.0.1/24" "virbr0 192.168.122.1/24" "incusbr0 10.80.0.1/24" \
+	"podman0 10.88.0.1/16"; do
 	set -- $spec
 	ip link add "$1" type veth peer name "$1-p"
 	ip addr add "$2" dev "$1"

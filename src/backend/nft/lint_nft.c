@@ -50,6 +50,7 @@ enum rkind {
 	R_ADDRTYPE, /* fib ... type: compares on it are left out without calling the rule widened (below) */
 	R_RANDOM,   /* numgen, jhash: picks one of several targets; every target is reachable */
 	R_MARK,	    /* meta mark */
+	R_MARKOR,   /* meta mark | C: data holds C, the bits it sets */
 };
 
 struct reg {
@@ -71,12 +72,16 @@ struct decoded {
 	bool dnat_known_place;
 	int verdict; /* NF_ACCEPT, NF_DROP, NFT_JUMP, NFT_GOTO, NFT_RETURN; NFT_CONTINUE: none */
 	bool vmap_drop;
-	bool limited;	 /* a limit or quota: not every packet it selects is accepted */
-	bool from_host;	 /* fib saddr type local, -m addrtype --src-type LOCAL: only what this host sends */
-	bool pkt_mark;	 /* meta mark X (X != 0): only packets a socket or a rule marked */
-	bool ct_write;	 /* ct mark set ... */
-	bool nat_random; /* fully-random: the port is always picked anew */
-	char **targets;	 /* chains jumped or gone to */
+	bool limited;	    /* a limit or quota: not every packet it selects is accepted */
+	bool from_host;	    /* fib saddr type local, -m addrtype --src-type LOCAL: only what this host sends */
+	bool pkt_mark;	    /* meta mark X (X != 0): only packets a socket or a rule marked */
+	bool ct_write;	    /* ct mark set ... */
+	uint32_t mark_gate; /* meta mark & M == V, meta mark V: the bits V it needs set */
+	bool mark_write;    /* meta mark set ... */
+	bool mark_any;	    /* ... to a value not known: any bits */
+	uint32_t mark_bits; /* ... else the bits it sets */
+	bool nat_random;    /* fully-random: the port is always picked anew */
+	char **targets;	    /* chains jumped or gone to */
 	size_t n_targets;
 	/* per target: a condition of its own (a concatenated verdict map's key,
 	 * e.g. kube-proxy's ip daddr . meta l4proto . th dport), or NULL */
@@ -208,12 +213,25 @@ static void on_payload(struct decoder *x, struct nftnl_expr *e)
 	reg_set(x, dreg, &r);
 }
 
+static uint32_t u32_of(const uint8_t *data, unsigned len);
+
 static void on_meta(struct decoder *x, struct nftnl_expr *e)
 {
 	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY), dreg;
 
-	if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG))
-		return; /* meta set: changes the packet, selects nothing */
+	if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG)) {
+		/* meta set: changes the packet, selects nothing; a mark it sets
+		 * opens the gates that test those bits (follow_marks) */
+		if (key == NFT_META_MARK && nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG)) {
+			const struct reg *r = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_META_SREG));
+			bool known = r && (r->kind == R_IMM || r->kind == R_MARKOR) && r->len == 4;
+			x->d->mark_write = true;
+			x->d->mark_any |= !known;
+			x->d->mark_bits |= known ? u32_of(r->data, 4) : 0;
+			action(x->d, "meta mark set");
+		}
+		return;
+	}
 	dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG);
 	switch (key) {
 	case NFT_META_L4PROTO: load(x, dreg, R_L4PROTO, 1); break;
@@ -241,12 +259,24 @@ static void on_bitwise(struct decoder *x, struct nftnl_expr *e)
 	const uint8_t * xor = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xlen);
 	struct reg r;
 	bool plain_mask = mask && mlen <= 16 && xor;
+	bool shift = nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) &&
+		     nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL;
 
 	for (uint32_t i = 0; plain_mask && i < xlen; i++)
 		plain_mask = xor[i] == 0;
-	if (nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) &&
-	    nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL)
-		plain_mask = false; /* a shift */
+	if (shift)
+		plain_mask = false;
+	/* (xlen is 4 only when the xor is there) */
+	if (src && src->kind == R_MARK && !shift && !plain_mask && mask && mlen == 4 && xlen == 4) {
+		/* (mark & mask) ^ xor, nft's meta mark | C: the bits of xor
+		 * are the ones it can set that the packet did not carry */
+		memset(&r, 0, sizeof(r));
+		r.kind = R_MARKOR;
+		r.len = 4;
+		memcpy(r.data, xor, 4);
+		reg_set(x, dreg, &r);
+		return;
+	}
 	if (!src || !plain_mask) {
 		load(x, dreg, R_NONE, 4);
 		return;
@@ -470,7 +500,12 @@ static void on_cmp(struct decoder *x, struct nftnl_expr *e)
 		 * analysis knows what such a gate means */
 		if (op == NFT_CMP_EQ && !r->masked && u32_of(data, len) != 0) {
 			x->d->pkt_mark = true;
+			x->d->mark_gate |= u32_of(data, len);
 			action(x->d, "meta mark 0x%08x", u32_of(data, len));
+		} else if (op == NFT_CMP_EQ && r->masked && len == 4 && u32_of(data, len) != 0) {
+			/* meta mark & 0x2000 == 0x2000 (netavark's masquerade) */
+			x->d->mark_gate |= u32_of(data, len);
+			action(x->d, "meta mark & 0x%08x == 0x%08x", u32_of(r->mask, 4), u32_of(data, len));
 		}
 		widen(x);
 		break;
@@ -1194,8 +1229,18 @@ struct walker {
 	size_t *first, *count; /* per chain: its rules are v->rules[first .. first+count) */
 	size_t *by_name;       /* chain indices in (family, table, name) order, for find_chain */
 	const struct lint_nft_chain *base;
-	struct lint_chain *filter; /* the filter chain being described, or NULL */
+	struct lint_chain *filter;   /* the filter chain being described, or NULL */
+	struct mark_writer *writers; /* every meta mark set, once per path that reaches it */
+	size_t n_writers;
 	int err;
+};
+
+/* A rule that sets the packet mark, with the packets it sees on one path. */
+struct mark_writer {
+	struct lint_sel sel;
+	unsigned hooks; /* the base chain's hook, as ct_user.hooks */
+	bool any;	/* the value is not known (meta mark set ct mark) */
+	uint32_t bits;	/* else the bits it can set */
 };
 
 static int chain_key_cmp(uint32_t family, const char *table, const char *name, const struct lint_nft_chain *c)
@@ -1291,6 +1336,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	u->widened = widened;
 	u->from_host = d->from_host;
 	u->pkt_mark = d->pkt_mark;
+	u->mark_gate = d->mark_gate;
 	u->ct_write = n == CT_NEED_MARK && d->ct_write;
 	u->nat_random = d->nat_random;
 	/* a source NAT on input: this host answers */
@@ -1377,6 +1423,156 @@ static int decode_at(struct walker *w, size_t i, struct decoded *d)
 	return e;
 }
 
+static int add_writer(struct walker *w, const struct decoded *d, const struct lint_sel *sel)
+{
+	struct mark_writer *m = realloc(w->writers, (w->n_writers + 1) * sizeof(*m));
+
+	if (!m)
+		return -ENOMEM;
+	w->writers = m;
+	m = &w->writers[w->n_writers];
+	m->any = d->mark_any;
+	m->hooks = 1u << w->base->hooknum;
+	m->bits = d->mark_bits;
+	if (lint_sel_copy(&m->sel, sel) < 0) {
+		lint_sel_free(&m->sel);
+		return -ENOMEM;
+	}
+	w->n_writers++;
+	return 0;
+}
+
+/* A copy of users[i] that meets only the packets writer marks, taken to
+ * where dnat (users[j], or none) sends them. */
+static int gated_copy(struct lint_input *out, size_t i, const struct lint_sel *orig, const struct lint_sel *writer,
+		      ssize_t j)
+{
+	struct ct_user *dst = lint_input_add_user(out), *u = &out->users[i];
+	int e = 0;
+
+	if (!dst)
+		return -ENOMEM;
+	lint_sel_free(&dst->sel);
+	*dst = *u;
+	for (int f = 0; f < 2; f++)
+		e |= lint_ranges_copy(&dst->to_addr[f], &u->to_addr[f]);
+	e |= lint_ranges_copy(&dst->to_port, &u->to_port);
+	e |= lint_sel_copy(&dst->sel, orig);
+	if (e == 0)
+		e = lint_sel_and(&dst->sel, writer);
+	if (e == 0 && j >= 0) {
+		/* after the DNAT: its new address and port, no longer this host's */
+		const struct ct_user *d = &out->users[j];
+		dst->sel.to_host = false;
+		for (int f = 0; f < 2 && e == 0; f++) {
+			if (d->to_addr[f].any)
+				continue;
+			lint_ranges_free(&dst->sel.daddr[f]);
+			e = lint_ranges_copy(&dst->sel.daddr[f], &d->to_addr[f]);
+		}
+		if (e == 0 && !d->to_port.any) {
+			lint_ranges_free(&dst->sel.dport);
+			e = lint_ranges_copy(&dst->sel.dport, &d->to_port);
+		}
+	}
+	return e < 0 ? -ENOMEM : 0;
+}
+
+static bool nat_user(const struct ct_user *u)
+{
+	return u->need == CT_NEED_DNAT || u->need == CT_NEED_SNAT || u->need == CT_NEED_MASQUERADE ||
+	       u->need == CT_NEED_REDIRECT;
+}
+
+/* The copies of users[i] for one writer: one per DNAT its packets can meet
+ * (the gate sees them after it), and one as they are unless a DNAT
+ * surely takes them all. */
+static int gate_by_writer(struct lint_input *out, size_t i, size_t n0, const struct lint_sel *orig,
+			  const struct mark_writer *m)
+{
+	const struct lint_sel *writer = &m->sel;
+	bool covered = false;
+	int e = 0;
+
+	for (size_t j = 0; j < n0 && e == 0; j++) {
+		const struct ct_user *d = &out->users[j];
+		struct lint_sel both;
+		/* prerouting and output see disjoint packets: a DNAT on the
+		 * other one never meets what this writer marked */
+		if (d->need != CT_NEED_DNAT || !(d->hooks & m->hooks) ||
+		    (d->to_addr[LINT_AF4].any && d->to_addr[LINT_AF6].any))
+			continue;
+		e = lint_sel_copy(&both, &d->sel);
+		if (e == 0)
+			e = lint_sel_and(&both, writer);
+		bool meets = e == 0 && !lint_sel_empty(&both, LINT_DIR_IIF | LINT_DIR_OIF);
+		lint_sel_free(&both);
+		if (!meets)
+			continue;
+		covered |= lint_sel_covers(&out->users[j].sel, writer, LINT_DIR_IIF | LINT_DIR_OIF);
+		e = gated_copy(out, i, orig, writer, (ssize_t)j);
+	}
+	if (e == 0 && !covered)
+		e = gated_copy(out, i, orig, writer, -1);
+	return e;
+}
+
+/*
+ * A NAT rule gated by a packet mark (meta mark & 0x2000 == 0x2000, netavark's
+ * masquerade) only meets packets that a rule marked with those bits first:
+ * the mark lives on the packet (skb) from the hook that sets it to every
+ * later one, and starts at 0 for every packet.  When the ruleset holds the
+ * writers of those bits, the rule is replaced by one copy per writer, with
+ * the packets that writer sees, taken through the DNATs they meet: netavark's
+ * NETAVARK-HOSTPORT-SETMARK is reached only from its port-forward chain, for
+ * the container subnet and 127.0.0.1, whose packets that chain then DNATs.
+ * No writer in the ruleset (a socket's SO_MARK, tc, another tool): the gate
+ * stays open, as before.  A writer whose value is not known counts as one
+ * that sets every bit; one on a later hook only widens (conservative).
+ */
+static int follow_marks(struct walker *w)
+{
+	struct lint_input *out = w->out;
+	size_t n0 = out->n_users;
+
+	for (size_t i = 0; i < n0; i++) {
+		struct ct_user *u = &out->users[i];
+		struct lint_sel orig;
+		size_t before = out->n_users, n = 0;
+		uint32_t gate = u->mark_gate; /* (u moves when a copy is added) */
+		int e;
+
+		if (!gate || !nat_user(u))
+			continue;
+		for (size_t k = 0; k < w->n_writers; k++)
+			n += w->writers[k].any || (w->writers[k].bits & gate);
+		if (n == 0)
+			continue;
+		e = lint_sel_copy(&orig, &u->sel);
+		for (size_t k = 0; k < w->n_writers && e == 0; k++) {
+			const struct mark_writer *m = &w->writers[k];
+			if (m->any || (m->bits & gate))
+				e = gate_by_writer(out, i, n0, &orig, m);
+		}
+		lint_sel_free(&orig);
+		if (e < 0)
+			return e;
+		/* the rule itself now stands for the last copy, and matches
+		 * only what that copy matches */
+		if (out->n_users > before) {
+			struct ct_user *last = &out->users[out->n_users - 1];
+			u = &out->users[i];
+			lint_sel_free(&u->sel);
+			for (int f = 0; f < 2; f++)
+				lint_ranges_free(&u->to_addr[f]);
+			lint_ranges_free(&u->to_port);
+			*u = *last;
+			out->n_users--;
+		}
+	}
+	return 0;
+}
+
 static int walk(struct walker *w, const struct lint_nft_chain *c, const struct lint_sel *carried, int depth, bool kube,
 		bool widened)
 {
@@ -1412,6 +1608,8 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 			e = emit_vrule(w, d, &s, widened || d->widened);
 		if (e == 0 && d->notrack)
 			e = emit_notrack(w, d, &s);
+		if (e == 0 && d->mark_write)
+			e = add_writer(w, d, &s);
 		for (size_t t = 0; t < d->n_targets && e == 0; t++) {
 			const struct lint_nft_chain *to = find_chain(w, c->family, c->table, d->targets[t]);
 			if (!to || to->base)
@@ -1546,6 +1744,11 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 			continue;
 		e = walk_base(&w, c);
 	}
+	if (e == 0)
+		e = follow_marks(&w);
+	for (size_t i = 0; i < w.n_writers; i++)
+		lint_sel_free(&w.writers[i].sel);
+	free(w.writers);
 	free(w.seen);
 	free(w.first);
 	free(w.count);
