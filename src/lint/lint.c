@@ -91,7 +91,7 @@ struct ct_user *lint_input_add_user(struct lint_input *in)
 	if (!u)
 		return NULL;
 	lint_sel_init(&u->sel, FAMILY_BOTH);
-	u->to_addr[LINT_AF4].any = u->to_addr[LINT_AF6].any = u->to_port.any = true;
+	u->to_addr[family_index(FAMILY_IPV4)].any = u->to_addr[family_index(FAMILY_IPV6)].any = u->to_port.any = true;
 	u->chain_index = -1;
 	return u;
 }
@@ -261,16 +261,15 @@ static bool addr_in_ranges(const uint8_t *addr, const struct lint_ranges *rs, un
 }
 
 /* The one interface whose connected subnet holds every address of rs, or NULL. */
-static const char *subnet_interface(const struct lint_ranges *rs, enum lint_af af, const struct host_addr *addrs,
-				    size_t n)
+static const char *subnet_interface(const struct lint_ranges *rs, unsigned af, const struct host_addr *addrs, size_t n)
 {
-	unsigned w = lint_af_width(af);
+	unsigned w = family_addr_len(af);
 	const char *found = NULL;
 
 	if (rs->any || !rs->n)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		bool all = addrs[i].family == lint_af_family(af);
+		bool all = addrs[i].family == af;
 		for (size_t j = 0; all && j < rs->n; j++)
 			all = range_in_prefix(&rs->v[j], &addrs[i], w);
 		if (!all)
@@ -292,18 +291,18 @@ static bool has_positive_if(const struct lint_ifs *s)
 
 static void place_dnat(struct ct_user *u, const struct host_addr *addrs, size_t n)
 {
-	for (int f = 0; f < 2; f++) {
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		const struct lint_ranges *to = &u->to_addr[f];
-		unsigned w = lint_af_width((enum lint_af)f);
+		unsigned w = family_addr_len(family_at(f));
 		bool local = false, exact = to->n == 1 && !memcmp(to->v[0].lo, to->v[0].hi, w);
 		const char *ifname;
 
 		if (to->any || !to->n)
 			continue;
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].family == lint_af_family((enum lint_af)f) && addr_in_ranges(addrs[i].addr, to, w))
+			if (addrs[i].family == family_at(f) && addr_in_ranges(addrs[i].addr, to, w))
 				local = true;
-		ifname = subnet_interface(to, (enum lint_af)f, addrs, n);
+		ifname = subnet_interface(to, family_at(f), addrs, n);
 		if ((local && exact) || (ifname && !strcmp(ifname, "lo"))) {
 			u->to_place = LINT_PLACE_LOCAL;
 		} else if (!local) {
@@ -322,8 +321,8 @@ static void place_dnat(struct ct_user *u, const struct host_addr *addrs, size_t 
  * not lo, not one the rule excludes (! -o docker0), and one with a subnet
  * of that family a route can lead through (an interface holding only a /32,
  * such as NodeLocal DNSCache's 169.254.20.10, has none). */
-static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum lint_af af,
-				 const struct host_addr *addrs, size_t n)
+static bool masquerade_leaves_by(const struct ct_user *u, const char *name, unsigned af, const struct host_addr *addrs,
+				 size_t n)
 {
 	struct lint_ifs t = u->sel.oif;
 	bool routed = false;
@@ -338,8 +337,8 @@ static bool masquerade_leaves_by(const struct ct_user *u, const char *name, enum
 	if (!lint_ifs_satisfiable(&t))
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!strcmp(addrs[i].ifname, name) && addrs[i].family == lint_af_family(af) &&
-		    addrs[i].prefix < lint_af_width(af) * 8)
+		if (!strcmp(addrs[i].ifname, name) && addrs[i].family == af &&
+		    addrs[i].prefix < family_addr_len(af) * 8)
 			routed = true;
 	return routed;
 }
@@ -360,15 +359,15 @@ static void masquerade_to(struct ct_user *u, const struct host_addr *addrs, size
 		if (!o->neg && !present)
 			return; /* -o eth0, not there (yet): its address is not known */
 	}
-	for (int f = 0; f < 2; f++) {
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		struct lint_range *v = calloc(n + 1, sizeof(*v));
-		unsigned w = lint_af_width((enum lint_af)f);
+		unsigned w = family_addr_len(family_at(f));
 		size_t m = 0;
 		if (!v)
 			return; /* then it stays "any": only less precise */
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].family == lint_af_family((enum lint_af)f) &&
-			    masquerade_leaves_by(u, addrs[i].ifname, (enum lint_af)f, addrs, n))
+			if (addrs[i].family == family_at(f) &&
+			    masquerade_leaves_by(u, addrs[i].ifname, family_at(f), addrs, n))
 				lint_range_prefix(&v[m++], addrs[i].addr, w * 8, w);
 		if (lint_ranges_set(&u->to_addr[f], v, m, w) < 0)
 			u->to_addr[f].any = true;
@@ -409,12 +408,12 @@ int lint_input_listening(struct lint_input *in, const uint16_t *tcp, size_t n_tc
 static void source_nat_leaves_by(struct ct_user *u, const struct host_addr *addrs, size_t n)
 {
 	unsigned fam = u->sel.family & FAMILY_BOTH;
-	enum lint_af af = fam == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
+	unsigned af = fam == FAMILY_IPV4 ? FAMILY_IPV4 : FAMILY_IPV6;
 	const char *ifname;
 
 	if ((fam != FAMILY_IPV4 && fam != FAMILY_IPV6) || has_positive_if(&u->sel.oif))
 		return;
-	ifname = subnet_interface(&u->sel.daddr[af], af, addrs, n);
+	ifname = subnet_interface(&u->sel.daddr[family_index(af)], af, addrs, n);
 	if (ifname && strcmp(ifname, "lo"))
 		lint_sel_add_if(&u->sel, false, ifname, false, false);
 }
@@ -426,11 +425,11 @@ static void local_addresses(struct lint_input *in, const struct host_addr *addrs
 
 	if (!v)
 		return; /* then they stay unknown: only less precise */
-	for (int f = 0; f < 2; f++) {
-		unsigned w = lint_af_width((enum lint_af)f);
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
+		unsigned w = family_addr_len(family_at(f));
 		size_t m = 0;
 		for (size_t i = 0; i < n; i++)
-			if (addrs[i].family == lint_af_family((enum lint_af)f))
+			if (addrs[i].family == family_at(f))
 				lint_range_prefix(&v[m++], addrs[i].addr,
 						  strcmp(addrs[i].ifname, "lo") ? w * 8 : addrs[i].prefix, w);
 		if (lint_ranges_set(&in->local[f], v, m, w) < 0)
@@ -463,8 +462,8 @@ void lint_input_apply_host(struct lint_input *in, const struct host_addr *addrs,
 			continue;
 		if (has_positive_if(&u->sel.iif))
 			continue;
-		enum lint_af af = fam == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
-		const char *ifname = subnet_interface(&u->sel.saddr[af], af, addrs, n);
+		unsigned af = fam == FAMILY_IPV4 ? FAMILY_IPV4 : FAMILY_IPV6;
+		const char *ifname = subnet_interface(&u->sel.saddr[family_index(af)], af, addrs, n);
 		if (ifname)
 			lint_sel_add_if(&u->sel, true, ifname, false, false);
 	}
@@ -511,7 +510,7 @@ static int and_addr_set(struct lint_sel *s, const struct ruleset *rs, int set, e
 	as = &rs->addr_sets[set];
 	r = addr_ranges(as, &t);
 	if (r == 0)
-		r = lint_sel_and_addrs(s, f == FIELD_SOURCE, as->family == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6, &t);
+		r = lint_sel_and_addrs(s, f == FIELD_SOURCE, as->family == FAMILY_IPV4 ? FAMILY_IPV4 : FAMILY_IPV6, &t);
 	lint_ranges_free(&t);
 	return r;
 }
@@ -674,7 +673,7 @@ static int reply_sel(const struct ct_user *u, const struct lint_sel *o, struct l
 	lint_sel_and_proto(r, o->proto);
 	r->none = o->none;
 	/* source: the new destination of a DNAT, else the original destination */
-	for (int f = 0; f < 2; f++) {
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		const struct lint_ranges *src = dnat && !u->to_addr[f].any ? &u->to_addr[f] : &o->daddr[f];
 		const struct lint_ranges *dst = dnat ? &o->saddr[f] : &u->to_addr[f];
 		lint_ranges_free(&r->saddr[f]);
@@ -710,30 +709,30 @@ static int reply_sel(const struct ct_user *u, const struct lint_sel *o, struct l
 		r->iif = o->oif;
 		r->oif = o->iif;
 	}
-	for (int f = 0; f < 2; f++)
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
 		if (lint_ranges_empty(&r->saddr[f]) || lint_ranges_empty(&r->daddr[f]))
-			r->family &= ~lint_af_family((enum lint_af)f);
+			r->family &= ~family_at(f);
 	return e ? -ENOMEM : 0;
 }
 
 /* A forwarded packet is not addressed to this host. */
 static int not_to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
 {
-	for (int f = 0; f < 2; f++) {
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		struct lint_ranges t = {0};
 		int e;
 		if (!local[f].n)
 			continue;
 		e = lint_ranges_copy(&t, &local[f]);
 		if (e == 0)
-			e = lint_ranges_not(&t, lint_af_width((enum lint_af)f));
+			e = lint_ranges_not(&t, family_addr_len(family_at(f)));
 		if (e == 0)
-			e = lint_ranges_and(&s->daddr[f], &t, lint_af_width((enum lint_af)f));
+			e = lint_ranges_and(&s->daddr[f], &t, family_addr_len(family_at(f)));
 		lint_ranges_free(&t);
 		if (e < 0)
 			return e;
 		if (lint_ranges_empty(&s->daddr[f]))
-			s->family &= ~lint_af_family((enum lint_af)f);
+			s->family &= ~family_at(f);
 	}
 	return 0;
 }
@@ -742,15 +741,15 @@ static int not_to_this_host(struct lint_sel *s, const struct lint_ranges local[2
  * addresses are known). */
 static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
 {
-	for (int f = 0; f < 2; f++) {
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		int e;
 		if (!local[f].n)
 			continue;
-		e = lint_ranges_and(&s->daddr[f], &local[f], lint_af_width((enum lint_af)f));
+		e = lint_ranges_and(&s->daddr[f], &local[f], family_addr_len(family_at(f)));
 		if (e < 0)
 			return e;
 		if (lint_ranges_empty(&s->daddr[f]))
-			s->family &= ~lint_af_family((enum lint_af)f);
+			s->family &= ~family_at(f);
 	}
 	return 0;
 }
@@ -761,11 +760,11 @@ static bool to_own_address(const struct lint_sel *s, const struct lint_ranges lo
 {
 	bool any = false;
 
-	for (int f = 0; f < 2; f++) {
-		if (!(s->family & lint_af_family((enum lint_af)f)))
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
+		if (!(s->family & family_at(f)))
 			continue;
 		if (!local[f].n || s->daddr[f].any ||
-		    !lint_ranges_subset(&s->daddr[f], &local[f], lint_af_width((enum lint_af)f)))
+		    !lint_ranges_subset(&s->daddr[f], &local[f], family_addr_len(family_at(f))))
 			return false;
 		any = true;
 	}
@@ -785,9 +784,9 @@ static bool to_own_address(const struct lint_sel *s, const struct lint_ranges lo
 static bool hairpin(const struct ct_user *u)
 {
 	unsigned fam = u->sel.family & FAMILY_BOTH;
-	enum lint_af af = fam == FAMILY_IPV4 ? LINT_AF4 : LINT_AF6;
-	const struct lint_ranges *s = &u->sel.saddr[af], *d = &u->sel.daddr[af];
-	unsigned w = lint_af_width(af);
+	unsigned af = fam == FAMILY_IPV4 ? FAMILY_IPV4 : FAMILY_IPV6;
+	const struct lint_ranges *s = &u->sel.saddr[family_index(af)], *d = &u->sel.daddr[family_index(af)];
+	unsigned w = family_addr_len(af);
 
 	if (u->need != CT_NEED_SNAT && u->need != CT_NEED_MASQUERADE)
 		return false;
@@ -1077,14 +1076,14 @@ struct keep_try {
 	struct lint_sel sel;
 };
 
-static int keep_cidrs(struct keep_try *t, const char *field, const struct lint_ranges *r, enum lint_af af, bool src,
+static int keep_cidrs(struct keep_try *t, const char *field, const struct lint_ranges *r, unsigned af, bool src,
 		      size_t max)
 {
 	struct lint_sel *k = &t->sel;
 	int e;
 
 	strbuf_printf(&t->text, ", \"%s\": [", field);
-	if (lint_ranges_prefixes(r, lint_af_width(af), max, &t->text) <= 0)
+	if (lint_ranges_prefixes(r, family_addr_len(af), max, &t->text) <= 0)
 		return -1;
 	strbuf_putc(&t->text, ']');
 	e = lint_sel_and_addrs(k, src, af, r);
@@ -1107,10 +1106,10 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 	const struct lint_if *ifn = p->hook == HOOK_PREROUTING ? single_if(&x->iif) : single_if(&x->oif);
 	bool in = p->hook == HOOK_PREROUTING;
 	unsigned fam = x->family & FAMILY_BOTH, dirs = hook_dirs(p->hook);
-	enum lint_af af = fam == FAMILY_IPV6 ? LINT_AF6 : LINT_AF4;
+	unsigned af = fam == FAMILY_IPV6 ? FAMILY_IPV6 : FAMILY_IPV4;
 	bool one_family = fam == FAMILY_IPV4 || fam == FAMILY_IPV6;
-	const struct lint_ranges *peers = in ? &x->saddr[af] : &x->daddr[af];
-	const struct lint_ranges *mine = in ? &x->daddr[af] : &x->saddr[af];
+	const struct lint_ranges *peers = in ? &x->saddr[family_index(af)] : &x->daddr[family_index(af)];
+	const struct lint_ranges *mine = in ? &x->daddr[family_index(af)] : &x->saddr[family_index(af)];
 	bool found = false;
 
 	for (int c = 0; c < 5 && !found; c++) {
@@ -1315,10 +1314,11 @@ static int report_opened(struct analysis *a, const struct ct_user *u, size_t rul
 		lint_sel_free(&words);
 	}
 	strbuf_printf(&m, "%s would get in", k.len ? k.data : "that traffic");
-	if (within_loopback_net(&x->daddr[LINT_AF4]))
+	if (within_loopback_net(&x->daddr[family_index(FAMILY_IPV4)]))
 		strbuf_puts(&m, ": a neighbour could reach services bound only to 127.0.0.1 (what this rule guards "
 				"against, CVE-2020-8558)");
-	else if (!x->daddr[LINT_AF4].any || !x->daddr[LINT_AF6].any || has_positive_if(&x->oif))
+	else if (!x->daddr[family_index(FAMILY_IPV4)].any || !x->daddr[family_index(FAMILY_IPV6)].any ||
+		 has_positive_if(&x->oif))
 		strbuf_puts(&m, ": new connections to those hosts, which only they could open before");
 	strbuf_putc(&m, '.');
 	if (partly_by != (size_t)-1)

@@ -91,12 +91,12 @@ struct ct_user {
 	 * set by lint_user_set_text().  A kube-proxy host hands over one user per
 	 * service and hook, so fixed-size buffers here were most of lint's memory. */
 	const char *table, *chain, *rule;
-	struct lint_sel sel;	       /* the packets it can match (original direction), jump conditions included */
-	struct lint_ranges to_addr[2]; /* NAT: the new address (any: not known), by enum lint_af */
-	struct lint_ranges to_port;    /* NAT: the new port (any: unchanged or not known) */
-	enum lint_place to_place;      /* DNAT: is the new destination this host? */
-	struct {		       /* DNAT: the interface toward the new destination, if known */
-		uint8_t n;	       /* 0 or 1 (lint_input_apply_host knows one at most) */
+	struct lint_sel sel; /* the packets it can match (original direction), jump conditions included */
+	struct lint_ranges to_addr[FAMILY_SLOTS]; /* NAT: the new address (any: not known), by family_index() */
+	struct lint_ranges to_port;		  /* NAT: the new port (any: unchanged or not known) */
+	enum lint_place to_place;		  /* DNAT: is the new destination this host? */
+	struct {				  /* DNAT: the interface toward the new destination, if known */
+		uint8_t n;			  /* 0 or 1 (lint_input_apply_host knows one at most) */
 		struct lint_if v[1];
 	} to_if;
 	uint32_t ct_state; /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
@@ -170,9 +170,9 @@ struct lint_input {
 	size_t n_notracks;
 	char **notes; /* what could not be read, in words */
 	size_t n_notes;
-	/* This host's own addresses, by enum lint_af (lint_input_apply_host);
+	/* This host's own addresses, by family_index() (lint_input_apply_host);
 	 * empty when not known.  A forwarded packet is not addressed to them. */
-	struct lint_ranges local[2];
+	struct lint_ranges local[FAMILY_SLOTS];
 	/* Ports a socket of this host listens on, TCP and UDP (lint_input_listening);
 	 * empty when not known. */
 	struct lint_ranges listen_tcp, listen_udp;

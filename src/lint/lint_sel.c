@@ -33,16 +33,6 @@ static bool val_dec(uint8_t *v, unsigned w)
 	return true;
 }
 
-unsigned lint_af_width(enum lint_af af)
-{
-	return af == LINT_AF4 ? LINT_V4_WIDTH : LINT_V6_WIDTH;
-}
-
-unsigned lint_af_family(enum lint_af af)
-{
-	return af == LINT_AF4 ? FAMILY_IPV4 : FAMILY_IPV6;
-}
-
 /* ------------------------------------------------------------------ */
 /* value sets                                                           */
 
@@ -334,7 +324,7 @@ void lint_sel_init(struct lint_sel *s, unsigned family)
 	memset(s, 0, sizeof(*s));
 	s->family = family;
 	s->sport.any = s->dport.any = true;
-	for (int f = 0; f < 2; f++)
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
 		s->saddr[f].any = s->daddr[f].any = true;
 }
 
@@ -342,7 +332,7 @@ void lint_sel_free(struct lint_sel *s)
 {
 	lint_ranges_free(&s->sport);
 	lint_ranges_free(&s->dport);
-	for (int f = 0; f < 2; f++) {
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		lint_ranges_free(&s->saddr[f]);
 		lint_ranges_free(&s->daddr[f]);
 	}
@@ -355,7 +345,7 @@ int lint_sel_copy(struct lint_sel *dst, const struct lint_sel *src)
 	*dst = *src;
 	r |= lint_ranges_copy(&dst->sport, &src->sport);
 	r |= lint_ranges_copy(&dst->dport, &src->dport);
-	for (int f = 0; f < 2; f++) {
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		r |= lint_ranges_copy(&dst->saddr[f], &src->saddr[f]);
 		r |= lint_ranges_copy(&dst->daddr[f], &src->daddr[f]);
 	}
@@ -388,17 +378,18 @@ int lint_sel_and_ports(struct lint_sel *s, bool source, const struct lint_ranges
 /* A family whose addresses became empty can no longer match. */
 static void prune_families(struct lint_sel *s)
 {
-	for (int f = 0; f < 2; f++)
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
 		if (lint_ranges_empty(&s->saddr[f]) || lint_ranges_empty(&s->daddr[f]))
-			s->family &= ~lint_af_family((enum lint_af)f);
+			s->family &= ~family_at(f);
 }
 
-int lint_sel_and_addrs(struct lint_sel *s, bool source, enum lint_af af, const struct lint_ranges *r)
+int lint_sel_and_addrs(struct lint_sel *s, bool source, unsigned af, const struct lint_ranges *r)
 {
-	int e = lint_ranges_and(source ? &s->saddr[af] : &s->daddr[af], r, lint_af_width(af));
+	int e =
+	    lint_ranges_and(source ? &s->saddr[family_index(af)] : &s->daddr[family_index(af)], r, family_addr_len(af));
 
 	/* an address of one family is a match on that family */
-	s->family &= lint_af_family(af);
+	s->family &= af;
 	prune_families(s);
 	return e;
 }
@@ -413,9 +404,9 @@ int lint_sel_and(struct lint_sel *a, const struct lint_sel *b)
 	lint_sel_and_proto(a, b->proto);
 	r |= lint_ranges_and(&a->sport, &b->sport, LINT_PORT_WIDTH);
 	r |= lint_ranges_and(&a->dport, &b->dport, LINT_PORT_WIDTH);
-	for (int f = 0; f < 2; f++) {
-		r |= lint_ranges_and(&a->saddr[f], &b->saddr[f], lint_af_width((enum lint_af)f));
-		r |= lint_ranges_and(&a->daddr[f], &b->daddr[f], lint_af_width((enum lint_af)f));
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
+		r |= lint_ranges_and(&a->saddr[f], &b->saddr[f], family_addr_len(family_at(f)));
+		r |= lint_ranges_and(&a->daddr[f], &b->daddr[f], family_addr_len(family_at(f)));
 	}
 	prune_families(a);
 	for (size_t i = 0; i < b->iif.n; i++)
@@ -457,9 +448,9 @@ bool lint_sel_covers(const struct lint_sel *k, const struct lint_sel *x, unsigne
 	if (!lint_ranges_subset(&x->sport, &k->sport, LINT_PORT_WIDTH) ||
 	    !lint_ranges_subset(&x->dport, &k->dport, LINT_PORT_WIDTH))
 		return false;
-	for (int f = 0; f < 2; f++) {
-		unsigned w = lint_af_width((enum lint_af)f);
-		if (!(x->family & lint_af_family((enum lint_af)f)))
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
+		unsigned w = family_addr_len(family_at(f));
+		if (!(x->family & family_at(f)))
 			continue;
 		if (!lint_ranges_subset(&x->saddr[f], &k->saddr[f], w) ||
 		    !lint_ranges_subset(&x->daddr[f], &k->daddr[f], w))
@@ -476,7 +467,7 @@ bool lint_sel_is_any(const struct lint_sel *s)
 {
 	if (s->none || s->proto || !s->sport.any || !s->dport.any || s->iif.n || s->oif.n)
 		return false;
-	for (int f = 0; f < 2; f++)
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
 		if (!s->saddr[f].any || !s->daddr[f].any)
 			return false;
 	return true;
@@ -579,14 +570,14 @@ int lint_sel_format(const struct lint_sel *s, struct strbuf *out)
 	format_ifs(&s->iif, "iifname", start, out);
 	format_ifs(&s->oif, "oifname", start, out);
 	bool addressed = false;
-	for (int f = 0; f < 2; f++) {
-		const char *kw = f == LINT_AF4 ? "ip" : "ip6";
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
+		const char *kw = family_at(f) == FAMILY_IPV4 ? "ip" : "ip6";
 		for (int dir = 0; dir < 2; dir++) {
 			const struct lint_ranges *r = dir == 0 ? &s->saddr[f] : &s->daddr[f];
-			if (r->any || !(s->family & lint_af_family((enum lint_af)f)))
+			if (r->any || !(s->family & family_at(f)))
 				continue;
 			strbuf_printf(out, "%s%s %s ", out->len > start ? " " : "", kw, dir == 0 ? "saddr" : "daddr");
-			lint_ranges_format(r, lint_af_width((enum lint_af)f), out);
+			lint_ranges_format(r, family_addr_len(family_at(f)), out);
 			addressed = true;
 		}
 	}

@@ -30,12 +30,6 @@ enum {
 	LINT_V6_WIDTH = 16,
 };
 
-/* Index of the per-family address sets. */
-enum lint_af {
-	LINT_AF4,
-	LINT_AF6,
-};
-
 /* A closed interval of big-endian unsigned values of a fixed width. */
 struct lint_range {
 	uint8_t lo[LINT_VAL_MAX], hi[LINT_VAL_MAX];
@@ -66,7 +60,7 @@ struct lint_sel {
 	uint8_t proto;	 /* IPPROTO_*, 0: any */
 	bool none;	 /* proven to match nothing (e.g. tcp and udp at once) */
 	struct lint_ranges sport, dport;
-	struct lint_ranges saddr[2], daddr[2]; /* indexed by enum lint_af */
+	struct lint_ranges saddr[FAMILY_SLOTS], daddr[FAMILY_SLOTS]; /* indexed by family_index() */
 	struct lint_ifs iif, oif;
 	/* only packets addressed to this host (fib daddr type local, -m addrtype
 	 * --dst-type LOCAL); lint_input_apply_host narrows daddr to its addresses */
@@ -79,9 +73,6 @@ enum {
 	LINT_DIR_IIF = 1 << 0,
 	LINT_DIR_OIF = 1 << 1,
 };
-
-unsigned lint_af_width(enum lint_af af);
-unsigned lint_af_family(enum lint_af af);
 
 void lint_ranges_free(struct lint_ranges *r);
 int lint_ranges_copy(struct lint_ranges *dst, const struct lint_ranges *src);
@@ -110,7 +101,7 @@ int lint_sel_copy(struct lint_sel *dst, const struct lint_sel *src);
 int lint_sel_and(struct lint_sel *a, const struct lint_sel *b);
 /* Intersects one field with a set; the address forms also pin the family. */
 int lint_sel_and_ports(struct lint_sel *s, bool source, const struct lint_ranges *r);
-int lint_sel_and_addrs(struct lint_sel *s, bool source, enum lint_af af, const struct lint_ranges *r);
+int lint_sel_and_addrs(struct lint_sel *s, bool source, unsigned af, const struct lint_ranges *r);
 void lint_sel_and_proto(struct lint_sel *s, uint8_t proto);
 void lint_sel_and_family(struct lint_sel *s, unsigned family);
 /* Adds an interface constraint (iif when in, else oif). */

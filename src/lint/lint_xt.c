@@ -252,12 +252,12 @@ int lint_xt_match(struct lint_xt *x, const char *name, uint32_t rev, const void 
 void lint_xt_tg_init(struct lint_xt_tg *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->to_addr[LINT_AF4].any = t->to_addr[LINT_AF6].any = t->to_port.any = true;
+	t->to_addr[family_index(FAMILY_IPV4)].any = t->to_addr[family_index(FAMILY_IPV6)].any = t->to_port.any = true;
 }
 
 void lint_xt_tg_free(struct lint_xt_tg *t)
 {
-	for (int f = 0; f < 2; f++)
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
 		lint_ranges_free(&t->to_addr[f]);
 	lint_ranges_free(&t->to_port);
 }
@@ -281,14 +281,14 @@ int lint_nat_words(const char *verb, const struct lint_ranges to_addr[2], const 
 	bool any = true;
 
 	strbuf_puts(out, verb);
-	for (int f = 0; f < 2; f++) {
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		if (to_addr[f].any)
 			continue;
 		/* as nft writes it: an IPv6 address with a port goes in brackets */
-		bool brackets = f == LINT_AF6 && !to_port->any;
+		bool brackets = family_at(f) == FAMILY_IPV6 && !to_port->any;
 		strbuf_puts(out, any ? " to " : ", ");
 		strbuf_puts(out, brackets ? "[" : "");
-		lint_ranges_format(&to_addr[f], lint_af_width((enum lint_af)f), out);
+		lint_ranges_format(&to_addr[f], family_addr_len(family_at(f)), out);
 		strbuf_puts(out, brackets ? "]" : "");
 		any = false;
 	}
@@ -305,8 +305,8 @@ int lint_nat_words(const char *verb, const struct lint_ranges to_addr[2], const 
 static int xt_nat_range(struct lint_xt_tg *t, uint32_t rev, const uint8_t *info, size_t len, unsigned family)
 {
 	uint8_t amin[16] = {0}, amax[16] = {0}, pmin[2], pmax[2];
-	enum lint_af af = family == FAMILY_IPV6 ? LINT_AF6 : LINT_AF4;
-	unsigned flags, w = lint_af_width(af);
+	unsigned af = family == FAMILY_IPV6 ? FAMILY_IPV6 : FAMILY_IPV4;
+	unsigned flags, w = family_addr_len(af);
 	struct lint_range rg;
 	int e = 0;
 
@@ -331,7 +331,7 @@ static int xt_nat_range(struct lint_xt_tg *t, uint32_t rev, const uint8_t *info,
 		memset(&rg, 0, sizeof(rg));
 		memcpy(rg.lo, amin, w);
 		memcpy(rg.hi, amax, w);
-		e = lint_ranges_set(&t->to_addr[af], &rg, 1, w);
+		e = lint_ranges_set(&t->to_addr[family_index(af)], &rg, 1, w);
 	}
 	if (e == 0 && (flags & NF_NAT_RANGE_PROTO_SPECIFIED)) {
 		lint_range_port(&rg, (uint16_t)(pmin[0] << 8 | pmin[1]), (uint16_t)(pmax[0] << 8 | pmax[1]));
@@ -367,7 +367,7 @@ static int xt_nat(struct lint_xt_tg *t, const char *name, uint32_t rev, const vo
 		e = xt_nat_range(t, rev, info, len, family);
 	if (n == CT_NEED_MASQUERADE || n == CT_NEED_REDIRECT) {
 		/* the new address is the interface's or this host's: not a range we know */
-		for (int f = 0; f < 2; f++) {
+		for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 			lint_ranges_free(&t->to_addr[f]);
 			t->to_addr[f].any = true;
 		}

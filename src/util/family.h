@@ -3,8 +3,8 @@
  * rule that matches both, the families a ruleset needs, an nftables table of
  * family inet) is the same type.  The kernel's encodings (AF_*, NFPROTO_*)
  * and the names users and tools read are converted at the edges, with the
- * functions below.  (lint indexes its per-family arrays by enum lint_af,
- * lint_af_family() converts.)
+ * functions below.  Arrays with one slot per family (lint's address sets)
+ * are indexed by family_index().
  */
 #pragma once
 #include <stdbool.h>
@@ -16,6 +16,19 @@ enum family_mask {
 	FAMILY_IPV6 = 1 << 1,
 	FAMILY_BOTH = FAMILY_IPV4 | FAMILY_IPV6,
 };
+
+/* The slot of FAMILY_IPV4 or FAMILY_IPV6 in an array of FAMILY_SLOTS, and
+ * back: IPv4 first. */
+#define FAMILY_SLOTS 2
+static inline unsigned family_index(unsigned family)
+{
+	return family == FAMILY_IPV6;
+}
+
+static inline unsigned family_at(unsigned index)
+{
+	return index ? FAMILY_IPV6 : FAMILY_IPV4;
+}
 
 /* AF_INET or AF_INET6 (a socket address, getifaddrs, a conntrack entry) to
  * FAMILY_IPV4 or FAMILY_IPV6; 0 for any other. */

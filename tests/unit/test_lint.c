@@ -67,28 +67,28 @@ static void parse_ports(const char *v, bool neg, struct lint_ranges *out)
 		assert_int_equal(lint_ranges_not(out, LINT_PORT_WIDTH), 0);
 }
 
-static enum lint_af parse_addrs(const char *v, bool neg, struct lint_ranges *out)
+static unsigned parse_addrs(const char *v, bool neg, struct lint_ranges *out)
 {
 	struct lint_range r[16];
 	size_t n = 0;
 	char buf[256], *save = NULL;
-	enum lint_af af = strchr(v, ':') ? LINT_AF6 : LINT_AF4;
+	unsigned af = strchr(v, ':') ? FAMILY_IPV6 : FAMILY_IPV4;
 
 	snprintf(buf, sizeof(buf), "%s", v);
 	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		uint8_t addr[16] = {0};
 		char *slash = strchr(t, '/');
-		unsigned prefix = af == LINT_AF4 ? 32 : 128;
+		unsigned prefix = af == FAMILY_IPV4 ? 32 : 128;
 		if (slash) {
 			*slash = '\0';
 			prefix = (unsigned)atoi(slash + 1);
 		}
-		assert_int_equal(inet_pton(af == LINT_AF4 ? AF_INET : AF_INET6, t, addr), 1);
-		lint_range_prefix(&r[n++], addr, prefix, lint_af_width(af));
+		assert_int_equal(inet_pton(af == FAMILY_IPV4 ? AF_INET : AF_INET6, t, addr), 1);
+		lint_range_prefix(&r[n++], addr, prefix, family_addr_len(af));
 	}
-	assert_int_equal(lint_ranges_set(out, r, n, lint_af_width(af)), 0);
+	assert_int_equal(lint_ranges_set(out, r, n, family_addr_len(af)), 0);
 	if (neg)
-		assert_int_equal(lint_ranges_not(out, lint_af_width(af)), 0);
+		assert_int_equal(lint_ranges_not(out, family_addr_len(af)), 0);
 	return af;
 }
 
@@ -124,7 +124,7 @@ static bool sel_token(struct lint_sel *s, const char *key, const char *op, const
 		parse_ports(v, neg, &t);
 		assert_int_equal(lint_sel_and_ports(s, key[0] == 's', &t), 0);
 	} else if (!strcmp(key, "saddr") || !strcmp(key, "daddr")) {
-		enum lint_af af = parse_addrs(v, neg, &t);
+		unsigned af = parse_addrs(v, neg, &t);
 		assert_int_equal(lint_sel_and_addrs(s, key[0] == 's', af, &t), 0);
 	} else if (!strcmp(key, "iif") || !strcmp(key, "oif")) {
 		parse_if(s, key[0] == 'i', v, neg);
@@ -232,9 +232,9 @@ static void parse_user(struct lint_input *in, const char *spec)
 			u->hooks = parse_hooks(val);
 		} else if (!strcmp(key, "to")) {
 			struct lint_ranges t = {0};
-			enum lint_af af = parse_addrs(val, false, &t);
-			lint_ranges_free(&u->to_addr[af]);
-			u->to_addr[af] = t;
+			unsigned af = parse_addrs(val, false, &t);
+			lint_ranges_free(&u->to_addr[family_index(af)]);
+			u->to_addr[family_index(af)] = t;
 		} else if (!strcmp(key, "toport")) {
 			parse_ports(val, false, &u->to_port);
 		} else if (!strcmp(key, "place")) {

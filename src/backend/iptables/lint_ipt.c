@@ -78,10 +78,10 @@ struct reader {
 /* ------------------------------------------------------------------ */
 /* one entry                                                            */
 
-static int and_prefix(struct lint_sel *s, bool source, enum lint_af af, const uint8_t *addr, const uint8_t *mask,
+static int and_prefix(struct lint_sel *s, bool source, unsigned af, const uint8_t *addr, const uint8_t *mask,
 		      bool invert, bool *widened)
 {
-	unsigned w = lint_af_width(af), bits = 0;
+	unsigned w = family_addr_len(af), bits = 0;
 	struct lint_ranges set = {0};
 	struct lint_range rg;
 	bool ended = false;
@@ -126,11 +126,11 @@ static int decode_header(unsigned family, const void *e, struct entry *x)
 
 	if (family == FAMILY_IPV4) {
 		const struct ipt_ip *ip = &((const struct ipt_entry *)e)->ip;
-		r = and_prefix(&x->sel, true, LINT_AF4, (const uint8_t *)&ip->src, (const uint8_t *)&ip->smsk,
+		r = and_prefix(&x->sel, true, FAMILY_IPV4, (const uint8_t *)&ip->src, (const uint8_t *)&ip->smsk,
 			       ip->invflags & IPT_INV_SRCIP, &wide);
 		if (r == 0)
-			r = and_prefix(&x->sel, false, LINT_AF4, (const uint8_t *)&ip->dst, (const uint8_t *)&ip->dmsk,
-				       ip->invflags & IPT_INV_DSTIP, &wide);
+			r = and_prefix(&x->sel, false, FAMILY_IPV4, (const uint8_t *)&ip->dst,
+				       (const uint8_t *)&ip->dmsk, ip->invflags & IPT_INV_DSTIP, &wide);
 		and_iface(&x->sel, true, ip->iniface, ip->iniface_mask, ip->invflags & IPT_INV_VIA_IN);
 		and_iface(&x->sel, false, ip->outiface, ip->outiface_mask, ip->invflags & IPT_INV_VIA_OUT);
 		if (ip->proto && !(ip->invflags & XT_INV_PROTO))
@@ -138,11 +138,11 @@ static int decode_header(unsigned family, const void *e, struct entry *x)
 		x->go = ip->flags & IPT_F_GOTO;
 	} else {
 		const struct ip6t_ip6 *ip = &((const struct ip6t_entry *)e)->ipv6;
-		r = and_prefix(&x->sel, true, LINT_AF6, (const uint8_t *)&ip->src, (const uint8_t *)&ip->smsk,
+		r = and_prefix(&x->sel, true, FAMILY_IPV6, (const uint8_t *)&ip->src, (const uint8_t *)&ip->smsk,
 			       ip->invflags & IP6T_INV_SRCIP, &wide);
 		if (r == 0)
-			r = and_prefix(&x->sel, false, LINT_AF6, (const uint8_t *)&ip->dst, (const uint8_t *)&ip->dmsk,
-				       ip->invflags & IP6T_INV_DSTIP, &wide);
+			r = and_prefix(&x->sel, false, FAMILY_IPV6, (const uint8_t *)&ip->dst,
+				       (const uint8_t *)&ip->dmsk, ip->invflags & IP6T_INV_DSTIP, &wide);
 		and_iface(&x->sel, true, ip->iniface, ip->iniface_mask, ip->invflags & IP6T_INV_VIA_IN);
 		and_iface(&x->sel, false, ip->outiface, ip->outiface_mask, ip->invflags & IP6T_INV_VIA_OUT);
 		if ((ip->flags & IP6T_F_PROTO) && !(ip->invflags & IP6T_INV_PROTO))

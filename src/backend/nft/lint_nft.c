@@ -57,7 +57,7 @@ struct reg {
 	enum rkind kind;
 	unsigned len;
 	bool source; /* R_ADDR, R_PORT: the source field; R_IFNAME: iifname */
-	enum lint_af af;
+	unsigned af;
 	bool masked;
 	uint8_t mask[16];
 	uint8_t data[16];
@@ -173,19 +173,20 @@ static void load(struct decoder *x, uint32_t reg, enum rkind kind, unsigned len)
 	reg_set(x, reg, &r);
 }
 
-/* The family the rule is known to be about, for network-header offsets. */
-static int rule_af(struct decoder *x)
+/* The family the rule is known to be about, for network-header offsets:
+ * FAMILY_IPV4 or FAMILY_IPV6, or 0 while it could be either. */
+static unsigned rule_af(struct decoder *x)
 {
 	unsigned f = x->d->sel.family & x->table_family & FAMILY_BOTH;
 
-	return f == FAMILY_IPV4 ? LINT_AF4 : f == FAMILY_IPV6 ? LINT_AF6 : -1;
+	return f == FAMILY_BOTH ? 0 : f;
 }
 
 static void on_payload(struct decoder *x, struct nftnl_expr *e)
 {
 	uint32_t base, off, len, dreg;
 	struct reg r;
-	int af;
+	unsigned af;
 
 	if (!nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_DREG))
 		return; /* a payload write: selects nothing */
@@ -196,16 +197,16 @@ static void on_payload(struct decoder *x, struct nftnl_expr *e)
 	memset(&r, 0, sizeof(r));
 	r.len = len;
 	af = rule_af(x);
-	if (base == NFT_PAYLOAD_NETWORK_HEADER && af == LINT_AF4) {
+	if (base == NFT_PAYLOAD_NETWORK_HEADER && af == FAMILY_IPV4) {
 		if (off == 9 && len == 1)
 			r.kind = R_L4PROTO;
 		else if ((off == 12 || off == 16) && len <= 4)
-			r.kind = R_ADDR, r.source = off == 12, r.af = LINT_AF4;
-	} else if (base == NFT_PAYLOAD_NETWORK_HEADER && af == LINT_AF6) {
+			r.kind = R_ADDR, r.source = off == 12, r.af = FAMILY_IPV4;
+	} else if (base == NFT_PAYLOAD_NETWORK_HEADER && af == FAMILY_IPV6) {
 		if (off == 6 && len == 1)
 			r.kind = R_L4PROTO;
 		else if ((off == 8 || off == 24) && len <= 16)
-			r.kind = R_ADDR, r.source = off == 8, r.af = LINT_AF6;
+			r.kind = R_ADDR, r.source = off == 8, r.af = FAMILY_IPV6;
 	} else if (base == NFT_PAYLOAD_TRANSPORT_HEADER && (off == 0 || off == 2) && len == 2) {
 		r.kind = R_PORT;
 		r.source = off == 0;
@@ -361,7 +362,7 @@ static int and_ranges(struct decoder *x, const struct reg *r, struct lint_ranges
 	int e = 0;
 
 	if (invert)
-		e = lint_ranges_not(set, r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af));
+		e = lint_ranges_not(set, r->kind == R_PORT ? LINT_PORT_WIDTH : family_addr_len(r->af));
 	if (e == 0)
 		e = r->kind == R_PORT ? lint_sel_and_ports(&x->d->sel, r->source, set)
 				      : lint_sel_and_addrs(&x->d->sel, r->source, r->af, set);
@@ -376,7 +377,7 @@ static int cmp_value(struct decoder *x, const struct reg *r, uint32_t op, const 
 	int e;
 
 	if (r->kind == R_ADDR) {
-		unsigned w = lint_af_width(r->af);
+		unsigned w = family_addr_len(r->af);
 		int bits = r->masked ? prefix_of_mask(r->mask, len) : (int)len * 8;
 		uint8_t addr[16] = {0};
 		if (bits < 0 || len > w || (op != NFT_CMP_EQ && op != NFT_CMP_NEQ)) {
@@ -409,7 +410,7 @@ static int cmp_value(struct decoder *x, const struct reg *r, uint32_t op, const 
 		default: widen(x); return 0;
 		}
 	}
-	e = lint_ranges_set(&set, &rg, 1, r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af));
+	e = lint_ranges_set(&set, &rg, 1, r->kind == R_PORT ? LINT_PORT_WIDTH : family_addr_len(r->af));
 	if (e == 0)
 		e = and_ranges(x, r, &set, op == NFT_CMP_NEQ);
 	lint_ranges_free(&set);
@@ -519,7 +520,7 @@ static void on_range(struct decoder *x, struct nftnl_expr *e)
 	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_OP), flen = 0, tlen = 0;
 	const uint8_t *from = nftnl_expr_get(e, NFTNL_EXPR_RANGE_FROM_DATA, &flen);
 	const uint8_t *to = nftnl_expr_get(e, NFTNL_EXPR_RANGE_TO_DATA, &tlen);
-	unsigned w = r && r->kind == R_PORT ? LINT_PORT_WIDTH : r && r->kind == R_ADDR ? lint_af_width(r->af) : 0;
+	unsigned w = r && r->kind == R_PORT ? LINT_PORT_WIDTH : r && r->kind == R_ADDR ? family_addr_len(r->af) : 0;
 	struct lint_ranges set = {0};
 	struct lint_range rg;
 
@@ -677,7 +678,7 @@ static bool key_field(const struct reg *r, const uint8_t *k, struct lint_sel *s)
 		ok = lint_ranges_set(&set, &rg, 1, LINT_PORT_WIDTH) == 0 && lint_sel_and_ports(s, r->source, &set) == 0;
 		break;
 	case R_ADDR:
-		if (r->masked || r->len != lint_af_width(r->af))
+		if (r->masked || r->len != family_addr_len(r->af))
 			return false;
 		lint_range_prefix(&rg, k, r->len * 8, r->len);
 		ok = lint_ranges_set(&set, &rg, 1, r->len) == 0 && lint_sel_and_addrs(s, r->source, r->af, &set) == 0;
@@ -796,7 +797,7 @@ static void on_lookup(struct decoder *x, struct nftnl_expr *e)
 	if (r && r->kind == R_RANDOM) {
 		/* numgen random mod 2 vmap { 0 : goto a, 1 : goto b }: a choice, not a match */
 	} else if (r && !concat && (r->kind == R_PORT || r->kind == R_ADDR) && !r->masked &&
-		   r->len == (r->kind == R_PORT ? LINT_PORT_WIDTH : lint_af_width(r->af))) {
+		   r->len == (r->kind == R_PORT ? LINT_PORT_WIDTH : family_addr_len(r->af))) {
 		if (set_ranges(s, r->len, &set) < 0 || and_ranges(x, r, &set, inv) < 0)
 			x->err = -ENOMEM;
 		lint_ranges_free(&set);
@@ -876,8 +877,8 @@ static int nat_to(struct decoder *x, unsigned af_family, const struct reg *amin,
 	int e = 0;
 
 	for (int f = 0; f < 2 && amin; f++) {
-		unsigned w = lint_af_width((enum lint_af)f);
-		if (af_family && af_family != lint_af_family((enum lint_af)f))
+		unsigned w = family_addr_len(family_at(f));
+		if (af_family && af_family != family_at(f))
 			continue;
 		if (amin->kind != R_IMM || amin->len != w || (amax && (amax->kind != R_IMM || amax->len != w)))
 			continue; /* from a map, or not this family: not known */
