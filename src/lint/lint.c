@@ -174,16 +174,20 @@ int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct 
 	return 0;
 }
 
+void lint_user_free(struct ct_user *u)
+{
+	free((char *)u->table); /* table, chain and rule */
+	u->table = u->chain = u->rule = NULL;
+	lint_sel_free(&u->sel);
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
+		lint_ranges_free(&u->to_addr[f]);
+	lint_ranges_free(&u->to_port);
+}
+
 void lint_input_free(struct lint_input *in)
 {
-	for (size_t i = 0; i < in->n_users; i++) {
-		struct ct_user *u = &in->users[i];
-		free((char *)u->table); /* table, chain and rule */
-		lint_sel_free(&u->sel);
-		lint_ranges_free(&u->to_addr[0]);
-		lint_ranges_free(&u->to_addr[1]);
-		lint_ranges_free(&u->to_port);
-	}
+	for (size_t i = 0; i < in->n_users; i++)
+		lint_user_free(&in->users[i]);
 	for (size_t i = 0; i < in->n_chains; i++) {
 		for (size_t j = 0; j < in->chains[i].n_rules; j++)
 			lint_sel_free(&in->chains[i].rules[j].sel);
@@ -438,7 +442,7 @@ static void local_addresses(struct lint_input *in, const struct host_addr *addrs
 	free(v);
 }
 
-static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2]);
+static int to_this_host(struct lint_sel *s, const struct lint_ranges local[FAMILY_SLOTS]);
 
 void lint_input_apply_host(struct lint_input *in, const struct host_addr *addrs, size_t n)
 {
@@ -716,7 +720,7 @@ static int reply_sel(const struct ct_user *u, const struct lint_sel *o, struct l
 }
 
 /* A forwarded packet is not addressed to this host. */
-static int not_to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
+static int not_to_this_host(struct lint_sel *s, const struct lint_ranges local[FAMILY_SLOTS])
 {
 	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		struct lint_ranges t = {0};
@@ -739,7 +743,7 @@ static int not_to_this_host(struct lint_sel *s, const struct lint_ranges local[2
 
 /* What a service's rule matches: addressed to this host (when its
  * addresses are known). */
-static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
+static int to_this_host(struct lint_sel *s, const struct lint_ranges local[FAMILY_SLOTS])
 {
 	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		int e;
@@ -756,7 +760,7 @@ static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2])
 
 /* Whether every destination of s is an address of this host (its
  * addresses known, at least one family left). */
-static bool to_own_address(const struct lint_sel *s, const struct lint_ranges local[2])
+static bool to_own_address(const struct lint_sel *s, const struct lint_ranges local[FAMILY_SLOTS])
 {
 	bool any = false;
 
@@ -804,7 +808,8 @@ static bool hairpin(const struct ct_user *u)
  * often bind a fixed one (NTP 123, IKE 500/4500, WireGuard's ListenPort,
  * SIP 5060): their replies come back to that port.
  */
-static int build_probes(const struct ct_user *u, const struct lint_ranges host[2], bool kept_port, struct probes *p)
+static int build_probes(const struct ct_user *u, const struct lint_ranges host[FAMILY_SLOTS], bool kept_port,
+			struct probes *p)
 {
 	/* a rule for what this host sends (fib saddr type local) never sees a
 	 * forwarded packet, even on postrouting */
@@ -966,7 +971,7 @@ struct analysis {
 
 static bool chain_gets_accept(const struct ruleset *rs, const struct lint_chain *c);
 static const char *dropper(const struct lint_chain *c, size_t from, const struct lint_sel *x, unsigned dirs);
-static int to_this_host(struct lint_sel *s, const struct lint_ranges local[2]);
+static int to_this_host(struct lint_sel *s, const struct lint_ranges local[FAMILY_SLOTS]);
 
 static struct lint_finding *add_finding(struct lint_report *out)
 {

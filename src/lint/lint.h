@@ -243,6 +243,8 @@ struct ct_user *lint_input_add_user(struct lint_input *in);
 /* Sets u's table, chain and rule text (copies, cut at LINT_NAME_MAX - 1 and
  * LINT_RULE_MAX - 1 bytes as the findings that quote them are). */
 int lint_user_set_text(struct ct_user *u, const char *table, const char *chain, const char *rule);
+/* Frees what a user holds (its text, selector and NAT ranges), not u. */
+void lint_user_free(struct ct_user *u);
 struct lint_chain *lint_input_add_chain(struct lint_input *in);
 struct lint_notrack *lint_input_add_notrack(struct lint_input *in);
 /* Moves src's notrack rules to the end of dst's (src keeps none). */

@@ -1455,6 +1455,11 @@ static int gated_copy(struct lint_input *out, size_t i, const struct lint_sel *o
 		return -ENOMEM;
 	lint_sel_free(&dst->sel);
 	*dst = *u;
+	/* the rule's text is the user's own allocation (lint_input_free frees
+	 * it): the copy gets one of its own */
+	dst->table = dst->chain = dst->rule = NULL;
+	if (u->table)
+		e |= lint_user_set_text(dst, u->table, u->chain, u->rule);
 	for (int f = 0; f < 2; f++)
 		e |= lint_ranges_copy(&dst->to_addr[f], &u->to_addr[f]);
 	e |= lint_ranges_copy(&dst->to_port, &u->to_port);
@@ -1501,7 +1506,7 @@ static int gate_by_writer(struct lint_input *out, size_t i, size_t n0, const str
 		/* prerouting and output see disjoint packets: a DNAT on the
 		 * other one never meets what this writer marked */
 		if (d->need != CT_NEED_DNAT || !(d->hooks & m->hooks) ||
-		    (d->to_addr[LINT_AF4].any && d->to_addr[LINT_AF6].any))
+		    (d->to_addr[family_index(FAMILY_IPV4)].any && d->to_addr[family_index(FAMILY_IPV6)].any))
 			continue;
 		e = lint_sel_copy(&both, &d->sel);
 		if (e == 0)
@@ -1563,10 +1568,7 @@ static int follow_marks(struct walker *w)
 		if (out->n_users > before) {
 			struct ct_user *last = &out->users[out->n_users - 1];
 			u = &out->users[i];
-			lint_sel_free(&u->sel);
-			for (int f = 0; f < 2; f++)
-				lint_ranges_free(&u->to_addr[f]);
-			lint_ranges_free(&u->to_port);
+			lint_user_free(u);
 			*u = *last;
 			out->n_users--;
 		}
