@@ -224,6 +224,7 @@ static int cut(struct ipt_blob *b, const struct layout *lo, size_t **jumps)
 		int v = std ? standard_verdict(t) : 0;
 		j[b->n_rules] = std && v >= 0 && (size_t)v != off + next ? (size_t)v : SIZE_MAX;
 		r[b->n_rules++] = (struct ipt_blob_rule){.e = lo->entries + off,
+							 .jump = -1,
 							 .label = !std				? t->u.user.name
 								  : v >= 0 || !verdict_label(v) ? ""
 												: verdict_label(v)};
@@ -246,10 +247,12 @@ int ipt_blob_read(struct ipt_blob *b, unsigned family, const char *table)
 		if (jumps[i] == SIZE_MAX)
 			continue;
 		const struct ipt_blob_chain *c = chain_at(b, jumps[i]);
-		if (!c)
+		if (!c) {
 			r = -EPROTO;
-		else
+		} else {
 			b->rules[i].label = c->name;
+			b->rules[i].jump = c - b->chains;
+		}
 	}
 	free(jumps);
 	if (r < 0)
@@ -260,7 +263,113 @@ int ipt_blob_read(struct ipt_blob *b, unsigned family, const char *table)
 void ipt_blob_free(struct ipt_blob *b)
 {
 	free(b->buf);
+	free(b->names);
 	free(b->chains);
 	free(b->rules);
 	memset(b, 0, sizeof(*b));
+}
+
+/* Moves one rule's bytes down to `to` (never above where they are), leaving
+ * out the matches `drop` names; returns its new size.  Every match is judged
+ * before a byte moves: the judge may read the whole entry. */
+static size_t compact_rule(unsigned family, unsigned char *to, const unsigned char *e, ipt_blob_drop_fn *drop,
+			   void *ctx)
+{
+	size_t hdr = family == FAMILY_IPV4 ? sizeof(struct ipt_entry) : sizeof(struct ip6t_entry);
+	/* a match is at least 32 bytes of an entry of at most 64 KiB */
+	uint8_t gone[65536 / sizeof(struct xt_entry_match) / 8] = {0};
+	unsigned target, next, w, k = 0;
+
+	entry_offsets(family, e, &target, &next);
+	for (unsigned off = (unsigned)hdr; drop && off + sizeof(struct xt_entry_match) <= target; k++) {
+		const struct xt_entry_match *m = (const void *)(e + off);
+		if (m->u.match_size < sizeof(*m) || off + m->u.match_size > target)
+			break; /* malformed: the rest is kept as it is, as the readers see it */
+		if (drop(family, e, m, ctx))
+			gone[k / 8] |= (uint8_t)(1u << (k % 8));
+		off += m->u.match_size;
+	}
+	memmove(to, e, hdr);
+	w = (unsigned)hdr;
+	k = 0;
+	for (unsigned off = (unsigned)hdr; off < target; k++) {
+		const struct xt_entry_match *m = (const void *)(e + off);
+		unsigned size = target - off;
+		if (off + sizeof(*m) <= target && m->u.match_size >= sizeof(*m) && off + m->u.match_size <= target)
+			size = m->u.match_size;
+		if (!(gone[k / 8] & (1u << (k % 8)))) {
+			memmove(to + w, e + off, size);
+			w += size;
+		}
+		off += size;
+	}
+	memmove(to + w, e + target, next - target);
+	if (family == FAMILY_IPV4) {
+		struct ipt_entry *x = (void *)to;
+		x->target_offset = (uint16_t)w;
+		x->next_offset = (uint16_t)(w + next - target);
+	} else {
+		struct ip6t_entry *x = (void *)to;
+		x->target_offset = (uint16_t)w;
+		x->next_offset = (uint16_t)(w + next - target);
+	}
+	return w + next - target;
+}
+
+int ipt_blob_compact(struct ipt_blob *b, ipt_blob_drop_fn *drop, void *ctx)
+{
+	size_t names = 0, w = 0, *at;
+	unsigned char *buf = b->buf, *nb;
+	char *pool;
+
+	if (!buf || b->names)
+		return 0;
+	for (size_t i = 0; i < b->n_chains; i++)
+		if (!b->chains[i].builtin)
+			names += strlen(b->chains[i].name) + 1;
+	pool = malloc(names + 1);
+	at = malloc((b->n_rules + 1) * sizeof(*at));
+	if (!pool || !at) {
+		free(pool);
+		free(at);
+		return -ENOMEM;
+	}
+	/* the names first: they live in the chains' head entries, which go */
+	names = 0;
+	for (size_t i = 0; i < b->n_chains; i++) {
+		if (b->chains[i].builtin)
+			continue;
+		size_t len = strlen(b->chains[i].name) + 1;
+		memcpy(pool + names, b->chains[i].name, len);
+		b->chains[i].name = pool + names;
+		names += len;
+	}
+	/* the rules are in the blob's order, so each moves down, never onto
+	 * bytes not yet read */
+	for (size_t i = 0; i < b->n_rules; i++) {
+		const unsigned char *e = b->rules[i].e;
+		unsigned target, next;
+		entry_offsets(b->family, e, &target, &next);
+		/* a target's own name (an extension's): found again below */
+		if (b->rules[i].label == (const char *)((const struct xt_entry_target *)(e + target))->u.user.name)
+			b->rules[i].label = NULL;
+		else if (b->rules[i].jump >= 0)
+			b->rules[i].label = b->chains[b->rules[i].jump].name;
+		at[i] = w;
+		w += compact_rule(b->family, buf + w, e, drop, ctx);
+	}
+	nb = realloc(buf, w ? w : 1);
+	if (nb)
+		buf = nb; /* a failed shrink leaves the block as it was */
+	b->buf = buf;
+	b->names = pool;
+	for (size_t i = 0; i < b->n_rules; i++) {
+		unsigned target, next;
+		b->rules[i].e = buf + at[i];
+		entry_offsets(b->family, b->rules[i].e, &target, &next);
+		if (!b->rules[i].label)
+			b->rules[i].label = ((const struct xt_entry_target *)(buf + at[i] + target))->u.user.name;
+	}
+	free(at);
+	return 0;
 }

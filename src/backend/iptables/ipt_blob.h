@@ -23,6 +23,7 @@
 struct ipt_blob_rule {
 	const void *e;	   /* the ipt_entry or ip6t_entry, in the blob */
 	const char *label; /* as iptc_get_target() has it: ACCEPT, DROP, QUEUE, RETURN, a chain, a target, "" */
+	long jump;	   /* the user chain it jumps or goes to (index into chains), or -1 */
 };
 
 struct ipt_blob_chain {
@@ -36,6 +37,7 @@ struct ipt_blob_chain {
 struct ipt_blob {
 	unsigned family; /* FAMILY_IPV4 or FAMILY_IPV6 */
 	void *buf;
+	char *names;		       /* after ipt_blob_compact(): the user chains' names */
 	struct ipt_blob_chain *chains; /* in the blob's order */
 	size_t n_chains;
 	struct ipt_blob_rule *rules;
@@ -47,3 +49,19 @@ struct ipt_blob {
  * layout is not the one above. */
 int ipt_blob_read(struct ipt_blob *b, unsigned family, const char *table);
 void ipt_blob_free(struct ipt_blob *b);
+
+/* Whether a rule's match (a struct xt_entry_match in the entry e) can go. */
+typedef bool ipt_blob_drop_fn(unsigned family, const void *e, const void *match, void *ctx);
+
+/*
+ * Shrinks the blob to what a reader of the rules needs, in place, and gives
+ * the rest back: every entry that is not a rule (a user chain's head and
+ * foot, a built-in chain's policy, the table's end) goes, the user chains'
+ * names move to a small table of their own, and `drop` (may be NULL) can
+ * take matches out of the rules that remain (their target_offset and
+ * next_offset follow).  rules[].e, rules[].label and chains[].name are
+ * updated; the entries no longer sit where the kernel's offsets say, so
+ * chains[].body means nothing afterwards.  On kube-proxy's nat table the
+ * chain scaffolding and the comment matches are about 60 % of the blob.
+ */
+int ipt_blob_compact(struct ipt_blob *b, ipt_blob_drop_fn *drop, void *ctx);
