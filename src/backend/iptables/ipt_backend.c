@@ -33,10 +33,12 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "backend/iptables/ipt_backend.h"
 #include "util/hash.h"
 #include "emit/emit.h"
 #include "emit/ipt_lower.h"
 #include "emit/ipt_build.h"
+#include "backend/iptables/ipt_blob.h"
 #include "backend/iptables/ipt_transport.h"
 #include "util/lockfile.h"
 #include "util/seqdiff.h"
@@ -67,8 +69,11 @@ struct ours {
 struct tbl {
 	unsigned family;
 	char name[IPT_CHAIN_MAX];
-	bool loaded;	    /* the kernel had this table before we looked */
-	struct ipt_snap ts; /* the snapshot plan() read (closed at once outside plans); h is NULL when not loaded */
+	bool loaded; /* the kernel had this table before we looked */
+	/* as read_all() left it: plan()'s chain names (READ_KEEP), or the
+	 * verification's borrowed rules' bytes (READ_BORROW); buf is NULL when
+	 * not loaded or freed */
+	struct ipt_blob blob;
 	struct ours live, want;
 	uint64_t digest; /* of the whole table as plan() read it */
 	bool dirty;
@@ -97,43 +102,142 @@ static void ours_free(struct ours *o)
 /* ------------------------------------------------------------------ */
 /* reading                                                              */
 
-/* Reads our objects from a snapshot and a digest of the whole table:
- * chains, policies and every rule's key.  With `borrow`,
- * our rules are the snapshot's own bytes (see ipt_rule_list_borrow), for a
- * read that only compares and counts: the snapshot must stay open. */
-static int read_table(struct backend *b, struct ipt_snap *t, bool borrow, struct ours *o, uint64_t *digest,
-		      struct diag *d)
-{
-	uint64_t h = hash_mix_str(hash_mix_str(0, family_name(t->family)), t->name);
+/*
+ * Reading a table: our objects, and a digest of the whole of it (chains,
+ * policies and every rule's key).  Two readers feed the same steps below:
+ *   - the kernel's blob (ipt_blob.h), for every read that only looks (the
+ *     plan, the verification, generation(), owned()): a kube-proxy host's
+ *     nat table is 5.3 MB as the blob and twice that in libiptc, which keeps
+ *     a copy of every entry in its own rule heads;
+ *   - a libiptc snapshot, for the commit, which edits it and checks that
+ *     the table still is the one the plan read.
+ * The two must give the same digest: the blob's chains are taken in
+ * libiptc's order (ipt_blob_chain_order) and its rules' labels are what
+ * iptc_get_target() says (tests/tools/ipt-read-check.c compares them).
+ * With `borrow`, our rules are the reader's own bytes (see
+ * ipt_rule_list_borrow), for a read that only compares and counts: the
+ * snapshot or blob must stay open.
+ */
+struct table_read {
+	const struct backend *b;
+	unsigned family;
+	bool borrow;
+	struct ours *o;
+	uint64_t h;
+	const char *chain;
+	int hook;
+	unsigned pos;
+};
 
+static void tr_begin(struct table_read *tr, const struct backend *b, unsigned family, const char *table, bool borrow,
+		     struct ours *o)
+{
+	*tr = (struct table_read){.b = b, .family = family, .borrow = borrow, .o = o};
 	memset(o, 0, sizeof(*o));
-	for (const char *chain = ipt_snap_first_chain(t); chain; chain = ipt_snap_next_chain(t)) {
-		int hook = our_hook(b, chain);
-		unsigned pos = 0;
-		if (hook >= 0)
-			o->chain[hook] = true;
-		h = hash_mix_str(hash_mix_str(h, chain), ipt_snap_builtin(t, chain) ? ipt_snap_policy(t, chain) : "-");
-		for (const void *e = ipt_snap_first_rule(t, chain); e; e = ipt_snap_next_rule(t, e)) {
-			const char *label = ipt_snap_target(t, e), *comment = ipt_entry_comment(t->family, e);
-			bool mine =
-			    hook >= 0 || (comment && !strcmp(comment, b->tag)) || (label && our_hook(b, label) >= 0);
-			pos++;
-			if (!mine) {
-				h = hash_mix_u64(h, ipt_entry_key(t->family, e, label));
-				continue;
-			}
-			struct ipt_rule *r = borrow ? ipt_rule_list_borrow(&o->rules, t->family, chain, pos, e, label)
-						    : ipt_rule_list_add(&o->rules, t->family, chain, pos,
-									ipt_entry_normalise(t->family, e, label), NULL);
-			if (!r)
-				return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
-			ipt_entry_counters(t->family, e, &r->packets, &r->bytes);
-			h = hash_mix_u64(h, r->key);
-		}
-		/* a chain's end, so that rules cannot move between chains unseen */
-		h = hash_mix_u64(h, pos);
+	tr->h = hash_mix_str(hash_mix_str(0, family_name(family)), table);
+}
+
+/* policy: a built-in chain's, NULL for a user chain */
+static void tr_chain(struct table_read *tr, const char *chain, const char *policy)
+{
+	tr->chain = chain;
+	tr->pos = 0;
+	tr->hook = our_hook(tr->b, chain);
+	if (tr->hook >= 0)
+		tr->o->chain[tr->hook] = true;
+	tr->h = hash_mix_str(hash_mix_str(tr->h, chain), policy ? policy : "-");
+}
+
+static int tr_rule(struct table_read *tr, const void *e, const char *label, struct diag *d)
+{
+	const char *comment = ipt_entry_comment(tr->family, e);
+	bool mine =
+	    tr->hook >= 0 || (comment && !strcmp(comment, tr->b->tag)) || (label && our_hook(tr->b, label) >= 0);
+	struct ipt_rule *r;
+
+	tr->pos++;
+	if (!mine) {
+		tr->h = hash_mix_u64(tr->h, ipt_entry_key(tr->family, e, label));
+		return 0;
 	}
-	*digest = h;
+	r = tr->borrow ? ipt_rule_list_borrow(&tr->o->rules, tr->family, tr->chain, tr->pos, e, label)
+		       : ipt_rule_list_add(&tr->o->rules, tr->family, tr->chain, tr->pos,
+					   ipt_entry_normalise(tr->family, e, label), NULL);
+	if (!r)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	ipt_entry_counters(tr->family, e, &r->packets, &r->bytes);
+	tr->h = hash_mix_u64(tr->h, r->key);
+	return 0;
+}
+
+/* a chain's end, so that rules cannot move between chains unseen */
+static void tr_chain_end(struct table_read *tr)
+{
+	tr->h = hash_mix_u64(tr->h, tr->pos);
+}
+
+static int read_snap(const struct backend *b, struct ipt_snap *t, bool borrow, struct ours *o, uint64_t *digest,
+		     struct diag *d)
+{
+	struct table_read tr;
+	int r = 0;
+
+	tr_begin(&tr, b, t->family, t->name, borrow, o);
+	for (const char *chain = ipt_snap_first_chain(t); r == 0 && chain; chain = ipt_snap_next_chain(t)) {
+		tr_chain(&tr, chain, ipt_snap_builtin(t, chain) ? ipt_snap_policy(t, chain) : NULL);
+		for (const void *e = ipt_snap_first_rule(t, chain); r == 0 && e; e = ipt_snap_next_rule(t, e))
+			r = tr_rule(&tr, e, ipt_snap_target(t, e), d);
+		tr_chain_end(&tr);
+	}
+	*digest = tr.h;
+	return r;
+}
+
+static int read_blob(const struct backend *b, const struct ipt_blob *t, const char *table, bool borrow, struct ours *o,
+		     uint64_t *digest, struct diag *d)
+{
+	struct table_read tr;
+	size_t *order;
+	int r = 0;
+
+	tr_begin(&tr, b, t->family, table, borrow, o);
+	if (ipt_blob_chain_order(t, &order) < 0)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; r == 0 && i < t->n_chains; i++) {
+		const struct ipt_blob_chain *c = &t->chains[order[i]];
+		/* libiptc has no table whose built-in chain ends in anything but
+		 * a verdict: ipt_snap_open() would have failed */
+		if (c->builtin && !c->policy) {
+			r = diag_fail(d, DIAG_KERNEL, EPROTO, NULL, "%s table %s: chain %s has no policy",
+				      t->family == FAMILY_IPV4 ? "iptables" : "ip6tables", table, c->name);
+			break;
+		}
+		tr_chain(&tr, c->name, c->builtin ? c->policy : NULL);
+		for (size_t j = c->first; r == 0 && j < c->first + c->n; j++)
+			r = tr_rule(&tr, t->rules[j].e, t->rules[j].label, d);
+		tr_chain_end(&tr);
+	}
+	free(order);
+	*digest = tr.h;
+	return r;
+}
+
+/* Reads a loaded table's blob; failures worded as ipt_snap_open() words them. */
+static int open_blob(struct ipt_blob *t, unsigned family, const char *table, struct diag *d)
+{
+	const char *tool = family == FAMILY_IPV4 ? "iptables" : "ip6tables";
+	int r = ipt_blob_read(t, family, table);
+
+	if (r == -ENOENT || r == -EINVAL)
+		return diag_fail(d, DIAG_KERNEL, -r, NULL, "%s has no table %s", tool, table);
+	if (r == -EPERM || r == -EACCES)
+		return diag_fail(d, DIAG_PERMISSION, -r, NULL,
+				 "%s table %s: cannot read the table: needs CAP_NET_ADMIN (run as root)", tool, table);
+	if (r == -ENOMEM)
+		return diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+	if (r < 0)
+		return diag_fail(d, DIAG_KERNEL, -r, NULL, "%s table %s: cannot read the table: %s", tool, table,
+				 strerror(-r));
 	return 0;
 }
 
@@ -174,7 +278,7 @@ static struct tbl *find_table(struct ipt_plan *ip, unsigned family, const char *
 static void ipt_plan_data_free(struct ipt_plan *ip)
 {
 	for (size_t i = 0; i < ip->n; i++) {
-		ipt_snap_close(&ip->v[i].ts);
+		ipt_blob_free(&ip->v[i].blob);
 		ours_free(&ip->v[i].live);
 		ours_free(&ip->v[i].want);
 	}
@@ -193,12 +297,12 @@ static void forget_last_read(struct backend *b)
 
 /* How read_all() leaves the tables it read. */
 enum read_mode {
-	READ_CLOSE,  /* snapshots closed, our rules copied */
-	READ_KEEP,   /* snapshots open, for build_wanted() to look chains up in */
-	READ_BORROW, /* snapshots open, our rules borrowed from them: to compare */
+	READ_CLOSE,  /* blobs freed, our rules copied */
+	READ_KEEP,   /* our rules copied, the chains kept (not the rules) for build_wanted() to look up */
+	READ_BORROW, /* our rules borrowed: to compare; the blobs of tables that hold none are freed */
 };
 
-/* Opens and reads every loaded table of both families. */
+/* Reads every loaded table of both families, one blob at a time. */
 static int read_all(struct backend *b, struct ipt_plan *ip, enum read_mode mode, uint64_t *generation, struct diag *d)
 {
 	uint64_t all = 0;
@@ -215,12 +319,14 @@ static int read_all(struct backend *b, struct ipt_plan *ip, enum read_mode mode,
 				break;
 			}
 			t->loaded = true;
-			r = ipt_snap_open(&t->ts, families[f], names[i], d);
+			r = open_blob(&t->blob, families[f], names[i], d);
 			if (r == 0)
-				r = read_table(b, &t->ts, mode == READ_BORROW, &t->live, &t->digest, d);
+				r = read_blob(b, &t->blob, t->name, mode == READ_BORROW, &t->live, &t->digest, d);
 			all = hash_mix_u64(all, t->digest);
-			if (mode == READ_CLOSE)
-				ipt_snap_close(&t->ts);
+			if (r == 0 && mode == READ_KEEP && ipt_blob_keep_chains(&t->blob) < 0)
+				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
+			if (mode == READ_CLOSE || (mode == READ_BORROW && !t->live.rules.n))
+				ipt_blob_free(&t->blob);
 		}
 		ipt_names_free(names, n);
 	}
@@ -272,7 +378,7 @@ static int want_listed_accepts(struct backend *b, struct ipt_plan *ip, const str
 		if (!(c->family & family))
 			continue;
 		t = find_table(ip, family, c->table);
-		if (!t || !t->loaded || !ipt_snap_is_chain(&t->ts, c->chain))
+		if (!t || !t->loaded || !ipt_blob_find_chain(&t->blob, c->chain))
 			return diag_fail(d, DIAG_KERNEL, ENOENT, c->path,
 					 "%s table %s has no chain %s for the untracked accept%s",
 					 family == FAMILY_IPV4 ? "iptables" : "ip6tables", c->table, c->chain,
@@ -588,11 +694,9 @@ static int ipt_plan(struct backend *b, const struct ruleset *rs, struct plan *p,
 	if (r < 0)
 		goto fail;
 	/* The commit edits fresh snapshots (replace_table()), and our rules
-	 * were copied out: these have served.  Kept, a kube-proxy host's nat
-	 * table (10 MB in libiptc at 10,000 rules) would still be open while
-	 * the verification reads it again. */
+	 * were copied out: the chain names have served. */
 	for (size_t i = 0; i < ip->n; i++)
-		ipt_snap_close(&ip->v[i].ts);
+		ipt_blob_free(&ip->v[i].blob);
 	qsort(ip->v, ip->n, sizeof(*ip->v), tbl_order);
 	for (size_t i = 0; i < ip->n; i++) {
 		if (diff_table(b, &ip->v[i], p) < 0) {
@@ -625,7 +729,7 @@ static int replace_table(struct backend *b, struct tbl *t, const struct ours *wa
 
 	r = ipt_snap_open(&fresh, t->family, t->name, d);
 	if (r == 0) {
-		r = read_table(b, &fresh, false, &cur, &digest, d);
+		r = read_snap(b, &fresh, false, &cur, &digest, d);
 		if (r == 0 && as_planned && t->loaded && digest != t->digest)
 			r = diag_fail(d, DIAG_KERNEL, EAGAIN, NULL, "%s table %s changed since it was read",
 				      t->family == FAMILY_IPV4 ? "iptables" : "ip6tables", t->name);
@@ -642,18 +746,18 @@ static int replace_table(struct backend *b, struct tbl *t, const struct ours *wa
 /* Whether table t still reads exactly as plan() read it. */
 static bool table_as_read(struct backend *b, struct tbl *t)
 {
-	struct ipt_snap fresh;
+	struct ipt_blob fresh;
 	struct ours scratch;
 	struct diag ignored;
 	uint64_t digest;
 	bool same = false;
 
 	diag_init(&ignored);
-	if (ipt_snap_open(&fresh, t->family, t->name, &ignored) == 0) {
-		if (read_table(b, &fresh, true, &scratch, &digest, &ignored) == 0)
+	if (open_blob(&fresh, t->family, t->name, &ignored) == 0) {
+		if (read_blob(b, &fresh, t->name, true, &scratch, &digest, &ignored) == 0)
 			same = digest == t->digest;
 		ours_free(&scratch);
-		ipt_snap_close(&fresh);
+		ipt_blob_free(&fresh);
 	}
 	diag_free(&ignored);
 	return same;
@@ -930,25 +1034,24 @@ static int ipt_probe_tables(struct probe_list *out, struct diag *d)
 		r = ipt_loaded_tables(families[f], &names, &n, d);
 		for (size_t i = 0; r == 0 && i < n; i++) {
 			struct probe_table *pt = probe_list_add(out);
-			struct ipt_snap s;
+			struct ipt_blob s;
 			if (!pt) {
 				r = diag_fail(d, DIAG_SYSTEM, ENOMEM, NULL, "out of memory");
 				break;
 			}
 			snprintf(pt->family, sizeof(pt->family), "%s", family_name(families[f]));
 			snprintf(pt->name, sizeof(pt->name), "%s", names[i]);
-			r = ipt_snap_open(&s, families[f], names[i], d);
-			for (const char *c = r == 0 ? ipt_snap_first_chain(&s) : NULL; c; c = ipt_snap_next_chain(&s)) {
-				const char *policy = ipt_snap_builtin(&s, c) ? ipt_snap_policy(&s, c) : NULL;
-				if (!policy)
+			r = open_blob(&s, families[f], names[i], d);
+			for (size_t c = 0; r == 0 && c < s.n_chains; c++) {
+				const char *policy = s.chains[c].builtin ? s.chains[c].policy : NULL;
+				if (!s.chains[c].builtin)
 					pt->n_chains++;
-				else if (strcmp(policy, "ACCEPT"))
+				else if (!policy || strcmp(policy, "ACCEPT"))
 					pt->in_use = true; /* a DROP policy filters with no rule at all */
-				for (const void *e = ipt_snap_first_rule(&s, c); e; e = ipt_snap_next_rule(&s, e))
-					pt->n_rules++;
+				pt->n_rules += s.chains[c].n;
 			}
+			ipt_blob_free(&s);
 			pt->in_use |= pt->n_rules || pt->n_chains;
-			ipt_snap_close(&s);
 		}
 		ipt_names_free(names, n);
 	}
@@ -1010,3 +1113,64 @@ const struct backend_ops ipt_backend_ops = {
     .owned = ipt_owned,
     .render = ipt_render,
 };
+
+/* ------------------------------------------------------------------ */
+/* for the tests                                                        */
+
+static bool same_ours(const struct ours *x, const struct ours *y)
+{
+	if (x->chain[0] != y->chain[0] || x->chain[1] != y->chain[1] || x->rules.n != y->rules.n)
+		return false;
+	for (size_t i = 0; i < x->rules.n; i++) {
+		const struct ipt_rule *a = &x->rules.v[i], *c = &y->rules.v[i];
+		if (strcmp(a->chain, c->chain) || a->pos != c->pos || a->key != c->key || !ipt_rule_same(a, c) ||
+		    a->packets != c->packets || a->bytes != c->bytes)
+			return false;
+	}
+	return true;
+}
+
+int ipt_backend_read_check(const char *tag, FILE *out, struct diag *d)
+{
+	struct backend b = {.lock_fd = -1};
+	int differ = 0, r = 0;
+
+	snprintf(b.tag, sizeof(b.tag), "%s", tag);
+	for (enum hook h = HOOK_PREROUTING; h <= HOOK_OUTPUT; h++)
+		iptables_chain_name_for(tag, h, b.chain[h], sizeof(b.chain[h]));
+	for (size_t f = 0; r == 0 && f < 2; f++) {
+		char **names;
+		size_t n;
+		r = ipt_loaded_tables(families[f], &names, &n, d);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			struct ipt_snap snap;
+			struct ipt_blob blob;
+			struct ours via_snap = {0}, via_blob = {0};
+			uint64_t h_snap = 0, h_blob = 0;
+			size_t chains = 0;
+			r = ipt_snap_open(&snap, families[f], names[i], d);
+			if (r == 0)
+				r = read_snap(&b, &snap, false, &via_snap, &h_snap, d);
+			ipt_snap_close(&snap);
+			if (r == 0)
+				r = open_blob(&blob, families[f], names[i], d);
+			if (r == 0)
+				r = read_blob(&b, &blob, names[i], false, &via_blob, &h_blob, d);
+			chains = blob.n_chains;
+			ipt_blob_free(&blob);
+			if (r == 0) {
+				bool same = h_snap == h_blob && same_ours(&via_snap, &via_blob);
+				differ += !same;
+				fprintf(out,
+					"%s %s chains=%zu rules-of-ours=%zu digest libiptc=%016" PRIx64
+					" blob=%016" PRIx64 " %s\n",
+					family_name(families[f]), names[i], chains, via_blob.rules.n, h_snap, h_blob,
+					same ? "same" : "DIFFER");
+			}
+			ours_free(&via_snap);
+			ours_free(&via_blob);
+		}
+		ipt_names_free(names, n);
+	}
+	return r < 0 ? r : differ;
+}

@@ -260,6 +260,38 @@ int ipt_blob_read(struct ipt_blob *b, unsigned family, const char *table)
 	return r;
 }
 
+int ipt_blob_chain_order(const struct ipt_blob *b, size_t **order)
+{
+	size_t *v = malloc((b->n_chains + 1) * sizeof(*v)), n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t c = 0; c < b->n_chains; c++) {
+		const struct ipt_blob_chain *x = &b->chains[c];
+		size_t at = n;
+		/* libiptc's __iptcc_p_add_chain(): a built-in chain, or a user
+		 * chain after a built-in one or after a smaller name, goes last;
+		 * any other before the first user chain whose name is not smaller */
+		if (!x->builtin && n && !b->chains[v[n - 1]].builtin && strcmp(x->name, b->chains[v[n - 1]].name) <= 0)
+			for (at = 0; at < n; at++)
+				if (!b->chains[v[at]].builtin && strcmp(x->name, b->chains[v[at]].name) <= 0)
+					break;
+		memmove(&v[at + 1], &v[at], (n - at) * sizeof(*v));
+		v[at] = c;
+		n++;
+	}
+	*order = v;
+	return 0;
+}
+
+const struct ipt_blob_chain *ipt_blob_find_chain(const struct ipt_blob *b, const char *name)
+{
+	for (size_t c = 0; c < b->n_chains; c++)
+		if (!strcmp(b->chains[c].name, name))
+			return &b->chains[c];
+	return NULL;
+}
+
 void ipt_blob_free(struct ipt_blob *b)
 {
 	free(b->buf);
@@ -372,4 +404,14 @@ int ipt_blob_compact(struct ipt_blob *b, ipt_blob_drop_fn *drop, void *ctx)
 	}
 	free(at);
 	return 0;
+}
+
+int ipt_blob_keep_chains(struct ipt_blob *b)
+{
+	for (size_t i = 0; i < b->n_chains; i++)
+		b->chains[i].first = b->chains[i].n = 0;
+	free(b->rules);
+	b->rules = NULL;
+	b->n_rules = 0;
+	return ipt_blob_compact(b, NULL, NULL);
 }

@@ -50,6 +50,21 @@ struct ipt_blob {
 int ipt_blob_read(struct ipt_blob *b, unsigned family, const char *table);
 void ipt_blob_free(struct ipt_blob *b);
 
+/*
+ * The chains in the order libiptc lists them (iptc_first_chain, next): the
+ * built-in ones as the blob has them, each user chain put in its place by
+ * name among the user chains before it, as libiptc's parser puts it (a blob
+ * libiptc wrote has its user chains sorted already, so they stay as they
+ * are).  *order: indexes into b->chains, to free.
+ */
+int ipt_blob_chain_order(const struct ipt_blob *b, size_t **order);
+/* The chain of that name (built-in or not), or NULL. */
+const struct ipt_blob_chain *ipt_blob_find_chain(const struct ipt_blob *b, const char *name);
+
+/* Keeps the chains' names (and policies), gives back the rules: for a
+ * reader that only asks which chains there are.  0 or -ENOMEM. */
+int ipt_blob_keep_chains(struct ipt_blob *b);
+
 /* Whether a rule's match (a struct xt_entry_match in the entry e) can go. */
 typedef bool ipt_blob_drop_fn(unsigned family, const void *e, const void *match, void *ctx);
 
