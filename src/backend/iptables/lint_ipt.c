@@ -32,13 +32,6 @@
 
 #define MAX_DEPTH 16 /* jump nesting followed, as in the nft reader */
 
-/* One entry of the index. */
-struct ref {
-	const void *e;
-	const char *label; /* iptc_get_target(): ACCEPT, DROP, RETURN, a chain, a target's name */
-	long jump;	   /* the user chain it jumps or goes to (index into the table's chains), or -1 */
-};
-
 /* One entry, decoded on its own. */
 struct entry {
 	const void *e;
@@ -55,16 +48,15 @@ struct chain {
 	const char *name;
 	bool builtin;
 	const char *policy; /* built-in chains: ACCEPT or DROP */
-	size_t first, n;    /* its entries: the table's refs[first .. first + n) */
+	size_t first, n;    /* its entries: the blob's rules[first .. first + n) */
+	size_t at;	    /* its index in the blob's chains */
 };
 
 struct table {
 	struct ipt_blob *t;
 	const char *name;
-	struct chain *chains; /* sorted by name */
+	struct chain *chains; /* sorted by name; the blob's rules[].jump index this */
 	size_t n;
-	struct ref *refs;
-	size_t n_refs;
 };
 
 struct reader {
@@ -153,23 +145,6 @@ static int decode_header(unsigned family, const void *e, struct entry *x)
 	return r;
 }
 
-static const struct chain *find_chain(const struct table *tb, const char *name)
-{
-	size_t lo = 0, hi = tb->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(name, tb->chains[mid].name);
-		if (!c)
-			return &tb->chains[mid];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
 /* The hook a built-in chain is on, by its name; 0: not one we know. */
 static unsigned builtin_hook(const char *name)
 {
@@ -192,7 +167,7 @@ static unsigned builtin_hook(const char *name)
  * user chain, where the hook is not known (0), it is taken for a source NAT,
  * as the nft reader takes it. */
 static int decode(const struct lint_ipt_options *o, const struct table *tb, const char *chain, unsigned hook,
-		  const struct ref *ref, struct entry *x)
+		  const struct ipt_blob_rule *ref, struct entry *x)
 {
 	unsigned family = tb->t->family;
 	const unsigned char *base = ref->e;
@@ -377,7 +352,7 @@ static int walk(struct reader *rd, const struct chain *c, const struct lint_sel 
 		struct lint_sel s = {0};
 		bool wide;
 
-		e = decode(rd->o, rd->tb, c->name, hook, &rd->tb->refs[c->first + i], &x);
+		e = decode(rd->o, rd->tb, c->name, hook, &rd->tb->t->rules[c->first + i], &x);
 		if (e == 0 && !x.skip)
 			e = lint_sel_copy(&s, carried);
 		if (e == 0 && !x.skip)
@@ -419,32 +394,33 @@ static int chain_order(const void *a, const void *b)
 static void table_free(struct table *tb)
 {
 	free(tb->chains);
-	free(tb->refs);
 }
 
 /* The index (see the top of the file): chains sorted by name, each with its
- * run of entries, and each entry's jump resolved once. */
+ * run of the blob's rules, whose jumps (resolved by the blob, once) are
+ * turned into indexes of this order. */
 static int index_table(struct table *tb)
 {
-	const struct ipt_blob *b = tb->t;
+	struct ipt_blob *b = tb->t;
+	size_t *sorted_at = malloc((b->n_chains + 1) * sizeof(*sorted_at));
 
 	tb->chains = malloc((b->n_chains + 1) * sizeof(*tb->chains));
-	tb->refs = malloc((b->n_rules + 1) * sizeof(*tb->refs));
-	if (!tb->chains || !tb->refs)
+	if (!tb->chains || !sorted_at) {
+		free(sorted_at);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < b->n_chains; i++) {
 		const struct ipt_blob_chain *c = &b->chains[i];
 		tb->chains[tb->n++] = (struct chain){
-		    .name = c->name, .builtin = c->builtin, .policy = c->policy, .first = c->first, .n = c->n};
+		    .name = c->name, .builtin = c->builtin, .policy = c->policy, .first = c->first, .n = c->n, .at = i};
 	}
-	for (size_t i = 0; i < b->n_rules; i++)
-		tb->refs[tb->n_refs++] = (struct ref){.e = b->rules[i].e, .label = b->rules[i].label, .jump = -1};
 	qsort(tb->chains, tb->n, sizeof(*tb->chains), chain_order);
-	for (size_t r = 0; r < tb->n_refs; r++) {
-		const struct chain *to = tb->refs[r].label ? find_chain(tb, tb->refs[r].label) : NULL;
-		if (to && !to->builtin)
-			tb->refs[r].jump = to - tb->chains;
-	}
+	for (size_t i = 0; i < tb->n; i++)
+		sorted_at[tb->chains[i].at] = i;
+	for (size_t r = 0; r < b->n_rules; r++)
+		if (b->rules[r].jump >= 0)
+			b->rules[r].jump = (long)sorted_at[b->rules[r].jump];
+	free(sorted_at);
 	return 0;
 }
 
