@@ -390,9 +390,12 @@ int ipt_blob_compact(struct ipt_blob *b, ipt_blob_drop_fn *drop, void *ctx)
 		at[i] = w;
 		w += compact_rule(b->family, buf + w, e, drop, ctx);
 	}
-	nb = realloc(buf, w ? w : 1);
-	if (nb)
+	if (!w) {
+		free(buf);
+		buf = NULL;
+	} else if ((nb = realloc(buf, w))) {
 		buf = nb; /* a failed shrink leaves the block as it was */
+	}
 	b->buf = buf;
 	b->names = pool;
 	for (size_t i = 0; i < b->n_rules; i++) {
@@ -413,5 +416,10 @@ int ipt_blob_keep_chains(struct ipt_blob *b)
 	free(b->rules);
 	b->rules = NULL;
 	b->n_rules = 0;
+	if (b->names) { /* compacted before: the names are safe already */
+		free(b->buf);
+		b->buf = NULL;
+		return 0;
+	}
 	return ipt_blob_compact(b, NULL, NULL);
 }
