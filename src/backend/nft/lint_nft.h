@@ -36,7 +36,9 @@ struct lint_nft_chain {
 };
 
 struct lint_nft_rule {
-	const struct nftnl_rule *r; /* NULL: kept as raw, parsed where the walk meets it */
+	/* NULL: only raw, the rule's netlink message, read where the walk meets
+	 * it; else the parsed rule, whose message is built there (one decoder) */
+	const struct nftnl_rule *r;
 	uint32_t family;
 	const char *table, *chain;
 	uint64_t handle;
