@@ -1218,22 +1218,39 @@ static const struct {
     {"hash", on_random},
 };
 
+/* An expression's name and data attributes. */
+static void expr_parts(const struct nlattr *elem, const struct nlattr **name, const struct nlattr **data)
+{
+	const struct nlattr *a;
+
+	*name = *data = NULL;
+	mnl_attr_for_each_nested(a, elem)
+	{
+		if (mnl_attr_get_type(a) == NFTA_EXPR_NAME)
+			*name = a;
+		else if (mnl_attr_get_type(a) == NFTA_EXPR_DATA)
+			*data = a;
+	}
+}
+
+static void (*expr_handler(const char *name))(struct decoder *, struct xattrs *)
+{
+	for (size_t i = 0; i < sizeof(expr_handlers) / sizeof(expr_handlers[0]); i++)
+		if (name[0] == expr_handlers[i].name[0] && !strcmp(name, expr_handlers[i].name))
+			return expr_handlers[i].fn;
+	return NULL;
+}
+
 /* One expression: its attributes gathered, then its handler. */
 static int on_expr(struct decoder *x, const struct nlattr *elem)
 {
 	struct xattrs e;
-	const struct nlattr *a, *data = NULL, *name = NULL;
+	const struct nlattr *a, *data, *name;
+	void (*fn)(struct decoder *, struct xattrs *);
+	char name_buf[32]; /* (the handlers' strings use e.str) */
 
 	memset(e.tb, 0, sizeof(e.tb));
-	mnl_attr_for_each_nested(a, elem)
-	{
-		if (mnl_attr_get_type(a) == NFTA_EXPR_NAME)
-			name = a;
-		else if (mnl_attr_get_type(a) == NFTA_EXPR_DATA)
-			data = a;
-	}
-	/* (the handlers' strings use e.str: the name gets a buffer of its own) */
-	char name_buf[32];
+	expr_parts(elem, &name, &data);
 	e.name = attr_str(name, name_buf, sizeof(name_buf));
 	if (!e.name)
 		return -EPROTO;
@@ -1244,16 +1261,78 @@ static int on_expr(struct decoder *x, const struct nlattr *elem)
 				e.tb[mnl_attr_get_type(a)] = a;
 		}
 	}
-	for (size_t i = 0; i < sizeof(expr_handlers) / sizeof(expr_handlers[0]); i++) {
-		if (e.name[0] == expr_handlers[i].name[0] && !strcmp(e.name, expr_handlers[i].name)) {
-			expr_handlers[i].fn(x, &e);
-			return 0;
+	fn = expr_handler(e.name);
+	if (fn)
+		fn(x, &e);
+	else
+		reg_forget_all(x); /* rt, exthdr, socket, ...: whatever it loaded, into
+				    * whichever register, is unknown now */
+	return 0;
+}
+
+/* Whether the decoder would pass over this expression without a trace:
+ * on_nothing's, and iptables-nft's comment match (lint_xt_match reads
+ * nothing of it). */
+static bool expr_inert(const struct nlattr *elem)
+{
+	const struct nlattr *name, *data;
+	char buf[32];
+	const char *n;
+
+	expr_parts(elem, &name, &data);
+	n = attr_str(name, buf, sizeof(buf));
+	if (!n || !data)
+		return false;
+	if (!strcmp(n, "match")) {
+		const struct nlattr *mt = nested(data, NFTA_MATCH_NAME);
+		const char *mn = attr_str(mt, buf, sizeof(buf));
+		return mn && !strcmp(mn, "comment") && nested(data, NFTA_MATCH_INFO);
+	}
+	return expr_handler(n) == on_nothing;
+}
+
+struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh)
+{
+	size_t head = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)), len = head + MNL_ATTR_HDRLEN;
+	const struct nlattr *a, *el, *exprs = NULL;
+	struct nlmsghdr *out;
+	struct nlattr *nest;
+	char *p;
+
+	if (nlh->nlmsg_len < head)
+		return NULL;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) == NFTA_RULE_EXPRESSIONS)
+			exprs = a;
+	}
+	if (exprs) {
+		mnl_attr_for_each_nested(el, exprs)
+		{
+			if (!expr_inert(el))
+				len += MNL_ALIGN(el->nla_len);
 		}
 	}
-	/* rt, exthdr, socket, ...: whatever it loaded, into whichever
-	 * register, is unknown now */
-	reg_forget_all(x);
-	return 0;
+	out = malloc(len);
+	if (!out)
+		return NULL;
+	memcpy(out, nlh, head);
+	out->nlmsg_len = (uint32_t)len;
+	nest = (struct nlattr *)((char *)out + head);
+	nest->nla_type = NLA_F_NESTED | NFTA_RULE_EXPRESSIONS;
+	nest->nla_len = (uint16_t)(len - head);
+	p = (char *)nest + MNL_ATTR_HDRLEN;
+	if (exprs) {
+		mnl_attr_for_each_nested(el, exprs)
+		{
+			if (expr_inert(el))
+				continue;
+			memcpy(p, el, el->nla_len);
+			memset(p + el->nla_len, 0, MNL_ALIGN(el->nla_len) - el->nla_len);
+			p += MNL_ALIGN(el->nla_len);
+		}
+	}
+	return out;
 }
 
 /* The expressions of a rule's message, in order. */
