@@ -1293,37 +1293,27 @@ static bool expr_inert(const struct nlattr *elem)
 
 struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh)
 {
-	size_t head = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg)), len = head + MNL_ATTR_HDRLEN;
-	const struct nlattr *a, *el, *exprs = NULL;
-	struct nlmsghdr *out;
+	size_t head = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	const struct nlattr *a, *el;
+	struct nlmsghdr *out, *small;
 	struct nlattr *nest;
 	char *p;
 
 	if (nlh->nlmsg_len < head)
 		return NULL;
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
-	{
-		if (mnl_attr_get_type(a) == NFTA_RULE_EXPRESSIONS)
-			exprs = a;
-	}
-	if (exprs) {
-		mnl_attr_for_each_nested(el, exprs)
-		{
-			if (!expr_inert(el))
-				len += MNL_ALIGN(el->nla_len);
-		}
-	}
-	out = malloc(len);
+	/* at most what it was, cut down in place, then shrunk */
+	out = malloc(nlh->nlmsg_len + MNL_ATTR_HDRLEN);
 	if (!out)
 		return NULL;
 	memcpy(out, nlh, head);
-	out->nlmsg_len = (uint32_t)len;
 	nest = (struct nlattr *)((char *)out + head);
 	nest->nla_type = NLA_F_NESTED | NFTA_RULE_EXPRESSIONS;
-	nest->nla_len = (uint16_t)(len - head);
 	p = (char *)nest + MNL_ATTR_HDRLEN;
-	if (exprs) {
-		mnl_attr_for_each_nested(el, exprs)
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		mnl_attr_for_each_nested(el, a)
 		{
 			if (expr_inert(el))
 				continue;
@@ -1332,7 +1322,10 @@ struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh)
 			p += MNL_ALIGN(el->nla_len);
 		}
 	}
-	return out;
+	nest->nla_len = (uint16_t)(p - (char *)nest);
+	out->nlmsg_len = (uint32_t)(p - (char *)out);
+	small = realloc(out, out->nlmsg_len);
+	return small ? small : out;
 }
 
 /* The expressions of a rule's message, in order. */
@@ -1617,13 +1610,12 @@ static int emit_notrack(struct walker *w, const struct decoded *d, const struct 
 	return lint_sel_copy(&n->sel, sel);
 }
 
-static uint32_t hook_hint(const struct walker *w, const struct lint_nft_rule *ru);
 static bool is_ours(const struct lint_nft_view *v, uint32_t family, const char *table);
 
 /* Rule i, decoded where the walk meets it: a decoded rule is most of a
  * kilobyte, and kube-proxy's tables hold tens of thousands, nearly all met
  * once.  A rule met again is decoded again, quietly (its notes are out). */
-static int decode_at(struct walker *w, size_t i, struct decoded *d)
+static int decode_at(struct walker *w, const struct lint_nft_chain *c, size_t i, struct decoded *d)
 {
 	const struct lint_nft_rule *ru = &w->v->rules[i];
 	int e;
@@ -1635,7 +1627,8 @@ static int decode_at(struct walker *w, size_t i, struct decoded *d)
 		lint_sel_init(&d->sel, 0);
 		return 0;
 	}
-	e = decode_rule(w->v, w->seen[i] ? NULL : w->out, ru, hook_hint(w, ru), &w->scratch, d);
+	/* the hook NETMAP needs: the rule's own base chain's, if it is in one */
+	e = decode_rule(w->v, w->seen[i] ? NULL : w->out, ru, c->base ? c->hooknum : NF_INET_NUMHOOKS, &w->scratch, d);
 	w->seen[i] = true;
 	return e;
 }
@@ -1804,7 +1797,7 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 		struct decoded dd, *d = &dd;
 		struct lint_sel s;
 
-		e = decode_at(w, i, d);
+		e = decode_at(w, c, i, d);
 		if (e < 0) {
 			decoded_free(d);
 			break;
@@ -1904,15 +1897,6 @@ static bool owner_locked(const struct lint_nft_view *v, uint32_t family, const c
 		if (v->tables[i].family == family && !strcmp(v->tables[i].name, table))
 			return v->tables[i].flags & LINT_NFT_TABLE_F_OWNER;
 	return false;
-}
-
-/* The base chains of the table `rule` sits in that reach its chain, for the
- * hook hint NETMAP needs; the first one will do. */
-static uint32_t hook_hint(const struct walker *w, const struct lint_nft_rule *ru)
-{
-	const struct lint_nft_chain *c = find_chain(w, ru->family, ru->table, ru->chain);
-
-	return c && c->base ? c->hooknum : NF_INET_NUMHOOKS;
 }
 
 static int walk_base(struct walker *w, const struct lint_nft_chain *c)
