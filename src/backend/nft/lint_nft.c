@@ -106,6 +106,49 @@ struct decoder {
 };
 
 /*
+ * Netlink attributes, read inline: the decoder visits every attribute of
+ * every rule it meets, and libmnl's accessors are each a call through the
+ * PLT (a tenth of a kube-proxy lint).  Same checks as mnl_attr_ok().
+ */
+static inline uint16_t attr_type(const struct nlattr *a)
+{
+	return a->nla_type & NLA_TYPE_MASK;
+}
+
+static inline uint16_t attr_len(const struct nlattr *a)
+{
+	return a->nla_len > MNL_ATTR_HDRLEN ? (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN) : 0;
+}
+
+static inline const void *attr_data(const struct nlattr *a)
+{
+	return (const char *)a + MNL_ATTR_HDRLEN;
+}
+
+static inline bool attr_ok(const struct nlattr *a, const char *end)
+{
+	return end - (const char *)a >= (ptrdiff_t)sizeof(*a) && a->nla_len >= sizeof(*a) &&
+	       a->nla_len <= end - (const char *)a;
+}
+
+static inline const struct nlattr *attr_next(const struct nlattr *a)
+{
+	return (const struct nlattr *)((const char *)a + MNL_ALIGN(a->nla_len));
+}
+
+static inline uint32_t attr_be32(const struct nlattr *a)
+{
+	uint32_t v;
+
+	memcpy(&v, attr_data(a), sizeof(v));
+	return ntohl(v);
+}
+
+/* every attribute nested in nest */
+#define FOR_NESTED(a, nest)                                                                                            \
+	for ((a) = attr_data(nest); attr_ok((a), (const char *)attr_data(nest) + attr_len(nest)); (a) = attr_next(a))
+
+/*
  * One expression of a rule, read straight from the rule's netlink message
  * (NFTA_LIST_ELEM { NFTA_EXPR_NAME, NFTA_EXPR_DATA { ... } }): its
  * attributes by type.  Every expression's attribute types are small
@@ -131,7 +174,7 @@ static uint32_t xa_u32(struct xattrs *e, uint16_t t)
 {
 	const struct nlattr *a = e->tb[t];
 
-	return a && mnl_attr_get_payload_len(a) >= sizeof(uint32_t) ? ntohl(mnl_attr_get_u32(a)) : 0;
+	return a && attr_len(a) >= sizeof(uint32_t) ? attr_be32(a) : 0;
 }
 
 /* A string attribute.  The kernel's dumps end them with a NUL; libnftnl's
@@ -139,13 +182,13 @@ static uint32_t xa_u32(struct xattrs *e, uint16_t t)
  * (netlink's NLA_STRING need not have it), so those are copied out. */
 static const char *attr_str(const struct nlattr *a, char *buf, size_t size)
 {
-	uint16_t len = a ? mnl_attr_get_payload_len(a) : 0;
+	uint16_t len = a ? attr_len(a) : 0;
 
 	if (!a)
 		return NULL;
-	if (len && memchr(mnl_attr_get_payload(a), 0, len))
-		return mnl_attr_get_str(a);
-	snprintf(buf, size, "%.*s", (int)len, (const char *)mnl_attr_get_payload(a));
+	if (len && memchr(attr_data(a), 0, len))
+		return attr_data(a);
+	snprintf(buf, size, "%.*s", (int)len, (const char *)attr_data(a));
 	return buf;
 }
 
@@ -159,8 +202,8 @@ static const uint8_t *xa_bin(struct xattrs *e, uint16_t t, uint32_t *len)
 {
 	const struct nlattr *a = e->tb[t];
 
-	*len = a ? mnl_attr_get_payload_len(a) : 0;
-	return a ? mnl_attr_get_payload(a) : NULL;
+	*len = a ? attr_len(a) : 0;
+	return a ? attr_data(a) : NULL;
 }
 
 /* The first attribute of type t nested in a, or NULL */
@@ -168,9 +211,9 @@ static const struct nlattr *nested(const struct nlattr *a, uint16_t t)
 {
 	const struct nlattr *n;
 
-	mnl_attr_for_each_nested(n, a)
+	FOR_NESTED(n, a)
 	{
-		if (mnl_attr_get_type(n) == t)
+		if (attr_type(n) == t)
 			return n;
 	}
 	return NULL;
@@ -182,8 +225,8 @@ static const uint8_t *xa_data(struct xattrs *e, uint16_t t, uint32_t *len)
 {
 	const struct nlattr *v = e->tb[t] ? nested(e->tb[t], NFTA_DATA_VALUE) : NULL;
 
-	*len = v ? mnl_attr_get_payload_len(v) : 0;
-	return v ? mnl_attr_get_payload(v) : NULL;
+	*len = v ? attr_len(v) : 0;
+	return v ? attr_data(v) : NULL;
 }
 
 /* An immediate's verdict (NFTA_DATA_VERDICT { CODE, CHAIN }); false when
@@ -197,8 +240,8 @@ static bool xa_verdict(struct xattrs *e, uint16_t t, int *code, const char **cha
 	if (!v)
 		return false;
 	c = nested(v, NFTA_VERDICT_CODE);
-	if (c && mnl_attr_get_payload_len(c) >= sizeof(uint32_t))
-		*code = (int)ntohl(mnl_attr_get_u32(c));
+	if (c && attr_len(c) >= sizeof(uint32_t))
+		*code = (int)attr_be32(c);
 	*chain = attr_str(nested(v, NFTA_VERDICT_CHAIN), e->str, sizeof(e->str));
 	return true;
 }
@@ -1224,11 +1267,11 @@ static void expr_parts(const struct nlattr *elem, const struct nlattr **name, co
 	const struct nlattr *a;
 
 	*name = *data = NULL;
-	mnl_attr_for_each_nested(a, elem)
+	FOR_NESTED(a, elem)
 	{
-		if (mnl_attr_get_type(a) == NFTA_EXPR_NAME)
+		if (attr_type(a) == NFTA_EXPR_NAME)
 			*name = a;
-		else if (mnl_attr_get_type(a) == NFTA_EXPR_DATA)
+		else if (attr_type(a) == NFTA_EXPR_DATA)
 			*data = a;
 	}
 }
@@ -1255,10 +1298,10 @@ static int on_expr(struct decoder *x, const struct nlattr *elem)
 	if (!e.name)
 		return -EPROTO;
 	if (data) {
-		mnl_attr_for_each_nested(a, data)
+		FOR_NESTED(a, data)
 		{
-			if (mnl_attr_get_type(a) <= XA_MAX)
-				e.tb[mnl_attr_get_type(a)] = a;
+			if (attr_type(a) <= XA_MAX)
+				e.tb[attr_type(a)] = a;
 		}
 	}
 	fn = expr_handler(e.name);
@@ -1311,9 +1354,9 @@ struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh)
 	p = (char *)nest + MNL_ATTR_HDRLEN;
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
 	{
-		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+		if (attr_type(a) != NFTA_RULE_EXPRESSIONS)
 			continue;
-		mnl_attr_for_each_nested(el, a)
+		FOR_NESTED(el, a)
 		{
 			if (expr_inert(el))
 				continue;
@@ -1336,11 +1379,11 @@ static int decode_msg(struct decoder *x, const struct nlmsghdr *nlh)
 
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
 	{
-		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+		if (attr_type(a) != NFTA_RULE_EXPRESSIONS)
 			continue;
-		mnl_attr_for_each_nested(el, a)
+		FOR_NESTED(el, a)
 		{
-			if (mnl_attr_get_type(el) != NFTA_LIST_ELEM)
+			if (attr_type(el) != NFTA_LIST_ELEM)
 				return -EPROTO;
 			e = on_expr(x, el);
 			if (e < 0 || x->err)
