@@ -15,6 +15,7 @@
  */
 #include "backend/nft/lint_nft.h"
 #include "lint/lint_xt.h"
+#include "util/hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1316,7 +1317,7 @@ static int on_expr(struct decoder *x, const struct nlattr *elem)
 /* Whether the decoder would pass over this expression without a trace:
  * on_nothing's, and iptables-nft's comment match (lint_xt_match reads
  * nothing of it). */
-static bool expr_inert(const struct nlattr *elem)
+static bool expr_inert(const struct nlattr *elem, bool *xt)
 {
 	const struct nlattr *name, *data;
 	char buf[32];
@@ -1324,7 +1325,10 @@ static bool expr_inert(const struct nlattr *elem)
 
 	expr_parts(elem, &name, &data);
 	n = attr_str(name, buf, sizeof(buf));
-	if (!n || !data)
+	if (!n)
+		return false;
+	*xt |= !strcmp(n, "match") || !strcmp(n, "target");
+	if (!data)
 		return false;
 	if (!strcmp(n, "match")) {
 		const struct nlattr *mt = nested(data, NFTA_MATCH_NAME);
@@ -1334,7 +1338,7 @@ static bool expr_inert(const struct nlattr *elem)
 	return expr_handler(n) == on_nothing;
 }
 
-struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh)
+struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh, bool *xt)
 {
 	size_t head = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
 	const struct nlattr *a, *el;
@@ -1358,7 +1362,7 @@ struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh)
 			continue;
 		FOR_NESTED(el, a)
 		{
-			if (expr_inert(el))
+			if (expr_inert(el, xt))
 				continue;
 			memcpy(p, el, el->nla_len);
 			memset(p + el->nla_len, 0, MNL_ALIGN(el->nla_len) - el->nla_len);
@@ -1479,7 +1483,8 @@ struct walker {
 	struct lint_input *out;
 	bool *seen;	       /* indexed like v->rules: decoded before (its notes are out) */
 	size_t *first, *count; /* per chain: its rules are v->rules[first .. first+count) */
-	size_t *by_name;       /* chain indices in (family, table, name) order, for find_chain */
+	size_t *by_name;       /* chain index + 1 by chain_hash(), 0: free (find_chain) */
+	size_t n_slots;	       /* of by_name, a power of two */
 	const struct lint_nft_chain *base;
 	struct lint_chain *filter;   /* the filter chain being described, or NULL */
 	struct mark_writer *writers; /* every meta mark set, once per path that reaches it */
@@ -1496,54 +1501,44 @@ struct mark_writer {
 	uint32_t bits;	/* else the bits it can set */
 };
 
-static int chain_key_cmp(uint32_t family, const char *table, const char *name, const struct lint_nft_chain *c)
+static uint64_t chain_hash(uint32_t family, const char *table, const char *name)
 {
-	int r;
-
-	if (family != c->family)
-		return family < c->family ? -1 : 1;
-	r = strcmp(table, c->table);
-	return r ? r : strcmp(name, c->name);
+	return hash_mix_str(hash_mix_str(hash_mix_u64(0, family), table), name);
 }
 
-static int chain_order(const void *a, const void *b, void *arg)
-{
-	const struct lint_nft_chain *chains = arg, *y = &chains[*(const size_t *)b];
-	const struct lint_nft_chain *x = &chains[*(const size_t *)a];
-
-	return chain_key_cmp(x->family, x->table, x->name, y);
-}
-
-/* Every jump and every rule looks its chain up: a binary search, since a
- * linear one made a kube-proxy ruleset (thousands of chains) quadratic. */
+/* Every jump and every run of rules looks its chain up: a hash table of
+ * the chains (open addressing, at most half full).  A linear search made a
+ * kube-proxy ruleset (a chain per service) quadratic, and a binary search
+ * compared the long common prefixes of its KUBE-SVC-* names a dozen times
+ * per jump. */
 static int index_chain_names(struct walker *w)
 {
 	const struct lint_nft_view *v = w->v;
 
-	w->by_name = calloc(v->n_chains + 1, sizeof(*w->by_name));
+	w->n_slots = 16;
+	while (w->n_slots < 2 * v->n_chains)
+		w->n_slots *= 2;
+	w->by_name = calloc(w->n_slots, sizeof(*w->by_name));
 	if (!w->by_name)
 		return -ENOMEM;
-	for (size_t i = 0; i < v->n_chains; i++)
-		w->by_name[i] = i;
-	qsort_r(w->by_name, v->n_chains, sizeof(*w->by_name), chain_order, (void *)v->chains);
+	for (size_t i = 0; i < v->n_chains; i++) {
+		const struct lint_nft_chain *c = &v->chains[i];
+		size_t k = chain_hash(c->family, c->table, c->name) & (w->n_slots - 1);
+		while (w->by_name[k])
+			k = (k + 1) & (w->n_slots - 1);
+		w->by_name[k] = i + 1;
+	}
 	return 0;
 }
 
 static const struct lint_nft_chain *find_chain(const struct walker *w, uint32_t family, const char *table,
 					       const char *name)
 {
-	const struct lint_nft_chain *chains = w->v->chains;
-	size_t lo = 0, hi = w->v->n_chains;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = chain_key_cmp(family, table, name, &chains[w->by_name[mid]]);
-		if (!c)
-			return &chains[w->by_name[mid]];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+	for (size_t k = chain_hash(family, table, name) & (w->n_slots - 1); w->by_name[k];
+	     k = (k + 1) & (w->n_slots - 1)) {
+		const struct lint_nft_chain *c = &w->v->chains[w->by_name[k] - 1];
+		if (c->family == family && !strcmp(c->name, name) && !strcmp(c->table, table))
+			return c;
 	}
 	return NULL;
 }

@@ -291,19 +291,9 @@ struct rule_head {
 	uint32_t udata_len;
 };
 
-static int expr_name_cb(const struct nlattr *a, void *data)
-{
-	if (mnl_attr_get_type(a) == NFTA_EXPR_NAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
-		const char *name = mnl_attr_get_str(a);
-		*(bool *)data |= !strcmp(name, "match") || !strcmp(name, "target");
-	}
-	return MNL_CB_OK;
-}
-
 static int rule_head_cb(const struct nlattr *a, void *data)
 {
 	struct rule_head *h = data;
-	const struct nlattr *e;
 
 	switch (mnl_attr_get_type(a)) {
 	case NFTA_RULE_TABLE:
@@ -323,13 +313,6 @@ static int rule_head_cb(const struct nlattr *a, void *data)
 	case NFTA_RULE_USERDATA:
 		h->udata = mnl_attr_get_payload(a);
 		h->udata_len = mnl_attr_get_payload_len(a);
-		break;
-	case NFTA_RULE_EXPRESSIONS:
-		mnl_attr_for_each_nested(e, a)
-		{
-			if (mnl_attr_parse_nested(e, expr_name_cb, &h->lr.xt) < 0)
-				return MNL_CB_ERROR;
-		}
 		break;
 	}
 	return MNL_CB_OK;
@@ -359,7 +342,7 @@ static int keep_raw(struct rule_dump *rd, const struct nlmsghdr *nlh)
 		return 0;
 	h.lr.table = lc->table;
 	h.lr.chain = lc->name;
-	h.lr.raw = lint_nft_rule_compact(nlh);
+	h.lr.raw = lint_nft_rule_compact(nlh, &h.lr.xt);
 	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
 	if (!h.lr.raw || !p) {
 		free(h.lr.raw);
