@@ -447,8 +447,9 @@ static void test_kept_message_reads_the_same(void **state)
 						   .our_table = "notrackctl"};
 		assert_int_equal(lint_nft_decode(&view, &in[k]), 0);
 	}
-	/* the DNAT, once per hook, with the jump's conditions */
-	assert_int_equal(in[0].n_users, 2);
+	/* the DNAT, with the jump's conditions, from both hooks */
+	unsigned hooks = 0;
+	assert_true(in[0].n_users >= 1);
 	assert_int_equal(in[1].n_users, in[0].n_users);
 	for (size_t u = 0; u < in[0].n_users; u++) {
 		const struct ct_user *p = &in[0].users[u], *q = &in[1].users[u];
@@ -463,8 +464,9 @@ static void test_kept_message_reads_the_same(void **state)
 		assert_true(q->kube);
 		assert_int_equal(q->sel.dport.n, 1);
 		assert_int_equal(q->sel.daddr[family_index(FAMILY_IPV4)].n, 1);
+		hooks |= q->hooks;
 	}
-	assert_int_not_equal(in[1].users[0].hooks, in[1].users[1].hooks);
+	assert_int_equal(hooks, (1u << NF_INET_PRE_ROUTING) | (1u << NF_INET_LOCAL_OUT));
 	for (int k = 0; k < 2; k++)
 		lint_input_free(&in[k]);
 	for (int i = 0; i < 4; i++) {
