@@ -423,8 +423,10 @@ static void test_kept_message_reads_the_same(void **state)
 		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_IPV4, 0, 1);
 		nftnl_rule_nlmsg_build_payload(nlh, parsed[i]);
 		xt = false;
-		kept[i] = lint_nft_rule_compact(nlh, &xt);
+		kept[i] = malloc(LINT_NFT_COMPACT_MAX(nlh));
 		assert_non_null(kept[i]);
+		size_t len = lint_nft_rule_compact(nlh, kept[i], &xt);
+		assert_int_equal(len, kept[i]->nlmsg_len);
 		/* the counter goes, and the comment match with its 256 bytes */
 		assert_int_equal(count_exprs(kept[i]), count_exprs(nlh) - (i < 2 ? 0 : i == 2 ? 2 : 1));
 		assert_true(kept[i]->nlmsg_len < nlh->nlmsg_len || i < 2);

@@ -1338,27 +1338,23 @@ static bool expr_inert(const struct nlattr *elem, bool *xt)
 	return expr_handler(n) == on_nothing;
 }
 
-struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh, bool *xt)
+size_t lint_nft_rule_compact(const struct nlmsghdr *nlh, void *buf, bool *xt)
 {
 	size_t head = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
 	const struct nlattr *a, *el;
-	struct nlmsghdr *out, *small;
+	struct nlmsghdr *out = buf;
 	struct nlattr *nest;
 	char *p;
 
 	if (nlh->nlmsg_len < head)
-		return NULL;
-	/* at most what it was, cut down in place, then shrunk */
-	out = malloc(nlh->nlmsg_len + MNL_ATTR_HDRLEN);
-	if (!out)
-		return NULL;
+		return 0;
 	memcpy(out, nlh, head);
 	nest = (struct nlattr *)((char *)out + head);
 	nest->nla_type = NLA_F_NESTED | NFTA_RULE_EXPRESSIONS;
 	p = (char *)nest + MNL_ATTR_HDRLEN;
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
 	{
-		if (attr_type(a) != NFTA_RULE_EXPRESSIONS)
+		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
 			continue;
 		FOR_NESTED(el, a)
 		{
@@ -1371,8 +1367,7 @@ struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh, bool *xt)
 	}
 	nest->nla_len = (uint16_t)(p - (char *)nest);
 	out->nlmsg_len = (uint32_t)(p - (char *)out);
-	small = realloc(out, out->nlmsg_len);
-	return small ? small : out;
+	return out->nlmsg_len;
 }
 
 /* The expressions of a rule's message, in order. */

@@ -66,8 +66,11 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out);
 /*
  * A rule's message (a kernel dump's) cut to what lint_nft_decode() reads of
  * it: the header and the expressions, less those the decoder passes over
- * (counters, iptables-nft's comment match with its 256-byte info struct).
- * For struct lint_nft_rule.raw; malloc'ed, NULL when out of memory.  xt is
- * set when the rule holds an xt compat expression (iptables-nft's).
+ * (counters, iptables-nft's comment match with its 256-byte info struct),
+ * for struct lint_nft_rule.raw.  Written to buf, which has room for
+ * LINT_NFT_COMPACT_MAX(nlh) bytes; returns its length (0: not a rule's
+ * message).  xt is set when the rule holds an xt compat expression
+ * (iptables-nft's).
  */
-struct nlmsghdr *lint_nft_rule_compact(const struct nlmsghdr *nlh, bool *xt);
+#define LINT_NFT_COMPACT_MAX(nlh) ((size_t)(nlh)->nlmsg_len + 4)
+size_t lint_nft_rule_compact(const struct nlmsghdr *nlh, void *buf, bool *xt);

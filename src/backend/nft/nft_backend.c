@@ -58,8 +58,8 @@ struct live_chain {
 };
 
 struct live_rule {
-	struct nftnl_rule *r; /* NULL: only raw (see struct rule_dump) */
-	struct nlmsghdr *raw;
+	struct nftnl_rule *r;	    /* NULL: only raw (see struct rule_dump) */
+	const struct nlmsghdr *raw; /* in struct live's msgs */
 	uint32_t family;
 	const char *table, *chain;
 	uint64_t handle;
@@ -67,6 +67,16 @@ struct live_rule {
 	bool ours;	 /* an untracked accept we inserted (tag comment) */
 	bool xt;	 /* uses an iptables compat expression */
 };
+
+/* Blocks that the linter's kept messages (keep_raw()) are packed into, freed
+ * together: 10,000 of them were as many allocations, each with its header. */
+struct msg_block {
+	struct msg_block *next;
+	size_t used, size;
+	char data[];
+};
+
+#define MSG_BLOCK_SIZE (64 * 1024)
 
 struct live {
 	uint32_t genid;
@@ -76,6 +86,7 @@ struct live {
 	size_t n_chains;
 	struct live_rule *rules;
 	size_t n_rules;
+	struct msg_block *msgs;
 	struct nftnl_set **sets; /* sets of our table (the linter's read: everyone's, with elements) */
 	size_t n_sets;
 	struct nft_elems *elems; /* the elements of our sets, one for each of sets[] as read_once() read them */
@@ -129,7 +140,11 @@ static void live_free(struct live *l)
 	for (size_t i = 0; i < l->n_rules; i++) {
 		if (l->rules[i].r)
 			nftnl_rule_free(l->rules[i].r);
-		free(l->rules[i].raw);
+	}
+	while (l->msgs) {
+		struct msg_block *m = l->msgs;
+		l->msgs = m->next;
+		free(m);
 	}
 	for (size_t i = 0; i < l->n_sets; i++)
 		nftnl_set_free(l->sets[i]);
@@ -342,12 +357,23 @@ static int keep_raw(struct rule_dump *rd, const struct nlmsghdr *nlh)
 		return 0;
 	h.lr.table = lc->table;
 	h.lr.chain = lc->name;
-	h.lr.raw = lint_nft_rule_compact(nlh, &h.lr.xt);
-	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
-	if (!h.lr.raw || !p) {
-		free(h.lr.raw);
-		return -ENOMEM;
+	size_t room = LINT_NFT_COMPACT_MAX(nlh);
+	if (!l->msgs || l->msgs->size - l->msgs->used < room) {
+		size_t size = room > MSG_BLOCK_SIZE ? room : MSG_BLOCK_SIZE;
+		struct msg_block *m = malloc(sizeof(*m) + size);
+		if (!m)
+			return -ENOMEM;
+		*m = (struct msg_block){.next = l->msgs, .size = size};
+		l->msgs = m;
 	}
+	h.lr.raw = (const struct nlmsghdr *)(l->msgs->data + l->msgs->used);
+	size_t len = lint_nft_rule_compact(nlh, l->msgs->data + l->msgs->used, &h.lr.xt);
+	if (!len)
+		return 0; /* parsed instead */
+	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
+	if (!p)
+		return -ENOMEM;
+	l->msgs->used += NLMSG_ALIGN(len);
 	l->rules = p;
 	l->rules[l->n_rules++] = h.lr;
 	return 1;
