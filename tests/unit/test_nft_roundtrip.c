@@ -477,13 +477,72 @@ static void test_kept_message_reads_the_same(void **state)
 	}
 }
 
+/* lint_nft_decode() over one kept message, in a prerouting nat chain */
+static int decode_one(const struct nlmsghdr *raw)
+{
+	const struct lint_nft_table table = {.family = NFPROTO_IPV4, .name = "nat"};
+	const struct lint_nft_chain chain = {NFPROTO_IPV4,	  "nat",     "KUBE-SERVICES", true,
+					     NF_INET_PRE_ROUTING, NF_ACCEPT, "nat",	      -100};
+	const struct lint_nft_rule rule = {
+	    .raw = raw, .family = NFPROTO_IPV4, .table = "nat", .chain = "KUBE-SERVICES", .handle = 1};
+	const struct lint_nft_view view = {.tables = &table,
+					   .n_tables = 1,
+					   .chains = &chain,
+					   .n_chains = 1,
+					   .rules = &rule,
+					   .n_rules = 1,
+					   .our_table = "notrackctl"};
+	struct lint_input in = {0};
+	int r = lint_nft_decode(&view, &in);
+
+	lint_input_free(&in);
+	return r;
+}
+
+/* The decoder reads the kernel's bytes itself now: a message with any one
+ * byte changed, or cut short anywhere, is read within its bounds (the ASan
+ * build checks) and decodes or fails, nothing else. */
+static void test_damaged_message_stays_in_bounds(void **state)
+{
+	static char buf[1 << 16];
+	struct nftnl_rule *r[2] = {kube_rule(true), kube_rule(false)};
+	size_t decoded = 0;
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_IPV4, 0, 1);
+		nftnl_rule_nlmsg_build_payload(nlh, r[k]);
+		size_t len = nlh->nlmsg_len, head = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+		for (size_t i = 0; i < 3 * len; i++) {
+			/* every byte flipped, then zeroed; then every length */
+			struct nlmsghdr *bad = malloc(len), *kept = malloc(LINT_NFT_COMPACT_MAX(nlh));
+			bool xt = false;
+			assert_non_null(bad);
+			assert_non_null(kept);
+			memcpy(bad, nlh, len);
+			if (i < 2 * len && i % len >= head)
+				((uint8_t *)bad)[i % len] = i < len ? (uint8_t) ~((uint8_t *)bad)[i] : 0;
+			else if (i >= 2 * len)
+				bad->nlmsg_len = (uint32_t)(head + (i - 2 * len) % (len - head));
+			if (lint_nft_rule_compact(bad, kept, &xt) > 0) {
+				assert_true(kept->nlmsg_len <= LINT_NFT_COMPACT_MAX(bad));
+				decoded += decode_one(kept) == 0;
+			}
+			free(bad);
+			free(kept);
+		}
+	}
+	assert_true(decoded > 0);
+	for (int k = 0; k < 2; k++)
+		nftnl_rule_free(r[k]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rules_survive_netlink),
-	    cmocka_unit_test(test_sets_survive_netlink),
-	    cmocka_unit_test(test_lint_reads_what_we_build),
-	    cmocka_unit_test(test_kept_message_reads_the_same),
+	    cmocka_unit_test(test_rules_survive_netlink),	    cmocka_unit_test(test_sets_survive_netlink),
+	    cmocka_unit_test(test_lint_reads_what_we_build),	    cmocka_unit_test(test_kept_message_reads_the_same),
+	    cmocka_unit_test(test_damaged_message_stays_in_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
