@@ -1,8 +1,8 @@
 /*
- * The nftables reader of the linter: libnftnl rules -> conntrack users and
- * filter chains (see lint_nft.h).  Two passes: every rule is decoded once on
- * its own (its selector, what it needs from conntrack, its verdict and
- * jumps), then every base chain is walked, carrying the conditions of the
+ * The nftables reader of the linter: rules' netlink messages -> conntrack
+ * users and filter chains (see lint_nft.h).  Every base chain is walked,
+ * each rule decoded where the walk meets it (its selector, what it needs
+ * from conntrack, its verdict and jumps), carrying the conditions of the
  * jumps down into the chains they reach, so that Docker's DNAT in the
  * DOCKER chain is attributed to the prerouting and output hooks of the nat
  * base chains that jump there, with their conditions.
@@ -152,8 +152,8 @@ static inline uint32_t attr_be32(const struct nlattr *a)
 /*
  * One expression of a rule, read straight from the rule's netlink message
  * (NFTA_LIST_ELEM { NFTA_EXPR_NAME, NFTA_EXPR_DATA { ... } }): its
- * attributes by type.  Every expression's attribute types are small
- * (NFTA_PAYLOAD_MAX is the largest we read).  libnftnl's parse allocated
+ * attributes by type (those we read are all below XA_MAX; NFTA_HASH_MAX,
+ * the largest, is 9).  libnftnl's parse allocated
  * each expression and looked its ops up by name, most of the decode's time
  * on a kube-proxy host; we need a handful of fields from each.
  */

@@ -1,7 +1,8 @@
 /*
- * The nftables reader of the linter: turns a dump of the live ruleset
- * (libnftnl objects) into the backend-neutral struct lint_input.  Pure:
- * the nft backend dumps, this only decodes, so tests can feed it objects.
+ * The nftables reader of the linter: turns a dump of the live ruleset (the
+ * rules' netlink messages, or libnftnl objects) into the backend-neutral
+ * struct lint_input.  Pure: the nft backend dumps, this only decodes, so
+ * tests can feed it objects.
  *
  * It understands native nft expressions (payload, meta, cmp, range, bitwise,
  * lookup in anonymous and named sets and maps, ct, nat, masq, redir, objref,
