@@ -5,7 +5,9 @@
  * nlmsg builders), parsed back as a dump would be, and compared in the
  * canonical text the backend's plan compares with.  Then the parsed rules,
  * moved into someone else's table, go through lint_nft_decode(), which must
- * see each of our notrack rules as a foreign notrack.  No kernel, no root.
+ * see each of our notrack rules as a foreign notrack.  And a foreign rule
+ * kept as its message, cut by lint_nft_rule_compact(), reads as the same
+ * rule parsed.  No kernel, no root.
  */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -16,6 +18,9 @@
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -281,12 +286,263 @@ static void test_lint_reads_what_we_build(void **state)
 	*state = NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* a foreign rule kept as its message, cut to what lint reads           */
+
+static struct nftnl_expr *expr_u32s(const char *name, uint16_t a1, uint32_t v1, uint16_t a2, uint32_t v2)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+
+	assert_non_null(e);
+	if (a1)
+		nftnl_expr_set_u32(e, a1, v1);
+	if (a2)
+		nftnl_expr_set_u32(e, a2, v2);
+	return e;
+}
+
+static struct nftnl_expr *expr_cmp_eq(const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = expr_u32s("cmp", NFTNL_EXPR_CMP_SREG, NFT_REG_1, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	return e;
+}
+
+static struct nftnl_expr *expr_load(uint32_t base, uint32_t off, uint32_t len)
+{
+	struct nftnl_expr *e = expr_u32s("payload", NFTNL_EXPR_PAYLOAD_BASE, base, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	return e;
+}
+
+/* iptables-nft's kube-proxy rules: "-A KUBE-SERVICES -d 10.96.0.1/32 -p tcp
+ * -m comment --comment ... -m tcp --dport 80 -j KUBE-SVC-X", and the
+ * service chain's DNAT (native here), each with a counter. */
+static struct nftnl_rule *kube_rule(bool service)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	const uint8_t tcp = IPPROTO_TCP, addr[4] = {10, 96, 0, 1}, to[4] = {10, 244, 0, 1};
+	const uint16_t dport = htons(80), to_port = htons(8080);
+	struct nftnl_expr *e;
+
+	assert_non_null(r);
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_IPV4);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "nat");
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, service ? "KUBE-SERVICES" : "KUBE-SVC-X");
+	nftnl_rule_add_expr(r,
+			    expr_u32s("meta", NFTNL_EXPR_META_KEY, NFT_META_L4PROTO, NFTNL_EXPR_META_DREG, NFT_REG_1));
+	nftnl_rule_add_expr(r, expr_cmp_eq(&tcp, 1));
+	if (service) {
+		nftnl_rule_add_expr(r, expr_load(NFT_PAYLOAD_NETWORK_HEADER, 16, 4));
+		nftnl_rule_add_expr(r, expr_cmp_eq(addr, 4));
+		char *info = calloc(1, 256); /* struct xt_comment_info; libnftnl takes it */
+		assert_non_null(info);
+		strcpy(info, "default/kubernetes:https cluster IP");
+		e = expr_u32s("match", NFTNL_EXPR_MT_REV, 0, 0, 0);
+		nftnl_expr_set_str(e, NFTNL_EXPR_MT_NAME, "comment");
+		nftnl_expr_set(e, NFTNL_EXPR_MT_INFO, info, 256);
+		nftnl_rule_add_expr(r, e);
+		nftnl_rule_add_expr(r, expr_load(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2));
+		nftnl_rule_add_expr(r, expr_cmp_eq(&dport, 2));
+	}
+	nftnl_rule_add_expr(r, nftnl_expr_alloc("counter"));
+	if (service) {
+		e = expr_u32s("immediate", NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT, NFTNL_EXPR_IMM_VERDICT,
+			      (uint32_t)NFT_JUMP);
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, "KUBE-SVC-X");
+		nftnl_rule_add_expr(r, e);
+		return r;
+	}
+	e = expr_u32s("immediate", NFTNL_EXPR_IMM_DREG, NFT_REG_1, 0, 0);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, to, 4);
+	nftnl_rule_add_expr(r, e);
+	e = expr_u32s("immediate", NFTNL_EXPR_IMM_DREG, NFT_REG_2, 0, 0);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &to_port, 2);
+	nftnl_rule_add_expr(r, e);
+	e = expr_u32s("nat", NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT, NFTNL_EXPR_NAT_FAMILY, NFPROTO_IPV4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	nftnl_rule_add_expr(r, e);
+	return r;
+}
+
+static size_t count_exprs(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *el;
+	size_t n = 0;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		mnl_attr_for_each_nested(el, a)
+		{
+			n++;
+		}
+	}
+	return n;
+}
+
+/* The same rules, handed over parsed and kept as their cut messages, give
+ * lint the same users: PREROUTING and OUTPUT both jump to KUBE-SERVICES. */
+static void test_kept_message_reads_the_same(void **state)
+{
+	const struct lint_nft_table table = {.family = NFPROTO_IPV4, .name = "nat"};
+	const struct lint_nft_chain chains[4] = {
+	    {NFPROTO_IPV4, "nat", "PREROUTING", true, NF_INET_PRE_ROUTING, NF_ACCEPT, "nat", -100},
+	    {NFPROTO_IPV4, "nat", "OUTPUT", true, NF_INET_LOCAL_OUT, NF_ACCEPT, "nat", -100},
+	    {NFPROTO_IPV4, "nat", "KUBE-SERVICES", false, 0, 0, "", 0},
+	    {NFPROTO_IPV4, "nat", "KUBE-SVC-X", false, 0, 0, "", 0},
+	};
+	struct nftnl_rule *parsed[4];
+	struct lint_nft_rule rules[2][4];
+	struct nlmsghdr *kept[4];
+	struct lint_input in[2] = {{0}};
+	static char buf[1 << 16];
+	bool xt;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		/* the base chains' jumps, then the two kube-proxy rules */
+		if (i < 2) {
+			parsed[i] = nftnl_rule_alloc();
+			assert_non_null(parsed[i]);
+			nftnl_rule_set_u32(parsed[i], NFTNL_RULE_FAMILY, NFPROTO_IPV4);
+			nftnl_rule_set_str(parsed[i], NFTNL_RULE_TABLE, "nat");
+			nftnl_rule_set_str(parsed[i], NFTNL_RULE_CHAIN, chains[i].name);
+			struct nftnl_expr *e = expr_u32s("immediate", NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT,
+							 NFTNL_EXPR_IMM_VERDICT, (uint32_t)NFT_JUMP);
+			nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, "KUBE-SERVICES");
+			nftnl_rule_add_expr(parsed[i], e);
+		} else {
+			parsed[i] = kube_rule(i == 2);
+		}
+		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_IPV4, 0, 1);
+		nftnl_rule_nlmsg_build_payload(nlh, parsed[i]);
+		xt = false;
+		kept[i] = malloc(LINT_NFT_COMPACT_MAX(nlh));
+		assert_non_null(kept[i]);
+		size_t len = lint_nft_rule_compact(nlh, kept[i], &xt);
+		assert_int_equal(len, kept[i]->nlmsg_len);
+		/* the counter goes, and the comment match with its 256 bytes */
+		assert_int_equal(count_exprs(kept[i]), count_exprs(nlh) - (i < 2 ? 0 : i == 2 ? 2 : 1));
+		assert_true(kept[i]->nlmsg_len < nlh->nlmsg_len || i < 2);
+		assert_int_equal(xt, i == 2);
+		for (int k = 0; k < 2; k++)
+			rules[k][i] = (struct lint_nft_rule){.r = k ? NULL : parsed[i],
+							     .raw = k ? kept[i] : NULL,
+							     .family = NFPROTO_IPV4,
+							     .table = "nat",
+							     .chain = chains[i].name,
+							     .handle = (uint64_t)i + 1};
+	}
+	for (int k = 0; k < 2; k++) {
+		const struct lint_nft_view view = {.tables = &table,
+						   .n_tables = 1,
+						   .chains = chains,
+						   .n_chains = 4,
+						   .rules = rules[k],
+						   .n_rules = 4,
+						   .our_table = "notrackctl"};
+		assert_int_equal(lint_nft_decode(&view, &in[k]), 0);
+	}
+	/* the DNAT, with the jump's conditions, from both hooks */
+	unsigned hooks = 0;
+	assert_true(in[0].n_users >= 1);
+	assert_int_equal(in[1].n_users, in[0].n_users);
+	for (size_t u = 0; u < in[0].n_users; u++) {
+		const struct ct_user *p = &in[0].users[u], *q = &in[1].users[u];
+		assert_int_equal(q->need, CT_NEED_DNAT);
+		assert_int_equal(q->need, p->need);
+		assert_int_equal(q->hooks, p->hooks);
+		assert_int_equal(q->widened, p->widened);
+		assert_false(q->widened);
+		assert_string_equal(q->chain, "KUBE-SVC-X");
+		assert_string_equal(q->rule, p->rule);
+		assert_non_null(strstr(q->rule, "dnat to 10.244.0.1:8080"));
+		assert_true(q->kube);
+		assert_int_equal(q->sel.dport.n, 1);
+		assert_int_equal(q->sel.daddr[family_index(FAMILY_IPV4)].n, 1);
+		hooks |= q->hooks;
+	}
+	assert_int_equal(hooks, (1u << NF_INET_PRE_ROUTING) | (1u << NF_INET_LOCAL_OUT));
+	for (int k = 0; k < 2; k++)
+		lint_input_free(&in[k]);
+	for (int i = 0; i < 4; i++) {
+		nftnl_rule_free(parsed[i]);
+		free(kept[i]);
+	}
+}
+
+/* lint_nft_decode() over one kept message, in a prerouting nat chain */
+static int decode_one(const struct nlmsghdr *raw)
+{
+	const struct lint_nft_table table = {.family = NFPROTO_IPV4, .name = "nat"};
+	const struct lint_nft_chain chain = {NFPROTO_IPV4,	  "nat",     "KUBE-SERVICES", true,
+					     NF_INET_PRE_ROUTING, NF_ACCEPT, "nat",	      -100};
+	const struct lint_nft_rule rule = {
+	    .raw = raw, .family = NFPROTO_IPV4, .table = "nat", .chain = "KUBE-SERVICES", .handle = 1};
+	const struct lint_nft_view view = {.tables = &table,
+					   .n_tables = 1,
+					   .chains = &chain,
+					   .n_chains = 1,
+					   .rules = &rule,
+					   .n_rules = 1,
+					   .our_table = "notrackctl"};
+	struct lint_input in = {0};
+	int r = lint_nft_decode(&view, &in);
+
+	lint_input_free(&in);
+	return r;
+}
+
+/* The decoder reads the kernel's bytes itself now: a message with any one
+ * byte changed, or cut short anywhere, is read within its bounds (the ASan
+ * build checks) and decodes or fails, nothing else. */
+static void test_damaged_message_stays_in_bounds(void **state)
+{
+	static char buf[1 << 16];
+	struct nftnl_rule *r[2] = {kube_rule(true), kube_rule(false)};
+	size_t decoded = 0;
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_IPV4, 0, 1);
+		nftnl_rule_nlmsg_build_payload(nlh, r[k]);
+		size_t len = nlh->nlmsg_len, head = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+		for (size_t i = 0; i < 3 * len; i++) {
+			/* every byte flipped, then zeroed; then every length */
+			struct nlmsghdr *bad = malloc(len), *kept = malloc(LINT_NFT_COMPACT_MAX(nlh));
+			bool xt = false;
+			assert_non_null(bad);
+			assert_non_null(kept);
+			memcpy(bad, nlh, len);
+			if (i < 2 * len && i % len >= head)
+				((uint8_t *)bad)[i % len] = i < len ? (uint8_t) ~((uint8_t *)bad)[i] : 0;
+			else if (i >= 2 * len)
+				bad->nlmsg_len = (uint32_t)(head + (i - 2 * len) % (len - head));
+			if (lint_nft_rule_compact(bad, kept, &xt) > 0) {
+				assert_true(kept->nlmsg_len <= LINT_NFT_COMPACT_MAX(bad));
+				decoded += decode_one(kept) == 0;
+			}
+			free(bad);
+			free(kept);
+		}
+	}
+	assert_true(decoded > 0);
+	for (int k = 0; k < 2; k++)
+		nftnl_rule_free(r[k]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_rules_survive_netlink),
-	    cmocka_unit_test(test_sets_survive_netlink),
-	    cmocka_unit_test(test_lint_reads_what_we_build),
+	    cmocka_unit_test(test_rules_survive_netlink),	    cmocka_unit_test(test_sets_survive_netlink),
+	    cmocka_unit_test(test_lint_reads_what_we_build),	    cmocka_unit_test(test_kept_message_reads_the_same),
+	    cmocka_unit_test(test_damaged_message_stays_in_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,8 @@
 /*
- * The nftables reader of the linter: libnftnl rules -> conntrack users and
- * filter chains (see lint_nft.h).  Two passes: every rule is decoded once on
- * its own (its selector, what it needs from conntrack, its verdict and
- * jumps), then every base chain is walked, carrying the conditions of the
+ * The nftables reader of the linter: rules' netlink messages -> conntrack
+ * users and filter chains (see lint_nft.h).  Every base chain is walked,
+ * each rule decoded where the walk meets it (its selector, what it needs
+ * from conntrack, its verdict and jumps), carrying the conditions of the
  * jumps down into the chains they reach, so that Docker's DNAT in the
  * DOCKER chain is attributed to the prerouting and output hooks of the nat
  * base chains that jump there, with their conditions.
@@ -15,14 +15,18 @@
  */
 #include "backend/nft/lint_nft.h"
 #include "lint/lint_xt.h"
+#include "util/hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <libnftnl/expr.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -89,7 +93,6 @@ struct decoded {
 	bool notrack;
 	char action[160]; /* the non-selector part in words */
 	const struct lint_nft_rule *src;
-	struct nftnl_rule *parsed; /* src->raw parsed, for as long as this lives */
 };
 
 struct decoder {
@@ -102,6 +105,147 @@ struct decoder {
 	uint32_t hooknum_hint;
 	int err;
 };
+
+/*
+ * Netlink attributes, read inline: the decoder visits every attribute of
+ * every rule it meets, and libmnl's accessors are each a call through the
+ * PLT (a tenth of a kube-proxy lint).  Same checks as mnl_attr_ok().
+ */
+static inline uint16_t attr_type(const struct nlattr *a)
+{
+	return a->nla_type & NLA_TYPE_MASK;
+}
+
+static inline uint16_t attr_len(const struct nlattr *a)
+{
+	return a->nla_len > MNL_ATTR_HDRLEN ? (uint16_t)(a->nla_len - MNL_ATTR_HDRLEN) : 0;
+}
+
+static inline const void *attr_data(const struct nlattr *a)
+{
+	return (const char *)a + MNL_ATTR_HDRLEN;
+}
+
+static inline bool attr_ok(const struct nlattr *a, const char *end)
+{
+	return end - (const char *)a >= (ptrdiff_t)sizeof(*a) && a->nla_len >= sizeof(*a) &&
+	       a->nla_len <= end - (const char *)a;
+}
+
+static inline const struct nlattr *attr_next(const struct nlattr *a)
+{
+	return (const struct nlattr *)((const char *)a + MNL_ALIGN(a->nla_len));
+}
+
+static inline uint32_t attr_be32(const struct nlattr *a)
+{
+	uint32_t v;
+
+	memcpy(&v, attr_data(a), sizeof(v));
+	return ntohl(v);
+}
+
+/* every attribute nested in nest */
+#define FOR_NESTED(a, nest)                                                                                            \
+	for ((a) = attr_data(nest); attr_ok((a), (const char *)attr_data(nest) + attr_len(nest)); (a) = attr_next(a))
+
+/*
+ * One expression of a rule, read straight from the rule's netlink message
+ * (NFTA_LIST_ELEM { NFTA_EXPR_NAME, NFTA_EXPR_DATA { ... } }): its
+ * attributes by type (those we read are all below XA_MAX; NFTA_HASH_MAX,
+ * the largest, is 9).  libnftnl's parse allocated
+ * each expression and looked its ops up by name, most of the decode's time
+ * on a kube-proxy host; we need a handful of fields from each.
+ */
+#define XA_MAX 15
+
+struct xattrs {
+	const char *name;
+	const struct nlattr *tb[XA_MAX + 1];
+	char str[NFT_NAME_MAXLEN]; /* a string attribute without its NUL (below) */
+};
+
+static bool xa_has(struct xattrs *e, uint16_t t)
+{
+	return e->tb[t] != NULL;
+}
+
+/* A u32 attribute in host order; 0 when absent, as libnftnl's getters */
+static uint32_t xa_u32(struct xattrs *e, uint16_t t)
+{
+	const struct nlattr *a = e->tb[t];
+
+	return a && attr_len(a) >= sizeof(uint32_t) ? attr_be32(a) : 0;
+}
+
+/* A string attribute.  The kernel's dumps end them with a NUL; libnftnl's
+ * builder (a rule handed over parsed, decode_rule) leaves some without one
+ * (netlink's NLA_STRING need not have it), so those are copied out. */
+static const char *attr_str(const struct nlattr *a, char *buf, size_t size)
+{
+	uint16_t len = a ? attr_len(a) : 0;
+
+	if (!a)
+		return NULL;
+	if (len && memchr(attr_data(a), 0, len))
+		return attr_data(a);
+	snprintf(buf, size, "%.*s", (int)len, (const char *)attr_data(a));
+	return buf;
+}
+
+static const char *xa_str(struct xattrs *e, uint16_t t)
+{
+	return attr_str(e->tb[t], e->str, sizeof(e->str));
+}
+
+/* An attribute's bytes as they are (xt info structs) */
+static const uint8_t *xa_bin(struct xattrs *e, uint16_t t, uint32_t *len)
+{
+	const struct nlattr *a = e->tb[t];
+
+	*len = a ? attr_len(a) : 0;
+	return a ? attr_data(a) : NULL;
+}
+
+/* The first attribute of type t nested in a, or NULL */
+static const struct nlattr *nested(const struct nlattr *a, uint16_t t)
+{
+	const struct nlattr *n;
+
+	FOR_NESTED(n, a)
+	{
+		if (attr_type(n) == t)
+			return n;
+	}
+	return NULL;
+}
+
+/* A data attribute's value (NFTA_DATA_VALUE inside it: cmp, range,
+ * bitwise and immediate operands) */
+static const uint8_t *xa_data(struct xattrs *e, uint16_t t, uint32_t *len)
+{
+	const struct nlattr *v = e->tb[t] ? nested(e->tb[t], NFTA_DATA_VALUE) : NULL;
+
+	*len = v ? attr_len(v) : 0;
+	return v ? attr_data(v) : NULL;
+}
+
+/* An immediate's verdict (NFTA_DATA_VERDICT { CODE, CHAIN }); false when
+ * it loads data instead */
+static bool xa_verdict(struct xattrs *e, uint16_t t, int *code, const char **chain)
+{
+	const struct nlattr *v = e->tb[t] ? nested(e->tb[t], NFTA_DATA_VERDICT) : NULL, *c;
+
+	*code = 0; /* (what libnftnl's getter gave for a verdict it did not hold) */
+	*chain = NULL;
+	if (!v)
+		return false;
+	c = nested(v, NFTA_VERDICT_CODE);
+	if (c && attr_len(c) >= sizeof(uint32_t))
+		*code = (int)attr_be32(c);
+	*chain = attr_str(nested(v, NFTA_VERDICT_CHAIN), e->str, sizeof(e->str));
+	return true;
+}
 
 static void action(struct decoded *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void action(struct decoded *d, const char *fmt, ...)
@@ -182,18 +326,18 @@ static unsigned rule_af(struct decoder *x)
 	return f == FAMILY_BOTH ? 0 : f;
 }
 
-static void on_payload(struct decoder *x, struct nftnl_expr *e)
+static void on_payload(struct decoder *x, struct xattrs *e)
 {
 	uint32_t base, off, len, dreg;
 	struct reg r;
 	unsigned af;
 
-	if (!nftnl_expr_is_set(e, NFTNL_EXPR_PAYLOAD_DREG))
+	if (!xa_has(e, NFTA_PAYLOAD_DREG))
 		return; /* a payload write: selects nothing */
-	dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG);
-	base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
-	off = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
-	len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+	dreg = xa_u32(e, NFTA_PAYLOAD_DREG);
+	base = xa_u32(e, NFTA_PAYLOAD_BASE);
+	off = xa_u32(e, NFTA_PAYLOAD_OFFSET);
+	len = xa_u32(e, NFTA_PAYLOAD_LEN);
 	memset(&r, 0, sizeof(r));
 	r.len = len;
 	af = rule_af(x);
@@ -216,15 +360,15 @@ static void on_payload(struct decoder *x, struct nftnl_expr *e)
 
 static uint32_t u32_of(const uint8_t *data, unsigned len);
 
-static void on_meta(struct decoder *x, struct nftnl_expr *e)
+static void on_meta(struct decoder *x, struct xattrs *e)
 {
-	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY), dreg;
+	uint32_t key = xa_u32(e, NFTA_META_KEY), dreg;
 
-	if (!nftnl_expr_is_set(e, NFTNL_EXPR_META_DREG)) {
+	if (!xa_has(e, NFTA_META_DREG)) {
 		/* meta set: changes the packet, selects nothing; a mark it sets
 		 * opens the gates that test those bits (follow_marks) */
-		if (key == NFT_META_MARK && nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG)) {
-			const struct reg *r = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_META_SREG));
+		if (key == NFT_META_MARK && xa_has(e, NFTA_META_SREG)) {
+			const struct reg *r = reg_at(x, xa_u32(e, NFTA_META_SREG));
 			bool known = r && (r->kind == R_IMM || r->kind == R_MARKOR) && r->len == 4;
 			x->d->mark_write = true;
 			x->d->mark_any |= !known;
@@ -233,7 +377,7 @@ static void on_meta(struct decoder *x, struct nftnl_expr *e)
 		}
 		return;
 	}
-	dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_META_DREG);
+	dreg = xa_u32(e, NFTA_META_DREG);
 	switch (key) {
 	case NFT_META_L4PROTO: load(x, dreg, R_L4PROTO, 1); break;
 	case NFT_META_NFPROTO: load(x, dreg, R_NFPROTO, 1); break;
@@ -252,16 +396,15 @@ static void on_meta(struct decoder *x, struct nftnl_expr *e)
 	}
 }
 
-static void on_bitwise(struct decoder *x, struct nftnl_expr *e)
+static void on_bitwise(struct decoder *x, struct xattrs *e)
 {
-	struct reg *src = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_SREG));
-	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG), mlen = 0, xlen = 0;
-	const uint8_t *mask = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &mlen);
-	const uint8_t * xor = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &xlen);
+	struct reg *src = reg_at(x, xa_u32(e, NFTA_BITWISE_SREG));
+	uint32_t dreg = xa_u32(e, NFTA_BITWISE_DREG), mlen = 0, xlen = 0;
+	const uint8_t *mask = xa_data(e, NFTA_BITWISE_MASK, &mlen);
+	const uint8_t * xor = xa_data(e, NFTA_BITWISE_XOR, &xlen);
 	struct reg r;
 	bool plain_mask = mask && mlen <= 16 && xor;
-	bool shift = nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) &&
-		     nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) != NFT_BITWISE_BOOL;
+	bool shift = xa_has(e, NFTA_BITWISE_OP) && xa_u32(e, NFTA_BITWISE_OP) != NFT_BITWISE_BOOL;
 
 	for (uint32_t i = 0; plain_mask && i < xlen; i++)
 		plain_mask = xor[i] == 0;
@@ -309,19 +452,19 @@ static int add_target(struct decoded *d, const char *chain)
 	return 0;
 }
 
-static void on_immediate(struct decoder *x, struct nftnl_expr *e)
+static void on_immediate(struct decoder *x, struct xattrs *e)
 {
-	uint32_t dreg = nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG), len = 0;
+	uint32_t dreg = xa_u32(e, NFTA_IMMEDIATE_DREG), len = 0;
 	struct decoded *d = x->d;
 
 	if (dreg == NFT_REG_VERDICT) {
-		d->verdict = (int)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
-		if ((d->verdict == NFT_JUMP || d->verdict == NFT_GOTO) && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN) &&
-		    add_target(d, nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN)) < 0)
+		const char *chain;
+		xa_verdict(e, NFTA_IMMEDIATE_DATA, &d->verdict, &chain);
+		if ((d->verdict == NFT_JUMP || d->verdict == NFT_GOTO) && chain && add_target(d, chain) < 0)
 			x->err = -ENOMEM;
 		return;
 	}
-	const void *data = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
+	const void *data = xa_data(e, NFTA_IMMEDIATE_DATA, &len);
 	struct reg r;
 	memset(&r, 0, sizeof(r));
 	r.kind = R_IMM;
@@ -434,11 +577,11 @@ static void set_ct_state(struct decoder *x, uint32_t mask)
 	action(x->d, "ct state %s", words);
 }
 
-static void on_cmp(struct decoder *x, struct nftnl_expr *e)
+static void on_cmp(struct decoder *x, struct xattrs *e)
 {
-	struct reg *r = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG));
-	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP), len = 0;
-	const uint8_t *data = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+	struct reg *r = reg_at(x, xa_u32(e, NFTA_CMP_SREG));
+	uint32_t op = xa_u32(e, NFTA_CMP_OP), len = 0;
+	const uint8_t *data = xa_data(e, NFTA_CMP_DATA, &len);
 	struct lint_sel *s = &x->d->sel;
 
 	if (!r || !data || !len) {
@@ -514,12 +657,12 @@ static void on_cmp(struct decoder *x, struct nftnl_expr *e)
 	}
 }
 
-static void on_range(struct decoder *x, struct nftnl_expr *e)
+static void on_range(struct decoder *x, struct xattrs *e)
 {
-	struct reg *r = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_SREG));
-	uint32_t op = nftnl_expr_get_u32(e, NFTNL_EXPR_RANGE_OP), flen = 0, tlen = 0;
-	const uint8_t *from = nftnl_expr_get(e, NFTNL_EXPR_RANGE_FROM_DATA, &flen);
-	const uint8_t *to = nftnl_expr_get(e, NFTNL_EXPR_RANGE_TO_DATA, &tlen);
+	struct reg *r = reg_at(x, xa_u32(e, NFTA_RANGE_SREG));
+	uint32_t op = xa_u32(e, NFTA_RANGE_OP), flen = 0, tlen = 0;
+	const uint8_t *from = xa_data(e, NFTA_RANGE_FROM_DATA, &flen);
+	const uint8_t *to = xa_data(e, NFTA_RANGE_TO_DATA, &tlen);
 	unsigned w = r && r->kind == R_PORT ? LINT_PORT_WIDTH : r && r->kind == R_ADDR ? family_addr_len(r->af) : 0;
 	struct lint_ranges set = {0};
 	struct lint_range rg;
@@ -756,16 +899,15 @@ static int concat_vmap(struct decoder *x, struct nftnl_set *s, uint32_t sreg)
 	return e < 0 ? e : 1;
 }
 
-static void on_lookup(struct decoder *x, struct nftnl_expr *e)
+static void on_lookup(struct decoder *x, struct xattrs *e)
 {
 	const struct lint_nft_rule *ru = x->rule;
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
-	struct reg *r = reg_at(x, nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG));
+	const char *name = xa_str(e, NFTA_LOOKUP_SET);
+	struct reg *r = reg_at(x, xa_u32(e, NFTA_LOOKUP_SREG));
 	struct nftnl_set *s = name ? find_set(x->v, ru->family, ru->table, name) : NULL;
-	bool inv = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_FLAGS) &&
-		   (nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV);
-	bool has_dreg = nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG);
-	uint32_t dreg = has_dreg ? nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_DREG) : 0;
+	bool inv = xa_has(e, NFTA_LOOKUP_FLAGS) && (xa_u32(e, NFTA_LOOKUP_FLAGS) & NFT_LOOKUP_F_INV);
+	bool has_dreg = xa_has(e, NFTA_LOOKUP_DREG);
+	uint32_t dreg = has_dreg ? xa_u32(e, NFTA_LOOKUP_DREG) : 0;
 	struct lint_ranges set = {0};
 
 	if (!s) {
@@ -781,7 +923,7 @@ static void on_lookup(struct decoder *x, struct nftnl_expr *e)
 	uint32_t klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN);
 	bool concat = (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_CONCAT) || (r && klen > ((r->len + 3) & ~3u));
 	if (has_dreg && dreg == NFT_REG_VERDICT && !inv && r && (concat || r->kind == R_IFNAME)) {
-		int c = concat_vmap(x, s, nftnl_expr_get_u32(e, NFTNL_EXPR_LOOKUP_SREG));
+		int c = concat_vmap(x, s, xa_u32(e, NFTA_LOOKUP_SREG));
 		if (c < 0)
 			x->err = c;
 		if (c) {
@@ -825,10 +967,10 @@ static void need(struct decoder *x, enum ct_need n)
 	x->d->needs |= 1u << n;
 }
 
-static void on_ct(struct decoder *x, struct nftnl_expr *e)
+static void on_ct(struct decoder *x, struct xattrs *e)
 {
-	uint32_t key = nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY);
-	bool set = nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG);
+	uint32_t key = xa_u32(e, NFTA_CT_KEY);
+	bool set = xa_has(e, NFTA_CT_SREG);
 	enum ct_need n;
 
 	switch (key) {
@@ -850,17 +992,16 @@ static void on_ct(struct decoder *x, struct nftnl_expr *e)
 		       : n == CT_NEED_ZONE   ? "zone"
 		       : n == CT_NEED_HELPER ? "helper"
 					     : "match");
-	load(x, nftnl_expr_get_u32(e, NFTNL_EXPR_CT_DREG), n == CT_NEED_STATE ? R_CTSTATE : R_CTOTHER, 4);
+	load(x, xa_u32(e, NFTA_CT_DREG), n == CT_NEED_STATE ? R_CTSTATE : R_CTOTHER, 4);
 }
 
-static void on_objref(struct decoder *x, struct nftnl_expr *e)
+static void on_objref(struct decoder *x, struct xattrs *e)
 {
-	uint32_t type =
-	    nftnl_expr_is_set(e, NFTNL_EXPR_OBJREF_IMM_TYPE) ? nftnl_expr_get_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE) : 0;
+	uint32_t type = xa_has(e, NFTA_OBJREF_IMM_TYPE) ? xa_u32(e, NFTA_OBJREF_IMM_TYPE) : 0;
 
 	if (type == NFT_OBJECT_CT_HELPER) {
 		need(x, CT_NEED_HELPER);
-		const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_OBJREF_IMM_NAME);
+		const char *name = xa_str(e, NFTA_OBJREF_IMM_NAME);
 		action(x->d, "ct helper set \"%s\"", name ? name : "?");
 	} else if (type == NFT_OBJECT_CT_TIMEOUT || type == NFT_OBJECT_CT_EXPECT) {
 		need(x, CT_NEED_OTHER);
@@ -910,9 +1051,9 @@ static int nat_random_ports(struct decoder *x, uint32_t flags)
 	return lint_ranges_set(&x->d->to_port, &rg, 1, LINT_PORT_WIDTH);
 }
 
-static const struct reg *reg_attr(struct decoder *x, struct nftnl_expr *e, uint16_t attr)
+static const struct reg *reg_attr(struct decoder *x, struct xattrs *e, uint16_t attr)
 {
-	return nftnl_expr_is_set(e, attr) ? reg_at(x, nftnl_expr_get_u32(e, attr)) : NULL;
+	return xa_has(e, attr) ? reg_at(x, xa_u32(e, attr)) : NULL;
 }
 
 static void to_words(struct decoded *d, const char *verb)
@@ -925,29 +1066,28 @@ static void to_words(struct decoded *d, const char *verb)
 	strbuf_free(&sb);
 }
 
-static void on_nat(struct decoder *x, struct nftnl_expr *e)
+static void on_nat(struct decoder *x, struct xattrs *e)
 {
-	bool dnat = nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE) == NFT_NAT_DNAT;
-	uint32_t nf = nftnl_expr_is_set(e, NFTNL_EXPR_NAT_FAMILY) ? nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_FAMILY) : 0;
+	bool dnat = xa_u32(e, NFTA_NAT_TYPE) == NFT_NAT_DNAT;
+	uint32_t nf = xa_has(e, NFTA_NAT_FAMILY) ? xa_u32(e, NFTA_NAT_FAMILY) : 0;
 	unsigned fam = nf == NFPROTO_IPV4 ? FAMILY_IPV4 : nf == NFPROTO_IPV6 ? FAMILY_IPV6 : 0;
 
 	need(x, dnat ? CT_NEED_DNAT : CT_NEED_SNAT);
-	if (nat_to(x, fam, reg_attr(x, e, NFTNL_EXPR_NAT_REG_ADDR_MIN), reg_attr(x, e, NFTNL_EXPR_NAT_REG_ADDR_MAX),
-		   reg_attr(x, e, NFTNL_EXPR_NAT_REG_PROTO_MIN), reg_attr(x, e, NFTNL_EXPR_NAT_REG_PROTO_MAX)) < 0)
+	if (nat_to(x, fam, reg_attr(x, e, NFTA_NAT_REG_ADDR_MIN), reg_attr(x, e, NFTA_NAT_REG_ADDR_MAX),
+		   reg_attr(x, e, NFTA_NAT_REG_PROTO_MIN), reg_attr(x, e, NFTA_NAT_REG_PROTO_MAX)) < 0)
 		x->err = -ENOMEM;
 	to_words(x->d, dnat ? "dnat" : "snat");
 }
 
-static void on_masq_redir(struct decoder *x, struct nftnl_expr *e, bool redir)
+static void on_masq_redir(struct decoder *x, struct xattrs *e, bool redir)
 {
-	uint16_t a_min = redir ? NFTNL_EXPR_REDIR_REG_PROTO_MIN : NFTNL_EXPR_MASQ_REG_PROTO_MIN;
-	uint16_t a_max = redir ? NFTNL_EXPR_REDIR_REG_PROTO_MAX : NFTNL_EXPR_MASQ_REG_PROTO_MAX;
+	uint16_t a_min = redir ? NFTA_REDIR_REG_PROTO_MIN : NFTA_MASQ_REG_PROTO_MIN;
+	uint16_t a_max = redir ? NFTA_REDIR_REG_PROTO_MAX : NFTA_MASQ_REG_PROTO_MAX;
 
 	need(x, redir ? CT_NEED_REDIRECT : CT_NEED_MASQUERADE);
 	if (nat_to(x, 0, NULL, NULL, reg_attr(x, e, a_min), reg_attr(x, e, a_max)) < 0)
 		x->err = -ENOMEM;
-	if (!redir && nftnl_expr_is_set(e, NFTNL_EXPR_MASQ_FLAGS) &&
-	    nat_random_ports(x, nftnl_expr_get_u32(e, NFTNL_EXPR_MASQ_FLAGS)) < 0)
+	if (!redir && xa_has(e, NFTA_MASQ_FLAGS) && nat_random_ports(x, xa_u32(e, NFTA_MASQ_FLAGS)) < 0)
 		x->err = -ENOMEM;
 	to_words(x->d, redir ? "redirect" : "masquerade");
 }
@@ -955,11 +1095,11 @@ static void on_masq_redir(struct decoder *x, struct nftnl_expr *e, bool redir)
 /* ------------------------------------------------------------------ */
 /* iptables-nft's xt compat expressions                                 */
 
-static void on_match(struct decoder *x, struct nftnl_expr *e)
+static void on_match(struct decoder *x, struct xattrs *e)
 {
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_MT_NAME);
-	uint32_t rev = nftnl_expr_get_u32(e, NFTNL_EXPR_MT_REV), len = 0;
-	const uint8_t *info = nftnl_expr_get(e, NFTNL_EXPR_MT_INFO, &len);
+	const char *name = xa_str(e, NFTA_MATCH_NAME);
+	uint32_t rev = xa_u32(e, NFTA_MATCH_REV), len = 0;
+	const uint8_t *info = xa_bin(e, NFTA_MATCH_INFO, &len);
 	struct lint_xt xt = {.sel = &x->d->sel};
 
 	if (!name || !info) {
@@ -979,11 +1119,11 @@ static void on_match(struct decoder *x, struct nftnl_expr *e)
 
 /* The target half of iptables-nft's compat expressions: lint_xt decodes
  * it for both iptables readers. */
-static void on_target(struct decoder *x, struct nftnl_expr *e)
+static void on_target(struct decoder *x, struct xattrs *e)
 {
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME);
-	uint32_t rev = nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV), len = 0;
-	const uint8_t *info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &len);
+	const char *name = xa_str(e, NFTA_TARGET_NAME);
+	uint32_t rev = xa_u32(e, NFTA_TARGET_REV), len = 0;
+	const uint8_t *info = xa_bin(e, NFTA_TARGET_INFO, &len);
 	unsigned family = x->table_family == FAMILY_IPV6 ? FAMILY_IPV6 : FAMILY_IPV4;
 	bool before_routing = x->hooknum_hint == NF_INET_PRE_ROUTING || x->hooknum_hint == NF_INET_LOCAL_OUT;
 	struct decoded *d = x->d;
@@ -1019,23 +1159,23 @@ static void on_target(struct decoder *x, struct nftnl_expr *e)
 /* ------------------------------------------------------------------ */
 /* one rule                                                             */
 
-static void on_masq(struct decoder *x, struct nftnl_expr *e)
+static void on_masq(struct decoder *x, struct xattrs *e)
 {
 	on_masq_redir(x, e, false);
 }
 
-static void on_redir(struct decoder *x, struct nftnl_expr *e)
+static void on_redir(struct decoder *x, struct xattrs *e)
 {
 	on_masq_redir(x, e, true);
 }
 
-static void on_notrack(struct decoder *x, struct nftnl_expr *e)
+static void on_notrack(struct decoder *x, struct xattrs *e)
 {
 	(void)e;
 	x->d->notrack = true;
 }
 
-static void on_reject(struct decoder *x, struct nftnl_expr *e)
+static void on_reject(struct decoder *x, struct xattrs *e)
 {
 	(void)e;
 	x->d->verdict = NF_DROP;
@@ -1049,36 +1189,33 @@ static void on_reject(struct decoder *x, struct nftnl_expr *e)
  * host's addresses; other address types are left out, not flagged as a
  * widening.
  */
-static void on_fib(struct decoder *x, struct nftnl_expr *e)
+static void on_fib(struct decoder *x, struct xattrs *e)
 {
-	uint32_t flags = nftnl_expr_is_set(e, NFTNL_EXPR_FIB_FLAGS) ? nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_FLAGS) : 0;
-	uint32_t result =
-	    nftnl_expr_is_set(e, NFTNL_EXPR_FIB_RESULT) ? nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_RESULT) : 0;
+	uint32_t flags = xa_has(e, NFTA_FIB_FLAGS) ? xa_u32(e, NFTA_FIB_FLAGS) : 0;
+	uint32_t result = xa_has(e, NFTA_FIB_RESULT) ? xa_u32(e, NFTA_FIB_RESULT) : 0;
 	struct reg r;
 
-	if (!nftnl_expr_is_set(e, NFTNL_EXPR_FIB_DREG))
+	if (!xa_has(e, NFTA_FIB_DREG))
 		return;
 	memset(&r, 0, sizeof(r));
 	r.kind = R_ADDRTYPE;
 	r.len = 4;
 	/* fib saddr type local: the compare that follows says "sent by this host" */
 	r.source = result == NFT_FIB_RESULT_ADDRTYPE && (flags & NFTA_FIB_F_SADDR);
-	reg_set(x, nftnl_expr_get_u32(e, NFTNL_EXPR_FIB_DREG), &r);
+	reg_set(x, xa_u32(e, NFTA_FIB_DREG), &r);
 }
 
 /* A limit or quota selects packets by rate, which the selector cannot say:
  * it is left out, and the rule is marked (an accept with a limit is not one
  * an untracked packet may skip for free). */
-static void on_limit(struct decoder *x, struct nftnl_expr *e)
+static void on_limit(struct decoder *x, struct xattrs *e)
 {
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-
 	x->d->limited = true;
-	action(x->d, "%s", name && !strcmp(name, "quota") ? "quota" : "limit");
+	action(x->d, "%s", !strcmp(e->name, "quota") ? "quota" : "limit");
 }
 
 /* Expressions that neither load a register nor select packets. */
-static void on_nothing(struct decoder *x, struct nftnl_expr *e)
+static void on_nothing(struct decoder *x, struct xattrs *e)
 {
 	(void)x;
 	(void)e;
@@ -1086,18 +1223,17 @@ static void on_nothing(struct decoder *x, struct nftnl_expr *e)
 
 /* numgen and jhash pick among targets (kube-proxy's endpoint choice): the
  * lookup that follows is a choice, and every target it names is reachable. */
-static void on_random(struct decoder *x, struct nftnl_expr *e)
+static void on_random(struct decoder *x, struct xattrs *e)
 {
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-	uint16_t attr = name && !strcmp(name, "hash") ? NFTNL_EXPR_HASH_DREG : NFTNL_EXPR_NG_DREG;
+	uint16_t attr = !strcmp(e->name, "hash") ? NFTA_HASH_DREG : NFTA_NG_DREG;
 
-	if (nftnl_expr_is_set(e, attr))
-		load(x, nftnl_expr_get_u32(e, attr), R_RANDOM, 4);
+	if (xa_has(e, attr))
+		load(x, xa_u32(e, attr), R_RANDOM, 4);
 }
 
 static const struct {
 	const char *name;
-	void (*fn)(struct decoder *x, struct nftnl_expr *e);
+	void (*fn)(struct decoder *x, struct xattrs *e);
 } expr_handlers[] = {
     {"payload", on_payload},
     {"meta", on_meta},
@@ -1126,30 +1262,138 @@ static const struct {
     {"hash", on_random},
 };
 
-static int expr_cb(struct nftnl_expr *e, void *data)
+/* An expression's name and data attributes. */
+static void expr_parts(const struct nlattr *elem, const struct nlattr **name, const struct nlattr **data)
 {
-	struct decoder *x = data;
-	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	const struct nlattr *a;
 
-	if (!name || x->err)
-		return 0;
-	for (size_t i = 0; i < sizeof(expr_handlers) / sizeof(expr_handlers[0]); i++) {
-		if (!strcmp(name, expr_handlers[i].name)) {
-			expr_handlers[i].fn(x, e);
-			return 0;
+	*name = *data = NULL;
+	FOR_NESTED(a, elem)
+	{
+		if (attr_type(a) == NFTA_EXPR_NAME)
+			*name = a;
+		else if (attr_type(a) == NFTA_EXPR_DATA)
+			*data = a;
+	}
+}
+
+static void (*expr_handler(const char *name))(struct decoder *, struct xattrs *)
+{
+	for (size_t i = 0; i < sizeof(expr_handlers) / sizeof(expr_handlers[0]); i++)
+		if (name[0] == expr_handlers[i].name[0] && !strcmp(name, expr_handlers[i].name))
+			return expr_handlers[i].fn;
+	return NULL;
+}
+
+/* One expression: its attributes gathered, then its handler. */
+static int on_expr(struct decoder *x, const struct nlattr *elem)
+{
+	struct xattrs e;
+	const struct nlattr *a, *data, *name;
+	void (*fn)(struct decoder *, struct xattrs *);
+	char name_buf[32]; /* (the handlers' strings use e.str) */
+
+	memset(e.tb, 0, sizeof(e.tb));
+	expr_parts(elem, &name, &data);
+	e.name = attr_str(name, name_buf, sizeof(name_buf));
+	if (!e.name)
+		return -EPROTO;
+	if (data) {
+		FOR_NESTED(a, data)
+		{
+			if (attr_type(a) <= XA_MAX)
+				e.tb[attr_type(a)] = a;
 		}
 	}
-	/* fib, numgen, hash, rt, exthdr, socket, ...: whatever it loaded, into
-	 * whichever register, is unknown now */
-	reg_forget_all(x);
+	fn = expr_handler(e.name);
+	if (fn)
+		fn(x, &e);
+	else
+		reg_forget_all(x); /* rt, exthdr, socket, ...: whatever it loaded, into
+				    * whichever register, is unknown now */
 	return 0;
+}
+
+/* Whether the decoder would pass over this expression without a trace:
+ * on_nothing's, and iptables-nft's comment match (lint_xt_match reads
+ * nothing of it). */
+static bool expr_inert(const struct nlattr *elem, bool *xt)
+{
+	const struct nlattr *name, *data;
+	char buf[32];
+	const char *n;
+
+	expr_parts(elem, &name, &data);
+	n = attr_str(name, buf, sizeof(buf));
+	if (!n)
+		return false;
+	*xt |= !strcmp(n, "match") || !strcmp(n, "target");
+	if (!data)
+		return false;
+	if (!strcmp(n, "match")) {
+		const struct nlattr *mt = nested(data, NFTA_MATCH_NAME);
+		const char *mn = attr_str(mt, buf, sizeof(buf));
+		return mn && !strcmp(mn, "comment") && nested(data, NFTA_MATCH_INFO);
+	}
+	return expr_handler(n) == on_nothing;
+}
+
+size_t lint_nft_rule_compact(const struct nlmsghdr *nlh, void *buf, bool *xt)
+{
+	size_t head = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+	const struct nlattr *a, *el;
+	struct nlmsghdr *out = buf;
+	struct nlattr *nest;
+	char *p;
+
+	if (nlh->nlmsg_len < head)
+		return 0;
+	memcpy(out, nlh, head);
+	nest = (struct nlattr *)((char *)out + head);
+	nest->nla_type = NLA_F_NESTED | NFTA_RULE_EXPRESSIONS;
+	p = (char *)nest + MNL_ATTR_HDRLEN;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		FOR_NESTED(el, a)
+		{
+			if (expr_inert(el, xt))
+				continue;
+			memcpy(p, el, el->nla_len);
+			memset(p + el->nla_len, 0, MNL_ALIGN(el->nla_len) - el->nla_len);
+			p += MNL_ALIGN(el->nla_len);
+		}
+	}
+	nest->nla_len = (uint16_t)(p - (char *)nest);
+	out->nlmsg_len = (uint32_t)(p - (char *)out);
+	return out->nlmsg_len;
+}
+
+/* The expressions of a rule's message, in order. */
+static int decode_msg(struct decoder *x, const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a, *el;
+	int e = 0;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (attr_type(a) != NFTA_RULE_EXPRESSIONS)
+			continue;
+		FOR_NESTED(el, a)
+		{
+			if (attr_type(el) != NFTA_LIST_ELEM)
+				return -EPROTO;
+			e = on_expr(x, el);
+			if (e < 0 || x->err)
+				return e < 0 ? e : x->err;
+		}
+	}
+	return x->err;
 }
 
 static void decoded_free(struct decoded *d)
 {
-	if (d->parsed)
-		nftnl_rule_free(d->parsed);
-	d->parsed = NULL;
 	lint_sel_free(&d->sel);
 	for (int f = 0; f < 2; f++)
 		lint_ranges_free(&d->to_addr[f]);
@@ -1165,10 +1409,16 @@ static void decoded_free(struct decoded *d)
 	free(d->target_sel);
 }
 
+/* A rule handed over parsed (the plan's tables, tests) is decoded from the
+ * message it builds: one decoder for both.  The kernel dumps a rule in one
+ * message of a dump skb (at most 32 KiB), so its rebuilt message fits. */
+#define RULE_MSG_MAX (128 * 1024)
+
 static int decode_rule(const struct lint_nft_view *v, struct lint_input *out, const struct lint_nft_rule *ru,
-		       uint32_t hooknum, struct decoded *d)
+		       uint32_t hooknum, char **scratch, struct decoded *d)
 {
 	struct decoder x = {.v = v, .out = out, .rule = ru, .d = d, .hooknum_hint = hooknum};
+	const struct nlmsghdr *nlh = ru->raw;
 
 	memset(d, 0, sizeof(*d));
 	d->src = ru;
@@ -1176,15 +1426,15 @@ static int decode_rule(const struct lint_nft_view *v, struct lint_input *out, co
 	lint_sel_init(&d->sel, x.table_family);
 	d->to_addr[0].any = d->to_addr[1].any = d->to_port.any = true;
 	d->verdict = NFT_CONTINUE;
-	if (!ru->r) {
-		d->parsed = nftnl_rule_alloc();
-		if (!d->parsed)
+	if (ru->r) {
+		struct nlmsghdr *built;
+		if (!*scratch && !(*scratch = malloc(RULE_MSG_MAX)))
 			return -ENOMEM;
-		if (nftnl_rule_nlmsg_parse(ru->raw, d->parsed) < 0)
-			return -EPROTO;
+		built = nftnl_nlmsg_build_hdr(*scratch, NFT_MSG_NEWRULE, (uint16_t)ru->family, 0, 0);
+		nftnl_rule_nlmsg_build_payload(built, (struct nftnl_rule *)ru->r);
+		nlh = built;
 	}
-	nftnl_expr_foreach(ru->r ? (struct nftnl_rule *)ru->r : d->parsed, expr_cb, &x);
-	return x.err;
+	return nlh ? decode_msg(&x, nlh) : -EINVAL;
 }
 
 static const char *verdict_words(const struct decoded *d)
@@ -1228,11 +1478,13 @@ struct walker {
 	struct lint_input *out;
 	bool *seen;	       /* indexed like v->rules: decoded before (its notes are out) */
 	size_t *first, *count; /* per chain: its rules are v->rules[first .. first+count) */
-	size_t *by_name;       /* chain indices in (family, table, name) order, for find_chain */
+	size_t *by_name;       /* chain index + 1 by chain_hash(), 0: free (find_chain) */
+	size_t n_slots;	       /* of by_name, a power of two */
 	const struct lint_nft_chain *base;
 	struct lint_chain *filter;   /* the filter chain being described, or NULL */
 	struct mark_writer *writers; /* every meta mark set, once per path that reaches it */
 	size_t n_writers;
+	char *scratch; /* a parsed rule's message (decode_rule) */
 	int err;
 };
 
@@ -1244,54 +1496,44 @@ struct mark_writer {
 	uint32_t bits;	/* else the bits it can set */
 };
 
-static int chain_key_cmp(uint32_t family, const char *table, const char *name, const struct lint_nft_chain *c)
+static uint64_t chain_hash(uint32_t family, const char *table, const char *name)
 {
-	int r;
-
-	if (family != c->family)
-		return family < c->family ? -1 : 1;
-	r = strcmp(table, c->table);
-	return r ? r : strcmp(name, c->name);
+	return hash_mix_str(hash_mix_str(hash_mix_u64(0, family), table), name);
 }
 
-static int chain_order(const void *a, const void *b, void *arg)
-{
-	const struct lint_nft_chain *chains = arg, *y = &chains[*(const size_t *)b];
-	const struct lint_nft_chain *x = &chains[*(const size_t *)a];
-
-	return chain_key_cmp(x->family, x->table, x->name, y);
-}
-
-/* Every jump and every rule looks its chain up: a binary search, since a
- * linear one made a kube-proxy ruleset (thousands of chains) quadratic. */
+/* Every jump and every run of rules looks its chain up: a hash table of
+ * the chains (open addressing, at most half full).  A linear search made a
+ * kube-proxy ruleset (a chain per service) quadratic, and a binary search
+ * compared the long common prefixes of its KUBE-SVC-* names a dozen times
+ * per jump. */
 static int index_chain_names(struct walker *w)
 {
 	const struct lint_nft_view *v = w->v;
 
-	w->by_name = calloc(v->n_chains + 1, sizeof(*w->by_name));
+	w->n_slots = 16;
+	while (w->n_slots < 2 * v->n_chains)
+		w->n_slots *= 2;
+	w->by_name = calloc(w->n_slots, sizeof(*w->by_name));
 	if (!w->by_name)
 		return -ENOMEM;
-	for (size_t i = 0; i < v->n_chains; i++)
-		w->by_name[i] = i;
-	qsort_r(w->by_name, v->n_chains, sizeof(*w->by_name), chain_order, (void *)v->chains);
+	for (size_t i = 0; i < v->n_chains; i++) {
+		const struct lint_nft_chain *c = &v->chains[i];
+		size_t k = chain_hash(c->family, c->table, c->name) & (w->n_slots - 1);
+		while (w->by_name[k])
+			k = (k + 1) & (w->n_slots - 1);
+		w->by_name[k] = i + 1;
+	}
 	return 0;
 }
 
 static const struct lint_nft_chain *find_chain(const struct walker *w, uint32_t family, const char *table,
 					       const char *name)
 {
-	const struct lint_nft_chain *chains = w->v->chains;
-	size_t lo = 0, hi = w->v->n_chains;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = chain_key_cmp(family, table, name, &chains[w->by_name[mid]]);
-		if (!c)
-			return &chains[w->by_name[mid]];
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+	for (size_t k = chain_hash(family, table, name) & (w->n_slots - 1); w->by_name[k];
+	     k = (k + 1) & (w->n_slots - 1)) {
+		const struct lint_nft_chain *c = &w->v->chains[w->by_name[k] - 1];
+		if (c->family == family && !strcmp(c->name, name) && !strcmp(c->table, table))
+			return c;
 	}
 	return NULL;
 }
@@ -1401,13 +1643,12 @@ static int emit_notrack(struct walker *w, const struct decoded *d, const struct 
 	return lint_sel_copy(&n->sel, sel);
 }
 
-static uint32_t hook_hint(const struct walker *w, const struct lint_nft_rule *ru);
 static bool is_ours(const struct lint_nft_view *v, uint32_t family, const char *table);
 
 /* Rule i, decoded where the walk meets it: a decoded rule is most of a
  * kilobyte, and kube-proxy's tables hold tens of thousands, nearly all met
  * once.  A rule met again is decoded again, quietly (its notes are out). */
-static int decode_at(struct walker *w, size_t i, struct decoded *d)
+static int decode_at(struct walker *w, const struct lint_nft_chain *c, size_t i, struct decoded *d)
 {
 	const struct lint_nft_rule *ru = &w->v->rules[i];
 	int e;
@@ -1419,7 +1660,8 @@ static int decode_at(struct walker *w, size_t i, struct decoded *d)
 		lint_sel_init(&d->sel, 0);
 		return 0;
 	}
-	e = decode_rule(w->v, w->seen[i] ? NULL : w->out, ru, hook_hint(w, ru), d);
+	/* the hook NETMAP needs: the rule's own base chain's, if it is in one */
+	e = decode_rule(w->v, w->seen[i] ? NULL : w->out, ru, c->base ? c->hooknum : NF_INET_NUMHOOKS, &w->scratch, d);
 	w->seen[i] = true;
 	return e;
 }
@@ -1588,7 +1830,7 @@ static int walk(struct walker *w, const struct lint_nft_chain *c, const struct l
 		struct decoded dd, *d = &dd;
 		struct lint_sel s;
 
-		e = decode_at(w, i, d);
+		e = decode_at(w, c, i, d);
 		if (e < 0) {
 			decoded_free(d);
 			break;
@@ -1690,15 +1932,6 @@ static bool owner_locked(const struct lint_nft_view *v, uint32_t family, const c
 	return false;
 }
 
-/* The base chains of the table `rule` sits in that reach its chain, for the
- * hook hint NETMAP needs; the first one will do. */
-static uint32_t hook_hint(const struct walker *w, const struct lint_nft_rule *ru)
-{
-	const struct lint_nft_chain *c = find_chain(w, ru->family, ru->table, ru->chain);
-
-	return c && c->base ? c->hooknum : NF_INET_NUMHOOKS;
-}
-
 static int walk_base(struct walker *w, const struct lint_nft_chain *c)
 {
 	const struct lint_nft_view *v = w->v;
@@ -1756,5 +1989,6 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 	free(w.first);
 	free(w.count);
 	free(w.by_name);
+	free(w.scratch);
 	return e;
 }

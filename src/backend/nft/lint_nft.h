@@ -1,7 +1,8 @@
 /*
- * The nftables reader of the linter: turns a dump of the live ruleset
- * (libnftnl objects) into the backend-neutral struct lint_input.  Pure:
- * the nft backend dumps, this only decodes, so tests can feed it objects.
+ * The nftables reader of the linter: turns a dump of the live ruleset (the
+ * rules' netlink messages, or libnftnl objects) into the backend-neutral
+ * struct lint_input.  Pure: the nft backend dumps, this only decodes, so
+ * tests can feed it objects.
  *
  * It understands native nft expressions (payload, meta, cmp, range, bitwise,
  * lookup in anonymous and named sets and maps, ct, nat, masq, redir, objref,
@@ -36,7 +37,9 @@ struct lint_nft_chain {
 };
 
 struct lint_nft_rule {
-	const struct nftnl_rule *r; /* NULL: kept as raw, parsed where the walk meets it */
+	/* NULL: only raw, the rule's netlink message, read where the walk meets
+	 * it; else the parsed rule, whose message is built there (one decoder) */
+	const struct nftnl_rule *r;
 	uint32_t family;
 	const char *table, *chain;
 	uint64_t handle;
@@ -60,3 +63,15 @@ struct lint_nft_view {
 #define LINT_NFT_TABLE_F_OWNER 0x2
 
 int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out);
+
+/*
+ * A rule's message (a kernel dump's) cut to what lint_nft_decode() reads of
+ * it: the header and the expressions, less those the decoder passes over
+ * (counters, iptables-nft's comment match with its 256-byte info struct),
+ * for struct lint_nft_rule.raw.  Written to buf, which has room for
+ * LINT_NFT_COMPACT_MAX(nlh) bytes; returns its length (0: not a rule's
+ * message).  xt is set when the rule holds an xt compat expression
+ * (iptables-nft's).
+ */
+#define LINT_NFT_COMPACT_MAX(nlh) ((size_t)(nlh)->nlmsg_len + 4)
+size_t lint_nft_rule_compact(const struct nlmsghdr *nlh, void *buf, bool *xt);

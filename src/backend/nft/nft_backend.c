@@ -58,8 +58,8 @@ struct live_chain {
 };
 
 struct live_rule {
-	struct nftnl_rule *r; /* NULL: only raw (see struct rule_dump) */
-	struct nlmsghdr *raw;
+	struct nftnl_rule *r;	    /* NULL: only raw (see struct rule_dump) */
+	const struct nlmsghdr *raw; /* in struct live's msgs */
 	uint32_t family;
 	const char *table, *chain;
 	uint64_t handle;
@@ -67,6 +67,16 @@ struct live_rule {
 	bool ours;	 /* an untracked accept we inserted (tag comment) */
 	bool xt;	 /* uses an iptables compat expression */
 };
+
+/* Blocks that the linter's kept messages (keep_raw()) are packed into, freed
+ * together: 10,000 of them were as many allocations, each with its header. */
+struct msg_block {
+	struct msg_block *next;
+	size_t used, size;
+	char data[];
+};
+
+#define MSG_BLOCK_SIZE (64 * 1024)
 
 struct live {
 	uint32_t genid;
@@ -76,6 +86,7 @@ struct live {
 	size_t n_chains;
 	struct live_rule *rules;
 	size_t n_rules;
+	struct msg_block *msgs;
 	struct nftnl_set **sets; /* sets of our table (the linter's read: everyone's, with elements) */
 	size_t n_sets;
 	struct nft_elems *elems; /* the elements of our sets, one for each of sets[] as read_once() read them */
@@ -129,7 +140,11 @@ static void live_free(struct live *l)
 	for (size_t i = 0; i < l->n_rules; i++) {
 		if (l->rules[i].r)
 			nftnl_rule_free(l->rules[i].r);
-		free(l->rules[i].raw);
+	}
+	while (l->msgs) {
+		struct msg_block *m = l->msgs;
+		l->msgs = m->next;
+		free(m);
 	}
 	for (size_t i = 0; i < l->n_sets; i++)
 		nftnl_set_free(l->sets[i]);
@@ -246,9 +261,10 @@ static int xt_expr_cb(struct nftnl_expr *e, void *data)
 /*
  * With raw_foreign (the linter's read), a rule that no plan looks at (not
  * ours, in a table without a filter base chain that is not ours either) is
- * kept as its netlink message, a third of its parsed size, and parsed where
- * the linter meets it: kube-proxy's nat table at 10,000 rules is 8 MB of
- * parsed expressions otherwise.
+ * kept as its netlink message, cut to what the linter reads of it
+ * (lint_nft_rule_compact()), and decoded where the linter meets it:
+ * kube-proxy's nat table at 10,000 rules is 8 MB of parsed expressions, or
+ * 5.5 MB of whole messages (iptables-nft's comment match carries 256 bytes).
  */
 struct rule_dump {
 	struct live *l;
@@ -290,19 +306,9 @@ struct rule_head {
 	uint32_t udata_len;
 };
 
-static int expr_name_cb(const struct nlattr *a, void *data)
-{
-	if (mnl_attr_get_type(a) == NFTA_EXPR_NAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
-		const char *name = mnl_attr_get_str(a);
-		*(bool *)data |= !strcmp(name, "match") || !strcmp(name, "target");
-	}
-	return MNL_CB_OK;
-}
-
 static int rule_head_cb(const struct nlattr *a, void *data)
 {
 	struct rule_head *h = data;
-	const struct nlattr *e;
 
 	switch (mnl_attr_get_type(a)) {
 	case NFTA_RULE_TABLE:
@@ -322,13 +328,6 @@ static int rule_head_cb(const struct nlattr *a, void *data)
 	case NFTA_RULE_USERDATA:
 		h->udata = mnl_attr_get_payload(a);
 		h->udata_len = mnl_attr_get_payload_len(a);
-		break;
-	case NFTA_RULE_EXPRESSIONS:
-		mnl_attr_for_each_nested(e, a)
-		{
-			if (mnl_attr_parse_nested(e, expr_name_cb, &h->lr.xt) < 0)
-				return MNL_CB_ERROR;
-		}
 		break;
 	}
 	return MNL_CB_OK;
@@ -358,13 +357,23 @@ static int keep_raw(struct rule_dump *rd, const struct nlmsghdr *nlh)
 		return 0;
 	h.lr.table = lc->table;
 	h.lr.chain = lc->name;
-	h.lr.raw = malloc(nlh->nlmsg_len);
-	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
-	if (!h.lr.raw || !p) {
-		free(h.lr.raw);
-		return -ENOMEM;
+	size_t room = LINT_NFT_COMPACT_MAX(nlh);
+	if (!l->msgs || l->msgs->size - l->msgs->used < room) {
+		size_t size = room > MSG_BLOCK_SIZE ? room : MSG_BLOCK_SIZE;
+		struct msg_block *m = malloc(sizeof(*m) + size);
+		if (!m)
+			return -ENOMEM;
+		*m = (struct msg_block){.next = l->msgs, .size = size};
+		l->msgs = m;
 	}
-	memcpy(h.lr.raw, nlh, nlh->nlmsg_len);
+	h.lr.raw = (const struct nlmsghdr *)(l->msgs->data + l->msgs->used);
+	size_t len = lint_nft_rule_compact(nlh, l->msgs->data + l->msgs->used, &h.lr.xt);
+	if (!len)
+		return 0; /* parsed instead */
+	p = grow(l->rules, l->n_rules, sizeof(*l->rules));
+	if (!p)
+		return -ENOMEM;
+	l->msgs->used += NLMSG_ALIGN(len);
 	l->rules = p;
 	l->rules[l->n_rules++] = h.lr;
 	return 1;
@@ -2248,6 +2257,10 @@ static int nft_probe_tables(struct probe_list *out, struct diag *d)
 	r = nft_sock_open(&b.sock, d);
 	if (r < 0)
 		return r;
+	/* only counts and the xt flag are wanted: the rules no plan reads are
+	 * kept as the linter keeps them, not parsed (10,000 kube-proxy rules
+	 * parsed doubled the cost of an auto-detected lint) */
+	b.lint_reading = true;
 	r = read_live(&b, &l, true, d);
 	for (size_t i = 0; r == 0 && i < l.n_tables; i++) {
 		const struct live_table *t = &l.tables[i];
