@@ -237,22 +237,27 @@ static int write_via_spare_as(const char *dir, const char *name, const char *dat
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(spare, sizeof(spare), "%s/.%s.spare", dir, name);
-	fd = open_own(spare, O_WRONLY | O_TRUNC);
+	/* Not O_TRUNC: truncating to zero frees the spare's blocks (on ext4 with
+	 * discard, a synchronous discard) only for the write to allocate them
+	 * again.  The spare is nobody's record until it is exchanged, so the
+	 * bytes are written over in place and the tail cut before the fsync. */
+	fd = open_own(spare, O_WRONLY);
 	if (fd < 0) {
 		r = write_replace(dir, name, data, len, true, d);
 		if (r == 0 && (fd = open(spare, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
 			close(fd);
 		return r;
 	}
+	errno = 0;
 	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
+		ssize_t n = pwrite(fd, data + off, len - off, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		off += (size_t)n;
 	}
-	if (off < len || fsync(fd) < 0) {
+	if (off < len || ftruncate(fd, (off_t)len) < 0 || fsync(fd) < 0) {
 		r = sys_fail(d, off < len && errno == 0 ? EIO : errno, spare, "cannot write");
 		close(fd);
 		return r;
