@@ -872,12 +872,13 @@ int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end)
 	}
 	k = &l->v[l->n++];
 	memset(k, 0, sizeof(*k));
-	k->len = (uint8_t)(len < sizeof(k->key) ? len : sizeof(k->key));
-	if (key)
-		memcpy(k->key, key, k->len);
-	for (size_t i = 0; i < 8; i++) {
-		k->hi = k->hi << 8 | k->key[i];
-		k->lo = k->lo << 8 | k->key[i + 8];
+	k->len = (uint8_t)(len < NFT_KEY_MAX ? len : NFT_KEY_MAX);
+	for (size_t i = 0; i < NFT_KEY_MAX; i++) {
+		uint8_t byte = key && i < k->len ? ((const uint8_t *)key)[i] : 0;
+		if (i < 8)
+			k->hi = k->hi << 8 | byte;
+		else
+			k->lo = k->lo << 8 | byte;
 	}
 	k->end = end;
 	return 0;
@@ -939,7 +940,7 @@ static bool sort_ports(struct nft_elems *l, bool end_first)
 	if (!bits)
 		return false;
 	for (size_t i = 0; i < l->n; i++) {
-		unsigned port = (unsigned)l->v[i].key[0] << 8 | l->v[i].key[1];
+		unsigned port = (unsigned)(l->v[i].hi >> 48);
 		unsigned bit = port << 1 | (l->v[i].end != end_first);
 		if (bits[bit / 64] & (1ull << (bit % 64))) {
 			free(bits); /* twice the same: leave it to qsort() */
@@ -953,8 +954,6 @@ static bool sort_ports(struct nft_elems *l, bool end_first)
 			struct nft_key *k = &l->v[n++];
 			unsigned port = bit >> 1;
 			memset(k, 0, sizeof(*k));
-			k->key[0] = (uint8_t)(port >> 8);
-			k->key[1] = (uint8_t)port;
 			k->hi = (uint64_t)port << 48; /* as nft_elems_add() makes it */
 			k->len = 2;
 			k->end = (bit & 1) != end_first;
@@ -1003,14 +1002,14 @@ static int set_items(bool interval, struct nft_elems *l, struct nft_elem_item **
 	for (size_t i = 0; i < l->n; i++) {
 		struct nft_elem_item *it = &items[n++];
 		it->len = l->v[i].len;
-		memcpy(it->start, l->v[i].key, sizeof(it->start));
+		nft_key_bytes(&l->v[i], it->start);
 		if (!interval) {
 			it->kind = ITEM_SINGLE;
 		} else if (l->v[i].end) {
 			it->kind = ITEM_LONE_END;
 		} else if (i + 1 < l->n && l->v[i + 1].end) {
 			it->kind = ITEM_INTERVAL;
-			memcpy(it->end, l->v[++i].key, sizeof(it->end));
+			nft_key_bytes(&l->v[++i], it->end);
 		} else {
 			it->kind = ITEM_OPEN;
 		}
@@ -1043,8 +1042,8 @@ static bool same_boundaries(const struct nft_elems *a, const struct nft_elems *b
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (a->v[i].len != b->v[i].len || a->v[i].end != b->v[i].end ||
-		    memcmp(a->v[i].key, b->v[i].key, a->v[i].len))
+		if (a->v[i].len != b->v[i].len || a->v[i].end != b->v[i].end || a->v[i].hi != b->v[i].hi ||
+		    a->v[i].lo != b->v[i].lo)
 			return false;
 	return true;
 }
@@ -1072,7 +1071,7 @@ static int single_delta(const struct nft_elems *have, const struct nft_elems *wa
 		it = c < 0 ? &out->del[out->n_del++] : &out->add[out->n_add++];
 		memset(it, 0, sizeof(*it));
 		it->len = k->len;
-		memcpy(it->start, k->key, sizeof(it->start));
+		nft_key_bytes(k, it->start);
 		it->kind = ITEM_SINGLE;
 		c < 0 ? i++ : j++;
 	}
@@ -1245,7 +1244,7 @@ int nft_set_canon(const struct nftnl_set *s, struct nft_elems *elems, struct str
 {
 	static const char digits[] = "0123456789abcdef";
 	struct nft_elems *l = elems;
-	char text[2 * sizeof(l->v->key) + 4];
+	char text[2 * NFT_KEY_MAX + 4];
 
 	strbuf_printf(out, "set %s type %u len %u flags %u:", nftnl_set_get_str(s, NFTNL_SET_NAME),
 		      nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE), nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
@@ -1255,8 +1254,9 @@ int nft_set_canon(const struct nftnl_set *s, struct nft_elems *elems, struct str
 		size_t n = 0;
 		text[n++] = ' ';
 		for (size_t k = 0; k < l->v[i].len; k++) {
-			text[n++] = digits[l->v[i].key[k] >> 4];
-			text[n++] = digits[l->v[i].key[k] & 0xf];
+			uint8_t byte = nft_key_byte(&l->v[i], (unsigned)k);
+			text[n++] = digits[byte >> 4];
+			text[n++] = digits[byte & 0xf];
 		}
 		text[n++] = '/';
 		text[n++] = l->v[i].end ? '1' : '0';
