@@ -1,6 +1,7 @@
 #include "backend/nft/nft_build.h"
 
 #include <arpa/inet.h>
+#include <endian.h>
 #include <errno.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
@@ -860,6 +861,8 @@ int nft_elems_reserve(struct nft_elems *l, size_t n)
 
 int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end)
 {
+	uint8_t bytes[NFT_KEY_MAX] = {0};
+	uint64_t hi, lo;
 	struct nft_key *k;
 
 	if (l->n == l->cap) {
@@ -873,13 +876,12 @@ int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end)
 	k = &l->v[l->n++];
 	memset(k, 0, sizeof(*k));
 	k->len = (uint8_t)(len < NFT_KEY_MAX ? len : NFT_KEY_MAX);
-	for (size_t i = 0; i < NFT_KEY_MAX; i++) {
-		uint8_t byte = key && i < k->len ? ((const uint8_t *)key)[i] : 0;
-		if (i < 8)
-			k->hi = k->hi << 8 | byte;
-		else
-			k->lo = k->lo << 8 | byte;
-	}
+	if (key)
+		memcpy(bytes, key, k->len);
+	memcpy(&hi, bytes, 8);
+	memcpy(&lo, bytes + 8, 8);
+	k->hi = be64toh(hi);
+	k->lo = be64toh(lo);
 	k->end = end;
 	return 0;
 }

@@ -9,7 +9,9 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <endian.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "compile/ruleset.h"
 #include "util/strbuf.h"
@@ -39,8 +41,10 @@ static inline uint8_t nft_key_byte(const struct nft_key *k, unsigned i)
 /* The key's bytes into out (NFT_KEY_MAX of them, zero past len). */
 static inline void nft_key_bytes(const struct nft_key *k, uint8_t *out)
 {
-	for (unsigned i = 0; i < NFT_KEY_MAX; i++)
-		out[i] = nft_key_byte(k, i);
+	uint64_t hi = htobe64(k->hi), lo = htobe64(k->lo);
+
+	memcpy(out, &hi, 8);
+	memcpy(out + 8, &lo, 8);
 }
 
 struct nft_elems {
