@@ -2339,10 +2339,12 @@ static int nft_known_save(struct backend *b, struct strbuf *out)
 		if (!buf)
 			return -ENOMEM;
 		for (size_t k = 0; k < e->n; k++) {
+			uint8_t key[NFT_KEY_MAX];
 			buf[at++] = (char)e->v[k].len;
 			buf[at++] = (char)e->v[k].end;
-			for (unsigned j = 0; j < e->v[k].len; j++)
-				buf[at++] = (char)nft_key_byte(&e->v[k], j);
+			nft_key_bytes(&e->v[k], key);
+			memcpy(buf + at, key, e->v[k].len);
+			at += e->v[k].len;
 		}
 		strbuf_putn(out, buf, size);
 		free(buf);
