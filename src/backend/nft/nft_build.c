@@ -874,6 +874,7 @@ int nft_elems_add(struct nft_elems *l, const void *key, uint32_t len, bool end)
 		l->cap = cap;
 	}
 	k = &l->v[l->n++];
+	l->sorted = 0;
 	memset(k, 0, sizeof(*k));
 	k->len = (uint8_t)(len < NFT_KEY_MAX ? len : NFT_KEY_MAX);
 	k->end = end;
@@ -918,6 +919,7 @@ int nft_elems_copy(struct nft_elems *dst, const struct nft_elems *src)
 	if (src->n)
 		memcpy(dst->v, src->v, src->n * sizeof(*dst->v));
 	dst->n = dst->cap = src->n;
+	dst->sorted = src->sorted;
 	return 0;
 }
 
@@ -977,31 +979,38 @@ static bool sort_ports(struct nft_elems *l, bool end_first)
 static void sort_boundaries(struct nft_elems *l, bool end_first)
 {
 	int (*order)(const void *, const void *) = end_first ? cmp_boundary : cmp_boundary_canon;
-	bool asc = true, desc = true;
+	unsigned want = end_first ? NFT_SORTED_END_FIRST : NFT_SORTED_CANON;
+	bool asc = true, desc = true, asc_other = true;
+	size_t i;
 
+	if (l->sorted & want)
+		return;
 	/* the order spelled out, not called through `order`: this look runs
-	 * over 20,000 boundaries several times an apply, and an indirect call
-	 * per pair was most of it */
-	for (size_t i = 1; i < l->n && (asc || desc); i++) {
+	 * over 20,000 boundaries, and an indirect call per pair was most of
+	 * it.  The other order is looked at on the way: the two differ only
+	 * where one interval ends at the key the next starts at. */
+	for (i = 1; i < l->n && (asc || desc); i++) {
 		const struct nft_key *x = &l->v[i - 1], *y = &l->v[i];
-		int c = cmp_key(x, y);
-		if (!c)
-			c = end_first ? (int)y->end - (int)x->end : (int)x->end - (int)y->end;
-		asc &= c <= 0;
-		desc &= c >= 0;
+		int c = cmp_key(x, y), e = (int)y->end - (int)x->end;
+		int mine = c ? c : end_first ? e : -e, other = c ? c : end_first ? -e : e;
+		asc &= mine <= 0;
+		desc &= mine >= 0;
+		asc_other &= other <= 0;
 	}
-	if (asc)
+	if (asc) {
+		l->sorted |= want | (i >= l->n && asc_other ? NFT_SORTED_END_FIRST + NFT_SORTED_CANON - want : 0);
 		return;
+	}
 	if (desc) {
-		for (size_t i = 0, j = l->n - 1; i < j; i++, j--) {
-			struct nft_key t = l->v[i];
-			l->v[i] = l->v[j];
-			l->v[j] = t;
+		for (size_t a = 0, b = l->n - 1; a < b; a++, b--) {
+			struct nft_key t = l->v[a];
+			l->v[a] = l->v[b];
+			l->v[b] = t;
 		}
-		return;
-	}
-	if (!sort_ports(l, end_first))
+	} else if (!sort_ports(l, end_first)) {
 		qsort(l->v, l->n, sizeof(*l->v), order);
+	}
+	l->sorted = want;
 }
 
 /* A set's elements as sorted items: boundaries paired into intervals. */

@@ -47,9 +47,18 @@ static inline void nft_key_bytes(const struct nft_key *k, uint8_t *out)
 	memcpy(out + 8, &lo, 8);
 }
 
+/* Orders the boundaries of a list are known to be ascending in (see
+ * sort_boundaries()): the end of one interval before the start of the next
+ * at an equal key, or after it (the canonical text's order).  Any change
+ * to the list clears them; the look that sets them was most of planning
+ * twice and recording the same 20,000 boundaries. */
+#define NFT_SORTED_END_FIRST 1u
+#define NFT_SORTED_CANON 2u
+
 struct nft_elems {
 	struct nft_key *v;
 	size_t n, cap;
+	unsigned sorted; /* NFT_SORTED_*; 0: not known */
 };
 
 struct nft_desired {
