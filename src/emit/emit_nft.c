@@ -13,54 +13,78 @@ static const char *l4_name(unsigned char proto)
 
 /* A port or range, in hex for the raw payload key of an "_icmp" copy (nft
  * prints a typeof @th integer so). */
-static void put_port(struct strbuf *out, unsigned v, bool hex)
+/* A port (at most 0xffff: 6 characters) written at p; returns the end. */
+static char *port_text(char *p, unsigned v, bool hex)
 {
 	/* by hand: a printf per port was most of rendering 10,000 of them */
-	char buf[8], *e = buf + sizeof(buf), *p = e;
+	char buf[8], *e = buf + sizeof(buf), *d = e;
 
 	/* constant divisors: the compiler multiplies instead of dividing,
 	 * which a base held in a variable cost on 20,000 ports */
 	if (hex) {
 		do {
-			*--p = "0123456789abcdef"[v & 15];
+			*--d = "0123456789abcdef"[v & 15];
 			v >>= 4;
-		} while (v && p > buf);
-		strbuf_puts(out, "0x");
+		} while (v && d > buf);
+		*p++ = '0';
+		*p++ = 'x';
 	} else {
 		do {
-			*--p = (char)('0' + v % 10);
+			*--d = (char)('0' + v % 10);
 			v /= 10;
-		} while (v && p > buf);
+		} while (v && d > buf);
 	}
-	strbuf_putn(out, p, (size_t)(e - p));
+	memcpy(p, d, (size_t)(e - d));
+	return p + (e - d);
 }
 
-static void put_port_range(struct strbuf *out, const struct port_range *p, bool hex)
+/* "first" or "first-last" at p (at most PORT_RANGE_TEXT characters). */
+#define PORT_RANGE_TEXT 16
+static char *port_range_text(char *p, const struct port_range *r, bool hex)
 {
-	put_port(out, p->first, hex);
-	if (p->last != p->first) {
-		strbuf_putc(out, '-');
-		put_port(out, p->last, hex);
+	p = port_text(p, r->first, hex);
+	if (r->last != r->first) {
+		*p++ = '-';
+		p = port_text(p, r->last, hex);
 	}
+	return p;
 }
 
-/* The elements of a port set as nft lists them: 16 to a line. */
+static void put_port_range(struct strbuf *out, const struct port_range *r, bool hex)
+{
+	char buf[PORT_RANGE_TEXT];
+
+	strbuf_putn(out, buf, (size_t)(port_range_text(buf, r, hex) - buf));
+}
+
+/* The elements of a port set as nft lists them: 16 to a line, each line
+ * made in a buffer and appended whole (three appends a port were most of
+ * rendering 10,000 of them). */
 static void put_elements_ports(struct strbuf *out, const struct port_set *s, bool hex)
 {
+	static const char wrap[] = ",\n\t\t\t     ";
+	char line[sizeof(wrap) + 16 * (2 + PORT_RANGE_TEXT)], *p = line;
 	size_t k = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
-		if (s->repr == PORT_SET_INTERVAL) {
-			strbuf_puts(out, i == 0 ? "" : (i % 16 == 0 ? ",\n\t\t\t     " : ", "));
-			put_port_range(out, &s->ranges[i], hex);
-			continue;
-		}
+		bool interval = s->repr == PORT_SET_INTERVAL;
 		/* a hash holds single ports */
-		for (unsigned p = s->ranges[i].first; p <= s->ranges[i].last; p++, k++) {
-			strbuf_puts(out, k == 0 ? "" : (k % 16 == 0 ? ",\n\t\t\t     " : ", "));
-			put_port_range(out, &(struct port_range){p, p}, hex);
+		unsigned last = interval ? s->ranges[i].first : s->ranges[i].last;
+		for (unsigned port = s->ranges[i].first; port <= last; port++, k++) {
+			struct port_range r = interval ? s->ranges[i] : (struct port_range){port, port};
+			if (k % 16 == 0 && k) {
+				strbuf_putn(out, line, (size_t)(p - line));
+				p = line;
+				memcpy(p, wrap, sizeof(wrap) - 1);
+				p += sizeof(wrap) - 1;
+			} else if (k) {
+				*p++ = ',';
+				*p++ = ' ';
+			}
+			p = port_range_text(p, &r, hex);
 		}
 	}
+	strbuf_putn(out, line, (size_t)(p - line));
 }
 
 /* The error types by the names nft lists them with, one to a line as nft

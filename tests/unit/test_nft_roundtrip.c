@@ -145,8 +145,10 @@ static struct nftnl_set *set_roundtrip(const struct nftnl_set *s, const struct n
 	assert_int_equal(nftnl_set_nlmsg_parse(nlh, with), 0);
 	for (size_t i = 0; i < elems->n; i++) {
 		struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+		uint8_t key[NFT_KEY_MAX];
 		assert_non_null(e);
-		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, elems->v[i].key, elems->v[i].len);
+		nft_key_bytes(&elems->v[i], key);
+		nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, elems->v[i].len);
 		if (elems->v[i].end)
 			nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
 		nftnl_set_elem_add(with, e);

@@ -1725,11 +1725,13 @@ static void build_rule(struct nlmsghdr *nlh, const void *o)
 static void put_elem(struct nlmsghdr *nlh, const struct nft_key *k, int index)
 {
 	struct nlattr *elem = mnl_attr_nest_start(nlh, (uint16_t)index), *key;
+	uint8_t bytes[NFT_KEY_MAX];
 
 	if (k->end)
 		mnl_attr_put_u32(nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
 	key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-	mnl_attr_put(nlh, NFTA_DATA_VALUE, k->len, k->key);
+	nft_key_bytes(k, bytes);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, k->len, bytes);
 	mnl_attr_nest_end(nlh, key);
 	mnl_attr_nest_end(nlh, elem);
 }
@@ -2350,9 +2352,11 @@ static int nft_known_save(struct backend *b, struct strbuf *out)
 		if (!buf)
 			return -ENOMEM;
 		for (size_t k = 0; k < e->n; k++) {
+			uint8_t key[NFT_KEY_MAX];
 			buf[at++] = (char)e->v[k].len;
 			buf[at++] = (char)e->v[k].end;
-			memcpy(buf + at, e->v[k].key, e->v[k].len);
+			nft_key_bytes(&e->v[k], key);
+			memcpy(buf + at, key, e->v[k].len);
 			at += e->v[k].len;
 		}
 		strbuf_putn(out, buf, size);
@@ -2435,7 +2439,7 @@ static void known_parse(struct backend *b)
 		for (uint32_t k = 0; k < count && !rd.bad; k++) {
 			const unsigned char *head = take(&rd, 2);
 			const unsigned char *key = head ? take(&rd, head[0]) : NULL;
-			if (!key || head[0] > sizeof(ks->elems.v->key) || head[1] > 1 ||
+			if (!key || head[0] > NFT_KEY_MAX || head[1] > 1 ||
 			    nft_elems_add(&ks->elems, key, head[0], head[1]) < 0)
 				rd.bad = true;
 		}
