@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util/jsonfast.h"
 #include "util/jsonpos.h"
 #include "policy/ct_keys.h"
 
@@ -1276,9 +1275,7 @@ int policy_parse(const struct policy_source *src, struct policy *pol, struct dia
 		jsonpos_line_col(src->text, src->len, off, &d->line, &d->col);
 		return r;
 	}
-	root = jsonfast_loadb(src->text, src->len);
-	if (!root)
-		root = json_loadb(src->text, src->len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(src->text, src->len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return syntax_error(src, &jerr, d);
 	r = need_object(&p, "$", root);
