@@ -287,7 +287,7 @@ static const char *subnet_interface(const struct lint_ranges *rs, unsigned af, c
 
 static bool has_positive_if(const struct lint_ifs *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; s && i < s->n; i++)
 		if (!s->v[i].neg)
 			return true;
 	return false;
@@ -312,10 +312,10 @@ static void place_dnat(struct ct_user *u, const struct host_addr *addrs, size_t 
 		} else if (!local) {
 			u->to_place = LINT_PLACE_REMOTE;
 			if (ifname) {
-				u->to_if.n = 0;
-				snprintf(u->to_if.v[0].name, sizeof(u->to_if.v[0].name), "%s", ifname);
-				u->to_if.v[0].wildcard = u->to_if.v[0].neg = false;
-				u->to_if.n = 1;
+				struct lint_ifs t = {.n = 1};
+				snprintf(t.v[0].name, sizeof(t.v[0].name), "%s", ifname);
+				/* out of memory it stays unknown: only less precise */
+				(void)lint_ifs_intern(&t, &u->to_if);
 			}
 		}
 	}
@@ -328,9 +328,11 @@ static void place_dnat(struct ct_user *u, const struct host_addr *addrs, size_t 
 static bool masquerade_leaves_by(const struct ct_user *u, const char *name, unsigned af, const struct host_addr *addrs,
 				 size_t n)
 {
-	struct lint_ifs t = u->sel.oif;
+	struct lint_ifs t = {0};
 	bool routed = false;
 
+	if (u->sel.oif)
+		t = *u->sel.oif;
 	if (!strcmp(name, "lo"))
 		return false;
 	if (t.n == LINT_IF_MAX)
@@ -354,8 +356,8 @@ static void masquerade_to(struct ct_user *u, const struct host_addr *addrs, size
 {
 	if (!n)
 		return; /* the host's addresses are not known */
-	for (size_t k = 0; k < u->sel.oif.n; k++) {
-		const struct lint_if *o = &u->sel.oif.v[k];
+	for (size_t k = 0; u->sel.oif && k < u->sel.oif->n; k++) {
+		const struct lint_if *o = &u->sel.oif->v[k];
 		bool present = false;
 		for (size_t i = 0; i < n && !o->neg; i++)
 			present |= o->wildcard ? !strncmp(addrs[i].ifname, o->name, strlen(o->name))
@@ -415,7 +417,7 @@ static void source_nat_leaves_by(struct ct_user *u, const struct host_addr *addr
 	unsigned af = fam == FAMILY_IPV4 ? FAMILY_IPV4 : FAMILY_IPV6;
 	const char *ifname;
 
-	if ((fam != FAMILY_IPV4 && fam != FAMILY_IPV6) || has_positive_if(&u->sel.oif))
+	if ((fam != FAMILY_IPV4 && fam != FAMILY_IPV6) || has_positive_if(u->sel.oif))
 		return;
 	ifname = subnet_interface(&u->sel.daddr[family_index(af)], af, addrs, n);
 	if (ifname && strcmp(ifname, "lo"))
@@ -464,7 +466,7 @@ void lint_input_apply_host(struct lint_input *in, const struct host_addr *addrs,
 		/* only one family, and sources pinned to one connected subnet */
 		if (fam != FAMILY_IPV4 && fam != FAMILY_IPV6)
 			continue;
-		if (has_positive_if(&u->sel.iif))
+		if (has_positive_if(u->sel.iif))
 			continue;
 		unsigned af = fam == FAMILY_IPV4 ? FAMILY_IPV4 : FAMILY_IPV6;
 		const char *ifname = subnet_interface(&u->sel.saddr[family_index(af)], af, addrs, n);
@@ -540,9 +542,9 @@ static int ir_sel(const struct ruleset *rs, const struct rule *ru, struct lint_r
 		r = and_addr_set(s, rs, ru->peer_set, ru->peer_field);
 	if (r == 0)
 		r = and_addr_set(s, rs, ru->local_set, ru->local_field);
-	if (ru->has_ifname)
-		lint_sel_add_if(s, ru->hook == HOOK_PREROUTING, ru->ifname.name, ru->ifname.wildcard,
-				ru->ifname_invert);
+	if (r == 0 && ru->has_ifname)
+		r = lint_sel_add_if(s, ru->hook == HOOK_PREROUTING, ru->ifname.name, ru->ifname.wildcard,
+				    ru->ifname_invert);
 	return r;
 }
 
@@ -593,8 +595,10 @@ static int probe_add(struct probes *p, enum hook h, bool reply, unsigned scopes,
 	 * and a notrack at prerouting leaves a packet that has one alone (nft's
 	 * notrack and xt's CT --notrack both do); if it was not, the output
 	 * probe says so.  So prerouting never decides for lo. */
-	if (h == HOOK_PREROUTING)
-		lint_sel_add_if(&pr->sel, true, "lo", false, true);
+	if (h == HOOK_PREROUTING && lint_sel_add_if(&pr->sel, true, "lo", false, true) < 0) {
+		lint_sel_free(&pr->sel);
+		return -ENOMEM;
+	}
 	pr->hook = h;
 	pr->reply = reply;
 	pr->kept_port = false;
@@ -613,15 +617,15 @@ static int loopback_probe(struct probes *p, const struct lint_sel *o)
 	struct lint_sel lo;
 	int e;
 
-	if (lint_ifs_implies(&o->iif, &not_lo))
+	if (lint_ifs_implies(o->iif, &not_lo))
 		return 0; /* it never sees lo */
 	e = lint_sel_copy(&lo, o);
 	if (e < 0)
 		return e;
-	lo.iif.n = 0;
-	lo.oif.n = 0;
-	lint_sel_add_if(&lo, false, "lo", false, false);
-	e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &lo);
+	lo.iif = lo.oif = NULL;
+	e = lint_sel_add_if(&lo, false, "lo", false, false);
+	if (e == 0)
+		e = probe_add(p, HOOK_OUTPUT, false, SCOPES_ALL, &lo);
 	lint_sel_free(&lo);
 	return e;
 }
@@ -706,8 +710,7 @@ static int reply_sel(const struct ct_user *u, const struct lint_sel *o, struct l
 	}
 	/* the reply arrives where the original left, and leaves where it arrived */
 	if (dnat) {
-		r->iif.n = u->to_if.n;
-		r->iif.v[0] = u->to_if.v[0];
+		r->iif = u->to_if;
 		r->oif = o->iif;
 	} else {
 		r->iif = o->oif;
@@ -817,7 +820,7 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[F
 	    (u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT | LINT_HOOK_FORWARD | LINT_HOOK_POSTROUTING)) &&
 	    !u->from_host;
 	/* a rule that names an input interface never sees a packet this host sends */
-	bool local = (u->hooks & (LINT_HOOK_OUTPUT | LINT_HOOK_POSTROUTING)) && !has_positive_if(&u->sel.iif);
+	bool local = (u->hooks & (LINT_HOOK_OUTPUT | LINT_HOOK_POSTROUTING)) && !has_positive_if(u->sel.iif);
 	/* this host's own packets already carry an address of the interface
 	 * they leave by, the one a masquerade would pick: it changes nothing
 	 * for them (an SNAT to another address does) */
@@ -851,12 +854,12 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[F
 	if (e == 0 && is_nat(u->need) && (u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)))
 		/* NAT on arrival is never decided for a packet arriving on lo: its
 		 * flow began on output (see probe_add) */
-		lint_sel_add_if(&o, true, "lo", false, true);
+		e = lint_sel_add_if(&o, true, "lo", false, true);
 	if (e == 0 && source_nat)
 		/* source NAT of a packet to this host itself (out through lo) changes
 		 * nothing that matters; without this every loopback notrack would
 		 * "break" Docker's masquerade */
-		lint_sel_add_if(&o, false, "lo", false, true);
+		e = lint_sel_add_if(&o, false, "lo", false, true);
 	if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)) && hairpin(u)) {
 		/* nothing arrives as it matches: only its replies are probed */
 	} else if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT))) {
@@ -915,7 +918,7 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[F
 		if (p->v[i].hook == HOOK_OUTPUT && !p->v[i].reply && to_own_address(&p->v[i].sel, host))
 			/* this host routes a packet for one of its own addresses
 			 * through lo (the local table), whatever the rule says */
-			lint_sel_add_if(&p->v[i].sel, false, "lo", false, false);
+			e = lint_sel_add_if(&p->v[i].sel, false, "lo", false, false);
 	/* a kept port matters where the replies come back; the flow's own
 	 * packets were probed already, with the client's port as it is */
 	for (size_t i = 0, n = p->n; e == 0 && kept_port && i < n; i++) {
@@ -1064,7 +1067,7 @@ static const struct lint_if *single_if(const struct lint_ifs *s)
 {
 	const struct lint_if *found = NULL;
 
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = 0; s && i < s->n; i++) {
 		if (s->v[i].neg)
 			continue;
 		if (found)
@@ -1108,7 +1111,7 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 			 const struct lint_sel *ours, struct strbuf *out)
 {
 	const char *proto = proto_word(x->proto);
-	const struct lint_if *ifn = p->hook == HOOK_PREROUTING ? single_if(&x->iif) : single_if(&x->oif);
+	const struct lint_if *ifn = p->hook == HOOK_PREROUTING ? single_if(x->iif) : single_if(x->oif);
 	bool in = p->hook == HOOK_PREROUTING;
 	unsigned fam = x->family & FAMILY_BOTH, dirs = hook_dirs(p->hook);
 	unsigned af = fam == FAMILY_IPV6 ? FAMILY_IPV6 : FAMILY_IPV4;
@@ -1144,7 +1147,7 @@ static bool suggest_keep(const struct ct_user *u, const struct probe *p, const s
 			if (ok && c != 3) {
 				strbuf_printf(&t.text, ", \"interfaces\": [\"%s%s\"]", ifn->name,
 					      ifn->wildcard ? "+" : "");
-				lint_sel_add_if(&t.sel, in, ifn->name, ifn->wildcard, false);
+				ok = lint_sel_add_if(&t.sel, in, ifn->name, ifn->wildcard, false) == 0;
 			}
 			if (ok && c != 2)
 				ok = keep_cidrs(&t, "addresses", mine, af, !in, 4) == 0;
@@ -1323,7 +1326,7 @@ static int report_opened(struct analysis *a, const struct ct_user *u, size_t rul
 		strbuf_puts(&m, ": a neighbour could reach services bound only to 127.0.0.1 (what this rule guards "
 				"against, CVE-2020-8558)");
 	else if (!x->daddr[family_index(FAMILY_IPV4)].any || !x->daddr[family_index(FAMILY_IPV6)].any ||
-		 has_positive_if(&x->oif))
+		 has_positive_if(x->oif))
 		strbuf_puts(&m, ": new connections to those hosts, which only they could open before");
 	strbuf_putc(&m, '.');
 	if (partly_by != (size_t)-1)
@@ -1379,7 +1382,7 @@ static bool leaves_by_lo(const struct lint_sel *x)
 {
 	const struct lint_if lo = {.name = "lo"};
 
-	return lint_ifs_implies(&x->oif, &lo);
+	return lint_ifs_implies(x->oif, &lo);
 }
 
 /*
@@ -1447,9 +1450,13 @@ static int check_socket_marked(struct analysis *a, const struct ct_user *u)
 	e = lint_sel_copy(&nolo.sel, &u->sel);
 	if (e < 0)
 		return e;
-	lint_sel_add_if(&nolo.sel, true, "lo", false, true);
-	lint_sel_add_if(&nolo.sel, false, "lo", false, true);
-	e = build_probes(&nolo, a->local, false, &p);
+	e = lint_sel_add_if(&nolo.sel, true, "lo", false, true);
+	if (e == 0)
+		e = lint_sel_add_if(&nolo.sel, false, "lo", false, true);
+	if (e == 0)
+		e = build_probes(&nolo, a->local, false, &p);
+	else
+		p.n = 0;
 	for (size_t i = 0; e == 0 && i < p.n; i++)
 		p.v[i].socket_mark = true;
 	if (e == 0)

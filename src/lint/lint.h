@@ -81,39 +81,39 @@ enum lint_place {
 #define LINT_NAME_MAX 64
 #define LINT_RULE_MAX 256
 
-/* One foreign rule that needs conntrack. */
+/* One foreign rule that needs conntrack.  A kube-proxy host hands over one
+ * per service and hook (10,000 at 5,000 services), so it is kept small: text
+ * out of line, interface lists interned, the flags together. */
 struct ct_user {
 	enum ct_need need;
 	unsigned hooks; /* LINT_HOOK_*: the base chains that reach the rule */
 	char family[8]; /* the table's family as its tools name it: "ip", "ip6", "inet" */
 	/* Where the rule sits, and the rule in words ('iifname != "docker0" tcp
 	 * dport 8081 dnat to 172.17.0.2:80'): one allocation that table starts,
-	 * set by lint_user_set_text().  A kube-proxy host hands over one user per
-	 * service and hook, so fixed-size buffers here were most of lint's memory. */
+	 * set by lint_user_set_text(). */
 	const char *table, *chain, *rule;
 	struct lint_sel sel; /* the packets it can match (original direction), jump conditions included */
 	struct lint_ranges to_addr[FAMILY_SLOTS]; /* NAT: the new address (any: not known), by family_index() */
 	struct lint_ranges to_port;		  /* NAT: the new port (any: unchanged or not known) */
-	enum lint_place to_place;		  /* DNAT: is the new destination this host? */
-	struct {				  /* DNAT: the interface toward the new destination, if known */
-		uint8_t n;			  /* 0 or 1 (lint_input_apply_host knows one at most) */
-		struct lint_if v[1];
-	} to_if;
-	uint32_t ct_state; /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
-	bool accepts;	   /* its verdict is accept */
-	bool limited;	   /* it also has a limit or quota: skipping it lifts that */
+	/* DNAT: the interface toward the new destination, if known (one name at
+	 * most: lint_input_apply_host knows one), interned like a selector's */
+	const struct lint_ifs *to_if;
+	enum lint_place to_place; /* DNAT: is the new destination this host? */
+	uint32_t ct_state;	  /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
+	uint32_t mark_gate;	  /* the packet-mark bits it needs set (meta mark & M == V); 0: none */
 	/* Where it sits in a filter chain (in->chains[chain_index], before the
 	 * chain's rules[chain_pos]), or chain_index < 0: what an untracked packet that
 	 * skips it meets next. */
 	long chain_index;
 	size_t chain_pos;
-	bool kube;	    /* kube-proxy's table or chains */
-	bool from_host;	    /* it matches only packets this host sends (fib saddr type local, --src-type LOCAL) */
-	bool pkt_mark;	    /* it matches only packets that carry a given packet mark (meta mark 0xca6c) */
-	bool ct_write;	    /* CT_NEED_MARK: it sets the ct mark (ct mark set ...), rather than reading it */
-	uint32_t mark_gate; /* the packet-mark bits it needs set (meta mark & M == V); 0: none */
-	bool nat_random;    /* source NAT, fully-random: to_port is where any flow may land */
-	bool widened;	    /* part of it could not be decoded and was left out */
+	bool accepts;	 /* its verdict is accept */
+	bool limited;	 /* it also has a limit or quota: skipping it lifts that */
+	bool kube;	 /* kube-proxy's table or chains */
+	bool from_host;	 /* it matches only packets this host sends (fib saddr type local, --src-type LOCAL) */
+	bool pkt_mark;	 /* it matches only packets that carry a given packet mark (meta mark 0xca6c) */
+	bool ct_write;	 /* CT_NEED_MARK: it sets the ct mark (ct mark set ...), rather than reading it */
+	bool nat_random; /* source NAT, fully-random: to_port is where any flow may land */
+	bool widened;	 /* part of it could not be decoded and was left out */
 };
 
 enum lint_verdict {

@@ -240,8 +240,9 @@ static void parse_user(struct lint_input *in, const char *spec)
 		} else if (!strcmp(key, "place")) {
 			u->to_place = !strcmp(val, "local") ? LINT_PLACE_LOCAL : LINT_PLACE_REMOTE;
 		} else if (!strcmp(key, "toif")) {
-			snprintf(u->to_if.v[0].name, sizeof(u->to_if.v[0].name), "%s", val);
-			u->to_if.n = 1;
+			struct lint_ifs t = {.n = 1};
+			snprintf(t.v[0].name, sizeof(t.v[0].name), "%s", val);
+			assert_int_equal(lint_ifs_intern(&t, &u->to_if), 0);
 		} else if (!strcmp(key, "state")) {
 			u->ct_state = parse_state(val);
 		} else if (!strcmp(key, "accept")) {
@@ -865,7 +866,7 @@ static bool sat(const char *spec)
 	lint_sel_init(&s, FAMILY_BOTH);
 	snprintf(buf, sizeof(buf), "%s", spec);
 	parse_sel_tokens(&s, buf);
-	r = lint_ifs_satisfiable(&s.iif);
+	r = lint_ifs_satisfiable(s.iif);
 	lint_sel_free(&s);
 	return r;
 }
@@ -883,6 +884,62 @@ static void test_interfaces(void **state)
 	assert_false(sat("iif=eth+ iif=wlan+"));
 	assert_true(sat("iif=br-+ iif=br-1+"));
 	assert_true(sat("iif!=docker0 iif!=lo"));
+}
+
+/* Interface lists are interned: equal lists are one copy whoever built
+ * them, a conjunction that adds nothing keeps it, the pool grows past its
+ * first table, and more than LINT_IF_MAX constraints are dropped (wider). */
+static void test_interned_ifs(void **state)
+{
+	const struct lint_ifs *first[300];
+	struct lint_sel a, b;
+	char name[LINT_IFNAME_MAX];
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 300; i++) {
+			lint_sel_init(&a, FAMILY_BOTH);
+			snprintf(name, sizeof(name), "veth%d", i);
+			assert_int_equal(lint_sel_add_if(&a, true, name, false, false), 0);
+			assert_int_equal(lint_sel_add_if(&a, true, "lo", false, true), 0);
+			assert_non_null(a.iif);
+			assert_int_equal(a.iif->n, 2);
+			assert_string_equal(a.iif->v[0].name, name);
+			if (round == 0)
+				first[i] = a.iif;
+			else
+				assert_ptr_equal(a.iif, first[i]);
+			lint_sel_free(&a);
+		}
+	}
+	lint_sel_init(&a, FAMILY_BOTH);
+	lint_sel_init(&b, FAMILY_BOTH);
+	assert_int_equal(lint_sel_add_if(&a, true, "veth7", false, false), 0);
+	assert_int_equal(lint_sel_add_if(&b, true, "lo", false, true), 0);
+	assert_int_equal(lint_sel_and(&b, &a), 0);
+	assert_int_equal(b.iif->n, 2); /* lo first: another list than veth7's */
+	assert_string_equal(b.iif->v[0].name, "lo");
+	const struct lint_ifs *veth7 = a.iif;
+	assert_int_equal(lint_sel_and(&a, &a), 0);
+	assert_ptr_equal(a.iif, veth7);
+	assert_int_equal(a.iif->n, 1);
+	assert_null(a.oif);
+	/* veth7 and then not lo, by a conjunction: the list made above */
+	struct lint_sel c;
+	lint_sel_init(&c, FAMILY_BOTH);
+	assert_int_equal(lint_sel_add_if(&c, true, "lo", false, true), 0);
+	assert_int_equal(lint_sel_and(&a, &c), 0);
+	assert_ptr_equal(a.iif, first[7]);
+	lint_sel_free(&c);
+	for (int i = 0; i < LINT_IF_MAX + 2; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		assert_int_equal(lint_sel_add_if(&a, false, name, true, true), 0);
+	}
+	assert_int_equal(a.oif->n, LINT_IF_MAX);
+	assert_string_equal(a.oif->v[LINT_IF_MAX - 1].name, "x5");
+	assert_true(lint_sel_covers(&b, &b, LINT_DIR_IIF | LINT_DIR_OIF));
+	lint_sel_free(&a);
+	lint_sel_free(&b);
 }
 
 static void test_format(void **state)
@@ -919,15 +976,17 @@ static void test_host(void **state)
 	parse_user(&in, "need=dnat hooks=pre proto=tcp dport=8083 to=198.51.100.1");
 	parse_user(&in, "need=masq hooks=post saddr=10.0.0.0/8");
 	lint_input_apply_host(&in, addrs, 3);
-	assert_int_equal(in.users[0].sel.iif.n, 1);
-	assert_string_equal(in.users[0].sel.iif.v[0].name, "docker0");
-	assert_false(in.users[0].sel.iif.v[0].neg);
+	assert_non_null(in.users[0].sel.iif);
+	assert_int_equal(in.users[0].sel.iif->n, 1);
+	assert_string_equal(in.users[0].sel.iif->v[0].name, "docker0");
+	assert_false(in.users[0].sel.iif->v[0].neg);
 	assert_int_equal(in.users[1].to_place, LINT_PLACE_REMOTE);
-	assert_string_equal(in.users[1].to_if.v[0].name, "docker0");
+	assert_non_null(in.users[1].to_if);
+	assert_string_equal(in.users[1].to_if->v[0].name, "docker0");
 	assert_int_equal(in.users[2].to_place, LINT_PLACE_LOCAL);
 	assert_int_equal(in.users[3].to_place, LINT_PLACE_REMOTE);
-	assert_int_equal(in.users[3].to_if.n, 0);
-	assert_int_equal(in.users[4].sel.iif.n, 0);
+	assert_null(in.users[3].to_if);
+	assert_null(in.users[4].sel.iif);
 	lint_input_free(&in);
 }
 
@@ -1145,7 +1204,7 @@ static void test_message(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 13];
+	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 14];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -1153,6 +1212,7 @@ int main(void)
 		    .name = cases[i].name, .test_func = run_case, .initial_state = (void *)&cases[i]};
 	tests[n++] = (struct CMUnitTest){.name = "ranges", .test_func = test_ranges};
 	tests[n++] = (struct CMUnitTest){.name = "interfaces", .test_func = test_interfaces};
+	tests[n++] = (struct CMUnitTest){.name = "interned_ifs", .test_func = test_interned_ifs};
 	tests[n++] = (struct CMUnitTest){.name = "format", .test_func = test_format};
 	tests[n++] = (struct CMUnitTest){.name = "host addresses", .test_func = test_host};
 	tests[n++] = (struct CMUnitTest){.name = "forwarded traffic", .test_func = test_forwarded};
