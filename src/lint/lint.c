@@ -4,6 +4,7 @@
  */
 #include "lint/lint.h"
 #include "lint/lint_xt.h"
+#include "util/hash.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -86,14 +87,168 @@ int lint_report_add_note(struct lint_report *rep, const char *fmt, ...)
 
 struct ct_user *lint_input_add_user(struct lint_input *in)
 {
-	struct ct_user *u = push(&in->users, &in->n_users, sizeof(*u));
+	struct lint_meet *m = push(&in->meets, &in->n_meets, sizeof(*m));
+	struct ct_user *u;
 
-	if (!u)
+	if (!m)
 		return NULL;
+	u = push(&in->users, &in->n_users, sizeof(*u));
+	if (!u) {
+		in->n_meets--;
+		return NULL;
+	}
+	m->user = (uint32_t)(in->n_users - 1);
 	lint_sel_init(&u->sel, FAMILY_BOTH);
 	u->to_addr[family_index(FAMILY_IPV4)].any = u->to_addr[family_index(FAMILY_IPV6)].any = u->to_port.any = true;
 	u->chain_index = -1;
 	return u;
+}
+
+/* ------------------------------------------------------------------ */
+/* one user for a rule met from several hooks                           */
+
+static uint64_t mix_ranges(uint64_t h, const struct lint_ranges *r)
+{
+	h = hash_mix_u64(h, r->any);
+	return r->n ? hash_mix(h, r->v, r->n * sizeof(*r->v)) : h;
+}
+
+static uint64_t mix_str(uint64_t h, const char *s)
+{
+	return s ? hash_mix_str(h, s) : h;
+}
+
+/* Of what user_same() compares: the text and the value sets, so that one
+ * rule reached by many paths with other selectors spreads out. */
+static size_t user_hash(const struct ct_user *u)
+{
+	uint64_t h = hash64(&u->need, sizeof(u->need));
+
+	h = mix_str(mix_str(mix_str(h, u->table), u->chain), u->rule);
+	h = mix_ranges(mix_ranges(h, &u->sel.sport), &u->sel.dport);
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
+		h = mix_ranges(mix_ranges(mix_ranges(h, &u->sel.saddr[f]), &u->sel.daddr[f]), &u->to_addr[f]);
+	return (size_t)mix_ranges(h, &u->to_port);
+}
+
+static bool ranges_same(const struct lint_ranges *a, const struct lint_ranges *b)
+{
+	return a->any == b->any && a->n == b->n && (!a->n || !memcmp(a->v, b->v, a->n * sizeof(*a->v)));
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/*
+ * Everything but the hooks.  The fields that are not pointers are compared
+ * as bytes, on copies whose pointers and hooks are cleared: a field added
+ * later is compared without being listed here.  Users are zeroed when made
+ * (push()), so their padding compares equal; where it did not, two users
+ * would only stay apart, which is safe.  Interface lists are interned: the
+ * same list is the same pointer.
+ */
+static bool user_same(const struct ct_user *a, const struct ct_user *b)
+{
+	struct ct_user x, y;
+
+	if (!str_same(a->table, b->table) || !str_same(a->chain, b->chain) || !str_same(a->rule, b->rule) ||
+	    !ranges_same(&a->sel.sport, &b->sel.sport) || !ranges_same(&a->sel.dport, &b->sel.dport) ||
+	    !ranges_same(&a->to_port, &b->to_port))
+		return false;
+	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
+		if (!ranges_same(&a->sel.saddr[f], &b->sel.saddr[f]) ||
+		    !ranges_same(&a->sel.daddr[f], &b->sel.daddr[f]) || !ranges_same(&a->to_addr[f], &b->to_addr[f]))
+			return false;
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	struct ct_user *both[] = {&x, &y};
+	for (int i = 0; i < 2; i++) {
+		struct ct_user *c = both[i];
+		c->hooks = 0;
+		c->table = c->chain = c->rule = NULL;
+		c->sel.sport.v = c->sel.dport.v = c->to_port.v = NULL;
+		for (unsigned f = 0; f < FAMILY_SLOTS; f++)
+			c->sel.saddr[f].v = c->sel.daddr[f].v = c->to_addr[f].v = NULL;
+	}
+	return !memcmp(&x, &y, sizeof(x));
+}
+
+static int sealed_grow(struct lint_input *in)
+{
+	size_t cap = in->sealed.cap ? in->sealed.cap * 2 : 256;
+	uint32_t *slot = calloc(cap, sizeof(*slot));
+
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->sealed.cap; i++) {
+		if (!in->sealed.slot[i])
+			continue;
+		size_t h = user_hash(&in->users[in->sealed.slot[i] - 1]) & (cap - 1);
+		while (slot[h])
+			h = (h + 1) & (cap - 1);
+		slot[h] = in->sealed.slot[i];
+	}
+	free(in->sealed.slot);
+	in->sealed.slot = slot;
+	in->sealed.cap = cap;
+	return 0;
+}
+
+int lint_input_seal_user(struct lint_input *in)
+{
+	size_t last, h;
+	struct ct_user *u;
+	struct lint_meet *m;
+
+	if (!in->n_users || !in->n_meets)
+		return 0;
+	last = in->n_users - 1;
+	u = &in->users[last];
+	m = &in->meets[in->n_meets - 1];
+	if (m->user != last || m->hooks)
+		return 0; /* not a user just added: left as it is */
+	m->hooks = u->hooks;
+	if (u->mark_gate)
+		return 0;
+	if ((in->sealed.n + 1) * 2 > in->sealed.cap && sealed_grow(in) < 0)
+		return 0; /* (then it stays a user of its own, as before) */
+	for (h = user_hash(u) & (in->sealed.cap - 1); in->sealed.slot[h]; h = (h + 1) & (in->sealed.cap - 1)) {
+		struct ct_user *same = &in->users[in->sealed.slot[h] - 1];
+		if (!user_same(same, u))
+			continue;
+		same->hooks |= u->hooks;
+		m->user = in->sealed.slot[h] - 1;
+		lint_user_free(u);
+		in->n_users--;
+		return 0;
+	}
+	in->sealed.slot[h] = (uint32_t)last + 1;
+	in->sealed.n++;
+	return 0;
+}
+
+void lint_input_drop_last_user(struct lint_input *in)
+{
+	size_t last = in->n_users - 1, k = 0;
+
+	if (!in->n_users)
+		return;
+	for (size_t i = 0; i < in->n_meets; i++)
+		if (in->meets[i].user != last)
+			in->meets[k++] = in->meets[i];
+	in->n_meets = k;
+	/* a sealed one leaves the index behind: later users are not merged
+	 * with earlier ones any more (only the memory it would save is lost) */
+	for (size_t i = 0; i < in->sealed.cap; i++)
+		if (in->sealed.slot[i] == last + 1) {
+			free(in->sealed.slot);
+			memset(&in->sealed, 0, sizeof(in->sealed));
+			break;
+		}
+	lint_user_free(&in->users[last]);
+	in->n_users--;
 }
 
 int lint_user_set_text(struct ct_user *u, const char *table, const char *chain, const char *rule)
@@ -147,6 +302,16 @@ int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src)
 
 int lint_input_take_users(struct lint_input *dst, struct lint_input *src)
 {
+	size_t base = dst->n_users;
+
+	for (size_t i = 0; i < src->n_meets; i++) {
+		struct lint_meet *m = push(&dst->meets, &dst->n_meets, sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		m->user = (uint32_t)(base + src->meets[i].user);
+		m->hooks = src->meets[i].hooks;
+	}
+	src->n_meets = 0;
 	for (size_t i = 0; i < src->n_users; i++) {
 		struct ct_user *u = push(&dst->users, &dst->n_users, sizeof(*u));
 		if (!u)
@@ -156,6 +321,8 @@ int lint_input_take_users(struct lint_input *dst, struct lint_input *src)
 		memset(&src->users[i], 0, sizeof(src->users[i]));
 	}
 	src->n_users = 0;
+	free(src->sealed.slot);
+	memset(&src->sealed, 0, sizeof(src->sealed));
 	return 0;
 }
 
@@ -203,6 +370,8 @@ void lint_input_free(struct lint_input *in)
 	lint_ranges_free(&in->listen_tcp);
 	lint_ranges_free(&in->listen_udp);
 	free(in->users);
+	free(in->meets);
+	free(in->sealed.slot);
 	free(in->chains);
 	free(in->notes);
 	memset(in, 0, sizeof(*in));
@@ -1970,8 +2139,16 @@ static int analyse(const struct ruleset *rs, const struct lint_input *in, bool f
 		lint_ranges_free(&ports[i]);
 	free(ports);
 	free(ports_made);
-	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_users; i++)
-		e = check_user(&a, &in->users[i]);
+	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_meets; i++) {
+		const struct lint_meet *m = &in->meets[i];
+		struct ct_user one;
+		if (m->user >= in->n_users)
+			continue; /* (cannot happen: a dropped user takes its meetings) */
+		one = in->users[m->user];
+		if (m->hooks)
+			one.hooks = m->hooks; /* as the user it was before it was merged */
+		e = check_user(&a, &one);
+	}
 	for (size_t i = 0; e == 0 && !foreign_only && i < in->n_chains; i++)
 		e = check_chain(&a, &in->chains[i]);
 	for (size_t i = 0; e == 0 && i < in->n_notracks; i++)

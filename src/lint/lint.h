@@ -160,10 +160,30 @@ struct lint_notrack {
 	struct lint_sel sel;	  /* the packets it untracks, jump conditions included */
 };
 
+/*
+ * One meeting of a conntrack user: a base chain's walk reached it.  A rule
+ * reached from several base chains with the same selector (kube-proxy's
+ * DNATs, from PREROUTING and from OUTPUT) is one user whose hooks hold them
+ * all (lint_input_seal_user), met once from each: the analyser checks the
+ * meetings in the order the reader made them, each as the user with that
+ * meeting's hooks alone, which is what it saw when every meeting was a user
+ * of its own.
+ */
+struct lint_meet {
+	uint32_t user;	/* in->users[user] */
+	unsigned hooks; /* LINT_HOOK_*; 0: the user's own (not sealed) */
+};
+
 /* What a backend reader hands the analyser. */
 struct lint_input {
 	struct ct_user *users;
 	size_t n_users;
+	struct lint_meet *meets; /* every user's, in the order they were met */
+	size_t n_meets;
+	struct {		/* lint_input_seal_user's index of the sealed users, by content */
+		uint32_t *slot; /* user index + 1; 0: free */
+		size_t cap, n;
+	} sealed;
 	struct lint_chain *chains;
 	size_t n_chains;
 	struct lint_notrack *notracks;
@@ -239,7 +259,16 @@ int lint_offline(const struct ruleset *rs, struct lint_report *out);
 
 int lint_input_add_note(struct lint_input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int lint_report_add_note(struct lint_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A new user, met once (with the hooks it will have). */
 struct ct_user *lint_input_add_user(struct lint_input *in);
+/* Once the reader has filled the last user in: if an earlier sealed user is
+ * the same rule with the same selector, targets and place, all but the hooks,
+ * the last one becomes another meeting of that one (whose hooks take its
+ * own) and is freed.  Users whose packet-mark gate the nft reader rewrites
+ * later, per user, are left as they are. */
+int lint_input_seal_user(struct lint_input *in);
+/* Removes the last user and its meetings (it must not have been merged into). */
+void lint_input_drop_last_user(struct lint_input *in);
 /* Sets u's table, chain and rule text (copies, cut at LINT_NAME_MAX - 1 and
  * LINT_RULE_MAX - 1 bytes as the findings that quote them are). */
 int lint_user_set_text(struct ct_user *u, const char *table, const char *chain, const char *rule);
@@ -249,8 +278,8 @@ struct lint_chain *lint_input_add_chain(struct lint_input *in);
 struct lint_notrack *lint_input_add_notrack(struct lint_input *in);
 /* Moves src's notrack rules to the end of dst's (src keeps none). */
 int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src);
-/* Moves src's conntrack users to the end of dst's, without their place in
- * src's filter chains (src keeps none). */
+/* Moves src's conntrack users and their meetings to the end of dst's,
+ * without their place in src's filter chains (src keeps none). */
 int lint_input_take_users(struct lint_input *dst, struct lint_input *src);
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule);
 void lint_input_free(struct lint_input *in);

@@ -1,4 +1,5 @@
 #include "lint/lint_sel.h"
+#include "util/hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -281,12 +282,7 @@ static void ifs_canonical(const struct lint_ifs *c, struct lint_ifs *t)
 
 static size_t ifs_hash(const struct lint_ifs *t)
 {
-	const unsigned char *p = (const unsigned char *)t;
-	uint64_t h = 14695981039346656037ull; /* FNV-1a */
-
-	for (size_t i = 0; i < sizeof(*t); i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return (size_t)h;
+	return (size_t)hash64(t, sizeof(*t));
 }
 
 static int pool_grow(void)

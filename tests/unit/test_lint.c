@@ -207,14 +207,17 @@ static enum ct_need parse_need(const char *v)
 	return CT_NEED_OTHER;
 }
 
-static void parse_user(struct lint_input *in, const char *spec)
+#define MAX_ITEMS 4 /* users, chains and notracks of a case */
+
+/* chain: the user's chain, "C" and its number in the case */
+static struct ct_user *parse_user_in(struct lint_input *in, const char *spec, size_t chain)
 {
 	struct ct_user *u = lint_input_add_user(in);
 	char buf[512], *save = NULL;
 
 	assert_non_null(u);
 	snprintf(u->family, sizeof(u->family), "ip");
-	snprintf(buf, sizeof(buf), "C%zu", in->n_users);
+	snprintf(buf, sizeof(buf), "C%zu", chain);
 	assert_int_equal(lint_user_set_text(u, "nat", buf, spec), 0);
 	u->sel.family = FAMILY_IPV4;
 	snprintf(buf, sizeof(buf), "%s", spec);
@@ -262,6 +265,36 @@ static void parse_user(struct lint_input *in, const char *spec)
 			assert_int_equal(sscanf(val, "%ld:%zu", &u->chain_index, &u->chain_pos), 2);
 		} else {
 			fail_msg("unknown user token %s", key);
+		}
+	}
+	return u;
+}
+
+static void parse_user(struct lint_input *in, const char *spec)
+{
+	parse_user_in(in, spec, in->n_users + 1);
+}
+
+/* How analyse_text builds the users: as the case says, or met from every
+ * hook, one user each, hook by hook (all prerouting ones first, as a reader
+ * walks its base chains), and then also sealed (lint_input_seal_user): each
+ * rule becomes one user met five times, which must not change a word of the
+ * report. */
+static enum { USERS_AS_IS, USERS_SPLIT, USERS_SEALED } users_mode;
+
+static void parse_users(struct lint_input *in, const char *const *users)
+{
+	if (users_mode == USERS_AS_IS) {
+		for (size_t i = 0; users && i < MAX_ITEMS && users[i]; i++)
+			parse_user(in, users[i]);
+		return;
+	}
+	for (unsigned hook = LINT_HOOK_PREROUTING; hook <= LINT_HOOK_POSTROUTING; hook <<= 1) {
+		for (size_t i = 0; users && i < MAX_ITEMS && users[i]; i++) {
+			struct ct_user *u = parse_user_in(in, users[i], i + 1);
+			u->hooks = hook;
+			if (users_mode == USERS_SEALED)
+				assert_int_equal(lint_input_seal_user(in), 0);
 		}
 	}
 }
@@ -354,8 +387,6 @@ static void parse_notrack(struct lint_input *in, const char *spec)
 
 /* ------------------------------------------------------------------ */
 /* the cases                                                            */
-
-#define MAX_ITEMS 4
 
 struct lint_case {
 	const char *name;
@@ -752,8 +783,7 @@ static void analyse_text(const char *name, const char *policy, const char *const
 		tl_format_error(&d, err, sizeof(err));
 		fail_msg("%s: policy does not compile: %s", name, err);
 	}
-	for (size_t i = 0; users && i < MAX_ITEMS && users[i]; i++)
-		parse_user(&in, users[i]);
+	parse_users(&in, users);
 	for (size_t i = 0; chains && i < MAX_ITEMS && chains[i]; i++)
 		parse_chain(&in, chains[i]);
 	for (size_t i = 0; notracks && i < MAX_ITEMS && notracks[i]; i++)
@@ -794,6 +824,97 @@ static void run_case(void **state)
 		fail_msg("%s: findings '%s', want '%s'", c->name, got, c->want);
 	}
 	lint_report_free(&rep);
+}
+
+static void assert_same_report(const char *name, const struct lint_report *a, const struct lint_report *b)
+{
+	if (a->n != b->n)
+		fail_msg("%s: %zu findings split, %zu sealed", name, a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct lint_finding *x = &a->v[i], *y = &b->v[i];
+		assert_int_equal(x->kind, y->kind);
+		assert_int_equal(x->reply, y->reply);
+		assert_string_equal(x->origin, y->origin);
+		assert_string_equal(x->family, y->family);
+		assert_string_equal(x->table, y->table);
+		assert_string_equal(x->chain, y->chain);
+		assert_string_equal(x->rule, y->rule);
+		assert_string_equal(x->msg, y->msg);
+		assert_string_equal(x->exposure, y->exposure);
+	}
+	assert_int_equal(a->n_notes, b->n_notes);
+	for (size_t i = 0; i < a->n_notes; i++)
+		assert_string_equal(a->notes[i], b->notes[i]);
+}
+
+/* Every case of the table with its users met from every hook: sealed (a
+ * rule met from five hooks is one user, met five times) or not, the same
+ * report, in the same order, word for word. */
+static void run_case_sealed(void **state)
+{
+	const struct lint_case *c = *state;
+	struct lint_report split, sealed;
+
+	users_mode = USERS_SPLIT;
+	analyse_text(c->name, c->policy, c->users, c->chains, c->notracks, NULL, 0, &split);
+	users_mode = USERS_SEALED;
+	analyse_text(c->name, c->policy, c->users, c->chains, c->notracks, NULL, 0, &sealed);
+	users_mode = USERS_AS_IS;
+	assert_same_report(c->name, &split, &sealed);
+	lint_report_free(&split);
+	lint_report_free(&sealed);
+}
+
+/* What seals into one user and what does not. */
+static void test_seal(void **state)
+{
+	struct lint_input in = {0};
+	const char *dnat = "need=dnat proto=tcp dport=8081 to=172.17.0.2 toport=80";
+	struct ct_user *u;
+
+	(void)state;
+	/* the same DNAT from prerouting, then output: one user, met twice */
+	u = parse_user_in(&in, dnat, 1);
+	u->hooks = LINT_HOOK_PREROUTING;
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	/* another port: a user of its own */
+	u = parse_user_in(&in, "need=dnat proto=tcp dport=8082 to=172.17.0.2 toport=80", 1);
+	u->hooks = LINT_HOOK_PREROUTING;
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	u = parse_user_in(&in, dnat, 1);
+	u->hooks = LINT_HOOK_OUTPUT;
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	assert_int_equal(in.n_users, 2);
+	assert_int_equal(in.n_meets, 3);
+	assert_int_equal(in.users[0].hooks, LINT_HOOK_PREROUTING | LINT_HOOK_OUTPUT);
+	assert_int_equal(in.meets[0].user, 0);
+	assert_int_equal(in.meets[0].hooks, LINT_HOOK_PREROUTING);
+	assert_int_equal(in.meets[2].user, 0);
+	assert_int_equal(in.meets[2].hooks, LINT_HOOK_OUTPUT);
+	/* the same rule by another path (an interface on the way): apart */
+	u = parse_user_in(&in, dnat, 1);
+	u->hooks = LINT_HOOK_OUTPUT;
+	assert_int_equal(lint_sel_add_if(&u->sel, false, "eth0", false, false), 0);
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	assert_int_equal(in.n_users, 3);
+	/* a packet-mark gate is the nft reader's to rewrite: never merged */
+	for (int i = 0; i < 2; i++) {
+		u = parse_user_in(&in, dnat, 2);
+		u->hooks = i ? LINT_HOOK_OUTPUT : LINT_HOOK_PREROUTING;
+		u->mark_gate = 0x2000;
+		assert_int_equal(lint_input_seal_user(&in), 0);
+	}
+	assert_int_equal(in.n_users, 5);
+	/* sealing twice, or a user not just added, changes nothing */
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	assert_int_equal(in.n_users, 5);
+	/* dropping the last user takes its meeting */
+	lint_input_drop_last_user(&in);
+	assert_int_equal(in.n_users, 4);
+	assert_int_equal(in.n_meets, 5);
+	for (size_t i = 0; i < in.n_meets; i++)
+		assert_true(in.meets[i].user < in.n_users);
+	lint_input_free(&in);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1204,12 +1325,19 @@ static void test_message(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 14];
+	struct CMUnitTest tests[2 * (sizeof(cases) / sizeof(cases[0])) + 15];
+	char sealed_names[sizeof(cases) / sizeof(cases[0])][96];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		tests[n++] = (struct CMUnitTest){
 		    .name = cases[i].name, .test_func = run_case, .initial_state = (void *)&cases[i]};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sealed_names[i], sizeof(sealed_names[i]), "%s (met from every hook, sealed)", cases[i].name);
+		tests[n++] = (struct CMUnitTest){
+		    .name = sealed_names[i], .test_func = run_case_sealed, .initial_state = (void *)&cases[i]};
+	}
+	tests[n++] = (struct CMUnitTest){.name = "sealing users", .test_func = test_seal};
 	tests[n++] = (struct CMUnitTest){.name = "ranges", .test_func = test_ranges};
 	tests[n++] = (struct CMUnitTest){.name = "interfaces", .test_func = test_interfaces};
 	tests[n++] = (struct CMUnitTest){.name = "interned_ifs", .test_func = test_interned_ifs};
