@@ -118,28 +118,27 @@ struct ct_user *lint_input_add_user(struct lint_input *in)
 /* ------------------------------------------------------------------ */
 /* one user for a rule met from several hooks                           */
 
-static uint64_t mix_ranges(uint64_t h, const struct lint_ranges *r)
-{
-	h = hash_mix_u64(h, r->any);
-	return r->n ? hash_mix(h, r->v, r->n * sizeof(*r->v)) : h;
-}
-
-static uint64_t mix_str(uint64_t h, const char *s)
-{
-	return s ? hash_mix_str(h, s) : h;
-}
-
 /* Of what user_same() compares: the text and the value sets, so that one
- * rule reached by many paths with other selectors spreads out. */
+ * rule reached by many paths with other selectors spreads out.  (Once per
+ * user a reader hands over: the sets that hold no value are mixed in by
+ * their shape alone.) */
 static size_t user_hash(const struct ct_user *u)
 {
-	uint64_t h = hash64(&u->need, sizeof(u->need));
+	const struct lint_ranges *sets[] = {&u->sel.sport,    &u->sel.dport,	&u->sel.saddr[0],
+					    &u->sel.saddr[1], &u->sel.daddr[0], &u->sel.daddr[1],
+					    &u->to_addr[0],   &u->to_addr[1],	&u->to_port};
+	uint64_t shape = u->need, h;
 
-	h = mix_str(mix_str(mix_str(h, u->table), u->chain), u->rule);
-	h = mix_ranges(mix_ranges(h, &u->sel.sport), &u->sel.dport);
-	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
-		h = mix_ranges(mix_ranges(mix_ranges(h, &u->sel.saddr[f]), &u->sel.daddr[f]), &u->to_addr[f]);
-	return (size_t)mix_ranges(h, &u->to_port);
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		shape = shape * 31 + (sets[i]->any ? 1 : 2 + (uint64_t)sets[i]->n);
+	h = hash64(&shape, sizeof(shape));
+	/* table, chain and rule: one allocation, in that order (lint_user_set_text) */
+	if (u->table)
+		h = hash_mix(h, u->table, (size_t)(u->rule + strlen(u->rule) + 1 - u->table));
+	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
+		if (sets[i]->n)
+			h = hash_mix(h, sets[i]->v, sets[i]->n * sizeof(*sets[i]->v));
+	return (size_t)h;
 }
 
 static bool ranges_same(const struct lint_ranges *a, const struct lint_ranges *b)
