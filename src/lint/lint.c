@@ -241,22 +241,30 @@ int lint_input_seal_user(struct lint_input *in)
 
 void lint_input_drop_last_user(struct lint_input *in)
 {
-	size_t last = in->n_users - 1, k = 0;
+	size_t last, k = 0;
 
 	if (!in->n_users)
 		return;
-	for (size_t i = 0; i < in->n_meets; i++)
-		if (in->meets[i].user != last)
-			in->meets[k++] = in->meets[i];
-	in->n_meets = k;
-	/* a sealed one leaves the index behind: later users are not merged
-	 * with earlier ones any more (only the memory it would save is lost) */
-	for (size_t i = 0; i < in->sealed.cap; i++)
-		if (in->sealed.slot[i] == last + 1) {
-			free(in->sealed.slot);
-			memset(&in->sealed, 0, sizeof(in->sealed));
-			break;
-		}
+	last = in->n_users - 1;
+	if (in->n_meets && in->meets[in->n_meets - 1].user == last && !in->meets[in->n_meets - 1].hooks) {
+		/* never sealed (a copy the nft reader made): its one meeting is
+		 * the last, and nothing was merged into it */
+		in->n_meets--;
+	} else {
+		for (size_t i = 0; i < in->n_meets; i++)
+			if (in->meets[i].user != last)
+				in->meets[k++] = in->meets[i];
+		in->n_meets = k;
+		/* a sealed one leaves the index behind: later users are not
+		 * merged with earlier ones any more (only the memory it would
+		 * save is lost) */
+		for (size_t i = 0; i < in->sealed.cap; i++)
+			if (in->sealed.slot[i] == last + 1) {
+				free(in->sealed.slot);
+				memset(&in->sealed, 0, sizeof(in->sealed));
+				break;
+			}
+	}
 	lint_user_free(&in->users[last]);
 	in->n_users--;
 }

@@ -914,6 +914,20 @@ static void test_seal(void **state)
 	assert_int_equal(in.n_meets, 5);
 	for (size_t i = 0; i < in.n_meets; i++)
 		assert_true(in.meets[i].user < in.n_users);
+	/* a copy never sealed: its one meeting goes, the merged ones stay */
+	parse_user_in(&in, dnat, 3);
+	assert_int_equal(in.n_meets, 6);
+	lint_input_drop_last_user(&in);
+	assert_int_equal(in.n_users, 4);
+	assert_int_equal(in.n_meets, 5);
+	assert_int_equal(in.meets[2].user, 0);
+	assert_int_equal(in.meets[2].hooks, LINT_HOOK_OUTPUT);
+	/* and the index still merges */
+	u = parse_user_in(&in, dnat, 1);
+	u->hooks = LINT_HOOK_INPUT;
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	assert_int_equal(in.n_users, 4);
+	assert_int_equal(in.users[0].hooks, LINT_HOOK_PREROUTING | LINT_HOOK_OUTPUT | LINT_HOOK_INPUT);
 	lint_input_free(&in);
 }
 
