@@ -82,8 +82,9 @@ enum lint_place {
 #define LINT_RULE_MAX 256
 
 /* One foreign rule that needs conntrack.  A kube-proxy host hands over one
- * per service and hook (10,000 at 5,000 services), so it is kept small: text
- * out of line, interface lists interned, the flags together. */
+ * per service (5,000 at 10,000 rules, each met from two hooks), so it is
+ * kept small: text out of line, interface lists interned, the flags
+ * together. */
 struct ct_user {
 	enum ct_need need;
 	unsigned hooks; /* LINT_HOOK_*: the base chains that reach the rule */
@@ -267,7 +268,7 @@ struct ct_user *lint_input_add_user(struct lint_input *in);
  * own) and is freed.  Users whose packet-mark gate the nft reader rewrites
  * later, per user, are left as they are. */
 int lint_input_seal_user(struct lint_input *in);
-/* Removes the last user and its meetings (it must not have been merged into). */
+/* Removes the last user and every meeting of it. */
 void lint_input_drop_last_user(struct lint_input *in);
 /* Sets u's table, chain and rule text (copies, cut at LINT_NAME_MAX - 1 and
  * LINT_RULE_MAX - 1 bytes as the findings that quote them are). */
