@@ -351,8 +351,9 @@ int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct 
 	if (!vr)
 		return -ENOMEM;
 	vr->verdict = v;
-	snprintf(vr->rule, sizeof(vr->rule), "%s", rule);
-	if (lint_sel_copy(&vr->sel, sel) < 0) {
+	vr->rule = strndup(rule, LINT_RULE_MAX - 1);
+	if (!vr->rule || lint_sel_copy(&vr->sel, sel) < 0) {
+		free(vr->rule);
 		c->n_rules--;
 		return -ENOMEM;
 	}
@@ -374,8 +375,10 @@ void lint_input_free(struct lint_input *in)
 	for (size_t i = 0; i < in->n_users; i++)
 		lint_user_free(&in->users[i]);
 	for (size_t i = 0; i < in->n_chains; i++) {
-		for (size_t j = 0; j < in->chains[i].n_rules; j++)
+		for (size_t j = 0; j < in->chains[i].n_rules; j++) {
 			lint_sel_free(&in->chains[i].rules[j].sel);
+			free(in->chains[i].rules[j].rule);
+		}
 		free(in->chains[i].rules);
 	}
 	for (size_t i = 0; i < in->n_notracks; i++)

@@ -128,7 +128,9 @@ enum lint_verdict {
 struct lint_vrule {
 	enum lint_verdict verdict;
 	struct lint_sel sel;
-	char rule[LINT_RULE_MAX];
+	/* in words, cut at LINT_RULE_MAX - 1 bytes; an allocation of its own,
+	 * as a firewall's filter chain can hold thousands */
+	char *rule;
 };
 
 /* A foreign base chain of type filter on input, forward or output. */
