@@ -81,39 +81,40 @@ enum lint_place {
 #define LINT_NAME_MAX 64
 #define LINT_RULE_MAX 256
 
-/* One foreign rule that needs conntrack. */
+/* One foreign rule that needs conntrack.  A kube-proxy host hands over one
+ * per service (5,000 at 10,000 rules, each met from two hooks), so it is
+ * kept small: text out of line, interface lists interned, the flags
+ * together. */
 struct ct_user {
 	enum ct_need need;
 	unsigned hooks; /* LINT_HOOK_*: the base chains that reach the rule */
 	char family[8]; /* the table's family as its tools name it: "ip", "ip6", "inet" */
 	/* Where the rule sits, and the rule in words ('iifname != "docker0" tcp
 	 * dport 8081 dnat to 172.17.0.2:80'): one allocation that table starts,
-	 * set by lint_user_set_text().  A kube-proxy host hands over one user per
-	 * service and hook, so fixed-size buffers here were most of lint's memory. */
+	 * set by lint_user_set_text(). */
 	const char *table, *chain, *rule;
 	struct lint_sel sel; /* the packets it can match (original direction), jump conditions included */
 	struct lint_ranges to_addr[FAMILY_SLOTS]; /* NAT: the new address (any: not known), by family_index() */
 	struct lint_ranges to_port;		  /* NAT: the new port (any: unchanged or not known) */
-	enum lint_place to_place;		  /* DNAT: is the new destination this host? */
-	struct {				  /* DNAT: the interface toward the new destination, if known */
-		uint8_t n;			  /* 0 or 1 (lint_input_apply_host knows one at most) */
-		struct lint_if v[1];
-	} to_if;
-	uint32_t ct_state; /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
-	bool accepts;	   /* its verdict is accept */
-	bool limited;	   /* it also has a limit or quota: skipping it lifts that */
+	/* DNAT: the interface toward the new destination, if known (one name at
+	 * most: lint_input_apply_host knows one), interned like a selector's */
+	const struct lint_ifs *to_if;
+	enum lint_place to_place; /* DNAT: is the new destination this host? */
+	uint32_t ct_state;	  /* CT_NEED_STATE: LINT_CT_* matched; 0 = not known */
+	uint32_t mark_gate;	  /* the packet-mark bits it needs set (meta mark & M == V); 0: none */
 	/* Where it sits in a filter chain (in->chains[chain_index], before the
 	 * chain's rules[chain_pos]), or chain_index < 0: what an untracked packet that
 	 * skips it meets next. */
 	long chain_index;
 	size_t chain_pos;
-	bool kube;	    /* kube-proxy's table or chains */
-	bool from_host;	    /* it matches only packets this host sends (fib saddr type local, --src-type LOCAL) */
-	bool pkt_mark;	    /* it matches only packets that carry a given packet mark (meta mark 0xca6c) */
-	bool ct_write;	    /* CT_NEED_MARK: it sets the ct mark (ct mark set ...), rather than reading it */
-	uint32_t mark_gate; /* the packet-mark bits it needs set (meta mark & M == V); 0: none */
-	bool nat_random;    /* source NAT, fully-random: to_port is where any flow may land */
-	bool widened;	    /* part of it could not be decoded and was left out */
+	bool accepts;	 /* its verdict is accept */
+	bool limited;	 /* it also has a limit or quota: skipping it lifts that */
+	bool kube;	 /* kube-proxy's table or chains */
+	bool from_host;	 /* it matches only packets this host sends (fib saddr type local, --src-type LOCAL) */
+	bool pkt_mark;	 /* it matches only packets that carry a given packet mark (meta mark 0xca6c) */
+	bool ct_write;	 /* CT_NEED_MARK: it sets the ct mark (ct mark set ...), rather than reading it */
+	bool nat_random; /* source NAT, fully-random: to_port is where any flow may land */
+	bool widened;	 /* part of it could not be decoded and was left out */
 };
 
 enum lint_verdict {
@@ -127,7 +128,9 @@ enum lint_verdict {
 struct lint_vrule {
 	enum lint_verdict verdict;
 	struct lint_sel sel;
-	char rule[LINT_RULE_MAX];
+	/* in words, cut at LINT_RULE_MAX - 1 bytes; an allocation of its own,
+	 * as a firewall's filter chain can hold thousands */
+	char *rule;
 };
 
 /* A foreign base chain of type filter on input, forward or output. */
@@ -160,10 +163,30 @@ struct lint_notrack {
 	struct lint_sel sel;	  /* the packets it untracks, jump conditions included */
 };
 
+/*
+ * One meeting of a conntrack user: a base chain's walk reached it.  A rule
+ * reached from several base chains with the same selector (kube-proxy's
+ * DNATs, from PREROUTING and from OUTPUT) is one user whose hooks hold them
+ * all (lint_input_seal_user), met once from each: the analyser checks the
+ * meetings in the order the reader made them, each as the user with that
+ * meeting's hooks alone, which is what it saw when every meeting was a user
+ * of its own.
+ */
+struct lint_meet {
+	uint32_t user;	/* in->users[user] */
+	unsigned hooks; /* LINT_HOOK_*; 0: the user's own (not sealed) */
+};
+
 /* What a backend reader hands the analyser. */
 struct lint_input {
 	struct ct_user *users;
 	size_t n_users;
+	struct lint_meet *meets; /* every user's, in the order they were met */
+	size_t n_meets;
+	struct {		/* lint_input_seal_user's index of the sealed users, by content */
+		uint32_t *slot; /* user index + 1; 0: free */
+		size_t cap, n;
+	} sealed;
 	struct lint_chain *chains;
 	size_t n_chains;
 	struct lint_notrack *notracks;
@@ -239,7 +262,16 @@ int lint_offline(const struct ruleset *rs, struct lint_report *out);
 
 int lint_input_add_note(struct lint_input *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int lint_report_add_note(struct lint_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A new user, met once (with the hooks it will have). */
 struct ct_user *lint_input_add_user(struct lint_input *in);
+/* Once the reader has filled the last user in: if an earlier sealed user is
+ * the same rule with the same selector, targets and place, all but the hooks,
+ * the last one becomes another meeting of that one (whose hooks take its
+ * own) and is freed.  Users whose packet-mark gate the nft reader rewrites
+ * later, per user, are left as they are. */
+int lint_input_seal_user(struct lint_input *in);
+/* Removes the last user and every meeting of it. */
+void lint_input_drop_last_user(struct lint_input *in);
 /* Sets u's table, chain and rule text (copies, cut at LINT_NAME_MAX - 1 and
  * LINT_RULE_MAX - 1 bytes as the findings that quote them are). */
 int lint_user_set_text(struct ct_user *u, const char *table, const char *chain, const char *rule);
@@ -249,8 +281,8 @@ struct lint_chain *lint_input_add_chain(struct lint_input *in);
 struct lint_notrack *lint_input_add_notrack(struct lint_input *in);
 /* Moves src's notrack rules to the end of dst's (src keeps none). */
 int lint_input_take_notracks(struct lint_input *dst, struct lint_input *src);
-/* Moves src's conntrack users to the end of dst's, without their place in
- * src's filter chains (src keeps none). */
+/* Moves src's conntrack users and their meetings to the end of dst's,
+ * without their place in src's filter chains (src keeps none). */
 int lint_input_take_users(struct lint_input *dst, struct lint_input *src);
 int lint_chain_add_rule(struct lint_chain *c, enum lint_verdict v, const struct lint_sel *sel, const char *rule);
 void lint_input_free(struct lint_input *in);

@@ -1,4 +1,5 @@
 #include "lint/lint_sel.h"
+#include "util/hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -246,6 +247,101 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* the pool of interned interface lists                                 */
+
+/*
+ * Open addressing over the distinct lists, grown at half full.  Global: the
+ * algebra has no context to carry it, and notrackctl is single-threaded
+ * (like sort_width above).  What it holds stays reachable until exit.
+ */
+static struct {
+	struct lint_ifs **slot;
+	size_t cap, n;
+} pool;
+
+/* c with every name zero-padded and duplicates dropped, so that equal lists
+ * compare equal byte for byte. */
+static void ifs_canonical(const struct lint_ifs *c, struct lint_ifs *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < c->n && i < LINT_IF_MAX; i++) {
+		struct lint_if *d = &t->v[t->n];
+		bool dup = false;
+		memcpy(d->name, c->v[i].name, strnlen(c->v[i].name, sizeof(d->name)));
+		d->wildcard = c->v[i].wildcard;
+		d->neg = c->v[i].neg;
+		for (size_t j = 0; j < t->n && !dup; j++)
+			dup = !memcmp(&t->v[j], d, sizeof(*d));
+		if (dup)
+			memset(d, 0, sizeof(*d));
+		else
+			t->n++;
+	}
+}
+
+static size_t ifs_hash(const struct lint_ifs *t)
+{
+	return (size_t)hash64(t, sizeof(*t));
+}
+
+static int pool_grow(void)
+{
+	size_t cap = pool.cap ? pool.cap * 2 : 64;
+	struct lint_ifs **slot = calloc(cap, sizeof(*slot));
+
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < pool.cap; i++) {
+		if (!pool.slot[i])
+			continue;
+		size_t h = ifs_hash(pool.slot[i]) & (cap - 1);
+		while (slot[h])
+			h = (h + 1) & (cap - 1);
+		slot[h] = pool.slot[i];
+	}
+	free(pool.slot);
+	pool.slot = slot;
+	pool.cap = cap;
+	return 0;
+}
+
+int lint_ifs_intern(const struct lint_ifs *c, const struct lint_ifs **out)
+{
+	struct lint_ifs t;
+	size_t h;
+
+	if (!c || !c->n) {
+		*out = NULL;
+		return 0;
+	}
+	ifs_canonical(c, &t);
+	if ((pool.n + 1) * 2 > pool.cap && pool_grow() < 0)
+		return -ENOMEM;
+	for (h = ifs_hash(&t) & (pool.cap - 1); pool.slot[h]; h = (h + 1) & (pool.cap - 1)) {
+		if (!memcmp(pool.slot[h], &t, sizeof(t))) {
+			*out = pool.slot[h];
+			return 0;
+		}
+	}
+	pool.slot[h] = malloc(sizeof(t));
+	if (!pool.slot[h])
+		return -ENOMEM;
+	*pool.slot[h] = t;
+	pool.n++;
+	*out = pool.slot[h];
+	return 0;
+}
+
+/* A working copy of an interned list (NULL: empty). */
+static void ifs_load(const struct lint_ifs *p, struct lint_ifs *t)
+{
+	if (p)
+		*t = *p;
+	else
+		t->n = 0;
+}
+
 /*
  * Exact for this language (names of any length): with an exact positive
  * name, test that one name against everything; with only prefix positives,
@@ -259,6 +355,8 @@ bool lint_ifs_satisfiable(const struct lint_ifs *c)
 	const struct lint_if *exact = NULL;
 	const char *longest = "";
 
+	if (!c)
+		return true;
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->v[i].neg)
 			continue;
@@ -284,9 +382,10 @@ bool lint_ifs_satisfiable(const struct lint_ifs *c)
 
 bool lint_ifs_implies(const struct lint_ifs *x, const struct lint_if *c)
 {
-	struct lint_ifs t = *x;
+	struct lint_ifs t;
 
 	/* x implies c exactly when x and not-c cannot both hold */
+	ifs_load(x, &t);
 	if (t.n == LINT_IF_MAX)
 		return false; /* no room to test: cannot prove it */
 	t.v[t.n] = *c;
@@ -295,25 +394,49 @@ bool lint_ifs_implies(const struct lint_ifs *x, const struct lint_if *c)
 	return !lint_ifs_satisfiable(&t);
 }
 
-static void ifs_add(struct lint_ifs *s, const struct lint_if *c)
+/* Adds c to the working list s: whether s changed. */
+static bool ifs_add(struct lint_ifs *s, const struct lint_if *c)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (!memcmp(&s->v[i], c, sizeof(*c)))
-			return;
+			return false;
 	/* dropping a constraint widens the set: still conservative */
-	if (s->n < LINT_IF_MAX)
-		s->v[s->n++] = *c;
+	if (s->n == LINT_IF_MAX)
+		return false;
+	s->v[s->n++] = *c;
+	return true;
 }
 
-void lint_sel_add_if(struct lint_sel *s, bool in, const char *name, bool wildcard, bool neg)
+int lint_sel_add_if(struct lint_sel *s, bool in, const char *name, bool wildcard, bool neg)
 {
+	const struct lint_ifs **slot = in ? &s->iif : &s->oif;
+	struct lint_ifs t;
 	struct lint_if c;
 
 	memset(&c, 0, sizeof(c));
 	snprintf(c.name, sizeof(c.name), "%s", name);
 	c.wildcard = wildcard;
 	c.neg = neg;
-	ifs_add(in ? &s->iif : &s->oif, &c);
+	ifs_load(*slot, &t);
+	return ifs_add(&t, &c) ? lint_ifs_intern(&t, slot) : 0;
+}
+
+/* *a := *a and b, both interned (b's list has no duplicates) */
+static int ifs_and(const struct lint_ifs **a, const struct lint_ifs *b)
+{
+	struct lint_ifs t;
+	bool changed = false;
+
+	if (!b || *a == b)
+		return 0;
+	if (!*a) {
+		*a = b;
+		return 0;
+	}
+	ifs_load(*a, &t);
+	for (size_t i = 0; i < b->n; i++)
+		changed |= ifs_add(&t, &b->v[i]);
+	return changed ? lint_ifs_intern(&t, a) : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -409,10 +532,8 @@ int lint_sel_and(struct lint_sel *a, const struct lint_sel *b)
 		r |= lint_ranges_and(&a->daddr[f], &b->daddr[f], family_addr_len(family_at(f)));
 	}
 	prune_families(a);
-	for (size_t i = 0; i < b->iif.n; i++)
-		ifs_add(&a->iif, &b->iif.v[i]);
-	for (size_t i = 0; i < b->oif.n; i++)
-		ifs_add(&a->oif, &b->oif.v[i]);
+	r |= ifs_and(&a->iif, b->iif);
+	r |= ifs_and(&a->oif, b->oif);
 	return r ? -ENOMEM : 0;
 }
 
@@ -422,16 +543,16 @@ bool lint_sel_empty(const struct lint_sel *s, unsigned dirs)
 		return true;
 	if (lint_ranges_empty(&s->sport) || lint_ranges_empty(&s->dport))
 		return true;
-	if ((dirs & LINT_DIR_IIF) && !lint_ifs_satisfiable(&s->iif))
+	if ((dirs & LINT_DIR_IIF) && !lint_ifs_satisfiable(s->iif))
 		return true;
-	if ((dirs & LINT_DIR_OIF) && !lint_ifs_satisfiable(&s->oif))
+	if ((dirs & LINT_DIR_OIF) && !lint_ifs_satisfiable(s->oif))
 		return true;
 	return false;
 }
 
 static bool ifs_cover(const struct lint_ifs *k, const struct lint_ifs *x)
 {
-	for (size_t i = 0; i < k->n; i++)
+	for (size_t i = 0; k && i < k->n; i++)
 		if (!lint_ifs_implies(x, &k->v[i]))
 			return false;
 	return true;
@@ -456,16 +577,16 @@ bool lint_sel_covers(const struct lint_sel *k, const struct lint_sel *x, unsigne
 		    !lint_ranges_subset(&x->daddr[f], &k->daddr[f], w))
 			return false;
 	}
-	if ((dirs & LINT_DIR_IIF) && !ifs_cover(&k->iif, &x->iif))
+	if ((dirs & LINT_DIR_IIF) && !ifs_cover(k->iif, x->iif))
 		return false;
-	if ((dirs & LINT_DIR_OIF) && !ifs_cover(&k->oif, &x->oif))
+	if ((dirs & LINT_DIR_OIF) && !ifs_cover(k->oif, x->oif))
 		return false;
 	return true;
 }
 
 bool lint_sel_is_any(const struct lint_sel *s)
 {
-	if (s->none || s->proto || !s->sport.any || !s->dport.any || s->iif.n || s->oif.n)
+	if (s->none || s->proto || !s->sport.any || !s->dport.any || s->iif || s->oif)
 		return false;
 	for (unsigned f = 0; f < FAMILY_SLOTS; f++)
 		if (!s->saddr[f].any || !s->daddr[f].any)
@@ -551,7 +672,7 @@ int lint_ranges_format(const struct lint_ranges *r, unsigned width, struct strbu
 
 static void format_ifs(const struct lint_ifs *s, const char *key, size_t start, struct strbuf *out)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; s && i < s->n; i++)
 		strbuf_printf(out, "%s%s %s\"%s%s\"", out->len > start ? " " : "", key, s->v[i].neg ? "!= " : "",
 			      s->v[i].name, s->v[i].wildcard ? "*" : "");
 }
@@ -567,8 +688,8 @@ int lint_sel_format(const struct lint_sel *s, struct strbuf *out)
 
 	if (s->none)
 		return strbuf_puts(out, "(matches nothing)");
-	format_ifs(&s->iif, "iifname", start, out);
-	format_ifs(&s->oif, "oifname", start, out);
+	format_ifs(s->iif, "iifname", start, out);
+	format_ifs(s->oif, "oifname", start, out);
 	bool addressed = false;
 	for (unsigned f = 0; f < FAMILY_SLOTS; f++) {
 		const char *kw = family_at(f) == FAMILY_IPV4 ? "ip" : "ip6";

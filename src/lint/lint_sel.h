@@ -55,16 +55,25 @@ struct lint_ifs {
 	struct lint_if v[LINT_IF_MAX];
 };
 
+/*
+ * A selector's interface lists are interned: one shared, immutable copy of
+ * each distinct list (lint_ifs_intern), and NULL for none.  Inline they were
+ * 2 x 109 bytes of every selector, and a kube-proxy host hands the analyser a
+ * selector per service and hook, nearly all of them with no interface at all
+ * and the rest with a handful of distinct lists.  Shared and never changed in
+ * place, they are copied with the selector as plain pointers and never
+ * freed (the pool lives as long as the process, which is one command).
+ */
 struct lint_sel {
 	unsigned family; /* FAMILY_IPV4 | FAMILY_IPV6; 0: matches nothing */
 	uint8_t proto;	 /* IPPROTO_*, 0: any */
 	bool none;	 /* proven to match nothing (e.g. tcp and udp at once) */
-	struct lint_ranges sport, dport;
-	struct lint_ranges saddr[FAMILY_SLOTS], daddr[FAMILY_SLOTS]; /* indexed by family_index() */
-	struct lint_ifs iif, oif;
 	/* only packets addressed to this host (fib daddr type local, -m addrtype
 	 * --dst-type LOCAL); lint_input_apply_host narrows daddr to its addresses */
 	bool to_host;
+	struct lint_ranges sport, dport;
+	struct lint_ranges saddr[FAMILY_SLOTS], daddr[FAMILY_SLOTS]; /* indexed by family_index() */
+	const struct lint_ifs *iif, *oif;			     /* interned; NULL: no constraint */
 };
 
 /* Which interface directions matter where a selector is compared: a raw
@@ -104,8 +113,9 @@ int lint_sel_and_ports(struct lint_sel *s, bool source, const struct lint_ranges
 int lint_sel_and_addrs(struct lint_sel *s, bool source, unsigned af, const struct lint_ranges *r);
 void lint_sel_and_proto(struct lint_sel *s, uint8_t proto);
 void lint_sel_and_family(struct lint_sel *s, unsigned family);
-/* Adds an interface constraint (iif when in, else oif). */
-void lint_sel_add_if(struct lint_sel *s, bool in, const char *name, bool wildcard, bool neg);
+/* Adds an interface constraint (iif when in, else oif); -ENOMEM leaves s
+ * without it (wider). */
+int lint_sel_add_if(struct lint_sel *s, bool in, const char *name, bool wildcard, bool neg);
 
 /* Whether s can match no packet, looking only at the interface directions in dirs. */
 bool lint_sel_empty(const struct lint_sel *s, unsigned dirs);
@@ -115,9 +125,13 @@ bool lint_sel_covers(const struct lint_sel *k, const struct lint_sel *x, unsigne
 /* Whether no constraint at all is set besides the family. */
 bool lint_sel_is_any(const struct lint_sel *s);
 
-/* Interface constraints: satisfiable, and "every name allowed by x passes c". */
+/* Interface constraints: satisfiable, and "every name allowed by x passes c"
+ * (NULL: no constraint). */
 bool lint_ifs_satisfiable(const struct lint_ifs *c);
 bool lint_ifs_implies(const struct lint_ifs *x, const struct lint_if *c);
+/* The shared copy of c (its names compared up to their NUL), NULL for an
+ * empty list; *out unchanged and -ENOMEM when it cannot be made. */
+int lint_ifs_intern(const struct lint_ifs *c, const struct lint_ifs **out);
 
 /* nft-like text: 'iifname != "docker0" ip saddr 172.17.0.0/16 tcp dport 8081'.
  * Empty for a selector without constraints. */

@@ -207,14 +207,17 @@ static enum ct_need parse_need(const char *v)
 	return CT_NEED_OTHER;
 }
 
-static void parse_user(struct lint_input *in, const char *spec)
+#define MAX_ITEMS 4 /* users, chains and notracks of a case */
+
+/* chain: the user's chain, "C" and its number in the case */
+static struct ct_user *parse_user_in(struct lint_input *in, const char *spec, size_t chain)
 {
 	struct ct_user *u = lint_input_add_user(in);
 	char buf[512], *save = NULL;
 
 	assert_non_null(u);
 	snprintf(u->family, sizeof(u->family), "ip");
-	snprintf(buf, sizeof(buf), "C%zu", in->n_users);
+	snprintf(buf, sizeof(buf), "C%zu", chain);
 	assert_int_equal(lint_user_set_text(u, "nat", buf, spec), 0);
 	u->sel.family = FAMILY_IPV4;
 	snprintf(buf, sizeof(buf), "%s", spec);
@@ -240,8 +243,9 @@ static void parse_user(struct lint_input *in, const char *spec)
 		} else if (!strcmp(key, "place")) {
 			u->to_place = !strcmp(val, "local") ? LINT_PLACE_LOCAL : LINT_PLACE_REMOTE;
 		} else if (!strcmp(key, "toif")) {
-			snprintf(u->to_if.v[0].name, sizeof(u->to_if.v[0].name), "%s", val);
-			u->to_if.n = 1;
+			struct lint_ifs t = {.n = 1};
+			snprintf(t.v[0].name, sizeof(t.v[0].name), "%s", val);
+			assert_int_equal(lint_ifs_intern(&t, &u->to_if), 0);
 		} else if (!strcmp(key, "state")) {
 			u->ct_state = parse_state(val);
 		} else if (!strcmp(key, "accept")) {
@@ -261,6 +265,36 @@ static void parse_user(struct lint_input *in, const char *spec)
 			assert_int_equal(sscanf(val, "%ld:%zu", &u->chain_index, &u->chain_pos), 2);
 		} else {
 			fail_msg("unknown user token %s", key);
+		}
+	}
+	return u;
+}
+
+static void parse_user(struct lint_input *in, const char *spec)
+{
+	parse_user_in(in, spec, in->n_users + 1);
+}
+
+/* How analyse_text builds the users: as the case says, or met from every
+ * hook, one user each, hook by hook (all prerouting ones first, as a reader
+ * walks its base chains), and then also sealed (lint_input_seal_user): each
+ * rule becomes one user met five times, which must not change a word of the
+ * report. */
+static enum { USERS_AS_IS, USERS_SPLIT, USERS_SEALED } users_mode;
+
+static void parse_users(struct lint_input *in, const char *const *users)
+{
+	if (users_mode == USERS_AS_IS) {
+		for (size_t i = 0; users && i < MAX_ITEMS && users[i]; i++)
+			parse_user(in, users[i]);
+		return;
+	}
+	for (unsigned hook = LINT_HOOK_PREROUTING; hook <= LINT_HOOK_POSTROUTING; hook <<= 1) {
+		for (size_t i = 0; users && i < MAX_ITEMS && users[i]; i++) {
+			struct ct_user *u = parse_user_in(in, users[i], i + 1);
+			u->hooks = hook;
+			if (users_mode == USERS_SEALED)
+				assert_int_equal(lint_input_seal_user(in), 0);
 		}
 	}
 }
@@ -353,8 +387,6 @@ static void parse_notrack(struct lint_input *in, const char *spec)
 
 /* ------------------------------------------------------------------ */
 /* the cases                                                            */
-
-#define MAX_ITEMS 4
 
 struct lint_case {
 	const char *name;
@@ -751,8 +783,7 @@ static void analyse_text(const char *name, const char *policy, const char *const
 		tl_format_error(&d, err, sizeof(err));
 		fail_msg("%s: policy does not compile: %s", name, err);
 	}
-	for (size_t i = 0; users && i < MAX_ITEMS && users[i]; i++)
-		parse_user(&in, users[i]);
+	parse_users(&in, users);
 	for (size_t i = 0; chains && i < MAX_ITEMS && chains[i]; i++)
 		parse_chain(&in, chains[i]);
 	for (size_t i = 0; notracks && i < MAX_ITEMS && notracks[i]; i++)
@@ -793,6 +824,111 @@ static void run_case(void **state)
 		fail_msg("%s: findings '%s', want '%s'", c->name, got, c->want);
 	}
 	lint_report_free(&rep);
+}
+
+static void assert_same_report(const char *name, const struct lint_report *a, const struct lint_report *b)
+{
+	if (a->n != b->n)
+		fail_msg("%s: %zu findings split, %zu sealed", name, a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct lint_finding *x = &a->v[i], *y = &b->v[i];
+		assert_int_equal(x->kind, y->kind);
+		assert_int_equal(x->reply, y->reply);
+		assert_string_equal(x->origin, y->origin);
+		assert_string_equal(x->family, y->family);
+		assert_string_equal(x->table, y->table);
+		assert_string_equal(x->chain, y->chain);
+		assert_string_equal(x->rule, y->rule);
+		assert_string_equal(x->msg, y->msg);
+		assert_string_equal(x->exposure, y->exposure);
+	}
+	assert_int_equal(a->n_notes, b->n_notes);
+	for (size_t i = 0; i < a->n_notes; i++)
+		assert_string_equal(a->notes[i], b->notes[i]);
+}
+
+/* Every case of the table with its users met from every hook: sealed (a
+ * rule met from five hooks is one user, met five times) or not, the same
+ * report, in the same order, word for word. */
+static void run_case_sealed(void **state)
+{
+	const struct lint_case *c = *state;
+	struct lint_report split, sealed;
+
+	users_mode = USERS_SPLIT;
+	analyse_text(c->name, c->policy, c->users, c->chains, c->notracks, NULL, 0, &split);
+	users_mode = USERS_SEALED;
+	analyse_text(c->name, c->policy, c->users, c->chains, c->notracks, NULL, 0, &sealed);
+	users_mode = USERS_AS_IS;
+	assert_same_report(c->name, &split, &sealed);
+	lint_report_free(&split);
+	lint_report_free(&sealed);
+}
+
+/* What seals into one user and what does not. */
+static void test_seal(void **state)
+{
+	struct lint_input in = {0};
+	const char *dnat = "need=dnat proto=tcp dport=8081 to=172.17.0.2 toport=80";
+	struct ct_user *u;
+
+	(void)state;
+	/* the same DNAT from prerouting, then output: one user, met twice */
+	u = parse_user_in(&in, dnat, 1);
+	u->hooks = LINT_HOOK_PREROUTING;
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	/* another port: a user of its own */
+	u = parse_user_in(&in, "need=dnat proto=tcp dport=8082 to=172.17.0.2 toport=80", 1);
+	u->hooks = LINT_HOOK_PREROUTING;
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	u = parse_user_in(&in, dnat, 1);
+	u->hooks = LINT_HOOK_OUTPUT;
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	assert_int_equal(in.n_users, 2);
+	assert_int_equal(in.n_meets, 3);
+	assert_int_equal(in.users[0].hooks, LINT_HOOK_PREROUTING | LINT_HOOK_OUTPUT);
+	assert_int_equal(in.meets[0].user, 0);
+	assert_int_equal(in.meets[0].hooks, LINT_HOOK_PREROUTING);
+	assert_int_equal(in.meets[2].user, 0);
+	assert_int_equal(in.meets[2].hooks, LINT_HOOK_OUTPUT);
+	/* the same rule by another path (an interface on the way): apart */
+	u = parse_user_in(&in, dnat, 1);
+	u->hooks = LINT_HOOK_OUTPUT;
+	assert_int_equal(lint_sel_add_if(&u->sel, false, "eth0", false, false), 0);
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	assert_int_equal(in.n_users, 3);
+	/* a packet-mark gate is the nft reader's to rewrite: never merged */
+	for (int i = 0; i < 2; i++) {
+		u = parse_user_in(&in, dnat, 2);
+		u->hooks = i ? LINT_HOOK_OUTPUT : LINT_HOOK_PREROUTING;
+		u->mark_gate = 0x2000;
+		assert_int_equal(lint_input_seal_user(&in), 0);
+	}
+	assert_int_equal(in.n_users, 5);
+	/* sealing twice, or a user not just added, changes nothing */
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	assert_int_equal(in.n_users, 5);
+	/* dropping the last user takes its meeting */
+	lint_input_drop_last_user(&in);
+	assert_int_equal(in.n_users, 4);
+	assert_int_equal(in.n_meets, 5);
+	for (size_t i = 0; i < in.n_meets; i++)
+		assert_true(in.meets[i].user < in.n_users);
+	/* a copy never sealed: its one meeting goes, the merged ones stay */
+	parse_user_in(&in, dnat, 3);
+	assert_int_equal(in.n_meets, 6);
+	lint_input_drop_last_user(&in);
+	assert_int_equal(in.n_users, 4);
+	assert_int_equal(in.n_meets, 5);
+	assert_int_equal(in.meets[2].user, 0);
+	assert_int_equal(in.meets[2].hooks, LINT_HOOK_OUTPUT);
+	/* and the index still merges */
+	u = parse_user_in(&in, dnat, 1);
+	u->hooks = LINT_HOOK_INPUT;
+	assert_int_equal(lint_input_seal_user(&in), 0);
+	assert_int_equal(in.n_users, 4);
+	assert_int_equal(in.users[0].hooks, LINT_HOOK_PREROUTING | LINT_HOOK_OUTPUT | LINT_HOOK_INPUT);
+	lint_input_free(&in);
 }
 
 /* ------------------------------------------------------------------ */
@@ -865,7 +1001,7 @@ static bool sat(const char *spec)
 	lint_sel_init(&s, FAMILY_BOTH);
 	snprintf(buf, sizeof(buf), "%s", spec);
 	parse_sel_tokens(&s, buf);
-	r = lint_ifs_satisfiable(&s.iif);
+	r = lint_ifs_satisfiable(s.iif);
 	lint_sel_free(&s);
 	return r;
 }
@@ -883,6 +1019,62 @@ static void test_interfaces(void **state)
 	assert_false(sat("iif=eth+ iif=wlan+"));
 	assert_true(sat("iif=br-+ iif=br-1+"));
 	assert_true(sat("iif!=docker0 iif!=lo"));
+}
+
+/* Interface lists are interned: equal lists are one copy whoever built
+ * them, a conjunction that adds nothing keeps it, the pool grows past its
+ * first table, and more than LINT_IF_MAX constraints are dropped (wider). */
+static void test_interned_ifs(void **state)
+{
+	const struct lint_ifs *first[300];
+	struct lint_sel a, b;
+	char name[LINT_IFNAME_MAX];
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 300; i++) {
+			lint_sel_init(&a, FAMILY_BOTH);
+			snprintf(name, sizeof(name), "veth%d", i);
+			assert_int_equal(lint_sel_add_if(&a, true, name, false, false), 0);
+			assert_int_equal(lint_sel_add_if(&a, true, "lo", false, true), 0);
+			assert_non_null(a.iif);
+			assert_int_equal(a.iif->n, 2);
+			assert_string_equal(a.iif->v[0].name, name);
+			if (round == 0)
+				first[i] = a.iif;
+			else
+				assert_ptr_equal(a.iif, first[i]);
+			lint_sel_free(&a);
+		}
+	}
+	lint_sel_init(&a, FAMILY_BOTH);
+	lint_sel_init(&b, FAMILY_BOTH);
+	assert_int_equal(lint_sel_add_if(&a, true, "veth7", false, false), 0);
+	assert_int_equal(lint_sel_add_if(&b, true, "lo", false, true), 0);
+	assert_int_equal(lint_sel_and(&b, &a), 0);
+	assert_int_equal(b.iif->n, 2); /* lo first: another list than veth7's */
+	assert_string_equal(b.iif->v[0].name, "lo");
+	const struct lint_ifs *veth7 = a.iif;
+	assert_int_equal(lint_sel_and(&a, &a), 0);
+	assert_ptr_equal(a.iif, veth7);
+	assert_int_equal(a.iif->n, 1);
+	assert_null(a.oif);
+	/* veth7 and then not lo, by a conjunction: the list made above */
+	struct lint_sel c;
+	lint_sel_init(&c, FAMILY_BOTH);
+	assert_int_equal(lint_sel_add_if(&c, true, "lo", false, true), 0);
+	assert_int_equal(lint_sel_and(&a, &c), 0);
+	assert_ptr_equal(a.iif, first[7]);
+	lint_sel_free(&c);
+	for (int i = 0; i < LINT_IF_MAX + 2; i++) {
+		snprintf(name, sizeof(name), "x%d", i);
+		assert_int_equal(lint_sel_add_if(&a, false, name, true, true), 0);
+	}
+	assert_int_equal(a.oif->n, LINT_IF_MAX);
+	assert_string_equal(a.oif->v[LINT_IF_MAX - 1].name, "x5");
+	assert_true(lint_sel_covers(&b, &b, LINT_DIR_IIF | LINT_DIR_OIF));
+	lint_sel_free(&a);
+	lint_sel_free(&b);
 }
 
 static void test_format(void **state)
@@ -919,15 +1111,17 @@ static void test_host(void **state)
 	parse_user(&in, "need=dnat hooks=pre proto=tcp dport=8083 to=198.51.100.1");
 	parse_user(&in, "need=masq hooks=post saddr=10.0.0.0/8");
 	lint_input_apply_host(&in, addrs, 3);
-	assert_int_equal(in.users[0].sel.iif.n, 1);
-	assert_string_equal(in.users[0].sel.iif.v[0].name, "docker0");
-	assert_false(in.users[0].sel.iif.v[0].neg);
+	assert_non_null(in.users[0].sel.iif);
+	assert_int_equal(in.users[0].sel.iif->n, 1);
+	assert_string_equal(in.users[0].sel.iif->v[0].name, "docker0");
+	assert_false(in.users[0].sel.iif->v[0].neg);
 	assert_int_equal(in.users[1].to_place, LINT_PLACE_REMOTE);
-	assert_string_equal(in.users[1].to_if.v[0].name, "docker0");
+	assert_non_null(in.users[1].to_if);
+	assert_string_equal(in.users[1].to_if->v[0].name, "docker0");
 	assert_int_equal(in.users[2].to_place, LINT_PLACE_LOCAL);
 	assert_int_equal(in.users[3].to_place, LINT_PLACE_REMOTE);
-	assert_int_equal(in.users[3].to_if.n, 0);
-	assert_int_equal(in.users[4].sel.iif.n, 0);
+	assert_null(in.users[3].to_if);
+	assert_null(in.users[4].sel.iif);
 	lint_input_free(&in);
 }
 
@@ -1145,14 +1339,22 @@ static void test_message(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 13];
+	struct CMUnitTest tests[2 * (sizeof(cases) / sizeof(cases[0])) + 15];
+	char sealed_names[sizeof(cases) / sizeof(cases[0])][96];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		tests[n++] = (struct CMUnitTest){
 		    .name = cases[i].name, .test_func = run_case, .initial_state = (void *)&cases[i]};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(sealed_names[i], sizeof(sealed_names[i]), "%s (met from every hook, sealed)", cases[i].name);
+		tests[n++] = (struct CMUnitTest){
+		    .name = sealed_names[i], .test_func = run_case_sealed, .initial_state = (void *)&cases[i]};
+	}
+	tests[n++] = (struct CMUnitTest){.name = "sealing users", .test_func = test_seal};
 	tests[n++] = (struct CMUnitTest){.name = "ranges", .test_func = test_ranges};
 	tests[n++] = (struct CMUnitTest){.name = "interfaces", .test_func = test_interfaces};
+	tests[n++] = (struct CMUnitTest){.name = "interned_ifs", .test_func = test_interned_ifs};
 	tests[n++] = (struct CMUnitTest){.name = "format", .test_func = test_format};
 	tests[n++] = (struct CMUnitTest){.name = "host addresses", .test_func = test_host};
 	tests[n++] = (struct CMUnitTest){.name = "forwarded traffic", .test_func = test_forwarded};

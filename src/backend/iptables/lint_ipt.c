@@ -290,7 +290,7 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 	}
 	u->kube = kube;
 	u->widened = widened;
-	return e;
+	return e < 0 ? e : lint_input_seal_user(rd->out);
 }
 
 /* What an untracked packet meets (the nft reader's rule, struct lint_vrule):

@@ -1585,7 +1585,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	/* a source NAT on input: this host answers */
 	if (n == CT_NEED_SNAT && w->base->hooknum == NF_INET_LOCAL_IN)
 		u->hooks = LINT_HOOK_INPUT;
-	return e;
+	return e < 0 ? e : lint_input_seal_user(w->out);
 }
 
 /* What an untracked packet meets in a filter chain (see struct lint_vrule). */
@@ -1734,20 +1734,23 @@ static bool nat_user(const struct ct_user *u)
 
 /* The copies of users[i] for one writer: one per DNAT its packets can meet
  * (the gate sees them after it), and one as they are unless a DNAT
- * surely takes them all. */
-static int gate_by_writer(struct lint_input *out, size_t i, size_t n0, const struct lint_sel *orig,
+ * surely takes them all.  The DNATs are taken as they were met (the first
+ * m0 meetings: a DNAT met from two hooks is one user, met twice). */
+static int gate_by_writer(struct lint_input *out, size_t i, size_t m0, const struct lint_sel *orig,
 			  const struct mark_writer *m)
 {
 	const struct lint_sel *writer = &m->sel;
 	bool covered = false;
 	int e = 0;
 
-	for (size_t j = 0; j < n0 && e == 0; j++) {
+	for (size_t k = 0; k < m0 && e == 0; k++) {
+		size_t j = out->meets[k].user;
 		const struct ct_user *d = &out->users[j];
+		unsigned hooks = out->meets[k].hooks ? out->meets[k].hooks : d->hooks;
 		struct lint_sel both;
 		/* prerouting and output see disjoint packets: a DNAT on the
 		 * other one never meets what this writer marked */
-		if (d->need != CT_NEED_DNAT || !(d->hooks & m->hooks) ||
+		if (d->need != CT_NEED_DNAT || !(hooks & m->hooks) ||
 		    (d->to_addr[family_index(FAMILY_IPV4)].any && d->to_addr[family_index(FAMILY_IPV6)].any))
 			continue;
 		e = lint_sel_copy(&both, &d->sel);
@@ -1781,7 +1784,7 @@ static int gate_by_writer(struct lint_input *out, size_t i, size_t n0, const str
 static int follow_marks(struct walker *w)
 {
 	struct lint_input *out = w->out;
-	size_t n0 = out->n_users;
+	size_t n0 = out->n_users, m0 = out->n_meets;
 
 	for (size_t i = 0; i < n0; i++) {
 		struct ct_user *u = &out->users[i];
@@ -1800,7 +1803,7 @@ static int follow_marks(struct walker *w)
 		for (size_t k = 0; k < w->n_writers && e == 0; k++) {
 			const struct mark_writer *m = &w->writers[k];
 			if (m->any || (m->bits & gate))
-				e = gate_by_writer(out, i, n0, &orig, m);
+				e = gate_by_writer(out, i, m0, &orig, m);
 		}
 		lint_sel_free(&orig);
 		if (e < 0)
@@ -1812,7 +1815,8 @@ static int follow_marks(struct walker *w)
 			u = &out->users[i];
 			lint_user_free(u);
 			*u = *last;
-			out->n_users--;
+			memset(last, 0, sizeof(*last)); /* (what it held is u's now) */
+			lint_input_drop_last_user(out);
 		}
 	}
 	return 0;
