@@ -274,7 +274,7 @@ static int add_user(struct reader *rd, const char *chain, const struct entry *x,
 	if (e == 0)
 		e = lint_sel_copy(&u->sel, sel);
 	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT))
-		for (int f = 0; f < 2 && e == 0; f++)
+		for (int f = 0; f < FAMILY_SLOTS && e == 0; f++)
 			e = lint_ranges_copy(&u->to_addr[f], &x->tg.to_addr[f]);
 	if (e == 0 && is_nat(n))
 		e = lint_ranges_copy(&u->to_port, &x->tg.to_port);
@@ -525,7 +525,7 @@ int lint_ipt_read(const struct lint_ipt_options *o, struct lint_input *out, stru
 	struct reader rd = {.o = o, .out = out, .filter = -1};
 	int e = 0;
 
-	for (size_t f = 0; f < 2 && e == 0; f++) {
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]) && e == 0; f++) {
 		char **names;
 		size_t n;
 		e = ipt_loaded_tables(families[f], &names, &n, d);
@@ -567,7 +567,7 @@ uint64_t lint_ipt_fingerprint(void)
 	struct fnv h = fnv_init();
 	bool any = false;
 
-	for (size_t f = 0; f < 2; f++) {
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
 		struct diag ignored;
 		char **names = NULL;
 		size_t n = 0;

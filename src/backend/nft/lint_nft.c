@@ -1017,7 +1017,7 @@ static int nat_to(struct decoder *x, unsigned af_family, const struct reg *amin,
 	struct lint_range rg;
 	int e = 0;
 
-	for (int f = 0; f < 2 && amin; f++) {
+	for (int f = 0; f < FAMILY_SLOTS && amin; f++) {
 		unsigned w = family_addr_len(family_at(f));
 		if (af_family && af_family != family_at(f))
 			continue;
@@ -1141,7 +1141,7 @@ static void on_target(struct decoder *x, struct xattrs *e)
 	if (t.needs &
 	    ((1u << CT_NEED_DNAT) | (1u << CT_NEED_SNAT) | (1u << CT_NEED_MASQUERADE) | (1u << CT_NEED_REDIRECT))) {
 		/* the decoded rule owns the ranges now */
-		for (int f = 0; f < 2; f++) {
+		for (int f = 0; f < FAMILY_SLOTS; f++) {
 			lint_ranges_free(&d->to_addr[f]);
 			d->to_addr[f] = t.to_addr[f];
 			t.to_addr[f] = (struct lint_ranges){.any = true};
@@ -1395,7 +1395,7 @@ static int decode_msg(struct decoder *x, const struct nlmsghdr *nlh)
 static void decoded_free(struct decoded *d)
 {
 	lint_sel_free(&d->sel);
-	for (int f = 0; f < 2; f++)
+	for (int f = 0; f < FAMILY_SLOTS; f++)
 		lint_ranges_free(&d->to_addr[f]);
 	lint_ranges_free(&d->to_port);
 	for (size_t i = 0; i < d->n_targets; i++) {
@@ -1562,7 +1562,7 @@ static int emit_user(struct walker *w, const struct decoded *d, enum ct_need n, 
 	if (e == 0)
 		e = lint_sel_copy(&u->sel, sel);
 	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT)) {
-		for (int f = 0; f < 2 && e == 0; f++)
+		for (int f = 0; f < FAMILY_SLOTS && e == 0; f++)
 			e = lint_ranges_copy(&u->to_addr[f], &d->to_addr[f]);
 	}
 	if (e == 0 && (n == CT_NEED_DNAT || n == CT_NEED_SNAT || n == CT_NEED_MASQUERADE || n == CT_NEED_REDIRECT))
@@ -1702,7 +1702,7 @@ static int gated_copy(struct lint_input *out, size_t i, const struct lint_sel *o
 	dst->table = dst->chain = dst->rule = NULL;
 	if (u->table)
 		e |= lint_user_set_text(dst, u->table, u->chain, u->rule);
-	for (int f = 0; f < 2; f++)
+	for (int f = 0; f < FAMILY_SLOTS; f++)
 		e |= lint_ranges_copy(&dst->to_addr[f], &u->to_addr[f]);
 	e |= lint_ranges_copy(&dst->to_port, &u->to_port);
 	e |= lint_sel_copy(&dst->sel, orig);
@@ -1712,7 +1712,7 @@ static int gated_copy(struct lint_input *out, size_t i, const struct lint_sel *o
 		/* after the DNAT: its new address and port, no longer this host's */
 		const struct ct_user *d = &out->users[j];
 		dst->sel.to_host = false;
-		for (int f = 0; f < 2 && e == 0; f++) {
+		for (int f = 0; f < FAMILY_SLOTS && e == 0; f++) {
 			if (d->to_addr[f].any)
 				continue;
 			lint_ranges_free(&dst->sel.daddr[f]);
