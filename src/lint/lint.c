@@ -122,7 +122,7 @@ struct ct_user *lint_input_add_user(struct lint_input *in)
  * rule reached by many paths with other selectors spreads out.  (Once per
  * user a reader hands over: the sets that hold no value are mixed in by
  * their shape alone.) */
-static size_t user_hash(const struct ct_user *u)
+static uint64_t user_hash(const struct ct_user *u)
 {
 	const struct lint_ranges *sets[] = {&u->sel.sport,    &u->sel.dport,	&u->sel.saddr[0],
 					    &u->sel.saddr[1], &u->sel.daddr[0], &u->sel.daddr[1],
@@ -138,7 +138,7 @@ static size_t user_hash(const struct ct_user *u)
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		if (sets[i]->n)
 			h = hash_mix(h, sets[i]->v, sets[i]->n * sizeof(*sets[i]->v));
-	return (size_t)h;
+	return h;
 }
 
 static bool ranges_same(const struct lint_ranges *a, const struct lint_ranges *b)
@@ -185,25 +185,9 @@ static bool user_same(const struct ct_user *a, const struct ct_user *b)
 	return !memcmp(&x, &y, sizeof(x));
 }
 
-static int sealed_grow(struct lint_input *in)
+static uint64_t sealed_hash(const void *ctx, size_t item)
 {
-	size_t cap = in->sealed.cap ? in->sealed.cap * 2 : 256;
-	uint32_t *slot = calloc(cap, sizeof(*slot));
-
-	if (!slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < in->sealed.cap; i++) {
-		if (!in->sealed.slot[i])
-			continue;
-		size_t h = user_hash(&in->users[in->sealed.slot[i] - 1]) & (cap - 1);
-		while (slot[h])
-			h = (h + 1) & (cap - 1);
-		slot[h] = in->sealed.slot[i];
-	}
-	free(in->sealed.slot);
-	in->sealed.slot = slot;
-	in->sealed.cap = cap;
-	return 0;
+	return user_hash(&((const struct lint_input *)ctx)->users[item]);
 }
 
 int lint_input_seal_user(struct lint_input *in)
@@ -222,9 +206,9 @@ int lint_input_seal_user(struct lint_input *in)
 	m->hooks = u->hooks;
 	if (u->mark_gate)
 		return 0;
-	if ((in->sealed.n + 1) * 2 > in->sealed.cap && sealed_grow(in) < 0)
+	if (slot_index_reserve(&in->sealed, 1, sealed_hash, in) < 0)
 		return 0; /* (then it stays a user of its own, as before) */
-	for (h = user_hash(u) & (in->sealed.cap - 1); in->sealed.slot[h]; h = (h + 1) & (in->sealed.cap - 1)) {
+	for (h = slot_index_first(&in->sealed, user_hash(u)); in->sealed.slot[h]; h = slot_index_next(&in->sealed, h)) {
 		struct ct_user *same = &in->users[in->sealed.slot[h] - 1];
 		if (!user_same(same, u))
 			continue;
@@ -234,8 +218,7 @@ int lint_input_seal_user(struct lint_input *in)
 		in->n_users--;
 		return 0;
 	}
-	in->sealed.slot[h] = (uint32_t)last + 1;
-	in->sealed.n++;
+	slot_index_put(&in->sealed, h, last);
 	return 0;
 }
 
@@ -260,8 +243,7 @@ void lint_input_drop_last_user(struct lint_input *in)
 		 * save is lost) */
 		for (size_t i = 0; i < in->sealed.cap; i++)
 			if (in->sealed.slot[i] == last + 1) {
-				free(in->sealed.slot);
-				memset(&in->sealed, 0, sizeof(in->sealed));
+				slot_index_free(&in->sealed);
 				break;
 			}
 	}
@@ -339,8 +321,7 @@ int lint_input_take_users(struct lint_input *dst, struct lint_input *src)
 		memset(&src->users[i], 0, sizeof(src->users[i]));
 	}
 	src->n_users = 0;
-	free(src->sealed.slot);
-	memset(&src->sealed, 0, sizeof(src->sealed));
+	slot_index_free(&src->sealed);
 	return 0;
 }
 
@@ -392,7 +373,7 @@ void lint_input_free(struct lint_input *in)
 	lint_ranges_free(&in->listen_udp);
 	free(in->users);
 	free(in->meets);
-	free(in->sealed.slot);
+	slot_index_free(&in->sealed);
 	free(in->chains);
 	free(in->notes);
 	memset(in, 0, sizeof(*in));

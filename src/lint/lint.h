@@ -30,6 +30,7 @@
 #include "policy/policy.h"
 #include "compile/ruleset.h"
 #include "util/host.h"
+#include "util/slot_index.h"
 
 /* Netfilter hooks, as bits (1 << NF_INET_*). */
 enum {
@@ -183,10 +184,7 @@ struct lint_input {
 	size_t n_users;
 	struct lint_meet *meets; /* every user's, in the order they were met */
 	size_t n_meets;
-	struct {		/* lint_input_seal_user's index of the sealed users, by content */
-		uint32_t *slot; /* user index + 1; 0: free */
-		size_t cap, n;
-	} sealed;
+	struct slot_index sealed; /* lint_input_seal_user's index of the sealed users, by content */
 	struct lint_chain *chains;
 	size_t n_chains;
 	struct lint_notrack *notracks;

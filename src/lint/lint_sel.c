@@ -1,5 +1,6 @@
 #include "lint/lint_sel.h"
 #include "util/hash.h"
+#include "util/slot_index.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -251,13 +252,14 @@ static bool starts_with(const char *s, const char *prefix)
 /* the pool of interned interface lists                                 */
 
 /*
- * Open addressing over the distinct lists, grown at half full.  Global: the
- * algebra has no context to carry it, and notrackctl is single-threaded
- * (like sort_width above).  What it holds stays reachable until exit.
+ * The distinct lists, found through a slot index.  Global: the algebra has
+ * no context to carry it, and notrackctl is single-threaded (like sort_width
+ * above).  What it holds stays reachable until exit: selectors point into it.
  */
 static struct {
-	struct lint_ifs **slot;
-	size_t cap, n;
+	struct lint_ifs **list; /* each its own allocation: selectors keep the pointers */
+	size_t n, cap;
+	struct slot_index index;
 } pool;
 
 /* c with every name zero-padded and duplicates dropped, so that equal lists
@@ -280,56 +282,50 @@ static void ifs_canonical(const struct lint_ifs *c, struct lint_ifs *t)
 	}
 }
 
-static size_t ifs_hash(const struct lint_ifs *t)
+static uint64_t ifs_hash(const struct lint_ifs *t)
 {
-	return (size_t)hash64(t, sizeof(*t));
+	return hash64(t, sizeof(*t));
 }
 
-static int pool_grow(void)
+static uint64_t pool_hash(const void *ctx, size_t item)
 {
-	size_t cap = pool.cap ? pool.cap * 2 : 64;
-	struct lint_ifs **slot = calloc(cap, sizeof(*slot));
-
-	if (!slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < pool.cap; i++) {
-		if (!pool.slot[i])
-			continue;
-		size_t h = ifs_hash(pool.slot[i]) & (cap - 1);
-		while (slot[h])
-			h = (h + 1) & (cap - 1);
-		slot[h] = pool.slot[i];
-	}
-	free(pool.slot);
-	pool.slot = slot;
-	pool.cap = cap;
-	return 0;
+	(void)ctx;
+	return ifs_hash(pool.list[item]);
 }
 
 int lint_ifs_intern(const struct lint_ifs *c, const struct lint_ifs **out)
 {
-	struct lint_ifs t;
-	size_t h;
+	struct lint_ifs t, **list;
+	size_t k;
 
 	if (!c || !c->n) {
 		*out = NULL;
 		return 0;
 	}
 	ifs_canonical(c, &t);
-	if ((pool.n + 1) * 2 > pool.cap && pool_grow() < 0)
+	if (slot_index_reserve(&pool.index, 1, pool_hash, NULL) < 0)
 		return -ENOMEM;
-	for (h = ifs_hash(&t) & (pool.cap - 1); pool.slot[h]; h = (h + 1) & (pool.cap - 1)) {
-		if (!memcmp(pool.slot[h], &t, sizeof(t))) {
-			*out = pool.slot[h];
+	for (k = slot_index_first(&pool.index, ifs_hash(&t)); pool.index.slot[k]; k = slot_index_next(&pool.index, k)) {
+		const struct lint_ifs *same = pool.list[pool.index.slot[k] - 1];
+		if (!memcmp(same, &t, sizeof(t))) {
+			*out = same;
 			return 0;
 		}
 	}
-	pool.slot[h] = malloc(sizeof(t));
-	if (!pool.slot[h])
+	if (pool.n == pool.cap) {
+		size_t cap = pool.cap ? pool.cap * 2 : 64;
+		if (!(list = realloc(pool.list, cap * sizeof(*list))))
+			return -ENOMEM;
+		pool.list = list;
+		pool.cap = cap;
+	}
+	list = pool.list;
+	list[pool.n] = malloc(sizeof(t));
+	if (!list[pool.n])
 		return -ENOMEM;
-	*pool.slot[h] = t;
-	pool.n++;
-	*out = pool.slot[h];
+	*list[pool.n] = t;
+	slot_index_put(&pool.index, k, pool.n);
+	*out = list[pool.n++];
 	return 0;
 }
 

@@ -1476,10 +1476,9 @@ static void rule_words(const struct decoded *d, char *buf, size_t size)
 struct walker {
 	const struct lint_nft_view *v;
 	struct lint_input *out;
-	bool *seen;	       /* indexed like v->rules: decoded before (its notes are out) */
-	size_t *first, *count; /* per chain: its rules are v->rules[first .. first+count) */
-	size_t *by_name;       /* chain index + 1 by chain_hash(), 0: free (find_chain) */
-	size_t n_slots;	       /* of by_name, a power of two */
+	bool *seen;		   /* indexed like v->rules: decoded before (its notes are out) */
+	size_t *first, *count;	   /* per chain: its rules are v->rules[first .. first+count) */
+	struct slot_index by_name; /* v->chains by chain_hash() (find_chain) */
 	const struct lint_nft_chain *base;
 	struct lint_chain *filter;   /* the filter chain being described, or NULL */
 	struct mark_writer *writers; /* every meta mark set, once per path that reaches it */
@@ -1506,32 +1505,36 @@ static uint64_t chain_hash(uint32_t family, const char *table, const char *name)
  * kube-proxy ruleset (a chain per service) quadratic, and a binary search
  * compared the long common prefixes of its KUBE-SVC-* names a dozen times
  * per jump. */
+static uint64_t chain_hash_at(const void *ctx, size_t i)
+{
+	const struct lint_nft_chain *c = &((const struct lint_nft_view *)ctx)->chains[i];
+
+	return chain_hash(c->family, c->table, c->name);
+}
+
 static int index_chain_names(struct walker *w)
 {
 	const struct lint_nft_view *v = w->v;
+	int e = slot_index_reserve(&w->by_name, v->n_chains, chain_hash_at, v);
 
-	w->n_slots = 16;
-	while (w->n_slots < 2 * v->n_chains)
-		w->n_slots *= 2;
-	w->by_name = calloc(w->n_slots, sizeof(*w->by_name));
-	if (!w->by_name)
-		return -ENOMEM;
-	for (size_t i = 0; i < v->n_chains; i++) {
-		const struct lint_nft_chain *c = &v->chains[i];
-		size_t k = chain_hash(c->family, c->table, c->name) & (w->n_slots - 1);
-		while (w->by_name[k])
-			k = (k + 1) & (w->n_slots - 1);
-		w->by_name[k] = i + 1;
+	for (size_t i = 0; i < v->n_chains && e == 0; i++) {
+		size_t k = slot_index_first(&w->by_name, chain_hash_at(v, i));
+		while (w->by_name.slot[k])
+			k = slot_index_next(&w->by_name, k);
+		slot_index_put(&w->by_name, k, i);
 	}
-	return 0;
+	return e;
 }
 
 static const struct lint_nft_chain *find_chain(const struct walker *w, uint32_t family, const char *table,
 					       const char *name)
 {
-	for (size_t k = chain_hash(family, table, name) & (w->n_slots - 1); w->by_name[k];
-	     k = (k + 1) & (w->n_slots - 1)) {
-		const struct lint_nft_chain *c = &w->v->chains[w->by_name[k] - 1];
+	const struct slot_index *t = &w->by_name;
+
+	if (!t->cap)
+		return NULL;
+	for (size_t k = slot_index_first(t, chain_hash(family, table, name)); t->slot[k]; k = slot_index_next(t, k)) {
+		const struct lint_nft_chain *c = &w->v->chains[t->slot[k] - 1];
 		if (c->family == family && !strcmp(c->name, name) && !strcmp(c->table, table))
 			return c;
 	}
@@ -1992,7 +1995,7 @@ int lint_nft_decode(const struct lint_nft_view *v, struct lint_input *out)
 	free(w.seen);
 	free(w.first);
 	free(w.count);
-	free(w.by_name);
+	slot_index_free(&w.by_name);
 	free(w.scratch);
 	return e;
 }
