@@ -29,11 +29,6 @@ struct flow {
 	const struct ct_entry *e;
 };
 
-static size_t addr_len(uint8_t family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
 static bool is_loopback(uint8_t family, const uint8_t *a)
 {
 	static const uint8_t v6_loopback[16] = {[15] = 1};
@@ -46,10 +41,12 @@ static bool is_loopback(uint8_t family, const uint8_t *a)
 /* The interface holding a local address, or NULL if the address is not ours. */
 static const char *local_ifname(const struct cov_host *h, uint8_t family, const uint8_t *a)
 {
+	unsigned f = family_from_af(family);
+
 	if (is_loopback(family, a))
 		return "lo";
 	for (size_t i = 0; h && i < h->n; i++)
-		if (h->addrs[i].family == family_from_af(family) && !memcmp(h->addrs[i].addr, a, addr_len(family)))
+		if (h->addrs[i].family == f && !memcmp(h->addrs[i].addr, a, family_addr_len(f)))
 			return h->addrs[i].ifname;
 	return NULL;
 }

@@ -130,7 +130,7 @@ void cidr_format(const struct cidr *c, char *buf, size_t size)
 {
 	char addr[INET6_ADDRSTRLEN];
 	int af = family_to_af(c->family);
-	unsigned full = c->family == FAMILY_IPV4 ? 32 : 128;
+	unsigned full = 8 * family_addr_len(c->family);
 
 	inet_ntop(af, c->addr, addr, sizeof(addr));
 	if (c->prefix == full)

@@ -408,7 +408,7 @@ static bool be_increment(uint8_t *v, size_t len)
 
 static int add_addr_elems(struct nft_elems *s, const struct addr_set *as)
 {
-	uint32_t len = as->family == FAMILY_IPV4 ? 4 : 16;
+	uint32_t len = family_addr_len(as->family);
 	static const uint8_t zero[16];
 	int r = 0;
 
@@ -998,7 +998,7 @@ static void sort_boundaries(struct nft_elems *l, bool end_first)
 		asc_other &= other <= 0;
 	}
 	if (asc) {
-		l->sorted |= want | (i >= l->n && asc_other ? NFT_SORTED_END_FIRST + NFT_SORTED_CANON - want : 0);
+		l->sorted |= want | (asc_other ? NFT_SORTED_END_FIRST + NFT_SORTED_CANON - want : 0);
 		return;
 	}
 	if (desc) {
