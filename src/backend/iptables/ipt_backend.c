@@ -1144,7 +1144,7 @@ int ipt_backend_read_check(const char *tag, FILE *out, struct diag *d)
 		r = ipt_loaded_tables(families[f], &names, &n, d);
 		for (size_t i = 0; r == 0 && i < n; i++) {
 			struct ipt_snap snap;
-			struct ipt_blob blob;
+			struct ipt_blob blob = {0};
 			struct ours via_snap = {0}, via_blob = {0};
 			uint64_t h_snap = 0, h_blob = 0;
 			size_t chains = 0;

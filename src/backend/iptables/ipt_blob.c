@@ -120,9 +120,21 @@ static const struct xt_entry_target *entry_target(unsigned family, const struct 
 	if (off + hdr > lo->size)
 		return NULL;
 	entry_offsets(family, lo->entries + off, &to, next);
-	if (*next < to + sizeof(struct xt_entry_target) || off + *next > lo->size)
+	if (to < hdr || *next < to + sizeof(struct xt_entry_target) || off + *next > lo->size)
 		return NULL;
-	return (const struct xt_entry_target *)(lo->entries + off + to);
+	/* x_tables checked all of this when the table was loaded; checked
+	 * again because every later read (verdicts, chain names) trusts it */
+	const struct xt_entry_target *t = (const struct xt_entry_target *)(lo->entries + off + to);
+	size_t size = t->u.target_size;
+	if (size < sizeof(*t) || to + size > *next || !memchr(t->u.user.name, 0, sizeof(t->u.user.name)))
+		return NULL;
+	if (!strcmp(t->u.user.name, XT_STANDARD_TARGET) && size < sizeof(struct xt_standard_target))
+		return NULL;
+	if (!strcmp(t->u.user.name, XT_ERROR_TARGET) &&
+	    (size < sizeof(struct xt_error_target) ||
+	     !memchr(((const struct xt_error_target *)t)->errorname, 0, XT_FUNCTION_MAXNAMELEN)))
+		return NULL;
+	return t;
 }
 
 static bool is_error(const struct xt_entry_target *t)
@@ -181,7 +193,11 @@ static int cut(struct ipt_blob *b, const struct layout *lo, size_t **jumps)
 	for (size_t off = 0; off < lo->size; off += next) {
 		const struct xt_entry_target *t = entry_target(b->family, lo, off, &next);
 		int h = hook_at(lo, off);
-		if (!t || next == 0)
+		if (!t)
+			return -EPROTO;
+		/* a chain starts only where the one before it ended (its
+		 * underflow, or a user chain's foot before the next head) */
+		if ((h >= 0 || is_error(t)) && cur)
 			return -EPROTO;
 		if (h >= 0) {
 			if (!(cur = add_chain(b, hook_names[h], true, off)))

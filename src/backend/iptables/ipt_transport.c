@@ -142,11 +142,6 @@ const char *ipt_snap_next_chain(struct ipt_snap *t)
 	return TC(t, next_chain, t->h);
 }
 
-bool ipt_snap_is_chain(struct ipt_snap *t, const char *chain)
-{
-	return TC(t, is_chain, chain, t->h) != 0;
-}
-
 bool ipt_snap_builtin(struct ipt_snap *t, const char *chain)
 {
 	return TC(t, builtin, chain, t->h) != 0;

@@ -56,7 +56,6 @@ int ipt_snap_commit(struct ipt_snap *t, struct diag *d);
 /* Reading the snapshot.  Chains come in the kernel's order, rules in chain order. */
 const char *ipt_snap_first_chain(struct ipt_snap *t);
 const char *ipt_snap_next_chain(struct ipt_snap *t);
-bool ipt_snap_is_chain(struct ipt_snap *t, const char *chain);
 bool ipt_snap_builtin(struct ipt_snap *t, const char *chain);
 /* The policy of a built-in chain, or NULL. */
 const char *ipt_snap_policy(struct ipt_snap *t, const char *chain);
