@@ -102,13 +102,11 @@ static int and_prefix(struct lint_sel *s, bool source, unsigned af, const uint8_
 
 /* iptables stores "eth+" as "eth" with a mask that ends where the name
  * does, and "eth0" with a mask that covers its NUL too. */
-static void and_iface(struct lint_sel *s, bool in, const char *name, const unsigned char *mask, bool invert)
+static int and_iface(struct lint_sel *s, bool in, const char *name, const unsigned char *mask, bool invert)
 {
 	size_t len = strnlen(name, IFNAMSIZ);
 
-	if (!len)
-		return;
-	lint_sel_add_if(s, in, name, len < IFNAMSIZ && !mask[len], invert);
+	return len ? lint_sel_add_if(s, in, name, len < IFNAMSIZ && !mask[len], invert) : 0;
 }
 
 static int decode_header(unsigned family, const void *e, struct entry *x)
@@ -123,8 +121,10 @@ static int decode_header(unsigned family, const void *e, struct entry *x)
 		if (r == 0)
 			r = and_prefix(&x->sel, false, FAMILY_IPV4, (const uint8_t *)&ip->dst,
 				       (const uint8_t *)&ip->dmsk, ip->invflags & IPT_INV_DSTIP, &wide);
-		and_iface(&x->sel, true, ip->iniface, ip->iniface_mask, ip->invflags & IPT_INV_VIA_IN);
-		and_iface(&x->sel, false, ip->outiface, ip->outiface_mask, ip->invflags & IPT_INV_VIA_OUT);
+		if (r == 0)
+			r = and_iface(&x->sel, true, ip->iniface, ip->iniface_mask, ip->invflags & IPT_INV_VIA_IN);
+		if (r == 0)
+			r = and_iface(&x->sel, false, ip->outiface, ip->outiface_mask, ip->invflags & IPT_INV_VIA_OUT);
 		if (ip->proto && !(ip->invflags & XT_INV_PROTO))
 			lint_sel_and_proto(&x->sel, (uint8_t)ip->proto);
 		x->go = ip->flags & IPT_F_GOTO;
@@ -135,8 +135,10 @@ static int decode_header(unsigned family, const void *e, struct entry *x)
 		if (r == 0)
 			r = and_prefix(&x->sel, false, FAMILY_IPV6, (const uint8_t *)&ip->dst,
 				       (const uint8_t *)&ip->dmsk, ip->invflags & IP6T_INV_DSTIP, &wide);
-		and_iface(&x->sel, true, ip->iniface, ip->iniface_mask, ip->invflags & IP6T_INV_VIA_IN);
-		and_iface(&x->sel, false, ip->outiface, ip->outiface_mask, ip->invflags & IP6T_INV_VIA_OUT);
+		if (r == 0)
+			r = and_iface(&x->sel, true, ip->iniface, ip->iniface_mask, ip->invflags & IP6T_INV_VIA_IN);
+		if (r == 0)
+			r = and_iface(&x->sel, false, ip->outiface, ip->outiface_mask, ip->invflags & IP6T_INV_VIA_OUT);
 		if ((ip->flags & IP6T_F_PROTO) && !(ip->invflags & IP6T_INV_PROTO))
 			lint_sel_and_proto(&x->sel, (uint8_t)ip->proto);
 		x->go = ip->flags & IP6T_F_GOTO;

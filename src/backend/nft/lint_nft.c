@@ -236,13 +236,13 @@ static bool xa_verdict(struct xattrs *e, uint16_t t, int *code, const char **cha
 {
 	const struct nlattr *v = e->tb[t] ? nested(e->tb[t], NFTA_DATA_VERDICT) : NULL, *c;
 
-	*code = 0; /* (what libnftnl's getter gave for a verdict it did not hold) */
 	*chain = NULL;
 	if (!v)
 		return false;
 	c = nested(v, NFTA_VERDICT_CODE);
-	if (c && attr_len(c) >= sizeof(uint32_t))
-		*code = (int)attr_be32(c);
+	if (!c || attr_len(c) < sizeof(uint32_t))
+		return false; /* no code: not a verdict we can name (0 would read as drop) */
+	*code = (int)attr_be32(c);
 	*chain = attr_str(nested(v, NFTA_VERDICT_CHAIN), e->str, sizeof(e->str));
 	return true;
 }
@@ -452,6 +452,8 @@ static int add_target(struct decoded *d, const char *chain)
 	return 0;
 }
 
+static void widen(struct decoder *x);
+
 static void on_immediate(struct decoder *x, struct xattrs *e)
 {
 	uint32_t dreg = xa_u32(e, NFTA_IMMEDIATE_DREG), len = 0;
@@ -459,7 +461,12 @@ static void on_immediate(struct decoder *x, struct xattrs *e)
 
 	if (dreg == NFT_REG_VERDICT) {
 		const char *chain;
-		xa_verdict(e, NFTA_IMMEDIATE_DATA, &d->verdict, &chain);
+		int code;
+		if (!xa_verdict(e, NFTA_IMMEDIATE_DATA, &code, &chain)) {
+			widen(x); /* no verdict we can name: the rule goes on as if it had none */
+			return;
+		}
+		d->verdict = code;
 		if ((d->verdict == NFT_JUMP || d->verdict == NFT_GOTO) && chain && add_target(d, chain) < 0)
 			x->err = -ENOMEM;
 		return;
@@ -603,9 +610,12 @@ static void on_cmp(struct decoder *x, struct xattrs *e)
 		/* a name that ends before the compared length is exact, else it is a prefix */
 		bool exact = memchr(data, 0, len) != NULL;
 		memcpy(name, data, len < sizeof(name) - 1 ? len : sizeof(name) - 1);
-		if (op == NFT_CMP_EQ || op == NFT_CMP_NEQ)
-			lint_sel_add_if(s, r->source, name, !exact, op == NFT_CMP_NEQ);
-		else
+		if (op == NFT_CMP_EQ || op == NFT_CMP_NEQ) {
+			/* a lost constraint would widen the rule: for an accept
+			 * that hides drops, so it is an error, not a widening */
+			if (lint_sel_add_if(s, r->source, name, !exact, op == NFT_CMP_NEQ) < 0)
+				x->err = -ENOMEM;
+		} else
 			widen(x);
 		break;
 	}
@@ -799,8 +809,9 @@ static int vmap_targets(struct decoder *x, struct nftnl_set *s)
 
 /* One field of a concatenated key, exactly as the element holds it: what a
  * packet must carry to pick that element.  False when the field is not one
- * the selector speaks (then the element's condition leaves it out). */
-static bool key_field(const struct reg *r, const uint8_t *k, struct lint_sel *s)
+ * the selector speaks (then the element's condition leaves it out);
+ * -ENOMEM. */
+static int key_field(const struct reg *r, const uint8_t *k, struct lint_sel *s)
 {
 	struct lint_ranges set = {0};
 	struct lint_range rg;
@@ -811,8 +822,7 @@ static bool key_field(const struct reg *r, const uint8_t *k, struct lint_sel *s)
 	case R_IFNAME: {
 		char name[LINT_IFNAME_MAX] = {0};
 		memcpy(name, k, sizeof(name) - 1);
-		lint_sel_add_if(s, r->source, name, false, false);
-		return true;
+		return lint_sel_add_if(s, r->source, name, false, false) < 0 ? -ENOMEM : true;
 	}
 	case R_PORT:
 		if (r->masked || r->len != LINT_PORT_WIDTH)
@@ -880,12 +890,16 @@ static int concat_vmap(struct decoder *x, struct nftnl_set *s, uint32_t sreg)
 		}
 		lint_sel_init(ts, FAMILY_BOTH);
 		off = 0;
-		for (int sl = slot; off < klen; sl += (int)((x->regs[sl].len + 3) / 4)) {
-			if (!key_field(&x->regs[sl], k + off, ts))
+		for (int sl = slot; off < klen && e == 0; sl += (int)((x->regs[sl].len + 3) / 4)) {
+			int f = key_field(&x->regs[sl], k + off, ts);
+			if (f < 0)
+				e = f;
+			else if (!f)
 				widened = true;
 			off += (x->regs[sl].len + 3) & ~3u;
 		}
-		e = add_target(x->d, nftnl_set_elem_get_str(el, NFTNL_SET_ELEM_CHAIN));
+		if (e == 0)
+			e = add_target(x->d, nftnl_set_elem_get_str(el, NFTNL_SET_ELEM_CHAIN));
 		if (e == 0)
 			x->d->target_sel[x->d->n_targets - 1] = ts;
 		else {
