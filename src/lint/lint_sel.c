@@ -562,6 +562,10 @@ bool lint_sel_covers(const struct lint_sel *k, const struct lint_sel *x, unsigne
 		return false;
 	if (k->proto && x->proto != k->proto)
 		return false;
+	/* k takes only packets addressed to this host: x is inside it only
+	 * when it is as well (the addresses themselves are not known here) */
+	if (k->to_host && !x->to_host)
+		return false;
 	if (!lint_ranges_subset(&x->sport, &k->sport, LINT_PORT_WIDTH) ||
 	    !lint_ranges_subset(&x->dport, &k->dport, LINT_PORT_WIDTH))
 		return false;

@@ -1077,6 +1077,25 @@ static void test_interned_ifs(void **state)
 	lint_sel_free(&b);
 }
 
+/* A rule of packets to this host (fib daddr type local, --dst-type LOCAL)
+ * does not cover traffic that may go elsewhere: an accept of that kind must
+ * not hide a drop of forwarded packets. */
+static void test_covers_to_host(void **state)
+{
+	struct lint_sel local, any;
+
+	(void)state;
+	lint_sel_init(&local, FAMILY_BOTH);
+	lint_sel_init(&any, FAMILY_BOTH);
+	local.to_host = true;
+	assert_false(lint_sel_covers(&local, &any, LINT_DIR_IIF | LINT_DIR_OIF));
+	assert_true(lint_sel_covers(&any, &local, LINT_DIR_IIF | LINT_DIR_OIF));
+	any.to_host = true;
+	assert_true(lint_sel_covers(&local, &any, LINT_DIR_IIF | LINT_DIR_OIF));
+	lint_sel_free(&local);
+	lint_sel_free(&any);
+}
+
 static void test_format(void **state)
 {
 	struct lint_sel s;
@@ -1339,7 +1358,7 @@ static void test_message(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[2 * (sizeof(cases) / sizeof(cases[0])) + 15];
+	struct CMUnitTest tests[2 * (sizeof(cases) / sizeof(cases[0])) + 16];
 	char sealed_names[sizeof(cases) / sizeof(cases[0])][96];
 	size_t n = 0;
 
@@ -1355,6 +1374,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest){.name = "ranges", .test_func = test_ranges};
 	tests[n++] = (struct CMUnitTest){.name = "interfaces", .test_func = test_interfaces};
 	tests[n++] = (struct CMUnitTest){.name = "interned_ifs", .test_func = test_interned_ifs};
+	tests[n++] = (struct CMUnitTest){.name = "covers_to_host", .test_func = test_covers_to_host};
 	tests[n++] = (struct CMUnitTest){.name = "format", .test_func = test_format};
 	tests[n++] = (struct CMUnitTest){.name = "host addresses", .test_func = test_host};
 	tests[n++] = (struct CMUnitTest){.name = "forwarded traffic", .test_func = test_forwarded};
