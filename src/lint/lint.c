@@ -1031,9 +1031,9 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[F
 		 * nothing that matters; without this every loopback notrack would
 		 * "break" Docker's masquerade */
 		e = lint_sel_add_if(&o, false, "lo", false, true);
-	if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT)) && hairpin(u)) {
-		/* nothing arrives as it matches: only its replies are probed */
-	} else if (e == 0 && arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT))) {
+	bool forwarded_only = arriving && !(u->hooks & (LINT_HOOK_PREROUTING | LINT_HOOK_INPUT));
+	/* a hairpin: nothing arrives as it matches, only its replies are probed */
+	if (e == 0 && forwarded_only && !hairpin(u)) {
 		/* only forwarded packets reach it from prerouting */
 		struct lint_sel fwd;
 		e = lint_sel_copy(&fwd, &o);
@@ -1042,7 +1042,7 @@ static int build_probes(const struct ct_user *u, const struct lint_ranges host[F
 		if (e == 0)
 			e = probe_add(p, HOOK_PREROUTING, false, SCOPES_FORWARDED, &fwd);
 		lint_sel_free(&fwd);
-	} else if (e == 0 && arriving) {
+	} else if (e == 0 && arriving && !forwarded_only) {
 		/* the first packet of a flow NAT translates has no socket here yet */
 		e = probe_add(p, HOOK_PREROUTING, false,
 			      is_nat(u->need) ? SCOPES_ALL & ~(1u << SCOPE_OWN_SOCKET) : SCOPES_ALL, &o);
